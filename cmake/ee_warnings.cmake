@@ -1,0 +1,7 @@
+# Warnings for our own targets, as an INTERFACE target linked PRIVATE so they never leak to
+# embedders. EE_WARNINGS_AS_ERRORS (on in the ci preset) turns them into errors.
+add_library(ee_warnings INTERFACE)
+target_compile_options(ee_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
+  -Wold-style-cast -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough
+  $<$<BOOL:${EE_WARNINGS_AS_ERRORS}>:-Werror>)

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what building and testing easyenclave needs, from Debian's packages and PyPI only.
+# Idempotent: a second run with everything present does nothing but check.
+#
+# Boost comes from the versioned 1.81 packages: Debian's default (1.74, `libboost-dev`) has no
+# Boost.JSON and conflicts with them, so nothing here may pull in `libboost-dev`.
+set -euo pipefail
+
+apt_packages=(
+  build-essential cmake ninja-build pkg-config
+  libboost1.81-dev libboost-system1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev libsqlite3-dev zlib1g-dev
+  libcli11-dev libgtest-dev libgmock-dev
+  openssl curl
+)
+python_packages=(scikit-build-core pybind11 pytest)
+
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+python=${PYTHON:-python3}
+py_missing=()
+for p in "${python_packages[@]}"; do
+  "$python" -m pip show -q "$p" >/dev/null 2>&1 || py_missing+=("$p")
+done
+if ((${#py_missing[@]})); then
+  echo "install-deps: pip installing ${py_missing[*]}"
+  "$python" -m pip install -q "${py_missing[@]}"
+fi

@@ -1,0 +1,132 @@
+#include "detail/encoding.hpp"
+
+#include <array>
+
+namespace ee::detail {
+namespace {
+
+constexpr char kHexDigits[] = "0123456789abcdef";
+constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+using DecodeTable = std::array<std::int8_t, 256>;
+
+constexpr DecodeTable make_table(char const* alphabet) {
+  DecodeTable table{};
+  for (auto& v : table) v = -1;
+  for (int i = 0; i < 64; ++i) table[static_cast<unsigned char>(alphabet[i])] = static_cast<std::int8_t>(i);
+  return table;
+}
+constexpr DecodeTable kBase64Table = make_table(kBase64);
+constexpr DecodeTable kBase64UrlTable = make_table(kBase64Url);
+
+std::string encode64(ByteView bytes, char const* alphabet, bool pad) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    std::uint32_t const n = (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8) | bytes[i + 2];
+    out += alphabet[(n >> 18) & 63];
+    out += alphabet[(n >> 12) & 63];
+    out += alphabet[(n >> 6) & 63];
+    out += alphabet[n & 63];
+  }
+  std::size_t const rest = bytes.size() - i;
+  if (rest == 1) {
+    std::uint32_t const n = std::uint32_t{bytes[i]} << 16;
+    out += alphabet[(n >> 18) & 63];
+    out += alphabet[(n >> 12) & 63];
+    if (pad) out += "==";
+  } else if (rest == 2) {
+    std::uint32_t const n = (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8);
+    out += alphabet[(n >> 18) & 63];
+    out += alphabet[(n >> 12) & 63];
+    out += alphabet[(n >> 6) & 63];
+    if (pad) out += '=';
+  }
+  return out;
+}
+
+// Decodes unpadded symbols; `text.size() % 4` must not be 1. Rejects non-zero bits in the last
+// symbol's unused low bits (RFC 4648 section 3.5), so every byte string has one encoding.
+result<Bytes> decode64(std::string_view text, DecodeTable const& table, std::string_view name) {
+  if (text.size() % 4 == 1)
+    return Error(errc::bad_base64, std::string(name) + ": length " + std::to_string(text.size()) +
+                                       " cannot be a valid encoding");
+  Bytes out;
+  out.reserve(text.size() / 4 * 3 + 2);
+  std::uint32_t accumulator = 0;
+  int bits = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto const v = table[static_cast<unsigned char>(text[i])];
+    if (v < 0)
+      return Error(errc::bad_base64, std::string(name) + ": invalid character at offset " + std::to_string(i));
+    accumulator = (accumulator << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<std::uint8_t>((accumulator >> bits) & 0xff));
+    }
+  }
+  if (bits > 0 && (accumulator & ((1u << bits) - 1)) != 0)
+    return Error(errc::bad_base64, std::string(name) + ": non-zero padding bits (non-canonical encoding)");
+  return out;
+}
+
+}  // namespace
+
+std::string hex_encode(ByteView bytes) {
+  std::string out;
+  out.resize(bytes.size() * 2);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    out[2 * i] = kHexDigits[bytes[i] >> 4];
+    out[2 * i + 1] = kHexDigits[bytes[i] & 0x0f];
+  }
+  return out;
+}
+
+result<void> hex_decode_into(std::string_view text, std::span<std::uint8_t> out) {
+  if (text.size() != out.size() * 2)
+    return Error(errc::bad_hex, "expected " + std::to_string(out.size() * 2) + " hex characters, got " +
+                                    std::to_string(text.size()));
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    int const hi = hex_value(text[2 * i]);
+    int const lo = hex_value(text[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return Error(errc::bad_hex, "invalid hex character at offset " + std::to_string(hi < 0 ? 2 * i : 2 * i + 1));
+    out[i] = static_cast<std::uint8_t>((hi << 4) | lo);
+  }
+  return {};
+}
+
+result<Bytes> hex_decode(std::string_view text) {
+  if (text.size() % 2 != 0)
+    return Error(errc::bad_hex, "odd number of hex characters (" + std::to_string(text.size()) + ")");
+  Bytes out(text.size() / 2);
+  if (auto r = hex_decode_into(text, out); !r) return r.error();
+  return out;
+}
+
+std::string base64_encode(ByteView bytes) { return encode64(bytes, kBase64, true); }
+std::string base64url_encode(ByteView bytes) { return encode64(bytes, kBase64Url, false); }
+
+result<Bytes> base64_decode(std::string_view text) {
+  if (text.size() % 4 != 0)
+    return Error(errc::bad_base64, "base64: length " + std::to_string(text.size()) + " is not a multiple of 4");
+  std::size_t padding = 0;
+  while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=') ++padding;
+  return decode64(text.substr(0, text.size() - padding), kBase64Table, "base64");
+}
+
+result<Bytes> base64url_decode(std::string_view text) {
+  return decode64(text, kBase64UrlTable, "base64url");
+}
+
+}  // namespace ee::detail

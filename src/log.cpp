@@ -1,0 +1,132 @@
+#include <easyenclave/log.hpp>
+
+#include "detail/log.hpp"
+#include "detail/time.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace ee::log {
+namespace {
+
+// The sink is swapped rarely and read on every event: readers copy a shared_ptr under a short
+// lock, so a sink being replaced is never destroyed while another thread is inside it.
+std::mutex g_sink_mutex;
+std::shared_ptr<Sink const> g_sink;
+std::atomic<Level> g_level{Level::info};
+std::atomic<bool> g_has_sink{false};
+
+constexpr std::string_view kLevelNames[] = {"trace", "debug", "info", "warn", "error", "off"};
+
+void append_json_string(std::string& out, std::string_view text) {
+  out += '"';
+  for (char c : text) {
+    auto const u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (u < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", u);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+}  // namespace
+
+void set_sink(Sink sink) {
+  auto next = sink ? std::make_shared<Sink const>(std::move(sink)) : nullptr;
+  std::lock_guard lock(g_sink_mutex);
+  g_has_sink.store(next != nullptr, std::memory_order_relaxed);
+  g_sink = std::move(next);
+}
+
+void set_level(Level level) noexcept { g_level.store(level, std::memory_order_relaxed); }
+Level level() noexcept { return g_level.load(std::memory_order_relaxed); }
+
+bool enabled(Level at) noexcept {
+  return at != Level::off && g_has_sink.load(std::memory_order_relaxed) &&
+         static_cast<int>(at) >= static_cast<int>(level());
+}
+
+std::string_view to_string(Level at) noexcept {
+  auto const index = static_cast<std::size_t>(at);
+  return index < std::size(kLevelNames) ? kLevelNames[index] : "unknown";
+}
+
+bool parse_level(std::string_view text, Level& out) noexcept {
+  for (std::size_t i = 0; i < std::size(kLevelNames); ++i) {
+    if (kLevelNames[i] == text) {
+      out = static_cast<Level>(i);
+      return true;
+    }
+  }
+  if (text == "warning") {
+    out = Level::warn;
+    return true;
+  }
+  return false;
+}
+
+bool parse_format(std::string_view text, Format& out) noexcept {
+  if (text == "text") out = Format::text;
+  else if (text == "json") out = Format::json;
+  else return false;
+  return true;
+}
+
+Sink make_stderr_sink(Format format) {
+  auto write_mutex = std::make_shared<std::mutex>();
+  return [format, write_mutex](Level at, std::string_view component, std::string_view message) {
+    std::string line;
+    line.reserve(64 + component.size() + message.size());
+    auto const ts = detail::format_rfc3339(std::chrono::system_clock::now(), 3);
+    if (format == Format::json) {
+      line += "{\"ts\":\"" + ts + "\",\"level\":\"";
+      line += to_string(at);
+      line += "\",\"component\":";
+      append_json_string(line, component);
+      line += ",\"msg\":";
+      append_json_string(line, message);
+      line += "}\n";
+    } else {
+      line += ts;
+      line += ' ';
+      line += to_string(at);
+      line += ' ';
+      line += component;
+      line += ' ';
+      for (char c : message) line += (c == '\n' || c == '\r') ? ' ' : c;  // one event, one line
+      line += '\n';
+    }
+    std::lock_guard lock(*write_mutex);
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  };
+}
+
+}  // namespace ee::log
+
+namespace ee::detail::log {
+
+void emit(Level level, std::string_view component, std::string_view message) {
+  std::shared_ptr<ee::log::Sink const> sink;
+  {
+    std::lock_guard lock(ee::log::g_sink_mutex);
+    sink = ee::log::g_sink;
+  }
+  if (sink) (*sink)(level, component, message);
+}
+
+}  // namespace ee::detail::log
