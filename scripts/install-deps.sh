@@ -13,7 +13,9 @@ apt_packages=(
   libcli11-dev libgtest-dev libgmock-dev
   openssl curl
 )
-python_packages=(scikit-build-core pybind11 pytest)
+# pybind11 is pinned once, in pyproject.toml, and read from there.
+pybind11_req=$(grep -oE "pybind11==[0-9.]+" "$(dirname "$0")/../pyproject.toml")
+python_packages=(scikit-build-core "$pybind11_req" pytest)
 
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -31,7 +33,9 @@ fi
 python=${PYTHON:-python3}
 py_missing=()
 for p in "${python_packages[@]}"; do
-  "$python" -m pip show -q "$p" >/dev/null 2>&1 || py_missing+=("$p")
+  name=${p%%==*}; want=${p#*==}
+  have=$("$python" -m pip show "$name" 2>/dev/null | sed -n "s/^Version: //p")
+  if [ -z "$have" ] || { [ "$want" != "$p" ] && [ "$have" != "$want" ]; }; then py_missing+=("$p"); fi
 done
 if ((${#py_missing[@]})); then
   echo "install-deps: pip installing ${py_missing[*]}"

@@ -1,0 +1,54 @@
+#include "errors.hpp"
+
+#include <array>
+#include <string>
+
+namespace ee::python {
+namespace py = pybind11;
+
+namespace {
+
+struct ConditionClass {
+  condition cond;
+  char const* name;
+  char const* doc;
+};
+
+constexpr std::array<ConditionClass, 7> kClasses = {{
+    {condition::invalid_input, "InvalidInput", "The input was malformed or out of range."},
+    {condition::unauthenticated, "Unauthenticated", "A signature, token or certificate chain did not verify."},
+    {condition::forbidden, "Forbidden", "Authenticated, but policy or ownership refuses it."},
+    {condition::not_found, "NotFound", "The named thing does not exist."},
+    {condition::conflict, "Conflict", "The request contradicts the current state."},
+    {condition::upstream_failure, "UpstreamFailure", "A dependency failed or answered badly."},
+    {condition::unavailable, "Unavailable", "A resource is temporarily unavailable."},
+}};
+
+}  // namespace
+
+void register_errors(py::module_& m) {
+  // The module attributes own the classes; the translator looks them up there.
+  py::exception<SystemError> base(m, "Error", PyExc_RuntimeError);
+  base.doc() = "Base class of every easyenclave error. `.code` is the stable code string.";
+  for (auto const& c : kClasses) {
+    auto cls = py::exception<SystemError>(m, c.name, base.ptr());
+    cls.doc() = c.doc;
+  }
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (SystemError const& e) {
+      auto module = py::module_::import("easyenclave._core");
+      auto const cond = e.error().cond();
+      py::object cls = module.attr("Error");
+      for (auto const& c : kClasses)
+        if (c.cond == cond) cls = module.attr(c.name);
+      py::object instance = cls(e.error().message());
+      instance.attr("code") = e.error().id();
+      PyErr_SetObject(cls.ptr(), instance.ptr());
+    }
+  });
+}
+
+}  // namespace ee::python
