@@ -3,5 +3,5 @@
 add_library(ee_warnings INTERFACE)
 target_compile_options(ee_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
-  -Wold-style-cast -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough
+  -Wold-style-cast -Woverloaded-virtual -Wimplicit-fallthrough
   $<$<BOOL:${EE_WARNINGS_AS_ERRORS}>:-Werror>)

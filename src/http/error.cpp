@@ -27,6 +27,14 @@ constexpr CodeInfo kHttpCodes[] = {
      condition::not_found},
     {static_cast<int>(errc::invalid_route), "invalid_route", "malformed or duplicate route",
      condition::invalid_input},
+    {static_cast<int>(errc::route_not_found), "route_not_found", "no route matches this path", condition::not_found},
+    {static_cast<int>(errc::method_not_allowed), "method_not_allowed", "method not allowed on this path",
+     condition::invalid_input},
+    {static_cast<int>(errc::body_too_large), "body_too_large", "request body too large", condition::invalid_input},
+    {static_cast<int>(errc::header_too_large), "header_too_large", "request header fields too large",
+     condition::invalid_input},
+    {static_cast<int>(errc::bad_request), "bad_request", "malformed HTTP request", condition::invalid_input},
+    {static_cast<int>(errc::internal_error), "internal_error", "internal server error", uf},
 };
 }  // namespace
 

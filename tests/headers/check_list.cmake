@@ -1,3 +1,4 @@
+cmake_minimum_required(VERSION 3.25)
 # Fails when a header under include/ is missing from EE_PUBLIC_HEADERS (and so from the
 # compile-alone check and the install).
 file(GLOB_RECURSE on_disk RELATIVE ${INCLUDE_DIR} ${INCLUDE_DIR}/easyenclave/*.hpp)

@@ -20,6 +20,13 @@ enum class errc {
   bind_failed,            ///< the server could not listen on the address          -> unavailable
   no_scripted_reply,      ///< a test fake has no reply for this request           -> not_found
   invalid_route,          ///< a route pattern is malformed or registered twice    -> invalid_input
+  // Answers the server makes by itself (their ids appear in JSON error bodies).
+  route_not_found,        ///< no route matches the path (404)                     -> not_found
+  method_not_allowed,     ///< the path exists under other methods (405)           -> invalid_input
+  body_too_large,         ///< the request body exceeds the limit (413)            -> invalid_input
+  header_too_large,       ///< the request header block exceeds the limit (431)    -> invalid_input
+  bad_request,            ///< the request is not valid HTTP/1.1 (400)             -> invalid_input
+  internal_error,         ///< a handler failed unexpectedly (500)                 -> upstream_failure
 };
 error_code make_error_code(errc e) noexcept;
 

@@ -14,6 +14,38 @@ enum class errc {
   body_size_mismatch,               ///< v5 body size does not match its type             -> invalid_input
   unsupported_certification_data,   ///< outer type not 6 or nested type not 5 (PEM chain) -> invalid_input
   malformed_signature_data,         ///< declared sizes inside the signature data disagree -> invalid_input
+  // DCAP verification and collateral (verify.hpp, collateral.hpp).
+  malformed_collateral,       ///< collateral document/CRL/bundle malformed  -> invalid_input
+  bad_certificate,            ///< a certificate or PEM chain does not parse -> invalid_input
+  bad_quote_signature,        ///< attestation-key signature fails           -> unauthenticated
+  pck_chain_untrusted,        ///< PCK chain broken or not at pinned root    -> unauthenticated
+  certificate_expired,        ///< a certificate past notAfter at `now`      -> unauthenticated
+  certificate_not_yet_valid,  ///< a certificate before notBefore at `now`   -> unauthenticated
+  certificate_revoked,        ///< a certificate is in its issuer's CRL      -> forbidden
+  bad_qe_report_signature,    ///< PCK-key signature over QE report fails    -> unauthenticated
+  qe_report_binding_mismatch, ///< QE report data does not bind the key      -> unauthenticated
+  bad_collateral_signature,   ///< TCB info/QE identity/CRL signature bad    -> unauthenticated
+  collateral_expired,         ///< TCB info/QE identity/CRL past nextUpdate  -> upstream_failure
+  collateral_not_yet_valid,   ///< issueDate/thisUpdate later than `now`     -> upstream_failure
+  crl_issuer_mismatch,        ///< CRL not by the certificate's issuer       -> unauthenticated
+  fmspc_mismatch,             ///< TCB info FMSPC/PCE-ID differ from PCK's   -> forbidden
+  qe_identity_mismatch,       ///< QE report does not match QE identity      -> forbidden
+  tdx_module_mismatch,        ///< TDX module not matched by the TCB info    -> forbidden
+  tcb_level_not_supported,    ///< no TCB level matches the platform         -> forbidden
+  pck_extension_malformed,    ///< PCK certificate SGX extension malformed   -> invalid_input
+  collateral_chain_untrusted, ///< collateral issuer chain misses the root   -> unauthenticated
+  collateral_mismatch,        ///< not TDX collateral (SGX, QE not TD_QE)    -> invalid_input
+  // Quote providers (provider.hpp, simulator.hpp).
+  tsm_unavailable,            ///< no configfs-tsm (not a TDX guest?)        -> unavailable
+  tsm_failed,                 ///< configfs-tsm produced no quote            -> upstream_failure
+  simulator_failed,           ///< simulator PKI, files or signing failed    -> upstream_failure
+  // Policy (policy.hpp): the quote verified, but the policy refuses it.
+  tcb_status_not_allowed,     ///< TCB status outside the allowed list       -> forbidden
+  offline_not_allowed,        ///< verified without collateral, not allowed  -> forbidden
+  debug_td_refused,           ///< TD in debug mode                          -> forbidden
+  mrtd_not_trusted,           ///< MRTD not in the trusted list              -> forbidden
+  rtmr_mismatch,              ///< an RTMR differs from its expected value   -> forbidden
+  collateral_too_old,         ///< collateral older than the policy allows   -> forbidden
 };
 error_code make_error_code(errc e) noexcept;
 

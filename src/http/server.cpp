@@ -1,0 +1,804 @@
+// The coroutine HTTP/1.1 server. All Asio/Beast/SSL machinery of the server lives in this one
+// translation unit: it is the slowest file of the library to compile, and keeping it here means
+// nothing else pays for it.
+//
+// Shape (after Beast's advanced_server_flex_awaitable example): one accept loop on its own
+// strand; one coroutine per connection on its own strand; per-phase deadlines through
+// beast::tcp_stream::expires_after; every asynchronous operation completes with as_tuple, so no
+// exception is used for control flow and none escapes into the io_context.
+#include <easyenclave/http/server.hpp>
+
+#include <easyenclave/http/error.hpp>
+
+#include "detail/crypto.hpp"
+#include "detail/encoding.hpp"
+#include "detail/log.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <ctime>
+#include <exception>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace ee::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+// The stable id ("http.body_too_large") of a code the server answers with by itself.
+std::string code_id(errc e) { return Error(e).id(); }
+
+constexpr std::string_view kComponent = "http";
+constexpr std::size_t kReadChunk = 8 * 1024;
+// After an error response we close the connection, but first read and discard what the client
+// is still sending for a moment: closing a socket with unread input makes the kernel send RST,
+// which can destroy the response before the client reads it (the "lingering close" of Apache
+// and nginx). Bounded in time and bytes so it costs little.
+constexpr auto kLingerTime = std::chrono::milliseconds(1000);
+constexpr std::size_t kLingerBytes = 4 * 1024 * 1024;
+// Upper bound on a TLS close_notify exchange at the end of a connection.
+constexpr auto kTlsShutdownTime = std::chrono::milliseconds(1000);
+// After shutdown_grace, sessions are closed forcibly; this is how long we let them unwind before
+// the io_context is stopped outright.
+constexpr auto kForceCloseUnwind = std::chrono::milliseconds(200);
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = ssl::stream<beast::tcp_stream>;
+
+// What stop() needs from a connection, whatever its stream type. Both calls post to the
+// connection's strand, so they never race with the session coroutine.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  /// Closes the connection if it is waiting for the next request (keep-alive idle).
+  virtual void close_if_idle() = 0;
+  /// Closes the socket whatever it is doing.
+  virtual void force_close() = 0;
+};
+
+template <class Stream>
+class Session final : public Connection, public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  template <class... Args>
+  explicit Session(std::uint64_t id, tcp::endpoint remote, Args&&... args)
+      : stream_(std::forward<Args>(args)...), id_(id), remote_(std::move(remote)) {}
+
+  void close_if_idle() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      if (self->idle_) beast::get_lowest_layer(self->stream_).close();
+    });
+  }
+  void force_close() override {
+    asio::post(stream_.get_executor(),
+               [self = this->shared_from_this()] { beast::get_lowest_layer(self->stream_).close(); });
+  }
+
+  Stream& stream() noexcept { return stream_; }
+  beast::tcp_stream& lowest() noexcept { return beast::get_lowest_layer(stream_); }
+  std::uint64_t id() const noexcept { return id_; }
+  tcp::endpoint const& remote() const noexcept { return remote_; }
+  void set_idle(bool idle) noexcept { idle_ = idle; }
+
+ private:
+  Stream stream_;
+  std::uint64_t id_;
+  tcp::endpoint remote_;
+  bool idle_ = false;  // touched only on the strand
+};
+
+// RFC 9110 section 6.6.1: an origin server with a clock sends Date, in IMF-fixdate
+// (section 5.6.7). Formatted once per second per thread.
+std::string const& http_date() {
+  thread_local std::time_t cached_second = 0;
+  thread_local std::string cached;
+  std::time_t const now = std::time(nullptr);
+  if (now != cached_second || cached.empty()) {
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    std::array<char, 64> text{};
+    auto const n = std::strftime(text.data(), text.size(), "%a, %d %b %Y %H:%M:%S GMT", &utc);
+    cached.assign(text.data(), n);
+    cached_second = now;
+  }
+  return cached;
+}
+
+bool is_sane_request_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
+  });
+}
+
+std::string make_request_id() {
+  if (auto id = detail::uuid_v4()) return std::move(*id);
+  // The CSPRNG failing is not a reason to refuse service; ids need only be unique here.
+  static std::atomic<std::uint64_t> counter{0};
+  return "req-" + std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+}
+
+std::string request_id_for(bhttp::fields const& fields) {
+  auto const it = fields.find("X-Request-Id");
+  if (it != fields.end() && is_sane_request_id(it->value())) return std::string(it->value());
+  return make_request_id();
+}
+
+// A Beast parser error (as opposed to the peer closing or a socket failure).
+bool is_parse_error(error_code const& ec) {
+  return ec.category() == make_error_code(bhttp::error::bad_target).category() &&
+         ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
+}
+
+std::string allow_value(std::vector<bhttp::verb> const& methods) {
+  std::string out;
+  for (auto const method : methods) {
+    if (!out.empty()) out += ", ";
+    out += bhttp::to_string(method);
+  }
+  return out;
+}
+
+// Everything a running server owns. Server::Impl (private to the public header) is this struct,
+// named here so the free coroutines below can take it.
+struct ServerState {
+  ServerState(Router r, ServerOptions o)
+      : router(std::move(r)),
+        options(std::move(o)),
+        ioc(std::in_place, static_cast<int>(std::max<std::size_t>(options.threads, 1))) {}
+
+  ~ServerState() {
+    stop();
+    // Destroy the acceptor, then the io_context (and with it any coroutine frame still
+    // suspended in it) while every other member is alive: session frames unregister themselves
+    // from `sessions` as they are destroyed.
+    acceptor.reset();
+    ioc.reset();
+  }
+
+  void stop();
+  void register_session(std::uint64_t id, std::weak_ptr<Connection> connection);
+  void unregister_session(std::uint64_t id);
+  std::vector<std::shared_ptr<Connection>> snapshot_sessions();
+
+  Router router;
+  ServerOptions options;
+  std::optional<ssl::context> tls{};  // declared before ioc: streams in its frames refer to it
+  std::optional<asio::io_context> ioc;
+  std::optional<tcp::acceptor> acceptor{};
+  tcp::endpoint endpoint{};
+  std::vector<std::thread> threads{};
+
+  std::atomic<std::size_t> in_flight{0};
+  std::atomic<std::size_t> connections{0};
+  std::atomic<bool> stopping{false};
+
+  std::mutex mutex;                // guards everything below; never held across co_await
+  std::condition_variable changed;  // sessions emptied, stop finished, a signal arrived
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> sessions{};
+  std::uint64_t next_session_id = 0;
+  bool stop_started = false;
+  bool stopped = false;
+  bool signalled = false;
+};
+
+using Impl = ServerState;
+
+// Unregisters a session when its coroutine frame ends, also when the frame is destroyed
+// without resuming (io_context torn down after a forced stop).
+class SessionRegistration {
+ public:
+  SessionRegistration(Impl& impl, std::uint64_t id) : impl_(impl), id_(id) {}
+  ~SessionRegistration() { impl_.unregister_session(id_); }
+  SessionRegistration(SessionRegistration const&) = delete;
+  SessionRegistration& operator=(SessionRegistration const&) = delete;
+
+ private:
+  Impl& impl_;
+  std::uint64_t id_;
+};
+
+class InFlight {
+ public:
+  explicit InFlight(std::atomic<std::size_t>& counter) : counter_(counter) { ++counter_; }
+  ~InFlight() { --counter_; }
+  InFlight(InFlight const&) = delete;
+  InFlight& operator=(InFlight const&) = delete;
+
+ private:
+  std::atomic<std::size_t>& counter_;
+};
+
+void finish_headers(Response& response, std::string_view request_id, bool keep_alive) {
+  response.version(11);
+  response.set("X-Request-Id", request_id);
+  response.set(bhttp::field::date, http_date());
+  response.keep_alive(keep_alive);
+  response.prepare_payload();
+}
+
+template <class Stream>
+asio::awaitable<bool> write_response(Impl& impl, Session<Stream>& session, Response& response,
+                                     bool head_only) {
+  session.lowest().expires_after(impl.options.write_timeout);
+  if (head_only) {
+    // RFC 9110 section 9.3.2: the answer to HEAD carries GET's header fields (Content-Length
+    // included) and no content.
+    bhttp::response_serializer<bhttp::string_body> serializer{response};
+    auto [ec, n] = co_await bhttp::async_write_header(session.stream(), serializer, kUseTuple);
+    co_return !ec;
+  }
+  auto [ec, n] = co_await bhttp::async_write(session.stream(), response, kUseTuple);
+  co_return !ec;
+}
+
+template <class Stream>
+asio::awaitable<void> close_connection(Session<Stream>& session, bool linger) {
+  error_code ec;
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    // Send close_notify (RFC 8446 section 6.1) so the client can tell truncation from the end.
+    session.lowest().expires_after(kTlsShutdownTime);
+    auto [shutdown_ec] = co_await session.stream().async_shutdown(kUseTuple);
+    (void)shutdown_ec;  // the peer may well have closed first
+  } else {
+    session.lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (linger && !ec) {
+      session.lowest().expires_after(kLingerTime);
+      std::array<char, kReadChunk> sink{};
+      std::size_t drained = 0;
+      while (drained < kLingerBytes) {
+        auto [read_ec, n] = co_await session.lowest().async_read_some(asio::buffer(sink), kUseTuple);
+        if (read_ec) break;
+        drained += n;
+      }
+    }
+  }
+  session.lowest().close();
+}
+
+// Answers a request the server refuses by itself (malformed, too large) and closes.
+template <class Stream>
+asio::awaitable<void> refuse(Impl& impl, Session<Stream>& session, bhttp::status status,
+                             std::string_view code, std::string_view message,
+                             std::string_view request_id, std::string_view method,
+                             Clock::time_point started) {
+  auto response = error_response(status, code, message, request_id);
+  finish_headers(response, request_id, false);
+  co_await write_response(impl, session, response, false);
+  detail::log::debug(kComponent, "method=", method, " status=", static_cast<unsigned>(status),
+                     " duration_ms=",
+                     std::chrono::duration<double, std::milli>(Clock::now() - started).count(),
+                     " request_id=", request_id, " refused=", code);
+  co_await close_connection(session, true);
+}
+
+asio::awaitable<Response> dispatch(Impl& impl, Request const& request,
+                                   std::string const& request_id, tcp::endpoint const& remote) {
+  RequestContext context{request, {}, request_id, remote};
+  auto match = impl.router.match(request.method(), context.path());
+  if (match.kind == Router::MatchKind::not_found) {
+    co_return error_response(bhttp::status::not_found, code_id(errc::route_not_found),
+                             "no route matches this path", request_id);
+  }
+  if (match.kind == Router::MatchKind::method_not_allowed) {
+    // RFC 9110 section 15.5.6: a 405 response must list the allowed methods in Allow.
+    auto response = error_response(bhttp::status::method_not_allowed, code_id(errc::method_not_allowed),
+                                   "method not allowed on this path", request_id);
+    response.set(bhttp::field::allow, allow_value(match.allowed_methods));
+    co_return response;
+  }
+  context.params = std::move(match.params);
+
+  std::optional<result<Response>> outcome;
+  try {
+    outcome.emplace(co_await match.route->handler(context));
+  } catch (std::exception const& e) {
+    detail::log::error(kComponent, "handler threw: route=", match.route->pattern,
+                       " request_id=", request_id, " what=", e.what());
+  } catch (...) {
+    detail::log::error(kComponent, "handler threw a non-exception: route=", match.route->pattern,
+                       " request_id=", request_id);
+  }
+  if (!outcome) {
+    co_return error_response(bhttp::status::internal_server_error, code_id(errc::internal_error),
+                             "internal server error", request_id);
+  }
+  if (outcome->has_value()) co_return std::move(**outcome);
+  Error const& error = outcome->error();
+  auto const status = status_for(error);
+  // Log the handled error once, here. Server-side failures deserve attention; client errors are
+  // routine and go to debug with the request line.
+  if (bhttp::to_status_class(status) == bhttp::status_class::server_error) {
+    detail::log::warn(kComponent, "request failed: route=", match.route->pattern,
+                      " request_id=", request_id, " error=", error.id(),
+                      " detail=", error.message());
+  }
+  co_return error_response(error, request_id);
+}
+
+// Reads one request from `buffer`/the stream, answers it, and says whether the connection may
+// carry another request.
+template <class Stream>
+asio::awaitable<bool> serve_one(Impl& impl, Session<Stream>& session, beast::flat_buffer& buffer) {
+  auto const& options = impl.options;
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(
+      std::min<std::size_t>(options.header_limit, std::numeric_limits<std::uint32_t>::max())));
+  // No body limit while reading the header: we check Content-Length ourselves once the whole
+  // header (and so the request id) is known, then set the limit for chunked bodies.
+  parser.body_limit(boost::none);
+
+  // RFC 9112 section 2.2 asks for robustness against slow or partial input, but a client that
+  // takes longer than header_timeout for one header block is holding a connection hostage.
+  session.lowest().expires_after(options.header_timeout);
+  auto [header_ec, header_n] =
+      co_await bhttp::async_read_header(session.stream(), buffer, parser, kUseTuple);
+  auto const started = Clock::now();
+  if (header_ec) {
+    if (header_ec == bhttp::error::header_limit) {
+      // RFC 6585 section 5.
+      co_await refuse(impl, session, bhttp::status::request_header_fields_too_large,
+                      code_id(errc::header_too_large), "request header fields too large",
+                      make_request_id(), "-", started);
+    } else if (header_ec == beast::error::timeout) {
+      detail::log::debug(kComponent, "dropping connection: header timeout remote=",
+                         session.remote());
+    } else if (is_parse_error(header_ec)) {
+      // The request is not HTTP/1.1 we can read (RFC 9112 section 2.2).
+      co_await refuse(impl, session, bhttp::status::bad_request, code_id(errc::bad_request),
+                      "malformed request", make_request_id(), "-", started);
+    }
+    co_return false;
+  }
+
+  auto const& header = parser.get();
+  std::string const request_id = request_id_for(header);
+  std::string_view const method = header.method_string();  // valid until parser.release()
+
+  // RFC 9112 section 3.2: a server must answer 400 to an HTTP/1.1 request without Host.
+  if (header.version() >= 11 && header.find(bhttp::field::host) == header.end()) {
+    co_await refuse(impl, session, bhttp::status::bad_request, code_id(errc::bad_request),
+                    "missing Host header", request_id, method, started);
+    co_return false;
+  }
+
+  if (!parser.is_done()) {
+    if (auto const length = parser.content_length();
+        length && *length > options.body_limit) {
+      // RFC 9110 section 15.5.14; decided before reading a byte of the body.
+      co_await refuse(impl, session, bhttp::status::payload_too_large, code_id(errc::body_too_large),
+                      "request body exceeds the limit", request_id, method, started);
+      co_return false;
+    }
+    parser.body_limit(options.body_limit);
+    // RFC 9110 section 10.1.1: a client that sent Expect: 100-continue waits for an interim
+    // response before sending the body.
+    if (beast::iequals(header[bhttp::field::expect], "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      session.lowest().expires_after(options.write_timeout);
+      auto [continue_ec, continue_n] = co_await asio::async_write(
+          session.stream(), asio::buffer(kContinue.data(), kContinue.size()), kUseTuple);
+      if (continue_ec) co_return false;
+    }
+    session.lowest().expires_after(options.body_timeout);
+    auto [body_ec, body_n] = co_await bhttp::async_read(session.stream(), buffer, parser, kUseTuple);
+    if (body_ec == bhttp::error::body_limit) {
+      co_await refuse(impl, session, bhttp::status::payload_too_large, code_id(errc::body_too_large),
+                      "request body exceeds the limit", request_id, method, started);
+      co_return false;
+    }
+    if (body_ec) {
+      if (is_parse_error(body_ec)) {
+        co_await refuse(impl, session, bhttp::status::bad_request, code_id(errc::bad_request),
+                        "malformed request body", request_id, method, started);
+      } else {
+        detail::log::debug(kComponent, "dropping connection while reading body: ",
+                           body_ec.message(), " request_id=", request_id);
+      }
+      co_return false;
+    }
+  }
+
+  Request request = parser.release();
+  bool keep_alive = false;
+  bool written = false;
+  unsigned status = 0;
+  {
+    InFlight const in_flight(impl.in_flight);
+    Response response = co_await dispatch(impl, request, request_id, session.remote());
+    // Once a stop has begun, every response closes its connection (RFC 9112 section 9.6).
+    keep_alive = request.keep_alive() && !impl.stopping.load();
+    finish_headers(response, request_id, keep_alive);
+    status = response.result_int();
+    written = co_await write_response(impl, session, response,
+                                      request.method() == bhttp::verb::head);
+  }
+  if (ee::log::enabled(ee::log::Level::debug)) {
+    RequestContext const view{request, {}, {}, {}};
+    detail::log::debug(kComponent, "method=", request.method_string(), " path=", view.path(),
+                       " status=", status,
+                       " duration_ms=",
+                       std::chrono::duration<double, std::milli>(Clock::now() - started).count(),
+                       " request_id=", request_id);
+  }
+  co_return written && keep_alive;
+}
+
+template <class Stream>
+asio::awaitable<void> run_session(Impl& impl, std::shared_ptr<Session<Stream>> session) {
+  SessionRegistration const registration(impl, session->id());
+  auto const& options = impl.options;
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    session->lowest().expires_after(options.header_timeout);
+    auto [ec] = co_await session->stream().async_handshake(ssl::stream_base::server, kUseTuple);
+    if (ec) {
+      detail::log::debug(kComponent, "TLS handshake failed: ", ec.message(),
+                         " remote=", session->remote());
+      session->lowest().close();
+      co_return;
+    }
+  }
+
+  beast::flat_buffer buffer;
+  bool first = true;
+  bool open = true;
+  while (!impl.stopping.load()) {
+    if (buffer.size() == 0) {
+      // Waiting for the first byte of the next request: this is the keep-alive idle state, the
+      // only state stop() may end at once. A fresh connection gets the header timeout instead,
+      // so connecting and sending nothing is not a way to hold a socket for the idle period.
+      session->set_idle(true);
+      session->lowest().expires_after(first ? options.header_timeout : options.idle_timeout);
+      auto [ec, n] = co_await session->stream().async_read_some(buffer.prepare(kReadChunk),
+                                                                kUseTuple);
+      session->set_idle(false);
+      if (ec) {
+        open = ec != beast::error::timeout && ec != asio::error::operation_aborted &&
+               ec != asio::error::bad_descriptor;
+        break;
+      }
+      buffer.commit(n);
+    }
+    first = false;
+    if (!co_await serve_one(impl, *session, buffer)) {
+      open = session->lowest().socket().is_open();
+      break;
+    }
+  }
+  if (open) co_await close_connection(*session, false);
+}
+
+template <class Stream, class... Args>
+void start_session(Impl& impl, tcp::socket socket, Args&&... args) {
+  error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  auto executor = socket.get_executor();
+  std::uint64_t id = 0;
+  {
+    std::lock_guard const lock(impl.mutex);
+    id = impl.next_session_id++;
+  }
+  auto session = std::make_shared<Session<Stream>>(id, remote, std::move(socket),
+                                                   std::forward<Args>(args)...);
+  impl.register_session(id, session);
+  asio::co_spawn(executor, run_session(impl, std::move(session)), [](std::exception_ptr e) {
+    // Nothing in a session throws on purpose (as_tuple everywhere, handlers wrapped); this is
+    // the last line of defence so one connection cannot take down the io threads.
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (std::exception const& ex) {
+      detail::log::error(kComponent, "session ended by exception: ", ex.what());
+    } catch (...) {
+      detail::log::error(kComponent, "session ended by a non-exception");
+    }
+  });
+}
+
+asio::awaitable<void> accept_loop(Impl& impl) {
+  auto& acceptor = *impl.acceptor;
+  while (!impl.stopping.load()) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(*impl.ioc), kUseTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open() || impl.stopping.load()) {
+        co_return;
+      }
+      // EMFILE/ENFILE and friends: back off briefly instead of spinning on the error.
+      detail::log::warn(kComponent, "accept failed: ", ec.message());
+      asio::steady_timer backoff(co_await asio::this_coro::executor,
+                                 std::chrono::milliseconds(50));
+      co_await backoff.async_wait(kUseTuple);
+      continue;
+    }
+    if (impl.stopping.load()) {
+      socket.close(ec);
+      co_return;
+    }
+    // Small request/response exchanges: do not let Nagle hold back the tail of a response.
+    socket.set_option(tcp::no_delay(true), ec);
+    if (impl.tls) {
+      start_session<TlsStream>(impl, std::move(socket), *impl.tls);
+    } else {
+      start_session<PlainStream>(impl, std::move(socket));
+    }
+  }
+}
+
+result<void> setup_tls(Impl& impl) {
+  auto const& options = impl.options;
+  if (options.tls_certificate_file.empty() && options.tls_private_key_file.empty()) return {};
+  if (options.tls_certificate_file.empty() || options.tls_private_key_file.empty()) {
+    return Error(errc::tls_setup_failed, "TLS needs both a certificate file and a key file");
+  }
+  try {
+    impl.tls.emplace(ssl::context::tls_server);
+  } catch (std::exception const& e) {
+    return Error(errc::tls_setup_failed, std::string("cannot create a TLS context: ") + e.what());
+  }
+  auto& context = *impl.tls;
+  error_code ec;
+  context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                          ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                          ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
+                      ec);  // TLS 1.2+ only
+  if (ec || SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION) != 1) {
+    return Error(errc::tls_setup_failed, "cannot restrict the TLS context to TLS 1.2+");
+  }
+  context.use_certificate_chain_file(options.tls_certificate_file, ec);
+  if (ec) {
+    return Error(errc::tls_setup_failed, "certificate chain '" + options.tls_certificate_file +
+                                             "': " + ec.message());
+  }
+  context.use_private_key_file(options.tls_private_key_file, ssl::context::pem, ec);
+  if (ec) {
+    return Error(errc::tls_setup_failed,
+                 "private key '" + options.tls_private_key_file + "': " + ec.message());
+  }
+  if (SSL_CTX_check_private_key(context.native_handle()) != 1) {
+    return Error(errc::tls_setup_failed, "private key '" + options.tls_private_key_file +
+                                             "' does not match the certificate");
+  }
+  return {};
+}
+
+result<void> open_listener(Impl& impl) {
+  auto const& options = impl.options;
+  auto const where = options.host + ":" + std::to_string(options.port);
+  error_code ec;
+  tcp::endpoint endpoint;
+  auto const address = asio::ip::make_address(options.host, ec);
+  if (!ec) {
+    endpoint = tcp::endpoint(address, options.port);
+  } else {
+    tcp::resolver resolver(*impl.ioc);
+    auto const results = resolver.resolve(options.host, std::to_string(options.port),
+                                          tcp::resolver::passive, ec);
+    if (ec || results.empty()) {
+      return Error(errc::bind_failed, "cannot resolve " + where + ": " + ec.message());
+    }
+    endpoint = results.begin()->endpoint();
+  }
+
+  impl.acceptor.emplace(asio::make_strand(*impl.ioc));
+  auto& acceptor = *impl.acceptor;
+  auto fail = [&](std::string_view step) {
+    return Error(errc::bind_failed, std::string(step) + " " + where + ": " + ec.message());
+  };
+  acceptor.open(endpoint.protocol(), ec);
+  if (ec) return fail("open");
+  acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (ec) return fail("reuse_address");
+  acceptor.bind(endpoint, ec);
+  if (ec) return fail("bind");
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail("listen");
+  impl.endpoint = acceptor.local_endpoint(ec);
+  if (ec) return fail("local_endpoint");
+  return {};
+}
+
+void run_io(asio::io_context& ioc) {
+  while (true) {
+    try {
+      ioc.run();
+      return;
+    } catch (std::exception const& e) {
+      detail::log::error(kComponent, "io thread caught: ", e.what());
+    } catch (...) {
+      detail::log::error(kComponent, "io thread caught a non-exception");
+    }
+  }
+}
+
+void ServerState::register_session(std::uint64_t id, std::weak_ptr<Connection> connection) {
+  std::lock_guard const lock(mutex);
+  sessions.emplace(id, std::move(connection));
+  ++connections;
+}
+
+void ServerState::unregister_session(std::uint64_t id) {
+  std::lock_guard const lock(mutex);
+  if (sessions.erase(id) == 0) return;
+  --connections;
+  if (sessions.empty()) changed.notify_all();
+}
+
+std::vector<std::shared_ptr<Connection>> ServerState::snapshot_sessions() {
+  std::vector<std::shared_ptr<Connection>> out;
+  std::lock_guard const lock(mutex);
+  out.reserve(sessions.size());
+  for (auto const& [id, weak] : sessions) {
+    if (auto strong = weak.lock()) out.push_back(std::move(strong));
+  }
+  return out;
+}
+
+void ServerState::stop() {
+  {
+    std::unique_lock lock(mutex);
+    if (stop_started) {
+      changed.wait(lock, [this] { return stopped; });
+      return;
+    }
+    stop_started = true;
+    stopping.store(true);
+  }
+  changed.notify_all();  // wakes wait_for_signal()
+
+  if (acceptor && ioc) {
+    asio::post(acceptor->get_executor(), [this] {
+      error_code ec;
+      acceptor->close(ec);
+    });
+  }
+  for (auto const& session : snapshot_sessions()) session->close_if_idle();
+  {
+    std::unique_lock lock(mutex);
+    changed.wait_for(lock, options.shutdown_grace, [this] { return sessions.empty(); });
+  }
+  auto const remaining = snapshot_sessions();
+  if (!remaining.empty()) {
+    detail::log::warn(kComponent, "shutdown grace over, closing ", remaining.size(),
+                      " connection(s)");
+    for (auto const& session : remaining) session->force_close();
+    std::unique_lock lock(mutex);
+    changed.wait_for(lock, kForceCloseUnwind, [this] { return sessions.empty(); });
+  }
+  if (ioc) ioc->stop();
+  for (auto& thread : threads) {
+    if (thread.joinable()) thread.join();
+  }
+  if (acceptor) {
+    error_code ec;
+    acceptor->close(ec);  // no io thread runs any more, so this cannot race the accept loop
+  }
+  {
+    std::lock_guard const lock(mutex);
+    stopped = true;
+  }
+  changed.notify_all();
+}
+
+}  // namespace
+
+struct Server::Impl : ServerState {
+  using ServerState::ServerState;
+};
+
+// ---- Server ----------------------------------------------------------------------------------
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() = default;
+
+result<std::unique_ptr<Server>> Server::start(Router router, ServerOptions options) {
+  if (auto checked = router.check(); !checked) return checked.error();
+  auto impl = std::make_unique<Impl>(std::move(router), std::move(options));
+  if (auto tls = setup_tls(*impl); !tls) return tls.error();
+  if (auto listening = open_listener(*impl); !listening) return listening.error();
+
+  asio::co_spawn(impl->acceptor->get_executor(), accept_loop(*impl), [](std::exception_ptr e) {
+    if (e) detail::log::error(kComponent, "accept loop ended by exception");
+  });
+  auto const thread_count = std::max<std::size_t>(impl->options.threads, 1);
+  impl->threads.reserve(thread_count);
+  for (std::size_t i = 0; i < thread_count; ++i) {
+    impl->threads.emplace_back([ioc = &*impl->ioc] { run_io(*ioc); });
+  }
+  detail::log::info(kComponent, "listening on ", impl->endpoint, impl->tls ? " (TLS)" : "",
+                    " threads=", thread_count);
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+tcp::endpoint Server::endpoint() const noexcept { return impl_->endpoint; }
+
+void Server::stop() { impl_->stop(); }
+
+void Server::wait_for_signal() {
+  Impl& impl = *impl_;
+  std::optional<asio::signal_set> signals;
+  {
+    std::lock_guard const lock(impl.mutex);
+    if (!impl.stop_started) {
+      signals.emplace(*impl.ioc, SIGINT, SIGTERM);
+      signals->async_wait([&impl](error_code const& ec, int signal_number) {
+        if (ec) return;
+        detail::log::info(kComponent, "signal ", signal_number, " received, stopping");
+        {
+          std::lock_guard const inner(impl.mutex);
+          impl.signalled = true;
+        }
+        impl.changed.notify_all();
+      });
+    }
+  }
+  bool by_signal = false;
+  {
+    std::unique_lock lock(impl.mutex);
+    impl.changed.wait(lock, [&impl] { return impl.signalled || impl.stop_started; });
+    by_signal = impl.signalled && !impl.stop_started;
+  }
+  if (by_signal) {
+    impl.stop();
+  } else {
+    wait();
+  }
+  // The io threads are joined now, so destroying the signal_set cannot race its handler.
+}
+
+void Server::wait() {
+  std::unique_lock lock(impl_->mutex);
+  impl_->changed.wait(lock, [this] { return impl_->stopped; });
+}
+
+std::size_t Server::requests_in_flight() const noexcept { return impl_->in_flight.load(); }
+
+std::size_t Server::open_connections() const noexcept { return impl_->connections.load(); }
+
+}  // namespace ee::http

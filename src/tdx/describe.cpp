@@ -1,0 +1,135 @@
+#include <easyenclave/tdx/describe.hpp>
+
+#include "detail/encoding.hpp"
+#include "detail/time.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace ee::tdx {
+namespace {
+
+namespace bj = boost::json;
+
+template <std::size_t N>
+bj::string hex(std::array<std::uint8_t, N> const& bytes) {
+  return bj::string(detail::hex_encode(bytes));
+}
+bj::string hex(std::span<std::uint8_t const> bytes) { return bj::string(detail::hex_encode(bytes)); }
+
+bj::object td_report_json(TdReport const& r) {
+  bj::object o;
+  o["tee_tcb_svn"] = hex(r.tee_tcb_svn);
+  o["mr_seam"] = hex(r.mr_seam);
+  o["mr_signer_seam"] = hex(r.mr_signer_seam);
+  o["seam_attributes"] = hex(r.seam_attributes);
+  o["td_attributes"] = hex(r.td_attributes);
+  o["xfam"] = hex(r.xfam);
+  o["mr_td"] = hex(r.mr_td);
+  o["mr_config_id"] = hex(r.mr_config_id);
+  o["mr_owner"] = hex(r.mr_owner);
+  o["mr_owner_config"] = hex(r.mr_owner_config);
+  bj::array rtmr;
+  for (auto const& m : r.rtmr) rtmr.emplace_back(hex(m));
+  o["rtmr"] = std::move(rtmr);
+  o["report_data"] = hex(r.report_data);
+  if (r.is_td15) {
+    o["tee_tcb_svn2"] = hex(r.tee_tcb_svn2);
+    o["mr_servicetd"] = hex(r.mr_servicetd);
+  }
+  o["debug"] = r.debug();
+  o["sept_ve_disable"] = r.sept_ve_disable();
+  return o;
+}
+
+bj::array string_array(std::vector<std::string> const& items) {
+  bj::array out;
+  for (auto const& s : items) out.emplace_back(bj::string(s));
+  return out;
+}
+
+}  // namespace
+
+std::string describe_quote_json(Quote const& quote) {
+  bj::object header;
+  auto const& h = quote.header();
+  header["version"] = h.version;
+  header["attestation_key_type"] = h.attestation_key_type;
+  header["tee_type"] = h.tee_type;
+  header["qe_svn"] = h.qe_svn;
+  header["pce_svn"] = h.pce_svn;
+  header["qe_vendor_id"] = hex(h.qe_vendor_id);
+  header["user_data"] = hex(h.user_data);
+
+  auto const& qe = quote.qe_report();
+  bj::object qe_report;
+  qe_report["cpu_svn"] = hex(qe.cpu_svn);
+  qe_report["misc_select"] = qe.misc_select;
+  qe_report["attributes"] = hex(qe.attributes);
+  qe_report["mr_enclave"] = hex(qe.mr_enclave);
+  qe_report["mr_signer"] = hex(qe.mr_signer);
+  qe_report["isv_prod_id"] = qe.isv_prod_id;
+  qe_report["isv_svn"] = qe.isv_svn;
+  qe_report["report_data"] = hex(qe.report_data);
+
+  bj::object out;
+  out["size"] = quote.raw().size();
+  out["header"] = std::move(header);
+  out["body_type"] = quote.body_type();
+  out["td_report"] = td_report_json(quote.td_report());
+  out["signed_size"] = quote.signed_bytes().size();
+  out["signature"] = hex(quote.signature());
+  out["attestation_key"] = hex(quote.attestation_key());
+  out["qe_report"] = std::move(qe_report);
+  out["qe_report_signature"] = hex(quote.qe_report_signature());
+  out["qe_auth_data"] = hex(quote.qe_auth_data());
+  out["pck_chain_size"] = quote.pck_chain_pem().size();
+  out["trailing_bytes"] = quote.trailing_bytes().size();
+  return bj::serialize(out);
+}
+
+std::string describe_verdict_json(Verdict const& verdict) {
+  bj::object out;
+  out["accepted"] = verdict.accepted();
+  out["offline"] = verdict.offline;
+  out["tcb_status"] = bj::string(to_string(verdict.tcb_status));
+  out["advisory_ids"] = string_array(verdict.advisory_ids);
+  out["fmspc"] = hex(verdict.fmspc);
+  out["checked_at"] = detail::format_rfc3339(verdict.checked_at);
+  if (!verdict.offline) {
+    out["collateral_issued_at"] = detail::format_rfc3339(verdict.collateral_issued_at);
+    out["collateral_expires_at"] = detail::format_rfc3339(verdict.collateral_expires_at);
+  }
+  // The PPID is left out on purpose: it identifies the physical platform, and a verdict is shown
+  // to clients and stored by the control plane.
+  bj::object pck;
+  pck["fmspc"] = hex(verdict.pck.fmspc);
+  pck["pce_id"] = hex(verdict.pck.pce_id);
+  pck["pce_svn"] = verdict.pck.pce_svn;
+  pck["cpu_svn"] = hex(verdict.pck.cpu_svn);
+  bj::array components;
+  for (auto c : verdict.pck.sgx_components) components.emplace_back(c);
+  pck["sgx_components"] = std::move(components);
+  pck["sgx_type"] = verdict.pck.sgx_type;
+  out["pck"] = std::move(pck);
+  out["td_report"] = td_report_json(verdict.td_report);
+  bj::array steps;
+  for (auto const& s : verdict.steps) {
+    bj::object step;
+    step["name"] = bj::string(s.name);
+    step["passed"] = s.passed;
+    step["detail"] = bj::string(s.detail);
+    steps.emplace_back(std::move(step));
+  }
+  out["steps"] = std::move(steps);
+  if (verdict.error.failed()) {
+    bj::object error;
+    error["code"] = bj::string(verdict.error.id());
+    error["message"] = bj::string(verdict.error.message());
+    out["error"] = std::move(error);
+  }
+  return bj::serialize(out);
+}
+
+}  // namespace ee::tdx

@@ -1,0 +1,391 @@
+#include "tdx/x509.hpp"
+
+#include "detail/encoding.hpp"
+
+#include <openssl/asn1.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/obj_mac.h>
+#include <openssl/params.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+
+namespace ee::tdx::detail {
+namespace {
+
+namespace core = ::ee::detail;
+
+constexpr std::string_view kBeginCert = "-----BEGIN CERTIFICATE-----";
+constexpr std::string_view kEndCert = "-----END CERTIFICATE-----";
+constexpr std::string_view kBeginCrl = "-----BEGIN X509 CRL-----";
+constexpr std::string_view kEndCrl = "-----END X509 CRL-----";
+
+bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool starts_with_pem(ByteView bytes) noexcept {
+  auto const text = trim(core::as_chars(bytes));
+  return text.starts_with("-----BEGIN ");
+}
+
+// Base64 body of one PEM block: line breaks and blanks removed, then strict RFC 4648 decoding,
+// so a flipped character cannot be silently skipped the way lenient PEM readers do.
+result<std::vector<std::uint8_t>> decode_pem_body(std::string_view body) {
+  std::string compact;
+  compact.reserve(body.size());
+  for (char c : body)
+    if (!is_space(c)) compact.push_back(c);
+  return core::base64_decode(compact);
+}
+
+// Extracts the blocks delimited by `begin`/`end`; text between blocks must be whitespace.
+result<std::vector<std::vector<std::uint8_t>>> pem_blocks(std::string_view text,
+                                                         std::string_view begin,
+                                                         std::string_view end, errc code,
+                                                         std::string_view what) {
+  while (!text.empty() && text.back() == '\0') text.remove_suffix(1);
+  std::vector<std::vector<std::uint8_t>> blocks;
+  std::size_t pos = 0;
+  while (true) {
+    while (pos < text.size() && is_space(text[pos])) ++pos;
+    if (pos == text.size()) break;
+    auto const index = std::to_string(blocks.size() + 1);
+    if (text.substr(pos, begin.size()) != begin)
+      return Error(code, std::string(what) + ": block " + index + ": expected '" +
+                             std::string(begin) + "'");
+    pos += begin.size();
+    auto const stop = text.find(end, pos);
+    if (stop == std::string_view::npos)
+      return Error(code, std::string(what) + ": block " + index + ": missing '" +
+                             std::string(end) + "'");
+    auto der = decode_pem_body(text.substr(pos, stop - pos));
+    if (!der)
+      return Error(code, std::string(what) + ": block " + index + ": base64: " +
+                             der.error().message());
+    blocks.push_back(std::move(*der));
+    pos = stop + end.size();
+  }
+  if (blocks.empty()) return Error(code, std::string(what) + ": no PEM block found");
+  return blocks;
+}
+
+result<SharedX509> certificate_from_der(ByteView der, errc code, std::string const& what) {
+  auto const* p = der.data();
+  X509* raw = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
+  if (raw == nullptr) {
+    ERR_clear_error();  // the reason is in our Error; keep the thread's queue clean
+    return Error(code, what + ": not a DER X.509 certificate");
+  }
+  SharedX509 cert(raw, X509Free{});
+  if (p != der.data() + der.size())
+    return Error(code, what + ": trailing bytes after the DER certificate");
+  return cert;
+}
+
+result<TimePoint> from_asn1(ASN1_TIME const* t) {
+  std::tm tm{};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return Error(errc::bad_certificate);
+  using namespace std::chrono;
+  year_month_day const ymd{year{tm.tm_year + 1900}, month{static_cast<unsigned>(tm.tm_mon + 1)},
+                           day{static_cast<unsigned>(tm.tm_mday)}};
+  if (!ymd.ok()) return Error(errc::bad_certificate);
+  return time_point_cast<system_clock::duration>(sys_days{ymd} + hours{tm.tm_hour} +
+                                                 minutes{tm.tm_min} + seconds{tm.tm_sec});
+}
+
+std::vector<std::uint8_t> spki_der(X509* cert) {
+  X509_PUBKEY* pub = X509_get_X509_PUBKEY(cert);
+  unsigned char* out = nullptr;
+  int const n = i2d_X509_PUBKEY(pub, &out);
+  if (n <= 0) return {};
+  std::vector<std::uint8_t> der(out, out + n);
+  OPENSSL_free(out);
+  return der;
+}
+
+// The presented root stands for the pinned one when it is the same certificate, or a
+// re-issue of it: same subject, same key, and a self-signature made by the pinned key.
+bool matches_pinned_root(X509* presented, X509* pinned) {
+  if (certificate_der(presented) == certificate_der(pinned)) return true;
+  if (X509_NAME_cmp(X509_get_subject_name(presented), X509_get_subject_name(pinned)) != 0)
+    return false;
+  auto const key = spki_der(pinned);
+  if (key.empty() || spki_der(presented) != key) return false;
+  return X509_verify(presented, X509_get0_pubkey(pinned)) == 1;
+}
+
+std::string format_time(TimePoint t) {
+  auto const secs = std::chrono::floor<std::chrono::seconds>(t);
+  auto const days = std::chrono::floor<std::chrono::days>(secs);
+  std::chrono::year_month_day const ymd{days};
+  std::chrono::hh_mm_ss const hms{secs - days};
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ldZ", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
+                static_cast<long>(hms.seconds().count()));
+  return buf;
+}
+
+}  // namespace
+
+void Window::narrow(Window const& other) noexcept {
+  not_before = std::max(not_before, other.not_before);
+  not_after = std::min(not_after, other.not_after);
+}
+
+result<std::vector<SharedX509>> parse_pem_chain(std::string_view pem, std::string_view what) {
+  auto blocks = pem_blocks(pem, kBeginCert, kEndCert, errc::bad_certificate, what);
+  if (!blocks) return blocks.error();
+  std::vector<SharedX509> chain;
+  chain.reserve(blocks->size());
+  for (std::size_t i = 0; i < blocks->size(); ++i) {
+    auto cert = certificate_from_der((*blocks)[i], errc::bad_certificate,
+                                     std::string(what) + ": certificate " + std::to_string(i + 1));
+    if (!cert) return cert.error();
+    chain.push_back(std::move(*cert));
+  }
+  return chain;
+}
+
+result<SharedX509> parse_certificate(ByteView pem_or_der, std::string_view what) {
+  if (starts_with_pem(pem_or_der)) {
+    auto chain = parse_pem_chain(core::as_chars(pem_or_der), what);
+    if (!chain) return chain.error();
+    if (chain->size() != 1)
+      return Error(errc::bad_certificate,
+                   std::string(what) + ": expected one certificate, found " +
+                       std::to_string(chain->size()));
+    return std::move(chain->front());
+  }
+  return certificate_from_der(pem_or_der, errc::bad_certificate, std::string(what));
+}
+
+result<std::vector<std::uint8_t>> crl_to_der(ByteView pem_or_der, std::string_view what) {
+  std::vector<std::uint8_t> der;
+  if (starts_with_pem(pem_or_der)) {
+    auto blocks = pem_blocks(core::as_chars(pem_or_der), kBeginCrl, kEndCrl,
+                             errc::malformed_collateral, what);
+    if (!blocks) return blocks.error();
+    if (blocks->size() != 1)
+      return Error(errc::malformed_collateral, std::string(what) + ": expected one CRL block");
+    der = std::move(blocks->front());
+  } else {
+    der.assign(pem_or_der.begin(), pem_or_der.end());
+  }
+  auto const* p = der.data();
+  X509_CRL* raw = d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size()));
+  if (raw == nullptr) {
+    ERR_clear_error();
+    return Error(errc::malformed_collateral, std::string(what) + ": not a DER X.509 CRL");
+  }
+  X509_CRL_free(raw);
+  if (p != der.data() + der.size())
+    return Error(errc::malformed_collateral, std::string(what) + ": trailing bytes after the CRL");
+  return der;
+}
+
+result<SharedCrl> parse_crl(ByteView pem_or_der, std::string_view what) {
+  auto der = crl_to_der(pem_or_der, what);
+  if (!der) return der.error();
+  auto const* p = der->data();
+  X509_CRL* raw = d2i_X509_CRL(nullptr, &p, static_cast<long>(der->size()));
+  if (raw == nullptr)
+    return Error(errc::malformed_collateral, std::string(what) + ": not a DER X.509 CRL");
+  return SharedCrl(raw, X509CrlFree{});
+}
+
+std::vector<std::uint8_t> certificate_der(X509* cert) {
+  unsigned char* out = nullptr;
+  int const n = i2d_X509(cert, &out);
+  if (n <= 0) return {};
+  std::vector<std::uint8_t> der(out, out + n);
+  OPENSSL_free(out);
+  return der;
+}
+
+std::string common_name(X509* cert) {
+  X509_NAME* name = X509_get_subject_name(cert);
+  int const at = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (at < 0) return "(no CN)";
+  ASN1_STRING const* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at));
+  unsigned char* utf8 = nullptr;
+  int const n = ASN1_STRING_to_UTF8(&utf8, data);
+  if (n < 0) return "(unreadable CN)";
+  std::string cn(reinterpret_cast<char const*>(utf8), static_cast<std::size_t>(n));
+  OPENSSL_free(utf8);
+  return cn;
+}
+
+std::string serial_hex(X509* cert) {
+  ASN1_INTEGER const* serial = X509_get0_serialNumber(cert);
+  return core::hex_encode(ByteView(ASN1_STRING_get0_data(serial),
+                                   static_cast<std::size_t>(ASN1_STRING_length(serial))));
+}
+
+result<Window> validity_of(X509* cert, std::string_view what) {
+  auto nb = from_asn1(X509_get0_notBefore(cert));
+  auto na = from_asn1(X509_get0_notAfter(cert));
+  if (!nb || !na)
+    return Error(errc::bad_certificate, std::string(what) + ": unreadable validity time");
+  return Window{*nb, *na};
+}
+
+result<void> check_validity(Window const& window, TimePoint now, std::string_view what) {
+  if (now < window.not_before)
+    return Error(errc::certificate_not_yet_valid,
+                 std::string(what) + " is not valid before " + format_time(window.not_before));
+  if (now > window.not_after)
+    return Error(errc::certificate_expired,
+                 std::string(what) + " expired at " + format_time(window.not_after));
+  return {};
+}
+
+result<void> verify_chain(std::vector<SharedX509> const& chain, X509* root, errc untrusted,
+                          std::string_view what) {
+  if (root == nullptr) return Error(untrusted, std::string(what) + ": no trusted root configured");
+  if (chain.size() < 2)
+    return Error(untrusted, std::string(what) + ": " + std::to_string(chain.size()) +
+                                " certificate(s); expected a leaf, its CA(s) and the root");
+  if (!matches_pinned_root(chain.back().get(), root))
+    return Error(untrusted, std::string(what) + ": ends in '" + common_name(chain.back().get()) +
+                                "', which is not the pinned root '" + common_name(root) + "'");
+  for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
+    X509* subject = chain[i].get();
+    X509* issuer = chain[i + 1].get();
+    int const issued = X509_check_issued(issuer, subject);
+    if (issued != X509_V_OK)
+      return Error(untrusted, std::string(what) + ": '" + common_name(subject) +
+                                  "' is not issued by '" + common_name(issuer) +
+                                  "': " + X509_verify_cert_error_string(issued));
+    if (i + 1 < chain.size() - 1 && X509_check_ca(issuer) == 0)
+      return Error(untrusted, std::string(what) + ": '" + common_name(issuer) + "' is not a CA");
+    if (X509_verify(subject, X509_get0_pubkey(issuer)) != 1)
+      return Error(untrusted, std::string(what) + ": signature of '" + common_name(subject) +
+                                  "' does not verify with the key of '" + common_name(issuer) +
+                                  "'");
+  }
+  return {};
+}
+
+result<Window> chain_window(std::vector<SharedX509> const& chain, std::string_view what) {
+  Window window{TimePoint::min(), TimePoint::max()};
+  for (auto const& cert : chain) {
+    auto v = validity_of(cert.get(), what);
+    if (!v) return v.error();
+    window.narrow(*v);
+  }
+  return window;
+}
+
+result<Window> crl_window(X509_CRL* crl, std::string_view what) {
+  ASN1_TIME const* next = X509_CRL_get0_nextUpdate(crl);
+  if (next == nullptr)
+    return Error(errc::malformed_collateral, std::string(what) + ": CRL has no nextUpdate");
+  auto tu = from_asn1(X509_CRL_get0_lastUpdate(crl));
+  auto nu = from_asn1(next);
+  if (!tu || !nu)
+    return Error(errc::malformed_collateral, std::string(what) + ": unreadable CRL update time");
+  return Window{*tu, *nu};
+}
+
+result<void> check_collateral_window(Window const& window, TimePoint now, std::string_view what) {
+  if (now < window.not_before)
+    return Error(errc::collateral_not_yet_valid,
+                 std::string(what) + " is not valid before " + format_time(window.not_before));
+  if (now > window.not_after)
+    return Error(errc::collateral_expired,
+                 std::string(what) + " expired at " + format_time(window.not_after));
+  return {};
+}
+
+result<void> verify_crl(X509_CRL* crl, X509* issuer, std::string_view what) {
+  if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(issuer)) != 0)
+    return Error(errc::crl_issuer_mismatch,
+                 std::string(what) + " is not issued by '" + common_name(issuer) + "'");
+  if (X509_CRL_verify(crl, X509_get0_pubkey(issuer)) != 1)
+    return Error(errc::bad_collateral_signature,
+                 std::string(what) + " signature does not verify with the key of '" +
+                     common_name(issuer) + "'");
+  return {};
+}
+
+bool is_revoked(X509_CRL* crl, X509* cert) noexcept {
+  X509_REVOKED* entry = nullptr;
+  // 1: listed; 2: listed as removeFromCRL (delta CRLs), which is not a revocation.
+  return X509_CRL_get0_by_serial(crl, &entry, X509_get0_serialNumber(cert)) == 1;
+}
+
+result<EvpPkeyPtr> p256_key_from_raw(P256Raw const& xy) {
+  std::array<unsigned char, 65> point{};
+  point[0] = 0x04;  // SEC 1 uncompressed point
+  std::copy(xy.begin(), xy.end(), point.begin() + 1);
+  char group[] = SN_X9_62_prime256v1;
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), &EVP_PKEY_CTX_free);
+  EVP_PKEY* key = nullptr;
+  // EVP_PKEY_fromdata decodes the point with EC_POINT_oct2point, which rejects points that are
+  // not on the curve.
+  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params) != 1 || key == nullptr)
+    return Error(errc::bad_quote_signature, "attestation key is not a P-256 point");
+  return EvpPkeyPtr(key);
+}
+
+result<EvpPkeyPtr> p256_key_of(X509* cert, std::string_view what) {
+  EVP_PKEY* key = X509_get0_pubkey(cert);
+  char group[64] = {};
+  std::size_t len = 0;
+  if (key == nullptr || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
+      EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len) !=
+          1 ||
+      std::string_view(group, len) != SN_X9_62_prime256v1)
+    return Error(errc::bad_certificate, std::string(what) + ": key is not EC P-256");
+  EVP_PKEY_up_ref(key);
+  return EvpPkeyPtr(key);
+}
+
+bool verify_p256(EVP_PKEY* key, ByteView message, P256Raw const& signature) noexcept {
+  // Intel's formats carry r||s (32 bytes each, big-endian); EVP wants the DER ECDSA-Sig-Value.
+  ECDSA_SIG* sig = ECDSA_SIG_new();
+  if (sig == nullptr) return false;
+  BIGNUM* r = BN_bin2bn(signature.data(), 32, nullptr);
+  BIGNUM* s = BN_bin2bn(signature.data() + 32, 32, nullptr);
+  if (r == nullptr || s == nullptr || ECDSA_SIG_set0(sig, r, s) != 1) {
+    BN_free(r);
+    BN_free(s);
+    ECDSA_SIG_free(sig);
+    return false;
+  }
+  unsigned char* der = nullptr;
+  int const der_len = i2d_ECDSA_SIG(sig, &der);
+  ECDSA_SIG_free(sig);
+  if (der_len <= 0) return false;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  bool const ok = ctx != nullptr &&
+                  EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
+                  EVP_DigestVerify(ctx, der, static_cast<std::size_t>(der_len), message.data(),
+                                   message.size()) == 1;
+  EVP_MD_CTX_free(ctx);
+  OPENSSL_free(der);
+  return ok;
+}
+
+}  // namespace ee::tdx::detail
