@@ -35,7 +35,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log-format", log_format, "text|json")->envname("EE_LOG_FORMAT")->capture_default_str();
   app.add_flag("--dev", dev, "Development mode: allow local stand-ins")->envname("EE_DEV");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (CLI::ParseError const& e) {
+    // --help and --version exit 0; every other parse problem is a usage error (exit 2).
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
 
   ee::log::Level level{};
   ee::log::Format format{};

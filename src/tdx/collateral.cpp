@@ -9,7 +9,7 @@
 #include <boost/json/object.hpp>
 
 #include <fstream>
-#include <iterator>
+#include <optional>
 #include <sstream>
 
 namespace ee::tdx {

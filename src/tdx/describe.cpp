@@ -132,4 +132,55 @@ std::string describe_verdict_json(Verdict const& verdict) {
   return bj::serialize(out);
 }
 
+std::string describe_quote_text(Quote const& quote) {
+  auto const& r = quote.td_report();
+  std::string out = "TDX quote v" + std::to_string(quote.version()) + " (TD report " +
+                    (r.is_td15 ? "1.5" : "1.0") + "), " + std::to_string(quote.raw().size()) + " bytes\n";
+  auto line = [&out](std::string_view label, std::string const& value) {
+    out += "  ";
+    out += label;
+    out.append(label.size() < 16 ? 16 - label.size() : 1, ' ');
+    out += value;
+    out += '\n';
+  };
+  line("mr_td", detail::hex_encode(r.mr_td));
+  for (std::size_t i = 0; i < 4; ++i) line("rtmr" + std::to_string(i), detail::hex_encode(r.rtmr[i]));
+  line("report_data", detail::hex_encode(r.report_data));
+  line("td_attributes", detail::hex_encode(r.td_attributes) + " (debug " + (r.debug() ? "yes" : "no") +
+                            ", sept_ve_disable " + (r.sept_ve_disable() ? "yes" : "no") + ")");
+  line("xfam", detail::hex_encode(r.xfam));
+  line("tee_tcb_svn", detail::hex_encode(r.tee_tcb_svn));
+  if (r.is_td15) line("tee_tcb_svn2", detail::hex_encode(r.tee_tcb_svn2));
+  line("mr_seam", detail::hex_encode(r.mr_seam));
+  line("mr_config_id", detail::hex_encode(r.mr_config_id));
+  line("mr_owner", detail::hex_encode(r.mr_owner));
+  auto const& qe = quote.qe_report();
+  line("qe", "mr_signer " + detail::hex_encode(qe.mr_signer) + ", isv_prod_id " +
+                 std::to_string(qe.isv_prod_id) + ", isv_svn " + std::to_string(qe.isv_svn));
+  line("pck_chain", std::to_string(quote.pck_chain_pem().size()) + " bytes of PEM");
+  line("trailing", std::to_string(quote.trailing_bytes().size()) + " bytes after the signature data");
+  return out;
+}
+
+std::string describe_verdict_text(Verdict const& verdict) {
+  std::string out = verdict.accepted() ? "ACCEPTED" : "REJECTED";
+  out += verdict.offline ? "  (offline: no collateral, TCB status unknown)"
+                         : "  tcb_status=" + std::string(to_string(verdict.tcb_status));
+  out += "  fmspc=" + detail::hex_encode(verdict.fmspc);
+  if (!verdict.advisory_ids.empty()) {
+    out += "  advisories=";
+    for (std::size_t i = 0; i < verdict.advisory_ids.size(); ++i)
+      out += (i ? "," : "") + verdict.advisory_ids[i];
+  }
+  out += '\n';
+  for (auto const& step : verdict.steps) {
+    out += step.passed ? "  [ok]   " : "  [FAIL] ";
+    out += step.name;
+    if (!step.detail.empty()) out += ": " + step.detail;
+    out += '\n';
+  }
+  if (verdict.error.failed()) out += "  error: " + verdict.error.id() + "\n";
+  return out;
+}
+
 }  // namespace ee::tdx

@@ -26,7 +26,6 @@
 #include <iterator>
 #include <list>
 #include <mutex>
-#include <sstream>
 #include <unordered_map>
 
 namespace ee::tdx {

@@ -1,6 +1,7 @@
 #include "tdx/x509.hpp"
 
 #include "detail/encoding.hpp"
+#include "detail/time.hpp"
 
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
@@ -126,18 +127,7 @@ bool matches_pinned_root(X509* presented, X509* pinned) {
   return X509_verify(presented, X509_get0_pubkey(pinned)) == 1;
 }
 
-std::string format_time(TimePoint t) {
-  auto const secs = std::chrono::floor<std::chrono::seconds>(t);
-  auto const days = std::chrono::floor<std::chrono::days>(secs);
-  std::chrono::year_month_day const ymd{days};
-  std::chrono::hh_mm_ss const hms{secs - days};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ldZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
-                static_cast<long>(hms.seconds().count()));
-  return buf;
-}
+std::string format_time(TimePoint t) { return core::format_rfc3339(t); }
 
 }  // namespace
 

@@ -18,4 +18,12 @@ std::string describe_quote_json(Quote const& quote);
 /// and message of the first failure. Compact JSON. Thread-safe; never throws (except bad_alloc).
 std::string describe_verdict_json(Verdict const& verdict);
 
+/// A few readable lines for a terminal: version, body type, MRTD, RTMRs, report data, attributes,
+/// QE identity and sizes. Never throws (except bad_alloc).
+std::string describe_quote_text(Quote const& quote);
+
+/// "ACCEPTED"/"REJECTED" with the TCB status, then one line per step ("[ok]" or "[FAIL]", the
+/// step name and its detail). Never throws (except bad_alloc).
+std::string describe_verdict_text(Verdict const& verdict);
+
 }  // namespace ee::tdx

@@ -1,0 +1,188 @@
+// ee: the host-side tool. Verbs so far: `ee quote inspect|verify` (DCAP verification of TDX
+// quotes) and `ee sim quote|collateral` (the test-only quote simulator). Parses flags, calls the
+// library, prints text or JSON. Exit codes: 0 ok, 1 rejected, 2 usage, 3 I/O or upstream.
+#include <easyenclave/encoding.hpp>
+#include <easyenclave/file.hpp>
+#include <easyenclave/log.hpp>
+#include <easyenclave/tdx/describe.hpp>
+#include <easyenclave/tdx/policy.hpp>
+#include <easyenclave/tdx/simulator.hpp>
+#include <easyenclave/time.hpp>
+#include <easyenclave/version.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+namespace {
+
+constexpr int kExitRejected = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitIo = 3;
+
+int fail(ee::Error const& e) {
+  std::cerr << "ee: " << e.message() << " (" << e.id() << ")\n";
+  return e == ee::condition::invalid_input ? kExitUsage : kExitIo;
+}
+
+std::filesystem::path default_simulator_dir() {
+  if (char const* dir = std::getenv("EE_SIM_DIR")) return dir;
+  char const* home = std::getenv("HOME");
+  return std::filesystem::path(home ? home : ".") / ".local/share/easyenclave/simulator";
+}
+
+struct QuoteArgs {
+  std::string file, collateral, root, at;
+  std::vector<std::string> allowed_tcb{"UpToDate"};
+  bool json = false;
+};
+
+int quote_inspect(QuoteArgs const& a) {
+  auto bytes = ee::read_file(a.file);
+  if (!bytes) return fail(bytes.error());
+  auto quote = ee::tdx::parse_quote(std::span(reinterpret_cast<std::uint8_t const*>(bytes->data()), bytes->size()));
+  if (!quote) return fail(quote.error());
+  std::cout << (a.json ? ee::tdx::describe_quote_json(*quote) + "\n" : ee::tdx::describe_quote_text(*quote));
+  return 0;
+}
+
+int quote_verify(QuoteArgs const& a) {
+  auto bytes = ee::read_file(a.file);
+  if (!bytes) return fail(bytes.error());
+  auto quote = ee::tdx::parse_quote(std::span(reinterpret_cast<std::uint8_t const*>(bytes->data()), bytes->size()));
+  if (!quote) return fail(quote.error());
+  ee::tdx::VerifyOptions options;
+  options.now = std::chrono::system_clock::now();
+  if (!a.at.empty()) {
+    auto at = ee::parse_time(a.at);
+    if (!at) return fail(at.error().with_context("--at"));
+    options.now = *at;
+  }
+  if (!a.root.empty()) {
+    auto root = ee::tdx::TrustedRoot::from_file(a.root);
+    if (!root) return fail(root.error().with_context("--root"));
+    options.root = *root;
+  }
+  std::optional<ee::tdx::Collateral> collateral;
+  if (!a.collateral.empty()) {
+    auto loaded = ee::tdx::load_collateral_file(a.collateral);
+    if (!loaded) return fail(loaded.error().with_context("--collateral"));
+    collateral = std::move(*loaded);
+  }
+  auto verdict = ee::tdx::verify(*quote, collateral ? &*collateral : nullptr, options);
+  if (!verdict) return fail(verdict.error());
+  if (verdict->accepted()) {
+    ee::tdx::Policy policy;
+    policy.allow_offline = !collateral;  // the caller chose offline mode by giving no collateral
+    policy.allowed_tcb_statuses.clear();
+    for (auto const& name : a.allowed_tcb) {
+      auto status = ee::tdx::parse_tcb_status(name);
+      if (!status) return fail(ee::Error(ee::errc::invalid_value, "--allow-tcb: unknown TCB status '" + name + "'"));
+      policy.allowed_tcb_statuses.push_back(*status);
+    }
+    (void)ee::tdx::judge(policy, *verdict, options.now);  // the outcome is recorded in the verdict
+  }
+  std::cout << (a.json ? ee::tdx::describe_verdict_json(*verdict) + "\n" : ee::tdx::describe_verdict_text(*verdict));
+  return verdict->accepted() ? 0 : kExitRejected;
+}
+
+struct SimArgs {
+  std::string dir = default_simulator_dir().string();
+  std::string report_data, mrtd, out;
+};
+
+int sim_quote(SimArgs const& a) {
+  ee::tdx::SimulatorOptions options;
+  if (!a.mrtd.empty()) {
+    auto mrtd = ee::hex_decode(a.mrtd);
+    if (!mrtd || mrtd->size() != options.mr_td.size())
+      return fail(ee::Error(ee::errc::invalid_value, "--mrtd must be 96 hex characters (48 bytes)"));
+    std::copy(mrtd->begin(), mrtd->end(), options.mr_td.begin());
+  }
+  auto report = ee::hex_decode(a.report_data);
+  ee::tdx::ReportData report_data{};
+  if (!report || report->size() > report_data.size())
+    return fail(ee::Error(ee::errc::invalid_value, "--report-data must be at most 128 hex characters (64 bytes)"));
+  std::copy(report->begin(), report->end(), report_data.begin());  // shorter input is zero-padded
+  auto simulator = ee::tdx::Simulator::load_or_create(a.dir, options);
+  if (!simulator) return fail(simulator.error());
+  auto quote = (*simulator)->quote(report_data);
+  if (!quote) return fail(quote.error());
+  if (a.out.empty()) {
+    std::cout << ee::base64_encode(*quote) << "\n";
+    return 0;
+  }
+  auto written = ee::write_file_atomic(a.out, *quote);
+  return written ? 0 : fail(written.error());
+}
+
+int sim_collateral(SimArgs const& a) {
+  auto simulator = ee::tdx::Simulator::load_or_create(a.dir);
+  if (!simulator) return fail(simulator.error());
+  std::error_code ec;
+  std::filesystem::create_directories(a.out, ec);
+  if (ec) return fail(ee::Error(ee::errc::io_error, "cannot create " + a.out + ": " + ec.message()));
+  auto const dir = std::filesystem::path(a.out);
+  if (auto r = ee::write_file_atomic(dir / "collateral.json", (*simulator)->collateral_json()); !r) return fail(r.error());
+  if (auto r = ee::write_file_atomic(dir / "root.pem", (*simulator)->root_pem()); !r) return fail(r.error());
+  std::cout << R"({"collateral":")" << (dir / "collateral.json").string() << R"(","root":")"
+            << (dir / "root.pem").string() << "\"}\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ee: launch and verify easyenclave TDX VMs", "ee"};
+  app.set_version_flag("--version", std::string(ee::version()));
+  app.require_subcommand(1);
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->envname("EE_LOG_LEVEL");
+
+  QuoteArgs q;
+  auto* quote = app.add_subcommand("quote", "Inspect and verify TDX quotes")->require_subcommand(1);
+  auto* inspect = quote->add_subcommand("inspect", "Print every parsed field of a quote");
+  inspect->add_option("FILE", q.file, "Quote file (binary)")->required();
+  inspect->add_flag("--json", q.json, "JSON output");
+  auto* verify = quote->add_subcommand("verify", "DCAP-verify a quote (exit 0 accepted, 1 rejected)");
+  verify->add_option("FILE", q.file, "Quote file (binary)")->required();
+  verify->add_option("--collateral", q.collateral, "Collateral bundle JSON (none: offline verification)");
+  verify->add_option("--root", q.root, "Trusted root certificate, PEM or DER (default: Intel SGX Root CA)");
+  verify->add_option("--at", q.at, "Check time, RFC 3339 or Unix seconds (default: now)");
+  verify->add_option("--allow-tcb", q.allowed_tcb, "Acceptable TCB statuses")->capture_default_str();
+  verify->add_flag("--json", q.json, "JSON output");
+
+  SimArgs s;
+  auto* sim = app.add_subcommand("sim", "The TDX quote simulator (test PKI, never trusted by default)")
+                  ->require_subcommand(1);
+  sim->add_option("--dir", s.dir, "Simulator state directory")->envname("EE_SIM_DIR")->capture_default_str();
+  auto* sim_q = sim->add_subcommand("quote", "Make a simulated quote (base64 on stdout unless --out)");
+  sim_q->add_option("--report-data", s.report_data, "Report data, hex, up to 64 bytes")->required();
+  sim_q->add_option("--mrtd", s.mrtd, "MRTD, 96 hex characters");
+  sim_q->add_option("--out", s.out, "Write the binary quote here");
+  auto* sim_c = sim->add_subcommand("collateral", "Write the simulator's collateral.json and root.pem");
+  sim_c->add_option("--out", s.out, "Output directory")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (CLI::ParseError const& e) {
+    // --help and --version exit 0; every other parse problem is a usage error (exit 2).
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+  ee::log::Level level{};
+  if (!ee::log::parse_level(log_level, level)) {
+    std::cerr << "ee: --log-level must be trace|debug|info|warn|error\n";
+    return kExitUsage;
+  }
+  ee::log::set_level(level);
+  ee::log::set_sink(ee::log::make_stderr_sink(ee::log::Format::text));
+
+  if (*inspect) return quote_inspect(q);
+  if (*verify) return quote_verify(q);
+  if (*sim_q) return sim_quote(s);
+  if (*sim_c) return sim_collateral(s);
+  return kExitUsage;
+}

@@ -1,0 +1,110 @@
+// The `ee` program run for real: exit codes and output of the quote and sim verbs.
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using ee::test::run;
+
+std::string ee_bin() { return ee::test::program("ee").string(); }
+std::string quote_file(std::string const& name) { return ee::test::testdata("attestation/quotes/" + name).string(); }
+std::string collateral_file(std::string const& name) {
+  return ee::test::testdata("attestation/collateral/" + name).string();
+}
+
+TEST(EeCli, QuoteInspectPrintsTheMeasurements) {
+  auto r = run({ee_bin(), "quote", "inspect", quote_file("tdx_v5_td15_gtg_sample.dat")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("TDX quote v5 (TD report 1.5), 5006 bytes"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("7348651a34b2d2d3462822e3a750ec6110125f36757c78480bbfc69cc0d21fb001a1ced3ee19747dda8f750c3bc8f876"),
+            std::string::npos);
+}
+
+TEST(EeCli, QuoteInspectJsonHasEveryField) {
+  auto r = run({ee_bin(), "quote", "inspect", "--json", quote_file("tdx_v4_gtg_spr_e4.dat")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto v = boost::json::parse(r.out);
+  auto const& report = v.at("td_report");
+  EXPECT_EQ(report.at("mr_td").as_string(),
+            "6363b8043668a3ad953278e10389574d326c6749fb78aa810ecd9336923db86f22fc00b8dcd404bc10d5e119d7215cbb");
+  EXPECT_EQ(report.at("rtmr").as_array().size(), 4u);
+  EXPECT_EQ(v.at("trailing_bytes").as_int64(), 39);
+  EXPECT_EQ(v.at("header").at("version").as_int64(), 4);
+}
+
+TEST(EeCli, VerifyExitCodesFollowTheVerdict) {
+  // Row 8 of the testdata matrix: UpToDate at 1752919234.
+  auto ok = run({ee_bin(), "quote", "verify", quote_file("tdx_v4_dcapqvl.dat"), "--collateral",
+                 collateral_file("dcapqvl_tdx_b0c06f000000.json"), "--at", "1752919234"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("ACCEPTED  tcb_status=UpToDate"), std::string::npos) << ok.out;
+  // Row 10: no matching TCB level.
+  auto no_level = run({ee_bin(), "quote", "verify", "--json", quote_file("tdx_v5_td15_dcapqvl_outdated.dat"),
+                       "--collateral", collateral_file("dcapqvl_tdx_90c06f000000.json"), "--at", "1774003274"});
+  EXPECT_EQ(no_level.exit_code, 1) << no_level.out << no_level.err;
+  auto v = boost::json::parse(no_level.out);
+  EXPECT_FALSE(v.at("accepted").as_bool());
+  EXPECT_EQ(v.at("error").at("code").as_string(), "tdx.tcb_level_not_supported");
+  // Row 1 and 2: offline inside the PCK window, and after it.
+  EXPECT_EQ(run({ee_bin(), "quote", "verify", quote_file("tdx_v4_gtg_spr_e4.dat"), "--at", "2023-07-01T01:00:00Z"})
+                .exit_code,
+            0);
+  EXPECT_EQ(run({ee_bin(), "quote", "verify", quote_file("tdx_v4_gtg_spr_e4.dat"), "--at", "2053-07-01T00:00:00Z"})
+                .exit_code,
+            1);
+}
+
+TEST(EeCli, VerifyRefusesTcbStatusOutsideAllowList) {
+  auto r = run({ee_bin(), "quote", "verify", quote_file("tdx_v4_dcapqvl.dat"), "--collateral",
+                collateral_file("dcapqvl_tdx_b0c06f000000.json"), "--at", "1752919234", "--allow-tcb", "OutOfDate"});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("policy_tcb_status"), std::string::npos) << r.out;
+}
+
+TEST(EeCli, UsageAndIoErrors) {
+  EXPECT_EQ(run({ee_bin()}).exit_code, 2);
+  EXPECT_EQ(run({ee_bin(), "quote", "verify"}).exit_code, 2);
+  EXPECT_EQ(run({ee_bin(), "quote", "verify", quote_file("tdx_v4_dcapqvl.dat"), "--at", "yesterday"}).exit_code, 2);
+  EXPECT_EQ(run({ee_bin(), "quote", "inspect", "/nonexistent/quote.dat"}).exit_code, 3);
+  auto sgx = run({ee_bin(), "quote", "inspect", quote_file("sgx_v3_dcapqvl.dat")});
+  EXPECT_EQ(sgx.exit_code, 2);
+  EXPECT_NE(sgx.err.find("SGX quote"), std::string::npos) << sgx.err;
+  EXPECT_EQ(run({ee_bin(), "--help"}).exit_code, 0);
+}
+
+TEST(EeCli, SimulatorQuoteVerifiesOnlyWithTheSimulatorRoot) {
+  ee::test::TempDir dir;
+  auto const state = (dir.path() / "sim").string();
+  auto const quote = (dir.path() / "q.bin").string();
+  auto const out = (dir.path() / "collateral").string();
+  auto const report_data = std::string(64, 'a') + std::string(64, 'b');
+  auto const mrtd = std::string(96, 'c');
+  ASSERT_EQ(run({ee_bin(), "sim", "--dir", state, "quote", "--report-data", report_data, "--mrtd", mrtd, "--out", quote})
+                .exit_code,
+            0);
+  ASSERT_EQ(run({ee_bin(), "sim", "--dir", state, "collateral", "--out", out}).exit_code, 0);
+
+  auto inspect = run({ee_bin(), "quote", "inspect", "--json", quote});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  auto v = boost::json::parse(inspect.out);
+  EXPECT_EQ(v.at("td_report").at("report_data").as_string(), report_data);
+  EXPECT_EQ(v.at("td_report").at("mr_td").as_string(), mrtd);
+
+  auto trusted = run({ee_bin(), "quote", "verify", quote, "--collateral", out + "/collateral.json", "--root",
+                      out + "/root.pem"});
+  EXPECT_EQ(trusted.exit_code, 0) << trusted.out << trusted.err;
+  auto untrusted = run({ee_bin(), "quote", "verify", quote, "--collateral", out + "/collateral.json"});
+  EXPECT_EQ(untrusted.exit_code, 1) << untrusted.out;
+  EXPECT_NE(untrusted.out.find("REJECTED"), std::string::npos);
+
+  auto stdout_quote = run({ee_bin(), "sim", "--dir", state, "quote", "--report-data", "00"});
+  EXPECT_EQ(stdout_quote.exit_code, 0);
+  EXPECT_GT(stdout_quote.out.size(), 5000u);  // base64 of a ~4.9 KB quote
+  EXPECT_EQ(run({ee_bin(), "sim", "--dir", state, "quote", "--report-data", std::string(130, 'a')}).exit_code, 2);
+}
+
+}  // namespace
