@@ -33,7 +33,7 @@ test-python:
 	  $(PYTHON) -m pytest -q tests/python
 
 demo: configure
-	@cmake --build --preset $(PRESET) -j $(JOBS) --target ee-cp
+	@cmake --build --preset $(PRESET) -j $(JOBS) --target ee-cp ee
 	@EE_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) bash scripts/demo $(ARGS)
 
 clean:

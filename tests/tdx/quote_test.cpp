@@ -110,6 +110,9 @@ Expected const kQuotes[] = {
      "679ee7161d8ec8b46b8ce3005e1b0dfabac93ae7a7de0946c05db2cb1600a0e7", 3678},
 };
 
+// Names the vector in test output instead of gtest's byte dump of the struct.
+void PrintTo(Expected const& e, std::ostream* os) { *os << e.file; }
+
 class RealQuote : public ::testing::TestWithParam<Expected> {};
 
 TEST_P(RealQuote, ParsesToTheReadmeValues) {
