@@ -8,6 +8,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -543,6 +544,21 @@ result<Collateral> collateral_from_pcs(PcsResponses const& p) {
   if (!root_crl) return root_crl.error();
   c.root_ca_crl_der = std::move(*root_crl);
   return finish(std::move(c));
+}
+
+result<CollateralWindow> collateral_window(Collateral const& c) {
+  CollateralWindow w{.issued_at = std::max(c.tcb_info.issue_date, c.qe_identity.issue_date),
+                     .expires_at = std::min(c.tcb_info.next_update, c.qe_identity.next_update)};
+  for (auto const& [der, what] : {std::pair{&c.pck_crl_der, "PCK CRL"},
+                                  std::pair{&c.root_ca_crl_der, "root CA CRL"}}) {
+    auto crl = detail::parse_crl(*der, what);
+    if (!crl) return crl.error();
+    auto window = detail::crl_window(crl->get(), what);
+    if (!window) return window.error();
+    w.issued_at = std::max(w.issued_at, window->not_before);
+    w.expires_at = std::min(w.expires_at, window->not_after);
+  }
+  return w;
 }
 
 result<Collateral> load_collateral_file(std::filesystem::path const& path) {

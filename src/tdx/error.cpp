@@ -73,6 +73,10 @@ constexpr CodeInfo kTdxCodes[] = {
      condition::forbidden},
     {static_cast<int>(errc::collateral_too_old), "collateral_too_old", "collateral older than policy allows",
      condition::forbidden},
+    {static_cast<int>(errc::collateral_not_found), "collateral_not_found",
+     "no collateral is published for this platform", condition::not_found},
+    {static_cast<int>(errc::collateral_fetch_failed), "collateral_fetch_failed",
+     "fetching collateral failed", uf},
 };
 }  // namespace
 

@@ -262,6 +262,29 @@ TEST(CollateralPcs, MalformedResponsesGiveClearErrors) {
   expect_error(tdx::collateral_from_pcs(bad), tdx::errc::bad_certificate, "PCK CRL issuer chain");
 }
 
+TEST(CollateralWindow, EarliestNextUpdateAndLatestIssueOfAllFourItems) {
+  auto c = tdx::collateral_from_pcs(gtg_responses("gtg_tcbinfo_tdx_50806f000000.json"));
+  ASSERT_TRUE(c) << c.error().message();
+  auto w = tdx::collateral_window(*c);
+  ASSERT_TRUE(w) << w.error().message();
+  // QE identity nextUpdate (the PCK CRL's is 3 s later); TCB info issueDate.
+  EXPECT_EQ(format_rfc3339(w->expires_at), "2023-07-08T07:24:59Z");
+  EXPECT_EQ(format_rfc3339(w->issued_at), "2023-06-18T08:42:58Z");
+  // The CRLs count too: a PCK CRL issued later than every document raises issued_at.
+  auto bundle = tdx::load_collateral_file(
+      ee::test::testdata("attestation/collateral/dcapqvl_tdx_b0c06f000000.json"));
+  ASSERT_TRUE(bundle) << bundle.error().message();
+  auto mixed = *c;
+  mixed.pck_crl_der = bundle->pck_crl_der;  // thisUpdate 2025-06-19T10:00:35Z
+  auto later = tdx::collateral_window(mixed);
+  ASSERT_TRUE(later);
+  EXPECT_EQ(format_rfc3339(later->issued_at), "2025-06-19T10:00:35Z");
+  mixed.root_ca_crl_der.resize(10);
+  auto broken = tdx::collateral_window(mixed);
+  ASSERT_FALSE(broken);
+  EXPECT_EQ(broken.error(), tdx::errc::malformed_collateral);
+}
+
 TEST(CollateralFile, MissingFileIsIoError) {
   ee::test::TempDir dir;
   auto r = tdx::load_collateral_file(dir.path() / "absent.json");

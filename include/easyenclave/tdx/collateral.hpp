@@ -158,6 +158,18 @@ struct PcsResponses {
 ///          Never throws (except bad_alloc); thread-safe.
 result<Collateral> collateral_from_pcs(PcsResponses const& responses);
 
+/// When a Collateral as a whole is usable: the latest issueDate/thisUpdate and the earliest
+/// nextUpdate among its TCB info, QE identity, PCK CRL and root CA CRL (the same window
+/// Verdict::collateral_issued_at/expires_at report). Caches use `expires_at` to refresh.
+struct CollateralWindow {
+  TimePoint issued_at{};
+  TimePoint expires_at{};
+};
+/// Computes the window from the parsed documents and the CRLs' thisUpdate/nextUpdate.
+/// @returns tdx::errc::malformed_collateral when a CRL does not parse or has no nextUpdate.
+///          Never throws (except bad_alloc); thread-safe.
+result<CollateralWindow> collateral_window(Collateral const& collateral);
+
 /// Reads a bundle file (parse_collateral_bundle). core errc::io_error when unreadable.
 result<Collateral> load_collateral_file(std::filesystem::path const& path);
 

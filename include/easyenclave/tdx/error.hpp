@@ -46,6 +46,9 @@ enum class errc {
   mrtd_not_trusted,           ///< MRTD not in the trusted list              -> forbidden
   rtmr_mismatch,              ///< an RTMR differs from its expected value   -> forbidden
   collateral_too_old,         ///< collateral older than the policy allows   -> forbidden
+  // Collateral fetching (fetcher.hpp).
+  collateral_not_found,       ///< PCS/PCCS has no collateral (unknown FMSPC) -> not_found
+  collateral_fetch_failed,    ///< PCS/PCCS failed or answered badly         -> upstream_failure
 };
 error_code make_error_code(errc e) noexcept;
 
