@@ -1,8 +1,10 @@
 // ee: the host-side tool. Verbs so far: `ee quote inspect|verify` (DCAP verification of TDX
-// quotes) and `ee sim quote|collateral` (the test-only quote simulator). Parses flags, calls the
-// library, prints text or JSON. Exit codes: 0 ok, 1 rejected, 2 usage, 3 I/O or upstream.
+// quotes), `ee token verify` (ITA, GitHub OIDC and other JWTs against a key set file) and
+// `ee sim quote|collateral` (the test-only quote simulator). Parses flags, calls the library,
+// prints text or JSON. Exit codes: 0 ok, 1 rejected, 2 usage, 3 I/O or upstream.
 #include <easyenclave/encoding.hpp>
 #include <easyenclave/file.hpp>
+#include <easyenclave/jwt/describe.hpp>
 #include <easyenclave/log.hpp>
 #include <easyenclave/tdx/describe.hpp>
 #include <easyenclave/tdx/policy.hpp>
@@ -34,6 +36,20 @@ std::filesystem::path default_simulator_dir() {
   return std::filesystem::path(home ? home : ".") / ".local/share/easyenclave/simulator";
 }
 
+// The check time of --at (RFC 3339 or Unix seconds), or now.
+ee::result<std::chrono::system_clock::time_point> check_time(std::string const& at) {
+  if (at.empty()) return std::chrono::system_clock::now();
+  auto t = ee::parse_time(at);
+  if (!t) return t.error().with_context("--at");
+  return *t;
+}
+
+ee::result<ee::tdx::Quote> read_quote(std::string const& file) {
+  auto bytes = ee::read_file(file);
+  if (!bytes) return bytes.error();
+  return ee::tdx::parse_quote(std::span(reinterpret_cast<std::uint8_t const*>(bytes->data()), bytes->size()));
+}
+
 struct QuoteArgs {
   std::string file, collateral, root, at;
   std::vector<std::string> allowed_tcb{"UpToDate"};
@@ -41,26 +57,19 @@ struct QuoteArgs {
 };
 
 int quote_inspect(QuoteArgs const& a) {
-  auto bytes = ee::read_file(a.file);
-  if (!bytes) return fail(bytes.error());
-  auto quote = ee::tdx::parse_quote(std::span(reinterpret_cast<std::uint8_t const*>(bytes->data()), bytes->size()));
+  auto quote = read_quote(a.file);
   if (!quote) return fail(quote.error());
   std::cout << (a.json ? ee::tdx::describe_quote_json(*quote) + "\n" : ee::tdx::describe_quote_text(*quote));
   return 0;
 }
 
 int quote_verify(QuoteArgs const& a) {
-  auto bytes = ee::read_file(a.file);
-  if (!bytes) return fail(bytes.error());
-  auto quote = ee::tdx::parse_quote(std::span(reinterpret_cast<std::uint8_t const*>(bytes->data()), bytes->size()));
+  auto quote = read_quote(a.file);
   if (!quote) return fail(quote.error());
   ee::tdx::VerifyOptions options;
-  options.now = std::chrono::system_clock::now();
-  if (!a.at.empty()) {
-    auto at = ee::parse_time(a.at);
-    if (!at) return fail(at.error().with_context("--at"));
-    options.now = *at;
-  }
+  auto now = check_time(a.at);
+  if (!now) return fail(now.error());
+  options.now = *now;
   if (!a.root.empty()) {
     auto root = ee::tdx::TrustedRoot::from_file(a.root);
     if (!root) return fail(root.error().with_context("--root"));
@@ -87,6 +96,24 @@ int quote_verify(QuoteArgs const& a) {
   }
   std::cout << (a.json ? ee::tdx::describe_verdict_json(*verdict) + "\n" : ee::tdx::describe_verdict_text(*verdict));
   return verdict->accepted() ? 0 : kExitRejected;
+}
+
+struct TokenArgs {
+  std::string file, jwks, kind = "generic", audience, at;
+  std::vector<std::string> issuers;
+  bool json = false;
+};
+
+int token_verify(TokenArgs const& a) {
+  auto now = check_time(a.at);
+  if (!now) return fail(now.error());
+  ee::jwt::CheckOptions options{.kind = ee::jwt::parse_token_kind(a.kind).value_or(ee::jwt::TokenKind::generic),
+                                .issuers = a.issuers, .audience = {}, .now = *now};
+  if (!a.audience.empty()) options.audience = a.audience;
+  auto report = ee::jwt::check_token_files(a.file, a.jwks, options);
+  if (!report) return fail(report.error());  // unreadable files 3; bad key set or options 2
+  std::cout << (a.json ? report->json + "\n" : report->text);
+  return report->accepted ? 0 : kExitRejected;
 }
 
 struct SimArgs {
@@ -155,6 +182,18 @@ int main(int argc, char** argv) {
   verify->add_option("--allow-tcb", q.allowed_tcb, "Acceptable TCB statuses")->capture_default_str();
   verify->add_flag("--json", q.json, "JSON output");
 
+  TokenArgs t;
+  auto* token = app.add_subcommand("token", "Verify JWTs")->require_subcommand(1);
+  auto* token_v = token->add_subcommand("verify", "Verify a token against a JWKS file (exit 0 accepted, 1 rejected)");
+  token_v->add_option("TOKEN_FILE", t.file, "File holding the compact token")->required();
+  token_v->add_option("--jwks", t.jwks, "Key set file (JWKS JSON)")->required();
+  token_v->add_option("--kind", t.kind, "ita|github|generic")->check(CLI::IsMember({"ita", "github", "generic"}))
+      ->capture_default_str();
+  token_v->add_option("--issuer", t.issuers, "Accepted issuer (repeatable; required for generic)");
+  token_v->add_option("--audience", t.audience, "Required audience (required for github)");
+  token_v->add_option("--at", t.at, "Check time, RFC 3339 or Unix seconds (default: now)");
+  token_v->add_flag("--json", t.json, "JSON output");
+
   SimArgs s;
   auto* sim = app.add_subcommand("sim", "The TDX quote simulator (test PKI, never trusted by default)")
                   ->require_subcommand(1);
@@ -182,6 +221,7 @@ int main(int argc, char** argv) {
 
   if (*inspect) return quote_inspect(q);
   if (*verify) return quote_verify(q);
+  if (*token_v) return token_verify(t);
   if (*sim_q) return sim_quote(s);
   if (*sim_c) return sim_collateral(s);
   return kExitUsage;

@@ -1,0 +1,140 @@
+// JWT verification throughput on one core: the real production ITA token (PS384, RSA-3072) and a
+// GitHub-shaped RS256 token (RSA-2048, minted here by the test-only signer), printed beside
+// OpenSSL's raw RSA-3072 and RSA-2048 verifications per second measured in the same run. Keys are
+// imported once (KeySet::parse), so a verification should cost the one RSA public-key operation
+// plus parsing: the ratio shows how close it gets.
+//
+// Usage: bench_jwt_verify [testdata_dir]   (default: the EE_TESTDATA_DIR compile definition)
+#include <easyenclave/jwt/github_oidc.hpp>
+#include <easyenclave/jwt/ita.hpp>
+#include <easyenclave/jwt/token.hpp>
+
+#include "detail/time.hpp"
+#include "fakes/jws_signer.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+#ifndef EE_TESTDATA_DIR
+#define EE_TESTDATA_DIR "../shared/testdata"
+#endif
+
+constexpr double kSecondsPerCase = 1.5;
+
+std::string read_text(std::string const& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "cannot read %s\n", path.c_str());
+    std::exit(2);
+  }
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Runs `op` in batches of 16 for kSecondsPerCase; returns ops/s. `op` returning false aborts.
+double rate(char const* name, std::function<bool()> const& op) {
+  long done = 0;
+  auto const start = Clock::now();
+  double elapsed = 0;
+  while (elapsed < kSecondsPerCase) {
+    for (int i = 0; i < 16; ++i) {
+      if (!op()) {
+        std::fprintf(stderr, "%s: unexpected result\n", name);
+        std::exit(1);
+      }
+    }
+    done += 16;
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  double const per_second = static_cast<double>(done) / elapsed;
+  std::printf("%-44s %10.0f /s  (%7.1f us)\n", name, per_second, 1e6 / per_second);
+  return per_second;
+}
+
+// OpenSSL's own RSA verification of a precomputed SHA-256 digest (PKCS #1 v1.5), with the key
+// context set up once: what `openssl speed rsa<bits>` measures for verify.
+double raw_rsa_verify(int bits) {
+  EVP_PKEY* key = EVP_RSA_gen(static_cast<unsigned>(bits));
+  unsigned char digest[32] = {1, 2, 3};
+  EVP_PKEY_CTX* sign = EVP_PKEY_CTX_new(key, nullptr);
+  EVP_PKEY_sign_init(sign);
+  EVP_PKEY_CTX_set_rsa_padding(sign, RSA_PKCS1_PADDING);
+  EVP_PKEY_CTX_set_signature_md(sign, EVP_sha256());
+  std::vector<unsigned char> sig(static_cast<std::size_t>(EVP_PKEY_get_size(key)));
+  std::size_t len = sig.size();
+  EVP_PKEY_sign(sign, sig.data(), &len, digest, sizeof digest);
+  EVP_PKEY_CTX* verify = EVP_PKEY_CTX_new(key, nullptr);
+  EVP_PKEY_verify_init(verify);
+  EVP_PKEY_CTX_set_rsa_padding(verify, RSA_PKCS1_PADDING);
+  EVP_PKEY_CTX_set_signature_md(verify, EVP_sha256());
+  std::string const name = "OpenSSL raw RSA-" + std::to_string(bits) + " verify";
+  double const r = rate(name.c_str(), [&] { return EVP_PKEY_verify(verify, sig.data(), len, digest, sizeof digest) == 1; });
+  EVP_PKEY_CTX_free(sign);
+  EVP_PKEY_CTX_free(verify);
+  EVP_PKEY_free(key);
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string const dir = argc > 1 ? argv[1] : EE_TESTDATA_DIR;
+  auto const ita_token = read_text(dir + "/attestation/ita/ita_tdx_token_prod_20231205.jwt");
+  auto const ita_keys = ee::jwt::KeySet::parse(read_text(dir + "/attestation/ita/ita_jwks_prod_2023.json")).value();
+  auto const ita_now = ee::detail::from_unix_seconds(1701735000);
+
+  auto const github_key = ee::test::SigningKey::rsa(2048, "bench-github");
+  auto const github_keys = ee::jwt::KeySet::parse(ee::test::jwks_json({github_key.jwk_json("RS256")})).value();
+  auto const now = std::chrono::system_clock::now();
+  auto const iat = std::to_string(ee::detail::to_unix_seconds(now));
+  auto const github_token = github_key.mint(
+      "RS256", R"({"iss":"https://token.actions.githubusercontent.com","aud":"easyenclave",)"
+               R"("sub":"repo:octo-org/octo-repo:ref:refs/heads/main","repository":"octo-org/octo-repo",)"
+               R"("repository_id":"123456","repository_owner":"octo-org","repository_owner_id":"654321",)"
+               R"("ref":"refs/heads/main","ref_type":"branch","sha":"0123456789abcdef0123456789abcdef01234567",)"
+               R"("workflow":"deploy","job_workflow_ref":"octo-org/octo-repo/.github/workflows/deploy.yml@refs/heads/main",)"
+               R"("run_id":"42","run_number":"1","run_attempt":"1","actor":"octocat","event_name":"push",)"
+               R"("runner_environment":"github-hosted","jti":"7e1b7e4c-5bd6-4b1e-9c1f-2f3a4b5c6d7e","iat":)" +
+                   iat + R"(,"nbf":)" + iat + R"(,"exp":)" + std::to_string(ee::detail::to_unix_seconds(now) + 300) + "}");
+
+  std::printf("ITA token %zu bytes (PS384, RSA-3072); GitHub-shaped token %zu bytes (RS256, RSA-2048)\n\n",
+              ita_token.size(), github_token.size());
+  double const raw3072 = raw_rsa_verify(3072);
+  double const raw2048 = raw_rsa_verify(2048);
+
+  ee::jwt::VerifyOptions ita_options;
+  ita_options.algorithms = {ee::jwt::Algorithm::ps384, ee::jwt::Algorithm::rs256};
+  ita_options.issuers = {"Intel Trust Authority"};
+  double const ps384 = rate("jwt::verify, real ITA token (PS384)",
+                            [&] { return ee::jwt::verify(ita_token, ita_keys, ita_options, ita_now).has_value(); });
+  double const ita = rate("jwt::verify_ita_token (PS384 + TDX claims)", [&] {
+    return ee::jwt::verify_ita_token(ita_token, ita_keys, {}, ita_now).has_value();
+  });
+  ee::jwt::VerifyOptions github_options;
+  github_options.algorithms = {ee::jwt::Algorithm::rs256};
+  github_options.issuers = {"https://token.actions.githubusercontent.com"};
+  github_options.audience = "easyenclave";
+  double const rs256 = rate("jwt::verify, GitHub-shaped token (RS256)", [&] {
+    return ee::jwt::verify(github_token, github_keys, github_options, now).has_value();
+  });
+  double const github = rate("jwt::verify_github_oidc (RS256 + claims)", [&] {
+    return ee::jwt::verify_github_oidc(github_token, github_keys, {.audience = "easyenclave"}, now).has_value();
+  });
+  std::printf("\nratio PS384 verify / raw RSA-3072:       %.2f\n", ps384 / raw3072);
+  std::printf("ratio verify_ita_token / raw RSA-3072:   %.2f\n", ita / raw3072);
+  std::printf("ratio RS256 verify / raw RSA-2048:       %.2f\n", rs256 / raw2048);
+  std::printf("ratio verify_github_oidc / raw RSA-2048: %.2f\n", github / raw2048);
+  return 0;
+}

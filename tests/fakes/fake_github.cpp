@@ -1,0 +1,147 @@
+#include "fakes/fake_github.hpp"
+
+#include <easyenclave/http/router.hpp>
+
+#include "detail/crypto.hpp"
+#include "detail/json.hpp"
+#include "detail/time.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace ee::test {
+
+namespace bj = boost::json;
+namespace bhttp = boost::beast::http;
+using Awaitable = boost::asio::awaitable<ee::result<ee::http::Response>>;
+
+struct FakeGithubIssuer::State {
+  FakeGithubOptions options;
+  std::optional<SigningKey> key;
+  std::string url;
+  std::string issuer;
+  std::unique_ptr<ee::http::Server> server;
+
+  bj::object claims(GithubTokenRequest const& r) const {
+    auto const now = ee::detail::to_unix_seconds(options.clock());
+    auto const owner = r.repository.substr(0, r.repository.find('/'));
+    bj::object c;
+    c["iss"] = issuer;
+    c["aud"] = r.audience;
+    c["sub"] = "repo:" + r.repository + ":ref:" + r.ref;
+    c["iat"] = now;
+    c["nbf"] = now;
+    c["exp"] = now + options.lifetime.count();
+    c["jti"] = ee::detail::uuid_v4().value();
+    c["repository"] = r.repository;
+    c["repository_id"] = r.repository_id;
+    c["repository_owner"] = owner;
+    c["repository_owner_id"] = r.repository_owner_id;
+    c["ref"] = r.ref;
+    c["ref_type"] = "branch";
+    c["sha"] = r.sha;
+    c["workflow"] = r.workflow;
+    c["job_workflow_ref"] = r.repository + "/.github/workflows/" + r.workflow + ".yml@" + r.ref;
+    if (r.environment) c["environment"] = *r.environment;
+    c["run_id"] = r.run_id;
+    c["run_number"] = "1";
+    c["run_attempt"] = "1";
+    c["actor"] = r.actor;
+    c["event_name"] = "push";
+    c["runner_environment"] = "github-hosted";
+    return c;
+  }
+  std::string mint(std::string const& claims_json) const { return key->mint("RS256", claims_json); }
+  std::string jwks() const { return ee::test::jwks_json({key->jwk_json("RS256")}); }
+};
+
+namespace {
+
+ee::http::Response value_response(std::string token) {
+  bj::object body;
+  body["value"] = std::move(token);
+  body["count"] = 1;
+  return ee::http::json_response(bhttp::status::ok, bj::serialize(body));
+}
+
+Awaitable discovery(std::shared_ptr<FakeGithubIssuer::State> s) {
+  bj::object doc;
+  doc["issuer"] = s->issuer;
+  doc["jwks_uri"] = s->url + "/.well-known/jwks";
+  doc["subject_types_supported"] = bj::array{"public", "pairwise"};
+  doc["response_types_supported"] = bj::array{"id_token"};
+  doc["id_token_signing_alg_values_supported"] = bj::array{"RS256"};
+  doc["claims_supported"] = bj::array{"sub", "aud", "exp", "iat", "iss", "jti", "nbf", "ref", "repository",
+                                      "repository_id", "repository_owner", "repository_owner_id", "run_id",
+                                      "sha", "workflow", "job_workflow_ref", "environment", "actor"};
+  co_return ee::http::json_response(bhttp::status::ok, bj::serialize(doc));
+}
+
+Awaitable jwks(std::shared_ptr<FakeGithubIssuer::State> s) {
+  co_return ee::http::json_response(bhttp::status::ok, s->jwks());
+}
+
+Awaitable token_route(std::shared_ptr<FakeGithubIssuer::State> s, ee::http::RequestContext& ctx) {
+  GithubTokenRequest r;
+  if (auto audience = ctx.query("audience")) r.audience = *audience;
+  if (auto repository = ctx.query("repository")) {
+    if (repository->find('/') == std::string::npos)
+      co_return ee::Error(ee::errc::invalid_value, "repository must be owner/name");
+    r.repository = *repository;
+  }
+  co_return value_response(s->mint(bj::serialize(s->claims(r))));
+}
+
+Awaitable mint_route(std::shared_ptr<FakeGithubIssuer::State> s, ee::http::RequestContext& ctx) {
+  auto overrides = ee::detail::json::parse(ctx.request.body());
+  if (!overrides) co_return overrides.error();
+  if (!overrides->is_object()) co_return ee::Error(ee::errc::wrong_type, "body: expected a JSON object of claims");
+  auto claims = s->claims({});
+  for (auto const& [k, v] : overrides->as_object()) claims[k] = v;
+  co_return value_response(s->mint(bj::serialize(claims)));
+}
+
+}  // namespace
+
+ee::result<std::unique_ptr<FakeGithubIssuer>> FakeGithubIssuer::start(FakeGithubOptions options) {
+  auto s = std::make_shared<State>();
+  s->options = std::move(options);
+  s->key = s->options.private_key_pem.empty() ? SigningKey::rsa(2048, s->options.kid)
+                                               : SigningKey::from_pem(s->options.private_key_pem, s->options.kid);
+  ee::http::Router router;
+  router.get("/.well-known/openid-configuration", [s](ee::http::RequestContext&) { return discovery(s); });
+  router.get("/.well-known/jwks", [s](ee::http::RequestContext&) { return jwks(s); });
+  router.get("/token", [s](ee::http::RequestContext& ctx) { return token_route(s, ctx); });
+  router.post("/mint", [s](ee::http::RequestContext& ctx) { return mint_route(s, ctx); });
+  ee::http::ServerOptions server_options;
+  server_options.host = s->options.host;
+  server_options.port = s->options.port;
+  auto server = ee::http::Server::start(std::move(router), server_options);
+  if (!server) return server.error();
+  s->server = std::move(*server);
+  s->url = "http://" + s->options.host + ":" + std::to_string(s->server->port());
+  s->issuer = s->options.issuer.empty() ? s->url : s->options.issuer;
+  return std::unique_ptr<FakeGithubIssuer>(new FakeGithubIssuer(std::move(s)));
+}
+
+FakeGithubIssuer::~FakeGithubIssuer() {
+  // The routes hold the state; dropping the server breaks that cycle.
+  if (state_ && state_->server) {
+    state_->server->stop();
+    state_->server.reset();
+  }
+}
+
+std::string FakeGithubIssuer::url() const { return state_->url; }
+std::string FakeGithubIssuer::jwks_json() const { return state_->jwks(); }
+std::string const& FakeGithubIssuer::issuer() const { return state_->issuer; }
+std::string FakeGithubIssuer::mint(GithubTokenRequest const& request) const {
+  auto text = bj::serialize(state_->claims(request));
+  if (!request.extra_json.empty()) text = text.substr(0, text.size() - 1) + request.extra_json + "}";
+  return state_->mint(text);
+}
+std::string FakeGithubIssuer::mint_raw(std::string const& claims_json) const { return state_->mint(claims_json); }
+SigningKey const& FakeGithubIssuer::key() const { return *state_->key; }
+ee::http::Server& FakeGithubIssuer::server() { return *state_->server; }
+
+}  // namespace ee::test
