@@ -7,7 +7,6 @@
 #include <easyenclave/jwt/describe.hpp>
 #include <easyenclave/log.hpp>
 #include <easyenclave/tdx/describe.hpp>
-#include <easyenclave/tdx/policy.hpp>
 #include <easyenclave/tdx/simulator.hpp>
 #include <easyenclave/time.hpp>
 #include <easyenclave/version.hpp>
@@ -44,12 +43,6 @@ ee::result<std::chrono::system_clock::time_point> check_time(std::string const& 
   return *t;
 }
 
-ee::result<ee::tdx::Quote> read_quote(std::string const& file) {
-  auto bytes = ee::read_file(file);
-  if (!bytes) return bytes.error();
-  return ee::tdx::parse_quote(std::span(reinterpret_cast<std::uint8_t const*>(bytes->data()), bytes->size()));
-}
-
 struct QuoteArgs {
   std::string file, collateral, root, at;
   std::vector<std::string> allowed_tcb{"UpToDate"};
@@ -57,43 +50,24 @@ struct QuoteArgs {
 };
 
 int quote_inspect(QuoteArgs const& a) {
-  auto quote = read_quote(a.file);
+  auto quote = ee::tdx::read_quote_file(a.file);
   if (!quote) return fail(quote.error());
   std::cout << (a.json ? ee::tdx::describe_quote_json(*quote) + "\n" : ee::tdx::describe_quote_text(*quote));
   return 0;
 }
 
 int quote_verify(QuoteArgs const& a) {
-  auto quote = read_quote(a.file);
-  if (!quote) return fail(quote.error());
-  ee::tdx::VerifyOptions options;
   auto now = check_time(a.at);
   if (!now) return fail(now.error());
-  options.now = *now;
-  if (!a.root.empty()) {
-    auto root = ee::tdx::TrustedRoot::from_file(a.root);
-    if (!root) return fail(root.error().with_context("--root"));
-    options.root = *root;
+  ee::tdx::QuoteFileCheck check{.quote_file = a.file, .collateral_file = a.collateral, .root_file = a.root,
+                                .now = *now, .allowed_tcb_statuses = {}};
+  for (auto const& name : a.allowed_tcb) {
+    auto status = ee::tdx::parse_tcb_status(name);
+    if (!status) return fail(ee::Error(ee::errc::invalid_value, "--allow-tcb: unknown TCB status '" + name + "'"));
+    check.allowed_tcb_statuses.push_back(*status);
   }
-  std::optional<ee::tdx::Collateral> collateral;
-  if (!a.collateral.empty()) {
-    auto loaded = ee::tdx::load_collateral_file(a.collateral);
-    if (!loaded) return fail(loaded.error().with_context("--collateral"));
-    collateral = std::move(*loaded);
-  }
-  auto verdict = ee::tdx::verify(*quote, collateral ? &*collateral : nullptr, options);
+  auto verdict = ee::tdx::check_quote_file(check);
   if (!verdict) return fail(verdict.error());
-  if (verdict->accepted()) {
-    ee::tdx::Policy policy;
-    policy.allow_offline = !collateral;  // the caller chose offline mode by giving no collateral
-    policy.allowed_tcb_statuses.clear();
-    for (auto const& name : a.allowed_tcb) {
-      auto status = ee::tdx::parse_tcb_status(name);
-      if (!status) return fail(ee::Error(ee::errc::invalid_value, "--allow-tcb: unknown TCB status '" + name + "'"));
-      policy.allowed_tcb_statuses.push_back(*status);
-    }
-    (void)ee::tdx::judge(policy, *verdict, options.now);  // the outcome is recorded in the verdict
-  }
   std::cout << (a.json ? ee::tdx::describe_verdict_json(*verdict) + "\n" : ee::tdx::describe_verdict_text(*verdict));
   return verdict->accepted() ? 0 : kExitRejected;
 }

@@ -1,7 +1,11 @@
 #include <easyenclave/tdx/describe.hpp>
 
+#include <easyenclave/file.hpp>
+
 #include "detail/encoding.hpp"
 #include "detail/time.hpp"
+
+#include <optional>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -130,6 +134,41 @@ std::string describe_verdict_json(Verdict const& verdict) {
     out["error"] = std::move(error);
   }
   return bj::serialize(out);
+}
+
+result<Quote> read_quote_file(std::filesystem::path const& path) {
+  auto bytes = read_file(path);
+  if (!bytes) return bytes.error();
+  auto quote = parse_quote(detail::as_bytes(*bytes));
+  if (!quote) return quote.error().with_context(path.string());
+  return quote;
+}
+
+result<Verdict> check_quote_file(QuoteFileCheck const& check) {
+  auto quote = read_quote_file(check.quote_file);
+  if (!quote) return quote.error();
+  VerifyOptions options;
+  options.now = check.now;
+  if (!check.root_file.empty()) {
+    auto root = TrustedRoot::from_file(check.root_file);
+    if (!root) return root.error().with_context("root " + check.root_file.string());
+    options.root = *root;
+  }
+  std::optional<Collateral> collateral;
+  if (!check.collateral_file.empty()) {
+    auto loaded = load_collateral_file(check.collateral_file);
+    if (!loaded) return loaded.error().with_context("collateral " + check.collateral_file.string());
+    collateral = std::move(*loaded);
+  }
+  auto verdict = verify(*quote, collateral ? &*collateral : nullptr, options);
+  if (!verdict) return verdict.error();
+  if (verdict->accepted()) {
+    Policy policy;
+    policy.allow_offline = !collateral;  // giving no collateral is choosing offline verification
+    policy.allowed_tcb_statuses = check.allowed_tcb_statuses;
+    (void)judge(policy, *verdict, check.now);  // the outcome is recorded in the verdict's steps
+  }
+  return verdict;
 }
 
 std::string describe_quote_text(Quote const& quote) {
