@@ -5,6 +5,8 @@
 // plus parsing: the ratio shows how close it gets.
 //
 // Usage: bench_jwt_verify [testdata_dir]   (default: the EE_TESTDATA_DIR compile definition)
+#include "support.hpp"
+
 #include <easyenclave/jwt/github_oidc.hpp>
 #include <easyenclave/jwt/ita.hpp>
 #include <easyenclave/jwt/token.hpp>
@@ -26,42 +28,18 @@
 
 namespace {
 
+constexpr double kSecondsPerCase = 1.5;
+
+double rate(char const* name, std::function<bool()> const& op) {
+  return ee::bench::rate(name, op, {.seconds = kSecondsPerCase, .max_iterations = 2'000'000, .batch = 16});
+}
+
 using Clock = std::chrono::steady_clock;
 
 #ifndef EE_TESTDATA_DIR
 #define EE_TESTDATA_DIR "../shared/testdata"
 #endif
 
-constexpr double kSecondsPerCase = 1.5;
-
-std::string read_text(std::string const& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::fprintf(stderr, "cannot read %s\n", path.c_str());
-    std::exit(2);
-  }
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Runs `op` in batches of 16 for kSecondsPerCase; returns ops/s. `op` returning false aborts.
-double rate(char const* name, std::function<bool()> const& op) {
-  long done = 0;
-  auto const start = Clock::now();
-  double elapsed = 0;
-  while (elapsed < kSecondsPerCase) {
-    for (int i = 0; i < 16; ++i) {
-      if (!op()) {
-        std::fprintf(stderr, "%s: unexpected result\n", name);
-        std::exit(1);
-      }
-    }
-    done += 16;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  }
-  double const per_second = static_cast<double>(done) / elapsed;
-  std::printf("%-44s %10.0f /s  (%7.1f us)\n", name, per_second, 1e6 / per_second);
-  return per_second;
-}
 
 // OpenSSL's own RSA verification of a precomputed SHA-256 digest (PKCS #1 v1.5), with the key
 // context set up once: what `openssl speed rsa<bits>` measures for verify.
@@ -91,8 +69,8 @@ double raw_rsa_verify(int bits) {
 
 int main(int argc, char** argv) {
   std::string const dir = argc > 1 ? argv[1] : EE_TESTDATA_DIR;
-  auto const ita_token = read_text(dir + "/attestation/ita/ita_tdx_token_prod_20231205.jwt");
-  auto const ita_keys = ee::jwt::KeySet::parse(read_text(dir + "/attestation/ita/ita_jwks_prod_2023.json")).value();
+  auto const ita_token = ee::bench::read_file_or_exit(dir + "/attestation/ita/ita_tdx_token_prod_20231205.jwt");
+  auto const ita_keys = ee::jwt::KeySet::parse(ee::bench::read_file_or_exit(dir + "/attestation/ita/ita_jwks_prod_2023.json")).value();
   auto const ita_now = ee::detail::from_unix_seconds(1701735000);
 
   auto const github_key = ee::test::SigningKey::rsa(2048, "bench-github");

@@ -5,6 +5,8 @@
 // QE report signature with the PCK key), so ECDSA/s / 2 is the physical limit.
 //
 // Usage: bench_quote_verify [testdata_dir]   (default: the EE_TESTDATA_DIR compile definition)
+#include "support.hpp"
+
 #include <easyenclave/tdx/collateral.hpp>
 #include <easyenclave/tdx/quote.hpp>
 #include <easyenclave/tdx/verify.hpp>
@@ -25,6 +27,18 @@
 
 namespace {
 
+constexpr double kSecondsPerCase = 0.8;
+constexpr long kMaxIterations = 2'000'000;
+
+std::vector<std::uint8_t> bytes_of(std::string const& path) {
+  auto const text = ee::bench::read_file_or_exit(path);
+  return {text.begin(), text.end()};
+}
+
+double rate(char const* name, std::function<bool()> const& op) {
+  return ee::bench::rate(name, op, {.seconds = kSecondsPerCase, .max_iterations = kMaxIterations, .batch = 64});
+}
+
 namespace tdx = ee::tdx;
 using Clock = std::chrono::steady_clock;
 
@@ -33,38 +47,6 @@ using Clock = std::chrono::steady_clock;
 #endif
 
 constexpr std::int64_t kNow = 1752919234;  // inside the collateral window (testdata README)
-constexpr double kSecondsPerCase = 0.8;
-constexpr long kMaxIterations = 2'000'000;
-
-std::vector<std::uint8_t> read_bytes(std::string const& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::fprintf(stderr, "cannot read %s\n", path.c_str());
-    std::exit(2);
-  }
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Runs `op` in batches until kSecondsPerCase have passed (or kMaxIterations); returns ops/s.
-// `op` returns false on an unexpected result, which aborts the benchmark.
-double rate(char const* name, std::function<bool()> const& op) {
-  long done = 0;
-  auto const start = Clock::now();
-  double elapsed = 0;
-  while (elapsed < kSecondsPerCase && done < kMaxIterations) {
-    for (int i = 0; i < 64; ++i) {
-      if (!op()) {
-        std::fprintf(stderr, "%s: unexpected result\n", name);
-        std::exit(1);
-      }
-    }
-    done += 64;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  }
-  double const per_second = static_cast<double>(done) / elapsed;
-  std::printf("  %-44s %10.0f /s  %8.1f us\n", name, per_second, 1e6 / per_second);
-  return per_second;
-}
 
 struct PkeyFree {
   void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
@@ -74,7 +56,7 @@ struct PkeyFree {
 
 int main(int argc, char** argv) {
   std::string const dir = std::string(argc > 1 ? argv[1] : EE_TESTDATA_DIR) + "/attestation/";
-  auto const quote_bytes = read_bytes(dir + "quotes/tdx_v4_dcapqvl.dat");
+  auto const quote_bytes = bytes_of(dir + "quotes/tdx_v4_dcapqvl.dat");
   auto collateral_result =
       tdx::load_collateral_file(dir + "collateral/dcapqvl_tdx_b0c06f000000.json");
   if (!collateral_result) {
