@@ -1,29 +1,79 @@
 """easyenclave: verify that a service runs measured code in an Intel TDX VM before talking to it.
 
-The heavy lifting (quote parsing, DCAP verification, token checks) happens in the native
+The heavy lifting (quote parsing, DCAP verification, policy checks) happens in the native
 ``easyenclave._core`` module built from libeasyenclave; this package re-exports it.
+
+Quick start::
+
+    import easyenclave
+
+    quote = easyenclave.parse_quote(quote_bytes)
+    print(quote.mr_td.hex(), [r.hex() for r in quote.rtmr])
+
+    collateral = easyenclave.Collateral.from_file("collateral.json")
+    try:
+        verdict = easyenclave.verify_quote(quote_bytes, collateral,
+                                           policy={"allowed_mrtds": [expected_mrtd]})
+    except easyenclave.VerificationError as e:
+        print(e.code, e.verdict.failed_step)
+    else:
+        print(verdict.tcb_status, verdict.advisory_ids)
+
+Errors derive from :class:`Error` and keep the library's stable code string as ``.code``.
+The library's log events go to the ``logging`` logger ``"easyenclave"`` (one child logger per
+component, e.g. ``"easyenclave.http"``).
 """
 
 from ._core import (
+    Collateral,
     Conflict,
+    EnclaveReport,
     Error,
     Forbidden,
     InvalidInput,
     NotFound,
+    Policy,
+    Quote,
+    Simulator,
+    Step,
     Unauthenticated,
     Unavailable,
     UpstreamFailure,
+    VerificationError,
+    Verdict,
     __version__,
+    parse_quote,
+    verify_quote,
 )
 
 __all__ = [
+    "Collateral",
     "Conflict",
+    "EnclaveReport",
     "Error",
     "Forbidden",
     "InvalidInput",
     "NotFound",
+    "Policy",
+    "Quote",
+    "Simulator",
+    "Step",
     "Unauthenticated",
     "Unavailable",
     "UpstreamFailure",
+    "VerificationError",
+    "Verdict",
     "__version__",
+    "parse_quote",
+    "verify_quote",
 ]
+
+# Show the public names as easyenclave.X (in reprs, tracebacks and help()), not easyenclave._core.X.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) or callable(_obj):
+        try:
+            _obj.__module__ = __name__
+        except (AttributeError, TypeError):  # pragma: no cover - builtin types refuse
+            pass
+del _name, _obj

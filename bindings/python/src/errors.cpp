@@ -2,6 +2,7 @@
 
 #include <array>
 #include <string>
+#include <utility>
 
 namespace ee::python {
 namespace py = pybind11;
@@ -16,7 +17,8 @@ struct ConditionClass {
 
 constexpr std::array<ConditionClass, 7> kClasses = {{
     {condition::invalid_input, "InvalidInput", "The input was malformed or out of range."},
-    {condition::unauthenticated, "Unauthenticated", "A signature, token or certificate chain did not verify."},
+    {condition::unauthenticated, "Unauthenticated",
+     "A signature, token or certificate chain did not verify."},
     {condition::forbidden, "Forbidden", "Authenticated, but policy or ownership refuses it."},
     {condition::not_found, "NotFound", "The named thing does not exist."},
     {condition::conflict, "Conflict", "The request contradicts the current state."},
@@ -34,6 +36,12 @@ void register_errors(py::module_& m) {
     auto cls = py::exception<SystemError>(m, c.name, base.ptr());
     cls.doc() = c.doc;
   }
+  py::exception<SystemError> verification(m, "VerificationError", base.ptr());
+  verification.doc() =
+      "The quote did not verify, or the policy refused it. `.verdict` is the full Verdict (every "
+      "step with pass/fail and detail); `.code` the code of the first failure, e.g. "
+      "\"tdx.tcb_level_not_supported\" or \"tdx.tcb_status_not_allowed\".";
+  verification.attr("verdict") = py::none();
 
   py::register_exception_translator([](std::exception_ptr p) {
     try {
@@ -49,6 +57,16 @@ void register_errors(py::module_& m) {
       PyErr_SetObject(cls.ptr(), instance.ptr());
     }
   });
+}
+
+void raise_verification_error(std::string const& message, std::string const& code,
+                              py::object verdict) {
+  auto cls = py::module_::import("easyenclave._core").attr("VerificationError");
+  py::object instance = cls(message);
+  instance.attr("code") = code;
+  instance.attr("verdict") = std::move(verdict);
+  PyErr_SetObject(cls.ptr(), instance.ptr());
+  throw py::error_already_set();
 }
 
 }  // namespace ee::python

@@ -6,13 +6,30 @@
 
 #include <pybind11/pybind11.h>
 
+#include <string>
+#include <string_view>
+#include <utility>
+
 namespace ee::python {
 
 void register_errors(pybind11::module_& m);
 
+/// Raises easyenclave.VerificationError(message) with `.code` and `.verdict` set, by throwing
+/// pybind11::error_already_set. Call with the GIL held.
+[[noreturn]] void raise_verification_error(std::string const& message, std::string const& code,
+                                           pybind11::object verdict);
+
 /// Returns the value or throws ee::SystemError, which the translator turns into a Python error.
+/// The one place where result<T> is unwrapped.
 template <class T>
 T unwrap(result<T> r) {
+  return std::move(r).value();
+}
+
+/// As above, with `context` prefixed to the message of an error ("root: ...").
+template <class T>
+T unwrap(result<T> r, std::string_view context) {
+  if (!r) throw SystemError(r.error().with_context(context));
   return std::move(r).value();
 }
 

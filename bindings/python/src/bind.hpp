@@ -1,0 +1,12 @@
+#pragma once
+// The registration function of each binding area; module.cpp calls them in order.
+#include <pybind11/pybind11.h>
+
+namespace ee::python {
+
+/// Quote parsing and verification, collateral, policies, the simulator (bind_tdx.cpp).
+void register_tdx(pybind11::module_& m);
+/// Forwards the library's log events to Python's `logging` (bind_log.cpp).
+void register_log(pybind11::module_& m);
+
+}  // namespace ee::python
