@@ -280,10 +280,15 @@ boost::asio::awaitable<result<ItaNonce>> ItaClient::nonce() const {
 boost::asio::awaitable<result<std::string>> ItaClient::attest(std::vector<std::uint8_t> quote, ItaNonce nonce,
                                                               std::vector<std::uint8_t> runtime_data) const {
   if (base_.empty()) co_return Error(errc::bad_url, "ITA base URL is not an absolute http(s) URL");
+  // The v2 API takes composite evidence: each TEE's evidence under its identifier ("tdx"), with
+  // request-wide options (policy_ids, token_signing_alg) beside it, as Intel's own client builds it.
+  bj::object tdx;
+  tdx["quote"] = core::base64_encode(quote);
+  tdx["verifier_nonce"] = bj::object{{"val", nonce.val}, {"iat", nonce.iat}, {"signature", nonce.signature}};
+  tdx["runtime_data"] = core::base64_encode(runtime_data);
   bj::object body;
-  body["quote"] = core::base64_encode(quote);
-  body["verifier_nonce"] = bj::object{{"val", nonce.val}, {"iat", nonce.iat}, {"signature", nonce.signature}};
-  body["runtime_data"] = core::base64_encode(runtime_data);
+  body["tdx"] = std::move(tdx);
+  body["token_signing_alg"] = "PS384";
   auto response = co_await http_->send(
       ita_request(bhttp::verb::post, base_ + "/appraisal/v2/attest", options_.api_key, core::json::serialize(body)),
       options_.request);

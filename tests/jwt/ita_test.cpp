@@ -207,7 +207,7 @@ TEST(ItaClient, V2NonceThenAttest) {
   EXPECT_EQ(reqs[1].target(), "https://ita.test/appraisal/v2/attest");
   EXPECT_EQ(boost::json::parse(reqs[1].body()),
             boost::json::parse(
-                R"({"quote":"CQ==","verifier_nonce":{"val":"dmFs","iat":"aWF0","signature":"c2ln"},"runtime_data":"Bwc="})"));
+                R"({"tdx":{"quote":"CQ==","verifier_nonce":{"val":"dmFs","iat":"aWF0","signature":"c2ln"},"runtime_data":"Bwc="},"token_signing_alg":"PS384"})"));
 }
 
 TEST(ItaClient, MapsStatusesToCodesWithoutEchoingBodies) {

@@ -7,7 +7,8 @@
 ///  - v1: `POST {base}/appraisal/v1/attest`, headers `x-api-key`, `Accept: application/json`,
 ///    body `{"quote": "<base64>"}`, answer `{"token": "<JWT>"}`.
 ///  - v2: `GET {base}/appraisal/v2/nonce` answers `{"val","iat","signature"}` (base64 strings);
-///    `POST {base}/appraisal/v2/attest` with `{"quote", "verifier_nonce", "runtime_data"}`
+///    `POST {base}/appraisal/v2/attest` with composite evidence `{"tdx": {"quote", "verifier_nonce",
+///    "runtime_data"}, "token_signing_alg": "PS384"}` (the shape Intel's own client sends)
 ///    answers `{"token"}`. The TD binds the nonce by putting SHA-512(val || iat || runtime_data)
 ///    into REPORTDATA.
 /// Tokens are PS384-signed JWTs (RS256 is listed in the key set too) whose key set is served at
