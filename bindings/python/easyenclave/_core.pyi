@@ -1,4 +1,4 @@
-"""Type stubs for the native module easyenclave._core (written by hand)."""
+"""Type annotations of the native module easyenclave._core (written by hand)."""
 
 import datetime
 import os
