@@ -13,9 +13,17 @@ namespace ee::log {
 namespace {
 
 // The sink is swapped rarely and read on every event: readers copy a shared_ptr under a short
-// lock, so a sink being replaced is never destroyed while another thread is inside it.
-std::mutex g_sink_mutex;
-std::shared_ptr<Sink const> g_sink;
+// lock, so a sink being replaced is never destroyed while another thread is inside it. The state
+// is allocated once and never destroyed, so threads still logging while the process exits never
+// touch a destroyed mutex.
+struct SinkState {
+  std::mutex mutex;
+  std::shared_ptr<Sink const> sink;
+};
+SinkState& sink_state() {
+  static auto* state = new SinkState();
+  return *state;
+}
 std::atomic<Level> g_level{Level::info};
 std::atomic<bool> g_has_sink{false};
 
@@ -48,9 +56,10 @@ void append_json_string(std::string& out, std::string_view text) {
 
 void set_sink(Sink sink) {
   auto next = sink ? std::make_shared<Sink const>(std::move(sink)) : nullptr;
-  std::lock_guard lock(g_sink_mutex);
+  auto& state = sink_state();
+  std::lock_guard lock(state.mutex);
   g_has_sink.store(next != nullptr, std::memory_order_relaxed);
-  g_sink = std::move(next);
+  state.sink = std::move(next);
 }
 
 void set_level(Level level) noexcept { g_level.store(level, std::memory_order_relaxed); }
@@ -123,8 +132,9 @@ namespace ee::detail::log {
 void emit(Level level, std::string_view component, std::string_view message) {
   std::shared_ptr<ee::log::Sink const> sink;
   {
-    std::lock_guard lock(ee::log::g_sink_mutex);
-    sink = ee::log::g_sink;
+    auto& state = ee::log::sink_state();
+    std::lock_guard lock(state.mutex);
+    sink = state.sink;
   }
   if (sink) (*sink)(level, component, message);
 }

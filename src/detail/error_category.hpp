@@ -4,6 +4,7 @@
 // default_error_condition() and the stable id used in logs, JSON bodies and Python `.code`.
 #include <easyenclave/error.hpp>
 
+#include <cstdio>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,9 +23,11 @@ class TableCategory final : public boost::system::error_category {
   // `domain` must be a string literal ("core", "http", ...); `table` must outlive the category
   // (domains pass a namespace-scope constexpr array).
   TableCategory(char const* domain, std::span<CodeInfo const> table) noexcept
-      : domain_(domain), name_(std::string("ee.") + domain), table_(table) {}
+      : domain_(domain), table_(table) {
+    std::snprintf(name_, sizeof name_, "ee.%s", domain);
+  }
 
-  char const* name() const noexcept override { return name_.c_str(); }
+  char const* name() const noexcept override { return name_; }
   std::string message(int value) const override;
   boost::system::error_condition default_error_condition(int value) const noexcept override;
 
@@ -32,8 +35,10 @@ class TableCategory final : public boost::system::error_category {
   CodeInfo const* find(int value) const noexcept;
 
  private:
+  // Only trivially destructible members: categories are function-local statics, and threads that
+  // outlive static destruction (daemon threads of an embedding interpreter) may still use them.
   char const* domain_;
-  std::string name_;
+  char name_[32]{};
   std::span<CodeInfo const> table_;
 };
 

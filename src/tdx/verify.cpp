@@ -494,12 +494,14 @@ result<TrustedRoot> TrustedRoot::from_file(std::filesystem::path const& path) {
 
 TrustedRoot TrustedRoot::intel_sgx_root_ca() {
   // Parsed once; a failure here would mean the embedded bytes are corrupt, which the test of
-  // their SHA-256 catches. A null state verifies nothing (every chain is untrusted).
-  static std::shared_ptr<State const> const state = [] {
+  // their SHA-256 catches. A null state verifies nothing (every chain is untrusted). Allocated
+  // and never destroyed: threads still verifying while the process exits (daemon threads in an
+  // embedding interpreter) must not see it freed by static destruction.
+  static auto const* state = new std::shared_ptr<State const>([] {
     auto s = make_state(detail::intel_sgx_root_ca_der());
     return s ? std::make_shared<State const>(std::move(*s)) : std::shared_ptr<State const>();
-  }();
-  return TrustedRoot(state);
+  }());
+  return TrustedRoot(*state);
 }
 
 std::string TrustedRoot::fingerprint() const { return state_ ? state_->fingerprint : ""; }

@@ -274,10 +274,11 @@ CollateralPtr to_collateral(py::handle value) {
 }
 
 /// The process-wide verifier for the Intel root: its caches make repeated verification of
-/// quotes from the same platforms cheap. Other roots get a verifier per call.
+/// quotes from the same platforms cheap. Other roots get a verifier per call. Never destroyed:
+/// daemon threads may still be verifying while the interpreter exits.
 tdx::Verifier const& intel_verifier() {
-  static tdx::Verifier const verifier(tdx::TrustedRoot::intel_sgx_root_ca());
-  return verifier;
+  static auto const* verifier = new tdx::Verifier(tdx::TrustedRoot::intel_sgx_root_ca());
+  return *verifier;
 }
 
 std::string rejection_message(tdx::Verdict const& verdict) {

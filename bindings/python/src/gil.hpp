@@ -15,6 +15,7 @@
 
 #include <pybind11/pybind11.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -83,15 +84,37 @@ class LogCapture {
   bool active_ = true;
 };
 
+/// Native calls running without the GIL right now, and whether the process has begun exiting.
+/// At exit, C atexit handlers (OpenSSL's cleanup among them) free global state that those calls
+/// may be using; `wait_for_native_calls_at_exit` (registered by the module after OpenSSL's
+/// handler, so it runs first) waits for them, and calls that start after it park instead.
+struct NativeCalls {
+  std::atomic<int> in_flight{0};
+  std::atomic<bool> exiting{false};
+};
+inline NativeCalls& native_calls() {
+  static auto* calls = new NativeCalls();  // never destroyed: used during exit
+  return *calls;
+}
+
 /// Runs `f` with the GIL released and returns its result; log events `f` causes on this thread
 /// reach Python's logging when it returns. `f` must not throw (except std::bad_alloc) and must
 /// not touch Python objects.
 template <class F>
 auto without_gil(F&& f) {
   LogCapture capture;
+  auto& calls = native_calls();
   auto out = [&] {
     release_gil nogil;
-    return std::forward<F>(f)();
+    calls.in_flight.fetch_add(1);
+    // Checked after counting ourselves, so the exit handler either sees us or we see its flag.
+    if (calls.exiting.load()) {
+      calls.in_flight.fetch_sub(1);
+      park_thread_forever();
+    }
+    auto value = std::forward<F>(f)();
+    calls.in_flight.fetch_sub(1);
+    return value;
   }();
   capture.flush();
   return out;
