@@ -5,6 +5,7 @@
 
 #include "detail/encoding.hpp"
 #include "detail/time.hpp"
+#include "support/attestation_data.hpp"
 #include "support/temp_dir.hpp"
 #include "tdx/collateral_json.hpp"
 
@@ -21,25 +22,9 @@ namespace tdx = ee::tdx;
 using ee::detail::format_rfc3339;
 using ee::detail::hex_encode;
 
-std::string collateral_text(std::string const& name) {
-  return ee::test::read_file(ee::test::testdata("attestation/collateral/" + name));
-}
-std::vector<std::uint8_t> collateral_bytes(std::string const& name) {
-  auto const text = collateral_text(name);
-  return {text.begin(), text.end()};
-}
+using ee::test::collateral_bytes;
+using ee::test::collateral_text;
 
-tdx::PcsResponses gtg_responses(std::string const& tcb_info_file) {
-  tdx::PcsResponses p;
-  p.tcb_info_body = collateral_text(tcb_info_file);
-  p.tcb_info_issuer_chain_pem = collateral_text("gtg_tcb_signing_chain.pem");
-  p.qe_identity_body = collateral_text("gtg_qe_identity_td_qe.json");
-  p.qe_identity_issuer_chain_pem = collateral_text("gtg_tcb_signing_chain.pem");
-  p.pck_crl = collateral_bytes("gtg_pck_crl_platform.der");
-  p.pck_crl_issuer_chain_pem = collateral_text("gtg_pck_crl_issuer_chain.pem");
-  p.root_ca_crl = collateral_bytes("gtg_root_ca_crl.der");
-  return p;
-}
 
 TEST(TcbStatusNames, RoundTripIntelSpellings) {
   for (auto s : {tdx::TcbStatus::up_to_date, tdx::TcbStatus::sw_hardening_needed,
@@ -97,7 +82,7 @@ TEST(CollateralBundle, LoadsTheOtherBundles) {
 }
 
 TEST(CollateralPcs, KeepsTheExactSignedText) {
-  auto const p = gtg_responses("gtg_tcbinfo_tdx_90c06f000000.json");
+  auto const p = ee::test::gtg_pcs_responses("gtg_tcbinfo_tdx_90c06f000000.json");
   auto c = tdx::collateral_from_pcs(p);
   ASSERT_TRUE(c) << c.error().message();
   // The inner object's bytes, from {"id": to its closing brace, exactly as sent.
@@ -168,7 +153,7 @@ TEST(CollateralBundle, SerialiseParseRoundTrip) {
   EXPECT_EQ(tdx::serialize_collateral_bundle(*again), text);
 
   // The PCS pieces convert into the same bundle shape.
-  auto pcs = tdx::collateral_from_pcs(gtg_responses("gtg_tcbinfo_tdx_50806f000000.json"));
+  auto pcs = tdx::collateral_from_pcs(ee::test::gtg_pcs_responses("gtg_tcbinfo_tdx_50806f000000.json"));
   ASSERT_TRUE(pcs);
   auto from_pcs = tdx::parse_collateral_bundle(tdx::serialize_collateral_bundle(*pcs));
   ASSERT_TRUE(from_pcs) << from_pcs.error().message();
@@ -241,7 +226,7 @@ TEST(CollateralBundle, MalformedInputsGiveClearErrors) {
 }
 
 TEST(CollateralPcs, MalformedResponsesGiveClearErrors) {
-  auto p = gtg_responses("gtg_tcbinfo_tdx_50806f000000.json");
+  auto p = ee::test::gtg_pcs_responses("gtg_tcbinfo_tdx_50806f000000.json");
   auto bad = p;
   bad.tcb_info_body = R"({"enclaveIdentity":{},"signature":"00"})";
   expect_error(tdx::collateral_from_pcs(bad), tdx::errc::malformed_collateral,
@@ -263,7 +248,7 @@ TEST(CollateralPcs, MalformedResponsesGiveClearErrors) {
 }
 
 TEST(CollateralWindow, EarliestNextUpdateAndLatestIssueOfAllFourItems) {
-  auto c = tdx::collateral_from_pcs(gtg_responses("gtg_tcbinfo_tdx_50806f000000.json"));
+  auto c = tdx::collateral_from_pcs(ee::test::gtg_pcs_responses("gtg_tcbinfo_tdx_50806f000000.json"));
   ASSERT_TRUE(c) << c.error().message();
   auto w = tdx::collateral_window(*c);
   ASSERT_TRUE(w) << w.error().message();

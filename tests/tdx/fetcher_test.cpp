@@ -14,6 +14,7 @@
 #include "detail/encoding.hpp"
 #include "detail/time.hpp"
 #include "support/fake_http_client.hpp"
+#include "support/attestation_data.hpp"
 #include "support/temp_dir.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -54,9 +55,7 @@ constexpr char kQePath[] = "/tdx/certification/v4/qe/identity";
 constexpr char kPckCrlPath[] = "/sgx/certification/v4/pckcrl";
 constexpr char kRootCrlPath[] = "/IntelSGXRootCA.der";
 
-std::string collateral_text(std::string const& name) {
-  return ee::test::read_file(ee::test::testdata("attestation/collateral/" + name));
-}
+using ee::test::collateral_text;
 
 // Percent-encodes every byte outside RFC 3986's unreserved set, as PCS does for its chain headers
 // ("-----BEGIN%20CERTIFICATE-----%0AMIIC...").

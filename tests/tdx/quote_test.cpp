@@ -4,6 +4,7 @@
 
 #include "detail/crypto.hpp"
 #include "detail/encoding.hpp"
+#include "support/attestation_data.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -16,10 +17,6 @@ namespace {
 using ee::detail::hex_encode;
 using Bytes = std::vector<std::uint8_t>;
 
-Bytes load(std::string const& name) {
-  auto const text = ee::test::read_file(ee::test::testdata("attestation/quotes/" + name));
-  return Bytes(text.begin(), text.end());
-}
 
 std::string zeros(std::size_t bytes) { return std::string(bytes * 2, '0'); }
 
@@ -117,7 +114,7 @@ class RealQuote : public ::testing::TestWithParam<Expected> {};
 
 TEST_P(RealQuote, ParsesToTheReadmeValues) {
   auto const& e = GetParam();
-  auto const bytes = load(e.file);
+  auto const bytes = ee::test::quote_bytes(e.file);
   ASSERT_EQ(bytes.size(), e.size);
   ASSERT_EQ(hex_encode(ee::detail::sha256(bytes)), e.sha256) << "test vector changed";
   auto parsed = ee::tdx::parse_quote(bytes);
@@ -190,14 +187,14 @@ std::string quote_test_name(::testing::TestParamInfo<Expected> const& param_info
 INSTANTIATE_TEST_SUITE_P(Testdata, RealQuote, ::testing::ValuesIn(kQuotes), quote_test_name);
 
 TEST(QuoteParse, TrailingBytesAreExposedVerbatim) {
-  auto q = ee::tdx::parse_quote(load("tdx_v4_gtg_spr_e4.dat")).value();
+  auto q = ee::tdx::parse_quote(ee::test::quote_bytes("tdx_v4_gtg_spr_e4.dat")).value();
   EXPECT_EQ(ee::detail::as_chars(q.trailing_bytes()), "\nextra bytes(only for testing purpose)\n");
-  auto dcap = ee::tdx::parse_quote(load("tdx_v4_dcapqvl.dat")).value();
+  auto dcap = ee::tdx::parse_quote(ee::test::quote_bytes("tdx_v4_dcapqvl.dat")).value();
   EXPECT_EQ(hex_encode(dcap.trailing_bytes()), zeros(70));
 }
 
 TEST(QuoteParse, RefusesSgxV3Quote) {
-  auto r = ee::tdx::parse_quote(load("sgx_v3_dcapqvl.dat"));
+  auto r = ee::tdx::parse_quote(ee::test::quote_bytes("sgx_v3_dcapqvl.dat"));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), ee::tdx::errc::not_a_td_quote);
   EXPECT_EQ(r.error(), ee::condition::invalid_input);
@@ -206,7 +203,7 @@ TEST(QuoteParse, RefusesSgxV3Quote) {
 
 TEST(QuoteParse, EveryPrefixOfEveryQuoteFailsCleanly) {
   for (auto const& e : kQuotes) {
-    auto const bytes = load(e.file);
+    auto const bytes = ee::test::quote_bytes(e.file);
     // The quote is complete once its signature data ends; shorter prefixes must all fail.
     std::size_t const complete = e.size - e.trailing;
     for (std::size_t n = 0; n < complete; ++n) {
@@ -220,7 +217,7 @@ TEST(QuoteParse, EveryPrefixOfEveryQuoteFailsCleanly) {
 
 // Byte flips from go-tdx-guest's negative tests, as listed in the testdata README.
 TEST(QuoteParse, VersionFlipIsUnsupported) {
-  auto bytes = load("tdx_v4_gtg_spr_e4.dat");
+  auto bytes = ee::test::quote_bytes("tdx_v4_gtg_spr_e4.dat");
   bytes[0x00] = 3;
   auto r = ee::tdx::parse_quote(bytes);
   ASSERT_FALSE(r);
@@ -230,7 +227,7 @@ TEST(QuoteParse, VersionFlipIsUnsupported) {
 }
 
 TEST(QuoteParse, SignatureDataSizeFlipIsMalformed) {
-  auto bytes = load("tdx_v4_gtg_spr_e4.dat");
+  auto bytes = ee::test::quote_bytes("tdx_v4_gtg_spr_e4.dat");
   bytes[0x278] = 0x10;  // the u32 length becomes 4099-ish inconsistent with its content
   auto r = ee::tdx::parse_quote(bytes);
   ASSERT_FALSE(r);
@@ -238,7 +235,7 @@ TEST(QuoteParse, SignatureDataSizeFlipIsMalformed) {
 }
 
 TEST(QuoteParse, RejectsWrongTeeTypeKeyTypeAndBodyDescriptor) {
-  auto v4 = load("tdx_v4_dcapqvl.dat");
+  auto v4 = ee::test::quote_bytes("tdx_v4_dcapqvl.dat");
   auto sgx_tee = v4;
   sgx_tee[4] = 0x00;
   EXPECT_EQ(ee::tdx::parse_quote(sgx_tee).error(), ee::tdx::errc::not_a_td_quote);
@@ -246,7 +243,7 @@ TEST(QuoteParse, RejectsWrongTeeTypeKeyTypeAndBodyDescriptor) {
   p384[2] = 3;
   EXPECT_EQ(ee::tdx::parse_quote(p384).error(), ee::tdx::errc::unsupported_attestation_key_type);
 
-  auto v5 = load("tdx_v5_td15_gtg_sample.dat");
+  auto v5 = ee::test::quote_bytes("tdx_v5_td15_gtg_sample.dat");
   auto sgx_body = v5;
   sgx_body[0x30] = 1;
   EXPECT_EQ(ee::tdx::parse_quote(sgx_body).error(), ee::tdx::errc::unsupported_body_type);
@@ -256,7 +253,7 @@ TEST(QuoteParse, RejectsWrongTeeTypeKeyTypeAndBodyDescriptor) {
 }
 
 TEST(QuoteParse, RejectsUnsupportedCertificationDataTypes) {
-  auto bytes = load("tdx_v4_dcapqvl.dat");
+  auto bytes = ee::test::quote_bytes("tdx_v4_dcapqvl.dat");
   auto outer = bytes;
   outer[0x27c + 128] = 5;  // outer certification data type 6 -> 5
   EXPECT_EQ(ee::tdx::parse_quote(outer).error(), ee::tdx::errc::unsupported_certification_data);
@@ -266,7 +263,7 @@ TEST(QuoteParse, RejectsUnsupportedCertificationDataTypes) {
 }
 
 TEST(QuoteParse, RejectsInconsistentNestedSizes) {
-  auto bytes = load("tdx_v4_dcapqvl.dat");
+  auto bytes = ee::test::quote_bytes("tdx_v4_dcapqvl.dat");
   auto auth = bytes;
   auth[0x27c + 134 + 384 + 64] = 0xff;  // QE auth data length 32 -> 255
   // The nested header now lands inside the PEM text, so either structural error is right.

@@ -6,6 +6,7 @@
 #include "detail/crypto.hpp"
 #include "detail/encoding.hpp"
 #include "detail/time.hpp"
+#include "support/attestation_data.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_pki.hpp"
 #include "tdx/collateral_json.hpp"
@@ -25,19 +26,13 @@ using Bytes = std::vector<std::uint8_t>;
 using ee::detail::format_rfc3339;
 using ee::detail::hex_encode;
 
-Bytes quote_bytes(std::string const& name) {
-  auto const text = ee::test::read_file(ee::test::testdata("attestation/quotes/" + name));
-  return {text.begin(), text.end()};
-}
+using ee::test::collateral_text;
+using ee::test::quote_bytes;
 
 tdx::Quote quote(std::string const& name) {
   auto q = tdx::parse_quote(quote_bytes(name));
   EXPECT_TRUE(q) << name << ": " << (q ? "" : q.error().message());
   return q ? std::move(*q) : tdx::Quote{};
-}
-
-std::string collateral_text(std::string const& name) {
-  return ee::test::read_file(ee::test::testdata("attestation/collateral/" + name));
 }
 
 tdx::Collateral bundle(std::string const& name) {
@@ -46,24 +41,8 @@ tdx::Collateral bundle(std::string const& name) {
   return c ? std::move(*c) : tdx::Collateral{};
 }
 
-tdx::PcsResponses gtg_responses(std::string const& tcb_info_file) {
-  auto bytes = [](std::string const& name) {
-    auto const t = collateral_text(name);
-    return Bytes(t.begin(), t.end());
-  };
-  tdx::PcsResponses p;
-  p.tcb_info_body = collateral_text(tcb_info_file);
-  p.tcb_info_issuer_chain_pem = collateral_text("gtg_tcb_signing_chain.pem");
-  p.qe_identity_body = collateral_text("gtg_qe_identity_td_qe.json");
-  p.qe_identity_issuer_chain_pem = collateral_text("gtg_tcb_signing_chain.pem");
-  p.pck_crl = bytes("gtg_pck_crl_platform.der");
-  p.pck_crl_issuer_chain_pem = collateral_text("gtg_pck_crl_issuer_chain.pem");
-  p.root_ca_crl = bytes("gtg_root_ca_crl.der");
-  return p;
-}
-
 tdx::Collateral gtg(std::string const& tcb_info_file = "gtg_tcbinfo_tdx_50806f000000.json") {
-  auto c = tdx::collateral_from_pcs(gtg_responses(tcb_info_file));
+  auto c = tdx::collateral_from_pcs(ee::test::gtg_pcs_responses(tcb_info_file));
   EXPECT_TRUE(c) << (c ? "" : c.error().message());
   return c ? std::move(*c) : tdx::Collateral{};
 }
@@ -265,7 +244,7 @@ TEST(VerifyMatrix, Row11SgxQuoteIsRefused) {
 }
 
 TEST(VerifyMatrix, Row12TamperedTcbInfoFailsItsSignature) {
-  auto p = gtg_responses("gtg_tcbinfo_tdx_50806f000000.json");
+  auto p = ee::test::gtg_pcs_responses("gtg_tcbinfo_tdx_50806f000000.json");
   auto const at_pos = p.tcb_info_body.find("\"tcbEvaluationDataNumber\":15");
   ASSERT_NE(at_pos, std::string::npos);
   p.tcb_info_body[at_pos + 27] = '6';  // 15 -> 16: still valid JSON, one byte changed
