@@ -1,0 +1,116 @@
+#pragma once
+/// @file The control plane's storage ports, in domain terms only (no SQL leaks through).
+///
+/// Contract shared by every implementation (and checked by the conformance suite in
+/// tests/registry/store_conformance.hpp):
+/// - every method is one transaction: it either commits entirely before returning success or
+///   changes nothing;
+/// - implementations are thread-safe and blocking; coroutines reach them from a worker pool;
+/// - errors carry registry::errc: not_found, conflict (duplicate key), or
+///   store_unavailable/store_corrupt (condition::upstream_failure);
+/// - lists are returned in a stable order (documented per method).
+#include <easyenclave/error.hpp>
+#include <easyenclave/registry/error.hpp>
+#include <easyenclave/registry/types.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ee::registry {
+
+/// Filters of `AgentStore::list`; an unset member matches everything.
+struct AgentFilter {
+  std::optional<std::string> vm_name{};
+  std::optional<std::string> owner{};          ///< compared case-insensitively
+  std::optional<std::string> status{};         ///< compared with `agent_status()`
+  std::optional<TimePoint> heartbeat_before{};  ///< last_heartbeat_at strictly before this
+  std::optional<std::size_t> limit{};
+};
+
+class AgentStore {
+ public:
+  virtual ~AgentStore() = default;
+  /// Inserts a new agent. errc::conflict when the id or vm_name exists.
+  virtual result<AgentRecord> insert(AgentRecord const& agent) = 0;
+  /// Replaces every field of the agent with `agent.id`. errc::not_found when absent;
+  /// errc::conflict when the new vm_name belongs to another agent.
+  virtual result<AgentRecord> update(AgentRecord const& agent) = 0;
+  virtual result<AgentRecord> get(std::string const& id) = 0;  ///< errc::not_found
+  virtual result<AgentRecord> find_by_vm_name(std::string const& vm_name) = 0;  ///< errc::not_found
+  /// Ordered by registered_at, then id.
+  virtual result<std::vector<AgentRecord>> list(AgentFilter const& filter = {}) = 0;
+  virtual result<std::size_t> count() = 0;
+  /// A heartbeat: sets last_heartbeat_at, reported_status and reported_digest. errc::not_found.
+  virtual result<void> record_heartbeat(std::string const& id, TimePoint at,
+                                        std::string const& status, std::string const& digest) = 0;
+  /// Marks the agent verified (with a fresh attestation when given) or unverified with a reason.
+  virtual result<void> set_verification(std::string const& id, bool verified, std::string const& reason,
+                                        std::optional<AttestationRecord> const& attestation) = 0;
+  virtual result<void> set_health(std::string const& id, Health health) = 0;  ///< errc::not_found
+  /// Sets the deployment the agent holds ("" = idle). errc::not_found.
+  virtual result<void> set_deployment(std::string const& id, std::string const& deployment_id) = 0;
+  /// Assigns `deployment_id` only if the agent holds no deployment now (compare-and-set, so two
+  /// concurrent deploys cannot both take the agent). errc::not_found; errc::conflict when busy.
+  virtual result<void> claim_for_deployment(std::string const& id, std::string const& deployment_id) = 0;
+  virtual result<void> remove(std::string const& id) = 0;  ///< errc::not_found
+};
+
+class TrustedMeasurementStore {
+ public:
+  virtual ~TrustedMeasurementStore() = default;
+  /// errc::conflict when the mrtd is already trusted.
+  virtual result<TrustedMeasurement> add(TrustedMeasurement const& m) = 0;
+  virtual result<TrustedMeasurement> get(std::string const& mrtd) = 0;  ///< errc::not_found
+  /// Ordered by added_at, then mrtd.
+  virtual result<std::vector<TrustedMeasurement>> list() = 0;
+  virtual result<void> remove(std::string const& mrtd) = 0;  ///< errc::not_found
+};
+
+class AppStore {
+ public:
+  virtual ~AppStore() = default;
+  /// Creates the app with its first version in one transaction. errc::conflict when the name exists.
+  virtual result<App> create(App const& app, AppVersion const& first_version) = 0;
+  virtual result<App> get(std::string const& name) = 0;  ///< errc::not_found
+  /// Ordered by name.
+  virtual result<std::vector<App>> list() = 0;
+  /// errc::not_found when the app is absent; errc::conflict when the version exists.
+  virtual result<AppVersion> add_version(AppVersion const& version) = 0;
+  virtual result<AppVersion> get_version(std::string const& app_name,
+                                         std::string const& version) = 0;  ///< errc::not_found
+  /// Ordered by published_at, then version. errc::not_found when the app is absent.
+  virtual result<std::vector<AppVersion>> list_versions(std::string const& app_name) = 0;
+};
+
+struct DeploymentFilter {
+  std::optional<std::string> agent_id{};
+  std::optional<std::string> app_name{};
+  std::optional<DeploymentStatus> status{};
+  std::optional<TimePoint> updated_before{};  ///< updated_at strictly before this
+  std::optional<std::size_t> limit{};
+};
+
+class DeploymentStore {
+ public:
+  virtual ~DeploymentStore() = default;
+  virtual result<Deployment> insert(Deployment const& d) = 0;  ///< errc::conflict on a duplicate id
+  virtual result<Deployment> get(std::string const& id) = 0;   ///< errc::not_found
+  /// Newest first (created_at descending, then id).
+  virtual result<std::vector<Deployment>> list(DeploymentFilter const& filter = {}) = 0;
+  /// Sets status, detail and updated_at. errc::not_found.
+  virtual result<Deployment> set_status(std::string const& id, DeploymentStatus status,
+                                        std::string const& detail, TimePoint at) = 0;
+};
+
+/// The stores a control plane uses. An embedder may mix implementations.
+struct Stores {
+  std::shared_ptr<AgentStore> agents{};
+  std::shared_ptr<TrustedMeasurementStore> measurements{};
+  std::shared_ptr<AppStore> apps{};
+  std::shared_ptr<DeploymentStore> deployments{};
+};
+
+}  // namespace ee::registry

@@ -1,0 +1,114 @@
+#pragma once
+/// @file The records the control plane keeps: agents, trusted measurements, apps, app versions
+/// and deployments. Plain data with `{}` defaults; ids are strings, times are system_clock time
+/// points, measurements are lowercase hex. Nothing here is secret: tunnel tokens and raw tokens
+/// are never stored (the database is a cache that agents rebuild by re-registering).
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ee::registry {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+/// What the CP learned from an agent's last accepted evidence.
+struct AttestationRecord {
+  std::string mrtd{};                   ///< 96 lowercase hex chars
+  std::array<std::string, 4> rtmrs{};   ///< RTMR0..3, 96 lowercase hex chars each
+  std::string tcb_status{};             ///< "UpToDate", "OutOfDate", ... (tdx::to_string)
+  std::optional<TimePoint> tcb_date{};
+  std::vector<std::string> advisory_ids{};
+  std::string appraised_by{};           ///< "intel_trust_authority" | "local_dcap"
+  TimePoint appraised_at{};
+  std::string report_data{};            ///< 128 lowercase hex chars
+};
+
+/// The agent's health as seen by the CP's scraper, with hysteresis applied.
+enum class Health { unknown, up, down };
+std::string_view to_string(Health h) noexcept;
+std::optional<Health> parse_health(std::string_view text) noexcept;
+
+/// A registered agent (a TDX VM running ee-agent).
+struct AgentRecord {
+  std::string id{};          ///< UUIDv4, kept across re-registrations of the same vm_name
+  std::string vm_name{};     ///< unique
+  std::string owner{};       ///< "github:org/NAME" or "github:user/NAME"; empty for legacy agents
+  std::string node_size{};
+  std::string datacenter{};
+  std::string public_key{};  ///< the attested P-256 key, base64 of DER SubjectPublicKeyInfo; may be empty (legacy)
+  std::string agent_url{};   ///< where the CP reaches the agent's API when it has no tunnel (dev)
+  std::string hostname{};    ///< public hostname of the agent's tunnel; empty without Cloudflare
+  std::string tunnel_id{};   ///< Cloudflare tunnel id; empty without Cloudflare
+  std::string dns_record_id{};
+  AttestationRecord attestation{};
+  /// False once a re-attestation failed, the MRTD changed or the reported digest disagreed
+  /// with the catalog: no deploys go to an unverified agent.
+  bool verified = true;
+  std::string unverified_reason{};
+  Health health = Health::unknown;
+  std::string deployment_id{};     ///< the deployment the agent holds now; empty when idle
+  std::string reported_status{};   ///< the workload status of the last heartbeat
+  std::string reported_digest{};   ///< the image digest of the last heartbeat ("sha256:...")
+  TimePoint registered_at{};       ///< first registration
+  TimePoint last_registered_at{};  ///< latest registration
+  TimePoint last_heartbeat_at{};   ///< latest heartbeat, or registration if none yet
+};
+
+/// The status the API reports and filters on, derived from the record: "unverified" when not
+/// verified, else "down" when the scraper sees it down, else "deployed" when it holds a
+/// deployment, else "idle".
+std::string_view agent_status(AgentRecord const& agent) noexcept;
+
+/// A measurement the CP trusts. `kind` is "agent" (an agent VM image) or "proxy".
+struct TrustedMeasurement {
+  std::string mrtd{};       ///< 96 lowercase hex chars; the key
+  std::string kind{};       ///< "agent" | "proxy"
+  std::string node_size{};  ///< empty: any node size
+  std::string note{};
+  TimePoint added_at{};
+};
+
+/// A catalog entry: published by a GitHub repository, owned by its `repository_owner`.
+struct App {
+  std::string name{};          ///< unique; [a-z0-9][a-z0-9-]{0,62}
+  std::string description{};
+  std::string source_repo{};   ///< "org/repo"
+  std::string owner{};         ///< the publisher's repository_owner, lowercase
+  TimePoint created_at{};
+};
+
+/// One published version of an app: the image and the measurements it runs under.
+struct AppVersion {
+  std::string app_name{};
+  std::string version{};       ///< unique per app
+  std::string image{};         ///< pinned by digest: "registry/name@sha256:<64 hex>"
+  std::string mrtd{};          ///< 96 lowercase hex chars
+  std::array<std::string, 4> rtmrs{};  ///< empty string: not pinned
+  std::string node_size{};     ///< empty: any
+  std::string published_by{};  ///< the repository whose token published it ("org/repo")
+  TimePoint published_at{};
+};
+
+/// Deployment lifecycle: pending → deploying → running | failed, then stopped.
+enum class DeploymentStatus { pending, deploying, running, failed, stopped };
+std::string_view to_string(DeploymentStatus s) noexcept;
+std::optional<DeploymentStatus> parse_deployment_status(std::string_view text) noexcept;
+
+struct Deployment {
+  std::string id{};            ///< UUIDv4
+  std::string app_name{};
+  std::string version{};
+  std::string agent_id{};
+  std::string image{};         ///< copied from the version at deploy time
+  DeploymentStatus status = DeploymentStatus::pending;
+  std::string detail{};        ///< why it failed or stopped
+  std::string requested_by{};  ///< the repository (or "admin") that asked for it
+  TimePoint created_at{};
+  TimePoint updated_at{};
+};
+
+}  // namespace ee::registry

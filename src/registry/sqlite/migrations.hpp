@@ -1,0 +1,111 @@
+#pragma once
+// The registry schema as an ordered list of migrations. Migration i (0-based) takes the database
+// from `PRAGMA user_version` i to i + 1; Database::open applies the pending ones in one
+// transaction and refuses a database whose user_version is above kSchemaVersion. Append only:
+// a released migration is never edited, because databases in the field already ran it.
+//
+// Conventions: times are INTEGER nanoseconds since the Unix epoch; booleans are INTEGER 0/1;
+// enums are their to_string() spelling; string arrays are JSON arrays of strings; text fields
+// the records default to "" are NOT NULL (only AttestationRecord::tcb_date is nullable).
+#include <array>
+#include <cstddef>
+
+namespace ee::registry::sqlite {
+
+inline constexpr std::array<char const*, 1> kMigrations = {
+    // 1: agents, trusted measurements, apps with versions, deployments.
+    R"sql(
+CREATE TABLE agents (
+  id                 TEXT    NOT NULL PRIMARY KEY,
+  vm_name            TEXT    NOT NULL UNIQUE,
+  owner              TEXT    NOT NULL,
+  node_size          TEXT    NOT NULL,
+  datacenter         TEXT    NOT NULL,
+  public_key         TEXT    NOT NULL,
+  agent_url          TEXT    NOT NULL,
+  hostname           TEXT    NOT NULL,
+  tunnel_id          TEXT    NOT NULL,
+  dns_record_id      TEXT    NOT NULL,
+  mrtd               TEXT    NOT NULL,
+  rtmr0              TEXT    NOT NULL,
+  rtmr1              TEXT    NOT NULL,
+  rtmr2              TEXT    NOT NULL,
+  rtmr3              TEXT    NOT NULL,
+  tcb_status         TEXT    NOT NULL,
+  tcb_date           INTEGER,
+  advisory_ids       TEXT    NOT NULL,
+  appraised_by       TEXT    NOT NULL,
+  appraised_at       INTEGER NOT NULL,
+  report_data        TEXT    NOT NULL,
+  verified           INTEGER NOT NULL,
+  unverified_reason  TEXT    NOT NULL,
+  health             TEXT    NOT NULL,
+  deployment_id      TEXT    NOT NULL,
+  reported_status    TEXT    NOT NULL,
+  reported_digest    TEXT    NOT NULL,
+  registered_at      INTEGER NOT NULL,
+  last_registered_at INTEGER NOT NULL,
+  last_heartbeat_at  INTEGER NOT NULL
+);
+CREATE INDEX agents_by_registration ON agents (registered_at, id);
+CREATE INDEX agents_by_owner ON agents (owner COLLATE NOCASE);
+CREATE INDEX agents_by_heartbeat ON agents (last_heartbeat_at);
+
+CREATE TABLE trusted_measurements (
+  mrtd      TEXT    NOT NULL PRIMARY KEY,
+  kind      TEXT    NOT NULL,
+  node_size TEXT    NOT NULL,
+  note      TEXT    NOT NULL,
+  added_at  INTEGER NOT NULL
+);
+CREATE INDEX trusted_measurements_by_added ON trusted_measurements (added_at, mrtd);
+
+CREATE TABLE apps (
+  name        TEXT    NOT NULL PRIMARY KEY,
+  description TEXT    NOT NULL,
+  source_repo TEXT    NOT NULL,
+  owner       TEXT    NOT NULL,
+  created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE app_versions (
+  app_name     TEXT    NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+  version      TEXT    NOT NULL,
+  image        TEXT    NOT NULL,
+  mrtd         TEXT    NOT NULL,
+  rtmr0        TEXT    NOT NULL,
+  rtmr1        TEXT    NOT NULL,
+  rtmr2        TEXT    NOT NULL,
+  rtmr3        TEXT    NOT NULL,
+  node_size    TEXT    NOT NULL,
+  published_by TEXT    NOT NULL,
+  published_at INTEGER NOT NULL,
+  PRIMARY KEY (app_name, version)
+);
+CREATE INDEX app_versions_by_published ON app_versions (app_name, published_at, version);
+
+-- No foreign keys: a deployment's history outlives the agent it ran on.
+CREATE TABLE deployments (
+  id           TEXT    NOT NULL PRIMARY KEY,
+  app_name     TEXT    NOT NULL,
+  version      TEXT    NOT NULL,
+  agent_id     TEXT    NOT NULL,
+  image        TEXT    NOT NULL,
+  status       TEXT    NOT NULL,
+  detail       TEXT    NOT NULL,
+  requested_by TEXT    NOT NULL,
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL
+);
+CREATE INDEX deployments_by_created ON deployments (created_at DESC, id);
+CREATE INDEX deployments_by_agent ON deployments (agent_id, created_at DESC, id);
+CREATE INDEX deployments_by_app ON deployments (app_name, created_at DESC, id);
+CREATE INDEX deployments_by_status ON deployments (status, created_at DESC, id);
+CREATE INDEX deployments_by_updated ON deployments (updated_at);
+)sql",
+};
+
+/// The user_version of a database with every migration applied.
+inline constexpr std::size_t kSchemaVersion = kMigrations.size();
+
+}  // namespace ee::registry::sqlite

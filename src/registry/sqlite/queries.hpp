@@ -1,0 +1,122 @@
+#pragma once
+// Every SQL statement of the SQLite stores, as named constants. Parameters are positional `?`,
+// bound left to right; the row readers in sqlite_stores.cpp read columns by the positions of the
+// *_COLUMNS lists below, so a list and its reader change together.
+//
+// Filtered lists (AgentStore::list, DeploymentStore::list) are assembled from the k*Where*
+// fragments, one per filter that is set, so each combination is its own prepared statement and
+// can use its index; the connection caches each one like any other.
+
+namespace ee::registry::sqlite::sql {
+
+// The column lists, concatenated into the statements at compile time.
+#define EE_AGENT_COLUMNS                                                                       \
+  "id, vm_name, owner, node_size, datacenter, public_key, agent_url, hostname, tunnel_id, "   \
+  "dns_record_id, mrtd, rtmr0, rtmr1, rtmr2, rtmr3, tcb_status, tcb_date, advisory_ids, "     \
+  "appraised_by, appraised_at, report_data, verified, unverified_reason, health, "            \
+  "deployment_id, reported_status, reported_digest, registered_at, last_registered_at, "      \
+  "last_heartbeat_at"
+#define EE_MEASUREMENT_COLUMNS "mrtd, kind, node_size, note, added_at"
+#define EE_APP_COLUMNS "name, description, source_repo, owner, created_at"
+#define EE_VERSION_COLUMNS                                                                     \
+  "app_name, version, image, mrtd, rtmr0, rtmr1, rtmr2, rtmr3, node_size, published_by, "     \
+  "published_at"
+#define EE_DEPLOYMENT_COLUMNS                                                                  \
+  "id, app_name, version, agent_id, image, status, detail, requested_by, created_at, "        \
+  "updated_at"
+
+// --- agents ----------------------------------------------------------------------------------
+
+inline constexpr char kInsertAgent[] =
+    "INSERT INTO agents (" EE_AGENT_COLUMNS
+    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+    "?, ?)";
+// Every column but id, in EE_AGENT_COLUMNS order, then the id.
+inline constexpr char kUpdateAgent[] =
+    "UPDATE agents SET vm_name = ?, owner = ?, node_size = ?, datacenter = ?, public_key = ?, "
+    "agent_url = ?, hostname = ?, tunnel_id = ?, dns_record_id = ?, mrtd = ?, rtmr0 = ?, "
+    "rtmr1 = ?, rtmr2 = ?, rtmr3 = ?, tcb_status = ?, tcb_date = ?, advisory_ids = ?, "
+    "appraised_by = ?, appraised_at = ?, report_data = ?, verified = ?, unverified_reason = ?, "
+    "health = ?, deployment_id = ?, reported_status = ?, reported_digest = ?, "
+    "registered_at = ?, last_registered_at = ?, last_heartbeat_at = ? WHERE id = ?";
+inline constexpr char kSelectAgentById[] =
+    "SELECT " EE_AGENT_COLUMNS " FROM agents WHERE id = ?";
+inline constexpr char kSelectAgentByVmName[] =
+    "SELECT " EE_AGENT_COLUMNS " FROM agents WHERE vm_name = ?";
+inline constexpr char kSelectAgents[] = "SELECT " EE_AGENT_COLUMNS " FROM agents";
+inline constexpr char kAgentWhereVmName[] = "vm_name = ?";
+// ASCII case folding, like the index agents_by_owner; owners are GitHub names, which are ASCII.
+inline constexpr char kAgentWhereOwner[] = "owner = ? COLLATE NOCASE";
+// agent_status() in src/registry/types.cpp, spelled in SQL: same order, same precedence.
+inline constexpr char kAgentWhereStatus[] =
+    "(CASE WHEN verified = 0 THEN 'unverified' WHEN health = 'down' THEN 'down' "
+    "WHEN deployment_id <> '' THEN 'deployed' ELSE 'idle' END) = ?";
+inline constexpr char kAgentWhereHeartbeatBefore[] = "last_heartbeat_at < ?";
+inline constexpr char kAgentOrder[] = " ORDER BY registered_at, id";
+inline constexpr char kCountAgents[] = "SELECT count(*) FROM agents";
+inline constexpr char kRecordHeartbeat[] =
+    "UPDATE agents SET last_heartbeat_at = ?, reported_status = ?, reported_digest = ? "
+    "WHERE id = ?";
+inline constexpr char kSetVerification[] =
+    "UPDATE agents SET verified = ?, unverified_reason = ? WHERE id = ?";
+inline constexpr char kSetVerificationWithAttestation[] =
+    "UPDATE agents SET verified = ?, unverified_reason = ?, mrtd = ?, rtmr0 = ?, rtmr1 = ?, "
+    "rtmr2 = ?, rtmr3 = ?, tcb_status = ?, tcb_date = ?, advisory_ids = ?, appraised_by = ?, "
+    "appraised_at = ?, report_data = ? WHERE id = ?";
+inline constexpr char kSetHealth[] = "UPDATE agents SET health = ? WHERE id = ?";
+inline constexpr char kSetDeployment[] = "UPDATE agents SET deployment_id = ? WHERE id = ?";
+// The compare-and-set: changes nothing unless the agent is idle.
+inline constexpr char kClaimAgent[] =
+    "UPDATE agents SET deployment_id = ? WHERE id = ? AND deployment_id = ''";
+inline constexpr char kSelectAgentDeployment[] = "SELECT deployment_id FROM agents WHERE id = ?";
+inline constexpr char kDeleteAgent[] = "DELETE FROM agents WHERE id = ?";
+
+// --- trusted measurements ----------------------------------------------------------------------
+
+inline constexpr char kInsertMeasurement[] =
+    "INSERT INTO trusted_measurements (" EE_MEASUREMENT_COLUMNS ") VALUES (?, ?, ?, ?, ?)";
+inline constexpr char kSelectMeasurement[] =
+    "SELECT " EE_MEASUREMENT_COLUMNS " FROM trusted_measurements WHERE mrtd = ?";
+inline constexpr char kSelectMeasurements[] =
+    "SELECT " EE_MEASUREMENT_COLUMNS " FROM trusted_measurements ORDER BY added_at, mrtd";
+inline constexpr char kDeleteMeasurement[] = "DELETE FROM trusted_measurements WHERE mrtd = ?";
+
+// --- apps and versions -------------------------------------------------------------------------
+
+inline constexpr char kInsertApp[] =
+    "INSERT INTO apps (" EE_APP_COLUMNS ") VALUES (?, ?, ?, ?, ?)";
+inline constexpr char kSelectApp[] = "SELECT " EE_APP_COLUMNS " FROM apps WHERE name = ?";
+inline constexpr char kSelectApps[] = "SELECT " EE_APP_COLUMNS " FROM apps ORDER BY name";
+inline constexpr char kAppExists[] = "SELECT 1 FROM apps WHERE name = ?";
+inline constexpr char kInsertVersion[] =
+    "INSERT INTO app_versions (" EE_VERSION_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+inline constexpr char kSelectVersion[] =
+    "SELECT " EE_VERSION_COLUMNS " FROM app_versions WHERE app_name = ? AND version = ?";
+inline constexpr char kSelectVersions[] =
+    "SELECT " EE_VERSION_COLUMNS
+    " FROM app_versions WHERE app_name = ? ORDER BY published_at, version";
+
+// --- deployments -------------------------------------------------------------------------------
+
+inline constexpr char kInsertDeployment[] =
+    "INSERT INTO deployments (" EE_DEPLOYMENT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+inline constexpr char kSelectDeployment[] =
+    "SELECT " EE_DEPLOYMENT_COLUMNS " FROM deployments WHERE id = ?";
+inline constexpr char kSelectDeployments[] = "SELECT " EE_DEPLOYMENT_COLUMNS " FROM deployments";
+inline constexpr char kDeploymentWhereAgent[] = "agent_id = ?";
+inline constexpr char kDeploymentWhereApp[] = "app_name = ?";
+inline constexpr char kDeploymentWhereStatus[] = "status = ?";
+inline constexpr char kDeploymentWhereUpdatedBefore[] = "updated_at < ?";
+inline constexpr char kDeploymentOrder[] = " ORDER BY created_at DESC, id";
+inline constexpr char kSetDeploymentStatus[] =
+    "UPDATE deployments SET status = ?, detail = ?, updated_at = ? WHERE id = ?";
+
+inline constexpr char kLimit[] = " LIMIT ?";
+
+#undef EE_AGENT_COLUMNS
+#undef EE_MEASUREMENT_COLUMNS
+#undef EE_APP_COLUMNS
+#undef EE_VERSION_COLUMNS
+#undef EE_DEPLOYMENT_COLUMNS
+
+}  // namespace ee::registry::sqlite::sql

@@ -1,0 +1,664 @@
+// The SQLite implementation of the registry stores (registry/sqlite.hpp). Each method is one
+// transaction on the shared Database: writes on the writer connection under BEGIN IMMEDIATE,
+// committed before the method returns; reads on a pooled read connection.
+#include <easyenclave/registry/sqlite.hpp>
+
+#include "detail/json.hpp"
+#include "registry/sqlite/database.hpp"
+#include "registry/sqlite/queries.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ee::registry {
+namespace {
+
+using sqlite::Connection;
+using sqlite::Database;
+using sqlite::Query;
+namespace sql = sqlite::sql;
+namespace bj = boost::json;
+
+// --- values that need an encoding ------------------------------------------------------------
+
+std::string encode_string_array(std::vector<std::string> const& values) {
+  if (values.empty()) return "[]";
+  bj::array array;
+  array.reserve(values.size());
+  for (auto const& v : values) array.emplace_back(v);
+  return bj::serialize(array);
+}
+
+result<std::vector<std::string>> decode_string_array(std::string const& text,
+                                                     std::string_view column) {
+  if (text == "[]") return std::vector<std::string>{};  // the common case, without a parse
+  auto corrupt = [&] {
+    return Error(errc::store_corrupt,
+                 "column '" + std::string(column) + "' is not a JSON array of strings");
+  };
+  auto parsed = detail::json::parse(text);
+  if (!parsed || !parsed->is_array()) return corrupt();
+  std::vector<std::string> out;
+  out.reserve(parsed->as_array().size());
+  for (auto const& item : parsed->as_array()) {
+    if (!item.is_string()) return corrupt();
+    out.emplace_back(item.as_string());
+  }
+  return out;
+}
+
+std::int64_t limit_value(std::size_t limit) {
+  constexpr auto kMax = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  return static_cast<std::int64_t>(limit < kMax ? limit : kMax);
+}
+
+void append_condition(std::string& sql, bool& first, char const* condition) {
+  sql += first ? " WHERE " : " AND ";
+  sql += condition;
+  first = false;
+}
+
+Error not_found(std::string what) { return Error(errc::not_found, std::move(what)); }
+
+// Reads every remaining row of `q` with `read_row(Query&) -> result<T>`.
+template <class T, class Reader>
+result<std::vector<T>> read_all(Query& q, Reader read_row) {
+  std::vector<T> out;
+  for (;;) {
+    auto row = q.step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    auto item = read_row(q);
+    if (!item) return item.error();
+    out.push_back(std::move(*item));
+  }
+}
+
+// --- agents ------------------------------------------------------------------------------------
+
+// Binds every column but id, in the order of EE_AGENT_COLUMNS (kUpdateAgent, after the id for
+// kInsertAgent). `advisory_ids` is the encoded array, kept alive by the caller.
+void bind_agent_fields(Query& q, AgentRecord const& a, std::string const& advisory_ids) {
+  auto const& at = a.attestation;
+  q.bind_text(a.vm_name)
+      .bind_text(a.owner)
+      .bind_text(a.node_size)
+      .bind_text(a.datacenter)
+      .bind_text(a.public_key)
+      .bind_text(a.agent_url)
+      .bind_text(a.hostname)
+      .bind_text(a.tunnel_id)
+      .bind_text(a.dns_record_id)
+      .bind_text(at.mrtd)
+      .bind_text(at.rtmrs[0])
+      .bind_text(at.rtmrs[1])
+      .bind_text(at.rtmrs[2])
+      .bind_text(at.rtmrs[3])
+      .bind_text(at.tcb_status)
+      .bind_optional_time(at.tcb_date)
+      .bind_text(advisory_ids)
+      .bind_text(at.appraised_by)
+      .bind_time(at.appraised_at)
+      .bind_text(at.report_data)
+      .bind_bool(a.verified)
+      .bind_text(a.unverified_reason)
+      .bind_text(to_string(a.health))
+      .bind_text(a.deployment_id)
+      .bind_text(a.reported_status)
+      .bind_text(a.reported_digest)
+      .bind_time(a.registered_at)
+      .bind_time(a.last_registered_at)
+      .bind_time(a.last_heartbeat_at);
+}
+
+// Reads a row of EE_AGENT_COLUMNS.
+result<AgentRecord> read_agent(Query& q) {
+  AgentRecord a;
+  auto& at = a.attestation;
+  a.id = q.text(0);
+  a.vm_name = q.text(1);
+  a.owner = q.text(2);
+  a.node_size = q.text(3);
+  a.datacenter = q.text(4);
+  a.public_key = q.text(5);
+  a.agent_url = q.text(6);
+  a.hostname = q.text(7);
+  a.tunnel_id = q.text(8);
+  a.dns_record_id = q.text(9);
+  at.mrtd = q.text(10);
+  for (int i = 0; i < 4; ++i) at.rtmrs[static_cast<std::size_t>(i)] = q.text(11 + i);
+  at.tcb_status = q.text(15);
+  at.tcb_date = q.optional_time(16);
+  auto const advisory_ids = q.text(17);
+  at.appraised_by = q.text(18);
+  at.appraised_at = q.time(19);
+  at.report_data = q.text(20);
+  a.verified = q.boolean(21);
+  a.unverified_reason = q.text(22);
+  auto const health = q.text(23);
+  a.deployment_id = q.text(24);
+  a.reported_status = q.text(25);
+  a.reported_digest = q.text(26);
+  a.registered_at = q.time(27);
+  a.last_registered_at = q.time(28);
+  a.last_heartbeat_at = q.time(29);
+  if (auto row = q.check_row(); !row) return row.error();
+
+  auto ids = decode_string_array(advisory_ids, "advisory_ids");
+  if (!ids) return ids.error();
+  at.advisory_ids = std::move(*ids);
+  auto parsed_health = parse_health(health);
+  if (!parsed_health) return Error(errc::store_corrupt, "column 'health' holds an unknown value");
+  a.health = *parsed_health;
+  return a;
+}
+
+result<AgentRecord> read_one_agent(Query& q, std::string_view key) {
+  auto row = q.step();
+  if (!row) return row.error();
+  if (!*row) return not_found("no agent with " + std::string(key));
+  return read_agent(q);
+}
+
+// Runs an UPDATE/DELETE of one agent by id; not_found when no row matched.
+result<void> run_on_agent(Query& q, std::string const& id) {
+  if (auto done = q.run(); !done) return done.error();
+  if (q.changes() == 0) return not_found("no agent with id '" + id + "'");
+  return {};
+}
+
+class SqliteAgentStore final : public AgentStore {
+ public:
+  explicit SqliteAgentStore(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+
+  result<AgentRecord> insert(AgentRecord const& agent) override {
+    return db_->write("insert agent", [&](Connection& c) -> result<AgentRecord> {
+      auto q = c.query(sql::kInsertAgent);
+      if (!q) return q.error();
+      auto const advisory_ids = encode_string_array(agent.attestation.advisory_ids);
+      q->bind_text(agent.id);
+      bind_agent_fields(*q, agent, advisory_ids);
+      if (auto done = q->run(); !done) return done.error();
+      return agent;
+    });
+  }
+
+  result<AgentRecord> update(AgentRecord const& agent) override {
+    return db_->write("update agent", [&](Connection& c) -> result<AgentRecord> {
+      auto q = c.query(sql::kUpdateAgent);
+      if (!q) return q.error();
+      auto const advisory_ids = encode_string_array(agent.attestation.advisory_ids);
+      bind_agent_fields(*q, agent, advisory_ids);
+      q->bind_text(agent.id);
+      if (auto done = run_on_agent(*q, agent.id); !done) return done.error();
+      return agent;
+    });
+  }
+
+  result<AgentRecord> get(std::string const& id) override {
+    return db_->read("get agent", [&](Connection& c) -> result<AgentRecord> {
+      auto q = c.query(sql::kSelectAgentById);
+      if (!q) return q.error();
+      q->bind_text(id);
+      return read_one_agent(*q, "id '" + id + "'");
+    });
+  }
+
+  result<AgentRecord> find_by_vm_name(std::string const& vm_name) override {
+    return db_->read("find agent", [&](Connection& c) -> result<AgentRecord> {
+      auto q = c.query(sql::kSelectAgentByVmName);
+      if (!q) return q.error();
+      q->bind_text(vm_name);
+      return read_one_agent(*q, "vm_name '" + vm_name + "'");
+    });
+  }
+
+  result<std::vector<AgentRecord>> list(AgentFilter const& filter) override {
+    std::string text = sql::kSelectAgents;
+    bool first = true;
+    if (filter.vm_name) append_condition(text, first, sql::kAgentWhereVmName);
+    if (filter.owner) append_condition(text, first, sql::kAgentWhereOwner);
+    if (filter.status) append_condition(text, first, sql::kAgentWhereStatus);
+    if (filter.heartbeat_before) append_condition(text, first, sql::kAgentWhereHeartbeatBefore);
+    text += sql::kAgentOrder;
+    if (filter.limit) text += sql::kLimit;
+    return db_->read("list agents", [&](Connection& c) -> result<std::vector<AgentRecord>> {
+      auto q = c.query(text);
+      if (!q) return q.error();
+      if (filter.vm_name) q->bind_text(*filter.vm_name);
+      if (filter.owner) q->bind_text(*filter.owner);
+      if (filter.status) q->bind_text(*filter.status);
+      if (filter.heartbeat_before) q->bind_time(*filter.heartbeat_before);
+      if (filter.limit) q->bind_int(limit_value(*filter.limit));
+      return read_all<AgentRecord>(*q, read_agent);
+    });
+  }
+
+  result<std::size_t> count() override {
+    return db_->read("count agents", [&](Connection& c) -> result<std::size_t> {
+      auto q = c.query(sql::kCountAgents);
+      if (!q) return q.error();
+      auto row = q->step();
+      if (!row) return row.error();
+      auto const n = *row ? q->integer(0) : 0;
+      if (auto ok = q->check_row(); !ok) return ok.error();
+      return static_cast<std::size_t>(n);
+    });
+  }
+
+  result<void> record_heartbeat(std::string const& id, TimePoint at, std::string const& status,
+                                std::string const& digest) override {
+    return db_->write("record heartbeat", [&](Connection& c) -> result<void> {
+      auto q = c.query(sql::kRecordHeartbeat);
+      if (!q) return q.error();
+      q->bind_time(at).bind_text(status).bind_text(digest).bind_text(id);
+      return run_on_agent(*q, id);
+    });
+  }
+
+  result<void> set_verification(std::string const& id, bool verified, std::string const& reason,
+                                std::optional<AttestationRecord> const& attestation) override {
+    return db_->write("set agent verification", [&](Connection& c) -> result<void> {
+      if (!attestation) {
+        auto q = c.query(sql::kSetVerification);
+        if (!q) return q.error();
+        q->bind_bool(verified).bind_text(reason).bind_text(id);
+        return run_on_agent(*q, id);
+      }
+      auto const& at = *attestation;
+      auto q = c.query(sql::kSetVerificationWithAttestation);
+      if (!q) return q.error();
+      auto const advisory_ids = encode_string_array(at.advisory_ids);
+      q->bind_bool(verified)
+          .bind_text(reason)
+          .bind_text(at.mrtd)
+          .bind_text(at.rtmrs[0])
+          .bind_text(at.rtmrs[1])
+          .bind_text(at.rtmrs[2])
+          .bind_text(at.rtmrs[3])
+          .bind_text(at.tcb_status)
+          .bind_optional_time(at.tcb_date)
+          .bind_text(advisory_ids)
+          .bind_text(at.appraised_by)
+          .bind_time(at.appraised_at)
+          .bind_text(at.report_data)
+          .bind_text(id);
+      return run_on_agent(*q, id);
+    });
+  }
+
+  result<void> set_health(std::string const& id, Health health) override {
+    return db_->write("set agent health", [&](Connection& c) -> result<void> {
+      auto q = c.query(sql::kSetHealth);
+      if (!q) return q.error();
+      q->bind_text(to_string(health)).bind_text(id);
+      return run_on_agent(*q, id);
+    });
+  }
+
+  result<void> set_deployment(std::string const& id, std::string const& deployment_id) override {
+    return db_->write("set agent deployment", [&](Connection& c) -> result<void> {
+      auto q = c.query(sql::kSetDeployment);
+      if (!q) return q.error();
+      q->bind_text(deployment_id).bind_text(id);
+      return run_on_agent(*q, id);
+    });
+  }
+
+  result<void> claim_for_deployment(std::string const& id,
+                                    std::string const& deployment_id) override {
+    return db_->write("claim agent", [&](Connection& c) -> result<void> {
+      {
+        auto q = c.query(sql::kClaimAgent);
+        if (!q) return q.error();
+        q->bind_text(deployment_id).bind_text(id);
+        if (auto done = q->run(); !done) return done.error();
+        if (q->changes() == 1) return {};
+      }
+      // Nothing changed: either there is no such agent or it is busy. The write lock is held,
+      // so the answer cannot change between the two statements.
+      auto q = c.query(sql::kSelectAgentDeployment);
+      if (!q) return q.error();
+      q->bind_text(id);
+      auto row = q->step();
+      if (!row) return row.error();
+      if (!*row) return not_found("no agent with id '" + id + "'");
+      return Error(errc::conflict,
+                   "agent '" + id + "' already holds deployment '" + q->text(0) + "'");
+    });
+  }
+
+  result<void> remove(std::string const& id) override {
+    return db_->write("remove agent", [&](Connection& c) -> result<void> {
+      auto q = c.query(sql::kDeleteAgent);
+      if (!q) return q.error();
+      q->bind_text(id);
+      return run_on_agent(*q, id);
+    });
+  }
+
+ private:
+  std::shared_ptr<Database> db_;
+};
+
+// --- trusted measurements ----------------------------------------------------------------------
+
+result<TrustedMeasurement> read_measurement(Query& q) {
+  TrustedMeasurement m;
+  m.mrtd = q.text(0);
+  m.kind = q.text(1);
+  m.node_size = q.text(2);
+  m.note = q.text(3);
+  m.added_at = q.time(4);
+  if (auto row = q.check_row(); !row) return row.error();
+  return m;
+}
+
+class SqliteMeasurementStore final : public TrustedMeasurementStore {
+ public:
+  explicit SqliteMeasurementStore(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+
+  result<TrustedMeasurement> add(TrustedMeasurement const& m) override {
+    return db_->write("add trusted measurement", [&](Connection& c) -> result<TrustedMeasurement> {
+      auto q = c.query(sql::kInsertMeasurement);
+      if (!q) return q.error();
+      q->bind_text(m.mrtd).bind_text(m.kind).bind_text(m.node_size).bind_text(m.note).bind_time(
+          m.added_at);
+      if (auto done = q->run(); !done) return done.error();
+      return m;
+    });
+  }
+
+  result<TrustedMeasurement> get(std::string const& mrtd) override {
+    return db_->read("get trusted measurement", [&](Connection& c) -> result<TrustedMeasurement> {
+      auto q = c.query(sql::kSelectMeasurement);
+      if (!q) return q.error();
+      q->bind_text(mrtd);
+      auto row = q->step();
+      if (!row) return row.error();
+      if (!*row) return not_found("mrtd '" + mrtd + "' is not trusted");
+      return read_measurement(*q);
+    });
+  }
+
+  result<std::vector<TrustedMeasurement>> list() override {
+    return db_->read("list trusted measurements",
+                     [&](Connection& c) -> result<std::vector<TrustedMeasurement>> {
+                       auto q = c.query(sql::kSelectMeasurements);
+                       if (!q) return q.error();
+                       return read_all<TrustedMeasurement>(*q, read_measurement);
+                     });
+  }
+
+  result<void> remove(std::string const& mrtd) override {
+    return db_->write("remove trusted measurement", [&](Connection& c) -> result<void> {
+      auto q = c.query(sql::kDeleteMeasurement);
+      if (!q) return q.error();
+      q->bind_text(mrtd);
+      if (auto done = q->run(); !done) return done.error();
+      if (q->changes() == 0) return not_found("mrtd '" + mrtd + "' is not trusted");
+      return {};
+    });
+  }
+
+ private:
+  std::shared_ptr<Database> db_;
+};
+
+// --- apps --------------------------------------------------------------------------------------
+
+result<App> read_app(Query& q) {
+  App a;
+  a.name = q.text(0);
+  a.description = q.text(1);
+  a.source_repo = q.text(2);
+  a.owner = q.text(3);
+  a.created_at = q.time(4);
+  if (auto row = q.check_row(); !row) return row.error();
+  return a;
+}
+
+result<AppVersion> read_version(Query& q) {
+  AppVersion v;
+  v.app_name = q.text(0);
+  v.version = q.text(1);
+  v.image = q.text(2);
+  v.mrtd = q.text(3);
+  for (int i = 0; i < 4; ++i) v.rtmrs[static_cast<std::size_t>(i)] = q.text(4 + i);
+  v.node_size = q.text(8);
+  v.published_by = q.text(9);
+  v.published_at = q.time(10);
+  if (auto row = q.check_row(); !row) return row.error();
+  return v;
+}
+
+// Inserts `v` filed under `app_name`; conflict when the version exists.
+result<void> insert_version(Connection& c, std::string const& app_name, AppVersion const& v) {
+  auto q = c.query(sql::kInsertVersion);
+  if (!q) return q.error();
+  q->bind_text(app_name)
+      .bind_text(v.version)
+      .bind_text(v.image)
+      .bind_text(v.mrtd)
+      .bind_text(v.rtmrs[0])
+      .bind_text(v.rtmrs[1])
+      .bind_text(v.rtmrs[2])
+      .bind_text(v.rtmrs[3])
+      .bind_text(v.node_size)
+      .bind_text(v.published_by)
+      .bind_time(v.published_at);
+  return q->run();
+}
+
+result<void> require_app(Connection& c, std::string const& name) {
+  auto q = c.query(sql::kAppExists);
+  if (!q) return q.error();
+  q->bind_text(name);
+  auto row = q->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("no app named '" + name + "'");
+  return {};
+}
+
+class SqliteAppStore final : public AppStore {
+ public:
+  explicit SqliteAppStore(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+
+  result<App> create(App const& app, AppVersion const& first_version) override {
+    return db_->write("create app", [&](Connection& c) -> result<App> {
+      {
+        auto q = c.query(sql::kInsertApp);
+        if (!q) return q.error();
+        q->bind_text(app.name)
+            .bind_text(app.description)
+            .bind_text(app.source_repo)
+            .bind_text(app.owner)
+            .bind_time(app.created_at);
+        if (auto done = q->run(); !done) return done.error();
+      }
+      // Both rows or neither: a failure here returns before COMMIT and the transaction rolls
+      // the app back.
+      if (auto done = insert_version(c, app.name, first_version); !done) return done.error();
+      return app;
+    });
+  }
+
+  result<App> get(std::string const& name) override {
+    return db_->read("get app", [&](Connection& c) -> result<App> {
+      auto q = c.query(sql::kSelectApp);
+      if (!q) return q.error();
+      q->bind_text(name);
+      auto row = q->step();
+      if (!row) return row.error();
+      if (!*row) return not_found("no app named '" + name + "'");
+      return read_app(*q);
+    });
+  }
+
+  result<std::vector<App>> list() override {
+    return db_->read("list apps", [&](Connection& c) -> result<std::vector<App>> {
+      auto q = c.query(sql::kSelectApps);
+      if (!q) return q.error();
+      return read_all<App>(*q, read_app);
+    });
+  }
+
+  result<AppVersion> add_version(AppVersion const& version) override {
+    return db_->write("add app version", [&](Connection& c) -> result<AppVersion> {
+      if (auto found = require_app(c, version.app_name); !found) return found.error();
+      if (auto done = insert_version(c, version.app_name, version); !done) return done.error();
+      return version;
+    });
+  }
+
+  result<AppVersion> get_version(std::string const& app_name,
+                                 std::string const& version) override {
+    return db_->read("get app version", [&](Connection& c) -> result<AppVersion> {
+      auto q = c.query(sql::kSelectVersion);
+      if (!q) return q.error();
+      q->bind_text(app_name).bind_text(version);
+      auto row = q->step();
+      if (!row) return row.error();
+      if (!*row) return not_found("app '" + app_name + "' has no version '" + version + "'");
+      return read_version(*q);
+    });
+  }
+
+  result<std::vector<AppVersion>> list_versions(std::string const& app_name) override {
+    return db_->read("list app versions", [&](Connection& c) -> result<std::vector<AppVersion>> {
+      if (auto found = require_app(c, app_name); !found) return found.error();
+      auto q = c.query(sql::kSelectVersions);
+      if (!q) return q.error();
+      q->bind_text(app_name);
+      return read_all<AppVersion>(*q, read_version);
+    });
+  }
+
+ private:
+  std::shared_ptr<Database> db_;
+};
+
+// --- deployments -------------------------------------------------------------------------------
+
+result<Deployment> read_deployment(Query& q) {
+  Deployment d;
+  d.id = q.text(0);
+  d.app_name = q.text(1);
+  d.version = q.text(2);
+  d.agent_id = q.text(3);
+  d.image = q.text(4);
+  auto const status = q.text(5);
+  d.detail = q.text(6);
+  d.requested_by = q.text(7);
+  d.created_at = q.time(8);
+  d.updated_at = q.time(9);
+  if (auto row = q.check_row(); !row) return row.error();
+  auto parsed = parse_deployment_status(status);
+  if (!parsed) return Error(errc::store_corrupt, "column 'status' holds an unknown value");
+  d.status = *parsed;
+  return d;
+}
+
+result<Deployment> read_one_deployment(Query& q, std::string const& id) {
+  auto row = q.step();
+  if (!row) return row.error();
+  if (!*row) return not_found("no deployment with id '" + id + "'");
+  return read_deployment(q);
+}
+
+class SqliteDeploymentStore final : public DeploymentStore {
+ public:
+  explicit SqliteDeploymentStore(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+
+  result<Deployment> insert(Deployment const& d) override {
+    return db_->write("insert deployment", [&](Connection& c) -> result<Deployment> {
+      auto q = c.query(sql::kInsertDeployment);
+      if (!q) return q.error();
+      q->bind_text(d.id)
+          .bind_text(d.app_name)
+          .bind_text(d.version)
+          .bind_text(d.agent_id)
+          .bind_text(d.image)
+          .bind_text(to_string(d.status))
+          .bind_text(d.detail)
+          .bind_text(d.requested_by)
+          .bind_time(d.created_at)
+          .bind_time(d.updated_at);
+      if (auto done = q->run(); !done) return done.error();
+      return d;
+    });
+  }
+
+  result<Deployment> get(std::string const& id) override {
+    return db_->read("get deployment", [&](Connection& c) -> result<Deployment> {
+      auto q = c.query(sql::kSelectDeployment);
+      if (!q) return q.error();
+      q->bind_text(id);
+      return read_one_deployment(*q, id);
+    });
+  }
+
+  result<std::vector<Deployment>> list(DeploymentFilter const& filter) override {
+    std::string text = sql::kSelectDeployments;
+    bool first = true;
+    if (filter.agent_id) append_condition(text, first, sql::kDeploymentWhereAgent);
+    if (filter.app_name) append_condition(text, first, sql::kDeploymentWhereApp);
+    if (filter.status) append_condition(text, first, sql::kDeploymentWhereStatus);
+    if (filter.updated_before) append_condition(text, first, sql::kDeploymentWhereUpdatedBefore);
+    text += sql::kDeploymentOrder;
+    if (filter.limit) text += sql::kLimit;
+    return db_->read("list deployments", [&](Connection& c) -> result<std::vector<Deployment>> {
+      auto q = c.query(text);
+      if (!q) return q.error();
+      if (filter.agent_id) q->bind_text(*filter.agent_id);
+      if (filter.app_name) q->bind_text(*filter.app_name);
+      if (filter.status) q->bind_text(to_string(*filter.status));
+      if (filter.updated_before) q->bind_time(*filter.updated_before);
+      if (filter.limit) q->bind_int(limit_value(*filter.limit));
+      return read_all<Deployment>(*q, read_deployment);
+    });
+  }
+
+  result<Deployment> set_status(std::string const& id, DeploymentStatus status,
+                                std::string const& detail, TimePoint at) override {
+    return db_->write("set deployment status", [&](Connection& c) -> result<Deployment> {
+      {
+        auto q = c.query(sql::kSetDeploymentStatus);
+        if (!q) return q.error();
+        q->bind_text(to_string(status)).bind_text(detail).bind_time(at).bind_text(id);
+        if (auto done = q->run(); !done) return done.error();
+        if (q->changes() == 0) return not_found("no deployment with id '" + id + "'");
+      }
+      auto q = c.query(sql::kSelectDeployment);
+      if (!q) return q.error();
+      q->bind_text(id);
+      return read_one_deployment(*q, id);
+    });
+  }
+
+ private:
+  std::shared_ptr<Database> db_;
+};
+
+}  // namespace
+
+result<Stores> open_sqlite_stores(std::filesystem::path const& path,
+                                  SqliteOptions const& options) {
+  auto db = Database::open(path, options);
+  if (!db) return db.error();
+  Stores stores;
+  stores.agents = std::make_shared<SqliteAgentStore>(*db);
+  stores.measurements = std::make_shared<SqliteMeasurementStore>(*db);
+  stores.apps = std::make_shared<SqliteAppStore>(*db);
+  stores.deployments = std::make_shared<SqliteDeploymentStore>(*db);
+  return stores;
+}
+
+}  // namespace ee::registry

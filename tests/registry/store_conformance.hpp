@@ -1,0 +1,1166 @@
+#pragma once
+// The conformance suite of the registry store ports (easyenclave/registry/store.hpp). Every
+// implementation must pass it: it checks every method, every documented error, the exact round
+// trip of every field, list order and filters, the compare-and-set of claim_for_deployment, the
+// atomicity of AppStore::create, and concurrent use from several threads.
+//
+// An implementation is plugged in through a factory type: default-constructible, owning whatever
+// the database needs for the lifetime of one test (a temporary directory, a server), with
+//
+//   ee::result<ee::registry::Stores> open();   // a fresh, empty set of stores
+//   static constexpr char kName[] = "...";     // the test-name part
+//
+// and instantiated once per suite, inside namespace ee::registry::conformance:
+//
+//   using Impls = ::testing::Types<MyFactory>;
+//   INSTANTIATE_TYPED_TEST_SUITE_P(My, AgentStoreConformance, Impls, FactoryName);
+//   INSTANTIATE_TYPED_TEST_SUITE_P(My, MeasurementStoreConformance, Impls, FactoryName);
+//   INSTANTIATE_TYPED_TEST_SUITE_P(My, AppStoreConformance, Impls, FactoryName);
+//   INSTANTIATE_TYPED_TEST_SUITE_P(My, DeploymentStoreConformance, Impls, FactoryName);
+#include <easyenclave/error.hpp>
+#include <easyenclave/registry/error.hpp>
+#include <easyenclave/registry/store.hpp>
+#include <easyenclave/registry/types.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ee::registry::conformance {
+
+// --- helpers ---------------------------------------------------------------------------------
+
+/// The test-name generator for INSTANTIATE_TYPED_TEST_SUITE_P: the factory's kName.
+struct FactoryName {
+  template <class Factory>
+  static std::string GetName(int) {
+    return Factory::kName;
+  }
+};
+
+/// A time point `nanos` nanoseconds after the epoch (exact on Linux, where system_clock ticks in
+/// nanoseconds).
+inline TimePoint at_nanos(std::int64_t nanos) {
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::nanoseconds(nanos)));
+}
+
+/// 2023-11-14T22:13:20.123456789Z: sub-microsecond digits catch a store that rounds.
+inline TimePoint base_time() { return at_nanos(1'700'000'000'123'456'789); }
+
+inline TimePoint seconds_after(TimePoint t, int seconds) {
+  return t + std::chrono::duration_cast<TimePoint::duration>(std::chrono::seconds(seconds));
+}
+
+template <class T>
+::testing::AssertionResult ok(result<T> const& r) {
+  if (r) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << r.error().id() << ": " << r.error().message();
+}
+
+/// The result failed with `code`, and that code maps onto the documented portable condition.
+template <class T>
+::testing::AssertionResult fails_with(result<T> const& r, errc code) {
+  if (r) return ::testing::AssertionFailure() << "succeeded, expected " << make_error_code(code).message();
+  if (r.error() != code)
+    return ::testing::AssertionFailure() << "failed with " << r.error().id() << " ("
+                                         << r.error().message() << "), expected registry code "
+                                         << static_cast<int>(code);
+  condition const expected = code == errc::not_found  ? condition::not_found
+                             : code == errc::conflict ? condition::conflict
+                                                      : condition::upstream_failure;
+  if (r.error() != expected)
+    return ::testing::AssertionFailure() << r.error().id() << " maps onto condition "
+                                         << to_string(r.error().cond());
+  return ::testing::AssertionSuccess();
+}
+
+inline std::int64_t nanos(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+inline std::int64_t nanos(std::optional<TimePoint> const& t) {
+  return t ? nanos(*t) : -1;  // -1 never occurs in the fixtures' set dates
+}
+
+/// Every field, fully populated and distinct, with characters that need escaping in JSON and SQL.
+inline AttestationRecord make_attestation(char seed, TimePoint at) {
+  AttestationRecord a;
+  a.mrtd = std::string(96, seed);
+  a.rtmrs = {std::string(96, '0'), std::string(96, '1'), std::string(96, '2'), std::string(96, '3')};
+  a.tcb_status = "OutOfDate";
+  a.tcb_date = seconds_after(at, -86'400);
+  a.advisory_ids = {"INTEL-SA-00837", "INTEL-SA-00960", "quote\"back\\slash'apostrophe"};
+  a.appraised_by = "intel_trust_authority";
+  a.appraised_at = at;
+  a.report_data = std::string(128, seed);
+  return a;
+}
+
+/// A verified, healthy, idle agent with every field set.
+inline AgentRecord make_agent(std::string const& id, std::string const& vm_name, TimePoint registered) {
+  AgentRecord a;
+  a.id = id;
+  a.vm_name = vm_name;
+  a.owner = "github:org/Acme";
+  a.node_size = "tiny";
+  a.datacenter = "gcp:us-central1-a";
+  a.public_key = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE" + id;
+  a.agent_url = "http://10.0.0.5:8081";
+  a.hostname = vm_name + ".agents.example.com";
+  a.tunnel_id = "tunnel-" + id;
+  a.dns_record_id = "dns-" + id;
+  a.attestation = make_attestation('a', registered);
+  a.verified = true;
+  a.unverified_reason = "";
+  a.health = Health::up;
+  a.deployment_id = "";
+  a.reported_status = "idle";
+  a.reported_digest = "sha256:" + std::string(64, 'e');
+  a.registered_at = registered;
+  a.last_registered_at = seconds_after(registered, 1);
+  a.last_heartbeat_at = seconds_after(registered, 2);
+  return a;
+}
+
+inline void expect_same(AttestationRecord const& got, AttestationRecord const& want) {
+  EXPECT_EQ(got.mrtd, want.mrtd);
+  EXPECT_EQ(got.rtmrs, want.rtmrs);
+  EXPECT_EQ(got.tcb_status, want.tcb_status);
+  EXPECT_EQ(got.tcb_date.has_value(), want.tcb_date.has_value());
+  EXPECT_EQ(nanos(got.tcb_date), nanos(want.tcb_date));
+  EXPECT_EQ(got.advisory_ids, want.advisory_ids);
+  EXPECT_EQ(got.appraised_by, want.appraised_by);
+  EXPECT_EQ(nanos(got.appraised_at), nanos(want.appraised_at));
+  EXPECT_EQ(got.report_data, want.report_data);
+}
+
+inline void expect_same(AgentRecord const& got, AgentRecord const& want) {
+  SCOPED_TRACE("agent " + want.id);
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.vm_name, want.vm_name);
+  EXPECT_EQ(got.owner, want.owner);
+  EXPECT_EQ(got.node_size, want.node_size);
+  EXPECT_EQ(got.datacenter, want.datacenter);
+  EXPECT_EQ(got.public_key, want.public_key);
+  EXPECT_EQ(got.agent_url, want.agent_url);
+  EXPECT_EQ(got.hostname, want.hostname);
+  EXPECT_EQ(got.tunnel_id, want.tunnel_id);
+  EXPECT_EQ(got.dns_record_id, want.dns_record_id);
+  expect_same(got.attestation, want.attestation);
+  EXPECT_EQ(got.verified, want.verified);
+  EXPECT_EQ(got.unverified_reason, want.unverified_reason);
+  EXPECT_EQ(to_string(got.health), to_string(want.health));
+  EXPECT_EQ(got.deployment_id, want.deployment_id);
+  EXPECT_EQ(got.reported_status, want.reported_status);
+  EXPECT_EQ(got.reported_digest, want.reported_digest);
+  EXPECT_EQ(nanos(got.registered_at), nanos(want.registered_at));
+  EXPECT_EQ(nanos(got.last_registered_at), nanos(want.last_registered_at));
+  EXPECT_EQ(nanos(got.last_heartbeat_at), nanos(want.last_heartbeat_at));
+}
+
+inline TrustedMeasurement make_measurement(char seed, TimePoint added) {
+  return {.mrtd = std::string(96, seed), .kind = "agent", .node_size = "tiny",
+          .note = "image v1.2 — built by CI", .added_at = added};
+}
+
+inline void expect_same(TrustedMeasurement const& got, TrustedMeasurement const& want) {
+  SCOPED_TRACE("measurement " + want.mrtd.substr(0, 8));
+  EXPECT_EQ(got.mrtd, want.mrtd);
+  EXPECT_EQ(got.kind, want.kind);
+  EXPECT_EQ(got.node_size, want.node_size);
+  EXPECT_EQ(got.note, want.note);
+  EXPECT_EQ(nanos(got.added_at), nanos(want.added_at));
+}
+
+inline App make_app(std::string const& name, TimePoint created) {
+  return {.name = name, .description = "an app called " + name, .source_repo = "acme/" + name,
+          .owner = "acme", .created_at = created};
+}
+
+inline AppVersion make_version(std::string const& app, std::string const& version, TimePoint at) {
+  AppVersion v;
+  v.app_name = app;
+  v.version = version;
+  v.image = "ghcr.io/acme/" + app + "@sha256:" + std::string(64, 'c');
+  v.mrtd = std::string(96, 'd');
+  v.rtmrs = {std::string(96, '4'), "", std::string(96, '6'), ""};  // two pinned, two not
+  v.node_size = "llm";
+  v.published_by = "acme/" + app;
+  v.published_at = at;
+  return v;
+}
+
+inline void expect_same(App const& got, App const& want) {
+  SCOPED_TRACE("app " + want.name);
+  EXPECT_EQ(got.name, want.name);
+  EXPECT_EQ(got.description, want.description);
+  EXPECT_EQ(got.source_repo, want.source_repo);
+  EXPECT_EQ(got.owner, want.owner);
+  EXPECT_EQ(nanos(got.created_at), nanos(want.created_at));
+}
+
+inline void expect_same(AppVersion const& got, AppVersion const& want) {
+  SCOPED_TRACE("version " + want.app_name + "@" + want.version);
+  EXPECT_EQ(got.app_name, want.app_name);
+  EXPECT_EQ(got.version, want.version);
+  EXPECT_EQ(got.image, want.image);
+  EXPECT_EQ(got.mrtd, want.mrtd);
+  EXPECT_EQ(got.rtmrs, want.rtmrs);
+  EXPECT_EQ(got.node_size, want.node_size);
+  EXPECT_EQ(got.published_by, want.published_by);
+  EXPECT_EQ(nanos(got.published_at), nanos(want.published_at));
+}
+
+inline Deployment make_deployment(std::string const& id, std::string const& agent_id,
+                                  std::string const& app, TimePoint created) {
+  Deployment d;
+  d.id = id;
+  d.app_name = app;
+  d.version = "1.0.0";
+  d.agent_id = agent_id;
+  d.image = "ghcr.io/acme/" + app + "@sha256:" + std::string(64, 'f');
+  d.status = DeploymentStatus::pending;
+  d.detail = "";
+  d.requested_by = "acme/" + app;
+  d.created_at = created;
+  d.updated_at = created;
+  return d;
+}
+
+inline void expect_same(Deployment const& got, Deployment const& want) {
+  SCOPED_TRACE("deployment " + want.id);
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.app_name, want.app_name);
+  EXPECT_EQ(got.version, want.version);
+  EXPECT_EQ(got.agent_id, want.agent_id);
+  EXPECT_EQ(got.image, want.image);
+  EXPECT_EQ(to_string(got.status), to_string(want.status));
+  EXPECT_EQ(got.detail, want.detail);
+  EXPECT_EQ(got.requested_by, want.requested_by);
+  EXPECT_EQ(nanos(got.created_at), nanos(want.created_at));
+  EXPECT_EQ(nanos(got.updated_at), nanos(want.updated_at));
+}
+
+template <class Record>
+std::vector<std::string> ids_of(std::vector<Record> const& records) {
+  std::vector<std::string> out;
+  for (auto const& r : records) out.push_back(r.id);
+  return out;
+}
+
+// Runs `body(thread_index)` on `threads` threads at once and joins them.
+template <class Body>
+void run_threads(int threads, Body body) {
+  std::vector<std::thread> pool;
+  std::atomic<bool> go{false};
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      while (!go.load()) std::this_thread::yield();
+      body(t);
+    });
+  go = true;
+  for (auto& th : pool) th.join();
+}
+
+// --- fixtures ----------------------------------------------------------------------------------
+
+template <class Factory>
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = factory_.open();
+    ASSERT_TRUE(ok(opened));
+    stores_ = std::move(*opened);
+    ASSERT_NE(stores_.agents, nullptr);
+    ASSERT_NE(stores_.measurements, nullptr);
+    ASSERT_NE(stores_.apps, nullptr);
+    ASSERT_NE(stores_.deployments, nullptr);
+  }
+
+  AgentStore& agents() { return *stores_.agents; }
+  TrustedMeasurementStore& measurements() { return *stores_.measurements; }
+  AppStore& apps() { return *stores_.apps; }
+  DeploymentStore& deployments() { return *stores_.deployments; }
+
+  // Declared before the stores so it outlives them (a temporary directory, a server).
+  Factory factory_{};
+  Stores stores_{};
+};
+
+template <class Factory>
+class AgentStoreConformance : public StoreTest<Factory> {};
+template <class Factory>
+class MeasurementStoreConformance : public StoreTest<Factory> {};
+template <class Factory>
+class AppStoreConformance : public StoreTest<Factory> {};
+template <class Factory>
+class DeploymentStoreConformance : public StoreTest<Factory> {};
+
+// --- AgentStore --------------------------------------------------------------------------------
+
+TYPED_TEST_SUITE_P(AgentStoreConformance);
+
+TYPED_TEST_P(AgentStoreConformance, InsertThenGetRoundTripsEveryField) {
+  auto agent = make_agent("0b6e4c1e-6a43-4d4e-9b0e-5d1f7f3f2a11", "vm-round-trip", base_time());
+  agent.verified = false;
+  agent.unverified_reason = "MRTD changed: expected aaaa…, got bbbb…";
+  agent.health = Health::down;
+  agent.deployment_id = "dep-1";
+  agent.reported_status = "running";
+  agent.owner = "github:user/Zoë";
+  auto inserted = this->agents().insert(agent);
+  ASSERT_TRUE(ok(inserted));
+  expect_same(*inserted, agent);
+  auto got = this->agents().get(agent.id);
+  ASSERT_TRUE(ok(got));
+  expect_same(*got, agent);
+}
+
+TYPED_TEST_P(AgentStoreConformance, RoundTripsDefaultsEmptyOptionalsAndArrays) {
+  AgentRecord agent;  // every field at its default: epoch times, no tcb_date, no advisories
+  agent.id = "a-defaults";
+  agent.vm_name = "vm-defaults";
+  ASSERT_TRUE(ok(this->agents().insert(agent)));
+  auto got = this->agents().get(agent.id);
+  ASSERT_TRUE(ok(got));
+  expect_same(*got, agent);
+  EXPECT_FALSE(got->attestation.tcb_date.has_value());
+  EXPECT_TRUE(got->attestation.advisory_ids.empty());
+  EXPECT_TRUE(got->verified);
+  EXPECT_EQ(got->health, Health::unknown);
+}
+
+TYPED_TEST_P(AgentStoreConformance, RoundTripsEveryHealthValueAndTimeFromTheClock) {
+  auto const now = std::chrono::system_clock::now();
+  Health const values[] = {Health::unknown, Health::up, Health::down};
+  int i = 0;
+  for (auto health : values) {
+    auto agent = make_agent("a-health-" + std::to_string(i), "vm-health-" + std::to_string(i), now);
+    agent.health = health;
+    agent.attestation.tcb_date = now;
+    ++i;
+    ASSERT_TRUE(ok(this->agents().insert(agent)));
+    auto got = this->agents().get(agent.id);
+    ASSERT_TRUE(ok(got));
+    expect_same(*got, agent);
+  }
+}
+
+TYPED_TEST_P(AgentStoreConformance, InsertRejectsDuplicateIdWithConflict) {
+  auto first = make_agent("a-1", "vm-1", base_time());
+  ASSERT_TRUE(ok(this->agents().insert(first)));
+  auto second = make_agent("a-1", "vm-2", seconds_after(base_time(), 5));
+  EXPECT_TRUE(fails_with(this->agents().insert(second), errc::conflict));
+  auto got = this->agents().get("a-1");
+  ASSERT_TRUE(ok(got));
+  expect_same(*got, first);
+  EXPECT_TRUE(fails_with(this->agents().find_by_vm_name("vm-2"), errc::not_found));
+  EXPECT_EQ(this->agents().count().value(), 1u);
+}
+
+TYPED_TEST_P(AgentStoreConformance, InsertRejectsDuplicateVmNameWithConflict) {
+  auto first = make_agent("a-1", "vm-1", base_time());
+  ASSERT_TRUE(ok(this->agents().insert(first)));
+  EXPECT_TRUE(fails_with(this->agents().insert(make_agent("a-2", "vm-1", base_time())),
+                         errc::conflict));
+  EXPECT_TRUE(fails_with(this->agents().get("a-2"), errc::not_found));
+  EXPECT_EQ(this->agents().count().value(), 1u);
+}
+
+TYPED_TEST_P(AgentStoreConformance, GetAndFindOfUnknownAgentAreNotFound) {
+  EXPECT_TRUE(fails_with(this->agents().get("missing"), errc::not_found));
+  EXPECT_TRUE(fails_with(this->agents().find_by_vm_name("missing"), errc::not_found));
+  ASSERT_TRUE(ok(this->agents().insert(make_agent("a-1", "vm-1", base_time()))));
+  EXPECT_TRUE(fails_with(this->agents().get("vm-1"), errc::not_found));  // not by the other key
+  EXPECT_TRUE(fails_with(this->agents().find_by_vm_name("a-1"), errc::not_found));
+}
+
+TYPED_TEST_P(AgentStoreConformance, FindByVmNameReturnsTheAgent) {
+  auto a = make_agent("a-1", "vm-1", base_time());
+  auto b = make_agent("a-2", "vm-2", base_time());
+  ASSERT_TRUE(ok(this->agents().insert(a)));
+  ASSERT_TRUE(ok(this->agents().insert(b)));
+  auto got = this->agents().find_by_vm_name("vm-2");
+  ASSERT_TRUE(ok(got));
+  expect_same(*got, b);
+}
+
+TYPED_TEST_P(AgentStoreConformance, UpdateReplacesEveryField) {
+  auto const t = base_time();
+  ASSERT_TRUE(ok(this->agents().insert(make_agent("a-1", "vm-1", t))));
+  AgentRecord changed;
+  changed.id = "a-1";
+  changed.vm_name = "vm-1-renamed";
+  changed.owner = "github:org/Other";
+  changed.node_size = "llm";
+  changed.datacenter = "azure:eastus";
+  changed.public_key = "other-key";
+  changed.agent_url = "http://10.0.0.9:8081";
+  changed.hostname = "renamed.agents.example.com";
+  changed.tunnel_id = "tunnel-2";
+  changed.dns_record_id = "dns-2";
+  changed.attestation = make_attestation('b', seconds_after(t, 60));
+  changed.attestation.tcb_date.reset();
+  changed.attestation.advisory_ids = {"INTEL-SA-01010"};
+  changed.verified = false;
+  changed.unverified_reason = "digest disagrees with the catalog";
+  changed.health = Health::down;
+  changed.deployment_id = "dep-9";
+  changed.reported_status = "failed";
+  changed.reported_digest = "sha256:" + std::string(64, '9');
+  changed.registered_at = seconds_after(t, -10);
+  changed.last_registered_at = seconds_after(t, 100);
+  changed.last_heartbeat_at = seconds_after(t, 200);
+  auto updated = this->agents().update(changed);
+  ASSERT_TRUE(ok(updated));
+  expect_same(*updated, changed);
+  auto got = this->agents().get("a-1");
+  ASSERT_TRUE(ok(got));
+  expect_same(*got, changed);
+  EXPECT_TRUE(fails_with(this->agents().find_by_vm_name("vm-1"), errc::not_found));
+  EXPECT_TRUE(ok(this->agents().find_by_vm_name("vm-1-renamed")));
+}
+
+TYPED_TEST_P(AgentStoreConformance, UpdateOfUnknownAgentIsNotFound) {
+  EXPECT_TRUE(fails_with(this->agents().update(make_agent("missing", "vm-x", base_time())),
+                         errc::not_found));
+  EXPECT_EQ(this->agents().count().value(), 0u);
+}
+
+TYPED_TEST_P(AgentStoreConformance, UpdateToAnotherAgentsVmNameConflictsAndChangesNothing) {
+  auto a = make_agent("a-1", "vm-1", base_time());
+  auto b = make_agent("a-2", "vm-2", base_time());
+  ASSERT_TRUE(ok(this->agents().insert(a)));
+  ASSERT_TRUE(ok(this->agents().insert(b)));
+  auto stolen = b;
+  stolen.vm_name = "vm-1";
+  stolen.hostname = "changed";
+  EXPECT_TRUE(fails_with(this->agents().update(stolen), errc::conflict));
+  expect_same(this->agents().get("a-1").value(), a);
+  expect_same(this->agents().get("a-2").value(), b);
+  // Keeping its own vm_name is not a conflict.
+  auto same_name = b;
+  same_name.hostname = "changed";
+  EXPECT_TRUE(ok(this->agents().update(same_name)));
+  expect_same(this->agents().get("a-2").value(), same_name);
+}
+
+TYPED_TEST_P(AgentStoreConformance, ListOrdersByRegisteredAtThenId) {
+  auto const t = base_time();
+  // Inserted out of order; "a-b" and "a-a" tie on registered_at.
+  ASSERT_TRUE(ok(this->agents().insert(make_agent("a-c", "vm-c", seconds_after(t, 30)))));
+  ASSERT_TRUE(ok(this->agents().insert(make_agent("a-b", "vm-b", seconds_after(t, 10)))));
+  ASSERT_TRUE(ok(this->agents().insert(make_agent("a-a", "vm-a", seconds_after(t, 10)))));
+  ASSERT_TRUE(ok(this->agents().insert(make_agent("a-z", "vm-z", t))));
+  auto all = this->agents().list();
+  ASSERT_TRUE(ok(all));
+  EXPECT_EQ(ids_of(*all), (std::vector<std::string>{"a-z", "a-a", "a-b", "a-c"}));
+  expect_same(all->front(), make_agent("a-z", "vm-z", t));  // lists carry whole records
+}
+
+TYPED_TEST_P(AgentStoreConformance, ListOfEmptyStoreIsEmpty) {
+  auto all = this->agents().list();
+  ASSERT_TRUE(ok(all));
+  EXPECT_TRUE(all->empty());
+  EXPECT_EQ(this->agents().count().value(), 0u);
+}
+
+TYPED_TEST_P(AgentStoreConformance, ListFiltersByVmName) {
+  ASSERT_TRUE(ok(this->agents().insert(make_agent("a-1", "vm-1", base_time()))));
+  ASSERT_TRUE(ok(this->agents().insert(make_agent("a-2", "vm-2", base_time()))));
+  auto got = this->agents().list({.vm_name = "vm-2"});
+  ASSERT_TRUE(ok(got));
+  EXPECT_EQ(ids_of(*got), (std::vector<std::string>{"a-2"}));
+  auto none = this->agents().list({.vm_name = "VM-2"});  // vm_name is exact
+  ASSERT_TRUE(ok(none));
+  EXPECT_TRUE(none->empty());
+}
+
+TYPED_TEST_P(AgentStoreConformance, ListFiltersByOwnerCaseInsensitively) {
+  auto const t = base_time();
+  auto a = make_agent("a-1", "vm-1", t);
+  a.owner = "github:org/Acme";
+  auto b = make_agent("a-2", "vm-2", seconds_after(t, 1));
+  b.owner = "github:org/ACME";
+  auto c = make_agent("a-3", "vm-3", seconds_after(t, 2));
+  c.owner = "github:org/acme-labs";
+  auto d = make_agent("a-4", "vm-4", seconds_after(t, 3));
+  d.owner = "";
+  for (auto const& agent : {a, b, c, d}) ASSERT_TRUE(ok(this->agents().insert(agent)));
+  auto got = this->agents().list({.owner = "GitHub:Org/acme"});
+  ASSERT_TRUE(ok(got));
+  EXPECT_EQ(ids_of(*got), (std::vector<std::string>{"a-1", "a-2"}));
+  auto legacy = this->agents().list({.owner = ""});
+  ASSERT_TRUE(ok(legacy));
+  EXPECT_EQ(ids_of(*legacy), (std::vector<std::string>{"a-4"}));
+}
+
+TYPED_TEST_P(AgentStoreConformance, ListFiltersByEachDerivedStatus) {
+  auto const t = base_time();
+  struct Case {
+    std::string id;
+    bool verified;
+    Health health;
+    std::string deployment;
+  };
+  // Every combination of the three inputs of agent_status(), so the filter must agree with it
+  // on precedence too (unverified beats down beats deployed).
+  std::vector<Case> cases;
+  int n = 0;
+  for (bool verified : {true, false})
+    for (Health health : {Health::unknown, Health::up, Health::down})
+      for (std::string deployment : {"", "dep"})
+        cases.push_back({"a-" + std::to_string(n++), verified, health, deployment});
+  n = 0;
+  for (auto const& c : cases) {
+    auto agent = make_agent(c.id, "vm-" + c.id, seconds_after(t, n++));
+    agent.verified = c.verified;
+    agent.health = c.health;
+    agent.deployment_id = c.deployment.empty() ? "" : c.deployment + "-" + c.id;
+    ASSERT_TRUE(ok(this->agents().insert(agent)));
+  }
+  auto all = this->agents().list().value();
+  std::size_t total = 0;
+  for (std::string status : {"unverified", "down", "deployed", "idle"}) {
+    SCOPED_TRACE(status);
+    std::vector<std::string> expected;
+    for (auto const& agent : all)
+      if (agent_status(agent) == status) expected.push_back(agent.id);
+    auto got = this->agents().list({.status = status});
+    ASSERT_TRUE(ok(got));
+    EXPECT_EQ(ids_of(*got), expected);
+    EXPECT_FALSE(expected.empty());
+    total += got->size();
+  }
+  EXPECT_EQ(total, cases.size());
+  EXPECT_EQ(ids_of(this->agents().list({.status = "unverified"}).value()),
+            (std::vector<std::string>{"a-6", "a-7", "a-8", "a-9", "a-10", "a-11"}));
+  EXPECT_EQ(ids_of(this->agents().list({.status = "down"}).value()),
+            (std::vector<std::string>{"a-4", "a-5"}));
+  EXPECT_EQ(ids_of(this->agents().list({.status = "deployed"}).value()),
+            (std::vector<std::string>{"a-1", "a-3"}));
+  EXPECT_EQ(ids_of(this->agents().list({.status = "idle"}).value()),
+            (std::vector<std::string>{"a-0", "a-2"}));
+  auto unknown = this->agents().list({.status = "sleeping"});
+  ASSERT_TRUE(ok(unknown));
+  EXPECT_TRUE(unknown->empty());
+}
+
+TYPED_TEST_P(AgentStoreConformance, ListFiltersByHeartbeatBeforeStrictly) {
+  auto const t = base_time();
+  for (int i = 0; i < 4; ++i) {
+    auto agent = make_agent("a-" + std::to_string(i), "vm-" + std::to_string(i), t);
+    agent.last_heartbeat_at = seconds_after(t, 10 * i);
+    ASSERT_TRUE(ok(this->agents().insert(agent)));
+  }
+  auto got = this->agents().list({.heartbeat_before = seconds_after(t, 20)});
+  ASSERT_TRUE(ok(got));
+  EXPECT_EQ(ids_of(*got), (std::vector<std::string>{"a-0", "a-1"}));
+  // One nanosecond later includes the agent at exactly +20 s.
+  auto later = this->agents().list({.heartbeat_before = at_nanos(nanos(seconds_after(t, 20)) + 1)});
+  ASSERT_TRUE(ok(later));
+  EXPECT_EQ(ids_of(*later), (std::vector<std::string>{"a-0", "a-1", "a-2"}));
+}
+
+TYPED_TEST_P(AgentStoreConformance, ListAppliesLimitAfterFiltering) {
+  auto const t = base_time();
+  for (int i = 0; i < 6; ++i) {
+    auto agent = make_agent("a-" + std::to_string(i), "vm-" + std::to_string(i), seconds_after(t, i));
+    agent.health = i % 2 == 0 ? Health::down : Health::up;
+    ASSERT_TRUE(ok(this->agents().insert(agent)));
+  }
+  auto got = this->agents().list({.status = "idle", .limit = 2});
+  ASSERT_TRUE(ok(got));
+  EXPECT_EQ(ids_of(*got), (std::vector<std::string>{"a-1", "a-3"}));
+  EXPECT_EQ(this->agents().list({.limit = 0}).value().size(), 0u);
+  EXPECT_EQ(this->agents().list({.limit = 100}).value().size(), 6u);
+  EXPECT_EQ(ids_of(this->agents().list({.limit = 1}).value()), (std::vector<std::string>{"a-0"}));
+}
+
+TYPED_TEST_P(AgentStoreConformance, ListCombinesFilters) {
+  auto const t = base_time();
+  for (int i = 0; i < 8; ++i) {
+    auto agent = make_agent("a-" + std::to_string(i), "vm-" + std::to_string(i), seconds_after(t, i));
+    agent.owner = i < 4 ? "github:org/acme" : "github:org/other";
+    agent.deployment_id = i % 2 == 0 ? "" : "dep-" + std::to_string(i);
+    agent.last_heartbeat_at = seconds_after(t, 100 * i);
+    ASSERT_TRUE(ok(this->agents().insert(agent)));
+  }
+  auto got = this->agents().list({.owner = "GITHUB:ORG/ACME",
+                                  .status = "deployed",
+                                  .heartbeat_before = seconds_after(t, 300)});
+  ASSERT_TRUE(ok(got));
+  EXPECT_EQ(ids_of(*got), (std::vector<std::string>{"a-1"}));
+  auto by_name = this->agents().list({.vm_name = "vm-5", .owner = "github:org/acme"});
+  ASSERT_TRUE(ok(by_name));
+  EXPECT_TRUE(by_name->empty());
+}
+
+TYPED_TEST_P(AgentStoreConformance, CountCountsAgents) {
+  EXPECT_EQ(this->agents().count().value(), 0u);
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(ok(this->agents().insert(
+        make_agent("a-" + std::to_string(i), "vm-" + std::to_string(i), base_time()))));
+  EXPECT_EQ(this->agents().count().value(), 5u);
+  ASSERT_TRUE(ok(this->agents().remove("a-3")));
+  EXPECT_EQ(this->agents().count().value(), 4u);
+}
+
+TYPED_TEST_P(AgentStoreConformance, RecordHeartbeatSetsOnlyItsThreeFields) {
+  auto agent = make_agent("a-1", "vm-1", base_time());
+  ASSERT_TRUE(ok(this->agents().insert(agent)));
+  auto const when = at_nanos(nanos(base_time()) + 987'654'321);
+  ASSERT_TRUE(ok(this->agents().record_heartbeat("a-1", when, "running", "sha256:" + std::string(64, '1'))));
+  agent.last_heartbeat_at = when;
+  agent.reported_status = "running";
+  agent.reported_digest = "sha256:" + std::string(64, '1');
+  expect_same(this->agents().get("a-1").value(), agent);
+  EXPECT_TRUE(fails_with(this->agents().record_heartbeat("missing", when, "running", ""),
+                         errc::not_found));
+}
+
+TYPED_TEST_P(AgentStoreConformance, SetVerificationWithAttestationReplacesIt) {
+  auto agent = make_agent("a-1", "vm-1", base_time());
+  agent.verified = false;
+  agent.unverified_reason = "re-attestation failed";
+  ASSERT_TRUE(ok(this->agents().insert(agent)));
+  auto fresh = make_attestation('c', seconds_after(base_time(), 3600));
+  fresh.tcb_status = "UpToDate";
+  fresh.tcb_date.reset();
+  fresh.advisory_ids.clear();
+  fresh.appraised_by = "local_dcap";
+  ASSERT_TRUE(ok(this->agents().set_verification("a-1", true, "", fresh)));
+  agent.verified = true;
+  agent.unverified_reason = "";
+  agent.attestation = fresh;
+  expect_same(this->agents().get("a-1").value(), agent);
+  EXPECT_TRUE(fails_with(this->agents().set_verification("missing", true, "", fresh),
+                         errc::not_found));
+}
+
+TYPED_TEST_P(AgentStoreConformance, SetVerificationWithoutAttestationKeepsIt) {
+  auto agent = make_agent("a-1", "vm-1", base_time());
+  ASSERT_TRUE(ok(this->agents().insert(agent)));
+  ASSERT_TRUE(ok(this->agents().set_verification("a-1", false, "MRTD changed", std::nullopt)));
+  agent.verified = false;
+  agent.unverified_reason = "MRTD changed";
+  expect_same(this->agents().get("a-1").value(), agent);
+  EXPECT_EQ(agent_status(this->agents().get("a-1").value()), "unverified");
+  EXPECT_TRUE(fails_with(this->agents().set_verification("missing", false, "x", std::nullopt),
+                         errc::not_found));
+}
+
+TYPED_TEST_P(AgentStoreConformance, SetHealthSetsHealth) {
+  auto agent = make_agent("a-1", "vm-1", base_time());
+  ASSERT_TRUE(ok(this->agents().insert(agent)));
+  for (Health health : {Health::down, Health::unknown, Health::up}) {
+    ASSERT_TRUE(ok(this->agents().set_health("a-1", health)));
+    agent.health = health;
+    expect_same(this->agents().get("a-1").value(), agent);
+  }
+  EXPECT_TRUE(fails_with(this->agents().set_health("missing", Health::up), errc::not_found));
+}
+
+TYPED_TEST_P(AgentStoreConformance, SetDeploymentSetsAndClears) {
+  auto agent = make_agent("a-1", "vm-1", base_time());
+  ASSERT_TRUE(ok(this->agents().insert(agent)));
+  ASSERT_TRUE(ok(this->agents().set_deployment("a-1", "dep-1")));
+  agent.deployment_id = "dep-1";
+  expect_same(this->agents().get("a-1").value(), agent);
+  ASSERT_TRUE(ok(this->agents().set_deployment("a-1", "dep-2")));  // unconditional
+  EXPECT_EQ(this->agents().get("a-1").value().deployment_id, "dep-2");
+  ASSERT_TRUE(ok(this->agents().set_deployment("a-1", "")));
+  EXPECT_EQ(this->agents().get("a-1").value().deployment_id, "");
+  EXPECT_TRUE(fails_with(this->agents().set_deployment("missing", "dep-1"), errc::not_found));
+}
+
+TYPED_TEST_P(AgentStoreConformance, ClaimForDeploymentIsCompareAndSet) {
+  ASSERT_TRUE(ok(this->agents().insert(make_agent("a-1", "vm-1", base_time()))));
+  ASSERT_TRUE(ok(this->agents().claim_for_deployment("a-1", "dep-1")));
+  EXPECT_EQ(this->agents().get("a-1").value().deployment_id, "dep-1");
+  EXPECT_TRUE(fails_with(this->agents().claim_for_deployment("a-1", "dep-2"), errc::conflict));
+  EXPECT_TRUE(fails_with(this->agents().claim_for_deployment("a-1", "dep-1"), errc::conflict));
+  EXPECT_EQ(this->agents().get("a-1").value().deployment_id, "dep-1");
+  ASSERT_TRUE(ok(this->agents().set_deployment("a-1", "")));
+  ASSERT_TRUE(ok(this->agents().claim_for_deployment("a-1", "dep-2")));
+  EXPECT_EQ(this->agents().get("a-1").value().deployment_id, "dep-2");
+  EXPECT_TRUE(fails_with(this->agents().claim_for_deployment("missing", "dep-3"), errc::not_found));
+}
+
+TYPED_TEST_P(AgentStoreConformance, RemoveDeletesTheAgentAndFreesItsVmName) {
+  ASSERT_TRUE(ok(this->agents().insert(make_agent("a-1", "vm-1", base_time()))));
+  ASSERT_TRUE(ok(this->agents().insert(make_agent("a-2", "vm-2", base_time()))));
+  ASSERT_TRUE(ok(this->agents().remove("a-1")));
+  EXPECT_TRUE(fails_with(this->agents().get("a-1"), errc::not_found));
+  EXPECT_TRUE(fails_with(this->agents().remove("a-1"), errc::not_found));
+  EXPECT_TRUE(ok(this->agents().get("a-2")));
+  EXPECT_TRUE(ok(this->agents().insert(make_agent("a-3", "vm-1", base_time()))));
+  EXPECT_TRUE(fails_with(this->agents().remove("missing"), errc::not_found));
+}
+
+TYPED_TEST_P(AgentStoreConformance, ConcurrentInsertsFromManyThreadsAreAllCounted) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 200;
+  std::atomic<int> failures{0};
+  run_threads(kThreads, [&](int t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      auto const key = std::to_string(t) + "-" + std::to_string(i);
+      if (!this->agents().insert(make_agent("a-" + key, "vm-" + key, seconds_after(base_time(), i))))
+        ++failures;
+    }
+  });
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(this->agents().count().value(), std::size_t{kThreads * kPerThread});
+  auto all = this->agents().list();
+  ASSERT_TRUE(ok(all));
+  EXPECT_EQ(all->size(), std::size_t{kThreads * kPerThread});
+}
+
+TYPED_TEST_P(AgentStoreConformance, ConcurrentClaimsOfOneAgentHaveExactlyOneWinner) {
+  constexpr int kThreads = 8;
+  for (int round = 0; round < 5; ++round) {
+    auto const id = "a-" + std::to_string(round);
+    ASSERT_TRUE(ok(this->agents().insert(make_agent(id, "vm-" + id, base_time()))));
+    std::atomic<int> wins{0};
+    std::atomic<int> conflicts{0};
+    std::atomic<int> winner{-1};
+    run_threads(kThreads, [&](int t) {
+      auto r = this->agents().claim_for_deployment(id, "dep-" + std::to_string(t));
+      if (r) {
+        ++wins;
+        winner = t;
+      } else if (r.error() == errc::conflict) {
+        ++conflicts;
+      }
+    });
+    EXPECT_EQ(wins.load(), 1);
+    EXPECT_EQ(conflicts.load(), kThreads - 1);
+    EXPECT_EQ(this->agents().get(id).value().deployment_id, "dep-" + std::to_string(winner.load()));
+  }
+}
+
+TYPED_TEST_P(AgentStoreConformance, ConcurrentReadsAndHeartbeatsAllSucceed) {
+  constexpr int kAgents = 4;
+  constexpr int kRounds = 150;
+  for (int i = 0; i < kAgents; ++i)
+    ASSERT_TRUE(ok(this->agents().insert(
+        make_agent("a-" + std::to_string(i), "vm-" + std::to_string(i), base_time()))));
+  std::atomic<int> failures{0};
+  run_threads(2 * kAgents, [&](int t) {
+    auto const id = "a-" + std::to_string(t % kAgents);
+    for (int i = 1; i <= kRounds; ++i) {
+      if (t < kAgents) {  // writers: one agent each, heartbeat times strictly increasing
+        if (!this->agents().record_heartbeat(id, seconds_after(base_time(), i), "running",
+                                             "sha256:" + std::to_string(i)))
+          ++failures;
+      } else {  // readers
+        auto got = this->agents().get(id);
+        auto all = this->agents().list();
+        if (!got || !all || all->size() != std::size_t{kAgents}) ++failures;
+      }
+    }
+  });
+  EXPECT_EQ(failures.load(), 0);
+  for (int i = 0; i < kAgents; ++i) {
+    auto got = this->agents().get("a-" + std::to_string(i)).value();
+    EXPECT_EQ(nanos(got.last_heartbeat_at), nanos(seconds_after(base_time(), kRounds)));
+    EXPECT_EQ(got.reported_digest, "sha256:" + std::to_string(kRounds));
+  }
+}
+
+REGISTER_TYPED_TEST_SUITE_P(AgentStoreConformance, InsertThenGetRoundTripsEveryField,
+                            RoundTripsDefaultsEmptyOptionalsAndArrays,
+                            RoundTripsEveryHealthValueAndTimeFromTheClock,
+                            InsertRejectsDuplicateIdWithConflict,
+                            InsertRejectsDuplicateVmNameWithConflict,
+                            GetAndFindOfUnknownAgentAreNotFound, FindByVmNameReturnsTheAgent,
+                            UpdateReplacesEveryField, UpdateOfUnknownAgentIsNotFound,
+                            UpdateToAnotherAgentsVmNameConflictsAndChangesNothing,
+                            ListOrdersByRegisteredAtThenId, ListOfEmptyStoreIsEmpty,
+                            ListFiltersByVmName, ListFiltersByOwnerCaseInsensitively,
+                            ListFiltersByEachDerivedStatus, ListFiltersByHeartbeatBeforeStrictly,
+                            ListAppliesLimitAfterFiltering, ListCombinesFilters, CountCountsAgents,
+                            RecordHeartbeatSetsOnlyItsThreeFields,
+                            SetVerificationWithAttestationReplacesIt,
+                            SetVerificationWithoutAttestationKeepsIt, SetHealthSetsHealth,
+                            SetDeploymentSetsAndClears, ClaimForDeploymentIsCompareAndSet,
+                            RemoveDeletesTheAgentAndFreesItsVmName,
+                            ConcurrentInsertsFromManyThreadsAreAllCounted,
+                            ConcurrentClaimsOfOneAgentHaveExactlyOneWinner,
+                            ConcurrentReadsAndHeartbeatsAllSucceed);
+
+// --- TrustedMeasurementStore -------------------------------------------------------------------
+
+TYPED_TEST_SUITE_P(MeasurementStoreConformance);
+
+TYPED_TEST_P(MeasurementStoreConformance, AddThenGetRoundTripsEveryField) {
+  auto m = make_measurement('a', base_time());
+  auto added = this->measurements().add(m);
+  ASSERT_TRUE(ok(added));
+  expect_same(*added, m);
+  auto got = this->measurements().get(m.mrtd);
+  ASSERT_TRUE(ok(got));
+  expect_same(*got, m);
+  TrustedMeasurement bare{.mrtd = std::string(96, 'b'), .kind = "proxy"};  // empty node_size: any
+  ASSERT_TRUE(ok(this->measurements().add(bare)));
+  expect_same(this->measurements().get(bare.mrtd).value(), bare);
+}
+
+TYPED_TEST_P(MeasurementStoreConformance, AddOfTrustedMrtdConflicts) {
+  auto m = make_measurement('a', base_time());
+  ASSERT_TRUE(ok(this->measurements().add(m)));
+  auto again = m;
+  again.note = "second";
+  EXPECT_TRUE(fails_with(this->measurements().add(again), errc::conflict));
+  expect_same(this->measurements().get(m.mrtd).value(), m);
+}
+
+TYPED_TEST_P(MeasurementStoreConformance, GetOfUnknownMrtdIsNotFound) {
+  EXPECT_TRUE(fails_with(this->measurements().get(std::string(96, 'f')), errc::not_found));
+}
+
+TYPED_TEST_P(MeasurementStoreConformance, ListOrdersByAddedAtThenMrtd) {
+  EXPECT_TRUE(this->measurements().list().value().empty());
+  auto const t = base_time();
+  ASSERT_TRUE(ok(this->measurements().add(make_measurement('c', seconds_after(t, 5)))));
+  ASSERT_TRUE(ok(this->measurements().add(make_measurement('b', seconds_after(t, 1)))));
+  ASSERT_TRUE(ok(this->measurements().add(make_measurement('a', seconds_after(t, 1)))));
+  ASSERT_TRUE(ok(this->measurements().add(make_measurement('d', t))));
+  auto all = this->measurements().list();
+  ASSERT_TRUE(ok(all));
+  ASSERT_EQ(all->size(), 4u);
+  std::string order;
+  for (auto const& m : *all) order += m.mrtd.front();
+  EXPECT_EQ(order, "dabc");
+  expect_same(all->at(3), make_measurement('c', seconds_after(t, 5)));
+}
+
+TYPED_TEST_P(MeasurementStoreConformance, RemoveDeletesTheMeasurement) {
+  auto m = make_measurement('a', base_time());
+  ASSERT_TRUE(ok(this->measurements().add(m)));
+  ASSERT_TRUE(ok(this->measurements().add(make_measurement('b', base_time()))));
+  ASSERT_TRUE(ok(this->measurements().remove(m.mrtd)));
+  EXPECT_TRUE(fails_with(this->measurements().get(m.mrtd), errc::not_found));
+  EXPECT_TRUE(fails_with(this->measurements().remove(m.mrtd), errc::not_found));
+  EXPECT_EQ(this->measurements().list().value().size(), 1u);
+  EXPECT_TRUE(ok(this->measurements().add(m)));  // may be trusted again
+}
+
+REGISTER_TYPED_TEST_SUITE_P(MeasurementStoreConformance, AddThenGetRoundTripsEveryField,
+                            AddOfTrustedMrtdConflicts, GetOfUnknownMrtdIsNotFound,
+                            ListOrdersByAddedAtThenMrtd, RemoveDeletesTheMeasurement);
+
+// --- AppStore ----------------------------------------------------------------------------------
+
+TYPED_TEST_SUITE_P(AppStoreConformance);
+
+TYPED_TEST_P(AppStoreConformance, CreateStoresTheAppAndItsFirstVersion) {
+  auto app = make_app("hello", base_time());
+  auto v1 = make_version("hello", "1.0.0", seconds_after(base_time(), 1));
+  auto created = this->apps().create(app, v1);
+  ASSERT_TRUE(ok(created));
+  expect_same(*created, app);
+  expect_same(this->apps().get("hello").value(), app);
+  expect_same(this->apps().get_version("hello", "1.0.0").value(), v1);
+  auto versions = this->apps().list_versions("hello");
+  ASSERT_TRUE(ok(versions));
+  ASSERT_EQ(versions->size(), 1u);
+  expect_same(versions->front(), v1);
+}
+
+TYPED_TEST_P(AppStoreConformance, CreateFilesTheFirstVersionUnderTheAppsName) {
+  auto v1 = make_version("", "1.0.0", base_time());
+  ASSERT_TRUE(ok(this->apps().create(make_app("hello", base_time()), v1)));
+  v1.app_name = "hello";
+  expect_same(this->apps().get_version("hello", "1.0.0").value(), v1);
+}
+
+TYPED_TEST_P(AppStoreConformance, CreateOfExistingNameConflictsAndAddsNoVersion) {
+  auto app = make_app("hello", base_time());
+  auto v1 = make_version("hello", "1.0.0", base_time());
+  ASSERT_TRUE(ok(this->apps().create(app, v1)));
+  auto other = make_app("hello", seconds_after(base_time(), 9));
+  other.description = "impostor";
+  EXPECT_TRUE(fails_with(this->apps().create(other, make_version("hello", "2.0.0", base_time())),
+                         errc::conflict));
+  // Neither row of the failed create exists: the app is unchanged and has no version 2.0.0.
+  expect_same(this->apps().get("hello").value(), app);
+  EXPECT_TRUE(fails_with(this->apps().get_version("hello", "2.0.0"), errc::not_found));
+  EXPECT_EQ(this->apps().list_versions("hello").value().size(), 1u);
+  EXPECT_EQ(this->apps().list().value().size(), 1u);
+}
+
+TYPED_TEST_P(AppStoreConformance, ConcurrentCreatesOfOneNameHaveExactlyOneWinner) {
+  constexpr int kThreads = 8;
+  std::atomic<int> wins{0};
+  std::atomic<int> conflicts{0};
+  run_threads(kThreads, [&](int t) {
+    auto app = make_app("race", base_time());
+    app.description = "thread " + std::to_string(t);
+    auto r = this->apps().create(app, make_version("race", "v" + std::to_string(t), base_time()));
+    if (r)
+      ++wins;
+    else if (r.error() == errc::conflict)
+      ++conflicts;
+  });
+  EXPECT_EQ(wins.load(), 1);
+  EXPECT_EQ(conflicts.load(), kThreads - 1);
+  auto app = this->apps().get("race").value();
+  auto versions = this->apps().list_versions("race").value();
+  ASSERT_EQ(versions.size(), 1u);  // only the winner's first version
+  EXPECT_EQ("thread " + versions.front().version.substr(1), app.description);
+}
+
+TYPED_TEST_P(AppStoreConformance, GetOfUnknownAppIsNotFound) {
+  EXPECT_TRUE(fails_with(this->apps().get("missing"), errc::not_found));
+}
+
+TYPED_TEST_P(AppStoreConformance, ListOrdersByName) {
+  EXPECT_TRUE(this->apps().list().value().empty());
+  for (std::string name : {"zeta", "alpha", "mid-1", "mid"})
+    ASSERT_TRUE(ok(this->apps().create(make_app(name, base_time()), make_version(name, "1", base_time()))));
+  auto all = this->apps().list();
+  ASSERT_TRUE(ok(all));
+  std::vector<std::string> names;
+  for (auto const& a : *all) names.push_back(a.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"alpha", "mid", "mid-1", "zeta"}));
+  expect_same(all->front(), make_app("alpha", base_time()));
+}
+
+TYPED_TEST_P(AppStoreConformance, AddVersionRoundTripsEveryField) {
+  ASSERT_TRUE(ok(this->apps().create(make_app("hello", base_time()),
+                                     make_version("hello", "1.0.0", base_time()))));
+  auto v2 = make_version("hello", "2.0.0-rc.1+build.5", seconds_after(base_time(), 60));
+  v2.rtmrs = {"", "", "", ""};
+  v2.node_size = "";
+  auto added = this->apps().add_version(v2);
+  ASSERT_TRUE(ok(added));
+  expect_same(*added, v2);
+  expect_same(this->apps().get_version("hello", v2.version).value(), v2);
+}
+
+TYPED_TEST_P(AppStoreConformance, AddVersionOfExistingVersionConflicts) {
+  auto v1 = make_version("hello", "1.0.0", base_time());
+  ASSERT_TRUE(ok(this->apps().create(make_app("hello", base_time()), v1)));
+  auto again = v1;
+  again.image = "ghcr.io/acme/other@sha256:" + std::string(64, '0');
+  EXPECT_TRUE(fails_with(this->apps().add_version(again), errc::conflict));
+  expect_same(this->apps().get_version("hello", "1.0.0").value(), v1);
+}
+
+TYPED_TEST_P(AppStoreConformance, AddVersionToUnknownAppIsNotFound) {
+  EXPECT_TRUE(fails_with(this->apps().add_version(make_version("missing", "1.0.0", base_time())),
+                         errc::not_found));
+  EXPECT_TRUE(fails_with(this->apps().get_version("missing", "1.0.0"), errc::not_found));
+}
+
+TYPED_TEST_P(AppStoreConformance, SameVersionMayExistInTwoApps) {
+  ASSERT_TRUE(ok(this->apps().create(make_app("a", base_time()), make_version("a", "1.0.0", base_time()))));
+  ASSERT_TRUE(ok(this->apps().create(make_app("b", base_time()), make_version("b", "1.0.0", base_time()))));
+  EXPECT_EQ(this->apps().get_version("a", "1.0.0").value().app_name, "a");
+  EXPECT_EQ(this->apps().get_version("b", "1.0.0").value().app_name, "b");
+}
+
+TYPED_TEST_P(AppStoreConformance, GetVersionOfUnknownVersionIsNotFound) {
+  ASSERT_TRUE(ok(this->apps().create(make_app("hello", base_time()),
+                                     make_version("hello", "1.0.0", base_time()))));
+  EXPECT_TRUE(fails_with(this->apps().get_version("hello", "9.9.9"), errc::not_found));
+}
+
+TYPED_TEST_P(AppStoreConformance, ListVersionsOrdersByPublishedAtThenVersion) {
+  auto const t = base_time();
+  ASSERT_TRUE(ok(this->apps().create(make_app("hello", t), make_version("hello", "3", seconds_after(t, 30)))));
+  ASSERT_TRUE(ok(this->apps().add_version(make_version("hello", "2b", seconds_after(t, 20)))));
+  ASSERT_TRUE(ok(this->apps().add_version(make_version("hello", "2a", seconds_after(t, 20)))));
+  ASSERT_TRUE(ok(this->apps().add_version(make_version("hello", "1", t))));
+  ASSERT_TRUE(ok(this->apps().create(make_app("other", t), make_version("other", "0", t))));
+  auto versions = this->apps().list_versions("hello");
+  ASSERT_TRUE(ok(versions));
+  std::vector<std::string> order;
+  for (auto const& v : *versions) order.push_back(v.version);
+  EXPECT_EQ(order, (std::vector<std::string>{"1", "2a", "2b", "3"}));
+  expect_same(versions->back(), make_version("hello", "3", seconds_after(t, 30)));
+}
+
+TYPED_TEST_P(AppStoreConformance, ListVersionsOfUnknownAppIsNotFound) {
+  EXPECT_TRUE(fails_with(this->apps().list_versions("missing"), errc::not_found));
+}
+
+REGISTER_TYPED_TEST_SUITE_P(AppStoreConformance, CreateStoresTheAppAndItsFirstVersion,
+                            CreateFilesTheFirstVersionUnderTheAppsName,
+                            CreateOfExistingNameConflictsAndAddsNoVersion,
+                            ConcurrentCreatesOfOneNameHaveExactlyOneWinner,
+                            GetOfUnknownAppIsNotFound, ListOrdersByName,
+                            AddVersionRoundTripsEveryField, AddVersionOfExistingVersionConflicts,
+                            AddVersionToUnknownAppIsNotFound, SameVersionMayExistInTwoApps,
+                            GetVersionOfUnknownVersionIsNotFound,
+                            ListVersionsOrdersByPublishedAtThenVersion,
+                            ListVersionsOfUnknownAppIsNotFound);
+
+// --- DeploymentStore ---------------------------------------------------------------------------
+
+TYPED_TEST_SUITE_P(DeploymentStoreConformance);
+
+TYPED_TEST_P(DeploymentStoreConformance, InsertThenGetRoundTripsEveryFieldAndStatus) {
+  DeploymentStatus const statuses[] = {DeploymentStatus::pending, DeploymentStatus::deploying,
+                                       DeploymentStatus::running, DeploymentStatus::failed,
+                                       DeploymentStatus::stopped};
+  int i = 0;
+  for (auto status : statuses) {
+    auto d = make_deployment("d-" + std::to_string(i), "a-1", "hello", seconds_after(base_time(), i));
+    d.status = status;
+    d.detail = "pull failed: manifest unknown — “quoted”";
+    d.updated_at = at_nanos(nanos(d.created_at) + 1'000 * i + 7);
+    ++i;
+    auto inserted = this->deployments().insert(d);
+    ASSERT_TRUE(ok(inserted));
+    expect_same(*inserted, d);
+    expect_same(this->deployments().get(d.id).value(), d);
+  }
+}
+
+TYPED_TEST_P(DeploymentStoreConformance, InsertOfExistingIdConflicts) {
+  auto d = make_deployment("d-1", "a-1", "hello", base_time());
+  ASSERT_TRUE(ok(this->deployments().insert(d)));
+  auto again = make_deployment("d-1", "a-2", "other", base_time());
+  EXPECT_TRUE(fails_with(this->deployments().insert(again), errc::conflict));
+  expect_same(this->deployments().get("d-1").value(), d);
+}
+
+TYPED_TEST_P(DeploymentStoreConformance, GetOfUnknownIdIsNotFound) {
+  EXPECT_TRUE(fails_with(this->deployments().get("missing"), errc::not_found));
+}
+
+TYPED_TEST_P(DeploymentStoreConformance, ListIsNewestFirstThenById) {
+  EXPECT_TRUE(this->deployments().list().value().empty());
+  auto const t = base_time();
+  ASSERT_TRUE(ok(this->deployments().insert(make_deployment("d-old", "a-1", "hello", t))));
+  ASSERT_TRUE(ok(this->deployments().insert(make_deployment("d-new", "a-1", "hello", seconds_after(t, 20)))));
+  ASSERT_TRUE(ok(this->deployments().insert(make_deployment("d-mid-b", "a-1", "hello", seconds_after(t, 10)))));
+  ASSERT_TRUE(ok(this->deployments().insert(make_deployment("d-mid-a", "a-1", "hello", seconds_after(t, 10)))));
+  auto all = this->deployments().list();
+  ASSERT_TRUE(ok(all));
+  EXPECT_EQ(ids_of(*all), (std::vector<std::string>{"d-new", "d-mid-a", "d-mid-b", "d-old"}));
+  expect_same(all->front(), make_deployment("d-new", "a-1", "hello", seconds_after(t, 20)));
+}
+
+// Six deployments over two agents, two apps and three statuses, created a second apart.
+template <class Store>
+void insert_filter_fixture(Store& store) {
+  auto const t = base_time();
+  char const* const agents[] = {"a-1", "a-2", "a-1", "a-2", "a-1", "a-1"};
+  char const* const apps[] = {"hello", "hello", "other", "other", "hello", "other"};
+  DeploymentStatus const statuses[] = {DeploymentStatus::stopped, DeploymentStatus::running,
+                                       DeploymentStatus::failed,  DeploymentStatus::running,
+                                       DeploymentStatus::running, DeploymentStatus::pending};
+  for (int i = 0; i < 6; ++i) {
+    auto const index = static_cast<std::size_t>(i);
+    auto d = make_deployment("d-" + std::to_string(i), agents[index], apps[index], seconds_after(t, i));
+    d.status = statuses[index];
+    d.updated_at = seconds_after(t, 100 - 10 * i);  // older deployments were touched later
+    ASSERT_TRUE(ok(store.insert(d)));
+  }
+}
+
+TYPED_TEST_P(DeploymentStoreConformance, ListFiltersByAgent) {
+  insert_filter_fixture(this->deployments());
+  EXPECT_EQ(ids_of(this->deployments().list({.agent_id = "a-1"}).value()),
+            (std::vector<std::string>{"d-5", "d-4", "d-2", "d-0"}));
+  EXPECT_TRUE(this->deployments().list({.agent_id = "a-9"}).value().empty());
+}
+
+TYPED_TEST_P(DeploymentStoreConformance, ListFiltersByApp) {
+  insert_filter_fixture(this->deployments());
+  EXPECT_EQ(ids_of(this->deployments().list({.app_name = "other"}).value()),
+            (std::vector<std::string>{"d-5", "d-3", "d-2"}));
+}
+
+TYPED_TEST_P(DeploymentStoreConformance, ListFiltersByStatus) {
+  insert_filter_fixture(this->deployments());
+  EXPECT_EQ(ids_of(this->deployments().list({.status = DeploymentStatus::running}).value()),
+            (std::vector<std::string>{"d-4", "d-3", "d-1"}));
+  EXPECT_EQ(ids_of(this->deployments().list({.status = DeploymentStatus::stopped}).value()),
+            (std::vector<std::string>{"d-0"}));
+  EXPECT_TRUE(this->deployments().list({.status = DeploymentStatus::deploying}).value().empty());
+}
+
+TYPED_TEST_P(DeploymentStoreConformance, ListFiltersByUpdatedBeforeStrictly) {
+  insert_filter_fixture(this->deployments());
+  // updated_at is +100, +90, ... +50 s for d-0 .. d-5.
+  EXPECT_EQ(ids_of(this->deployments().list({.updated_before = seconds_after(base_time(), 70)}).value()),
+            (std::vector<std::string>{"d-5", "d-4"}));
+}
+
+TYPED_TEST_P(DeploymentStoreConformance, ListAppliesLimitAfterFiltering) {
+  insert_filter_fixture(this->deployments());
+  EXPECT_EQ(ids_of(this->deployments().list({.agent_id = "a-1", .limit = 2}).value()),
+            (std::vector<std::string>{"d-5", "d-4"}));
+  EXPECT_EQ(ids_of(this->deployments().list({.limit = 1}).value()), (std::vector<std::string>{"d-5"}));
+  EXPECT_TRUE(this->deployments().list({.limit = 0}).value().empty());
+  EXPECT_EQ(this->deployments().list({.limit = 1000}).value().size(), 6u);
+}
+
+TYPED_TEST_P(DeploymentStoreConformance, ListCombinesFilters) {
+  insert_filter_fixture(this->deployments());
+  EXPECT_EQ(ids_of(this->deployments()
+                       .list({.agent_id = "a-1", .app_name = "hello",
+                              .status = DeploymentStatus::running})
+                       .value()),
+            (std::vector<std::string>{"d-4"}));
+  EXPECT_EQ(ids_of(this->deployments()
+                       .list({.agent_id = "a-1", .updated_before = seconds_after(base_time(), 95)})
+                       .value()),
+            (std::vector<std::string>{"d-5", "d-4", "d-2"}));
+}
+
+TYPED_TEST_P(DeploymentStoreConformance, SetStatusSetsStatusDetailAndTime) {
+  auto d = make_deployment("d-1", "a-1", "hello", base_time());
+  ASSERT_TRUE(ok(this->deployments().insert(d)));
+  auto const when = at_nanos(nanos(base_time()) + 5'000'000'123);
+  auto updated = this->deployments().set_status("d-1", DeploymentStatus::failed, "image pull failed", when);
+  ASSERT_TRUE(ok(updated));
+  d.status = DeploymentStatus::failed;
+  d.detail = "image pull failed";
+  d.updated_at = when;
+  expect_same(*updated, d);
+  expect_same(this->deployments().get("d-1").value(), d);
+}
+
+TYPED_TEST_P(DeploymentStoreConformance, SetStatusOfUnknownIdIsNotFound) {
+  EXPECT_TRUE(fails_with(
+      this->deployments().set_status("missing", DeploymentStatus::running, "", base_time()),
+      errc::not_found));
+}
+
+TYPED_TEST_P(DeploymentStoreConformance, ConcurrentInsertsFromManyThreadsAreAllListed) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 100;
+  std::atomic<int> failures{0};
+  run_threads(kThreads, [&](int t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      auto const id = "d-" + std::to_string(t) + "-" + std::to_string(i);
+      if (!this->deployments().insert(make_deployment(id, "a-" + std::to_string(t), "hello",
+                                                      seconds_after(base_time(), i))))
+        ++failures;
+    }
+  });
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(this->deployments().list().value().size(), std::size_t{kThreads * kPerThread});
+  EXPECT_EQ(this->deployments().list({.agent_id = "a-3"}).value().size(), std::size_t{kPerThread});
+}
+
+REGISTER_TYPED_TEST_SUITE_P(DeploymentStoreConformance, InsertThenGetRoundTripsEveryFieldAndStatus,
+                            InsertOfExistingIdConflicts, GetOfUnknownIdIsNotFound,
+                            ListIsNewestFirstThenById, ListFiltersByAgent, ListFiltersByApp,
+                            ListFiltersByStatus, ListFiltersByUpdatedBeforeStrictly,
+                            ListAppliesLimitAfterFiltering, ListCombinesFilters,
+                            SetStatusSetsStatusDetailAndTime, SetStatusOfUnknownIdIsNotFound,
+                            ConcurrentInsertsFromManyThreadsAreAllListed);
+
+}  // namespace ee::registry::conformance
