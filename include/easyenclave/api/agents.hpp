@@ -1,0 +1,130 @@
+#pragma once
+/// @file The agent ↔ control plane messages and their JSON mapping, shared by both sides so they
+/// cannot drift: challenge, register, heartbeat, and the deploy/undeploy the CP sends to an
+/// agent. `parse_*` validate every field (formats and sizes) and name the field at fault;
+/// `to_json` writes compact JSON with absent optionals left out.
+#include <easyenclave/api/error.hpp>
+#include <easyenclave/error.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ee::api {
+
+// --- field formats (each returns api::errc::invalid_field naming `field` and the rule) ---------
+
+/// 1-63 chars of [A-Za-z0-9._-], starting with a letter or digit.
+result<void> check_vm_name(std::string_view value, std::string_view field = "vm_name");
+/// "github:org/NAME" or "github:user/NAME", NAME a GitHub login (1-39 of [A-Za-z0-9-], no
+/// leading '-').
+result<void> check_owner(std::string_view value, std::string_view field = "owner");
+/// 1-32 of [a-z0-9-], starting with a letter or digit ("tiny", "standard", "llm", ...).
+result<void> check_node_size(std::string_view value, std::string_view field = "node_size");
+/// "CLOUD:ZONE", each 1-40 of [a-z0-9-] starting with a letter or digit ("gcp:us-central1-a",
+/// "baremetal:lab1").
+result<void> check_datacenter(std::string_view value, std::string_view field = "datacenter");
+/// "name@sha256:<64 lowercase hex>": an image pinned by digest.
+result<void> check_pinned_image(std::string_view value, std::string_view field = "image");
+/// "sha256:<64 lowercase hex>".
+result<void> check_digest(std::string_view value, std::string_view field = "image_digest");
+/// The NAME of an owner label, lowercased ("github:org/Acme" → "acme"); empty if malformed.
+std::string owner_login(std::string_view owner);
+
+// --- challenge ----------------------------------------------------------------------------------
+
+/// GET /api/v1/agents/challenge → 200.
+struct Challenge {
+  std::string nonce{};  ///< 64 lowercase hex chars (32 random bytes)
+  std::int64_t expires_in_seconds = 0;
+  std::int64_t ttl_seconds = 0;
+  std::chrono::system_clock::time_point issued_at{};
+};
+std::string to_json(Challenge const& c);
+result<Challenge> parse_challenge(std::string_view json);
+
+// --- register -----------------------------------------------------------------------------------
+
+/// POST /api/v1/agents/register. Evidence is `intel_ta_token` and/or `quote_b64`. Older agents
+/// send only intel_ta_token, vm_name, nonce (32 hex chars), node_size and datacenter.
+struct RegisterRequest {
+  std::string vm_name{};
+  std::string owner{};       ///< empty only for legacy agents
+  std::string node_size{};
+  std::string datacenter{};
+  std::string nonce{};       ///< hex: 64 chars, or 32 for legacy agents
+  std::string public_key{};  ///< base64 DER SubjectPublicKeyInfo (or PEM); empty for legacy agents
+  std::string intel_ta_token{};
+  std::string quote_b64{};
+  std::string agent_url{};   ///< where the CP can reach the agent API without a tunnel (dev)
+};
+std::string to_json(RegisterRequest const& r);
+/// Validates formats and sizes; at least one piece of evidence is required.
+result<RegisterRequest> parse_register_request(std::string_view json);
+
+struct RegisterResponse {
+  std::string agent_id{};
+  std::string tunnel_token{};  ///< secret; empty when the CP has no tunnel provider (dev)
+  std::string hostname{};
+  std::int64_t heartbeat_interval_seconds = 30;
+  std::string cp_public_key{};  ///< base64 DER SubjectPublicKeyInfo of the CP's signing key
+};
+std::string to_json(RegisterResponse const& r);
+result<RegisterResponse> parse_register_response(std::string_view json);
+
+// --- heartbeat ----------------------------------------------------------------------------------
+
+/// POST /api/v1/agents/{id}/heartbeat, signed by the agent's attested key.
+struct HeartbeatRequest {
+  std::string status{};           ///< workload state: "idle", "pulling", "running", "failed", ...
+  std::string image_digest{};     ///< of the running workload; empty when none
+  std::string deployment_id{};    ///< the deployment the workload belongs to; empty when none
+  /// Fresh evidence, sent when the CP asked for it (HeartbeatResponse::attestation_due).
+  std::string nonce{};
+  std::string intel_ta_token{};
+  std::string quote_b64{};
+};
+std::string to_json(HeartbeatRequest const& r);
+result<HeartbeatRequest> parse_heartbeat_request(std::string_view json);
+
+struct HeartbeatResponse {
+  bool verified = true;
+  /// The CP wants fresh evidence with the next heartbeat (fetch a challenge first).
+  bool attestation_due = false;
+  std::int64_t heartbeat_interval_seconds = 30;
+};
+std::string to_json(HeartbeatResponse const& r);
+result<HeartbeatResponse> parse_heartbeat_response(std::string_view json);
+
+// --- CP → agent ---------------------------------------------------------------------------------
+
+/// POST /api/deploy on the agent, signed by the CP's key. Idempotent by deployment_id.
+struct AgentDeployRequest {
+  std::string deployment_id{};
+  std::string app_name{};
+  std::string version{};
+  std::string image{};  ///< pinned by digest
+  std::map<std::string, std::string> env{};
+};
+std::string to_json(AgentDeployRequest const& r);
+result<AgentDeployRequest> parse_agent_deploy_request(std::string_view json);
+
+/// POST /api/undeploy on the agent, signed by the CP's key.
+struct AgentUndeployRequest {
+  std::string deployment_id{};  ///< empty: whatever runs
+};
+std::string to_json(AgentUndeployRequest const& r);
+result<AgentUndeployRequest> parse_agent_undeploy_request(std::string_view json);
+
+/// The agent's answer to deploy and undeploy.
+struct AgentDeployResponse {
+  std::string deployment_id{};
+  std::string status{};  ///< "deploying", "running", "stopped", ...
+};
+std::string to_json(AgentDeployResponse const& r);
+result<AgentDeployResponse> parse_agent_deploy_response(std::string_view json);
+
+}  // namespace ee::api

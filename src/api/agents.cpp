@@ -1,0 +1,633 @@
+// The agent <-> control plane messages: field formats, JSON writers and strict readers.
+//
+// Readers take one JSON object (strict parse: no duplicate keys, bounded size and depth), read
+// each known field with its type, check its format and size, and ignore fields they do not know,
+// so that a newer peer can add fields without breaking an older one. Errors name the field by
+// its path ("body.vm_name") and never echo its value: tokens, quotes and env values are secrets
+// or large.
+#include <easyenclave/api/agents.hpp>
+#include <easyenclave/api/signing.hpp>
+
+#include "detail/json.hpp"
+#include "detail/time.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <utility>
+
+namespace ee::api {
+namespace {
+
+namespace json = ::ee::detail::json;
+namespace bj = boost::json;
+using json::ObjectReader;
+
+constexpr std::size_t kMaxPublicKey = 4096;
+constexpr std::size_t kMaxItaToken = 16 * 1024;
+constexpr std::size_t kMaxQuoteB64 = 64 * 1024;
+constexpr std::size_t kMaxAgentUrl = 512;
+constexpr std::size_t kMaxTunnelToken = 4096;
+constexpr std::size_t kMaxHostname = 253;
+constexpr std::size_t kMaxId = 128;
+constexpr std::size_t kMaxVersion = 128;
+constexpr std::size_t kMaxStatus = 32;
+constexpr std::size_t kMaxEnvEntries = 64;
+constexpr std::size_t kMaxEnvName = 128;
+constexpr std::size_t kMaxEnvValue = 4096;
+constexpr std::size_t kMaxImageName = 255;
+constexpr std::int64_t kMaxSeconds = 365LL * 24 * 3600;
+constexpr std::int64_t kMaxHeartbeatInterval = 24 * 3600;
+
+// Evidence can be large (a quote and a token); every other message is small.
+constexpr json::ParseLimits kEvidenceLimits{.max_bytes = 128 * 1024, .max_depth = 8};
+constexpr json::ParseLimits kSmallLimits{.max_bytes = 64 * 1024, .max_depth = 8};
+
+bool is_lower(char c) noexcept { return c >= 'a' && c <= 'z'; }
+bool is_upper(char c) noexcept { return c >= 'A' && c <= 'Z'; }
+bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+bool is_alnum(char c) noexcept { return is_lower(c) || is_upper(c) || is_digit(c); }
+bool is_lower_hex(char c) noexcept { return is_digit(c) || (c >= 'a' && c <= 'f'); }
+
+template <class Pred>
+bool all_of(std::string_view s, Pred pred) {
+  return std::all_of(s.begin(), s.end(), pred);
+}
+
+Error invalid(std::string_view field, std::string_view rule) {
+  return Error(errc::invalid_field, std::string(field) + ": " + std::string(rule));
+}
+
+std::string join(std::string_view path, std::string_view key) {
+  std::string out(path);
+  out += '.';
+  out += key;
+  return out;
+}
+
+// A run of 1..max characters of `pred`, the first also satisfying `first`.
+template <class First, class Pred>
+bool is_token(std::string_view s, std::size_t max, First first, Pred pred) {
+  return !s.empty() && s.size() <= max && first(s.front()) && all_of(s, pred);
+}
+
+bool is_id(std::string_view s) {
+  return is_token(s, kMaxId, is_alnum,
+                  [](char c) { return is_alnum(c) || c == '.' || c == '_' || c == '-'; });
+}
+
+// A GitHub login: 1-39 of [A-Za-z0-9-], not starting with '-'.
+bool is_github_login(std::string_view s) {
+  return is_token(s, 39, is_alnum, [](char c) { return is_alnum(c) || c == '-'; });
+}
+
+bool is_lower_token(std::string_view s, std::size_t max) {
+  return is_token(s, max, [](char c) { return is_lower(c) || is_digit(c); },
+                  [](char c) { return is_lower(c) || is_digit(c) || c == '-'; });
+}
+
+// --- field checks used only by the readers -----------------------------------------------------
+
+// The CP's challenge is 32 bytes as 64 lower-case hex; older agents echo a 16-byte nonce.
+result<void> check_nonce(std::string_view value, std::string_view field, bool allow_legacy) {
+  bool const ok_length = value.size() == 64 || (allow_legacy && value.size() == 32);
+  if (!ok_length || !all_of(value, is_lower_hex))
+    return invalid(field, allow_legacy ? "must be 64 (or, from older agents, 32) lower-case hex "
+                                         "characters"
+                                       : "must be 64 lower-case hex characters");
+  return {};
+}
+
+result<void> check_max(std::string_view value, std::string_view field, std::size_t max) {
+  if (value.size() > max)
+    return invalid(field, "is " + std::to_string(value.size()) + " characters; at most " +
+                              std::to_string(max) + " are accepted");
+  return {};
+}
+
+result<void> check_id(std::string_view value, std::string_view field) {
+  if (!is_id(value))
+    return invalid(field, "must be 1-128 characters of [A-Za-z0-9._-] starting with a letter or "
+                          "digit");
+  return {};
+}
+
+result<void> check_status(std::string_view value, std::string_view field) {
+  if (!is_token(value, kMaxStatus, is_lower,
+                [](char c) { return is_lower(c) || is_digit(c) || c == '_' || c == '-'; }))
+    return invalid(field, "must be 1-32 characters of [a-z0-9_-] starting with a letter");
+  return {};
+}
+
+result<void> check_version(std::string_view value, std::string_view field) {
+  if (!is_token(value, kMaxVersion, is_alnum, [](char c) {
+        return is_alnum(c) || c == '.' || c == '_' || c == '-' || c == '+';
+      }))
+    return invalid(field, "must be 1-128 characters of [A-Za-z0-9._+-] starting with a letter or "
+                          "digit");
+  return {};
+}
+
+// RFC 1035 section 2.3.4: at most 253 characters, labels of 1-63 [A-Za-z0-9-] that neither
+// start nor end with '-'.
+result<void> check_hostname(std::string_view value, std::string_view field) {
+  auto const label_ok = [](std::string_view label) {
+    return is_token(label, 63, is_alnum, [](char c) { return is_alnum(c) || c == '-'; }) &&
+           label.back() != '-';
+  };
+  bool ok = !value.empty() && value.size() <= kMaxHostname;
+  for (std::size_t start = 0; ok;) {
+    auto const dot = value.find('.', start);
+    ok = label_ok(value.substr(start, dot == std::string_view::npos ? dot : dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  if (!ok)
+    return invalid(field, "must be a DNS name of at most 253 characters: labels of 1-63 "
+                          "[A-Za-z0-9-] separated by '.', none starting or ending with '-'");
+  return {};
+}
+
+// A compact JWS: base64url segments and dots. The JWT verifier checks the rest.
+result<void> check_ita_token(std::string_view value, std::string_view field) {
+  if (auto r = check_max(value, field, kMaxItaToken); !r) return r;
+  if (value.empty() ||
+      !all_of(value, [](char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; }))
+    return invalid(field, "must be a compact JWS (base64url segments separated by '.')");
+  return {};
+}
+
+// Standard base64; the CP decodes it strictly when it parses the quote.
+result<void> check_quote_b64(std::string_view value, std::string_view field) {
+  if (auto r = check_max(value, field, kMaxQuoteB64); !r) return r;
+  if (value.empty() ||
+      !all_of(value, [](char c) { return is_alnum(c) || c == '+' || c == '/' || c == '='; }))
+    return invalid(field, "must be standard base64");
+  return {};
+}
+
+result<void> check_public_key(std::string_view value, std::string_view field) {
+  if (auto r = check_max(value, field, kMaxPublicKey); !r) return r;
+  if (auto key = PublicKey::parse(value); !key)
+    return invalid(field, "must be a P-256 public key (base64 DER SubjectPublicKeyInfo or PEM)");
+  return {};
+}
+
+result<void> check_agent_url(std::string_view value, std::string_view field) {
+  if (auto r = check_max(value, field, kMaxAgentUrl); !r) return r;
+  std::size_t scheme = 0;
+  if (value.starts_with("http://")) scheme = 7;
+  else if (value.starts_with("https://")) scheme = 8;
+  // Printable ASCII without spaces: nothing that could split a request line or a log line.
+  if (scheme == 0 || value.size() == scheme ||
+      !all_of(value, [](char c) { return c > ' ' && c < 0x7f; }))
+    return invalid(field, "must be an http:// or https:// URL of printable characters");
+  return {};
+}
+
+result<void> check_tunnel_token(std::string_view value, std::string_view field) {
+  if (auto r = check_max(value, field, kMaxTunnelToken); !r) return r;
+  if (!all_of(value, [](char c) { return c > ' ' && c < 0x7f; }))
+    return invalid(field, "must be printable ASCII without spaces");
+  return {};
+}
+
+bool is_env_name(std::string_view value) {
+  return is_token(value, kMaxEnvName, [](char c) { return is_lower(c) || is_upper(c) || c == '_'; },
+                  [](char c) { return is_alnum(c) || c == '_'; });
+}
+
+// --- reading --------------------------------------------------------------------------------
+
+using Check = result<void> (*)(std::string_view, std::string_view);
+
+// A required string field that passes `check`.
+result<std::string> required(ObjectReader const& r, std::string_view key, Check check) {
+  auto v = r.string(key);
+  if (!v) return v.error();
+  if (auto ok = check(*v, join(r.path(), key)); !ok) return ok.error();
+  return v;
+}
+
+// An optional string field: absent, null and "" all read as "" (to_json leaves empty strings
+// out, and older peers write them); anything else must pass `check`.
+result<std::string> optional(ObjectReader const& r, std::string_view key, Check check) {
+  auto v = r.optional_string(key);
+  if (!v) return v.error();
+  if (!*v || (*v)->empty()) return std::string();
+  if (auto ok = check(**v, join(r.path(), key)); !ok) return ok.error();
+  return std::move(**v);
+}
+
+result<TimePoint> read_time(ObjectReader const& r, std::string_view key) {
+  auto text = r.optional_string(key);
+  if (!text) return text.error();
+  if (!*text) return TimePoint{};
+  auto t = detail::parse_rfc3339(**text);
+  if (!t) return invalid(join(r.path(), key), "must be an RFC 3339 timestamp");
+  return *t;
+}
+
+// --- writing --------------------------------------------------------------------------------
+
+void put_if(bj::object& o, std::string_view key, std::string const& value) {
+  if (!value.empty()) o[key] = value;
+}
+
+std::string to_text(bj::object o) { return json::serialize(bj::value(std::move(o))); }
+
+}  // namespace
+
+// --- field formats --------------------------------------------------------------------------
+
+result<void> check_vm_name(std::string_view value, std::string_view field) {
+  if (!is_token(value, 63, is_alnum,
+                [](char c) { return is_alnum(c) || c == '.' || c == '_' || c == '-'; }))
+    return invalid(field, "must be 1-63 characters of [A-Za-z0-9._-] starting with a letter or "
+                          "digit");
+  return {};
+}
+
+result<void> check_owner(std::string_view value, std::string_view field) {
+  std::string_view login;
+  if (value.starts_with("github:org/")) login = value.substr(11);
+  else if (value.starts_with("github:user/")) login = value.substr(12);
+  if (!is_github_login(login))
+    return invalid(field, "must be github:org/NAME or github:user/NAME, NAME a GitHub login (1-39 "
+                          "of [A-Za-z0-9-], not starting with '-')");
+  return {};
+}
+
+result<void> check_node_size(std::string_view value, std::string_view field) {
+  if (!is_lower_token(value, 32))
+    return invalid(field, "must be 1-32 characters of [a-z0-9-] starting with a letter or digit");
+  return {};
+}
+
+result<void> check_datacenter(std::string_view value, std::string_view field) {
+  auto const colon = value.find(':');
+  auto const rule = [](std::string_view part) {
+    return is_token(part, 40, [](char c) { return is_lower(c) || is_digit(c); },
+                    [](char c) { return is_lower(c) || is_digit(c) || c == '-'; });
+  };
+  if (colon == std::string_view::npos || !rule(value.substr(0, colon)) ||
+      !rule(value.substr(colon + 1)))
+    return invalid(field, "must be CLOUD:ZONE, each 1-40 characters of [a-z0-9-] starting with a "
+                          "letter or digit");
+  return {};
+}
+
+result<void> check_digest(std::string_view value, std::string_view field) {
+  if (value.size() != 71 || !value.starts_with("sha256:") ||
+      !all_of(value.substr(7), is_lower_hex))
+    return invalid(field, "must be sha256: followed by 64 lower-case hex characters");
+  return {};
+}
+
+result<void> check_pinned_image(std::string_view value, std::string_view field) {
+  // name: a registry/repository[:tag] reference (OCI distribution spec names, loosely: the
+  // registry enforces its own grammar); the digest is what pins the content.
+  auto const at = value.find('@');
+  auto const name = value.substr(0, at);
+  bool const name_ok =
+      at != std::string_view::npos &&
+      is_token(name, kMaxImageName, is_alnum,
+               [](char c) {
+                 return is_alnum(c) || c == '.' || c == '_' || c == '-' || c == '/' || c == ':';
+               }) &&
+      is_alnum(name.back());
+  if (!name_ok || !check_digest(value.substr(at + 1), field))
+    return invalid(field, "must be NAME@sha256:<64 lower-case hex>, NAME 1-255 characters of "
+                          "[A-Za-z0-9._/:-] starting and ending with a letter or digit");
+  return {};
+}
+
+std::string owner_login(std::string_view owner) {
+  if (!check_owner(owner)) return {};
+  std::string login(owner.substr(owner.find('/') + 1));
+  std::transform(login.begin(), login.end(), login.begin(),
+                 [](char c) { return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c; });
+  return login;
+}
+
+// --- challenge ------------------------------------------------------------------------------
+
+std::string to_json(Challenge const& c) {
+  bj::object o;
+  o["nonce"] = c.nonce;
+  o["expires_in_seconds"] = c.expires_in_seconds;
+  o["ttl_seconds"] = c.ttl_seconds;
+  if (c.issued_at != TimePoint{}) o["issued_at"] = detail::format_rfc3339(c.issued_at);
+  return to_text(std::move(o));
+}
+
+result<Challenge> parse_challenge(std::string_view text) {
+  auto doc = json::parse(text, kSmallLimits);
+  if (!doc) return doc.error();
+  auto reader = ObjectReader::from(*doc);
+  if (!reader) return reader.error();
+  auto const& r = *reader;
+  Challenge c;
+  auto nonce = required(r, "nonce", [](std::string_view v, std::string_view f) {
+    return check_nonce(v, f, false);
+  });
+  if (!nonce) return nonce.error();
+  c.nonce = std::move(*nonce);
+  // Control planes of the v2 API answer with expires_in_seconds or with ttl_seconds and
+  // issued_at; either lifetime field is enough.
+  auto expires = r.optional_integer("expires_in_seconds", 0, kMaxSeconds);
+  if (!expires) return expires.error();
+  auto ttl = r.optional_integer("ttl_seconds", 0, kMaxSeconds);
+  if (!ttl) return ttl.error();
+  if (!*expires && !*ttl)
+    return r.field_error("expires_in_seconds", ee::errc::missing_field,
+                         "required field is missing (nor is ttl_seconds present)");
+  c.expires_in_seconds = expires->value_or(ttl->value_or(0));
+  c.ttl_seconds = ttl->value_or(c.expires_in_seconds);
+  auto issued = read_time(r, "issued_at");
+  if (!issued) return issued.error();
+  c.issued_at = *issued;
+  return c;
+}
+
+// --- register -------------------------------------------------------------------------------
+
+std::string to_json(RegisterRequest const& r) {
+  bj::object o;
+  o["vm_name"] = r.vm_name;
+  put_if(o, "owner", r.owner);
+  o["node_size"] = r.node_size;
+  o["datacenter"] = r.datacenter;
+  o["nonce"] = r.nonce;
+  put_if(o, "public_key", r.public_key);
+  put_if(o, "intel_ta_token", r.intel_ta_token);
+  put_if(o, "quote_b64", r.quote_b64);
+  put_if(o, "agent_url", r.agent_url);
+  return to_text(std::move(o));
+}
+
+result<RegisterRequest> parse_register_request(std::string_view text) {
+  auto doc = json::parse(text, kEvidenceLimits);
+  if (!doc) return doc.error();
+  auto reader = ObjectReader::from(*doc);
+  if (!reader) return reader.error();
+  auto const& r = *reader;
+  RegisterRequest out;
+  auto vm_name = required(r, "vm_name", check_vm_name);
+  if (!vm_name) return vm_name.error();
+  out.vm_name = std::move(*vm_name);
+  auto owner = optional(r, "owner", check_owner);
+  if (!owner) return owner.error();
+  out.owner = std::move(*owner);
+  auto node_size = required(r, "node_size", check_node_size);
+  if (!node_size) return node_size.error();
+  out.node_size = std::move(*node_size);
+  auto datacenter = required(r, "datacenter", check_datacenter);
+  if (!datacenter) return datacenter.error();
+  out.datacenter = std::move(*datacenter);
+  auto nonce = required(r, "nonce", [](std::string_view v, std::string_view f) {
+    return check_nonce(v, f, true);
+  });
+  if (!nonce) return nonce.error();
+  out.nonce = std::move(*nonce);
+  auto public_key = optional(r, "public_key", check_public_key);
+  if (!public_key) return public_key.error();
+  out.public_key = std::move(*public_key);
+  auto token = optional(r, "intel_ta_token", check_ita_token);
+  if (!token) return token.error();
+  out.intel_ta_token = std::move(*token);
+  auto quote = optional(r, "quote_b64", check_quote_b64);
+  if (!quote) return quote.error();
+  out.quote_b64 = std::move(*quote);
+  auto url = optional(r, "agent_url", check_agent_url);
+  if (!url) return url.error();
+  out.agent_url = std::move(*url);
+  // An agent with a key binds nonce || SHA-256(key) into REPORTDATA, which needs the full
+  // 32-byte nonce; only keyless (older) agents may echo a short one.
+  if (!out.public_key.empty() && out.nonce.size() != 64)
+    return invalid(join(r.path(), "nonce"),
+                   "must be 64 lower-case hex characters when public_key is present");
+  if (out.intel_ta_token.empty() && out.quote_b64.empty())
+    return Error(ee::errc::missing_field,
+                 "body: evidence is missing: one of intel_ta_token or quote_b64 is required");
+  return out;
+}
+
+std::string to_json(RegisterResponse const& r) {
+  bj::object o;
+  o["agent_id"] = r.agent_id;
+  put_if(o, "tunnel_token", r.tunnel_token);
+  put_if(o, "hostname", r.hostname);
+  o["heartbeat_interval_seconds"] = r.heartbeat_interval_seconds;
+  put_if(o, "cp_public_key", r.cp_public_key);
+  return to_text(std::move(o));
+}
+
+result<RegisterResponse> parse_register_response(std::string_view text) {
+  auto doc = json::parse(text, kSmallLimits);
+  if (!doc) return doc.error();
+  auto reader = ObjectReader::from(*doc);
+  if (!reader) return reader.error();
+  auto const& r = *reader;
+  RegisterResponse out;
+  auto id = required(r, "agent_id", check_id);
+  if (!id) return id.error();
+  out.agent_id = std::move(*id);
+  auto token = optional(r, "tunnel_token", check_tunnel_token);
+  if (!token) return token.error();
+  out.tunnel_token = std::move(*token);
+  auto hostname = optional(r, "hostname", check_hostname);
+  if (!hostname) return hostname.error();
+  out.hostname = std::move(*hostname);
+  auto interval = r.optional_integer("heartbeat_interval_seconds", 1, kMaxHeartbeatInterval);
+  if (!interval) return interval.error();
+  out.heartbeat_interval_seconds = interval->value_or(out.heartbeat_interval_seconds);
+  auto key = optional(r, "cp_public_key", check_public_key);
+  if (!key) return key.error();
+  out.cp_public_key = std::move(*key);
+  return out;
+}
+
+// --- heartbeat ------------------------------------------------------------------------------
+
+std::string to_json(HeartbeatRequest const& r) {
+  bj::object o;
+  o["status"] = r.status;
+  put_if(o, "image_digest", r.image_digest);
+  put_if(o, "deployment_id", r.deployment_id);
+  put_if(o, "nonce", r.nonce);
+  put_if(o, "intel_ta_token", r.intel_ta_token);
+  put_if(o, "quote_b64", r.quote_b64);
+  return to_text(std::move(o));
+}
+
+result<HeartbeatRequest> parse_heartbeat_request(std::string_view text) {
+  auto doc = json::parse(text, kEvidenceLimits);
+  if (!doc) return doc.error();
+  auto reader = ObjectReader::from(*doc);
+  if (!reader) return reader.error();
+  auto const& r = *reader;
+  HeartbeatRequest out;
+  auto status = required(r, "status", check_status);
+  if (!status) return status.error();
+  out.status = std::move(*status);
+  auto digest = optional(r, "image_digest", check_digest);
+  if (!digest) return digest.error();
+  out.image_digest = std::move(*digest);
+  auto deployment = optional(r, "deployment_id", check_id);
+  if (!deployment) return deployment.error();
+  out.deployment_id = std::move(*deployment);
+  auto nonce = optional(r, "nonce", [](std::string_view v, std::string_view f) {
+    return check_nonce(v, f, false);
+  });
+  if (!nonce) return nonce.error();
+  out.nonce = std::move(*nonce);
+  auto token = optional(r, "intel_ta_token", check_ita_token);
+  if (!token) return token.error();
+  out.intel_ta_token = std::move(*token);
+  auto quote = optional(r, "quote_b64", check_quote_b64);
+  if (!quote) return quote.error();
+  out.quote_b64 = std::move(*quote);
+  // Fresh evidence is bound to a challenge, and a challenge answer carries evidence.
+  bool const has_evidence = !out.intel_ta_token.empty() || !out.quote_b64.empty();
+  if (has_evidence && out.nonce.empty())
+    return r.field_error("nonce", ee::errc::missing_field,
+                         "required with intel_ta_token or quote_b64");
+  if (!has_evidence && !out.nonce.empty())
+    return invalid(join(r.path(), "nonce"), "sent without intel_ta_token or quote_b64");
+  return out;
+}
+
+std::string to_json(HeartbeatResponse const& r) {
+  bj::object o;
+  o["verified"] = r.verified;
+  o["attestation_due"] = r.attestation_due;
+  o["heartbeat_interval_seconds"] = r.heartbeat_interval_seconds;
+  return to_text(std::move(o));
+}
+
+result<HeartbeatResponse> parse_heartbeat_response(std::string_view text) {
+  auto doc = json::parse(text, kSmallLimits);
+  if (!doc) return doc.error();
+  auto reader = ObjectReader::from(*doc);
+  if (!reader) return reader.error();
+  auto const& r = *reader;
+  HeartbeatResponse out;
+  auto verified = r.boolean("verified");
+  if (!verified) return verified.error();
+  out.verified = *verified;
+  auto due = r.optional_boolean("attestation_due");
+  if (!due) return due.error();
+  out.attestation_due = due->value_or(false);
+  auto interval = r.optional_integer("heartbeat_interval_seconds", 1, kMaxHeartbeatInterval);
+  if (!interval) return interval.error();
+  out.heartbeat_interval_seconds = interval->value_or(out.heartbeat_interval_seconds);
+  return out;
+}
+
+// --- CP -> agent ----------------------------------------------------------------------------
+
+std::string to_json(AgentDeployRequest const& r) {
+  bj::object o;
+  o["deployment_id"] = r.deployment_id;
+  o["app_name"] = r.app_name;
+  put_if(o, "version", r.version);
+  o["image"] = r.image;
+  if (!r.env.empty()) {
+    bj::object env;
+    for (auto const& [name, value] : r.env) env[name] = value;
+    o["env"] = std::move(env);
+  }
+  return to_text(std::move(o));
+}
+
+result<AgentDeployRequest> parse_agent_deploy_request(std::string_view text) {
+  auto doc = json::parse(text, kSmallLimits);
+  if (!doc) return doc.error();
+  auto reader = ObjectReader::from(*doc);
+  if (!reader) return reader.error();
+  auto const& r = *reader;
+  AgentDeployRequest out;
+  auto id = required(r, "deployment_id", check_id);
+  if (!id) return id.error();
+  out.deployment_id = std::move(*id);
+  auto app = required(r, "app_name", check_vm_name);
+  if (!app) return app.error();
+  out.app_name = std::move(*app);
+  auto version = optional(r, "version", check_version);
+  if (!version) return version.error();
+  out.version = std::move(*version);
+  auto image = required(r, "image", check_pinned_image);
+  if (!image) return image.error();
+  out.image = std::move(*image);
+  auto env = r.optional_child("env");
+  if (!env) return env.error();
+  if (*env) {
+    auto const& object = (*env)->object();
+    auto const path = (*env)->path();
+    if (object.size() > kMaxEnvEntries)
+      return invalid(path, "has " + std::to_string(object.size()) + " entries; at most " +
+                               std::to_string(kMaxEnvEntries) + " are accepted");
+    std::size_t index = 0;
+    for (auto const& entry : object) {
+      std::string_view const name(entry.key().data(), entry.key().size());
+      // An invalid name is not echoed: it may be anything, including a misplaced secret.
+      if (!is_env_name(name))
+        return invalid(path, "the name of entry " + std::to_string(index) +
+                                 " must match [A-Za-z_][A-Za-z0-9_]{0,127}");
+      auto value = (*env)->string(name);
+      if (!value) return value.error();
+      if (value->size() > kMaxEnvValue)
+        return invalid(join(path, name), "value exceeds " + std::to_string(kMaxEnvValue) +
+                                             " characters");
+      out.env.emplace(std::string(name), std::move(*value));
+      ++index;
+    }
+  }
+  return out;
+}
+
+std::string to_json(AgentUndeployRequest const& r) {
+  bj::object o;
+  put_if(o, "deployment_id", r.deployment_id);
+  return to_text(std::move(o));
+}
+
+result<AgentUndeployRequest> parse_agent_undeploy_request(std::string_view text) {
+  auto doc = json::parse(text, kSmallLimits);
+  if (!doc) return doc.error();
+  auto reader = ObjectReader::from(*doc);
+  if (!reader) return reader.error();
+  auto const& r = *reader;
+  AgentUndeployRequest out;
+  auto id = optional(r, "deployment_id", check_id);
+  if (!id) return id.error();
+  out.deployment_id = std::move(*id);
+  return out;
+}
+
+std::string to_json(AgentDeployResponse const& r) {
+  bj::object o;
+  put_if(o, "deployment_id", r.deployment_id);
+  o["status"] = r.status;
+  return to_text(std::move(o));
+}
+
+result<AgentDeployResponse> parse_agent_deploy_response(std::string_view text) {
+  auto doc = json::parse(text, kSmallLimits);
+  if (!doc) return doc.error();
+  auto reader = ObjectReader::from(*doc);
+  if (!reader) return reader.error();
+  auto const& r = *reader;
+  AgentDeployResponse out;
+  auto id = optional(r, "deployment_id", check_id);
+  if (!id) return id.error();
+  out.deployment_id = std::move(*id);
+  auto status = required(r, "status", check_status);
+  if (!status) return status.error();
+  out.status = std::move(*status);
+  return out;
+}
+
+}  // namespace ee::api
