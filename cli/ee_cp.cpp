@@ -1,13 +1,12 @@
-// ee-cp: the easyenclave control plane. Parses flags and environment, installs the log sink,
-// starts ee::cp::ControlPlane and serves until SIGINT/SIGTERM.
+// ee-cp: the easyenclave control plane. Binds flags and environment to ee::cp::Config, installs
+// the log sink, starts ee::cp::ControlPlane and serves until SIGINT/SIGTERM.
+#include <easyenclave/cp/config.hpp>
 #include <easyenclave/cp/control_plane.hpp>
-#include <easyenclave/http/address.hpp>
 #include <easyenclave/log.hpp>
 #include <easyenclave/version.hpp>
 
 #include <CLI/CLI.hpp>
 
-#include <cstdio>
 #include <iostream>
 #include <string>
 
@@ -21,20 +20,67 @@ constexpr int kExitIo = 3;
 
 int main(int argc, char** argv) {
   CLI::App app{"ee-cp: the easyenclave control plane", "ee-cp"};
-  std::string listen = "127.0.0.1:8080";
-  std::size_t threads = 2;
+  app.set_version_flag("--version", std::string(ee::version()));
+  app.get_formatter()->column_width(44);
+  ee::cp::Config c;
   std::string log_level = "info";
   std::string log_format = "text";
-  bool dev = false;
-  app.set_version_flag("--version", std::string(ee::version()));
-  app.add_option("--listen", listen, "HOST:PORT to serve the API on (port 0: any free port)")
-      ->envname("EE_LISTEN")->capture_default_str();
-  app.add_option("--threads", threads, "Server threads")->envname("EE_THREADS")->capture_default_str()
-      ->check(CLI::Range(1, 64));
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->envname("EE_LOG_LEVEL")
-      ->capture_default_str();
-  app.add_option("--log-format", log_format, "text|json")->envname("EE_LOG_FORMAT")->capture_default_str();
-  app.add_flag("--dev", dev, "Development mode: allow local stand-ins")->envname("EE_DEV");
+
+  // Each flag has an environment variable; flags win. Defaults are shown by --help.
+  auto opt = [&app](std::string const& flag, auto& field, std::string const& env, std::string const& help,
+                    std::string const& group) {
+    return app.add_option(flag, field, help)->envname(env)->capture_default_str()->group(group);
+  };
+  std::string const server = "Server", policy = "Attestation policy", dcap = "Local DCAP",
+                    tokens = "Token issuers", cf = "Cloudflare", timing = "Timings";
+  opt("--listen", c.listen, "EE_LISTEN", "HOST:PORT to serve the API on (port 0: any free port)", server);
+  opt("--threads", c.threads, "EE_THREADS", "Server threads", server);
+  opt("--db", c.db, "EE_DB", "SQLite database file (a cache agents rebuild); empty: in memory, --dev only", server);
+  opt("--admin-token", c.admin_token, "EE_ADMIN_TOKEN", "Bearer token of the admin routes (empty: admin off)", server);
+  opt("--signing-key", c.signing_key_file, "EE_SIGNING_KEY_FILE", "PEM file of the CP's P-256 key, created if missing (empty: new key per run)", server);
+  opt("--ca-file", c.ca_file, "EE_CA_FILE", "Extra PEM CA file for outbound HTTPS", server);
+  opt("--log-level", log_level, "EE_LOG_LEVEL", "trace|debug|info|warn|error", server);
+  opt("--log-format", log_format, "EE_LOG_FORMAT", "text|json", server);
+  app.add_flag("--dev", c.dev, "Development mode: allow the simulator root, nonce checks off, no trusted MRTD")
+      ->envname("EE_DEV")->group(server);
+
+  opt("--trusted-mrtd", c.trusted_mrtds, "EE_TRUSTED_MRTDS", "Trusted agent MRTD, 96 hex (repeat, or comma-separated)", policy)
+      ->delimiter(',');
+  opt("--nonce-mode", c.nonce_mode, "EE_NONCE_MODE", "required|optional|disabled", policy);
+  opt("--appraisal", c.appraisal, "EE_APPRAISAL", "Evidence accepted: any|ita|local", policy);
+  opt("--tcb-mode", c.tcb_mode, "EE_TCB_MODE", "strict|warn|disabled", policy);
+  opt("--allowed-tcb", c.allowed_tcb_statuses, "EE_ALLOWED_TCB_STATUSES", "Allowed TCB statuses (comma-separated)", policy)
+      ->delimiter(',');
+  app.add_flag("--allow-debug-td", c.allow_debug_td, "Admit TDs with the debug attribute")->envname("EE_ALLOW_DEBUG_TD")->group(policy);
+
+  opt("--quote-root", c.quote_root_file, "EE_QUOTE_ROOT", "Root CA file for PCK chains (empty: Intel SGX Root CA)", dcap);
+  opt("--collateral", c.collateral_file, "EE_COLLATERAL", "Fixed collateral bundle file (empty: fetch from --pccs-url)", dcap);
+  opt("--pccs-url", c.pccs_url, "EE_PCCS_URL", "Intel PCS or a PCCS", dcap);
+  opt("--simulator-dir", c.simulator_dir, "EE_SIMULATOR_DIR", "Trust this quote simulator's root and collateral (dev)", dcap);
+  opt("--quote-provider", c.quote_provider, "EE_QUOTE_PROVIDER", "The CP's own quotes: none|tsm|simulator", dcap);
+
+  opt("--ita-jwks-url", c.ita_jwks_url, "EE_ITA_JWKS_URL", "Intel Trust Authority signing keys", tokens);
+  opt("--ita-issuer", c.ita_issuers, "EE_ITA_ISSUERS", "Accepted ITA token issuers (comma-separated)", tokens)->delimiter(',');
+  opt("--github-jwks-url", c.github_jwks_url, "EE_GITHUB_JWKS_URL", "GitHub Actions OIDC signing keys", tokens);
+  opt("--github-issuer", c.github_issuer, "EE_GITHUB_ISSUER", "GitHub Actions OIDC issuer", tokens);
+  opt("--github-audience", c.github_audience, "EE_GITHUB_AUDIENCE", "Audience deploy and publish tokens must carry", tokens);
+
+  opt("--cf-api-base", c.cloudflare_api_base, "CLOUDFLARE_API_BASE", "Cloudflare API base URL", cf);
+  opt("--cf-api-token", c.cloudflare_api_token, "CLOUDFLARE_API_TOKEN", "Cloudflare API token (prefer the environment)", cf);
+  opt("--cf-account-id", c.cloudflare_account_id, "CLOUDFLARE_ACCOUNT_ID", "Cloudflare account id", cf);
+  opt("--cf-zone-id", c.cloudflare_zone_id, "CLOUDFLARE_ZONE_ID", "Cloudflare zone id", cf);
+  opt("--domain", c.domain, "EE_DOMAIN", "Domain agents' hostnames live under", cf);
+  opt("--instance-id", c.instance_id, "EE_CP_INSTANCE_ID", "Tells this CP's tunnels apart on a shared account", cf);
+
+  opt("--nonce-ttl", c.nonce_ttl, "EE_NONCE_TTL_SECONDS", "Challenge lifetime, seconds", timing);
+  opt("--heartbeat-interval", c.heartbeat_interval, "EE_HEARTBEAT_INTERVAL_SECONDS", "Agent heartbeat interval, seconds", timing);
+  opt("--reattestation-interval", c.reattestation_interval, "EE_REATTESTATION_INTERVAL_SECONDS", "Fresh evidence every, seconds", timing);
+  opt("--signature-window", c.signature_window, "EE_SIGNATURE_WINDOW_SECONDS", "Accepted clock skew of signed requests, seconds", timing);
+  opt("--agent-stale-hours", c.agent_stale_hours, "EE_AGENT_STALE_HOURS", "Remove agents silent this long, hours", timing);
+  opt("--deploy-timeout", c.deploy_timeout, "EE_DEPLOY_TIMEOUT_SECONDS", "Fail deployments not running after, seconds", timing);
+  opt("--maintenance-interval", c.maintenance_interval, "EE_MAINTENANCE_INTERVAL_SECONDS", "Background task interval, seconds", timing);
+  opt("--health-scrape-interval", c.health_scrape_interval, "EE_HEALTH_SCRAPE_INTERVAL_SECONDS", "Agent health scrape interval, seconds (0: off)", timing);
+
   try {
     app.parse(argc, argv);
   } catch (CLI::ParseError const& e) {
@@ -51,25 +97,18 @@ int main(int argc, char** argv) {
   ee::log::set_level(level);
   ee::log::set_sink(ee::log::make_stderr_sink(format));
 
-  auto address = ee::http::parse_host_port(listen);
-  if (!address) {
-    std::cerr << "ee-cp: --listen: " << address.error().message() << "\n";
-    return kExitUsage;
+  auto options = ee::cp::make_options(c);
+  if (!options) {
+    std::cerr << "ee-cp: " << options.error().message() << " (" << options.error().id() << ")\n";
+    return options.error() == ee::condition::invalid_input ? kExitUsage : kExitIo;
   }
-  ee::cp::Options options;
-  options.server.host = address->host;
-  options.server.port = address->port;
-  options.server.threads = threads;
-  options.dev = dev;
-
-  auto cp = ee::cp::ControlPlane::start(std::move(options));
+  auto cp = ee::cp::ControlPlane::start(std::move(*options));
   if (!cp) {
     std::cerr << "ee-cp: " << cp.error().message() << " (" << cp.error().id() << ")\n";
     return cp.error() == ee::condition::invalid_input ? kExitUsage : kExitIo;
   }
   // One JSON line on stdout tells scripts (make demo, tests) where the API is, even with port 0.
-  auto const ep = (*cp)->endpoint();
-  std::cout << R"({"event":"listening","url":"http://)" << ee::http::to_string({ep.address().to_string(), ep.port()})
+  std::cout << R"({"event":"listening","url":")" << (*cp)->url() << R"(","public_key":")" << (*cp)->public_key()
             << R"("})" << std::endl;
   (*cp)->wait_for_signal();
   return 0;

@@ -1,38 +1,235 @@
+// The composition root of the control plane: checks the configuration, fills in defaults,
+// builds Services, the routes and the server, and runs the background tasks.
 #include <easyenclave/cp/control_plane.hpp>
+#include <easyenclave/http/address.hpp>
+#include <easyenclave/http/https_client.hpp>
+#include <easyenclave/registry/sqlite.hpp>
+#include <easyenclave/tdx/simulator.hpp>
 
 #include "cp/routes/routes.hpp"
+#include "cp/services.hpp"
 #include "detail/log.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <easyenclave/block_on.hpp>
+
+#include <thread>
+
 namespace ee::cp {
+namespace {
+
+namespace asio = boost::asio;
+
+// Production refuses configurations that would admit forged or replayed evidence (DESIGN.md:
+// "a production CP refuses to start with" the simulator root). --dev skips these checks.
+result<void> check_production_safety(Options const& o, std::size_t trusted_count) {
+  if (o.quote_root.common_name() == tdx::kSimulatorRootName) {
+    return Error(errc::unsafe_configuration, "the simulator root is trusted for quotes; only --dev allows that");
+  }
+  if (o.policy.nonce_mode != NonceMode::required) {
+    return Error(errc::unsafe_configuration, "nonce checking is '" + std::string(to_string(o.policy.nonce_mode)) +
+                                                 "'; production requires 'required' (or --dev)");
+  }
+  if (trusted_count == 0) {
+    return Error(errc::unsafe_configuration, "no trusted MRTD is configured (--trusted-mrtd, or the admin API with --dev first)");
+  }
+  if (o.quote_provider && o.quote_provider->name() == "simulator") {
+    return Error(errc::unsafe_configuration, "the simulator quote provider serves the CP's attestation; only --dev allows that");
+  }
+  return {};
+}
+
+asio::awaitable<void> every(std::chrono::seconds interval, Services& s,
+                            asio::awaitable<void> (*pass)(Services&)) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    timer.expires_after(interval);
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    co_await pass(s);
+  }
+}
+
+asio::awaitable<void> maintenance_pass(Services& s) {
+  if (auto r = co_await run_maintenance_pass(s); !r) {
+    detail::log::warn("cp", "maintenance failed: ", r.error().message());
+  }
+}
+
+asio::awaitable<void> health_pass(Services& s) {
+  if (auto r = co_await run_health_scrape(s); !r) {
+    detail::log::warn("cp", "health scrape failed: ", r.error().message());
+  }
+}
+
+}  // namespace
 
 struct ControlPlane::Impl {
-  Services services;
+  explicit Impl(Options o)
+      : options(std::move(o)),
+        store_pool(options.store_threads == 0 ? 1 : options.store_threads),
+        nonces(options.max_outstanding_nonces, options.timings.nonce_ttl) {}
+
+  Options options;
+  asio::thread_pool store_pool;
+  NonceTable nonces;
+  api::ReplayGuard replay_guard;
+  std::mutex quote_provider_mutex;
+  std::mutex health_mutex;
+  std::unordered_map<std::string, HealthCounters> health_counters;
+  std::unique_ptr<jwt::JwksCache> ita_keys;
+  std::unique_ptr<jwt::JwksCache> github_keys;
+  std::unique_ptr<Services> services;
   std::unique_ptr<http::Server> server;
+  std::vector<std::pair<boost::beast::http::verb, std::string>> routes;
+  asio::io_context tasks{1};
+  std::thread tasks_thread;
+  std::once_flag stopped;
+
+  void stop() {
+    std::call_once(stopped, [this] {
+      tasks.stop();
+      if (tasks_thread.joinable()) tasks_thread.join();
+      if (server) server->stop();
+    });
+  }
 };
 
 ControlPlane::ControlPlane(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-ControlPlane::~ControlPlane() = default;
+ControlPlane::~ControlPlane() {
+  if (impl_) {
+    impl_->stop();
+    impl_->store_pool.join();
+  }
+}
 
 result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
-  auto impl = std::make_unique<Impl>();
-  impl->services.now = std::move(options.now);
-  impl->services.started_at = impl->services.now();
-  impl->services.dev = options.dev;
+  auto impl = std::make_unique<Impl>(std::move(options));
+  auto& o = impl->options;
+
+  if (!o.stores.agents || !o.stores.measurements || !o.stores.apps || !o.stores.deployments) {
+    auto memory = registry::open_sqlite_stores(":memory:");
+    if (!memory) return memory.error().with_context("in-memory registry");
+    if (!o.stores.agents) o.stores.agents = memory->agents;
+    if (!o.stores.measurements) o.stores.measurements = memory->measurements;
+    if (!o.stores.apps) o.stores.apps = memory->apps;
+    if (!o.stores.deployments) o.stores.deployments = memory->deployments;
+  }
+  if (!o.http) {
+    auto client = http::make_https_client();
+    if (!client) return client.error().with_context("outbound HTTPS client");
+    o.http = std::move(*client);
+  }
+  if (!o.signing_key) {
+    auto key = api::SigningKey::generate();
+    if (!key) return key.error().with_context("CP signing key");
+    o.signing_key = std::move(*key);
+  }
+
+  // Seed the configured trusted MRTDs; those already present (from an earlier run) stay as they are.
+  for (auto m : o.trusted_mrtds) {
+    if (m.added_at == registry::TimePoint{}) m.added_at = o.now();
+    if (auto r = o.stores.measurements->add(m); !r && r.error() != registry::errc::conflict) {
+      return r.error().with_context("seeding trusted MRTD " + m.mrtd);
+    }
+  }
+  auto trusted = o.stores.measurements->list();
+  if (!trusted) return trusted.error();
+  std::size_t const trusted_agents = static_cast<std::size_t>(
+      std::count_if(trusted->begin(), trusted->end(), [](auto const& m) { return m.kind == "agent"; }));
+  if (!o.dev) {
+    if (auto r = check_production_safety(o, trusted_agents); !r) return r.error();
+  }
+
+  jwt::JwksCacheOptions ita_jwks;
+  ita_jwks.url = o.ita_jwks_url;
+  impl->ita_keys = std::make_unique<jwt::JwksCache>(o.http, ita_jwks, o.now);
+  jwt::JwksCacheOptions github_jwks;
+  github_jwks.url = o.github_jwks_url;
+  impl->github_keys = std::make_unique<jwt::JwksCache>(o.http, github_jwks, o.now);
+
+  impl->services.reset(new Services{
+      .options = o,
+      .now = o.now,
+      .started_at = o.now(),
+      .dev = o.dev,
+      .trust_any_mrtd = o.dev && trusted_agents == 0,
+      .stores = o.stores,
+      .store_pool = impl->store_pool,
+      .http = o.http,
+      .nonces = impl->nonces,
+      .replay_guard = impl->replay_guard,
+      .signing_key = *o.signing_key,
+      .tunnels = o.tunnels,
+      .quote_provider = o.quote_provider,
+      .quote_provider_mutex = impl->quote_provider_mutex,
+      .verifier = tdx::Verifier(o.quote_root),
+      .ita_keys = *impl->ita_keys,
+      .github_keys = *impl->github_keys,
+      .health_mutex = impl->health_mutex,
+      .health_counters = impl->health_counters,
+  });
+  auto& s = *impl->services;
+  if (s.trust_any_mrtd) detail::log::warn("cp", "dev mode with no trusted MRTD: every MRTD is trusted");
 
   http::Router router;
-  add_health_routes(router, impl->services);
+  add_health_routes(router, s);
+  add_agent_routes(router, s);
+  add_app_routes(router, s);
+  add_deploy_routes(router, s);
+  add_measurement_routes(router, s);
+  add_attestation_routes(router, s);
+  if (o.extra_routes) o.extra_routes(router);
+  for (auto const& r : router.routes()) impl->routes.emplace_back(r.method, r.pattern);
 
-  auto server = http::Server::start(std::move(router), options.server);
+  auto server = http::Server::start(std::move(router), o.server);
   if (!server) return server.error().with_context("control plane");
   impl->server = std::move(*server);
+
+  if (o.background_tasks) {
+    asio::co_spawn(impl->tasks, every(o.timings.maintenance_interval, s, maintenance_pass), asio::detached);
+    if (o.timings.health_scrape_interval.count() > 0) {
+      asio::co_spawn(impl->tasks, every(o.timings.health_scrape_interval, s, health_pass), asio::detached);
+    }
+    impl->tasks_thread = std::thread([&tasks = impl->tasks] { tasks.run(); });
+  }
+
   auto const ep = impl->server->endpoint();
-  detail::log::info("cp", "listening address=", ep.address().to_string(), " port=", ep.port(),
-                    " dev=", options.dev);
+  detail::log::info("cp", "listening address=", ep.address().to_string(), " port=", ep.port(), " dev=", o.dev,
+                    " trusted_mrtds=", trusted_agents, " tunnels=", o.tunnels != nullptr,
+                    " nonce_mode=", to_string(o.policy.nonce_mode), " appraisal=", to_string(o.policy.appraisal));
   return std::unique_ptr<ControlPlane>(new ControlPlane(std::move(impl)));
 }
 
 boost::asio::ip::tcp::endpoint ControlPlane::endpoint() const noexcept { return impl_->server->endpoint(); }
-void ControlPlane::stop() { impl_->server->stop(); }
-void ControlPlane::wait_for_signal() { impl_->server->wait_for_signal(); }
+
+std::string ControlPlane::url() const {
+  auto const ep = endpoint();
+  return "http://" + http::to_string({ep.address().to_string(), ep.port()});
+}
+
+std::vector<std::pair<boost::beast::http::verb, std::string>> ControlPlane::routes() const {
+  return impl_->routes;
+}
+
+std::string ControlPlane::public_key() const { return impl_->options.signing_key->public_key().base64(); }
+
+void ControlPlane::stop() { impl_->stop(); }
+
+void ControlPlane::wait_for_signal() {
+  impl_->server->wait_for_signal();
+  impl_->stop();
+}
+
+result<MaintenanceReport> ControlPlane::run_maintenance() {
+  return block_on(run_maintenance_pass(*impl_->services));
+}
+
+result<void> ControlPlane::scrape_health() { return block_on(run_health_scrape(*impl_->services)); }
 
 }  // namespace ee::cp

@@ -253,7 +253,7 @@ Bytes sgx_oid(std::initializer_list<std::uint32_t> suffix) {
 // --- the simulated platform ----------------------------------------------------------------------
 
 constexpr char kOrganization[] = "easyenclave simulator (TEST ONLY, NOT TRUSTED)";
-constexpr char kRootCn[] = "EE Simulator Root CA";
+constexpr std::string_view kRootCn = kSimulatorRootName;
 constexpr char kPlatformCaCn[] = "EE Simulator PCK Platform CA";
 constexpr char kPckCn[] = "EE Simulator PCK Certificate";
 constexpr char kTcbSigningCn[] = "EE Simulator TCB Signing";
@@ -580,7 +580,7 @@ result<Material> generate_material(SimulatorOptions const& o) {
 
   auto root_key = generate_p256_key();
   if (!root_key) return root_key.error();
-  auto root = issue_certificate({.common_name = kRootCn, .ca = true, .path_length = 1,
+  auto root = issue_certificate({.common_name = std::string(kRootCn), .ca = true, .path_length = 1,
                                  .crl_url = kRootCrlUrl, .not_before = start, .not_after = end},
                                 root_key->get(), nullptr, root_key->get());
   if (!root) return root.error();

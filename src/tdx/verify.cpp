@@ -505,6 +505,7 @@ TrustedRoot TrustedRoot::intel_sgx_root_ca() {
 }
 
 std::string TrustedRoot::fingerprint() const { return state_ ? state_->fingerprint : ""; }
+std::string TrustedRoot::common_name() const { return state_ ? state_->name : ""; }
 
 // --- Verdict ---------------------------------------------------------------------------------
 

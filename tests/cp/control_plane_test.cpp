@@ -37,9 +37,12 @@ TEST(ControlPlane, HealthReportsVersionUptimeAndMode) {
 }
 
 TEST(ControlPlane, StartFailsWhenThePortIsTaken) {
-  auto first = ee::cp::ControlPlane::start({});
+  ee::cp::Options dev;
+  dev.dev = true;
+  auto first = ee::cp::ControlPlane::start(std::move(dev));
   ASSERT_TRUE(first);
   ee::cp::Options options;
+  options.dev = true;
   options.server.port = (*first)->endpoint().port();
   auto second = ee::cp::ControlPlane::start(std::move(options));
   ASSERT_FALSE(second);

@@ -1,43 +1,170 @@
 #pragma once
 /// @file The control plane as a library object. `ee-cp` is a thin main over it; third parties
-/// build their own control plane the same way (and, as the CP grows, swap stores and policy).
+/// build their own control plane the same way: swap a store, add routes, add an admission hook.
+///
+/// What it serves is listed in docs/api.md (and docs/openapi.json): agent challenge,
+/// registration, heartbeats and listing; the app catalog; deploys by GitHub identity;
+/// deployments; trusted measurements and their admin routes; the CP's own attestation.
+/// Every route answers under `/api/v1/...` and, for agents of the earlier control plane, under
+/// `/api/...`.
+#include <easyenclave/api/agents.hpp>
+#include <easyenclave/api/signing.hpp>
+#include <easyenclave/cloudflare/tunnels.hpp>
+#include <easyenclave/cp/error.hpp>
+#include <easyenclave/cp/policy.hpp>
 #include <easyenclave/error.hpp>
+#include <easyenclave/http/client.hpp>
+#include <easyenclave/http/router.hpp>
 #include <easyenclave/http/server.hpp>
+#include <easyenclave/registry/store.hpp>
+#include <easyenclave/tdx/appraisal.hpp>
+#include <easyenclave/tdx/collateral.hpp>
+#include <easyenclave/tdx/fetcher.hpp>
+#include <easyenclave/tdx/provider.hpp>
+#include <easyenclave/tdx/verify.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace ee::cp {
+
+/// What an admission hook sees: the validated registration and its appraisal, which already
+/// passed the nonce, key-binding and policy checks.
+struct Admission {
+  api::RegisterRequest const& request;
+  tdx::Appraisal const& appraisal;
+};
+
+/// Intervals of the CP's background work and its protocol timings.
+struct Timings {
+  std::chrono::seconds nonce_ttl{300};
+  /// How often agents heartbeat (sent to them at registration).
+  std::chrono::seconds heartbeat_interval{30};
+  /// How old an agent's last appraisal may get before a heartbeat asks for fresh evidence.
+  std::chrono::seconds reattestation_interval{3600};
+  /// Accepted clock distance for signed requests.
+  std::chrono::seconds signature_window{300};
+  /// Agents without a heartbeat for this long are removed with their tunnel (EE_AGENT_STALE_HOURS).
+  std::chrono::seconds agent_stale_after{std::chrono::hours(24)};
+  /// Deployments still `pending`/`deploying` after this long are failed.
+  std::chrono::seconds deploy_timeout{600};
+  /// How often background tasks run (nonce purge, stale agents, stuck deployments).
+  std::chrono::seconds maintenance_interval{60};
+  /// How often each agent's `/api/health` is scraped; 0 disables scraping.
+  std::chrono::seconds health_scrape_interval{60};
+  /// Timeout of one call to an agent's API (deploy, undeploy, logs, health).
+  std::chrono::seconds agent_call_timeout{15};
+};
 
 struct Options {
   /// Where the API listens; port 0 lets the kernel pick (see `ControlPlane::endpoint`).
   http::ServerOptions server{};
-  /// Development mode: relaxes the production start-up checks so local stand-ins work.
+  /// Development mode: the start-up safety checks are skipped (so the simulator root, a
+  /// disabled nonce check and an empty trusted-MRTD list are accepted) and, with no trusted
+  /// MRTD configured, every MRTD is trusted.
   bool dev = false;
-  /// The clock; injected so tests control uptime and expiry.
+  /// The clock; injected so tests control expiry, staleness and uptime.
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
   };
+
+  /// The registry. Null members: an in-memory SQLite database (its contents are lost at exit,
+  /// which the cache design tolerates; `ee-cp --db` gives a file).
+  registry::Stores stores{};
+  /// Outbound HTTP (JWKS, Intel PCS, Cloudflare, agents). Null: `http::make_https_client()`.
+  std::shared_ptr<http::Client> http{};
+
+  AttestationPolicy policy{};
+  /// Seeded into the trusted-measurement store at start (kept if already there).
+  std::vector<registry::TrustedMeasurement> trusted_mrtds{};
+  /// Custom admission check run after the built-in ones; an error refuses the registration
+  /// (its condition picks the status).
+  std::function<result<void>(Admission const&)> admit{};
+
+  /// Local DCAP: the root PCK chains must end at, and where collateral comes from. Set
+  /// `collateral` (fixed, e.g. the simulator's) or `collateral_fetcher` (Intel PCS / a PCCS);
+  /// with neither, raw quotes are refused.
+  tdx::TrustedRoot quote_root = tdx::TrustedRoot::intel_sgx_root_ca();
+  std::shared_ptr<tdx::Collateral const> collateral{};
+  std::shared_ptr<tdx::CollateralFetcher> collateral_fetcher{};
+
+  /// Intel Trust Authority tokens: where the signing keys are, and who may issue them.
+  std::string ita_jwks_url = "https://portal.trustauthority.intel.com/certs";
+  std::vector<std::string> ita_issuers{"Intel Trust Authority", "https://portal.trustauthority.intel.com"};
+
+  /// GitHub Actions OIDC tokens (publish, deploy, undeploy).
+  std::string github_jwks_url = "https://token.actions.githubusercontent.com/.well-known/jwks";
+  std::string github_issuer = "https://token.actions.githubusercontent.com";
+  std::string github_audience = "easyenclave";
+
+  /// Tunnels for agents. Null (dev, no Cloudflare settings): no tunnel; the CP reaches agents
+  /// at the `agent_url` they registered with.
+  std::shared_ptr<cloudflare::TunnelProvider> tunnels{};
+  /// The CP's signing key (signs its calls to agents; its public half goes to every agent).
+  /// Unset: a fresh key, so agents re-register after a restart as they do anyway.
+  std::optional<api::SigningKey> signing_key{};
+  /// The CP's own quote source for `GET /api/v1/attestation` (configfs-tsm in a TDX VM, the
+  /// simulator in dev). Null: that route answers 503.
+  std::shared_ptr<tdx::QuoteProvider> quote_provider{};
+  /// Bearer token of the admin routes. Empty: admin routes answer 403.
+  std::string admin_token{};
+
+  Timings timings{};
+  /// Upper bound of outstanding challenges.
+  std::size_t max_outstanding_nonces = 100'000;
+  /// Worker threads that run blocking store calls.
+  std::size_t store_threads = 4;
+  /// Run the background tasks on their intervals. Tests turn this off and call
+  /// `run_maintenance()` / `scrape_health()` themselves.
+  bool background_tasks = true;
+  /// Adds the embedder's own routes after the built-in ones (same router, same server).
+  std::function<void(http::Router&)> extra_routes{};
+};
+
+/// Counts of what one maintenance pass did.
+struct MaintenanceReport {
+  std::size_t nonces_purged = 0;
+  std::size_t agents_removed = 0;
+  std::size_t deployments_timed_out = 0;
 };
 
 /// A running control plane. Thread-safe; stops on destruction.
-///
-/// Routes served so far: `GET /health` → `{"status":"ok","version","uptime_seconds","started_at",
-/// "attested":false,"dev"}`. `attested` is true only when the CP runs in a TDX VM and serves its
-/// own quote, which this build does not do yet, so it reports false rather than guessing.
 class ControlPlane {
  public:
-  /// Builds the routes and starts serving.
-  /// @returns the server's errors (http::errc::bind_failed, tls_setup_failed). Never throws.
+  /// Checks the configuration, opens what is missing, builds the routes and starts serving.
+  /// @returns cp::errc::unsafe_configuration when, outside dev mode, the simulator root is
+  ///          trusted, nonce checking is not `required`, no trusted MRTD is configured, or the
+  ///          quote provider is the simulator; the stores' and the server's errors otherwise.
+  ///          Never throws (except bad_alloc).
   static result<std::unique_ptr<ControlPlane>> start(Options options);
   ~ControlPlane();
 
   boost::asio::ip::tcp::endpoint endpoint() const noexcept;
-  /// Graceful stop; see `http::Server::stop`.
+  /// "http://127.0.0.1:PORT".
+  std::string url() const;
+  /// Every (method, pattern) this CP serves, built-in and extra routes, in registration order
+  /// (docs/api.md and docs/openapi.json are checked against it).
+  std::vector<std::pair<boost::beast::http::verb, std::string>> routes() const;
+  /// The CP's public key as sent to agents (base64 DER SubjectPublicKeyInfo).
+  std::string public_key() const;
+  /// Graceful stop: background tasks first, then the server (see `http::Server::stop`).
   void stop();
   /// Blocks until SIGINT/SIGTERM (then stops gracefully) or `stop()`.
   void wait_for_signal();
+
+  /// One pass of the maintenance tasks: purge expired nonces, remove stale agents (and their
+  /// tunnels), fail deployments stuck past the deploy timeout. Blocking; safe beside the
+  /// scheduled runs.
+  result<MaintenanceReport> run_maintenance();
+  /// One scrape of every agent's `/api/health`, applying the hysteresis (down after 3 failures,
+  /// up after 2 successes). Blocking.
+  result<void> scrape_health();
 
  private:
   struct Impl;

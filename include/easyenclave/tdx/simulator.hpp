@@ -20,9 +20,14 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ee::tdx {
+
+/// The common name of the simulator's root certificate. Production start-up checks refuse any
+/// trusted root with this name (`TrustedRoot::common_name()`).
+inline constexpr std::string_view kSimulatorRootName = "EE Simulator Root CA";
 
 /// What the simulated TD and platform look like. The TD fields (measurements, attributes, XFAM,
 /// MRSEAM) go into every quote made with `Simulator::quote(ReportData)`. The platform fields

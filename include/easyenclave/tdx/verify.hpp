@@ -38,6 +38,9 @@ class TrustedRoot {
   static TrustedRoot intel_sgx_root_ca();
   /// SHA-256 of the root certificate's DER, lower-case hex.
   std::string fingerprint() const;
+  /// The root certificate's subject common name ("Intel SGX Root CA", "EE Simulator Root CA").
+  /// Used by start-up checks that refuse test roots in production.
+  std::string common_name() const;
 
   struct State;  // parsed certificate, shared by copies
   std::shared_ptr<State const> state() const noexcept { return state_; }

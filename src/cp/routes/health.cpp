@@ -1,34 +1,49 @@
-// GET /health: liveness plus what an operator checks first (version, uptime, mode).
+// GET /health: liveness plus what an operator checks first: version, uptime, mode, counts, and
+// whether this CP itself runs attested (a TDX quote provider that is not the simulator).
 #include "cp/routes/routes.hpp"
 
 #include <easyenclave/version.hpp>
 
+#include "detail/json.hpp"
 #include "detail/time.hpp"
 
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 
 namespace ee::cp {
 namespace {
 
-boost::asio::awaitable<result<http::Response>> health(http::RequestContext&, Services const& services) {
-  auto const uptime = std::chrono::duration_cast<std::chrono::seconds>(services.now() - services.started_at);
+boost::asio::awaitable<result<http::Response>> health(http::RequestContext&, Services& s) {
+  auto const now = s.now();
+  auto const uptime = std::chrono::duration_cast<std::chrono::seconds>(now - s.started_at);
+  auto counts = co_await s.store([&s]() -> result<std::pair<std::size_t, std::size_t>> {
+    auto agents = s.stores.agents->count();
+    if (!agents) return agents.error();
+    auto apps = s.stores.apps->list();
+    if (!apps) return apps.error();
+    return std::pair{*agents, apps->size()};
+  });
+  if (!counts) co_return counts.error();
+
   boost::json::object body;
   body["status"] = "ok";
   body["version"] = std::string(ee::version());
   body["uptime_seconds"] = uptime.count();
-  body["started_at"] = detail::format_rfc3339(services.started_at);
-  body["attested"] = false;
-  body["dev"] = services.dev;
-  co_return http::json_response(boost::beast::http::status::ok, boost::json::serialize(body));
+  body["started_at"] = detail::format_rfc3339(s.started_at);
+  body["attested"] = s.quote_provider != nullptr && s.quote_provider->name() != "simulator";
+  body["quote_provider"] = s.quote_provider ? std::string(s.quote_provider->name()) : std::string();
+  body["dev"] = s.dev;
+  body["tunnels"] = s.tunnels != nullptr;
+  body["agents"] = counts->first;
+  body["apps"] = counts->second;
+  body["outstanding_challenges"] = s.nonces.size();
+  co_return http::json_response(boost::beast::http::status::ok, detail::json::serialize(body));
 }
 
 }  // namespace
 
-void add_health_routes(http::Router& router, Services const& services) {
-  // A plain lambda returning the coroutine: the coroutine gets `services` by reference (it lives in
-  // ControlPlane::Impl) and never refers to the lambda object itself.
+void add_health_routes(http::Router& router, Services& services) {
   router.get("/health", [&services](http::RequestContext& ctx) { return health(ctx, services); });
+  route(router, boost::beast::http::verb::get, "/health", health, services);
 }
 
 }  // namespace ee::cp

@@ -1,20 +1,23 @@
 #pragma once
 // The CP's route groups. Each add_*_routes registers free-function handlers that reach the CP's
-// state only through `Services`, built once by ControlPlane.
-#include <easyenclave/http/router.hpp>
+// state only through `Services`, built once by ControlPlane. Every route is registered twice:
+// under /api/v1 (canonical) and under /api (agents of the earlier control plane call those).
+#include "cp/services.hpp"
 
-#include <chrono>
-#include <functional>
+#include <easyenclave/http/router.hpp>
 
 namespace ee::cp {
 
-/// What handlers may use. Lives as long as the ControlPlane that owns the server.
-struct Services {
-  std::function<std::chrono::system_clock::time_point()> now{};
-  std::chrono::system_clock::time_point started_at{};
-  bool dev = false;
-};
+void add_health_routes(http::Router& router, Services& services);
+void add_agent_routes(http::Router& router, Services& services);
+void add_app_routes(http::Router& router, Services& services);
+void add_deploy_routes(http::Router& router, Services& services);
+void add_measurement_routes(http::Router& router, Services& services);
+void add_attestation_routes(http::Router& router, Services& services);
 
-void add_health_routes(http::Router& router, Services const& services);
+/// Handlers take the request and the services; `route` binds one to both path prefixes.
+using ServiceHandler = boost::asio::awaitable<result<http::Response>> (*)(http::RequestContext&, Services&);
+void route(http::Router& router, boost::beast::http::verb method, std::string const& path_after_api,
+           ServiceHandler handler, Services& services);
 
 }  // namespace ee::cp

@@ -1,0 +1,61 @@
+// Calls from the CP to an agent's API (deploy, undeploy, logs, health), signed with the CP's key
+// so the agent accepts them only from the CP it registered with.
+#include "cp/services.hpp"
+
+#include <easyenclave/cp/error.hpp>
+
+#include "detail/log.hpp"
+
+#include <boost/beast/http/field.hpp>
+
+namespace ee::cp {
+
+namespace bhttp = boost::beast::http;
+
+std::optional<std::string> agent_base_url(registry::AgentRecord const& agent) {
+  if (!agent.hostname.empty()) return "https://" + agent.hostname;
+  if (!agent.agent_url.empty()) {
+    auto url = agent.agent_url;
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    return url;
+  }
+  return std::nullopt;
+}
+
+boost::asio::awaitable<result<http::Response>> call_agent(Services& s, registry::AgentRecord const& agent,
+                                                          bhttp::verb method, std::string target,
+                                                          std::string body) {
+  auto base = agent_base_url(agent);
+  if (!base) {
+    co_return Error(errc::agent_unreachable, "agent " + agent.id + " has neither a tunnel hostname nor an agent_url");
+  }
+  http::Request request{method, *base + target, 11};
+  request.set(bhttp::field::user_agent, "ee-cp");
+  if (!body.empty()) {
+    request.set(bhttp::field::content_type, "application/json");
+    request.body() = std::move(body);
+  }
+  request.prepare_payload();
+  // The agent sees the origin-form target (path and query); that is what is signed.
+  http::Request signed_view{method, target, 11};
+  signed_view.body() = request.body();
+  if (auto r = api::sign_request(signed_view, s.signing_key, s.now()); !r) co_return r.error();
+  for (auto name : {api::kTimestampHeader, api::kSignatureHeader}) {
+    request.set(name, signed_view[name]);
+  }
+
+  http::RequestOptions options;
+  options.timeout = s.options.timings.agent_call_timeout;
+  auto response = co_await s.http->send(std::move(request), options);
+  if (!response) {
+    co_return Error(errc::agent_unreachable, "agent " + agent.id + ": " + response.error().message());
+  }
+  auto const status = response->result_int();
+  if (status < 200 || status > 299) {
+    co_return Error(errc::agent_unreachable,
+                    "agent " + agent.id + " answered " + std::to_string(status) + " to " + target);
+  }
+  co_return std::move(*response);
+}
+
+}  // namespace ee::cp

@@ -1,0 +1,50 @@
+#include <easyenclave/cp/error.hpp>
+
+#include "detail/error_category.hpp"
+
+namespace ee::cp {
+namespace {
+
+using detail::CodeInfo;
+constexpr auto ii = condition::invalid_input;
+constexpr auto ua = condition::unauthenticated;
+constexpr auto fb = condition::forbidden;
+constexpr auto cf = condition::conflict;
+constexpr auto uf = condition::upstream_failure;
+constexpr auto un = condition::unavailable;
+constexpr int v(errc e) { return static_cast<int>(e); }
+
+constexpr CodeInfo kCpCodes[] = {
+    {v(errc::unknown_nonce), "unknown_nonce", "nonce was not issued by this control plane or was already used", ua},
+    {v(errc::nonce_expired), "nonce_expired", "nonce has expired; fetch a new challenge", ua},
+    {v(errc::nonce_not_bound), "nonce_not_bound", "verified report data does not begin with the nonce", fb},
+    {v(errc::key_not_bound), "key_not_bound", "report data does not bind the public key (SHA-256 in bytes 32..64)", fb},
+    {v(errc::nonce_for_other_vm), "nonce_for_other_vm", "nonce was issued for another vm_name", fb},
+    {v(errc::too_many_challenges), "too_many_challenges", "too many outstanding challenges; retry later", un},
+    {v(errc::evidence_missing), "evidence_missing", "no evidence: send intel_ta_token or quote_b64", ii},
+    {v(errc::appraiser_not_allowed), "appraiser_not_allowed", "this control plane does not accept this kind of evidence", fb},
+    {v(errc::attestation_failed), "attestation_failed", "evidence did not verify", ua},
+    {v(errc::mrtd_changed), "mrtd_changed", "agent registered before with another MRTD", fb},
+    {v(errc::agent_unverified), "agent_unverified", "agent's attestation is not current", cf},
+    {v(errc::agent_busy), "agent_busy", "agent already holds a deployment", cf},
+    {v(errc::agent_mrtd_mismatch), "agent_mrtd_mismatch", "agent's MRTD differs from the version's", fb},
+    {v(errc::no_eligible_agent), "no_eligible_agent", "no verified idle agent of this owner matches", cf},
+    {v(errc::owner_mismatch), "owner_mismatch", "token's repository_owner does not own this resource", fb},
+    {v(errc::missing_credentials), "missing_credentials", "missing bearer token", ua},
+    {v(errc::bad_admin_token), "bad_admin_token", "admin token does not match", ua},
+    {v(errc::admin_disabled), "admin_disabled", "admin routes are disabled (no admin token configured)", fb},
+    {v(errc::agent_unreachable), "agent_unreachable", "agent API could not be reached", uf},
+    {v(errc::no_quote_provider), "no_quote_provider", "this control plane has no quote provider", un},
+    {v(errc::unsafe_configuration), "unsafe_configuration", "unsafe configuration for production (use --dev for local stand-ins)", ii},
+    {v(errc::deployment_not_active), "deployment_not_active", "deployment is not active", cf},
+    {v(errc::digest_mismatch), "digest_mismatch", "agent runs an image digest other than the catalog's", fb},
+};
+
+}  // namespace
+
+error_code make_error_code(errc e) noexcept {
+  static detail::TableCategory const category("cp", kCpCodes);
+  return {static_cast<int>(e), category};
+}
+
+}  // namespace ee::cp

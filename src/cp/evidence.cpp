@@ -1,0 +1,136 @@
+// Appraising an agent's evidence and binding it to the CP's challenge (DESIGN.md, attestation
+// model): the nonce and the key are checked on the *verified* report data, never on anything
+// the agent says about itself.
+#include "cp/services.hpp"
+
+#include <easyenclave/cp/error.hpp>
+#include <easyenclave/encoding.hpp>
+#include <easyenclave/jwt/ita.hpp>
+#include <easyenclave/tdx/quote.hpp>
+
+#include "detail/crypto.hpp"
+
+#include <algorithm>
+
+namespace ee::cp {
+namespace {
+
+namespace asio = boost::asio;
+
+asio::awaitable<result<tdx::Appraisal>> appraise_quote(Services& s, std::string const& quote_b64) {
+  auto raw = base64_decode(quote_b64);
+  if (!raw) co_return raw.error().with_context("quote_b64");
+  auto quote = tdx::parse_quote(*raw);
+  if (!quote) co_return quote.error().with_context("quote_b64");
+
+  std::shared_ptr<tdx::Collateral const> collateral = s.options.collateral;
+  if (!collateral) {
+    if (!s.options.collateral_fetcher) {
+      co_return Error(errc::appraiser_not_allowed, "this control plane has no collateral source for raw quotes; send intel_ta_token");
+    }
+    auto fetched = co_await s.options.collateral_fetcher->fetch_for_quote(*quote);
+    if (!fetched) co_return fetched.error().with_context("collateral");
+    collateral = std::move(*fetched);
+  }
+  auto verdict = s.verifier.verify(*quote, collateral, s.now());
+  if (!verdict) co_return verdict.error();
+  if (!verdict->accepted()) {
+    co_return verdict->error.failed() ? verdict->error : Error(errc::attestation_failed, "quote was not accepted");
+  }
+  co_return tdx::appraisal_from_verdict(*verdict);
+}
+
+asio::awaitable<result<tdx::Appraisal>> appraise_ita_token(Services& s, std::string const& token) {
+  auto header = jwt::peek_header(token);
+  if (!header) co_return header.error().with_context("intel_ta_token");
+  auto keys = co_await s.ita_keys.get_for(header->kid);
+  if (!keys) co_return keys.error();
+  jwt::ItaVerifyOptions options;
+  options.issuers = s.options.ita_issuers;
+  auto verified = jwt::verify_ita_token(token, *keys, options, s.now());
+  if (!verified) co_return verified.error().with_context("intel_ta_token");
+  co_return std::move(verified->appraisal);
+}
+
+}  // namespace
+
+asio::awaitable<result<tdx::Appraisal>> appraise(Services& s, Evidence const& evidence,
+                                                 std::span<std::uint8_t const> nonce_bytes,
+                                                 std::optional<api::PublicKey> const& key) {
+  bool const has_quote = !evidence.quote_b64.empty();
+  bool const has_token = !evidence.intel_ta_token.empty();
+  if (!has_quote && !has_token) co_return Error(errc::evidence_missing);
+  auto const mode = s.options.policy.appraisal;
+  bool const use_quote = has_quote && mode != AppraisalMode::ita;
+  bool const use_token = !use_quote && has_token && mode != AppraisalMode::local;
+  if (!use_quote && !use_token) {
+    co_return Error(errc::appraiser_not_allowed, mode == AppraisalMode::ita
+                                                     ? "this control plane accepts only intel_ta_token evidence"
+                                                     : "this control plane accepts only quote_b64 evidence");
+  }
+  // An if, not a conditional expression with a co_await in each branch: GCC 12 miscompiles the
+  // latter's temporaries.
+  result<tdx::Appraisal> appraisal = Error(errc::evidence_missing);
+  if (use_quote) {
+    appraisal = co_await appraise_quote(s, evidence.quote_b64);
+  } else {
+    appraisal = co_await appraise_ita_token(s, evidence.intel_ta_token);
+  }
+  if (!appraisal) co_return appraisal.error();
+
+  auto const& report_data = appraisal->report_data;
+  if (!nonce_bytes.empty() &&
+      (nonce_bytes.size() > 32 || !std::equal(nonce_bytes.begin(), nonce_bytes.end(), report_data.begin()))) {
+    co_return Error(errc::nonce_not_bound, "report data begins with " +
+                                               hex_encode(std::span(report_data).first(nonce_bytes.size())) +
+                                               ", not the nonce");
+  }
+  if (key) {
+    auto const digest = key->sha256();
+    if (!std::equal(digest.begin(), digest.end(), report_data.begin() + 32)) {
+      co_return Error(errc::key_not_bound, "report data bytes 32..64 are not SHA-256 of public_key");
+    }
+  }
+  co_return appraisal;
+}
+
+registry::AttestationRecord attestation_record(tdx::Appraisal const& a) {
+  registry::AttestationRecord r;
+  r.mrtd = hex_encode(a.mr_td);
+  for (std::size_t i = 0; i < 4; ++i) r.rtmrs[i] = hex_encode(a.rtmr[i]);
+  r.tcb_status = std::string(tdx::to_string(a.tcb_status));
+  r.tcb_date = a.tcb_date;
+  r.advisory_ids = a.advisory_ids;
+  r.appraised_by = std::string(tdx::to_string(a.appraised_by));
+  r.appraised_at = a.appraised_at;
+  r.report_data = hex_encode(a.report_data);
+  return r;
+}
+
+result<std::optional<NonceTable::Entry>> take_nonce(Services& s, std::string const& nonce,
+                                                    std::string const& vm_name) {
+  switch (s.options.policy.nonce_mode) {
+    case NonceMode::disabled:
+      return std::optional<NonceTable::Entry>();
+    case NonceMode::optional:
+      if (nonce.empty()) return std::optional<NonceTable::Entry>();
+      break;
+    case NonceMode::required:
+      if (nonce.empty()) {
+        return Error(errc::unknown_nonce, "a nonce from GET /api/v1/agents/challenge is required");
+      }
+      break;
+  }
+  auto entry = s.nonces.take(nonce, vm_name, s.now());
+  if (!entry) return entry.error();
+  return std::optional<NonceTable::Entry>(std::move(*entry));
+}
+
+asio::awaitable<result<std::vector<PolicyWarning>>> judge_appraisal(Services& s, tdx::Appraisal const& appraisal,
+                                                                     std::string node_size) {
+  auto trusted = co_await s.store([&m = s.stores.measurements] { return m->list(); });
+  if (!trusted) co_return trusted.error();
+  co_return judge(s.options.policy, appraisal, node_size, *trusted, s.trust_any_mrtd);
+}
+
+}  // namespace ee::cp

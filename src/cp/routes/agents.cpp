@@ -1,0 +1,392 @@
+// Agent routes: challenge, register, heartbeat, listing, attestation record, logs, undeploy.
+//
+//   GET  /agents/challenge[?vm_name=]      -> {"nonce","expires_in_seconds","ttl_seconds","issued_at"}
+//   POST /agents/register                  -> {"agent_id","tunnel_token","hostname","heartbeat_interval_seconds","cp_public_key"}
+//   POST /agents/{id}/heartbeat  (signed by the agent's attested key)
+//   GET  /agents[?status=&vm_name=&owner=] -> [agent, ...]
+//   GET  /agents/{id}, /agents/{id}/attestation
+//   GET  /agents/{id}/logs       (owner's GitHub OIDC or admin) -> the agent's /api/logs
+//   POST /agents/{id}/undeploy   (owner's GitHub OIDC or admin)
+#include "cp/routes/routes.hpp"
+
+#include <easyenclave/cp/error.hpp>
+#include <easyenclave/encoding.hpp>
+
+#include "detail/crypto.hpp"
+#include "detail/log.hpp"
+
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/verb.hpp>
+
+namespace ee::cp {
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using Reply = asio::awaitable<result<http::Response>>;
+
+// Reasons an agent is unverified, by origin: a later successful re-attestation clears only
+// its own kind; an MRTD change or a digest mismatch stays until an operator removes the agent.
+constexpr std::string_view kReattestationReason = "re-attestation failed: ";
+constexpr std::string_view kMrtdChangedReason = "MRTD changed: ";
+constexpr std::string_view kDigestReason = "digest mismatch: ";
+
+bool clears_on_attestation(std::string const& reason) { return reason.starts_with(kReattestationReason); }
+
+http::Response json(std::string body) { return http::json_response(bhttp::status::ok, std::move(body)); }
+
+// --- challenge ---------------------------------------------------------------------------------
+
+Reply challenge(http::RequestContext& ctx, Services& s) {
+  auto vm_name = ctx.query("vm_name").value_or("");
+  if (!vm_name.empty()) {
+    if (auto r = api::check_vm_name(vm_name); !r) co_return r.error();
+  }
+  auto entry = s.nonces.issue(std::move(vm_name), s.now());
+  if (!entry) co_return entry.error();
+  api::Challenge c;
+  c.nonce = hex_encode(entry->bytes);
+  c.ttl_seconds = s.nonces.ttl().count();
+  c.expires_in_seconds = std::chrono::duration_cast<std::chrono::seconds>(entry->expires_at - s.now()).count();
+  c.issued_at = entry->issued_at;
+  co_return json(api::to_json(c));
+}
+
+// --- register ----------------------------------------------------------------------------------
+
+std::optional<std::vector<std::uint8_t>> nonce_bytes_to_bind(Services& s, std::string const& nonce,
+                                                             bool taken) {
+  if (!taken && s.options.policy.nonce_mode != NonceMode::optional) return std::nullopt;
+  if (nonce.empty()) return std::nullopt;
+  auto bytes = hex_decode(nonce);
+  if (!bytes) return std::nullopt;
+  return std::move(*bytes);
+}
+
+asio::awaitable<result<api::RegisterResponse>> admit_registration(Services& s, api::RegisterRequest const& req,
+                                                                  std::optional<api::PublicKey> const& key,
+                                                                  std::span<std::uint8_t const> nonce) {
+  // Named, not a braced temporary: GCC 12 destroys aggregate temporaries in co_await twice.
+  Evidence const evidence{req.nonce, req.intel_ta_token, req.quote_b64};
+  auto appraisal = co_await appraise(s, evidence, nonce, key);
+  if (!appraisal) co_return appraisal.error();
+  auto warnings = co_await judge_appraisal(s, *appraisal, req.node_size);
+  if (!warnings) co_return warnings.error();
+  if (s.options.admit) {
+    if (auto r = s.options.admit(Admission{req, *appraisal}); !r) co_return r.error();
+  }
+  auto const attestation = attestation_record(*appraisal);
+
+  auto existing = co_await s.store([&s, &name = req.vm_name] { return s.stores.agents->find_by_vm_name(name); });
+  if (!existing && existing.error() != registry::errc::not_found) co_return existing.error();
+  if (existing && !existing->attestation.mrtd.empty() && existing->attestation.mrtd != attestation.mrtd) {
+    co_return Error(errc::mrtd_changed, "agent '" + req.vm_name + "' registered with MRTD " +
+                                            existing->attestation.mrtd + "; this evidence has " + attestation.mrtd);
+  }
+
+  cloudflare::Tunnel tunnel;
+  if (s.tunnels) {
+    auto ensured = co_await s.tunnels->ensure(cloudflare::label_for(req.vm_name));
+    if (!ensured) co_return ensured.error().with_context("tunnel");
+    tunnel = std::move(*ensured);
+  }
+
+  auto const now = s.now();
+  registry::AgentRecord rec;
+  if (existing) {
+    rec = std::move(*existing);
+  } else {
+    auto id = detail::uuid_v4();
+    if (!id) co_return id.error();
+    rec.id = std::move(*id);
+    rec.registered_at = now;
+  }
+  rec.vm_name = req.vm_name;
+  rec.owner = req.owner;
+  rec.node_size = req.node_size;
+  rec.datacenter = req.datacenter;
+  rec.public_key = key ? key->base64() : std::string();
+  rec.agent_url = req.agent_url;
+  rec.hostname = tunnel.hostname;
+  rec.tunnel_id = tunnel.id;
+  rec.dns_record_id = tunnel.dns_record_id;
+  rec.attestation = attestation;
+  if (rec.verified || clears_on_attestation(rec.unverified_reason)) {
+    rec.verified = true;
+    rec.unverified_reason.clear();
+  }
+  rec.last_registered_at = now;
+  rec.last_heartbeat_at = now;
+
+  bool const reused = existing.has_value();
+  auto stored = co_await s.store([&s, &rec, &reused]() -> result<registry::AgentRecord> {
+    if (reused) return s.stores.agents->update(rec);
+    auto inserted = s.stores.agents->insert(rec);
+    if (inserted || inserted.error() != registry::errc::conflict) return inserted;
+    // Another registration of the same vm_name won the insert: take its id and update.
+    auto other = s.stores.agents->find_by_vm_name(rec.vm_name);
+    if (!other) return other.error();
+    auto merged = rec;
+    merged.id = other->id;
+    merged.registered_at = other->registered_at;
+    merged.deployment_id = other->deployment_id;
+    return s.stores.agents->update(merged);
+  });
+  if (!stored) co_return stored.error();
+
+  for (auto const& w : *warnings) {
+    detail::log::warn("cp", "policy tolerated agent=", stored->id, " check=", w.check, " detail=", w.detail);
+  }
+  detail::log::info("cp", "agent registered id=", stored->id, " vm_name=", stored->vm_name,
+                    " mrtd=", attestation.mrtd, " appraised_by=", attestation.appraised_by,
+                    " tcb=", attestation.tcb_status, " reregistration=", reused);
+
+  api::RegisterResponse out;
+  out.agent_id = stored->id;
+  out.tunnel_token = tunnel.token;
+  out.hostname = tunnel.hostname;
+  out.heartbeat_interval_seconds = s.options.timings.heartbeat_interval.count();
+  out.cp_public_key = s.signing_key.public_key().base64();
+  co_return out;
+}
+
+Reply register_agent(http::RequestContext& ctx, Services& s) {
+  auto req = api::parse_register_request(ctx.request.body());
+  if (!req) co_return req.error();
+  std::optional<api::PublicKey> key;
+  if (!req->public_key.empty()) {
+    auto parsed = api::PublicKey::parse(req->public_key);
+    if (!parsed) co_return parsed.error().with_context("public_key");
+    key = std::move(*parsed);
+  }
+  // The nonce is taken before the (slow) appraisal so two requests cannot both use it, and put
+  // back when anything later fails: it is consumed only by a registration that succeeds.
+  auto taken = take_nonce(s, req->nonce, req->vm_name);
+  if (!taken) co_return taken.error();
+  auto const nonce = nonce_bytes_to_bind(s, req->nonce, taken->has_value()).value_or(std::vector<std::uint8_t>{});
+  auto admitted = co_await admit_registration(s, *req, key, nonce);
+  if (!admitted) {
+    if (*taken) s.nonces.put_back(std::move(**taken), s.now());
+    detail::log::info("cp", "registration refused vm_name=", req->vm_name, " code=", admitted.error().id(),
+                      " reason=", admitted.error().message());
+    co_return admitted.error();
+  }
+  co_return json(api::to_json(*admitted));
+}
+
+// --- heartbeat ---------------------------------------------------------------------------------
+
+asio::awaitable<result<void>> reattest(Services& s, registry::AgentRecord const& agent,
+                                       api::HeartbeatRequest const& hb, api::PublicKey const& key) {
+  auto taken = take_nonce(s, hb.nonce, agent.vm_name);
+  if (!taken) co_return taken.error();
+  auto const nonce = nonce_bytes_to_bind(s, hb.nonce, taken->has_value()).value_or(std::vector<std::uint8_t>{});
+  Evidence const evidence{hb.nonce, hb.intel_ta_token, hb.quote_b64};  // named: see admit_registration
+  auto appraisal = co_await appraise(s, evidence, nonce, key);
+  result<void> outcome;
+  if (!appraisal) {
+    outcome = appraisal.error();
+  } else if (auto judged = co_await judge_appraisal(s, *appraisal, agent.node_size); !judged) {
+    outcome = judged.error();
+  }
+  if (!outcome) {
+    if (*taken) s.nonces.put_back(std::move(**taken), s.now());
+    auto const reason = std::string(kReattestationReason) + outcome.error().message();
+    (void)co_await s.store([&s, &id = agent.id, &reason] {
+      return s.stores.agents->set_verification(id, false, reason, std::nullopt);
+    });
+    co_return outcome.error();
+  }
+  auto record = attestation_record(*appraisal);
+  if (record.mrtd != agent.attestation.mrtd) {
+    auto const reason = std::string(kMrtdChangedReason) + agent.attestation.mrtd + " -> " + record.mrtd;
+    (void)co_await s.store([&s, &id = agent.id, &reason] {
+      return s.stores.agents->set_verification(id, false, reason, std::nullopt);
+    });
+    co_return Error(errc::mrtd_changed, reason);
+  }
+  bool const verified = agent.verified || clears_on_attestation(agent.unverified_reason);
+  auto const reason = verified ? std::string() : agent.unverified_reason;
+  auto saved = co_await s.store([&s, &id = agent.id, &verified, &reason, &record] {
+    return s.stores.agents->set_verification(id, verified, reason, record);
+  });
+  if (!saved) co_return saved.error();
+  detail::log::info("cp", "agent re-attested id=", agent.id, " tcb=", record.tcb_status);
+  co_return result<void>{};
+}
+
+// "name@sha256:<hex>" -> "sha256:<hex>"
+std::string digest_of(std::string const& image) {
+  auto const at = image.rfind('@');
+  return at == std::string::npos ? std::string() : image.substr(at + 1);
+}
+
+// Moves the agent's deployment along with what the heartbeat reports.
+asio::awaitable<result<void>> reconcile(Services& s, registry::AgentRecord const& agent,
+                                        api::HeartbeatRequest const& hb) {
+  if (agent.deployment_id.empty() || hb.deployment_id != agent.deployment_id) co_return result<void>{};
+  auto const now = s.now();
+  co_return co_await s.store([&s, &agent, &hb, &now]() -> result<void> {
+    auto d = s.stores.deployments->get(agent.deployment_id);
+    if (!d) return d.error() == registry::errc::not_found ? s.stores.agents->set_deployment(agent.id, "") : d.error();
+    using registry::DeploymentStatus;
+    if (d->status == DeploymentStatus::failed || d->status == DeploymentStatus::stopped) return {};
+    if (hb.status == "failed") {
+      if (auto r = s.stores.deployments->set_status(d->id, DeploymentStatus::failed, "the agent reported the workload failed", now); !r) return r.error();
+      return s.stores.agents->set_deployment(agent.id, "");
+    }
+    if (hb.status != "running" || hb.image_digest.empty()) return {};
+    auto const expected = digest_of(d->image);
+    if (hb.image_digest != expected) {
+      auto const detail = "agent runs " + hb.image_digest + ", the catalog has " + expected;
+      detail::log::warn("cp", "digest mismatch agent=", agent.id, " deployment=", d->id, " ", detail);
+      if (auto r = s.stores.deployments->set_status(d->id, DeploymentStatus::failed, detail, now); !r) return r.error();
+      if (auto r = s.stores.agents->set_deployment(agent.id, ""); !r) return r;
+      return s.stores.agents->set_verification(agent.id, false, std::string(kDigestReason) + detail, std::nullopt);
+    }
+    if (d->status != DeploymentStatus::running) {
+      if (auto r = s.stores.deployments->set_status(d->id, DeploymentStatus::running, "", now); !r) return r.error();
+    }
+    return {};
+  });
+}
+
+Reply heartbeat(http::RequestContext& ctx, Services& s) {
+  auto const id = std::string(ctx.params.get("id"));
+  auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
+  if (!agent) co_return agent.error();
+  if (agent->public_key.empty()) {
+    co_return Error(api::errc::signature_invalid, "agent registered without a public key: register again with one");
+  }
+  auto key = api::PublicKey::parse(agent->public_key);
+  if (!key) co_return Error(registry::errc::store_corrupt, "stored public key of agent " + id + " does not parse");
+  api::VerifyRequestOptions verify_options;
+  verify_options.window = s.options.timings.signature_window;
+  verify_options.replay_guard = &s.replay_guard;
+  if (auto r = api::verify_request(ctx.request, *key, s.now(), verify_options); !r) co_return r.error();
+
+  auto hb = api::parse_heartbeat_request(ctx.request.body());
+  if (!hb) co_return hb.error();
+  auto const now = s.now();
+  auto recorded = co_await s.store([&s, &id, &now, &status = hb->status, &digest = hb->image_digest] {
+    return s.stores.agents->record_heartbeat(id, now, status, digest);
+  });
+  if (!recorded) co_return recorded.error();
+
+  bool const has_evidence = !hb->intel_ta_token.empty() || !hb->quote_b64.empty();
+  if (has_evidence) {
+    if (auto r = co_await reattest(s, *agent, *hb, *key); !r) co_return r.error();
+  }
+  if (auto r = co_await reconcile(s, *agent, *hb); !r) co_return r.error();
+
+  auto current = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
+  if (!current) co_return current.error();
+  api::HeartbeatResponse out;
+  out.verified = current->verified;
+  out.attestation_due = now - current->attestation.appraised_at >= s.options.timings.reattestation_interval;
+  out.heartbeat_interval_seconds = s.options.timings.heartbeat_interval.count();
+  co_return json(api::to_json(out));
+}
+
+// --- reads -------------------------------------------------------------------------------------
+
+Reply list_agents(http::RequestContext& ctx, Services& s) {
+  registry::AgentFilter filter;
+  filter.status = ctx.query("status");
+  filter.vm_name = ctx.query("vm_name");
+  filter.owner = ctx.query("owner");
+  auto agents = co_await s.store([&s, &filter] { return s.stores.agents->list(filter); });
+  if (!agents) co_return agents.error();
+  co_return json(agents_json(*agents, s.now()));
+}
+
+Reply get_agent(http::RequestContext& ctx, Services& s) {
+  auto const id = std::string(ctx.params.get("id"));
+  auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
+  if (!agent) co_return agent.error();
+  co_return json(agent_json(*agent, s.now()));
+}
+
+Reply get_attestation(http::RequestContext& ctx, Services& s) {
+  auto const id = std::string(ctx.params.get("id"));
+  auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
+  if (!agent) co_return agent.error();
+  co_return json(attestation_json(*agent));
+}
+
+// The agent's owner (by GitHub OIDC) or the admin may act on it.
+asio::awaitable<result<std::string>> authorize_owner(http::RequestContext& ctx, Services& s,
+                                                     registry::AgentRecord const& agent) {
+  if (is_admin(s, ctx)) co_return std::string("admin");
+  auto claims = co_await github_caller(s, ctx);
+  if (!claims) co_return claims.error();
+  if (!owner_matches(agent.owner, *claims)) {
+    co_return Error(errc::owner_mismatch, "repository_owner '" + claims->repository_owner +
+                                              "' does not own agent " + agent.id + " (owner '" + agent.owner + "')");
+  }
+  co_return claims->repository;
+}
+
+Reply agent_logs(http::RequestContext& ctx, Services& s) {
+  auto const id = std::string(ctx.params.get("id"));
+  auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
+  if (!agent) co_return agent.error();
+  if (auto who = co_await authorize_owner(ctx, s, *agent); !who) co_return who.error();
+  std::string target = "/api/logs";
+  char separator = '?';
+  for (auto name : {"since", "lines"}) {
+    if (auto value = ctx.query(name)) {
+      // Only digits and RFC 3339 characters are forwarded, so nothing can be smuggled into the target.
+      for (char c : *value) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != ':' && c != '.' && c != '+') {
+          co_return Error(ee::errc::invalid_value, std::string(name) + " has a character that is not allowed");
+        }
+      }
+      target += separator + std::string(name) + "=" + *value;
+      separator = '&';
+    }
+  }
+  auto response = co_await call_agent(s, *agent, bhttp::verb::get, target, "");
+  if (!response) co_return response.error();
+  co_return json(std::move(response->body()));
+}
+
+Reply undeploy(http::RequestContext& ctx, Services& s) {
+  auto const id = std::string(ctx.params.get("id"));
+  auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
+  if (!agent) co_return agent.error();
+  auto who = co_await authorize_owner(ctx, s, *agent);
+  if (!who) co_return who.error();
+  if (agent->deployment_id.empty()) {
+    co_return Error(errc::deployment_not_active, "agent " + agent->id + " holds no deployment");
+  }
+  api::AgentUndeployRequest request{agent->deployment_id};
+  auto response = co_await call_agent(s, *agent, bhttp::verb::post, "/api/undeploy", api::to_json(request));
+  if (!response) co_return response.error();
+  auto const now = s.now();
+  auto stopped = co_await s.store([&s, &agent = *agent, &now, &by = *who]() -> result<registry::Deployment> {
+    auto d = s.stores.deployments->set_status(agent.deployment_id, registry::DeploymentStatus::stopped,
+                                              "undeployed by " + by, now);
+    if (!d) return d.error();
+    if (auto r = s.stores.agents->set_deployment(agent.id, ""); !r) return r.error();
+    return d;
+  });
+  if (!stopped) co_return stopped.error();
+  detail::log::info("cp", "undeployed deployment=", stopped->id, " agent=", agent->id, " by=", *who);
+  co_return json(deployment_json(*stopped));
+}
+
+}  // namespace
+
+void add_agent_routes(http::Router& router, Services& s) {
+  route(router, bhttp::verb::get, "/agents/challenge", challenge, s);
+  route(router, bhttp::verb::post, "/agents/register", register_agent, s);
+  route(router, bhttp::verb::post, "/agents/{id}/heartbeat", heartbeat, s);
+  route(router, bhttp::verb::get, "/agents", list_agents, s);
+  route(router, bhttp::verb::get, "/agents/{id}", get_agent, s);
+  route(router, bhttp::verb::get, "/agents/{id}/attestation", get_attestation, s);
+  route(router, bhttp::verb::get, "/agents/{id}/logs", agent_logs, s);
+  route(router, bhttp::verb::post, "/agents/{id}/undeploy", undeploy, s);
+}
+
+}  // namespace ee::cp

@@ -1,0 +1,154 @@
+#pragma once
+// What the CP's handlers and background tasks use, built once by ControlPlane::start and alive
+// as long as it is. Handlers are free functions over this struct (STYLE.md, route handlers).
+#include "cp/nonces.hpp"
+#include "detail/offload.hpp"
+
+#include <easyenclave/api/agents.hpp>
+#include <easyenclave/api/signing.hpp>
+#include <easyenclave/cloudflare/tunnels.hpp>
+#include <easyenclave/cp/control_plane.hpp>
+#include <easyenclave/cp/policy.hpp>
+#include <easyenclave/http/client.hpp>
+#include <easyenclave/http/router.hpp>
+#include <easyenclave/jwt/github_oidc.hpp>
+#include <easyenclave/jwt/jwks_cache.hpp>
+#include <easyenclave/registry/store.hpp>
+#include <easyenclave/tdx/appraisal.hpp>
+#include <easyenclave/tdx/verify.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace ee::cp {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+/// Evidence as a registration or heartbeat carries it.
+struct Evidence {
+  std::string nonce{};
+  std::string intel_ta_token{};
+  std::string quote_b64{};
+};
+
+/// Health-scrape counters per agent (memory only; the hysteresis restarts with the CP).
+struct HealthCounters {
+  int failures = 0;
+  int successes = 0;
+};
+
+struct Services {
+  Options const& options;
+  std::function<TimePoint()> now{};
+  TimePoint started_at{};
+  bool dev = false;
+  /// Trust every MRTD: dev mode with no trusted MRTD configured.
+  bool trust_any_mrtd = false;
+
+  registry::Stores stores{};
+  boost::asio::thread_pool& store_pool;
+  std::shared_ptr<http::Client> http{};
+  NonceTable& nonces;
+  api::ReplayGuard& replay_guard;
+  api::SigningKey signing_key;
+  std::shared_ptr<cloudflare::TunnelProvider> tunnels{};
+  std::shared_ptr<tdx::QuoteProvider> quote_provider{};
+  std::mutex& quote_provider_mutex;  // providers are not required to be thread-safe
+
+  tdx::Verifier verifier;
+  jwt::JwksCache& ita_keys;
+  jwt::JwksCache& github_keys;
+
+  std::mutex& health_mutex;
+  std::unordered_map<std::string, HealthCounters>& health_counters;
+
+  /// Runs a blocking call (a store, the quote provider) on the worker pool, off the I/O threads.
+  template <class F>
+  boost::asio::awaitable<std::invoke_result_t<F&>> store(F f) {
+    co_return co_await detail::offload(store_pool, std::move(f));
+  }
+};
+
+// --- evidence (evidence.cpp) -----------------------------------------------------------------------
+
+/// The appraisal of `evidence`, bound to what it must be bound to: verifies the quote locally or
+/// the ITA token (as the policy allows), then checks that the verified report data begins with
+/// `nonce_bytes` (when given) and that bytes 32..64 are SHA-256 of `key` (when given).
+/// Errors: cp::errc::evidence_missing, appraiser_not_allowed, attestation_failed (with the
+/// verifier's reason), nonce_not_bound, key_not_bound, and upstream failures of key sets and
+/// collateral.
+boost::asio::awaitable<result<tdx::Appraisal>> appraise(Services& services, Evidence const& evidence,
+                                                       std::span<std::uint8_t const> nonce_bytes,
+                                                       std::optional<api::PublicKey> const& key);
+
+/// The stored form of an appraisal.
+registry::AttestationRecord attestation_record(tdx::Appraisal const& appraisal);
+
+/// Takes the nonce of `evidence` per the nonce mode: the taken entry (to put back when a later
+/// step fails), or nullopt when the mode lets the evidence go without one.
+result<std::optional<NonceTable::Entry>> take_nonce(Services& services, std::string const& nonce,
+                                                    std::string const& vm_name);
+
+/// The trusted measurements and the policy verdict for `appraisal` of an agent of `node_size`.
+boost::asio::awaitable<result<std::vector<PolicyWarning>>> judge_appraisal(Services& services,
+                                                                           tdx::Appraisal const& appraisal,
+                                                                           std::string node_size);
+
+// --- callers (auth.cpp) ----------------------------------------------------------------------------
+
+/// The verified GitHub Actions OIDC claims of the request's bearer token.
+/// cp::errc::missing_credentials, or the jwt errors (condition unauthenticated).
+boost::asio::awaitable<result<jwt::GithubClaims>> github_caller(Services& services,
+                                                                http::RequestContext const& ctx);
+/// The admin bearer token matches (constant time). admin_disabled, missing_credentials, bad_admin_token.
+result<void> require_admin(Services const& services, http::RequestContext const& ctx);
+/// True when the request carries a bearer token equal to the admin token.
+bool is_admin(Services const& services, http::RequestContext const& ctx);
+/// The owner label's login equals the token's repository_owner (case-insensitive).
+bool owner_matches(std::string const& owner_label, jwt::GithubClaims const& claims);
+
+// --- agents' APIs (agent_calls.cpp) ----------------------------------------------------------------
+
+/// The base URL of the agent's API: https://<hostname> with a tunnel, else its agent_url.
+std::optional<std::string> agent_base_url(registry::AgentRecord const& agent);
+/// Sends a request signed with the CP's key to the agent's API. A non-2xx answer is
+/// errc::agent_unreachable naming the status; the response is returned on 2xx.
+boost::asio::awaitable<result<http::Response>> call_agent(Services& services,
+                                                          registry::AgentRecord const& agent,
+                                                          boost::beast::http::verb method,
+                                                          std::string target, std::string body);
+
+// --- background work (tasks.cpp) --------------------------------------------------------------------
+
+/// Removes the agent: its tunnel and DNS record (when it has them), its deployment (stopped with
+/// `reason`) and its record.
+boost::asio::awaitable<result<void>> remove_agent(Services& services, registry::AgentRecord const& agent,
+                                                  std::string reason);
+/// One pass: purge expired nonces, remove stale agents, fail stuck deployments.
+boost::asio::awaitable<result<MaintenanceReport>> run_maintenance_pass(Services& services);
+/// One scrape of every agent's /api/health with the hysteresis applied.
+boost::asio::awaitable<result<void>> run_health_scrape(Services& services);
+
+// --- JSON views (views.cpp): public forms, never a secret ------------------------------------------
+
+std::string agent_json(registry::AgentRecord const& agent, TimePoint now);
+std::string agents_json(std::vector<registry::AgentRecord> const& agents, TimePoint now);
+std::string attestation_json(registry::AgentRecord const& agent);
+std::string app_json(registry::App const& app, std::vector<registry::AppVersion> const* versions);
+std::string apps_json(std::vector<registry::App> const& apps);
+std::string version_json(registry::AppVersion const& version);
+std::string deployment_json(registry::Deployment const& deployment);
+std::string deployments_json(std::vector<registry::Deployment> const& deployments);
+std::string measurement_json(registry::TrustedMeasurement const& m);
+std::string measurements_json(std::vector<registry::TrustedMeasurement> const& ms);
+
+}  // namespace ee::cp

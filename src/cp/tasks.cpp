@@ -1,0 +1,151 @@
+// The CP's background work: nonce expiry, stale agents, stuck deployments, health scraping.
+// Each pass is a coroutine that ControlPlane runs on its interval and tests run directly.
+#include "cp/services.hpp"
+
+#include <easyenclave/cp/error.hpp>
+
+#include "detail/log.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include <atomic>
+
+namespace ee::cp {
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+
+constexpr int kDownAfterFailures = 3;
+constexpr int kUpAfterSuccesses = 2;
+
+// Applies one scrape outcome to the counters; returns the health to store when it changes.
+std::optional<registry::Health> observe(Services& s, registry::AgentRecord const& agent, bool healthy) {
+  std::lock_guard lock(s.health_mutex);
+  auto& c = s.health_counters[agent.id];
+  if (healthy) {
+    c.failures = 0;
+    ++c.successes;
+    if (c.successes >= kUpAfterSuccesses && agent.health != registry::Health::up) return registry::Health::up;
+  } else {
+    c.successes = 0;
+    ++c.failures;
+    if (c.failures >= kDownAfterFailures && agent.health != registry::Health::down) return registry::Health::down;
+  }
+  return std::nullopt;
+}
+
+asio::awaitable<void> scrape_one(Services& s, registry::AgentRecord const& agent) {
+  auto base = agent_base_url(agent);
+  if (!base) co_return;
+  http::Request request{bhttp::verb::get, *base + "/api/health", 11};
+  request.set(bhttp::field::user_agent, "ee-cp");
+  http::RequestOptions options;
+  options.timeout = s.options.timings.agent_call_timeout;
+  auto response = co_await s.http->send(std::move(request), options);
+  bool const healthy = response && response->result_int() >= 200 && response->result_int() < 300;
+  if (auto change = observe(s, agent, healthy)) {
+    auto stored = co_await s.store([&s, &id = agent.id, &h = *change] { return s.stores.agents->set_health(id, h); });
+    if (stored) {
+      detail::log::info("cp", "agent health id=", agent.id, " health=", registry::to_string(*change));
+    }
+  }
+}
+
+asio::awaitable<void> scrape_worker(Services& s, std::vector<registry::AgentRecord> const& agents,
+                                    std::atomic<std::size_t>& next) {
+  for (auto i = next++; i < agents.size(); i = next++) co_await scrape_one(s, agents[i]);
+}
+
+}  // namespace
+
+asio::awaitable<result<void>> remove_agent(Services& s, registry::AgentRecord const& agent, std::string reason) {
+  if (s.tunnels && !agent.tunnel_id.empty()) {
+    cloudflare::Tunnel tunnel;
+    tunnel.id = agent.tunnel_id;
+    tunnel.hostname = agent.hostname;
+    tunnel.dns_record_id = agent.dns_record_id;
+    if (auto r = co_await s.tunnels->remove(tunnel); !r) co_return r.error().with_context("tunnel of agent " + agent.id);
+  }
+  auto const now = s.now();
+  auto removed = co_await s.store([&s, &agent, &reason, &now]() -> result<void> {
+    if (!agent.deployment_id.empty()) {
+      auto d = s.stores.deployments->set_status(agent.deployment_id, registry::DeploymentStatus::stopped, reason, now);
+      if (!d && d.error() != registry::errc::not_found) return d.error();
+    }
+    return s.stores.agents->remove(agent.id);
+  });
+  if (!removed) co_return removed.error();
+  {
+    std::lock_guard lock(s.health_mutex);
+    s.health_counters.erase(agent.id);
+  }
+  detail::log::info("cp", "agent removed id=", agent.id, " vm_name=", agent.vm_name, " reason=", reason);
+  co_return result<void>{};
+}
+
+asio::awaitable<result<MaintenanceReport>> run_maintenance_pass(Services& s) {
+  MaintenanceReport report;
+  auto const now = s.now();
+  report.nonces_purged = s.nonces.purge(now);
+
+  registry::AgentFilter stale;
+  stale.heartbeat_before = now - s.options.timings.agent_stale_after;
+  auto agents = co_await s.store([&s, &stale] { return s.stores.agents->list(stale); });
+  if (!agents) co_return agents.error();
+  for (auto const& agent : *agents) {
+    auto const silent = std::chrono::duration_cast<std::chrono::hours>(now - agent.last_heartbeat_at).count();
+    if (auto r = co_await remove_agent(s, agent, "no heartbeat for " + std::to_string(silent) + " h"); !r) {
+      // One agent's tunnel failing to delete must not keep the others around; it is retried next pass.
+      detail::log::warn("cp", "stale agent not removed id=", agent.id, " error=", r.error().message());
+      continue;
+    }
+    ++report.agents_removed;
+  }
+
+  auto const timeout = s.options.timings.deploy_timeout;
+  auto stuck = co_await s.store([&s, cutoff = now - timeout, &now, &timeout]() -> result<std::size_t> {
+    std::size_t failed = 0;
+    for (auto status : {registry::DeploymentStatus::pending, registry::DeploymentStatus::deploying}) {
+      registry::DeploymentFilter filter;
+      filter.status = status;
+      filter.updated_before = cutoff;
+      auto list = s.stores.deployments->list(filter);
+      if (!list) return list.error();
+      for (auto const& d : *list) {
+        auto detail = "not running after " + std::to_string(timeout.count()) + " s";
+        if (auto r = s.stores.deployments->set_status(d.id, registry::DeploymentStatus::failed, detail, now); !r) return r.error();
+        auto agent = s.stores.agents->get(d.agent_id);
+        if (agent && agent->deployment_id == d.id) {
+          if (auto r = s.stores.agents->set_deployment(d.agent_id, ""); !r) return r.error();
+        }
+        ++failed;
+      }
+    }
+    return failed;
+  });
+  if (!stuck) co_return stuck.error();
+  report.deployments_timed_out = *stuck;
+  if (report.agents_removed + report.deployments_timed_out > 0) {
+    detail::log::info("cp", "maintenance nonces_purged=", report.nonces_purged, " agents_removed=",
+                      report.agents_removed, " deployments_timed_out=", report.deployments_timed_out);
+  }
+  co_return report;
+}
+
+asio::awaitable<result<void>> run_health_scrape(Services& s) {
+  auto agents = co_await s.store([&s] { return s.stores.agents->list(); });
+  if (!agents) co_return agents.error();
+  std::atomic<std::size_t> next{0};
+  using namespace asio::experimental::awaitable_operators;
+  // Eight scrapes in flight: enough to cover thousands of agents per interval, few enough that a
+  // CP never floods its own outbound connections.
+  co_await (scrape_worker(s, *agents, next) && scrape_worker(s, *agents, next) && scrape_worker(s, *agents, next) &&
+            scrape_worker(s, *agents, next) && scrape_worker(s, *agents, next) && scrape_worker(s, *agents, next) &&
+            scrape_worker(s, *agents, next) && scrape_worker(s, *agents, next));
+  co_return result<void>{};
+}
+
+}  // namespace ee::cp

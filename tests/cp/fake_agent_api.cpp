@@ -1,0 +1,84 @@
+#include "cp/fake_agent_api.hpp"
+
+#include <boost/beast/http/status.hpp>
+
+#include <chrono>
+
+namespace ee::test {
+namespace {
+namespace bhttp = boost::beast::http;
+using Reply = boost::asio::awaitable<result<http::Response>>;
+}  // namespace
+
+std::unique_ptr<FakeAgentApi> FakeAgentApi::start() {
+  std::unique_ptr<FakeAgentApi> fake(new FakeAgentApi());
+  auto* self = fake.get();
+  http::Router router;
+  router.get("/api/health", [self](http::RequestContext&) -> Reply {
+    ++self->health_calls_;
+    if (!self->healthy_) co_return http::json_response(bhttp::status::service_unavailable, R"({"status":"down"})");
+    co_return http::json_response(bhttp::status::ok, R"({"status":"ok"})");
+  });
+  router.post("/api/deploy", [self](http::RequestContext& ctx) -> Reply {
+    if (auto r = self->check_signature(ctx); !r) co_return r.error();
+    if (self->fail_deploys_) co_return http::json_response(bhttp::status::internal_server_error, R"({"code":"x"})");
+    auto req = api::parse_agent_deploy_request(ctx.request.body());
+    if (!req) co_return req.error();
+    {
+      std::lock_guard lock(self->mutex_);
+      self->deploys_.push_back(*req);
+    }
+    co_return http::json_response(bhttp::status::ok, api::to_json(api::AgentDeployResponse{req->deployment_id, "deploying"}));
+  });
+  router.post("/api/undeploy", [self](http::RequestContext& ctx) -> Reply {
+    if (auto r = self->check_signature(ctx); !r) co_return r.error();
+    auto req = api::parse_agent_undeploy_request(ctx.request.body());
+    if (!req) co_return req.error();
+    {
+      std::lock_guard lock(self->mutex_);
+      self->undeploys_.push_back(*req);
+    }
+    co_return http::json_response(bhttp::status::ok, api::to_json(api::AgentDeployResponse{req->deployment_id, "stopped"}));
+  });
+  router.get("/api/logs", [self](http::RequestContext& ctx) -> Reply {
+    if (auto r = self->check_signature(ctx); !r) co_return r.error();
+    co_return http::json_response(bhttp::status::ok, R"({"lines":["workload started","listening on 8080"]})");
+  });
+  fake->server_ = http::Server::start(std::move(router)).value();
+  return fake;
+}
+
+FakeAgentApi::~FakeAgentApi() {
+  if (server_) server_->stop();
+}
+
+std::string FakeAgentApi::url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+
+void FakeAgentApi::trust_cp_key(std::string const& base64_key) {
+  std::lock_guard lock(mutex_);
+  cp_key_ = api::PublicKey::parse(base64_key).value();
+}
+
+result<void> FakeAgentApi::check_signature(http::RequestContext const& ctx) {
+  std::optional<api::PublicKey> key;
+  {
+    std::lock_guard lock(mutex_);
+    key = cp_key_;
+  }
+  if (!key) return Error(api::errc::signature_invalid, "no CP key yet");
+  auto r = api::verify_request(ctx.request, *key, std::chrono::system_clock::now());
+  if (!r) ++rejected_;
+  return r;
+}
+
+std::vector<api::AgentDeployRequest> FakeAgentApi::deploys() const {
+  std::lock_guard lock(mutex_);
+  return deploys_;
+}
+
+std::vector<api::AgentUndeployRequest> FakeAgentApi::undeploys() const {
+  std::lock_guard lock(mutex_);
+  return undeploys_;
+}
+
+}  // namespace ee::test

@@ -1,0 +1,51 @@
+#pragma once
+// A stand-in for an agent's API (ee-agent's /api/*) on a real loopback server, for CP tests: it
+// checks the CP's signature on deploy, undeploy and logs exactly as an agent must, and records
+// what it was asked to do.
+#include <easyenclave/api/agents.hpp>
+#include <easyenclave/api/signing.hpp>
+#include <easyenclave/http/server.hpp>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ee::test {
+
+class FakeAgentApi {
+ public:
+  static std::unique_ptr<FakeAgentApi> start();
+  ~FakeAgentApi();
+
+  std::string url() const;
+  /// The CP key requests must be signed with (from the register response).
+  void trust_cp_key(std::string const& base64_key);
+
+  std::vector<api::AgentDeployRequest> deploys() const;
+  std::vector<api::AgentUndeployRequest> undeploys() const;
+  std::size_t rejected_signatures() const { return rejected_.load(); }
+  std::size_t health_calls() const { return health_calls_.load(); }
+  /// Makes /api/health answer 503 (false) or 200 (true).
+  void set_healthy(bool healthy) { healthy_ = healthy; }
+  /// Makes /api/deploy answer 500.
+  void fail_deploys(bool fail) { fail_deploys_ = fail; }
+
+ private:
+  FakeAgentApi() = default;
+  result<void> check_signature(http::RequestContext const& ctx);
+
+  std::unique_ptr<http::Server> server_;
+  mutable std::mutex mutex_;
+  std::optional<api::PublicKey> cp_key_;
+  std::vector<api::AgentDeployRequest> deploys_;
+  std::vector<api::AgentUndeployRequest> undeploys_;
+  std::atomic<std::size_t> rejected_{0};
+  std::atomic<std::size_t> health_calls_{0};
+  std::atomic<bool> healthy_{true};
+  std::atomic<bool> fail_deploys_{false};
+};
+
+}  // namespace ee::test
