@@ -25,6 +25,10 @@ namespace {
 
 namespace asio = boost::asio;
 
+// Parsed agent keys kept for heartbeats: more than the agents one CP serves (bench_cp_load runs
+// 100 000), at about 1 KiB each.
+constexpr std::size_t kAgentKeyCacheSize = 200'000;
+
 // Production refuses configurations that would admit forged or replayed evidence (DESIGN.md:
 // "a production CP refuses to start with" the simulator root). --dev skips these checks.
 result<void> check_production_safety(Options const& o, std::size_t trusted_count) {
@@ -79,6 +83,7 @@ struct ControlPlane::Impl {
   asio::thread_pool store_pool;
   NonceTable nonces;
   api::ReplayGuard replay_guard;
+  KeyCache agent_keys{kAgentKeyCacheSize};
   std::mutex quote_provider_mutex;
   std::mutex health_mutex;
   std::unordered_map<std::string, HealthCounters> health_counters;
@@ -164,6 +169,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
       .http = o.http,
       .nonces = impl->nonces,
       .replay_guard = impl->replay_guard,
+      .agent_keys = impl->agent_keys,
       .signing_key = *o.signing_key,
       .tunnels = o.tunnels,
       .quote_provider = o.quote_provider,

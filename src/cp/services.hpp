@@ -1,6 +1,7 @@
 #pragma once
 // What the CP's handlers and background tasks use, built once by ControlPlane::start and alive
 // as long as it is. Handlers are free functions over this struct (STYLE.md, route handlers).
+#include "cp/key_cache.hpp"
 #include "cp/nonces.hpp"
 #include "detail/offload.hpp"
 
@@ -59,6 +60,7 @@ struct Services {
   std::shared_ptr<http::Client> http{};
   NonceTable& nonces;
   api::ReplayGuard& replay_guard;
+  KeyCache& agent_keys;
   api::SigningKey signing_key;
   std::shared_ptr<cloudflare::TunnelProvider> tunnels{};
   std::shared_ptr<tdx::QuoteProvider> quote_provider{};

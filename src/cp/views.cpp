@@ -115,12 +115,17 @@ bj::object measurement_object(registry::TrustedMeasurement const& m) {
   return o;
 }
 
+// Serialised one item at a time: a listing of 100 000 agents never holds a DOM of all of them
+// beside the records and the text.
 template <class T, class F>
 std::string array_json(std::vector<T> const& items, F to_object) {
-  bj::array out;
-  out.reserve(items.size());
-  for (auto const& item : items) out.emplace_back(to_object(item));
-  return detail::json::serialize(out);
+  std::string out = "[";
+  for (auto const& item : items) {
+    if (out.size() > 1) out += ',';
+    out += detail::json::serialize(to_object(item));
+  }
+  out += ']';
+  return out;
 }
 
 }  // namespace

@@ -226,8 +226,8 @@ asio::execution_context::id PoolReaper::id;
 
 class Pool : public std::enable_shared_from_this<Pool> {
  public:
-  Pool(std::size_t max_idle_per_origin, std::chrono::seconds idle_timeout)
-      : max_idle_(max_idle_per_origin), idle_timeout_(idle_timeout) {}
+  Pool(std::size_t max_idle_per_origin, std::size_t max_idle_total, std::chrono::seconds idle_timeout)
+      : max_idle_(max_idle_per_origin), max_idle_total_(max_idle_total), idle_timeout_(idle_timeout) {}
 
   // The most recently used live connection for `key` on `executor`, or null. Connections are
   // bound to the executor they were created on, so another executor never shares them.
@@ -262,6 +262,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
     }
     connection->idle_since = now;
     idle_.push_back(std::move(connection));
+    if (idle_.size() > max_idle_total_) {
+      idle_.erase(idle_.begin(), idle_.begin() + static_cast<std::ptrdiff_t>(idle_.size() - max_idle_total_));
+    }
   }
 
   void drop_context(asio::execution_context const* context) {
@@ -277,6 +280,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   }
 
   std::size_t const max_idle_;
+  std::size_t const max_idle_total_;
   Clock::duration const idle_timeout_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<Connection>> idle_;  // oldest first
@@ -465,7 +469,8 @@ class HttpsClient final : public Client, public std::enable_shared_from_this<Htt
   HttpsClient(HttpsOptions options, ssl::context tls)
       : options_(std::move(options)),
         tls_(std::move(tls)),
-        pool_(std::make_shared<Pool>(options_.max_idle_per_origin, options_.idle_timeout)) {}
+        pool_(std::make_shared<Pool>(options_.max_idle_per_origin, options_.max_idle_total,
+                                    options_.idle_timeout)) {}
 
   asio::awaitable<result<Response>> send(Request request, RequestOptions options) override;
 

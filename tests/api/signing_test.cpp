@@ -5,7 +5,9 @@
 #include "detail/time.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
@@ -214,6 +216,31 @@ TEST(PublicKey, Base64IsTheStandardEncodingOfDer) {
   ASSERT_TRUE(again);
   EXPECT_EQ(again->der(), key.der());
   EXPECT_EQ(key.der().size(), 91u);  // uncompressed P-256 SubjectPublicKeyInfo
+}
+
+// The common 91-byte encoding is imported from its point; any other P-256 encoding (here the
+// compressed point of the same key) goes through OpenSSL's decoder. Both verify its signatures.
+TEST(PublicKey, ParsesTheCompressedEncodingOfTheSameKey) {
+  auto signer = new_key();
+  auto const pem = signer.private_key_pem();
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())),
+                                                &BIO_free);
+  PkeyPtr ossl(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  ASSERT_TRUE(ossl);
+  ASSERT_EQ(EVP_PKEY_set_utf8_string_param(ossl.get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                           "compressed"),
+            1);
+  auto const compressed = spki_der(ossl.get());
+  ASSERT_EQ(compressed.size(), 59u);
+  auto key = PublicKey::from_der(compressed);
+  ASSERT_TRUE(key) << key.error().message();
+  EXPECT_EQ(key->der(), compressed);  // kept as received: agents bind SHA-256 of these bytes
+  std::string const message = "heartbeat";
+  auto const bytes = ee::detail::as_bytes(message);
+  auto const signature = signer.sign(bytes).value();
+  EXPECT_TRUE(key->verify(bytes, signature));
+  EXPECT_TRUE(signer.public_key().verify(bytes, signature));
+  EXPECT_FALSE(new_key().public_key().verify(bytes, signature));
 }
 
 TEST(PublicKey, Sha256IsTheDigestOfDer) {

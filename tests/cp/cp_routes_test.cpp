@@ -587,6 +587,41 @@ TEST(CpRoutesAgents, ListFiltersByStatusVmNameAndOwner) {
   EXPECT_EQ(names("?owner=github:org/nobody"), V{});
 }
 
+TEST(CpRoutesAgents, ListPagesWithLimitAndOffsetInRegistrationOrder) {
+  CpHarness h;
+  std::vector<TestAgent> agents;
+  for (char const* name : {"vm-1", "vm-2", "vm-3", "vm-4", "vm-5"}) {
+    agents.push_back(h.agent(name));
+    h.register_ok(agents.back());
+    h.advance(std::chrono::seconds(1));  // registration order = clock order
+  }
+  auto page = [&h](std::string const& query) {
+    std::vector<std::string> out;
+    auto response = h.call(bhttp::verb::get, "/api/v1/agents" + query);
+    EXPECT_EQ(response.result(), bhttp::status::ok) << response.body();
+    auto const doc = body(response);
+    for (auto const& item : doc.as_array()) out.push_back(text(item, "vm_name"));
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(page("?limit=2"), (V{"vm-1", "vm-2"}));
+  EXPECT_EQ(page("?limit=2&offset=2"), (V{"vm-3", "vm-4"}));
+  EXPECT_EQ(page("?limit=2&offset=4"), V{"vm-5"});
+  EXPECT_EQ(page("?offset=3"), (V{"vm-4", "vm-5"}));
+  EXPECT_EQ(page("?offset=5"), V{});
+  EXPECT_EQ(page("?limit=10000"), (V{"vm-1", "vm-2", "vm-3", "vm-4", "vm-5"}));
+  for (std::string const query : {"?limit=0", "?limit=10001", "?limit=-1", "?limit=2x", "?limit=",
+                                  "?offset=-1", "?offset=1e3", "?offset=100000001", "?limit=99999999999999999999"}) {
+    auto const param = query.substr(1, query.find('=') - 1);
+    EXPECT_TRUE(is_error(h.call(bhttp::verb::get, "/api/v1/agents" + query), bhttp::status::bad_request,
+                         "core.invalid_value", param))
+        << query;
+    EXPECT_TRUE(is_error(h.call(bhttp::verb::get, "/api/v1/deployments" + query), bhttp::status::bad_request,
+                         "core.invalid_value", param))
+        << query;
+  }
+}
+
 TEST(CpRoutesAgents, AnUnknownAgentIsNotFound) {
   CpHarness h;
   for (auto path : {"/api/v1/agents/no-such-agent", "/api/v1/agents/no-such-agent/attestation",

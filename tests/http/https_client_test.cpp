@@ -9,6 +9,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -522,6 +523,25 @@ TEST(HttpsClient, PooledConnectionsDieWithTheirIoContext) {
   EXPECT_TRUE(server.wait_closed(1));
   ASSERT_TRUE(ee::block_on(client->send(get(local_url(server, "http")))).has_value());
   EXPECT_EQ(server.accepted(), 2u);
+}
+
+TEST(HttpsClient, IdleConnectionsAreBoundedInTotal) {
+  Responder server(always(reply(200, "ok")));
+  auto client = make_client({.max_idle_total = 2});
+  asio::io_context io;
+  int ok = 0;
+  // Each strand is an executor of its own, so no call reuses another's connection: all three
+  // would stay idle without the bound.
+  for (int i = 0; i < 3; ++i) {
+    asio::co_spawn(asio::make_strand(io), client->send(get(local_url(server, "http"))),
+                   [&ok](std::exception_ptr, ee::result<ee::http::Response> r) { ok += r.has_value() ? 1 : 0; });
+    io.restart();
+    io.run();
+  }
+  EXPECT_EQ(ok, 3);
+  EXPECT_EQ(server.accepted(), 3u);
+  EXPECT_TRUE(server.wait_closed(1));  // the oldest, closed to keep two
+  EXPECT_EQ(server.closed(), 1u);
 }
 
 TEST(HttpsClient, ServesConcurrentCallersOnManyThreads) {

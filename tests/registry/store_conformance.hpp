@@ -28,6 +28,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -583,6 +584,22 @@ TYPED_TEST_P(AgentStoreConformance, ListAppliesLimitAfterFiltering) {
   EXPECT_EQ(ids_of(this->agents().list({.limit = 1}).value()), (std::vector<std::string>{"a-0"}));
 }
 
+TYPED_TEST_P(AgentStoreConformance, ListPagesWithOffsetInRegistrationOrder) {
+  auto const t = base_time();
+  for (int i = 0; i < 6; ++i) {
+    auto agent = make_agent("a-" + std::to_string(i), "vm-" + std::to_string(i), seconds_after(t, i));
+    agent.health = i % 2 == 0 ? Health::down : Health::up;
+    ASSERT_TRUE(ok(this->agents().insert(agent)));
+  }
+  using Ids = std::vector<std::string>;
+  EXPECT_EQ(ids_of(this->agents().list({.limit = 2, .offset = 2}).value()), (Ids{"a-2", "a-3"}));
+  EXPECT_EQ(ids_of(this->agents().list({.offset = 4}).value()), (Ids{"a-4", "a-5"}));  // no limit
+  EXPECT_EQ(ids_of(this->agents().list({.status = "idle", .limit = 5, .offset = 1}).value()),
+            (Ids{"a-3", "a-5"}));  // the offset counts filtered rows
+  EXPECT_TRUE(this->agents().list({.offset = 6}).value().empty());
+  EXPECT_TRUE(this->agents().list({.offset = std::numeric_limits<std::size_t>::max()}).value().empty());
+}
+
 TYPED_TEST_P(AgentStoreConformance, ListCombinesFilters) {
   auto const t = base_time();
   for (int i = 0; i < 8; ++i) {
@@ -783,6 +800,7 @@ REGISTER_TYPED_TEST_SUITE_P(AgentStoreConformance, InsertThenGetRoundTripsEveryF
                             UpdateReplacesEveryField, UpdateOfUnknownAgentIsNotFound,
                             UpdateToAnotherAgentsVmNameConflictsAndChangesNothing,
                             ListOrdersByRegisteredAtThenId, ListOfEmptyStoreIsEmpty,
+                            ListPagesWithOffsetInRegistrationOrder,
                             ListFiltersByVmName, ListFiltersByOwnerCaseInsensitively,
                             ListFiltersByEachDerivedStatus, ListFiltersByHeartbeatBeforeStrictly,
                             ListAppliesLimitAfterFiltering, ListCombinesFilters, CountCountsAgents,
@@ -1104,6 +1122,10 @@ TYPED_TEST_P(DeploymentStoreConformance, ListAppliesLimitAfterFiltering) {
   EXPECT_EQ(ids_of(this->deployments().list({.limit = 1}).value()), (std::vector<std::string>{"d-5"}));
   EXPECT_TRUE(this->deployments().list({.limit = 0}).value().empty());
   EXPECT_EQ(this->deployments().list({.limit = 1000}).value().size(), 6u);
+  // Newest first, so a page further on holds older deployments.
+  EXPECT_EQ(ids_of(this->deployments().list({.limit = 2, .offset = 1}).value()),
+            (std::vector<std::string>{"d-4", "d-3"}));
+  EXPECT_EQ(this->deployments().list({.offset = 5}).value().size(), 1u);
 }
 
 TYPED_TEST_P(DeploymentStoreConformance, ListCombinesFilters) {

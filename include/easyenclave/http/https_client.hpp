@@ -17,6 +17,10 @@ struct HttpsOptions {
   /// Idle keep-alive connections kept per origin (scheme, host, port) and executor for reuse.
   /// 0 disables reuse.
   std::size_t max_idle_per_origin = 4;
+  /// Idle connections kept in all, the oldest closed first. Each executor keeps its own
+  /// connections (a server's per-connection strands among them), so without this bound a busy
+  /// server calling out from many strands would hold a socket per strand until `idle_timeout`.
+  std::size_t max_idle_total = 64;
   /// An idle pooled connection older than this is closed instead of reused.
   std::chrono::seconds idle_timeout{30};
   /// Sent when a request has no User-Agent.

@@ -28,6 +28,7 @@ struct AgentFilter {
   std::optional<std::string> status{};         ///< compared with `agent_status()`
   std::optional<TimePoint> heartbeat_before{};  ///< last_heartbeat_at strictly before this
   std::optional<std::size_t> limit{};
+  std::size_t offset = 0;  ///< rows skipped first, in the listing's order (for paging)
 };
 
 class AgentStore {
@@ -91,6 +92,7 @@ struct DeploymentFilter {
   std::optional<DeploymentStatus> status{};
   std::optional<TimePoint> updated_before{};  ///< updated_at strictly before this
   std::optional<std::size_t> limit{};
+  std::size_t offset = 0;  ///< rows skipped first, in the listing's order (for paging)
 };
 
 class DeploymentStore {

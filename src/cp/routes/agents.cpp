@@ -258,7 +258,7 @@ Reply heartbeat(http::RequestContext& ctx, Services& s) {
   if (agent->public_key.empty()) {
     co_return Error(api::errc::signature_invalid, "agent registered without a public key: register again with one");
   }
-  auto key = api::PublicKey::parse(agent->public_key);
+  auto key = s.agent_keys.get(agent->public_key);
   if (!key) co_return Error(registry::errc::store_corrupt, "stored public key of agent " + id + " does not parse");
   api::VerifyRequestOptions verify_options;
   verify_options.window = s.options.timings.signature_window;
@@ -279,8 +279,15 @@ Reply heartbeat(http::RequestContext& ctx, Services& s) {
   }
   if (auto r = co_await reconcile(s, *agent, *hb); !r) co_return r.error();
 
-  auto current = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
-  if (!current) co_return current.error();
+  // Read again only when this heartbeat may have changed the verdict (fresh evidence, progress of
+  // a deployment); otherwise the record read above is current, and most heartbeats are idle.
+  registry::AgentRecord const* current = &*agent;
+  result<registry::AgentRecord> reread = Error(registry::errc::not_found);
+  if (has_evidence || !agent->deployment_id.empty()) {
+    reread = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
+    if (!reread) co_return reread.error();
+    current = &*reread;
+  }
   api::HeartbeatResponse out;
   out.verified = current->verified;
   out.attestation_due = now - current->attestation.appraised_at >= s.options.timings.reattestation_interval;
@@ -291,10 +298,14 @@ Reply heartbeat(http::RequestContext& ctx, Services& s) {
 // --- reads -------------------------------------------------------------------------------------
 
 Reply list_agents(http::RequestContext& ctx, Services& s) {
+  auto page = page_of(ctx);
+  if (!page) co_return page.error();
   registry::AgentFilter filter;
   filter.status = ctx.query("status");
   filter.vm_name = ctx.query("vm_name");
   filter.owner = ctx.query("owner");
+  filter.limit = page->limit;
+  filter.offset = page->offset;
   auto agents = co_await s.store([&s, &filter] { return s.stores.agents->list(filter); });
   if (!agents) co_return agents.error();
   co_return json(agents_json(*agents, s.now()));

@@ -181,9 +181,13 @@ Reply deploy(http::RequestContext& ctx, Services& s) {
 }
 
 Reply list_deployments(http::RequestContext& ctx, Services& s) {
+  auto page = page_of(ctx);
+  if (!page) co_return page.error();
   registry::DeploymentFilter filter;
   filter.agent_id = ctx.query("agent_id");
   filter.app_name = ctx.query("app_name");
+  filter.limit = page->limit;
+  filter.offset = page->offset;
   if (auto status = ctx.query("status")) {
     filter.status = registry::parse_deployment_status(*status);
     if (!filter.status) {

@@ -20,4 +20,12 @@ using ServiceHandler = boost::asio::awaitable<result<http::Response>> (*)(http::
 void route(http::Router& router, boost::beast::http::verb method, std::string const& path_after_api,
            ServiceHandler handler, Services& services);
 
+/// The `limit` (1-10000, absent: all) and `offset` (default 0) query parameters of a listing.
+/// ee::errc::invalid_value naming the parameter when either is not a decimal number in range.
+struct Page {
+  std::optional<std::size_t> limit{};
+  std::size_t offset = 0;
+};
+result<Page> page_of(http::RequestContext const& ctx);
+
 }  // namespace ee::cp

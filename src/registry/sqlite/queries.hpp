@@ -111,7 +111,8 @@ inline constexpr char kDeploymentOrder[] = " ORDER BY created_at DESC, id";
 inline constexpr char kSetDeploymentStatus[] =
     "UPDATE deployments SET status = ?, detail = ?, updated_at = ? WHERE id = ?";
 
-inline constexpr char kLimit[] = " LIMIT ?";
+// SQLite takes OFFSET only after a LIMIT; a negative LIMIT means none.
+inline constexpr char kLimitOffset[] = " LIMIT ? OFFSET ?";
 
 #undef EE_AGENT_COLUMNS
 #undef EE_MEASUREMENT_COLUMNS

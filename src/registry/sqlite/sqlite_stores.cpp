@@ -228,7 +228,8 @@ class SqliteAgentStore final : public AgentStore {
     if (filter.status) append_condition(text, first, sql::kAgentWhereStatus);
     if (filter.heartbeat_before) append_condition(text, first, sql::kAgentWhereHeartbeatBefore);
     text += sql::kAgentOrder;
-    if (filter.limit) text += sql::kLimit;
+    bool const paged = filter.limit || filter.offset > 0;
+    if (paged) text += sql::kLimitOffset;
     return db_->read("list agents", [&](Connection& c) -> result<std::vector<AgentRecord>> {
       auto q = c.query(text);
       if (!q) return q.error();
@@ -236,7 +237,10 @@ class SqliteAgentStore final : public AgentStore {
       if (filter.owner) q->bind_text(*filter.owner);
       if (filter.status) q->bind_text(*filter.status);
       if (filter.heartbeat_before) q->bind_time(*filter.heartbeat_before);
-      if (filter.limit) q->bind_int(limit_value(*filter.limit));
+      if (paged) {
+        q->bind_int(filter.limit ? limit_value(*filter.limit) : -1);
+        q->bind_int(limit_value(filter.offset));
+      }
       return read_all<AgentRecord>(*q, read_agent);
     });
   }
@@ -613,7 +617,8 @@ class SqliteDeploymentStore final : public DeploymentStore {
     if (filter.status) append_condition(text, first, sql::kDeploymentWhereStatus);
     if (filter.updated_before) append_condition(text, first, sql::kDeploymentWhereUpdatedBefore);
     text += sql::kDeploymentOrder;
-    if (filter.limit) text += sql::kLimit;
+    bool const paged = filter.limit || filter.offset > 0;
+    if (paged) text += sql::kLimitOffset;
     return db_->read("list deployments", [&](Connection& c) -> result<std::vector<Deployment>> {
       auto q = c.query(text);
       if (!q) return q.error();
@@ -621,7 +626,10 @@ class SqliteDeploymentStore final : public DeploymentStore {
       if (filter.app_name) q->bind_text(*filter.app_name);
       if (filter.status) q->bind_text(to_string(*filter.status));
       if (filter.updated_before) q->bind_time(*filter.updated_before);
-      if (filter.limit) q->bind_int(limit_value(*filter.limit));
+      if (paged) {
+        q->bind_int(filter.limit ? limit_value(*filter.limit) : -1);
+        q->bind_int(limit_value(filter.offset));
+      }
       return read_all<Deployment>(*q, read_deployment);
     });
   }

@@ -1,0 +1,282 @@
+// Load on the real ee-cp program over loopback:
+//   1. registrations per second: challenge, simulator quote bound to nonce and key, register
+//      (full local DCAP verification, SQLite write, a tunnel from the Cloudflare stand-in);
+//   2. heartbeats per second: signature check and one store update each;
+//   3. GET /api/v1/agents latency with 10,000 and 100,000 agents in the registry, and ee-cp's
+//      resident memory at 100,000.
+// Each figure is printed beside the physical limit measured in the same run: OpenSSL's ECDSA
+// P-256 verifications per second on this machine (a registration needs at least two — the quote
+// and the QE report — and a heartbeat one).
+//
+// usage: bench_cp_load [--agents N] [--clients C] [--heartbeats N] [--skip-list]
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+#include <easyenclave/api/agents.hpp>
+#include <easyenclave/api/signing.hpp>
+#include <easyenclave/block_on.hpp>
+#include <easyenclave/encoding.hpp>
+#include <easyenclave/http/https_client.hpp>
+#include <easyenclave/registry/sqlite.hpp>
+#include <easyenclave/tdx/simulator.hpp>
+
+#include "bench/support.hpp"
+
+#include <boost/beast/http/field.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <unistd.h>
+
+namespace {
+
+namespace bhttp = boost::beast::http;
+using Clock = std::chrono::steady_clock;
+
+struct Settings {
+  int agents = 400;
+  int clients = 16;
+  int heartbeats = 4000;
+  bool list = true;
+};
+
+std::string url_of(ee::test::Process& p, char const* what) {
+  std::smatch m;
+  std::regex const re(R"re("url":"([^"]+)")re");
+  if (!p.wait_for_output([&](std::string const& out) { return std::regex_search(out, m, re); },
+                         std::chrono::seconds(30))) {
+    std::fprintf(stderr, "%s did not start: %s\n", what, p.err().c_str());
+    std::exit(1);
+  }
+  auto out = p.out();
+  std::regex_search(out, m, re);
+  return m[1];
+}
+
+ee::http::Response send(ee::http::Client& client, ee::http::Request request, ee::http::RequestOptions options = {}) {
+  auto r = ee::block_on(client.send(std::move(request), options));
+  if (!r) {
+    std::fprintf(stderr, "request failed: %s\n", r.error().message().c_str());
+    std::exit(1);
+  }
+  return std::move(*r);
+}
+
+ee::http::Request json_request(bhttp::verb method, std::string url, std::string body) {
+  ee::http::Request request{method, std::move(url), 11};
+  request.set(bhttp::field::content_type, "application/json");
+  request.body() = std::move(body);
+  request.prepare_payload();
+  return request;
+}
+
+// Runs `op(i)` for i in [0, n) on `clients` threads; returns operations per second.
+double run_concurrently(int n, int clients, std::function<void(int)> const& op) {
+  std::atomic<int> next{0};
+  auto const start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&] {
+      for (int i = next++; i < n; i = next++) op(i);
+    });
+  }
+  for (auto& t : threads) t.join();
+  return n / std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// User plus system CPU seconds the process has used (/proc/PID/stat fields 14 and 15).
+double cpu_seconds(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto const after_name = stat.rfind(')');  // the command name may hold spaces
+  if (after_name == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(after_name + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i >= 14) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// The figures of one phase: the rate the clients saw, and what each operation cost ee-cp in CPU.
+// Clients and server share this machine's cores, so the CPU cost is the fairer comparison with
+// the limit, which is measured on one core.
+void report(char const* what, double rate, double cp_cpu, int ops, double limit, char const* limit_what) {
+  double const cpu_us = cp_cpu * 1e6 / ops;
+  std::printf("  %-40s %8.0f /s   ee-cp CPU %7.1f us/op = %6.0f /core-s   limit %6.0f /s (%s), ratio %.2f\n",
+              what, rate, cpu_us, 1e6 / cpu_us, limit, limit_what, (1e6 / cpu_us) / limit);
+}
+
+long rss_kib(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+void seed_agents(std::filesystem::path const& db, int from, int to) {
+  auto stores = ee::registry::open_sqlite_stores(db).value();
+  auto const now = std::chrono::system_clock::now();
+  for (int i = from; i < to; ++i) {
+    ee::registry::AgentRecord a;
+    char id[40];
+    std::snprintf(id, sizeof id, "00000000-0000-4000-8000-%012d", i);
+    a.id = id;
+    a.vm_name = "seeded-" + std::to_string(i);
+    a.owner = "github:org/octo-org";
+    a.node_size = "tiny";
+    a.datacenter = "gcp:us-central1-a";
+    a.attestation.mrtd = std::string(96, 'a');
+    a.attestation.tcb_status = "UpToDate";
+    a.attestation.appraised_by = "local_dcap";
+    a.attestation.appraised_at = now;
+    a.registered_at = a.last_registered_at = a.last_heartbeat_at = now;
+    if (!a.id.empty() && !stores.agents->insert(a)) {
+      std::fprintf(stderr, "seeding agent %d failed\n", i);
+      std::exit(1);
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings settings;
+  for (int i = 1; i < argc; ++i) {
+    std::string const flag = argv[i];
+    auto next = [&] { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
+    if (flag == "--agents") settings.agents = next();
+    else if (flag == "--clients") settings.clients = next();
+    else if (flag == "--heartbeats") settings.heartbeats = next();
+    else if (flag == "--skip-list") settings.list = false;
+    else {
+      std::fprintf(stderr, "usage: bench_cp_load [--agents N] [--clients C] [--heartbeats N] [--skip-list]\n");
+      return 2;
+    }
+  }
+
+  // The limit: ECDSA P-256 verifications per second through OpenSSL on this machine, now.
+  auto key = ee::api::SigningKey::generate().value();
+  std::string const message(600, 'q');
+  auto const bytes = std::span(reinterpret_cast<std::uint8_t const*>(message.data()), message.size());
+  auto const signature = key.sign(bytes).value();
+  std::printf("limit\n");
+  double const ecdsa = ee::bench::rate("OpenSSL ECDSA P-256 verify", [&] { return key.public_key().verify(bytes, signature); });
+
+  ee::test::TempDir dir;
+  auto const sim_dir = dir.path() / "simulator";
+  auto simulator = ee::tdx::Simulator::load_or_create(sim_dir).value();
+  auto const db = dir.path() / "cp.db";
+
+  ee::test::Process cloudflare({ee::test::program("ee-fake-cloudflare").string(), "--port", "0", "--api-token",
+                               "bench-token", "--account-id", "bench-account", "--zone-id", "bench-zone"});
+  auto const cf_url = url_of(cloudflare, "ee-fake-cloudflare");
+  auto start_cp = [&] {
+    return std::make_unique<ee::test::Process>(std::vector<std::string>{
+        ee::test::program("ee-cp").string(), "--listen", "127.0.0.1:0", "--dev", "--db", db.string(),
+        "--simulator-dir", sim_dir.string(), "--appraisal", "local", "--log-level", "warn",
+        "--health-scrape-interval", "0", "--threads", "2", "--cf-api-base", cf_url, "--cf-api-token",
+        "bench-token", "--cf-account-id", "bench-account", "--cf-zone-id", "bench-zone",
+        "--domain", "agents.example.com"});
+  };
+  auto cp = start_cp();
+  auto const cp_url = url_of(*cp, "ee-cp");
+  auto client = ee::http::make_https_client().value();
+
+  // 1. registrations
+  std::vector<ee::api::SigningKey> keys;
+  std::vector<std::string> ids(static_cast<std::size_t>(settings.agents));
+  for (int i = 0; i < settings.agents; ++i) keys.push_back(ee::api::SigningKey::generate().value());
+  std::printf("\nee-cp, %d clients\n", settings.clients);
+  double const cpu_before_registrations = cpu_seconds(cp->pid());
+  double const registrations = run_concurrently(settings.agents, settings.clients, [&](int i) {
+    auto const idx = static_cast<std::size_t>(i);
+    auto challenge = send(*client, json_request(bhttp::verb::get, cp_url + "/api/v1/agents/challenge", ""));
+    auto nonce = ee::api::parse_challenge(challenge.body()).value().nonce;
+    ee::tdx::ReportData rd{};
+    auto nonce_bytes = ee::hex_decode(nonce).value();
+    std::copy(nonce_bytes.begin(), nonce_bytes.end(), rd.begin());
+    auto digest = keys[idx].public_key().sha256();
+    std::copy(digest.begin(), digest.end(), rd.begin() + 32);
+    ee::api::RegisterRequest r;
+    r.vm_name = "bench-" + std::to_string(i);
+    r.owner = "github:org/octo-org";
+    r.node_size = "tiny";
+    r.datacenter = "gcp:us-central1-a";
+    r.nonce = nonce;
+    r.public_key = keys[idx].public_key().base64();
+    r.quote_b64 = ee::base64_encode(simulator->quote(rd).value());
+    auto response = send(*client, json_request(bhttp::verb::post, cp_url + "/api/v1/agents/register", ee::api::to_json(r)));
+    if (response.result() != bhttp::status::ok) {
+      std::fprintf(stderr, "register: %s\n", response.body().c_str());
+      std::exit(1);
+    }
+    ids[idx] = ee::api::parse_register_response(response.body()).value().agent_id;
+  });
+  report("registrations (DCAP + SQLite + tunnel)", registrations, cpu_seconds(cp->pid()) - cpu_before_registrations,
+         settings.agents, ecdsa / 2, "ECDSA/2");
+
+  // 2. heartbeats
+  ee::api::HeartbeatRequest hb;
+  hb.status = "idle";
+  auto const hb_body = ee::api::to_json(hb);
+  double const cpu_before_heartbeats = cpu_seconds(cp->pid());
+  double const heartbeats = run_concurrently(settings.heartbeats, settings.clients, [&](int i) {
+    auto const idx = static_cast<std::size_t>(i % settings.agents);
+    auto const target = "/api/v1/agents/" + ids[idx] + "/heartbeat";
+    ee::http::Request origin{bhttp::verb::post, target, 11};
+    origin.body() = hb_body;
+    ee::api::sign_request(origin, keys[idx], std::chrono::system_clock::now()).value();
+    auto request = json_request(bhttp::verb::post, cp_url + target, hb_body);
+    for (auto name : {ee::api::kTimestampHeader, ee::api::kSignatureHeader}) request.set(name, origin[name]);
+    auto response = send(*client, std::move(request));
+    if (response.result() != bhttp::status::ok) {
+      std::fprintf(stderr, "heartbeat: %s\n", response.body().c_str());
+      std::exit(1);
+    }
+  });
+  report("heartbeats (signature + store update)", heartbeats, cpu_seconds(cp->pid()) - cpu_before_heartbeats,
+         settings.heartbeats, ecdsa, "ECDSA");
+  if (!settings.list) return 0;
+
+  // 3. listing at 10k and 100k agents (seeded straight into the database while ee-cp is down).
+  for (int total : {10'000, 100'000}) {
+    cp.reset();
+    int have = 0;
+    {
+      auto stores = ee::registry::open_sqlite_stores(db).value();
+      have = static_cast<int>(stores.agents->count().value());
+    }
+    seed_agents(db, have, total);
+    cp = start_cp();
+    auto const url = url_of(*cp, "ee-cp");
+    long const idle_rss = rss_kib(cp->pid());
+    // The whole list (the compatible default) and one page of 100 from the middle.
+    for (std::string const& query : {std::string(), "?limit=100&offset=" + std::to_string(total / 2)}) {
+      std::vector<double> ms;
+      std::size_t bytes_listed = 0;
+      for (int i = 0; i < 5; ++i) {
+        auto const t0 = Clock::now();
+        auto response = send(*client, json_request(bhttp::verb::get, url + "/api/v1/agents" + query, ""),
+                             {.timeout = std::chrono::seconds(120), .max_response_bytes = std::size_t{1} << 30});
+        ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        bytes_listed = response.body().size();
+      }
+      std::sort(ms.begin(), ms.end());
+      std::printf("  GET /api/v1/agents%-22s at %6d agents: median %8.1f ms  (%zu bytes)\n", query.c_str(), total,
+                  ms[2], bytes_listed);
+    }
+    std::printf("  ee-cp resident memory at %6d agents: %ld MiB after start, %ld MiB after the listings\n", total,
+                idle_rss / 1024, rss_kib(cp->pid()) / 1024);
+  }
+  return 0;
+}
