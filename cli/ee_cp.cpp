@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   opt("--ca-file", c.ca_file, "EE_CA_FILE", "Extra PEM CA file for outbound HTTPS", server);
   opt("--log-level", log_level, "EE_LOG_LEVEL", "trace|debug|info|warn|error", server);
   opt("--log-format", log_format, "EE_LOG_FORMAT", "text|json", server);
-  app.add_flag("--dev", c.dev, "Development mode: allow the simulator root, nonce checks off, no trusted MRTD")
+  app.add_flag("--dev", c.dev, "Development mode: allow the simulator root, a nonce mode other than required and no trusted MRTD (then every MRTD is trusted)")
       ->envname("EE_DEV")->group(server);
 
   opt("--trusted-mrtd", c.trusted_mrtds, "EE_TRUSTED_MRTDS", "Trusted agent MRTD, 96 hex (repeat, or comma-separated)", policy)

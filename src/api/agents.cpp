@@ -89,13 +89,17 @@ bool is_lower_token(std::string_view s, std::size_t max) {
 
 // --- field checks used only by the readers -----------------------------------------------------
 
-// The CP's challenge is 32 bytes as 64 lower-case hex; older agents echo a 16-byte nonce.
-result<void> check_nonce(std::string_view value, std::string_view field, bool allow_legacy) {
-  bool const ok_length = value.size() == 64 || (allow_legacy && value.size() == 32);
-  if (!ok_length || !all_of(value, is_lower_hex))
-    return invalid(field, allow_legacy ? "must be 64 (or, from older agents, 32) lower-case hex "
-                                         "characters"
-                                       : "must be 64 lower-case hex characters");
+// The CP's challenge is 32 bytes as 64 lower-case hex.
+result<void> check_nonce(std::string_view value, std::string_view field) {
+  if (value.size() != 64 || !all_of(value, is_lower_hex))
+    return invalid(field, "must be 64 lower-case hex characters");
+  return {};
+}
+
+// A registration's nonce: older agents echo a 16-byte nonce (32 hex characters).
+result<void> check_registration_nonce(std::string_view value, std::string_view field) {
+  if ((value.size() != 64 && value.size() != 32) || !all_of(value, is_lower_hex))
+    return invalid(field, "must be 64 (or, from older agents, 32) lower-case hex characters");
   return {};
 }
 
@@ -203,21 +207,24 @@ bool is_env_name(std::string_view value) {
 using Check = result<void> (*)(std::string_view, std::string_view);
 
 // A required string field that passes `check`.
-result<std::string> required(ObjectReader const& r, std::string_view key, Check check) {
+result<void> required(ObjectReader const& r, std::string_view key, Check check, std::string& out) {
   auto v = r.string(key);
   if (!v) return v.error();
   if (auto ok = check(*v, join(r.path(), key)); !ok) return ok.error();
-  return v;
+  out = std::move(*v);
+  return {};
 }
 
 // An optional string field: absent, null and "" all read as "" (to_json leaves empty strings
 // out, and older peers write them); anything else must pass `check`.
-result<std::string> optional(ObjectReader const& r, std::string_view key, Check check) {
+result<void> optional(ObjectReader const& r, std::string_view key, Check check, std::string& out) {
   auto v = r.optional_string(key);
   if (!v) return v.error();
-  if (!*v || (*v)->empty()) return std::string();
+  out.clear();
+  if (!*v || (*v)->empty()) return {};
   if (auto ok = check(**v, join(r.path(), key)); !ok) return ok.error();
-  return std::move(**v);
+  out = std::move(**v);
+  return {};
 }
 
 result<TimePoint> read_time(ObjectReader const& r, std::string_view key) {
@@ -329,11 +336,7 @@ result<Challenge> parse_challenge(std::string_view text) {
   if (!reader) return reader.error();
   auto const& r = *reader;
   Challenge c;
-  auto nonce = required(r, "nonce", [](std::string_view v, std::string_view f) {
-    return check_nonce(v, f, false);
-  });
-  if (!nonce) return nonce.error();
-  c.nonce = std::move(*nonce);
+  if (auto ok = required(r, "nonce", check_nonce, c.nonce); !ok) return ok.error();
   // Control planes of the v2 API answer with expires_in_seconds or with ttl_seconds and
   // issued_at; either lifetime field is enough.
   auto expires = r.optional_integer("expires_in_seconds", 0, kMaxSeconds);
@@ -374,35 +377,16 @@ result<RegisterRequest> parse_register_request(std::string_view text) {
   if (!reader) return reader.error();
   auto const& r = *reader;
   RegisterRequest out;
-  auto vm_name = required(r, "vm_name", check_vm_name);
-  if (!vm_name) return vm_name.error();
-  out.vm_name = std::move(*vm_name);
-  auto owner = optional(r, "owner", check_owner);
-  if (!owner) return owner.error();
-  out.owner = std::move(*owner);
-  auto node_size = required(r, "node_size", check_node_size);
-  if (!node_size) return node_size.error();
-  out.node_size = std::move(*node_size);
-  auto datacenter = required(r, "datacenter", check_datacenter);
-  if (!datacenter) return datacenter.error();
-  out.datacenter = std::move(*datacenter);
-  auto nonce = required(r, "nonce", [](std::string_view v, std::string_view f) {
-    return check_nonce(v, f, true);
-  });
-  if (!nonce) return nonce.error();
-  out.nonce = std::move(*nonce);
-  auto public_key = optional(r, "public_key", check_public_key);
-  if (!public_key) return public_key.error();
-  out.public_key = std::move(*public_key);
-  auto token = optional(r, "intel_ta_token", check_ita_token);
-  if (!token) return token.error();
-  out.intel_ta_token = std::move(*token);
-  auto quote = optional(r, "quote_b64", check_quote_b64);
-  if (!quote) return quote.error();
-  out.quote_b64 = std::move(*quote);
-  auto url = optional(r, "agent_url", check_agent_url);
-  if (!url) return url.error();
-  out.agent_url = std::move(*url);
+  if (auto ok = required(r, "vm_name", check_vm_name, out.vm_name); !ok) return ok.error();
+  if (auto ok = optional(r, "owner", check_owner, out.owner); !ok) return ok.error();
+  if (auto ok = required(r, "node_size", check_node_size, out.node_size); !ok) return ok.error();
+  if (auto ok = required(r, "datacenter", check_datacenter, out.datacenter); !ok) return ok.error();
+  if (auto ok = required(r, "nonce", check_registration_nonce, out.nonce); !ok) return ok.error();
+  if (auto ok = optional(r, "public_key", check_public_key, out.public_key); !ok) return ok.error();
+  if (auto ok = optional(r, "intel_ta_token", check_ita_token, out.intel_ta_token); !ok)
+    return ok.error();
+  if (auto ok = optional(r, "quote_b64", check_quote_b64, out.quote_b64); !ok) return ok.error();
+  if (auto ok = optional(r, "agent_url", check_agent_url, out.agent_url); !ok) return ok.error();
   // An agent with a key binds nonce || SHA-256(key) into REPORTDATA, which needs the full
   // 32-byte nonce; only keyless (older) agents may echo a short one.
   if (!out.public_key.empty() && out.nonce.size() != 64)
@@ -431,21 +415,15 @@ result<RegisterResponse> parse_register_response(std::string_view text) {
   if (!reader) return reader.error();
   auto const& r = *reader;
   RegisterResponse out;
-  auto id = required(r, "agent_id", check_id);
-  if (!id) return id.error();
-  out.agent_id = std::move(*id);
-  auto token = optional(r, "tunnel_token", check_tunnel_token);
-  if (!token) return token.error();
-  out.tunnel_token = std::move(*token);
-  auto hostname = optional(r, "hostname", check_hostname);
-  if (!hostname) return hostname.error();
-  out.hostname = std::move(*hostname);
+  if (auto ok = required(r, "agent_id", check_id, out.agent_id); !ok) return ok.error();
+  if (auto ok = optional(r, "tunnel_token", check_tunnel_token, out.tunnel_token); !ok)
+    return ok.error();
+  if (auto ok = optional(r, "hostname", check_hostname, out.hostname); !ok) return ok.error();
   auto interval = r.optional_integer("heartbeat_interval_seconds", 1, kMaxHeartbeatInterval);
   if (!interval) return interval.error();
   out.heartbeat_interval_seconds = interval->value_or(out.heartbeat_interval_seconds);
-  auto key = optional(r, "cp_public_key", check_public_key);
-  if (!key) return key.error();
-  out.cp_public_key = std::move(*key);
+  if (auto ok = optional(r, "cp_public_key", check_public_key, out.cp_public_key); !ok)
+    return ok.error();
   return out;
 }
 
@@ -469,26 +447,13 @@ result<HeartbeatRequest> parse_heartbeat_request(std::string_view text) {
   if (!reader) return reader.error();
   auto const& r = *reader;
   HeartbeatRequest out;
-  auto status = required(r, "status", check_status);
-  if (!status) return status.error();
-  out.status = std::move(*status);
-  auto digest = optional(r, "image_digest", check_digest);
-  if (!digest) return digest.error();
-  out.image_digest = std::move(*digest);
-  auto deployment = optional(r, "deployment_id", check_id);
-  if (!deployment) return deployment.error();
-  out.deployment_id = std::move(*deployment);
-  auto nonce = optional(r, "nonce", [](std::string_view v, std::string_view f) {
-    return check_nonce(v, f, false);
-  });
-  if (!nonce) return nonce.error();
-  out.nonce = std::move(*nonce);
-  auto token = optional(r, "intel_ta_token", check_ita_token);
-  if (!token) return token.error();
-  out.intel_ta_token = std::move(*token);
-  auto quote = optional(r, "quote_b64", check_quote_b64);
-  if (!quote) return quote.error();
-  out.quote_b64 = std::move(*quote);
+  if (auto ok = required(r, "status", check_status, out.status); !ok) return ok.error();
+  if (auto ok = optional(r, "image_digest", check_digest, out.image_digest); !ok) return ok.error();
+  if (auto ok = optional(r, "deployment_id", check_id, out.deployment_id); !ok) return ok.error();
+  if (auto ok = optional(r, "nonce", check_nonce, out.nonce); !ok) return ok.error();
+  if (auto ok = optional(r, "intel_ta_token", check_ita_token, out.intel_ta_token); !ok)
+    return ok.error();
+  if (auto ok = optional(r, "quote_b64", check_quote_b64, out.quote_b64); !ok) return ok.error();
   // Fresh evidence is bound to a challenge, and a challenge answer carries evidence.
   bool const has_evidence = !out.intel_ta_token.empty() || !out.quote_b64.empty();
   if (has_evidence && out.nonce.empty())
@@ -549,18 +514,10 @@ result<AgentDeployRequest> parse_agent_deploy_request(std::string_view text) {
   if (!reader) return reader.error();
   auto const& r = *reader;
   AgentDeployRequest out;
-  auto id = required(r, "deployment_id", check_id);
-  if (!id) return id.error();
-  out.deployment_id = std::move(*id);
-  auto app = required(r, "app_name", check_vm_name);
-  if (!app) return app.error();
-  out.app_name = std::move(*app);
-  auto version = optional(r, "version", check_version);
-  if (!version) return version.error();
-  out.version = std::move(*version);
-  auto image = required(r, "image", check_pinned_image);
-  if (!image) return image.error();
-  out.image = std::move(*image);
+  if (auto ok = required(r, "deployment_id", check_id, out.deployment_id); !ok) return ok.error();
+  if (auto ok = required(r, "app_name", check_vm_name, out.app_name); !ok) return ok.error();
+  if (auto ok = optional(r, "version", check_version, out.version); !ok) return ok.error();
+  if (auto ok = required(r, "image", check_pinned_image, out.image); !ok) return ok.error();
   auto env = r.optional_child("env");
   if (!env) return env.error();
   if (*env) {
@@ -601,9 +558,7 @@ result<AgentUndeployRequest> parse_agent_undeploy_request(std::string_view text)
   if (!reader) return reader.error();
   auto const& r = *reader;
   AgentUndeployRequest out;
-  auto id = optional(r, "deployment_id", check_id);
-  if (!id) return id.error();
-  out.deployment_id = std::move(*id);
+  if (auto ok = optional(r, "deployment_id", check_id, out.deployment_id); !ok) return ok.error();
   return out;
 }
 
@@ -621,12 +576,8 @@ result<AgentDeployResponse> parse_agent_deploy_response(std::string_view text) {
   if (!reader) return reader.error();
   auto const& r = *reader;
   AgentDeployResponse out;
-  auto id = optional(r, "deployment_id", check_id);
-  if (!id) return id.error();
-  out.deployment_id = std::move(*id);
-  auto status = required(r, "status", check_status);
-  if (!status) return status.error();
-  out.status = std::move(*status);
+  if (auto ok = optional(r, "deployment_id", check_id, out.deployment_id); !ok) return ok.error();
+  if (auto ok = required(r, "status", check_status, out.status); !ok) return ok.error();
   return out;
 }
 
