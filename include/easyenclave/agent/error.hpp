@@ -1,0 +1,27 @@
+#pragma once
+/// @file Error codes of the agent runtime: its configuration, the processes it runs (cloudflared,
+/// the workload, ee-cp in cp-bootstrap mode) and its dealings with the control plane. Values are
+/// stable: new codes are appended, never renumbered. The id of each is "agent.<name>".
+#include <easyenclave/error.hpp>
+
+namespace ee::agent {
+
+enum class errc {
+  invalid_config = 1,    ///< a configuration value is malformed or a key is unknown      -> invalid_input
+  program_not_found,     ///< the program to run does not exist or is not executable      -> unavailable
+  spawn_failed,          ///< fork/exec or its pipes failed                                -> unavailable
+  command_failed,        ///< a command (podman pull, run, ...) exited with an error        -> upstream_failure
+  command_timed_out,     ///< a command did not finish in time and was killed               -> upstream_failure
+  digest_mismatch,       ///< the image runs under another digest than the one pinned       -> forbidden
+  not_registered,        ///< the agent has no registration with a control plane yet        -> unavailable
+  registration_refused,  ///< the control plane refused the registration (4xx)              -> forbidden
+  cp_unavailable,        ///< the control plane could not be reached or answered 5xx        -> upstream_failure
+  deployment_conflict,   ///< another deployment holds the workload slot                     -> conflict
+};
+
+error_code make_error_code(errc e) noexcept;
+
+}  // namespace ee::agent
+
+template <>
+struct boost::system::is_error_code_enum<ee::agent::errc> : std::true_type {};

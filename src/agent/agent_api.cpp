@@ -1,0 +1,296 @@
+// The agent's HTTP API (runtime.hpp lists the routes). Health is public (clients verify the
+// agent directly with ?attest=true); logs, stats, deploy and undeploy answer only requests
+// signed by the control plane this agent registered with.
+#include "agent/runtime_impl.hpp"
+
+#include <easyenclave/agent/error.hpp>
+#include <easyenclave/api/agents.hpp>
+#include <easyenclave/encoding.hpp>
+
+#include "detail/json.hpp"
+#include "detail/log.hpp"
+#include "detail/offload.hpp"
+#include "detail/time.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <sys/statvfs.h>
+
+namespace ee::agent {
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+namespace bj = boost::json;
+namespace core = ::ee::detail;
+using Reply = asio::awaitable<result<http::Response>>;
+
+constexpr char kComponent[] = "agent";
+constexpr std::size_t kMaxLogLines = 10'000;
+
+http::Response json(bj::object const& body) {
+  return http::json_response(bhttp::status::ok, core::json::serialize(body));
+}
+
+// The request carries a valid signature of the CP this agent registered with, seen once.
+result<void> require_cp(AgentRuntime::Impl& s, http::RequestContext const& ctx) {
+  std::optional<api::PublicKey> key;
+  {
+    std::lock_guard lock(s.mutex);
+    if (s.registration) key = s.registration->cp_key;
+  }
+  if (!key) return Error(api::errc::signature_invalid, "this agent is not registered with a control plane");
+  api::VerifyRequestOptions options;
+  options.window = s.options.timings.signature_window;
+  options.replay_guard = &s.replay_guard;
+  return api::verify_request(ctx.request, *key, s.options.now(), options);
+}
+
+asio::awaitable<WorkloadStatus> workload_status(AgentRuntime::Impl& s) {
+  if (!s.options.workload) co_return WorkloadStatus{};
+  co_return co_await core::offload(s.blocking, [&s] { return s.options.workload->status(); });
+}
+
+bj::object workload_json(WorkloadStatus const& w) {
+  bj::object o;
+  o["state"] = to_string(w.state);
+  o["deployment_id"] = w.deployment_id;
+  o["image"] = w.image;
+  o["image_digest"] = w.image_digest;
+  o["detail"] = w.detail;
+  o["restarts"] = w.restarts;
+  return o;
+}
+
+// --- GET /api/health[?attest=true&nonce=HEX] --------------------------------------------------
+
+Reply health(http::RequestContext& ctx, AgentRuntime::Impl& s) {
+  auto const attest = ctx.query("attest");
+  std::optional<std::vector<std::uint8_t>> nonce;
+  if (attest && *attest == "true") {
+    auto text = ctx.query("nonce");
+    if (!text || text->empty()) co_return Error(ee::errc::missing_field, "attest=true needs nonce=HEX");
+    auto bytes = hex_decode(*text);
+    if (!bytes) co_return bytes.error().with_context("nonce");
+    if (bytes->size() > 32) co_return Error(ee::errc::out_of_range, "nonce must be at most 32 bytes (64 hex chars)");
+    nonce = std::move(*bytes);
+  } else if (attest && *attest != "false") {
+    co_return Error(ee::errc::invalid_value, "attest must be true or false");
+  }
+
+  auto const status = s.snapshot();
+  auto const w = co_await workload_status(s);
+  bj::object body;
+  body["status"] = "ok";
+  body["mode"] = s.options.mode == Mode::agent ? "agent" : "cp-bootstrap";
+  body["agent_id"] = status.agent_id;
+  body["vm_name"] = status.vm_name;
+  body["registered"] = status.registered;
+  body["hostname"] = status.hostname;
+  body["public_key"] = s.key.public_key().base64();
+  body["uptime_seconds"] =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - s.started).count();
+  body["workload"] = workload_json(w);
+  bj::object tunnel;
+  tunnel["state"] = status.tunnel;
+  tunnel["restarts"] = status.tunnel_restarts;
+  body["tunnel"] = std::move(tunnel);
+  if (!status.control_plane.empty()) body["control_plane"] = status.control_plane;
+  if (!status.last_error.empty()) body["last_error"] = status.last_error;
+
+  if (nonce) {
+    auto const report_data = bind_report_data(*nonce, s.key.public_key());
+    auto quote = co_await core::offload(s.blocking, [&s, &report_data] { return s.options.quotes->get_quote(report_data); });
+    if (!quote) co_return quote.error().with_context("quote");
+    bj::object attestation;
+    attestation["quote_b64"] = base64_encode(*quote);
+    attestation["report_data"] = hex_encode(report_data);
+    attestation["provider"] = std::string(s.options.quotes->name());
+    body["attestation"] = std::move(attestation);
+  }
+  co_return json(body);
+}
+
+// --- GET /api/logs?since=&lines= ----------------------------------------------------------------
+
+Reply logs(http::RequestContext& ctx, AgentRuntime::Impl& s) {
+  if (auto ok = require_cp(s, ctx); !ok) co_return ok.error();
+  std::optional<std::chrono::system_clock::time_point> since;
+  if (auto text = ctx.query("since")) {
+    auto t = core::parse_rfc3339(*text);
+    if (!t) co_return Error(ee::errc::invalid_value, "since must be an RFC 3339 time");
+    since = *t;
+  }
+  std::optional<std::size_t> lines;
+  if (auto text = ctx.query("lines")) {
+    std::size_t n = 0;
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+    if (ec != std::errc() || end != text->data() + text->size() || n == 0 || n > kMaxLogLines) {
+      co_return Error(ee::errc::invalid_value, "lines must be a whole number from 1 to 10000");
+    }
+    lines = n;
+  }
+  bj::array items;
+  for (auto const& line : s.logs->read(since, lines)) {
+    bj::object o;
+    o["seq"] = line.seq;
+    o["at"] = core::format_rfc3339(line.at);
+    o["source"] = line.source;
+    o["text"] = line.text;
+    items.push_back(std::move(o));
+  }
+  bj::object body;
+  body["lines"] = std::move(items);
+  body["dropped"] = s.logs->dropped();
+  co_return json(body);
+}
+
+// --- GET /api/stats -----------------------------------------------------------------------------
+
+// The first whitespace-separated numbers of a /proc file (0 where it has fewer).
+std::vector<double> proc_numbers(char const* path, std::size_t count) {
+  std::ifstream in(path);
+  std::vector<double> out(count, 0);
+  for (std::size_t i = 0; i < count && (in >> out[i]); ++i) {
+  }
+  return out;
+}
+
+// MemTotal and MemAvailable, in bytes.
+std::pair<std::uint64_t, std::uint64_t> memory() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  std::uint64_t kib = 0;
+  std::string unit;
+  std::uint64_t total = 0, available = 0;
+  while (in >> key >> kib) {
+    std::getline(in, unit);
+    if (key == "MemTotal:") total = kib * 1024;
+    if (key == "MemAvailable:") available = kib * 1024;
+  }
+  return {total, available};
+}
+
+Reply stats(http::RequestContext& ctx, AgentRuntime::Impl& s) {
+  if (auto ok = require_cp(s, ctx); !ok) co_return ok.error();
+  bj::object cpu;
+  auto const load = proc_numbers("/proc/loadavg", 3);
+  cpu["count"] = std::thread::hardware_concurrency();
+  cpu["load1"] = load[0];
+  cpu["load5"] = load[1];
+  cpu["load15"] = load[2];
+  auto const [total, available] = memory();
+  bj::object mem;
+  mem["total_bytes"] = total;
+  mem["available_bytes"] = available;
+  bj::object disk;
+  struct statvfs fs {};
+  if (::statvfs(s.options.state_dir.c_str(), &fs) == 0) {
+    disk["path"] = s.options.state_dir.string();
+    disk["total_bytes"] = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize;
+    disk["available_bytes"] = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+  }
+  bj::object uptime;
+  uptime["system_seconds"] = proc_numbers("/proc/uptime", 1)[0];
+  uptime["agent_seconds"] =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - s.started).count();
+  bj::object body;
+  body["cpu"] = std::move(cpu);
+  body["memory"] = std::move(mem);
+  body["disk"] = std::move(disk);
+  body["uptime"] = std::move(uptime);
+  co_return json(body);
+}
+
+// --- POST /api/deploy, /api/undeploy --------------------------------------------------------------
+
+http::Response deploy_answer(std::string const& deployment_id, std::string_view status) {
+  api::AgentDeployResponse r;
+  r.deployment_id = deployment_id;
+  r.status = std::string(status);
+  return http::json_response(bhttp::status::ok, api::to_json(r));
+}
+
+bool active(WorkloadState state) {
+  return state == WorkloadState::pulling || state == WorkloadState::starting || state == WorkloadState::running;
+}
+
+Reply deploy(http::RequestContext& ctx, AgentRuntime::Impl& s) {
+  if (auto ok = require_cp(s, ctx); !ok) co_return ok.error();
+  if (!s.options.workload) co_return Error(errc::invalid_config, "this agent runs no workloads (cp-bootstrap mode)");
+  auto request = api::parse_agent_deploy_request(ctx.request.body());
+  if (!request) co_return request.error();
+  auto const current = co_await workload_status(s);
+  {
+    std::lock_guard lock(s.mutex);
+    // Idempotent: the same deployment, queued or under way, is answered with its state.
+    if (s.deploying_id == request->deployment_id) co_return deploy_answer(request->deployment_id, "deploying");
+    if (current.deployment_id == request->deployment_id && active(current.state)) {
+      co_return deploy_answer(request->deployment_id, to_string(current.state));
+    }
+    s.deploying_id = request->deployment_id;
+  }
+  WorkloadSpec spec{.deployment_id = request->deployment_id, .app_name = request->app_name,
+                    .version = request->version, .image = request->image, .env = request->env};
+  core::log::info(kComponent, "deploying deployment=", spec.deployment_id, " app=", spec.app_name, " image=", spec.image);
+  // The CP signed this deploy after checking the owner: it replaces whatever runs. Progress reaches
+  // the CP with the next heartbeats.
+  asio::post(s.workload_queue, [&s, spec = std::move(spec)] {
+    auto ran = s.options.workload->run(spec);
+    std::lock_guard lock(s.mutex);
+    if (s.deploying_id == spec.deployment_id) s.deploying_id.clear();
+    if (!ran) {
+      core::log::warn(kComponent, "deployment ", spec.deployment_id, " failed: ", ran.error().message());
+      s.logs->append("agent", "deployment " + spec.deployment_id + " failed: " + ran.error().message());
+    }
+  });
+  co_return deploy_answer(request->deployment_id, "deploying");
+}
+
+Reply undeploy(http::RequestContext& ctx, AgentRuntime::Impl& s) {
+  if (auto ok = require_cp(s, ctx); !ok) co_return ok.error();
+  if (!s.options.workload) co_return Error(errc::invalid_config, "this agent runs no workloads (cp-bootstrap mode)");
+  auto request = api::parse_agent_undeploy_request(ctx.request.body());
+  if (!request) co_return request.error();
+  auto const current = co_await workload_status(s);
+  if (!request->deployment_id.empty() && !current.deployment_id.empty() &&
+      current.deployment_id != request->deployment_id && active(current.state)) {
+    co_return Error(errc::deployment_conflict, "deployment " + current.deployment_id + " runs here, not " +
+                                                   request->deployment_id);
+  }
+  // Behind any deploy still queued, so an undeploy never races the run it follows.
+  auto stopped = co_await core::offload(s.workload_queue, [&s] { return s.options.workload->stop(); });
+  if (!stopped) co_return stopped.error();
+  core::log::info(kComponent, "undeployed deployment=", current.deployment_id.empty() ? "-" : current.deployment_id);
+  co_return deploy_answer(current.deployment_id.empty() ? request->deployment_id : current.deployment_id, "stopped");
+}
+
+using AgentHandler = Reply (*)(http::RequestContext&, AgentRuntime::Impl&);
+
+void add(http::Router& router, bhttp::verb method, std::string const& path, AgentHandler handler,
+         AgentRuntime::Impl& s) {
+  router.add(method, path, [handler, &s](http::RequestContext& ctx) { return handler(ctx, s); });
+}
+
+}  // namespace
+
+http::Router make_agent_router(AgentRuntime::Impl& s) {
+  http::Router router;
+  add(router, bhttp::verb::get, "/api/health", health, s);
+  add(router, bhttp::verb::get, "/api/logs", logs, s);
+  add(router, bhttp::verb::get, "/api/stats", stats, s);
+  add(router, bhttp::verb::post, "/api/deploy", deploy, s);
+  add(router, bhttp::verb::post, "/api/undeploy", undeploy, s);
+  return router;
+}
+
+}  // namespace ee::agent

@@ -1,0 +1,77 @@
+#pragma once
+// The agent runtime's state, shared by the lifecycle (runtime.cpp: registration, heartbeats,
+// tunnel, cp-bootstrap) and the API routes (agent_api.cpp).
+#include "agent/supervisor.hpp"
+
+#include <easyenclave/agent/runtime.hpp>
+#include <easyenclave/api/signing.hpp>
+#include <easyenclave/http/router.hpp>
+#include <easyenclave/http/server.hpp>
+#include <easyenclave/jwt/ita.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace ee::agent {
+
+/// What the CP said at registration (and what is kept in the state dir).
+struct Registration {
+  std::string agent_id{};
+  std::string hostname{};
+  std::string tunnel_token{};  // secret
+  std::optional<api::PublicKey> cp_key{};
+  std::chrono::seconds heartbeat_interval{30};
+};
+
+struct AgentRuntime::Impl {
+  explicit Impl(Options o, api::SigningKey k);
+
+  Options options;
+  api::SigningKey key;
+  std::shared_ptr<LogBuffer> logs;
+  std::shared_ptr<http::Client> http;
+  std::optional<jwt::ItaClient> ita;
+  api::ReplayGuard replay_guard;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  mutable std::mutex mutex;  // guards the fields below
+  std::condition_variable registered_changed;
+  std::optional<Registration> registration;  // current, from the CP
+  std::optional<Registration> saved;         // loaded from the state dir at start
+  std::string last_error;
+  std::string deploying_id;  // a deploy queued or under way, for idempotence
+  std::string tunnel_token_running;
+  std::unique_ptr<detail::Supervisor> tunnel;
+  std::unique_ptr<detail::Supervisor> control_plane;
+
+  // The registration and heartbeat loop runs here, on one thread.
+  boost::asio::io_context loop{1};
+  std::thread loop_thread;
+  // Blocking work: quotes (configfs-tsm waits for the host) and workload runs (pulls).
+  boost::asio::thread_pool blocking{2};
+  // Workload runs and stops, one at a time and in order.
+  boost::asio::thread_pool workload_queue{1};
+  std::unique_ptr<http::Server> server;
+  std::once_flag stopped;
+
+  void stop();
+  /// Starts, restarts (new token) or keeps cloudflared for `token`; nothing without a token.
+  void ensure_tunnel(std::string const& token);
+  void note_error(std::string text);
+  AgentStatus snapshot() const;
+};
+
+/// The agent API's routes over `impl` (agent_api.cpp). `impl` outlives the router's server.
+http::Router make_agent_router(AgentRuntime::Impl& impl);
+
+/// REPORTDATA = nonce (zero-padded to 32 bytes) ‖ SHA-256 of the key's DER (DESIGN.md).
+tdx::ReportData bind_report_data(std::span<std::uint8_t const> nonce, api::PublicKey const& key);
+
+}  // namespace ee::agent

@@ -1,0 +1,506 @@
+// The agent runtime against a fake control plane on loopback that speaks the CP's routes
+// (challenge, register, heartbeat), with the simulator as quote provider, the process workload
+// runtime and a shell script standing in for cloudflared.
+#include "support/loopback_server.hpp"
+#include "support/temp_dir.hpp"
+
+#include <easyenclave/agent/runtime.hpp>
+#include <easyenclave/api/agents.hpp>
+#include <easyenclave/api/signing.hpp>
+#include <easyenclave/block_on.hpp>
+#include <easyenclave/encoding.hpp>
+#include <easyenclave/http/https_client.hpp>
+#include <easyenclave/tdx/quote.hpp>
+#include <easyenclave/tdx/simulator.hpp>
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <sys/stat.h>
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace bhttp = boost::beast::http;
+namespace bj = boost::json;
+using Reply = boost::asio::awaitable<ee::result<ee::http::Response>>;
+
+template <class Predicate>
+bool eventually(Predicate predicate, std::chrono::milliseconds timeout = 15s) {
+  auto const deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return predicate();
+}
+
+std::shared_ptr<ee::tdx::Simulator> simulator() {
+  static auto const sim = ee::tdx::Simulator::create().value();
+  return sim;
+}
+
+ee::http::Response json_answer(bhttp::status status, std::string body) {
+  return ee::http::json_response(status, std::move(body));
+}
+
+// The CP's side of the protocol, scripted. What the agent sent is recorded, and every quote is
+// checked for the binding the CP relies on: REPORTDATA = nonce ‖ SHA-256(agent key).
+class FakeCp {
+ public:
+  FakeCp() : key_(ee::api::SigningKey::generate().value()), server_(router()) {}
+
+  std::string url() const { return server_.url(); }
+  ee::api::SigningKey const& key() const { return key_; }
+
+  // Knobs.
+  std::atomic<int> fail_registrations{0};  // answer 503 to this many registrations
+  std::atomic<int> refuse_status{0};       // answer this 4xx to every registration
+  std::string refuse_code = "cp.attestation_failed";
+  std::atomic<bool> forget_agent{false};  // answer 404 to heartbeats (the CP lost its state)
+  std::atomic<bool> ask_for_evidence{false};
+  std::string tunnel_token{};
+  std::atomic<int> heartbeat_interval{1};
+
+  struct Registered {
+    ee::api::RegisterRequest request;
+    bool binds_nonce_and_key = false;
+  };
+  std::vector<Registered> registrations() const {
+    std::lock_guard lock(mutex_);
+    return registrations_;
+  }
+  std::vector<ee::api::HeartbeatRequest> heartbeats() const {
+    std::lock_guard lock(mutex_);
+    return heartbeats_;
+  }
+  std::size_t challenges() const {
+    std::lock_guard lock(mutex_);
+    return nonces_.size();
+  }
+
+ private:
+  static bool binds(std::string const& quote_b64, std::string const& nonce_hex, std::string const& key_b64) {
+    auto raw = ee::base64_decode(quote_b64);
+    auto quote = raw ? ee::tdx::parse_quote(*raw) : ee::result<ee::tdx::Quote>(raw.error());
+    auto nonce = ee::hex_decode(nonce_hex);
+    auto key = ee::api::PublicKey::parse(key_b64);
+    if (!quote || !nonce || !key || nonce->size() != 32) return false;
+    auto const& rd = quote->td_report().report_data;
+    auto const digest = key->sha256();
+    return std::equal(nonce->begin(), nonce->end(), rd.begin()) && std::equal(digest.begin(), digest.end(), rd.begin() + 32);
+  }
+
+  ee::http::Router router() {
+    ee::http::Router r;
+    r.get("/api/v1/agents/challenge", [this](ee::http::RequestContext&) -> Reply {
+      auto nonce = ee::hex_encode(std::vector<std::uint8_t>(32, static_cast<std::uint8_t>(challenges() + 1)));
+      {
+        std::lock_guard lock(mutex_);
+        nonces_.insert(nonce);
+      }
+      ee::api::Challenge c{.nonce = nonce, .expires_in_seconds = 300, .ttl_seconds = 300};
+      co_return json_answer(bhttp::status::ok, ee::api::to_json(c));
+    });
+    r.post("/api/v1/agents/register", [this](ee::http::RequestContext& ctx) -> Reply {
+      auto request = ee::api::parse_register_request(ctx.request.body());
+      if (!request) co_return request.error();
+      Registered seen{.request = *request,
+                      .binds_nonce_and_key = binds(request->quote_b64, request->nonce, request->public_key)};
+      {
+        std::lock_guard lock(mutex_);
+        registrations_.push_back(seen);
+        agent_key_ = ee::api::PublicKey::parse(request->public_key).value();
+      }
+      if (refuse_status > 0) {
+        co_return json_answer(static_cast<bhttp::status>(refuse_status.load()),
+                              R"({"code":")" + refuse_code + R"(","message":"refused by the test","request_id":"t"})");
+      }
+      if (fail_registrations > 0) {
+        --fail_registrations;
+        co_return json_answer(bhttp::status::service_unavailable, R"({"code":"core.unavailable","message":"busy"})");
+      }
+      ee::api::RegisterResponse answer{.agent_id = "00000000-0000-4000-8000-000000000001",
+                                       .tunnel_token = tunnel_token,
+                                       .hostname = tunnel_token.empty() ? "" : "vm-a.agents.example.com",
+                                       .heartbeat_interval_seconds = heartbeat_interval,
+                                       .cp_public_key = key_.public_key().base64()};
+      co_return json_answer(bhttp::status::ok, ee::api::to_json(answer));
+    });
+    r.post("/api/v1/agents/{id}/heartbeat", [this](ee::http::RequestContext& ctx) -> Reply {
+      std::optional<ee::api::PublicKey> agent_key;
+      {
+        std::lock_guard lock(mutex_);
+        agent_key = agent_key_;
+      }
+      if (!agent_key) co_return json_answer(bhttp::status::not_found, R"({"code":"registry.not_found"})");
+      if (auto ok = ee::api::verify_request(ctx.request, *agent_key, std::chrono::system_clock::now()); !ok) {
+        co_return ok.error();
+      }
+      if (forget_agent) co_return json_answer(bhttp::status::not_found, R"({"code":"registry.not_found"})");
+      auto hb = ee::api::parse_heartbeat_request(ctx.request.body());
+      if (!hb) co_return hb.error();
+      {
+        std::lock_guard lock(mutex_);
+        heartbeats_.push_back(*hb);
+      }
+      ee::api::HeartbeatResponse answer{.verified = true,
+                                        .attestation_due = ask_for_evidence.exchange(false),
+                                        .heartbeat_interval_seconds = heartbeat_interval};
+      co_return json_answer(bhttp::status::ok, ee::api::to_json(answer));
+    });
+    return r;
+  }
+
+  ee::api::SigningKey key_;
+  mutable std::mutex mutex_;
+  std::set<std::string> nonces_;
+  std::vector<Registered> registrations_;
+  std::vector<ee::api::HeartbeatRequest> heartbeats_;
+  std::optional<ee::api::PublicKey> agent_key_;
+  ee::test::LoopbackServer server_;
+};
+
+constexpr char kImage[] =
+    "registry.example/octo/hello@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+class AgentRuntimeTest : public ::testing::Test {
+ protected:
+  ee::test::TempDir dir;
+  FakeCp cp;
+  std::shared_ptr<ee::http::Client> client = ee::http::make_https_client().value();
+
+  // A cloudflared stand-in: records the token it was given and stays up (or exits at once).
+  std::filesystem::path cloudflared(bool stays_up = true) {
+    auto const path = dir.write("cloudflared", "#!/bin/sh\necho \"token=$TUNNEL_TOKEN args=$*\" >> '" +
+                                                   (dir.path() / "cloudflared.log").string() + "'\necho connected\n" +
+                                                   (stays_up ? "exec sleep 60\n" : "exit 1\n"));
+    ::chmod(path.c_str(), 0755);
+    return path;
+  }
+
+  ee::agent::Options options() {
+    ee::agent::Options o;
+    o.cp_url = cp.url();
+    o.vm_name = "vm-a";
+    o.owner = "github:org/octo-org";
+    o.node_size = "tiny";
+    o.datacenter = "gcp:us-central1-a";
+    o.quotes = ee::tdx::make_simulator_provider(simulator());
+    // The composition root shares one log buffer between the agent and its workload runtime.
+    o.logs = std::make_shared<ee::agent::LogBuffer>();
+    o.workload = ee::agent::make_process_runtime({.command = {"/bin/sh", "-c", "echo serving $EE_APP_NAME; exec sleep 60"},
+                                                  .logs = o.logs,
+                                                  .restart_delay = 50ms});
+    o.state_dir = dir.path() / "state";
+    o.cloudflared = (dir.path() / "no-cloudflared-here").string();
+    o.http = client;
+    o.timings.retry_min = 20ms;
+    o.timings.retry_max = 100ms;
+    o.timings.refused_retry = 60s;
+    return o;
+  }
+
+  std::unique_ptr<ee::agent::AgentRuntime> start(ee::agent::Options o) {
+    auto agent = ee::agent::AgentRuntime::start(std::move(o));
+    if (!agent) throw std::runtime_error(agent.error().message());
+    return std::move(*agent);
+  }
+
+  // A request to the agent API, signed by `key` at `at` unless `key` is null.
+  ee::http::Response call(ee::agent::AgentRuntime const& agent, bhttp::verb method, std::string const& target,
+                          std::string body = "", ee::api::SigningKey const* key = nullptr,
+                          std::chrono::system_clock::time_point at = std::chrono::system_clock::now()) {
+    ee::http::Request request{method, agent.url() + target, 11};
+    if (!body.empty()) request.set(bhttp::field::content_type, "application/json");
+    request.body() = std::move(body);
+    request.prepare_payload();
+    if (key != nullptr) ee::api::sign_request(request, *key, at).value();
+    return send(std::move(request));
+  }
+
+  ee::http::Response send(ee::http::Request request) {
+    auto response = ee::block_on(client->send(std::move(request)));
+    if (!response) throw std::runtime_error(response.error().message());
+    return std::move(*response);
+  }
+
+  static bj::value body(ee::http::Response const& r) { return bj::parse(r.body()); }
+};
+
+TEST_F(AgentRuntimeTest, RegistersAfterTwoFailuresWithAFreshNonceBoundEachTime) {
+  cp.fail_registrations = 2;
+  auto agent = start(options());
+  ASSERT_TRUE(agent->wait_registered(15s)) << agent->status().last_error;
+  auto const registrations = cp.registrations();
+  ASSERT_EQ(registrations.size(), 3u);
+  std::set<std::string> nonces;
+  for (auto const& r : registrations) {
+    nonces.insert(r.request.nonce);
+    EXPECT_TRUE(r.binds_nonce_and_key);
+    EXPECT_EQ(r.request.public_key, agent->public_key());
+    EXPECT_EQ(r.request.vm_name, "vm-a");
+    EXPECT_EQ(r.request.owner, "github:org/octo-org");
+    EXPECT_FALSE(r.request.quote_b64.empty());
+  }
+  EXPECT_EQ(nonces.size(), 3u) << "each attempt needs a fresh challenge";
+  auto const status = agent->status();
+  EXPECT_TRUE(status.registered);
+  EXPECT_EQ(status.agent_id, "00000000-0000-4000-8000-000000000001");
+}
+
+TEST_F(AgentRuntimeTest, ARefusalIsReportedAndRetriedSlowly) {
+  cp.refuse_status = 403;
+  auto agent = start(options());
+  ASSERT_TRUE(eventually([&] { return cp.registrations().size() == 1; }));
+  std::this_thread::sleep_for(700ms);  // the transport backoff would have retried several times
+  EXPECT_EQ(cp.registrations().size(), 1u);
+  EXPECT_FALSE(agent->status().registered);
+  EXPECT_NE(agent->status().last_error.find("cp.attestation_failed"), std::string::npos) << agent->status().last_error;
+  auto health = body(call(*agent, bhttp::verb::get, "/api/health"));
+  EXPECT_FALSE(health.at("registered").as_bool());
+  EXPECT_NE(std::string(health.at("last_error").as_string()).find("403"), std::string::npos);
+}
+
+TEST_F(AgentRuntimeTest, AnExpiredNonceIsRetriedAtOnce) {
+  cp.refuse_status = 401;
+  cp.refuse_code = "cp.nonce_expired";
+  auto agent = start(options());
+  ASSERT_TRUE(eventually([&] { return cp.registrations().size() >= 3; }, 5s));
+  cp.refuse_status = 0;
+  EXPECT_TRUE(agent->wait_registered(15s));
+}
+
+TEST_F(AgentRuntimeTest, HeartbeatsAreSignedAndA404MakesItRegisterAgain) {
+  auto agent = start(options());
+  ASSERT_TRUE(agent->wait_registered(15s));
+  ASSERT_TRUE(eventually([&] { return !cp.heartbeats().empty(); }));
+  EXPECT_EQ(cp.heartbeats().front().status, "idle");
+  cp.forget_agent = true;
+  ASSERT_TRUE(eventually([&] { return cp.registrations().size() >= 2; }));
+  cp.forget_agent = false;
+  ASSERT_TRUE(agent->wait_registered(15s));
+  auto const count = cp.heartbeats().size();
+  EXPECT_TRUE(eventually([&] { return cp.heartbeats().size() > count; })) << "heartbeats resume after re-registration";
+}
+
+TEST_F(AgentRuntimeTest, SendsFreshEvidenceWhenTheCpAsks) {
+  cp.ask_for_evidence = true;
+  auto agent = start(options());
+  ASSERT_TRUE(agent->wait_registered(15s));
+  ASSERT_TRUE(eventually([&] {
+    for (auto const& hb : cp.heartbeats())
+      if (!hb.quote_b64.empty()) return true;
+    return false;
+  }));
+  for (auto const& hb : cp.heartbeats()) {
+    if (hb.quote_b64.empty()) continue;
+    auto quote = ee::tdx::parse_quote(ee::base64_decode(hb.quote_b64).value()).value();
+    auto const nonce = ee::hex_decode(hb.nonce).value();
+    EXPECT_TRUE(std::equal(nonce.begin(), nonce.end(), quote.td_report().report_data.begin()));
+  }
+}
+
+TEST_F(AgentRuntimeTest, TheApiTakesOnlyRequestsSignedByItsControlPlane) {
+  auto agent = start(options());
+  // Before registration there is no CP key to check against.
+  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/logs", "", &cp.key()).result(), bhttp::status::unauthorized);
+  ASSERT_TRUE(agent->wait_registered(15s));
+  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/logs", "", &cp.key()).result(), bhttp::status::ok);
+  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/stats", "", &cp.key()).result(), bhttp::status::ok);
+  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/logs").result(), bhttp::status::unauthorized);
+  auto const other = ee::api::SigningKey::generate().value();
+  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/logs", "", &other).result(), bhttp::status::unauthorized);
+  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/logs", "", &cp.key(), std::chrono::system_clock::now() - 10min).result(),
+            bhttp::status::unauthorized);
+  // The same signed request twice: the second is a replay.
+  ee::http::Request request{bhttp::verb::get, agent->url() + "/api/stats", 11};
+  ee::api::sign_request(request, cp.key(), std::chrono::system_clock::now()).value();
+  EXPECT_EQ(send(request).result(), bhttp::status::ok);
+  auto replay = send(request);
+  EXPECT_EQ(replay.result(), bhttp::status::unauthorized);
+  EXPECT_EQ(body(replay).at("code").as_string(), "api.replayed_request");
+  // A deploy signed by another key changes nothing.
+  ee::api::AgentDeployRequest deploy{.deployment_id = "dep-x", .app_name = "hello", .version = "1", .image = kImage};
+  EXPECT_EQ(call(*agent, bhttp::verb::post, "/api/deploy", ee::api::to_json(deploy), &other).result(),
+            bhttp::status::unauthorized);
+  EXPECT_EQ(agent->status().workload.state, ee::agent::WorkloadState::idle);
+}
+
+TEST_F(AgentRuntimeTest, DeployReachesTheCpThroughHeartbeatsThenLogsAndUndeploy) {
+  auto agent = start(options());
+  ASSERT_TRUE(agent->wait_registered(15s));
+  ee::api::AgentDeployRequest deploy{.deployment_id = "dep-1", .app_name = "hello", .version = "1.0.0",
+                                     .image = kImage, .env = {{"GREETING", "hi"}}};
+  auto answer = call(*agent, bhttp::verb::post, "/api/deploy", ee::api::to_json(deploy), &cp.key());
+  ASSERT_EQ(answer.result(), bhttp::status::ok) << answer.body();
+  EXPECT_EQ(ee::api::parse_agent_deploy_response(answer.body()).value().status, "deploying");
+  ASSERT_TRUE(eventually([&] { return agent->status().workload.state == ee::agent::WorkloadState::running; }));
+  // The same deployment again: idempotent.
+  auto again = call(*agent, bhttp::verb::post, "/api/deploy", ee::api::to_json(deploy), &cp.key());
+  ASSERT_EQ(again.result(), bhttp::status::ok);
+  EXPECT_EQ(ee::api::parse_agent_deploy_response(again.body()).value().status, "running");
+  EXPECT_EQ(agent->status().workload.restarts, 0);
+
+  ASSERT_TRUE(eventually([&] {
+    for (auto const& hb : cp.heartbeats())
+      if (hb.status == "running" && hb.deployment_id == "dep-1" && hb.image_digest == "sha256:" + std::string(64, 'b'))
+        return true;
+    return false;
+  }));
+  ASSERT_TRUE(eventually([&] {
+    auto logs = call(*agent, bhttp::verb::get, "/api/logs?lines=100", "", &cp.key());
+    return logs.body().find("serving hello") != std::string::npos;
+  }));
+
+  ee::api::AgentUndeployRequest undeploy{.deployment_id = "dep-other"};
+  EXPECT_EQ(call(*agent, bhttp::verb::post, "/api/undeploy", ee::api::to_json(undeploy), &cp.key()).result(),
+            bhttp::status::conflict);
+  undeploy.deployment_id = "dep-1";
+  auto stopped = call(*agent, bhttp::verb::post, "/api/undeploy", ee::api::to_json(undeploy), &cp.key());
+  ASSERT_EQ(stopped.result(), bhttp::status::ok) << stopped.body();
+  EXPECT_EQ(ee::api::parse_agent_deploy_response(stopped.body()).value().status, "stopped");
+  EXPECT_EQ(agent->status().workload.state, ee::agent::WorkloadState::stopped);
+}
+
+TEST_F(AgentRuntimeTest, LogsAndStatsAnswerTheirQueries) {
+  auto agent = start(options());
+  ASSERT_TRUE(agent->wait_registered(15s));
+  agent->logs()->append("agent", "first");
+  agent->logs()->append("agent", "second");
+  auto last = body(call(*agent, bhttp::verb::get, "/api/logs?lines=1", "", &cp.key()));
+  ASSERT_EQ(last.at("lines").as_array().size(), 1u);
+  EXPECT_EQ(last.at("lines").as_array()[0].at("text").as_string(), "second");
+  for (std::string const query : {"?lines=0", "?lines=x", "?lines=10001", "?since=yesterday"}) {
+    EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/logs" + query, "", &cp.key()).result(), bhttp::status::bad_request)
+        << query;
+  }
+  auto stats = body(call(*agent, bhttp::verb::get, "/api/stats", "", &cp.key()));
+  EXPECT_GT(stats.at("memory").at("total_bytes").to_number<std::uint64_t>(), 0u);
+  EXPECT_GT(stats.at("disk").at("total_bytes").to_number<std::uint64_t>(), 0u);
+  EXPECT_GE(stats.at("cpu").at("count").to_number<std::uint64_t>(), 1u);
+  EXPECT_GE(stats.at("uptime").at("system_seconds").to_number<double>(), 0.0);
+}
+
+TEST_F(AgentRuntimeTest, HealthWithAttestBindsTheCallersNonceAndTheAgentKey) {
+  auto agent = start(options());
+  std::string const nonce(64, 'c');
+  auto answer = call(*agent, bhttp::verb::get, "/api/health?attest=true&nonce=" + nonce);
+  ASSERT_EQ(answer.result(), bhttp::status::ok) << answer.body();
+  auto const doc = body(answer);
+  EXPECT_EQ(doc.at("vm_name").as_string(), "vm-a");
+  EXPECT_EQ(doc.at("public_key").as_string(), agent->public_key());
+  auto quote = ee::tdx::parse_quote(ee::base64_decode(doc.at("attestation").at("quote_b64").as_string()).value()).value();
+  auto const& rd = quote.td_report().report_data;
+  EXPECT_TRUE(std::all_of(rd.begin(), rd.begin() + 32, [](std::uint8_t b) { return b == 0xcc; }));
+  auto const digest = ee::api::PublicKey::parse(agent->public_key()).value().sha256();
+  EXPECT_TRUE(std::equal(digest.begin(), digest.end(), rd.begin() + 32));
+  for (std::string const& query : {std::string("?attest=true"), std::string("?attest=true&nonce=zz"),
+                                   "?attest=true&nonce=" + std::string(66, 'a'), std::string("?attest=maybe")}) {
+    EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/health" + query).result(), bhttp::status::bad_request) << query;
+  }
+}
+
+TEST_F(AgentRuntimeTest, RunsTheTunnelWithItsTokenAndBringsItUpFromTheSavedStateAfterARestart) {
+  cp.tunnel_token = "tunnel-token-1";
+  auto o = options();
+  o.cloudflared = cloudflared().string();
+  {
+    auto agent = start(o);
+    ASSERT_TRUE(agent->wait_registered(15s));
+    ASSERT_TRUE(eventually([&] { return agent->status().tunnel == "running"; }));
+    ASSERT_TRUE(eventually([&] { return ee::test::read_file(dir.path() / "cloudflared.log").find("token=tunnel-token-1") != std::string::npos; }));
+    EXPECT_NE(ee::test::read_file(dir.path() / "cloudflared.log").find("args=tunnel --no-autoupdate run"),
+              std::string::npos);
+    EXPECT_EQ(agent->status().hostname, "vm-a.agents.example.com");
+    struct stat st {};
+    ASSERT_EQ(::stat((dir.path() / "state" / "registration.json").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    // The token is a secret: health does not show it.
+    EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/health").body().find("tunnel-token-1"), std::string::npos);
+  }
+  std::filesystem::remove(dir.path() / "cloudflared.log");
+  // The CP is unreachable now: the saved registration alone brings the tunnel up.
+  o.cp_url = "http://127.0.0.1:1";
+  auto agent = start(o);
+  ASSERT_TRUE(eventually([&] { return agent->status().tunnel == "running"; }));
+  EXPECT_FALSE(agent->status().registered);
+  EXPECT_EQ(agent->status().agent_id, "00000000-0000-4000-8000-000000000001");
+  ASSERT_TRUE(eventually([&] { return ee::test::read_file(dir.path() / "cloudflared.log").find("token=tunnel-token-1") != std::string::npos; }));
+}
+
+TEST_F(AgentRuntimeTest, ACloudflaredThatExitsIsRestartedAndAMissingOneIsReported) {
+  cp.tunnel_token = "tunnel-token-2";
+  auto o = options();
+  o.cloudflared = cloudflared(/*stays_up=*/false).string();
+  auto agent = start(o);
+  ASSERT_TRUE(agent->wait_registered(15s));
+  ASSERT_TRUE(eventually([&] { return agent->status().tunnel_restarts >= 1; }));
+  ASSERT_TRUE(eventually([&] {
+    auto logs = call(*agent, bhttp::verb::get, "/api/logs", "", &cp.key()).body();
+    return logs.find("connected") != std::string::npos && logs.find("\"source\":\"tunnel\"") != std::string::npos;
+  }));
+
+  ee::test::TempDir other_state;
+  auto missing = options();
+  missing.state_dir = other_state.path();
+  missing.server.port = 0;
+  auto second = start(missing);  // options() points cloudflared at a file that does not exist
+  ASSERT_TRUE(second->wait_registered(15s));
+  ASSERT_TRUE(eventually([&] { return second->status().tunnel == "missing_binary"; }));
+  auto health = body(call(*second, bhttp::verb::get, "/api/health"));
+  EXPECT_EQ(health.at("tunnel").at("state").as_string(), "missing_binary");
+}
+
+TEST_F(AgentRuntimeTest, RefusesIncompleteOptions) {
+  auto o = options();
+  o.cp_url = "not a url";
+  EXPECT_FALSE(ee::agent::AgentRuntime::start(o));
+  o = options();
+  o.owner = "octo-org";
+  EXPECT_FALSE(ee::agent::AgentRuntime::start(o));
+  o = options();
+  o.quotes = nullptr;
+  auto r = ee::agent::AgentRuntime::start(o);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), ee::condition::invalid_input);
+  o = options();
+  o.mode = ee::agent::Mode::cp_bootstrap;
+  o.cp_command.clear();
+  EXPECT_FALSE(ee::agent::AgentRuntime::start(o));
+}
+
+TEST_F(AgentRuntimeTest, CpBootstrapRunsTheControlPlaneAndItsTunnelWithoutRegistering) {
+  auto o = options();
+  o.mode = ee::agent::Mode::cp_bootstrap;
+  o.cp_command = {"/bin/sh", "-c", "echo control plane up with EE_TEST_FLAG=$EE_TEST_FLAG; exec sleep 60"};
+  o.tunnel_token = "cp-tunnel-token";
+  o.cloudflared = cloudflared().string();
+  ::setenv("EE_TEST_FLAG", "passed-through", 1);
+  auto agent = start(o);
+  ASSERT_TRUE(eventually([&] { return agent->status().control_plane == "running"; }));
+  ASSERT_TRUE(eventually([&] { return agent->status().tunnel == "running"; }));
+  ASSERT_TRUE(eventually([&] {
+    for (auto const& line : agent->logs()->read())
+      if (line.source == "cp" && line.text == "control plane up with EE_TEST_FLAG=passed-through") return true;
+    return false;
+  }));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(cp.challenges(), 0u);
+  EXPECT_TRUE(cp.registrations().empty());
+  auto health = body(call(*agent, bhttp::verb::get, "/api/health"));
+  EXPECT_EQ(health.at("mode").as_string(), "cp-bootstrap");
+  EXPECT_EQ(health.at("control_plane").as_string(), "running");
+  ::unsetenv("EE_TEST_FLAG");
+}
+
+}  // namespace
