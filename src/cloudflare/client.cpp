@@ -411,18 +411,23 @@ asio::awaitable<result<std::string>> Client::tunnel_token(std::string tunnel_id)
   co_return std::string(res.as_string());
 }
 
-asio::awaitable<result<void>> Client::put_ingress(std::string tunnel_id, std::string hostname,
-                                                  std::string service) const {
+asio::awaitable<result<void>> Client::put_ingress(std::string tunnel_id, std::vector<IngressRule> rules) const {
   auto base = account_path(settings_);
   if (!base) co_return base.error();
   if (auto ok = check_id("tunnel id", tunnel_id); !ok) co_return ok.error();
-  bj::object rule;
-  rule["hostname"] = hostname;
-  rule["service"] = service;
+  bj::array ingress;
+  for (auto const& r : rules) {
+    bj::object rule;
+    if (!r.hostname.empty()) rule["hostname"] = r.hostname;
+    if (!r.path.empty()) rule["path"] = r.path;
+    rule["service"] = r.service;
+    ingress.push_back(std::move(rule));
+  }
   bj::object catch_all;
   catch_all["service"] = "http_status:404";  // cloudflared requires a last rule without hostname
+  ingress.push_back(std::move(catch_all));
   bj::object config;
-  config["ingress"] = bj::array{std::move(rule), std::move(catch_all)};
+  config["ingress"] = std::move(ingress);
   bj::object body;
   body["config"] = std::move(config);
   Call call{.method = bhttp::verb::put, .path = *base + "/" + tunnel_id + "/configurations",

@@ -260,8 +260,12 @@ asio::awaitable<result<void>> ensure_steps(State const& s, Tunnel& out, Created&
   auto token = co_await s.client.tunnel_token(out.id);
   if (!token) co_return token.error();
   out.token = std::move(*token);
-  if (auto ingress = co_await s.client.put_ingress(out.id, out.hostname, s.settings.origin_service); !ingress)
-    co_return ingress.error();
+  std::vector<Client::IngressRule> rules;
+  if (!s.settings.agent_api_service.empty()) {
+    rules.push_back({.hostname = out.hostname, .path = s.settings.agent_api_path, .service = s.settings.agent_api_service});
+  }
+  rules.push_back({.hostname = out.hostname, .path = {}, .service = s.settings.origin_service});
+  if (auto ingress = co_await s.client.put_ingress(out.id, std::move(rules)); !ingress) co_return ingress.error();
   auto record = co_await ensure_cname(s, out.hostname, out.id + ".cfargotunnel.com", created);
   if (!record) co_return record.error();
   out.dns_record_id = record->id;

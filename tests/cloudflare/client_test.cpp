@@ -140,15 +140,20 @@ TEST(CloudflareClient, PutIngressSendsTheHostnameRuleThenA404CatchAll) {
   Fixture f;
   auto const path = std::string(kTunnels) + "/" + kTunnelId + "/configurations";
   f.http->on(verb::put, path, 200, ok("null"));
-  auto put = run(f.client.put_ingress(kTunnelId, "web.example.com", "http://127.0.0.1:8080"));
+  auto put = run(f.client.put_ingress(kTunnelId, {{.hostname = "web.example.com", .path = "^/api/health$",
+                                                    .service = "http://127.0.0.1:8081"},
+                                                   {.hostname = "web.example.com", .path = {}, .service = "http://127.0.0.1:8080"}}));
   ASSERT_TRUE(put) << put.error().message();
   auto body = boost::json::parse(f.http->requests().at(0).body());
   auto const& ingress = body.at("config").at("ingress").as_array();
-  ASSERT_EQ(ingress.size(), 2u);
+  ASSERT_EQ(ingress.size(), 3u);
   EXPECT_EQ(ingress[0].at("hostname").as_string(), "web.example.com");
-  EXPECT_EQ(ingress[0].at("service").as_string(), "http://127.0.0.1:8080");
-  EXPECT_FALSE(ingress[1].as_object().contains("hostname"));
-  EXPECT_EQ(ingress[1].at("service").as_string(), "http_status:404");
+  EXPECT_EQ(ingress[0].at("path").as_string(), "^/api/health$");
+  EXPECT_EQ(ingress[0].at("service").as_string(), "http://127.0.0.1:8081");
+  EXPECT_FALSE(ingress[1].as_object().contains("path"));  // no path: every path
+  EXPECT_EQ(ingress[1].at("service").as_string(), "http://127.0.0.1:8080");
+  EXPECT_FALSE(ingress[2].as_object().contains("hostname"));
+  EXPECT_EQ(ingress[2].at("service").as_string(), "http_status:404");
 }
 
 TEST(CloudflareClient, CreateAndUpdateCnameSendAProxiedAutomaticTtlRecord) {
@@ -505,7 +510,9 @@ TEST(CloudflareClient, IdsWithBadCharactersAreRefusedWithoutARequest) {
                                         "\xc3\xa9", std::string(65, 'a'), std::string("a\0b", 3)};
   for (auto const& id : bad) {
     EXPECT_EQ(run(f.client.tunnel_token(id)).error(), errc::invalid_id) << id;
-    EXPECT_EQ(run(f.client.put_ingress(id, "web.example.com", "http://127.0.0.1:8080")).error(),
+    EXPECT_EQ(run(f.client.put_ingress(id, {{.hostname = "web.example.com", .path = {},
+                                             .service = "http://127.0.0.1:8080"}}))
+                  .error(),
               errc::invalid_id);
     EXPECT_EQ(run(f.client.delete_connections(id)).error(), errc::invalid_id);
     EXPECT_EQ(run(f.client.delete_tunnel(id)).error(), errc::invalid_id);

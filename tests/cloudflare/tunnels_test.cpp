@@ -104,11 +104,16 @@ TEST(CloudflareTunnels, EnsureCreatesTheTunnelItsIngressAndAProxiedCname) {
 
   auto const ingress = cf.fake->ingress(t->id);
   ASSERT_TRUE(ingress);
-  ASSERT_EQ(ingress->size(), 2u);
+  ASSERT_EQ(ingress->size(), 3u);
+  // The agent API's own paths to the agent, everything else on the hostname to the workload.
   EXPECT_EQ((*ingress)[0].hostname, "web.agents.example.com");
-  EXPECT_EQ((*ingress)[0].service, "http://127.0.0.1:8080");
-  EXPECT_EQ((*ingress)[1].hostname, "");
-  EXPECT_EQ((*ingress)[1].service, "http_status:404");
+  EXPECT_EQ((*ingress)[0].path, "^/api/(health|logs|stats|deploy|undeploy)$");
+  EXPECT_EQ((*ingress)[0].service, "http://127.0.0.1:8081");
+  EXPECT_EQ((*ingress)[1].hostname, "web.agents.example.com");
+  EXPECT_EQ((*ingress)[1].path, "");
+  EXPECT_EQ((*ingress)[1].service, "http://127.0.0.1:8080");
+  EXPECT_EQ((*ingress)[2].hostname, "");
+  EXPECT_EQ((*ingress)[2].service, "http_status:404");
 
   auto const records = cf.fake->records();
   ASSERT_EQ(records.size(), 1u);

@@ -30,8 +30,15 @@ struct Settings {
   /// Distinguishes the tunnels of several control planes on one account: tunnel names are
   /// "ee-<instance_id>-<label>". [a-z0-9-], 1-20 chars.
   std::string instance_id = "cp";
-  /// Where ingress sends the agent's public traffic.
+  /// Where ingress sends the agent's public traffic: the workload.
   std::string origin_service = "http://127.0.0.1:8080";
+  /// Where ingress sends the agent API's own paths (`agent_api_path`), ahead of the workload: the
+  /// CP reaches the agent, and clients fetch its attested health, through the same hostname.
+  /// Empty: everything goes to `origin_service`.
+  std::string agent_api_service = "http://127.0.0.1:8081";
+  /// The agent API's routes, as a cloudflared ingress path regex; the workload keeps every other
+  /// path, its own /api/... included.
+  std::string agent_api_path = "^/api/(health|logs|stats|deploy|undeploy)$";
   http::RequestOptions request{};
   /// All of api_token, account_id, zone_id and domain are set.
   bool configured() const noexcept {
@@ -93,6 +100,10 @@ class Client {
     std::string id{}, type{}, name{}, content{};
     bool proxied = false;
   };
+  /// One ingress rule; an empty path matches every path.
+  struct IngressRule {
+    std::string hostname{}, path{}, service{};
+  };
 
   /// GET /accounts/{account}/cfd_tunnel?name=…&is_deleted=false (paged).
   boost::asio::awaitable<result<std::vector<TunnelInfo>>> find_tunnels(std::string name) const;
@@ -101,10 +112,9 @@ class Client {
   boost::asio::awaitable<result<TunnelInfo>> create_tunnel(std::string name) const;
   /// GET /accounts/{account}/cfd_tunnel/{id}/token.
   boost::asio::awaitable<result<std::string>> tunnel_token(std::string tunnel_id) const;
-  /// PUT /accounts/{account}/cfd_tunnel/{id}/configurations: `hostname` → `service`, then
-  /// `http_status:404`.
-  boost::asio::awaitable<result<void>> put_ingress(std::string tunnel_id, std::string hostname,
-                                                   std::string service) const;
+  /// PUT /accounts/{account}/cfd_tunnel/{id}/configurations: `rules` in order, then the
+  /// catch-all `http_status:404` (cloudflared requires a last rule that matches everything).
+  boost::asio::awaitable<result<void>> put_ingress(std::string tunnel_id, std::vector<IngressRule> rules) const;
   /// DELETE /accounts/{account}/cfd_tunnel/{id}/connections. errc::not_found when the tunnel is
   /// absent.
   boost::asio::awaitable<result<void>> delete_connections(std::string tunnel_id) const;
