@@ -12,6 +12,10 @@ apt_packages=(
   libssl-dev libsqlite3-dev zlib1g-dev
   libcli11-dev libgtest-dev libgmock-dev
   openssl curl
+  # The podman workload runtime's tests (tests/agent/podman_runtime_test.cpp): podman with runc
+  # and the CNI plugins, a loopback registry, skopeo to push to it, and a static busybox to build
+  # an image from.
+  podman runc containernetworking-plugins skopeo docker-registry busybox-static
 )
 # pybind11 is pinned once, in pyproject.toml, and read from there.
 pybind11_req=$(grep -oE "pybind11==[0-9.]+" "$(dirname "$0")/../pyproject.toml")

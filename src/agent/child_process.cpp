@@ -225,15 +225,27 @@ void Child::finish_output() {
   std::lock_guard lock(readers_mutex_);
   if (readers_.empty()) return;
   // Let the readers drain what the child wrote; then stop waiting for writers that outlived it.
+  // The stopper waits on a condition variable, not in sleep slices: joining a sleeping stopper
+  // would add up to a slice to every command (run_command took ~100 ms for `true`).
+  struct Drained {
+    std::mutex mutex;
+    std::condition_variable done;
+    bool readers_done = false;
+  };
+  auto drained = std::make_shared<Drained>();
   auto const deadline = std::chrono::steady_clock::now() + kDrainAfterExit;
-  std::thread stopper([closing = closing_, deadline] {
-    while (!closing->load() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(kPollSliceMs));
-    }
+  std::thread stopper([closing = closing_, deadline, drained] {
+    std::unique_lock wait_lock(drained->mutex);
+    drained->done.wait_until(wait_lock, deadline, [&] { return drained->readers_done; });
     closing->store(true);
   });
   for (auto& reader : readers_) reader.join();
   readers_.clear();
+  {
+    std::lock_guard done_lock(drained->mutex);
+    drained->readers_done = true;
+  }
+  drained->done.notify_all();
   closing_->store(true);
   stopper.join();
 }
