@@ -4,6 +4,10 @@
 // started) and gets SIGTERM when the agent dies (PR_SET_PDEATHSIG), so a crashed agent leaves no
 // orphans behind for the restarted one to trip over. Output is read line by line on threads of
 // its own and handed to a callback, typically the log buffer.
+//
+// PR_SET_PDEATHSIG fires when the *thread* that spawned the child exits, not only the process:
+// spawn long-running children from threads that outlive them (a supervisor's own thread, a
+// pool's worker), never from a short-lived thread.
 #include <easyenclave/error.hpp>
 
 #include <atomic>
