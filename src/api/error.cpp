@@ -19,6 +19,8 @@ constexpr CodeInfo kApiCodes[] = {
     {v(errc::invalid_public_key), "invalid_public_key", "not a P-256 public key", ii},
     {v(errc::invalid_private_key), "invalid_private_key", "not a P-256 private key", ii},
     {v(errc::invalid_field), "invalid_field", "a message field has a malformed value", ii},
+    {v(errc::invalid_boot_config), "invalid_boot_config",
+     "the boot configuration on the kernel command line is malformed", ii},
 };
 }  // namespace
 
