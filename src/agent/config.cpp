@@ -1,5 +1,5 @@
-// The agent's configuration (config.hpp): one table of keys drives the JSON reader, the
-// environment and the flags, so a key cannot be known to one source and not another.
+// The agent's configuration (config.hpp). One table of keys drives the JSON reader, the
+// environment and the flags, so a key cannot be known to one source and not to another.
 #include <easyenclave/agent/config.hpp>
 
 #include <easyenclave/agent/error.hpp>
@@ -25,7 +25,16 @@ namespace {
 
 namespace json = ::ee::detail::json;
 
+// A config is a few hundred bytes; the bound only keeps a wrong path (a log, a disk image) from
+// being read whole.
 constexpr std::size_t kMaxConfigBytes = 256 * 1024;
+// /proc/cmdline is at most a page on every architecture; more is not a command line.
+constexpr std::size_t kMaxCmdlineBytes = 64 * 1024;
+// The workload serves on 127.0.0.1:8080 (workload.hpp) and the tunnel's ingress sends every path
+// but the agent API's there, so the agent API cannot use that port.
+constexpr std::uint16_t kWorkloadPort = 8080;
+// Intervals are turned into timer durations; a week bounds them far from any overflow.
+constexpr std::int64_t kMaxIntervalSeconds = 7 * 24 * 3600;
 
 enum class Kind { text, list, number };
 
@@ -52,62 +61,87 @@ constexpr Key number(std::string_view name, std::string_view env, std::string_vi
   return {name, env, help, Kind::number, nullptr, nullptr, member};
 }
 
-const std::array kKeys = {
-    text("mode", "EE_MODE", "agent | cp-bootstrap", &AgentConfig::mode),
-    text("cp_url", "EE_CP_URL", "the control plane, https://... (agent mode)", &AgentConfig::cp_url),
-    text("owner", "EE_OWNER", "github:org/NAME or github:user/NAME", &AgentConfig::owner),
-    text("node_size", "EE_NODE_SIZE", "node size label (tiny, standard, llm, ...)", &AgentConfig::node_size),
-    text("datacenter", "EE_DATACENTER", "CLOUD:ZONE", &AgentConfig::datacenter),
-    text("vm_name", "EE_VM_NAME", "default: the hostname", &AgentConfig::vm_name),
-    text("agent_url", "EE_AGENT_URL", "where the CP reaches this API without a tunnel (dev)", &AgentConfig::agent_url),
-    text("appraisal", "EE_APPRAISAL", "quote (raw quote, DCAP at the CP) | ita (Intel Trust Authority token)", &AgentConfig::appraisal),
-    text("ita_url", "EE_ITA_URL", "Intel Trust Authority API", &AgentConfig::ita_url),
-    text("ita_api_key", "ITA_API_KEY", "Intel Trust Authority API key (secret; prefer the environment)", &AgentConfig::ita_api_key),
-    text("quote_provider", "EE_QUOTE_PROVIDER", "tsm (configfs-tsm) | simulator (dev)", &AgentConfig::quote_provider),
-    text("simulator_dir", "EE_SIMULATOR_DIR", "the simulator's state (provider simulator)", &AgentConfig::simulator_dir),
-    text("state_dir", "EE_STATE_DIR", "keeps the registration (0700)", &AgentConfig::state_dir),
-    text("listen", "EE_LISTEN", "HOST:PORT of the agent API", &AgentConfig::listen),
-    text("cloudflared", "EE_CLOUDFLARED", "the cloudflared binary", &AgentConfig::cloudflared),
-    text("tunnel_token", "EE_TUNNEL_TOKEN", "cp-bootstrap: the pre-configured tunnel token (secret)", &AgentConfig::tunnel_token),
-    text("workload_runtime", "EE_WORKLOAD_RUNTIME", "podman | process", &AgentConfig::workload_runtime),
-    text("podman", "EE_PODMAN", "the podman binary", &AgentConfig::podman),
-    list("process_command", "EE_PROCESS_COMMAND", "argv of the process runtime (JSON array, or words)", &AgentConfig::process_command),
-    list("cp_command", "EE_CP_COMMAND", "cp-bootstrap: argv of ee-cp (JSON array, or words)", &AgentConfig::cp_command),
-    text("cp_ca_file", "EE_CP_CA_FILE", "extra PEM CA for outbound TLS (CP, ITA)", &AgentConfig::cp_ca_file),
-    number("register_retry_min", "EE_REGISTER_RETRY_MIN", "seconds", &AgentConfig::register_retry_min),
-    number("register_retry_max", "EE_REGISTER_RETRY_MAX", "seconds", &AgentConfig::register_retry_max),
-    number("refused_retry", "EE_REFUSED_RETRY", "seconds between attempts after a refusal", &AgentConfig::refused_retry),
-    number("reattestation_interval", "EE_REATTESTATION_INTERVAL", "seconds between fresh evidence", &AgentConfig::reattestation_interval),
-    number("log_buffer_bytes", "EE_LOG_BUFFER_BYTES", "cap of the log ring buffer", &AgentConfig::log_buffer_bytes),
+using C = AgentConfig;
+constexpr std::array kKeys = {
+    text("mode", "EE_MODE", "agent | cp-bootstrap", &C::mode),
+    text("cp_url", "EE_CP_URL", "the control plane, https://... (agent mode)", &C::cp_url),
+    text("owner", "EE_OWNER", "github:org/NAME or github:user/NAME", &C::owner),
+    text("node_size", "EE_NODE_SIZE", "node size label (tiny, standard, llm, ...)", &C::node_size),
+    text("datacenter", "EE_DATACENTER", "CLOUD:ZONE", &C::datacenter),
+    text("vm_name", "EE_VM_NAME", "default: the hostname", &C::vm_name),
+    text("agent_url", "EE_AGENT_URL", "where the CP reaches this API without a tunnel (dev)",
+         &C::agent_url),
+    text("appraisal", "EE_APPRAISAL",
+         "quote (raw quote, DCAP at the CP) | ita (Intel Trust Authority token)", &C::appraisal),
+    text("ita_url", "EE_ITA_URL", "Intel Trust Authority API", &C::ita_url),
+    text("ita_api_key", "ITA_API_KEY",
+         "Intel Trust Authority API key (secret; prefer the environment)", &C::ita_api_key),
+    text("quote_provider", "EE_QUOTE_PROVIDER", "tsm (configfs-tsm) | simulator (dev)",
+         &C::quote_provider),
+    text("simulator_dir", "EE_SIMULATOR_DIR", "the simulator's state (provider simulator)",
+         &C::simulator_dir),
+    text("state_dir", "EE_STATE_DIR", "keeps the registration (0700)", &C::state_dir),
+    text("listen", "EE_LISTEN", "HOST:PORT of the agent API (not port 8080)", &C::listen),
+    text("cloudflared", "EE_CLOUDFLARED", "the cloudflared binary", &C::cloudflared),
+    text("tunnel_token", "EE_TUNNEL_TOKEN",
+         "cp-bootstrap: the pre-configured tunnel token (secret)", &C::tunnel_token),
+    text("workload_runtime", "EE_WORKLOAD_RUNTIME", "podman | process", &C::workload_runtime),
+    text("podman", "EE_PODMAN", "the podman binary", &C::podman),
+    list("process_command", "EE_PROCESS_COMMAND",
+         "argv of the process runtime (JSON array, or words)", &C::process_command),
+    list("cp_command", "EE_CP_COMMAND", "cp-bootstrap: argv of ee-cp (JSON array, or words)",
+         &C::cp_command),
+    text("cp_ca_file", "EE_CP_CA_FILE", "extra PEM CA for outbound TLS (CP, ITA)", &C::cp_ca_file),
+    number("register_retry_min", "EE_REGISTER_RETRY_MIN", "seconds before the first retry",
+           &C::register_retry_min),
+    number("register_retry_max", "EE_REGISTER_RETRY_MAX", "seconds, the backoff's cap",
+           &C::register_retry_max),
+    number("refused_retry", "EE_REFUSED_RETRY", "seconds between attempts after a refusal",
+           &C::refused_retry),
+    number("reattestation_interval", "EE_REATTESTATION_INTERVAL",
+           "seconds between fresh evidence", &C::reattestation_interval),
+    number("log_buffer_bytes", "EE_LOG_BUFFER_BYTES", "cap of the log ring buffer",
+           &C::log_buffer_bytes),
 };
 
 Key const* find_key(std::string_view name) {
-  for (auto const& k : kKeys)
+  for (auto const& k : kKeys) {
     if (k.name == name) return &k;
+  }
   return nullptr;
 }
 
 Error invalid(std::string text) { return Error(errc::invalid_config, std::move(text)); }
 
+// Messages name the key and what was expected, never the value: it may be a secret.
 result<std::int64_t> parse_number(std::string_view key, std::string_view text) {
   std::int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+  auto const* const end = text.data() + text.size();
+  auto [stop, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || stop != end) {
     return invalid(std::string(key) + ": expected a whole number");
   }
   return value;
 }
 
+result<std::vector<std::string>> strings_of(std::string_view key, json::bj::value const& value) {
+  auto const wrong = [&] { return invalid(std::string(key) + ": expected an array of strings"); };
+  if (!value.is_array()) return wrong();
+  std::vector<std::string> out;
+  for (auto const& item : value.as_array()) {
+    if (!item.is_string()) return wrong();
+    out.emplace_back(item.as_string());
+  }
+  return out;
+}
+
+// A list as text: a JSON array when it starts with '[', else words separated by spaces (no
+// quoting: a word with a space needs the JSON form).
 result<std::vector<std::string>> parse_list(std::string_view key, std::string_view text) {
-  if (!text.empty() && text.front() == '[') {
+  if (text.starts_with('[')) {
     auto doc = json::parse(text, {.max_bytes = kMaxConfigBytes});
-    if (!doc || !doc->is_array()) return invalid(std::string(key) + ": expected a JSON array of strings");
-    std::vector<std::string> out;
-    for (auto const& item : doc->as_array()) {
-      if (!item.is_string()) return invalid(std::string(key) + ": expected a JSON array of strings");
-      out.emplace_back(item.as_string());
-    }
-    return out;
+    if (!doc) return invalid(std::string(key) + ": expected a JSON array of strings");
+    return strings_of(key, *doc);
   }
   std::vector<std::string> out;
   std::size_t i = 0;
@@ -120,93 +154,145 @@ result<std::vector<std::string>> parse_list(std::string_view key, std::string_vi
   return out;
 }
 
+result<void> set_from_json(Key const& key, json::bj::value const& value, AgentConfig& config) {
+  std::string const name(key.name);
+  switch (key.kind) {
+    case Kind::text:
+      if (!value.is_string()) return invalid(name + ": expected a string");
+      config.*(key.text) = std::string(value.as_string());
+      return {};
+    case Kind::list: {
+      auto items = strings_of(key.name, value);
+      if (!items) return items.error();
+      config.*(key.list) = std::move(*items);
+      return {};
+    }
+    case Kind::number:
+      // Boost.JSON keeps integers that fit in int64 as int64, larger ones as uint64.
+      if (value.is_uint64()) return invalid(name + ": out of range");
+      if (!value.is_int64()) return invalid(name + ": expected a whole number");
+      config.*(key.number) = value.as_int64();
+      return {};
+  }
+  return {};
+}
+
 bool is_http_url(std::string_view text) {
   auto url = boost::urls::parse_absolute_uri(text);
-  return url && (url->scheme() == "http" || url->scheme() == "https") && !url->encoded_host().empty() &&
-         !url->has_userinfo() && !url->has_query() && !url->has_fragment();
+  return url && (url->scheme() == "http" || url->scheme() == "https") &&
+         !url->encoded_host().empty() && !url->has_userinfo() && !url->has_query() &&
+         !url->has_fragment();
 }
 
-result<void> one_of(std::string_view key, std::string const& value, std::initializer_list<std::string_view> allowed) {
-  for (auto a : allowed)
+result<void> one_of(std::string_view key, std::string const& value,
+                    std::initializer_list<std::string_view> allowed) {
+  for (auto a : allowed) {
     if (value == a) return {};
-  std::string list;
-  for (auto a : allowed) list += (list.empty() ? "" : " | ") + std::string(a);
-  return invalid(std::string(key) + ": must be " + list);
+  }
+  std::string names;
+  for (auto a : allowed) names += (names.empty() ? "" : " | ") + std::string(a);
+  return invalid(std::string(key) + ": must be " + names);
 }
 
+// The wire format checks (api/agents.hpp) name the field already; only the code changes.
 result<void> check_field(result<void> checked) {
   if (!checked) return invalid(checked.error().message());
   return {};
 }
 
+result<void> check_interval(std::string_view key, std::int64_t value, std::int64_t min) {
+  if (value < min || value > kMaxIntervalSeconds) {
+    return invalid(std::string(key) + ": must be from " + std::to_string(min) + " to " +
+                   std::to_string(kMaxIntervalSeconds) + " seconds");
+  }
+  return {};
+}
+
 std::string hostname() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0) return {};
-  return name;
+  std::array<char, 256> name{};
+  if (::gethostname(name.data(), name.size() - 1) != 0) return {};
+  return name.data();
+}
+
+// The checks that depend on the mode: what registration needs, and what cp-bootstrap needs.
+result<void> validate_mode(AgentConfig& c) {
+  if (c.mode == "cp-bootstrap") {
+    if (c.cp_command.empty() || c.cp_command.front().empty()) {
+      return invalid("cp_command (EE_CP_COMMAND): required in cp-bootstrap mode");
+    }
+    // Not sent anywhere in this mode, but a malformed value is still a mistake worth naming.
+    if (!c.owner.empty()) {
+      if (auto ok = check_field(api::check_owner(c.owner)); !ok) return ok;
+    }
+    if (!c.datacenter.empty()) {
+      if (auto ok = check_field(api::check_datacenter(c.datacenter)); !ok) return ok;
+    }
+    return check_field(api::check_node_size(c.node_size));
+  }
+  while (c.cp_url.ends_with('/')) c.cp_url.pop_back();
+  if (c.cp_url.empty()) return invalid("cp_url (EE_CP_URL, --cp-url): required in agent mode");
+  if (!is_http_url(c.cp_url)) return invalid("cp_url: must be an absolute http(s) URL");
+  if (c.owner.empty()) return invalid("owner (EE_OWNER, --owner): required in agent mode");
+  if (auto ok = check_field(api::check_owner(c.owner)); !ok) return ok;
+  if (auto ok = check_field(api::check_node_size(c.node_size)); !ok) return ok;
+  if (c.datacenter.empty()) {
+    return invalid("datacenter (EE_DATACENTER, --datacenter): required in agent mode");
+  }
+  if (auto ok = check_field(api::check_datacenter(c.datacenter)); !ok) return ok;
+  if (c.workload_runtime == "process" && c.process_command.empty()) {
+    return invalid("process_command: required with the process workload runtime");
+  }
+  if (c.workload_runtime == "podman" && c.podman.empty()) {
+    return invalid("podman: required with the podman workload runtime");
+  }
+  return {};
 }
 
 }  // namespace
 
 std::vector<ConfigKey> agent_config_keys() {
   std::vector<ConfigKey> out;
-  for (auto const& k : kKeys) out.push_back({k.name, k.env, k.help});
+  out.reserve(kKeys.size());
+  for (auto const& k : kKeys) out.push_back({.name = k.name, .env = k.env, .help = k.help});
   return out;
 }
 
-result<void> apply_agent_config_json(std::string_view text, AgentConfig& config, std::vector<std::string>& unknown_keys) {
+result<AgentConfig> parse_agent_config(std::string_view text,
+                                       std::vector<std::string>& unknown_keys) {
   auto doc = json::parse(text, {.max_bytes = kMaxConfigBytes});
   if (!doc) return invalid("not JSON: " + doc.error().message());
   if (!doc->is_object()) return invalid("the configuration must be a JSON object");
+  AgentConfig config;
   for (auto const& [name, value] : doc->as_object()) {
     auto const* key = find_key(name);
     if (key == nullptr) {
       unknown_keys.emplace_back(name);
       continue;
     }
-    std::string const key_name(key->name);
-    switch (key->kind) {
-      case Kind::text:
-        if (!value.is_string()) return invalid(key_name + ": expected a string");
-        config.*(key->text) = std::string(value.as_string());
-        break;
-      case Kind::list: {
-        if (!value.is_array()) return invalid(key_name + ": expected an array of strings");
-        std::vector<std::string> items;
-        for (auto const& item : value.as_array()) {
-          if (!item.is_string()) return invalid(key_name + ": expected an array of strings");
-          items.emplace_back(item.as_string());
-        }
-        config.*(key->list) = std::move(items);
-        break;
-      }
-      case Kind::number:
-        if (!value.is_int64() && !value.is_uint64()) return invalid(key_name + ": expected a whole number");
-        if (value.is_uint64() && value.as_uint64() > static_cast<std::uint64_t>(INT64_MAX)) {
-          return invalid(key_name + ": out of range");
-        }
-        config.*(key->number) = value.is_int64() ? value.as_int64() : static_cast<std::int64_t>(value.as_uint64());
-        break;
-    }
+    if (auto ok = set_from_json(*key, value, config); !ok) return ok.error();
   }
-  return {};
+  return config;
 }
 
-result<void> apply_agent_config_value(std::string_view name, std::string_view value, AgentConfig& config) {
+result<void> apply_agent_config_value(std::string_view name, std::string_view value,
+                                      AgentConfig& config) {
   auto const* key = find_key(name);
   if (key == nullptr) return invalid("unknown setting '" + std::string(name) + "'");
   switch (key->kind) {
-    case Kind::text: config.*(key->text) = std::string(value); break;
+    case Kind::text:
+      config.*(key->text) = std::string(value);
+      return {};
     case Kind::list: {
-      auto items = parse_list(name, value);
+      auto items = parse_list(key->name, value);
       if (!items) return items.error();
       config.*(key->list) = std::move(*items);
-      break;
+      return {};
     }
     case Kind::number: {
-      auto n = parse_number(name, value);
+      auto n = parse_number(key->name, value);
       if (!n) return n.error();
       config.*(key->number) = *n;
-      break;
+      return {};
     }
   }
   return {};
@@ -216,77 +302,88 @@ result<void> validate_agent_config(AgentConfig& c) {
   if (auto ok = one_of("mode", c.mode, {"agent", "cp-bootstrap"}); !ok) return ok;
   if (auto ok = one_of("appraisal", c.appraisal, {"quote", "ita"}); !ok) return ok;
   if (auto ok = one_of("quote_provider", c.quote_provider, {"tsm", "simulator"}); !ok) return ok;
-  if (auto ok = one_of("workload_runtime", c.workload_runtime, {"podman", "process"}); !ok) return ok;
-  if (auto listen = http::parse_host_port(c.listen); !listen) {
-    return invalid("listen: " + listen.error().message());
+  if (auto ok = one_of("workload_runtime", c.workload_runtime, {"podman", "process"}); !ok) {
+    return ok;
   }
-  if (c.vm_name.empty()) c.vm_name = hostname();
-  if (auto ok = check_field(api::check_vm_name(c.vm_name)); !ok) return ok;
-  if (!c.agent_url.empty() && !is_http_url(c.agent_url)) return invalid("agent_url: must be an absolute http(s) URL");
+  auto listen = http::parse_host_port(c.listen);
+  if (!listen) return invalid("listen: " + listen.error().message());
+  if (listen->port == kWorkloadPort) {
+    return invalid("listen: port 8080 is the workload's; the agent API needs another");
+  }
+  if (!c.vm_name.empty()) {
+    if (auto ok = check_field(api::check_vm_name(c.vm_name)); !ok) return ok;
+  } else {
+    c.vm_name = hostname();
+    if (auto ok = check_field(api::check_vm_name(c.vm_name)); !ok) {
+      return invalid("vm_name (EE_VM_NAME, --vm-name) is not set and the hostname will not do: " +
+                     ok.error().message());
+    }
+  }
+  if (!c.agent_url.empty() && !is_http_url(c.agent_url)) {
+    return invalid("agent_url: must be an absolute http(s) URL");
+  }
   if (c.appraisal == "ita") {
-    if (c.ita_api_key.empty()) return invalid("ita_api_key (ITA_API_KEY): required with appraisal ita");
+    if (c.ita_api_key.empty()) {
+      return invalid("ita_api_key (ITA_API_KEY): required with appraisal ita");
+    }
     if (!is_http_url(c.ita_url)) return invalid("ita_url: must be an absolute http(s) URL");
   }
   if (c.quote_provider == "simulator" && c.simulator_dir.empty()) {
     return invalid("simulator_dir: required with the simulator quote provider");
   }
-  if (c.workload_runtime == "process" && c.process_command.empty()) {
-    return invalid("process_command: required with the process workload runtime");
-  }
   if (c.state_dir.empty()) return invalid("state_dir: must not be empty");
-  if (c.register_retry_min < 1 || c.register_retry_max < c.register_retry_min) {
-    return invalid("register_retry_min/register_retry_max: need 1 <= min <= max seconds");
+  if (c.cloudflared.empty()) return invalid("cloudflared: must not be empty");
+  if (auto ok = check_interval("register_retry_min", c.register_retry_min, 1); !ok) return ok;
+  if (auto ok = check_interval("register_retry_max", c.register_retry_max, 1); !ok) return ok;
+  if (c.register_retry_max < c.register_retry_min) {
+    return invalid("register_retry_max: must not be less than register_retry_min");
   }
-  if (c.refused_retry < 1) return invalid("refused_retry: must be at least 1 second");
-  if (c.reattestation_interval < 60) return invalid("reattestation_interval: must be at least 60 seconds");
+  if (auto ok = check_interval("refused_retry", c.refused_retry, 1); !ok) return ok;
+  // Fresh evidence costs a quote and perhaps an ITA call; more often than a minute is a mistake.
+  if (auto ok = check_interval("reattestation_interval", c.reattestation_interval, 60); !ok) {
+    return ok;
+  }
   if (c.log_buffer_bytes < 64 * 1024 || c.log_buffer_bytes > 1024LL * 1024 * 1024) {
     return invalid("log_buffer_bytes: must be from 64 KiB to 1 GiB");
   }
-  if (c.mode == "cp-bootstrap") {
-    if (c.cp_command.empty()) return invalid("cp_command: required in cp-bootstrap mode");
-    return {};
-  }
-  while (!c.cp_url.empty() && c.cp_url.back() == '/') c.cp_url.pop_back();
-  if (c.cp_url.empty()) return invalid("cp_url (EE_CP_URL, --cp-url): required in agent mode");
-  if (!is_http_url(c.cp_url)) return invalid("cp_url: must be an absolute http(s) URL");
-  if (auto ok = check_field(api::check_owner(c.owner)); !ok) return ok;
-  if (auto ok = check_field(api::check_node_size(c.node_size)); !ok) return ok;
-  if (auto ok = check_field(api::check_datacenter(c.datacenter)); !ok) return ok;
-  return {};
+  return validate_mode(c);
 }
 
 result<LoadedConfig> load_agent_config(ConfigSources const& sources) {
   LoadedConfig out;
   out.base = "none";
-  std::error_code ec;
+  std::error_code ec;  // a path we cannot even stat counts as absent, as a missing one does
   if (!sources.file_path.empty() && std::filesystem::exists(sources.file_path, ec)) {
     auto text = read_file(sources.file_path, kMaxConfigBytes);
     if (!text) return text.error();
-    if (auto ok = apply_agent_config_json(*text, out.config, out.unknown_keys); !ok) {
-      return ok.error().with_context("config file " + sources.file_path);
-    }
+    auto config = parse_agent_config(*text, out.unknown_keys);
+    if (!config) return config.error().with_context("config file " + sources.file_path);
+    out.config = std::move(*config);
     out.base = "file";
   } else if (!sources.cmdline_path.empty() && std::filesystem::exists(sources.cmdline_path, ec)) {
-    auto cmdline = read_file(sources.cmdline_path, 64 * 1024);
+    auto cmdline = read_file(sources.cmdline_path, kMaxCmdlineBytes);
     if (!cmdline) return cmdline.error();
     auto boot = api::decode_boot_config(*cmdline);
-    if (!boot) return boot.error();
+    if (!boot) return boot.error().with_context("kernel command line " + sources.cmdline_path);
     if (*boot) {
-      if (auto ok = apply_agent_config_json(**boot, out.config, out.unknown_keys); !ok) {
-        return ok.error().with_context("kernel command line");
-      }
+      auto config = parse_agent_config(**boot, out.unknown_keys);
+      if (!config) return config.error().with_context("kernel command line boot configuration");
+      out.config = std::move(*config);
       out.base = "cmdline";
     }
   }
   for (auto const& key : kKeys) {
     auto const it = sources.env.find(std::string(key.env));
-    if (it == sources.env.end()) continue;
+    // Empty counts as unset, as CLI11 treats the environment in the other programs.
+    if (it == sources.env.end() || it->second.empty()) continue;
     if (auto ok = apply_agent_config_value(key.name, it->second, out.config); !ok) {
-      return ok.error().with_context(std::string(key.env));
+      return ok.error().with_context("environment " + std::string(key.env));
     }
   }
   for (auto const& [name, value] : sources.flags) {
-    if (auto ok = apply_agent_config_value(name, value, out.config); !ok) return ok.error().with_context("flag");
+    if (auto ok = apply_agent_config_value(name, value, out.config); !ok) {
+      return ok.error().with_context("flag");
+    }
   }
   if (auto ok = validate_agent_config(out.config); !ok) return ok.error();
   return out;

@@ -1,13 +1,16 @@
-// The boot configuration codec (boot_config.hpp). zlib's compress2/inflate with explicit bounds:
-// a command line is attacker-adjacent input (a host may boot the VM with anything), so the
-// decoder never inflates past kBootConfigMaxJson.
+// The boot configuration codec (boot_config.hpp). The command line is attacker-adjacent input (the
+// host may boot the VM with anything), so every step is bounded: the value's length before
+// base64, the inflated size, the JSON depth.
 #include <easyenclave/api/boot_config.hpp>
+
 #include <easyenclave/encoding.hpp>
 
 #include "detail/json.hpp"
 
 #include <zlib.h>
 
+#include <cstdint>
+#include <span>
 #include <vector>
 
 namespace ee::api {
@@ -15,11 +18,22 @@ namespace {
 
 namespace json = ::ee::detail::json;
 
+// Base64 of the largest accepted document. A configz value is never longer: the encoder picks it
+// only when it is shorter than the plain form.
+constexpr std::size_t kMaxValue = (kBootConfigMaxJson + 2) / 3 * 4;
+
+// An agent config is two levels deep; a little room for launcher-side additions.
+constexpr std::size_t kMaxDepth = 16;
+
 Error invalid(std::string text) { return Error(errc::invalid_boot_config, std::move(text)); }
 
-// The JSON text, checked to be one object no larger than the bound, in compact form.
+std::span<std::uint8_t const> bytes_of(std::string_view text) {
+  return {reinterpret_cast<std::uint8_t const*>(text.data()), text.size()};
+}
+
+// `text` checked to be one strict JSON object no larger than the bound, in compact form.
 result<std::string> compact_object(std::string_view text, std::string_view what) {
-  auto doc = json::parse(text, {.max_bytes = kBootConfigMaxJson, .max_depth = 16});
+  auto doc = json::parse(text, {.max_bytes = kBootConfigMaxJson, .max_depth = kMaxDepth});
   if (!doc) return invalid(std::string(what) + " is not JSON: " + doc.error().message());
   if (!doc->is_object()) return invalid(std::string(what) + " is not a JSON object");
   return json::serialize(*doc);
@@ -30,63 +44,83 @@ result<std::vector<std::uint8_t>> deflate(std::string_view text) {
   std::vector<std::uint8_t> out(size);
   int const rc = compress2(out.data(), &size, reinterpret_cast<Bytef const*>(text.data()),
                            static_cast<uLong>(text.size()), Z_BEST_COMPRESSION);
-  if (rc != Z_OK) return invalid("zlib could not compress the configuration");
+  if (rc != Z_OK) return invalid("zlib could not compress the boot configuration");
   out.resize(size);
   return out;
 }
 
-// Inflates a zlib stream, refusing output beyond the bound and trailing bytes after the stream.
-result<std::string> inflate_bounded(std::vector<std::uint8_t> const& data) {
+// Inflates one zlib stream (RFC 1950) in a single call into a buffer one byte larger than the
+// bound, so a full buffer means "too large" without ever producing more.
+result<std::string> inflate_bounded(std::vector<std::uint8_t> const& data, std::string_view name) {
+  std::string const what(name);
   z_stream z{};
-  if (inflateInit(&z) != Z_OK) return invalid("zlib could not start inflating");
+  if (inflateInit(&z) != Z_OK) return invalid("zlib could not start inflating " + what);
   std::string out(kBootConfigMaxJson + 1, '\0');
-  z.next_in = const_cast<Bytef*>(data.data());
+  z.next_in = const_cast<Bytef*>(data.data());  // zlib's API is not const; it only reads input
   z.avail_in = static_cast<uInt>(data.size());
   z.next_out = reinterpret_cast<Bytef*>(out.data());
   z.avail_out = static_cast<uInt>(out.size());
   int const rc = inflate(&z, Z_FINISH);
   std::size_t const produced = out.size() - z.avail_out;
   bool const trailing = z.avail_in != 0;
+  std::string const reason = z.msg != nullptr ? z.msg : "";
   inflateEnd(&z);
-  if (rc == Z_STREAM_END && !trailing) {
+  if (produced > kBootConfigMaxJson) {
+    return invalid(what + " inflates to more than " + std::to_string(kBootConfigMaxJson) +
+                   " bytes");
+  }
+  if (rc == Z_STREAM_END) {
+    if (trailing) return invalid(what + " has bytes after its zlib stream");
     out.resize(produced);
     return out;
   }
-  if (produced > kBootConfigMaxJson) {
-    return invalid(std::string(kBootConfigzParam) + " inflates to more than " +
-                   std::to_string(kBootConfigMaxJson) + " bytes");
+  if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT) {
+    return invalid(what + " is not zlib data" + (reason.empty() ? "" : " (" + reason + ")"));
   }
-  if (rc == Z_STREAM_END) return invalid(std::string(kBootConfigzParam) + " has bytes after its zlib stream");
-  return invalid(std::string(kBootConfigzParam) + " is not a complete zlib stream");
+  // Z_BUF_ERROR with room left in the output: the input ended before the stream did.
+  return invalid(what + " is a truncated zlib stream");
 }
 
-// A parameter's value: `name=value` or `name="value with spaces"`.
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
 struct Param {
   std::string_view name;
-  std::string_view value;
+  std::string_view value;  // without the quotes the kernel strips
 };
 
-// Splits a command line as the kernel does (lib/cmdline.c next_arg): parameters separated by
-// spaces; a double quote opens a span in which spaces do not separate; the quotes are not part of
-// the value.
-std::vector<Param> parameters(std::string_view cmdline) {
+// Splits a command line as the kernel does (lib/cmdline.c, next_arg()): parameters are separated
+// by unquoted white space; a double quote toggles quoting anywhere in a parameter; a parameter
+// that starts with a quote, or a value that does, loses that quote and the parameter's last
+// character when that is a quote. A parameter without '=' has an empty value.
+std::vector<Param> parameters(std::string_view line) {
   std::vector<Param> out;
   std::size_t i = 0;
-  while (i < cmdline.size()) {
-    while (i < cmdline.size() && (cmdline[i] == ' ' || cmdline[i] == '\n' || cmdline[i] == '\t')) ++i;
-    if (i >= cmdline.size()) break;
+  for (;;) {
+    while (i < line.size() && is_space(line[i])) ++i;
+    if (i == line.size()) break;
+    bool const quoted = line[i] == '"';
+    if (quoted) ++i;
+    bool in_quote = quoted;
     std::size_t const start = i;
-    bool quoted = false;
-    while (i < cmdline.size() && (quoted || (cmdline[i] != ' ' && cmdline[i] != '\n' && cmdline[i] != '\t'))) {
-      if (cmdline[i] == '"') quoted = !quoted;
+    while (i < line.size() && (in_quote || !is_space(line[i]))) {
+      if (line[i] == '"') in_quote = !in_quote;
       ++i;
     }
-    auto const arg = cmdline.substr(start, i - start);
+    std::string_view const arg = line.substr(start, i - start);
     auto const eq = arg.find('=');
-    Param p{.name = arg.substr(0, eq), .value = eq == std::string_view::npos ? std::string_view() : arg.substr(eq + 1)};
-    if (p.value.size() >= 2 && p.value.front() == '"' && p.value.back() == '"') {
-      p.value = p.value.substr(1, p.value.size() - 2);
+    bool const has_value = eq != std::string_view::npos;
+    Param p{.name = has_value ? arg.substr(0, eq) : arg,
+            .value = has_value ? arg.substr(eq + 1) : std::string_view()};
+    bool strip_last_quote = quoted;
+    if (p.value.starts_with('"')) {
+      p.value.remove_prefix(1);
+      strip_last_quote = true;
     }
+    // The argument's last character belongs to the value when there is one.
+    std::string_view& last = has_value ? p.value : p.name;
+    if (strip_last_quote && last.ends_with('"')) last.remove_suffix(1);
     out.push_back(p);
   }
   return out;
@@ -97,15 +131,18 @@ std::vector<Param> parameters(std::string_view cmdline) {
 result<std::string> encode_boot_config(std::string_view text) {
   auto compact = compact_object(text, "the boot configuration");
   if (!compact) return compact.error();
-  auto const plain = std::string(kBootConfigParam) + "=" +
-                     base64_encode(std::span(reinterpret_cast<std::uint8_t const*>(compact->data()), compact->size()));
+  auto plain = std::string(kBootConfigParam) + "=" + base64_encode(bytes_of(*compact));
   auto deflated = deflate(*compact);
   if (!deflated) return deflated.error();
-  auto const zipped = std::string(kBootConfigzParam) + "=" + base64_encode(*deflated);
-  return zipped.size() < plain.size() ? zipped : plain;
+  auto zipped = std::string(kBootConfigzParam) + "=" + base64_encode(*deflated);
+  return zipped.size() < plain.size() ? std::move(zipped) : std::move(plain);
 }
 
-bool fits_command_line(std::string_view param) noexcept { return param.size() <= kBootConfigMaxParam; }
+bool fits_command_line(std::string_view param, std::size_t others) noexcept {
+  std::size_t const separator = others == 0 ? 0 : 1;
+  return others < kBootConfigMaxCmdline &&
+         param.size() + separator < kBootConfigMaxCmdline - others;
+}
 
 result<std::optional<std::string>> decode_boot_config(std::string_view cmdline) {
   std::optional<Param> found;
@@ -118,16 +155,18 @@ result<std::optional<std::string>> decode_boot_config(std::string_view cmdline) 
     found = p;
   }
   if (!found) return std::optional<std::string>();
+
   std::string const name(found->name);
-  // Base64 of the largest accepted document (or its deflated form, never larger in practice).
-  constexpr std::size_t kMaxBase64 = (kBootConfigMaxJson + 2) / 3 * 4 + 64;
   if (found->value.empty()) return invalid(name + " is empty");
-  if (found->value.size() > kMaxBase64) return invalid(name + " is longer than any accepted configuration");
+  if (found->value.size() > kMaxValue) {
+    return invalid(name + " is longer than any accepted configuration (" +
+                   std::to_string(kMaxValue) + " base64 characters)");
+  }
   auto bytes = base64_decode(found->value);
   if (!bytes) return invalid(name + " is not base64: " + bytes.error().message());
   std::string text;
-  if (name == kBootConfigzParam) {
-    auto inflated = inflate_bounded(*bytes);
+  if (found->name == kBootConfigzParam) {
+    auto inflated = inflate_bounded(*bytes, name);
     if (!inflated) return inflated.error();
     text = std::move(*inflated);
   } else {

@@ -1,28 +1,30 @@
 #pragma once
 /// @file The agent's configuration and where it comes from.
 ///
-/// The base document is the first that exists of: the config file (`--config`, default
-/// `/etc/easyenclave/agent.json`), then the boot configuration on the kernel command line
-/// (`easyenclave.configz=` / `easyenclave.config=`, api/boot_config.hpp, what `ee launch`
-/// writes). Environment variables override the base, and flags override the environment. Keys
-/// the agent does not know are reported (`LoadedConfig::unknown_keys`), not silently ignored.
+/// The base document is the first source that exists: the config file (`--config`, default
+/// `/etc/easyenclave/agent.json`), else the boot configuration on the kernel command line
+/// (`easyenclave.configz=` / `easyenclave.config=`, decoded by api/boot_config.hpp, the codec
+/// `ee launch` encodes with), else nothing (the defaults). Environment variables override the
+/// base, and flags override the environment. Keys the agent does not know are reported
+/// (`LoadedConfig::unknown_keys`), not silently ignored, and not refused either, so an older agent
+/// boots with a newer launcher's config.
 ///
 /// | key | environment | default | meaning |
 /// |---|---|---|---|
 /// | mode | EE_MODE | agent | `agent` or `cp-bootstrap` |
-/// | cp_url | EE_CP_URL | | the control plane (agent mode) |
-/// | owner | EE_OWNER | | `github:org/NAME` or `github:user/NAME` |
+/// | cp_url | EE_CP_URL | | the control plane; required in agent mode |
+/// | owner | EE_OWNER | | `github:org/NAME` or `github:user/NAME`; required in agent mode |
 /// | node_size | EE_NODE_SIZE | tiny | |
-/// | datacenter | EE_DATACENTER | | `CLOUD:ZONE` |
+/// | datacenter | EE_DATACENTER | | `CLOUD:ZONE`; required in agent mode |
 /// | vm_name | EE_VM_NAME | the hostname | |
 /// | agent_url | EE_AGENT_URL | | where the CP reaches the API without a tunnel (dev) |
-/// | appraisal | EE_APPRAISAL | quote | `quote` (raw quote, DCAP at the CP) or `ita` (and a token) |
+/// | appraisal | EE_APPRAISAL | quote | `quote` (raw quote, DCAP at the CP) or `ita` |
 /// | ita_url | EE_ITA_URL | https://api.trustauthority.intel.com | |
 /// | ita_api_key | ITA_API_KEY | | secret; required with appraisal `ita` |
 /// | quote_provider | EE_QUOTE_PROVIDER | tsm | `tsm` (configfs-tsm) or `simulator` (dev) |
 /// | simulator_dir | EE_SIMULATOR_DIR | | the simulator's state (provider `simulator`) |
 /// | state_dir | EE_STATE_DIR | /data/ee-agent | |
-/// | listen | EE_LISTEN | 127.0.0.1:8081 | the agent API; the tunnel's ingress points here |
+/// | listen | EE_LISTEN | 127.0.0.1:8081 | the agent API (not port 8080: the workload's) |
 /// | cloudflared | EE_CLOUDFLARED | cloudflared | |
 /// | tunnel_token | EE_TUNNEL_TOKEN | | cp-bootstrap's pre-configured token; secret |
 /// | workload_runtime | EE_WORKLOAD_RUNTIME | podman | `podman` or `process` |
@@ -30,13 +32,18 @@
 /// | process_command | EE_PROCESS_COMMAND | | argv of the process runtime (list) |
 /// | cp_command | EE_CP_COMMAND | ["ee-cp"] | argv of ee-cp in cp-bootstrap mode (list) |
 /// | cp_ca_file | EE_CP_CA_FILE | | extra PEM CA for the CP's and ITA's TLS |
-/// | register_retry_min, register_retry_max | EE_REGISTER_RETRY_MIN, ..._MAX | 1, 60 | seconds |
-/// | refused_retry | EE_REFUSED_RETRY | 300 | seconds between attempts after a refusal |
-/// | reattestation_interval | EE_REATTESTATION_INTERVAL | 3600 | seconds |
-/// | log_buffer_bytes | EE_LOG_BUFFER_BYTES | 4194304 | |
+/// | register_retry_min | EE_REGISTER_RETRY_MIN | 1 | seconds, first retry |
+/// | register_retry_max | EE_REGISTER_RETRY_MAX | 60 | seconds, backoff cap |
+/// | refused_retry | EE_REFUSED_RETRY | 300 | seconds between attempts after a 4xx refusal |
+/// | reattestation_interval | EE_REATTESTATION_INTERVAL | 3600 | seconds, at least 60 |
+/// | log_buffer_bytes | EE_LOG_BUFFER_BYTES | 4194304 | 64 KiB to 1 GiB |
 ///
-/// Lists are JSON arrays of strings in files; in the environment and flags a JSON array too, or
-/// words separated by spaces.
+/// Intervals are at most 7 days (604800 s). An environment variable set to the empty string
+/// counts as unset, as CLI11 treats the environment of the other programs.
+///
+/// In a file or a boot configuration, strings are JSON strings, lists JSON arrays of strings and
+/// numbers JSON integers. In the environment and flags every value is text: lists are a JSON
+/// array or words separated by spaces, numbers are decimal.
 #include <easyenclave/agent/runtime.hpp>
 #include <easyenclave/error.hpp>
 
@@ -48,33 +55,39 @@
 
 namespace ee::agent {
 
+/// The settings, as the table above describes them. Plain data: `parse_agent_config` and
+/// `apply_agent_config_value` check types, `validate_agent_config` checks values.
 struct AgentConfig {
-  std::string mode = "agent";
-  std::string cp_url{};
-  std::string owner{};
+  std::string mode = "agent";  ///< "agent" or "cp-bootstrap"
+  std::string cp_url{};        ///< "https://cp.example.com"; a trailing '/' is dropped
+  std::string owner{};         ///< "github:org/NAME" or "github:user/NAME"
   std::string node_size = "tiny";
-  std::string datacenter{};
-  std::string vm_name{};
-  std::string agent_url{};
-  std::string appraisal = "quote";
+  std::string datacenter{};  ///< "CLOUD:ZONE"
+  std::string vm_name{};     ///< empty: the hostname (filled by validate_agent_config)
+  std::string agent_url{};   ///< dev: the API's URL for a CP that cannot use a tunnel
+  std::string appraisal = "quote";  ///< "quote" (DCAP at the CP) or "ita" (and a token)
   std::string ita_url = "https://api.trustauthority.intel.com";
-  std::string ita_api_key{};
-  std::string quote_provider = "tsm";
+  std::string ita_api_key{};  ///< secret: never logged, never in an error message
+  std::string quote_provider = "tsm";  ///< "tsm" (configfs-tsm) or "simulator"
   std::string simulator_dir{};
   std::string state_dir = "/data/ee-agent";
+  /// The agent API. Loopback by default: the tunnel's ingress reaches it there and nothing else
+  /// needs to; port 8081 because the workload owns 127.0.0.1:8080.
   std::string listen = "127.0.0.1:8081";
   std::string cloudflared = "cloudflared";
-  std::string tunnel_token{};
-  std::string workload_runtime = "podman";
+  std::string tunnel_token{};  ///< cp-bootstrap only (agents get theirs from the CP); secret
+  std::string workload_runtime = "podman";  ///< "podman" or "process"
   std::string podman = "podman";
-  std::vector<std::string> process_command{};
-  std::vector<std::string> cp_command{"ee-cp"};
-  std::string cp_ca_file{};
-  std::int64_t register_retry_min = 1;
-  std::int64_t register_retry_max = 60;
-  std::int64_t refused_retry = 300;
-  std::int64_t reattestation_interval = 3600;
+  std::vector<std::string> process_command{};  ///< the process runtime's argv
+  std::vector<std::string> cp_command{"ee-cp"};  ///< cp-bootstrap: ee-cp's argv
+  std::string cp_ca_file{};  ///< extra PEM CA bundle for outbound TLS
+  std::int64_t register_retry_min = 1;  ///< seconds
+  std::int64_t register_retry_max = 60;  ///< seconds
+  std::int64_t refused_retry = 300;  ///< seconds; after a refusal retrying cannot fix soon
+  std::int64_t reattestation_interval = 3600;  ///< seconds
   std::int64_t log_buffer_bytes = 4 * 1024 * 1024;
+
+  friend bool operator==(AgentConfig const&, AgentConfig const&) = default;
 };
 
 /// A setting: its key (in files, and as `--key-with-dashes` in ee-agent), its environment
@@ -84,50 +97,69 @@ struct ConfigKey {
   std::string_view env{};
   std::string_view help{};
 };
-/// Every setting, in the order of the table above.
+
+/// Every setting, in the order of the table above. The views refer to static storage.
+/// Never throws (except bad_alloc). Thread-safe.
 std::vector<ConfigKey> agent_config_keys();
 
-/// Sets the keys of the JSON object `json` on `config` (strict JSON; each value is type-checked,
-/// not yet validated: see `validate_agent_config`). Unknown keys are appended to `unknown_keys`.
-/// @returns agent::errc::invalid_config naming the key and what was expected. Never throws
-///          (except bad_alloc).
-result<void> apply_agent_config_json(std::string_view json, AgentConfig& config,
-                                     std::vector<std::string>& unknown_keys);
+/// The configuration a JSON document describes: the defaults, with each key of the object set.
+/// The text must be one strict JSON object (RFC 8259, no repeated keys, at most 256 KiB); each
+/// known key's value must have its type (string, integer, array of strings). Values are not yet
+/// checked: that is `validate_agent_config`. Keys the agent does not know are appended to
+/// `unknown_keys` (not an error; the caller reports them).
+/// @returns agent::errc::invalid_config naming the key and the type expected, or saying the text
+///          is not a JSON object. Never echoes a value. Never throws (except bad_alloc).
+///          Thread-safe; `unknown_keys` is written only by this call.
+result<AgentConfig> parse_agent_config(std::string_view json,
+                                       std::vector<std::string>& unknown_keys);
 
-/// Sets one key from text (an environment variable's or a flag's value).
-/// @returns agent::errc::invalid_config for an unknown key or a value of the wrong form.
-result<void> apply_agent_config_value(std::string_view key, std::string_view value, AgentConfig& config);
+/// Sets the setting `key` (a config key such as "cp_url") of `config` from text, as an
+/// environment variable or a flag carries it.
+/// @returns agent::errc::invalid_config for an unknown key or a list or number that does not
+///          parse; `config` is unchanged then. Never throws (except bad_alloc).
+result<void> apply_agent_config_value(std::string_view key, std::string_view value,
+                                      AgentConfig& config);
 
-/// The whole configuration is usable: known modes and kinds, formats (owner, node size,
-/// datacenter, vm name, URLs, listen address), what each mode and runtime requires, positive
-/// intervals. Fills `vm_name` from the hostname when empty.
-/// @returns agent::errc::invalid_config naming the key. Never throws (except bad_alloc).
+/// Checks that the whole configuration is usable and normalises it: known modes and kinds;
+/// the formats of owner, node size, datacenter, vm name (api/agents.hpp), URLs and the listen
+/// address; what each mode, appraisal, provider and runtime requires; interval and size ranges.
+/// Fills `vm_name` from the hostname when empty and drops trailing '/' from `cp_url`.
+/// @returns agent::errc::invalid_config naming the key (and its environment variable when that is
+///          the usual way to set it). Never echoes a secret. Never throws (except bad_alloc).
 result<void> validate_agent_config(AgentConfig& config);
 
+/// Where `load_agent_config` looks.
 struct ConfigSources {
+  /// The config file; when it exists it is the base and the command line is not read.
   std::string file_path = "/etc/easyenclave/agent.json";
+  /// The kernel command line; read when there is no file. Empty: not read.
   std::string cmdline_path = "/proc/cmdline";
   /// Environment variables (the process's, typically); only the table's names are read.
   std::map<std::string, std::string> env{};
-  /// Flag values by config key (`cp_url`, not `--cp-url`).
+  /// Flag values by config key (`cp_url`, not `--cp-url`); an unknown key is an error.
   std::map<std::string, std::string> flags{};
 };
 
+/// What `load_agent_config` found.
 struct LoadedConfig {
   AgentConfig config{};
-  std::string base{};  ///< "file", "cmdline" or "none"
-  std::vector<std::string> unknown_keys{};
+  std::string base{};  ///< "file", "cmdline" or "none": which source the base came from
+  std::vector<std::string> unknown_keys{};  ///< keys of the base the agent does not know
 };
 
-/// Reads the sources in their order of precedence and validates the result.
-/// @returns agent::errc::invalid_config (naming the source and key), api::errc::invalid_boot_config
-///          for a malformed command-line config, the file's read errors. Never throws (except
-///          bad_alloc).
+/// Reads the sources in their order of precedence (file or command line, then environment, then
+/// flags) and validates the result.
+/// @returns agent::errc::invalid_config naming the source and the key; api::errc::
+///          invalid_boot_config for a malformed command-line configuration; the file's read
+///          errors (core errc::io_error, errc::out_of_range above 256 KiB). Never throws (except
+///          bad_alloc). Thread-safe when no one changes the files meanwhile.
 result<LoadedConfig> load_agent_config(ConfigSources const& sources);
 
-/// The runtime options `config` describes: the quote provider, the workload runtime and the log
-/// buffer they share, the ITA client settings, the outbound HTTPS client (with `cp_ca_file`).
-/// @returns the providers' and the client's errors. Never throws (except bad_alloc).
+/// The runtime options `config` (validated) describes: the quote provider, the workload runtime
+/// and the log buffer they share, the ITA client settings, the outbound HTTPS client (with
+/// `cp_ca_file`), the API's address and the registration timings.
+/// @returns the simulator's, configfs-tsm's and the HTTPS client's errors. Never throws (except
+///          bad_alloc).
 result<Options> make_agent_options(AgentConfig const& config);
 
 }  // namespace ee::agent
