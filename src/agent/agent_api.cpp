@@ -36,6 +36,7 @@ using Reply = asio::awaitable<result<http::Response>>;
 
 constexpr char kComponent[] = "agent";
 constexpr std::size_t kMaxLogLines = 10'000;
+constexpr int kMaxAttestationsInFlight = 2;
 
 http::Response json(bj::object const& body) {
   return http::json_response(bhttp::status::ok, core::json::serialize(body));
@@ -108,8 +109,13 @@ Reply health(http::RequestContext& ctx, AgentRuntime::Impl& s) {
   if (!status.last_error.empty()) body["last_error"] = status.last_error;
 
   if (nonce) {
+    if (s.attestations_in_flight.fetch_add(1) >= kMaxAttestationsInFlight) {
+      --s.attestations_in_flight;
+      co_return Error(errc::busy, "two attestations are in flight already; retry in a moment");
+    }
     auto const report_data = bind_report_data(*nonce, s.key.public_key());
     auto quote = co_await core::offload(s.blocking, [&s, &report_data] { return s.options.quotes->get_quote(report_data); });
+    --s.attestations_in_flight;
     if (!quote) co_return quote.error().with_context("quote");
     bj::object attestation;
     attestation["quote_b64"] = base64_encode(*quote);

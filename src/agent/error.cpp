@@ -24,6 +24,7 @@ constexpr CodeInfo kAgentCodes[] = {
     {v(errc::registration_refused), "registration_refused", "control plane refused the registration", fb},
     {v(errc::cp_unavailable), "cp_unavailable", "control plane unavailable", uf},
     {v(errc::deployment_conflict), "deployment_conflict", "another deployment holds the workload", cf},
+    {v(errc::busy), "busy", "too many requests in flight; retry shortly", un},
 };
 
 }  // namespace

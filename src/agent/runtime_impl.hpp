@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -47,6 +48,10 @@ struct AgentRuntime::Impl {
   std::optional<Registration> saved;         // loaded from the state dir at start
   std::string last_error;
   std::string deploying_id;  // a deploy queued or under way, for idempotence
+
+  // Quotes for /api/health?attest=true in flight: the route is public and a quote is slow (the
+  // host's quoting service), so a flood is answered 503 instead of queueing behind heartbeats.
+  std::atomic<int> attestations_in_flight{0};
   std::string tunnel_token_running;
   std::unique_ptr<detail::Supervisor> tunnel;
   std::unique_ptr<detail::Supervisor> control_plane;

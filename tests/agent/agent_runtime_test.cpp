@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -42,6 +43,12 @@ bool eventually(Predicate predicate, std::chrono::milliseconds timeout = 15s) {
     std::this_thread::sleep_for(20ms);
   }
   return predicate();
+}
+
+// The file's text, or "" while it does not exist yet (a child may not have written it).
+std::string file_text(std::filesystem::path const& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 std::shared_ptr<ee::tdx::Simulator> simulator() {
@@ -410,6 +417,37 @@ TEST_F(AgentRuntimeTest, HealthWithAttestBindsTheCallersNonceAndTheAgentKey) {
   }
 }
 
+// A quote provider as slow as a real quoting service can be.
+class SlowQuotes final : public ee::tdx::QuoteProvider {
+ public:
+  ee::result<std::vector<std::uint8_t>> get_quote(ee::tdx::ReportData const& rd) override {
+    std::this_thread::sleep_for(400ms);
+    return simulator()->quote(rd);
+  }
+  std::string_view name() const noexcept override { return "slow"; }
+};
+
+TEST_F(AgentRuntimeTest, AFloodOfAttestedHealthRequestsIsAnsweredBusyNotQueued) {
+  auto o = options();
+  o.quotes = std::make_shared<SlowQuotes>();
+  auto agent = start(o);
+  std::vector<std::thread> callers;
+  std::atomic<int> ok{0}, busy{0};
+  for (int i = 0; i < 6; ++i) {
+    callers.emplace_back([&] {
+      auto r = call(*agent, bhttp::verb::get, "/api/health?attest=true&nonce=" + std::string(64, 'd'));
+      if (r.result() == bhttp::status::ok) ++ok;
+      if (r.result() == bhttp::status::service_unavailable && r.body().find("agent.busy") != std::string::npos) ++busy;
+    });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_GE(ok.load(), 1);
+  EXPECT_GE(busy.load(), 1);
+  EXPECT_EQ(ok + busy, 6);
+  // Once they are done, attestations are served again.
+  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/health?attest=true&nonce=00").result(), bhttp::status::ok);
+}
+
 TEST_F(AgentRuntimeTest, RunsTheTunnelWithItsTokenAndBringsItUpFromTheSavedStateAfterARestart) {
   cp.tunnel_token = "tunnel-token-1";
   auto o = options();
@@ -418,8 +456,8 @@ TEST_F(AgentRuntimeTest, RunsTheTunnelWithItsTokenAndBringsItUpFromTheSavedState
     auto agent = start(o);
     ASSERT_TRUE(agent->wait_registered(15s));
     ASSERT_TRUE(eventually([&] { return agent->status().tunnel == "running"; }));
-    ASSERT_TRUE(eventually([&] { return ee::test::read_file(dir.path() / "cloudflared.log").find("token=tunnel-token-1") != std::string::npos; }));
-    EXPECT_NE(ee::test::read_file(dir.path() / "cloudflared.log").find("args=tunnel --no-autoupdate run"),
+    ASSERT_TRUE(eventually([&] { return file_text(dir.path() / "cloudflared.log").find("token=tunnel-token-1") != std::string::npos; }));
+    EXPECT_NE(file_text(dir.path() / "cloudflared.log").find("args=tunnel --no-autoupdate run"),
               std::string::npos);
     EXPECT_EQ(agent->status().hostname, "vm-a.agents.example.com");
     struct stat st {};
@@ -435,7 +473,7 @@ TEST_F(AgentRuntimeTest, RunsTheTunnelWithItsTokenAndBringsItUpFromTheSavedState
   ASSERT_TRUE(eventually([&] { return agent->status().tunnel == "running"; }));
   EXPECT_FALSE(agent->status().registered);
   EXPECT_EQ(agent->status().agent_id, "00000000-0000-4000-8000-000000000001");
-  ASSERT_TRUE(eventually([&] { return ee::test::read_file(dir.path() / "cloudflared.log").find("token=tunnel-token-1") != std::string::npos; }));
+  ASSERT_TRUE(eventually([&] { return file_text(dir.path() / "cloudflared.log").find("token=tunnel-token-1") != std::string::npos; }));
 }
 
 TEST_F(AgentRuntimeTest, ACloudflaredThatExitsIsRestartedAndAMissingOneIsReported) {

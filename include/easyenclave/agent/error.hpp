@@ -17,6 +17,7 @@ enum class errc {
   registration_refused,  ///< the control plane refused the registration (4xx)              -> forbidden
   cp_unavailable,        ///< the control plane could not be reached or answered 5xx        -> upstream_failure
   deployment_conflict,   ///< another deployment holds the workload slot                     -> conflict
+  busy,                  ///< too many requests of this kind in flight; retry shortly        -> unavailable
 };
 
 error_code make_error_code(errc e) noexcept;
