@@ -34,7 +34,8 @@ using Clock = std::chrono::steady_clock;
 std::string url_of(ee::test::Process& p, char const* what) {
   std::smatch m;
   std::regex const re(R"re("url":"([^"]+)")re");
-  if (!p.wait_for_output([&](std::string const& out) { return std::regex_search(out, m, re); }, std::chrono::seconds(30))) {
+  if (!p.wait_for_output([&](std::string const& out) { return std::regex_search(out, m, re); },
+                         std::chrono::seconds(30))) {
     std::fprintf(stderr, "%s did not start: %s\n", what, p.err().c_str());
     std::exit(1);
   }
@@ -64,7 +65,8 @@ double median(std::vector<double> v) {
 }
 
 // One registration as the agent performs it, done here: the protocol's own cost.
-double register_in_process(ee::http::Client& client, std::string const& cp_url, ee::tdx::Simulator const& sim, int i) {
+double register_in_process(ee::http::Client& client, std::string const& cp_url,
+                           ee::tdx::Simulator const& sim, int i) {
   auto const start = Clock::now();
   auto key = ee::api::SigningKey::generate().value();
   auto challenge = get(client, cp_url + "/api/v1/agents/challenge").value();
@@ -110,27 +112,50 @@ int main(int argc, char** argv) {
   ee::test::TempDir dir;
   auto const sim_dir = dir.path() / "simulator";
   auto simulator = ee::tdx::Simulator::load_or_create(sim_dir).value();
-  ee::test::Process cp({ee::test::program("ee-cp").string(), "--listen", "127.0.0.1:0", "--dev", "--db",
-                        (dir.path() / "cp.db").string(), "--simulator-dir", sim_dir.string(), "--appraisal", "local",
-                        "--log-level", "warn", "--health-scrape-interval", "0"});
+  ee::test::Process cp({ee::test::program("ee-cp").string(), "--listen", "127.0.0.1:0", "--dev",
+                        "--db", (dir.path() / "cp.db").string(), "--simulator-dir",
+                        sim_dir.string(), "--appraisal", "local", "--log-level", "warn",
+                        "--health-scrape-interval", "0"});
   auto const cp_url = url_of(cp, "ee-cp");
   auto client = ee::http::make_https_client().value();
 
   std::vector<double> protocol;
-  for (int i = 0; i < runs; ++i) protocol.push_back(register_in_process(*client, cp_url, *simulator, i));
+  for (int i = 0; i < runs; ++i)
+    protocol.push_back(register_in_process(*client, cp_url, *simulator, i));
 
   std::vector<double> startup;
   std::unique_ptr<ee::test::Process> agent;
   for (int i = 0; i < runs; ++i) {
     agent.reset();
     auto const start = Clock::now();
-    agent = std::make_unique<ee::test::Process>(std::vector<std::string>{
-        ee::test::program("ee-agent").string(), "--config", (dir.path() / "none.json").string(), "--cmdline",
-        (dir.path() / "none").string(), "--cp-url", cp_url, "--owner", "github:org/octo-org", "--datacenter",
-        "gcp:us-central1-a", "--vm-name", "bench-agent-" + std::to_string(i), "--listen", "127.0.0.1:0",
-        "--state-dir", (dir.path() / ("state-" + std::to_string(i))).string(), "--provider", "simulator",
-        "--simulator-dir", sim_dir.string(), "--workload", "process", "--process-command", "sleep 600",
-        "--log-level", "warn"});
+    agent = std::make_unique<ee::test::Process>(
+        std::vector<std::string>{ee::test::program("ee-agent").string(),
+                                 "--config",
+                                 (dir.path() / "none.json").string(),
+                                 "--cmdline",
+                                 (dir.path() / "none").string(),
+                                 "--cp-url",
+                                 cp_url,
+                                 "--owner",
+                                 "github:org/octo-org",
+                                 "--datacenter",
+                                 "gcp:us-central1-a",
+                                 "--vm-name",
+                                 "bench-agent-" + std::to_string(i),
+                                 "--listen",
+                                 "127.0.0.1:0",
+                                 "--state-dir",
+                                 (dir.path() / ("state-" + std::to_string(i))).string(),
+                                 "--provider",
+                                 "simulator",
+                                 "--simulator-dir",
+                                 sim_dir.string(),
+                                 "--workload",
+                                 "process",
+                                 "--process-command",
+                                 "sleep 600",
+                                 "--log-level",
+                                 "warn"});
     auto const url = url_of(*agent, "ee-agent");
     for (;;) {
       auto health = get(*client, url + "/api/health");
@@ -146,7 +171,8 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::seconds(3));  // idle: a heartbeat or two
   long const agent_rss = rss_kib(agent->pid());
 
-  ee::test::Process floor({ee::test::program("ee-fake-github").string(), "--listen", "127.0.0.1:0"});
+  ee::test::Process floor(
+      {ee::test::program("ee-fake-github").string(), "--listen", "127.0.0.1:0"});
   (void)url_of(floor, "ee-fake-github");
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   long const floor_rss = rss_kib(floor.pid());

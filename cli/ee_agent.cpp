@@ -29,17 +29,25 @@ int fail(char const* what, ee::Error const& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"ee-agent: the easyenclave agent (attests, registers, runs one workload, heartbeats)", "ee-agent"};
+  CLI::App app{
+      "ee-agent: the easyenclave agent (attests, registers, runs one workload, heartbeats)",
+      "ee-agent"};
   app.set_version_flag("--version", std::string(ee::version()));
   app.get_formatter()->column_width(44);
   ee::agent::ConfigSources sources;
   std::string log_level = "info";
   std::string log_format = "text";
-  app.add_option("--config", sources.file_path, "Configuration file (JSON); used when it exists")->capture_default_str();
-  app.add_option("--cmdline", sources.cmdline_path, "Kernel command line with easyenclave.config(z)=, when no file")
+  app.add_option("--config", sources.file_path, "Configuration file (JSON); used when it exists")
       ->capture_default_str();
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->envname("EE_LOG_LEVEL")->capture_default_str();
-  app.add_option("--log-format", log_format, "text|json")->envname("EE_LOG_FORMAT")->capture_default_str();
+  app.add_option("--cmdline", sources.cmdline_path,
+                 "Kernel command line with easyenclave.config(z)=, when no file")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
+      ->envname("EE_LOG_LEVEL")
+      ->capture_default_str();
+  app.add_option("--log-format", log_format, "text|json")
+      ->envname("EE_LOG_FORMAT")
+      ->capture_default_str();
   // One flag per setting, named after its key; --provider and --workload are the short forms.
   std::map<std::string, std::string> values;
   std::map<std::string, CLI::Option*> given;
@@ -49,7 +57,8 @@ int main(int argc, char** argv) {
     for (char& c : flag) c = c == '_' ? '-' : c;
     if (name == "quote_provider") flag += ",--provider";
     if (name == "workload_runtime") flag += ",--workload";
-    given[name] = app.add_option(flag, values[name], std::string(key.help) + " [env " + std::string(key.env) + "]");
+    given[name] = app.add_option(flag, values[name],
+                                 std::string(key.help) + " [env " + std::string(key.env) + "]");
   }
   try {
     app.parse(argc, argv);
@@ -68,7 +77,8 @@ int main(int argc, char** argv) {
   ee::log::Level level{};
   ee::log::Format format{};
   if (!ee::log::parse_level(log_level, level) || !ee::log::parse_format(log_format, format)) {
-    std::cerr << "ee-agent: --log-level must be trace|debug|info|warn|error and --log-format text|json\n";
+    std::cerr
+        << "ee-agent: --log-level must be trace|debug|info|warn|error and --log-format text|json\n";
     return kExitUsage;
   }
   ee::log::set_level(level);
@@ -80,19 +90,22 @@ int main(int argc, char** argv) {
   if (!options) return fail("setup", options.error());
   // The agent's own log lines go to stderr and into the buffer the CP reads through /api/logs.
   auto const buffer = options->logs;
-  ee::log::set_sink([stderr_sink, buffer](ee::log::Level l, std::string_view component, std::string_view message) {
+  ee::log::set_sink([stderr_sink, buffer](ee::log::Level l, std::string_view component,
+                                          std::string_view message) {
     stderr_sink(l, component, message);
     buffer->append("agent", std::string(component) + ": " + std::string(message));
   });
   for (auto const& key : loaded->unknown_keys) {
-    std::cerr << "ee-agent: unknown configuration key '" << key << "' (ignored; see ee-agent --help)\n";
+    std::cerr << "ee-agent: unknown configuration key '" << key
+              << "' (ignored; see ee-agent --help)\n";
   }
 
   auto agent = ee::agent::AgentRuntime::start(std::move(*options));
   if (!agent) return fail("start", agent.error());
   // One JSON line on stdout tells scripts and tests where the API is.
-  std::cout << R"({"event":"listening","url":")" << (*agent)->url() << R"(","config":")" << loaded->base
-            << R"(","public_key":")" << (*agent)->public_key() << R"("})" << std::endl;
+  std::cout << R"({"event":"listening","url":")" << (*agent)->url() << R"(","config":")"
+            << loaded->base << R"(","public_key":")" << (*agent)->public_key() << R"("})"
+            << std::endl;
   (*agent)->wait_for_signal();
   return 0;
 }

@@ -49,7 +49,8 @@ result<void> require_cp(AgentRuntime::Impl& s, http::RequestContext const& ctx) 
     std::lock_guard lock(s.mutex);
     if (s.registration) key = s.registration->cp_key;
   }
-  if (!key) return Error(api::errc::signature_invalid, "this agent is not registered with a control plane");
+  if (!key)
+    return Error(api::errc::signature_invalid, "this agent is not registered with a control plane");
   api::VerifyRequestOptions options;
   options.window = s.options.timings.signature_window;
   options.replay_guard = &s.replay_guard;
@@ -79,10 +80,12 @@ Reply health(http::RequestContext& ctx, AgentRuntime::Impl& s) {
   std::optional<std::vector<std::uint8_t>> nonce;
   if (attest && *attest == "true") {
     auto text = ctx.query("nonce");
-    if (!text || text->empty()) co_return Error(ee::errc::missing_field, "attest=true needs nonce=HEX");
+    if (!text || text->empty())
+      co_return Error(ee::errc::missing_field, "attest=true needs nonce=HEX");
     auto bytes = hex_decode(*text);
     if (!bytes) co_return bytes.error().with_context("nonce");
-    if (bytes->size() > 32) co_return Error(ee::errc::out_of_range, "nonce must be at most 32 bytes (64 hex chars)");
+    if (bytes->size() > 32)
+      co_return Error(ee::errc::out_of_range, "nonce must be at most 32 bytes (64 hex chars)");
     nonce = std::move(*bytes);
   } else if (attest && *attest != "false") {
     co_return Error(ee::errc::invalid_value, "attest must be true or false");
@@ -99,7 +102,8 @@ Reply health(http::RequestContext& ctx, AgentRuntime::Impl& s) {
   body["hostname"] = status.hostname;
   body["public_key"] = s.key.public_key().base64();
   body["uptime_seconds"] =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - s.started).count();
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - s.started)
+          .count();
   body["workload"] = workload_json(w);
   bj::object tunnel;
   tunnel["state"] = status.tunnel;
@@ -114,7 +118,8 @@ Reply health(http::RequestContext& ctx, AgentRuntime::Impl& s) {
       co_return Error(errc::busy, "two attestations are in flight already; retry in a moment");
     }
     auto const report_data = bind_report_data(*nonce, s.key.public_key());
-    auto quote = co_await core::offload(s.blocking, [&s, &report_data] { return s.options.quotes->get_quote(report_data); });
+    auto quote = co_await core::offload(
+        s.blocking, [&s, &report_data] { return s.options.quotes->get_quote(report_data); });
     --s.attestations_in_flight;
     if (!quote) co_return quote.error().with_context("quote");
     bj::object attestation;
@@ -199,7 +204,7 @@ Reply stats(http::RequestContext& ctx, AgentRuntime::Impl& s) {
   mem["total_bytes"] = total;
   mem["available_bytes"] = available;
   bj::object disk;
-  struct statvfs fs {};
+  struct statvfs fs{};
   if (::statvfs(s.options.state_dir.c_str(), &fs) == 0) {
     disk["path"] = s.options.state_dir.string();
     disk["total_bytes"] = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize;
@@ -208,7 +213,8 @@ Reply stats(http::RequestContext& ctx, AgentRuntime::Impl& s) {
   bj::object uptime;
   uptime["system_seconds"] = proc_numbers("/proc/uptime", 1)[0];
   uptime["agent_seconds"] =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - s.started).count();
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - s.started)
+          .count();
   bj::object body;
   body["cpu"] = std::move(cpu);
   body["memory"] = std::move(mem);
@@ -217,7 +223,8 @@ Reply stats(http::RequestContext& ctx, AgentRuntime::Impl& s) {
   co_return json(body);
 }
 
-// --- POST /api/deploy, /api/undeploy --------------------------------------------------------------
+// --- POST /api/deploy, /api/undeploy
+// --------------------------------------------------------------
 
 http::Response deploy_answer(std::string const& deployment_id, std::string_view status) {
   api::AgentDeployResponse r;
@@ -227,27 +234,34 @@ http::Response deploy_answer(std::string const& deployment_id, std::string_view 
 }
 
 bool active(WorkloadState state) {
-  return state == WorkloadState::pulling || state == WorkloadState::starting || state == WorkloadState::running;
+  return state == WorkloadState::pulling || state == WorkloadState::starting ||
+         state == WorkloadState::running;
 }
 
 Reply deploy(http::RequestContext& ctx, AgentRuntime::Impl& s) {
   if (auto ok = require_cp(s, ctx); !ok) co_return ok.error();
-  if (!s.options.workload) co_return Error(errc::invalid_config, "this agent runs no workloads (cp-bootstrap mode)");
+  if (!s.options.workload)
+    co_return Error(errc::invalid_config, "this agent runs no workloads (cp-bootstrap mode)");
   auto request = api::parse_agent_deploy_request(ctx.request.body());
   if (!request) co_return request.error();
   auto const current = co_await workload_status(s);
   {
     std::lock_guard lock(s.mutex);
     // Idempotent: the same deployment, queued or under way, is answered with its state.
-    if (s.deploying_id == request->deployment_id) co_return deploy_answer(request->deployment_id, "deploying");
+    if (s.deploying_id == request->deployment_id)
+      co_return deploy_answer(request->deployment_id, "deploying");
     if (current.deployment_id == request->deployment_id && active(current.state)) {
       co_return deploy_answer(request->deployment_id, to_string(current.state));
     }
     s.deploying_id = request->deployment_id;
   }
-  WorkloadSpec spec{.deployment_id = request->deployment_id, .app_name = request->app_name,
-                    .version = request->version, .image = request->image, .env = request->env};
-  core::log::info(kComponent, "deploying deployment=", spec.deployment_id, " app=", spec.app_name, " image=", spec.image);
+  WorkloadSpec spec{.deployment_id = request->deployment_id,
+                    .app_name = request->app_name,
+                    .version = request->version,
+                    .image = request->image,
+                    .env = request->env};
+  core::log::info(kComponent, "deploying deployment=", spec.deployment_id, " app=", spec.app_name,
+                  " image=", spec.image);
   // The CP signed this deploy after checking the owner: it replaces whatever runs. Progress reaches
   // the CP with the next heartbeats.
   asio::post(s.workload_queue, [&s, spec = std::move(spec)] {
@@ -255,8 +269,10 @@ Reply deploy(http::RequestContext& ctx, AgentRuntime::Impl& s) {
     std::lock_guard lock(s.mutex);
     if (s.deploying_id == spec.deployment_id) s.deploying_id.clear();
     if (!ran) {
-      core::log::warn(kComponent, "deployment ", spec.deployment_id, " failed: ", ran.error().message());
-      s.logs->append("agent", "deployment " + spec.deployment_id + " failed: " + ran.error().message());
+      core::log::warn(kComponent, "deployment ", spec.deployment_id,
+                      " failed: ", ran.error().message());
+      s.logs->append("agent",
+                     "deployment " + spec.deployment_id + " failed: " + ran.error().message());
     }
   });
   co_return deploy_answer(request->deployment_id, "deploying");
@@ -264,20 +280,24 @@ Reply deploy(http::RequestContext& ctx, AgentRuntime::Impl& s) {
 
 Reply undeploy(http::RequestContext& ctx, AgentRuntime::Impl& s) {
   if (auto ok = require_cp(s, ctx); !ok) co_return ok.error();
-  if (!s.options.workload) co_return Error(errc::invalid_config, "this agent runs no workloads (cp-bootstrap mode)");
+  if (!s.options.workload)
+    co_return Error(errc::invalid_config, "this agent runs no workloads (cp-bootstrap mode)");
   auto request = api::parse_agent_undeploy_request(ctx.request.body());
   if (!request) co_return request.error();
   auto const current = co_await workload_status(s);
   if (!request->deployment_id.empty() && !current.deployment_id.empty() &&
       current.deployment_id != request->deployment_id && active(current.state)) {
-    co_return Error(errc::deployment_conflict, "deployment " + current.deployment_id + " runs here, not " +
-                                                   request->deployment_id);
+    co_return Error(errc::deployment_conflict, "deployment " + current.deployment_id +
+                                                   " runs here, not " + request->deployment_id);
   }
   // Behind any deploy still queued, so an undeploy never races the run it follows.
-  auto stopped = co_await core::offload(s.workload_queue, [&s] { return s.options.workload->stop(); });
+  auto stopped =
+      co_await core::offload(s.workload_queue, [&s] { return s.options.workload->stop(); });
   if (!stopped) co_return stopped.error();
-  core::log::info(kComponent, "undeployed deployment=", current.deployment_id.empty() ? "-" : current.deployment_id);
-  co_return deploy_answer(current.deployment_id.empty() ? request->deployment_id : current.deployment_id, "stopped");
+  core::log::info(kComponent, "undeployed deployment=",
+                  current.deployment_id.empty() ? "-" : current.deployment_id);
+  co_return deploy_answer(
+      current.deployment_id.empty() ? request->deployment_id : current.deployment_id, "stopped");
 }
 
 using AgentHandler = Reply (*)(http::RequestContext&, AgentRuntime::Impl&);

@@ -104,7 +104,8 @@ ExecImage exec_image(SpawnOptions& options) {
 }
 
 // Reads `fd` until EOF (or until told to stop after the child exited), handing over lines.
-void read_lines(int fd, bool from_stderr, LineHandler const& on_line, std::atomic<bool> const& closing) {
+void read_lines(int fd, bool from_stderr, LineHandler const& on_line,
+                std::atomic<bool> const& closing) {
   std::string pending;
   char chunk[4096];
   auto deliver = [&](std::string_view line) {
@@ -174,8 +175,10 @@ result<std::unique_ptr<Child>> Child::spawn(SpawnOptions options) {
   auto closing = std::make_shared<std::atomic<bool>>(false);
   child->closing_ = closing;
   auto handler = std::make_shared<LineHandler>(std::move(options.on_line));
-  for (auto [fd, is_err] : {std::pair{out.release_read(), false}, std::pair{err.release_read(), true}}) {
-    child->readers_.emplace_back([fd, is_err, handler, closing] { read_lines(fd, is_err, *handler, *closing); });
+  for (auto [fd, is_err] :
+       {std::pair{out.release_read(), false}, std::pair{err.release_read(), true}}) {
+    child->readers_.emplace_back(
+        [fd, is_err, handler, closing] { read_lines(fd, is_err, *handler, *closing); });
   }
   child->waiter_ = std::thread([raw = child.get()] { raw->reap(); });
   return child;
@@ -215,7 +218,8 @@ int Child::wait() {
 std::optional<int> Child::wait_for(std::chrono::milliseconds timeout) {
   {
     std::unique_lock lock(mutex_);
-    if (!exited_.wait_for(lock, timeout, [this] { return status_.has_value(); })) return std::nullopt;
+    if (!exited_.wait_for(lock, timeout, [this] { return status_.has_value(); }))
+      return std::nullopt;
   }
   finish_output();
   return exit_status();

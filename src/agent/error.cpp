@@ -21,9 +21,11 @@ constexpr CodeInfo kAgentCodes[] = {
     {v(errc::command_timed_out), "command_timed_out", "command timed out", uf},
     {v(errc::digest_mismatch), "digest_mismatch", "image digest differs from the pinned one", fb},
     {v(errc::not_registered), "not_registered", "agent is not registered with a control plane", un},
-    {v(errc::registration_refused), "registration_refused", "control plane refused the registration", fb},
+    {v(errc::registration_refused), "registration_refused",
+     "control plane refused the registration", fb},
     {v(errc::cp_unavailable), "cp_unavailable", "control plane unavailable", uf},
-    {v(errc::deployment_conflict), "deployment_conflict", "another deployment holds the workload", cf},
+    {v(errc::deployment_conflict), "deployment_conflict", "another deployment holds the workload",
+     cf},
     {v(errc::busy), "busy", "too many requests in flight; retry shortly", un},
 };
 

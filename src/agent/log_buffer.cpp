@@ -12,13 +12,15 @@ constexpr std::string_view kCut = "...";
 }  // namespace
 
 LogBuffer::LogBuffer(std::size_t max_bytes, std::size_t max_line_bytes)
-    : max_bytes_(max_bytes), max_line_bytes_(std::max<std::size_t>(max_line_bytes, kCut.size() + 1)) {}
+    : max_bytes_(max_bytes),
+      max_line_bytes_(std::max<std::size_t>(max_line_bytes, kCut.size() + 1)) {}
 
 std::size_t LogBuffer::cost(LogLine const& line) noexcept {
   return kLineOverhead + line.source.size() + line.text.size();
 }
 
-void LogBuffer::append(std::string_view source, std::string_view text, std::chrono::system_clock::time_point at) {
+void LogBuffer::append(std::string_view source, std::string_view text,
+                       std::chrono::system_clock::time_point at) {
   LogLine line;
   line.at = at;
   line.source = std::string(source);
@@ -46,7 +48,8 @@ std::vector<LogLine> LogBuffer::read(std::optional<std::chrono::system_clock::ti
   auto first = lines_.begin();
   if (since) {
     // Arrival order is time order up to clock steps; a step back only widens the answer.
-    first = std::find_if(lines_.begin(), lines_.end(), [&](LogLine const& l) { return l.at >= *since; });
+    first = std::find_if(lines_.begin(), lines_.end(),
+                         [&](LogLine const& l) { return l.at >= *since; });
   }
   auto available = static_cast<std::size_t>(lines_.end() - first);
   if (lines && *lines < available) first += static_cast<std::ptrdiff_t>(available - *lines);

@@ -27,7 +27,8 @@ class ProcessRuntime final : public WorkloadRuntime {
 
   result<void> run(WorkloadSpec const& spec) override {
     if (auto ok = api::check_pinned_image(spec.image); !ok) return ok.error();
-    if (options_.command.empty()) return Error(errc::invalid_config, "the process runtime has no command");
+    if (options_.command.empty())
+      return Error(errc::invalid_config, "the process runtime has no command");
     detail::SupervisorOptions supervised;
     supervised.name = "workload";
     supervised.logs = options_.logs;
@@ -107,10 +108,16 @@ class ProcessRuntime final : public WorkloadRuntime {
         out.state = WorkloadState::running;
         out.image_digest = digest_of(spec_.image);
         break;
-      case detail::SupervisedState::missing_binary: out.state = WorkloadState::failed; break;
-      case detail::SupervisedState::stopped: out.state = WorkloadState::stopped; break;
+      case detail::SupervisedState::missing_binary:
+        out.state = WorkloadState::failed;
+        break;
+      case detail::SupervisedState::stopped:
+        out.state = WorkloadState::stopped;
+        break;
       case detail::SupervisedState::not_started:
-      case detail::SupervisedState::restarting: out.state = WorkloadState::starting; break;
+      case detail::SupervisedState::restarting:
+        out.state = WorkloadState::starting;
+        break;
     }
     return out;
   }

@@ -41,7 +41,8 @@ constexpr std::size_t kMaxStateFile = 64 * 1024;
 
 // CP answers that a new attempt can fix on its own: the challenge expired or was lost (the CP
 // restarted between challenge and register), or the CP is momentarily full.
-constexpr std::string_view kRetryableCodes[] = {"cp.unknown_nonce", "cp.nonce_expired", "cp.too_many_challenges"};
+constexpr std::string_view kRetryableCodes[] = {"cp.unknown_nonce", "cp.nonce_expired",
+                                                "cp.too_many_challenges"};
 
 // --- small helpers -------------------------------------------------------------------------------
 
@@ -119,7 +120,8 @@ result<Registration> read_registration(std::filesystem::path const& path) {
   auto reader = core::json::ObjectReader::from(*doc, "registration");
   if (!reader) return reader.error();
   Registration r;
-  for (auto [key, field] : {std::pair{"agent_id", &r.agent_id}, {"hostname", &r.hostname},
+  for (auto [key, field] : {std::pair{"agent_id", &r.agent_id},
+                            {"hostname", &r.hostname},
                             {"tunnel_token", &r.tunnel_token}}) {
     auto value = reader->optional_string(key);
     if (!value) return value.error();
@@ -135,7 +137,8 @@ std::optional<Registration> load_registration(std::filesystem::path const& dir) 
   if (!std::filesystem::exists(path)) return std::nullopt;
   auto r = read_registration(path);
   if (!r) {
-    core::log::warn(kComponent, "ignoring the saved registration ", path.string(), ": ", r.error().message());
+    core::log::warn(kComponent, "ignoring the saved registration ", path.string(), ": ",
+                    r.error().message());
     return std::nullopt;
   }
   return std::move(*r);
@@ -158,12 +161,16 @@ struct Evidence {
 };
 
 asio::awaitable<result<std::string>> fetch_challenge(AgentRuntime::Impl& s) {
-  auto request = json_request(bhttp::verb::get, s.options.cp_url + "/api/v1/agents/challenge?vm_name=" + s.options.vm_name, "");
+  auto request =
+      json_request(bhttp::verb::get,
+                   s.options.cp_url + "/api/v1/agents/challenge?vm_name=" + s.options.vm_name, "");
   auto response = co_await s.http->send(std::move(request), call_options(s));
   if (!response) co_return Error(errc::cp_unavailable, "challenge: " + response.error().message());
-  if (response->result_int() != 200) co_return Error(errc::cp_unavailable, "challenge: " + describe(*response));
+  if (response->result_int() != 200)
+    co_return Error(errc::cp_unavailable, "challenge: " + describe(*response));
   auto challenge = api::parse_challenge(response->body());
-  if (!challenge) co_return Error(errc::cp_unavailable, "challenge: " + challenge.error().message());
+  if (!challenge)
+    co_return Error(errc::cp_unavailable, "challenge: " + challenge.error().message());
   co_return challenge->nonce;
 }
 
@@ -173,7 +180,8 @@ asio::awaitable<result<Evidence>> fresh_evidence(AgentRuntime::Impl& s, std::str
   if (!nonce) co_return nonce.error().with_context("nonce");
   auto const report_data = bind_report_data(*nonce, s.key.public_key());
   // configfs-tsm waits for the host's quoting service: off the loop thread.
-  auto quote = co_await core::offload(s.blocking, [&s, &report_data] { return s.options.quotes->get_quote(report_data); });
+  auto quote = co_await core::offload(
+      s.blocking, [&s, &report_data] { return s.options.quotes->get_quote(report_data); });
   if (!quote) co_return quote.error().with_context("quote");
   Evidence e;
   e.nonce = std::move(nonce_hex);
@@ -211,7 +219,8 @@ asio::awaitable<Outcome> register_once(AgentRuntime::Impl& s) {
   request.intel_ta_token = std::move(evidence->intel_ta_token);
   request.quote_b64 = std::move(evidence->quote_b64);
   request.agent_url = s.options.agent_url;
-  auto post = json_request(bhttp::verb::post, s.options.cp_url + "/api/v1/agents/register", api::to_json(request));
+  auto post = json_request(bhttp::verb::post, s.options.cp_url + "/api/v1/agents/register",
+                           api::to_json(request));
   auto response = co_await s.http->send(std::move(post), call_options(s));
   if (!response) {
     s.note_error("register: " + response.error().message());
@@ -221,10 +230,12 @@ asio::awaitable<Outcome> register_once(AgentRuntime::Impl& s) {
   if (status != 200) {
     auto const [code, message] = error_of(*response);
     bool const retryable = status >= 500 || status == 429 ||
-                           std::find(std::begin(kRetryableCodes), std::end(kRetryableCodes), code) != std::end(kRetryableCodes);
+                           std::find(std::begin(kRetryableCodes), std::end(kRetryableCodes),
+                                     code) != std::end(kRetryableCodes);
     s.note_error("register: " + describe(*response));
     if (!retryable) {
-      core::log::error(kComponent, "the control plane refused the registration: ", describe(*response),
+      core::log::error(kComponent,
+                       "the control plane refused the registration: ", describe(*response),
                        "; retrying every ", s.options.timings.refused_retry.count() / 1000, " s");
     }
     co_return retryable ? Outcome::retry : Outcome::refused;
@@ -238,7 +249,8 @@ asio::awaitable<Outcome> register_once(AgentRuntime::Impl& s) {
   r.agent_id = answer->agent_id;
   r.hostname = answer->hostname;
   r.tunnel_token = answer->tunnel_token;
-  r.heartbeat_interval = std::chrono::seconds(std::max<std::int64_t>(answer->heartbeat_interval_seconds, 1));
+  r.heartbeat_interval =
+      std::chrono::seconds(std::max<std::int64_t>(answer->heartbeat_interval_seconds, 1));
   auto cp_key = api::PublicKey::parse(answer->cp_public_key);
   if (!cp_key) {
     s.note_error("register: cp_public_key: " + cp_key.error().message());
@@ -249,7 +261,8 @@ asio::awaitable<Outcome> register_once(AgentRuntime::Impl& s) {
     core::log::warn(kComponent, "could not save the registration: ", saved.error().message());
   }
   s.ensure_tunnel(r.tunnel_token);
-  core::log::info(kComponent, "registered agent_id=", r.agent_id, " hostname=", r.hostname.empty() ? "-" : r.hostname,
+  core::log::info(kComponent, "registered agent_id=", r.agent_id,
+                  " hostname=", r.hostname.empty() ? "-" : r.hostname,
                   " heartbeat_interval=", r.heartbeat_interval.count(), "s");
   {
     std::lock_guard lock(s.mutex);
@@ -299,8 +312,8 @@ asio::awaitable<void> heartbeat_until_lost(AgentRuntime::Impl& s) {
     hb.status = std::string(to_string(w.state));
     hb.deployment_id = w.deployment_id;
     if (w.state == WorkloadState::running) hb.image_digest = w.image_digest;
-    bool const attest = attestation_due ||
-                        std::chrono::steady_clock::now() - last_attested >= s.options.timings.reattestation_interval;
+    bool const attest = attestation_due || std::chrono::steady_clock::now() - last_attested >=
+                                               s.options.timings.reattestation_interval;
     if (attest) {
       result<Evidence> evidence = Error(errc::not_registered);
       auto nonce = co_await fetch_challenge(s);
@@ -330,8 +343,8 @@ asio::awaitable<void> heartbeat_until_lost(AgentRuntime::Impl& s) {
     }
     auto const status = response->result_int();
     if (status == 404 || status == 401) {
-      core::log::warn(kComponent, "the control plane no longer accepts agent ", r.agent_id, " (", describe(*response),
-                      "); registering again");
+      core::log::warn(kComponent, "the control plane no longer accepts agent ", r.agent_id, " (",
+                      describe(*response), "); registering again");
       std::lock_guard lock(s.mutex);
       s.registration.reset();
       co_return;
@@ -366,14 +379,14 @@ result<void> check_options(Options const& o) {
     return {};
   }
   auto url = boost::urls::parse_absolute_uri(o.cp_url);
-  if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->encoded_host().empty() ||
-      url->has_query() || o.cp_url.back() == '/') {
+  if (!url || (url->scheme() != "http" && url->scheme() != "https") ||
+      url->encoded_host().empty() || url->has_query() || o.cp_url.back() == '/') {
     return invalid("cp_url must be an absolute http(s) URL without a query or trailing '/'");
   }
   if (!o.quotes) return invalid("a quote provider is required");
   if (!o.workload) return invalid("a workload runtime is required in agent mode");
-  for (auto check : {api::check_vm_name(o.vm_name), api::check_owner(o.owner), api::check_node_size(o.node_size),
-                     api::check_datacenter(o.datacenter)}) {
+  for (auto check : {api::check_vm_name(o.vm_name), api::check_owner(o.owner),
+                     api::check_node_size(o.node_size), api::check_datacenter(o.datacenter)}) {
     if (!check) return Error(errc::invalid_config, check.error().message());
   }
   return {};
@@ -436,7 +449,8 @@ AgentStatus AgentRuntime::Impl::snapshot() const {
   } else {
     out.tunnel = "none";
   }
-  if (control_plane) out.control_plane = std::string(detail::to_string(control_plane->status().state));
+  if (control_plane)
+    out.control_plane = std::string(detail::to_string(control_plane->status().state));
   out.last_error = last_error;
   return out;
 }
@@ -501,9 +515,10 @@ result<std::unique_ptr<AgentRuntime>> AgentRuntime::start(Options options) {
     asio::co_spawn(s.loop, lifecycle(s), asio::detached);
     s.loop_thread = std::thread([&s] { s.loop.run(); });
   }
-  core::log::info(kComponent, "started mode=", s.options.mode == Mode::agent ? "agent" : "cp-bootstrap",
-                  " vm_name=", s.options.vm_name, " api=", s.server->endpoint().address().to_string(), ":",
-                  s.server->port());
+  core::log::info(kComponent,
+                  "started mode=", s.options.mode == Mode::agent ? "agent" : "cp-bootstrap",
+                  " vm_name=", s.options.vm_name,
+                  " api=", s.server->endpoint().address().to_string(), ":", s.server->port());
   return std::unique_ptr<AgentRuntime>(new AgentRuntime(std::move(impl)));
 }
 
@@ -518,7 +533,9 @@ std::string AgentRuntime::url() const {
   return "http://" + ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
-boost::asio::ip::tcp::endpoint AgentRuntime::endpoint() const noexcept { return impl_->server->endpoint(); }
+boost::asio::ip::tcp::endpoint AgentRuntime::endpoint() const noexcept {
+  return impl_->server->endpoint();
+}
 
 AgentStatus AgentRuntime::status() const {
   auto out = impl_->snapshot();
@@ -532,7 +549,8 @@ std::shared_ptr<LogBuffer> AgentRuntime::logs() const { return impl_->logs; }
 
 bool AgentRuntime::wait_registered(std::chrono::milliseconds timeout) const {
   std::unique_lock lock(impl_->mutex);
-  return impl_->registered_changed.wait_for(lock, timeout, [this] { return impl_->registration.has_value(); });
+  return impl_->registered_changed.wait_for(lock, timeout,
+                                            [this] { return impl_->registration.has_value(); });
 }
 
 void AgentRuntime::stop() { impl_->stop(); }

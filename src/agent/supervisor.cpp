@@ -28,11 +28,16 @@ std::chrono::milliseconds jittered(std::chrono::milliseconds delay) {
 
 std::string_view to_string(SupervisedState state) noexcept {
   switch (state) {
-    case SupervisedState::not_started: return "not_started";
-    case SupervisedState::running: return "running";
-    case SupervisedState::restarting: return "restarting";
-    case SupervisedState::missing_binary: return "missing_binary";
-    case SupervisedState::stopped: return "stopped";
+    case SupervisedState::not_started:
+      return "not_started";
+    case SupervisedState::running:
+      return "running";
+    case SupervisedState::restarting:
+      return "restarting";
+    case SupervisedState::missing_binary:
+      return "missing_binary";
+    case SupervisedState::stopped:
+      return "stopped";
   }
   return "unknown";
 }
@@ -97,9 +102,12 @@ void Supervisor::run() {
     if (!spawned) {
       bool const missing = spawned.error() == errc::program_not_found;
       core::log::warn(kComponent, options_.name, " could not start: ", spawned.error().message());
-      if (options_.logs) options_.logs->append(options_.name, "could not start: " + spawned.error().message());
-      set_state(missing ? SupervisedState::missing_binary : SupervisedState::restarting, spawned.error().message());
-      if (wait_or_stop(missing ? std::chrono::milliseconds(kMissingBinaryDelay) : jittered(delay))) return;
+      if (options_.logs)
+        options_.logs->append(options_.name, "could not start: " + spawned.error().message());
+      set_state(missing ? SupervisedState::missing_binary : SupervisedState::restarting,
+                spawned.error().message());
+      if (wait_or_stop(missing ? std::chrono::milliseconds(kMissingBinaryDelay) : jittered(delay)))
+        return;
       delay = std::min(delay * 2, options_.max_delay);
       continue;
     }
@@ -131,12 +139,15 @@ void Supervisor::run() {
       status_.pid = -1;
       if (stopping_) return;
     }
-    if (std::chrono::steady_clock::now() - started_at >= options_.stable_after) delay = options_.min_delay;
+    if (std::chrono::steady_clock::now() - started_at >= options_.stable_after)
+      delay = options_.min_delay;
     auto const wait = jittered(delay);
-    core::log::warn(kComponent, options_.name, " exited status=", exit_status, "; restarting in ", wait.count(), " ms");
+    core::log::warn(kComponent, options_.name, " exited status=", exit_status, "; restarting in ",
+                    wait.count(), " ms");
     if (options_.logs) {
-      options_.logs->append(options_.name, "exited with status " + std::to_string(exit_status) + "; restarting in " +
-                                               std::to_string(wait.count()) + " ms");
+      options_.logs->append(options_.name, "exited with status " + std::to_string(exit_status) +
+                                               "; restarting in " + std::to_string(wait.count()) +
+                                               " ms");
     }
     set_state(SupervisedState::restarting, "exited with status " + std::to_string(exit_status));
     if (wait_or_stop(wait)) return;

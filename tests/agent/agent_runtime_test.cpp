@@ -96,7 +96,8 @@ class FakeCp {
   }
 
  private:
-  static bool binds(std::string const& quote_b64, std::string const& nonce_hex, std::string const& key_b64) {
+  static bool binds(std::string const& quote_b64, std::string const& nonce_hex,
+                    std::string const& key_b64) {
     auto raw = ee::base64_decode(quote_b64);
     auto quote = raw ? ee::tdx::parse_quote(*raw) : ee::result<ee::tdx::Quote>(raw.error());
     auto nonce = ee::hex_decode(nonce_hex);
@@ -104,13 +105,15 @@ class FakeCp {
     if (!quote || !nonce || !key || nonce->size() != 32) return false;
     auto const& rd = quote->td_report().report_data;
     auto const digest = key->sha256();
-    return std::equal(nonce->begin(), nonce->end(), rd.begin()) && std::equal(digest.begin(), digest.end(), rd.begin() + 32);
+    return std::equal(nonce->begin(), nonce->end(), rd.begin()) &&
+           std::equal(digest.begin(), digest.end(), rd.begin() + 32);
   }
 
   ee::http::Router router() {
     ee::http::Router r;
     r.get("/api/v1/agents/challenge", [this](ee::http::RequestContext&) -> Reply {
-      auto nonce = ee::hex_encode(std::vector<std::uint8_t>(32, static_cast<std::uint8_t>(challenges() + 1)));
+      auto nonce = ee::hex_encode(
+          std::vector<std::uint8_t>(32, static_cast<std::uint8_t>(challenges() + 1)));
       {
         std::lock_guard lock(mutex_);
         nonces_.insert(nonce);
@@ -121,8 +124,9 @@ class FakeCp {
     r.post("/api/v1/agents/register", [this](ee::http::RequestContext& ctx) -> Reply {
       auto request = ee::api::parse_register_request(ctx.request.body());
       if (!request) co_return request.error();
-      Registered seen{.request = *request,
-                      .binds_nonce_and_key = binds(request->quote_b64, request->nonce, request->public_key)};
+      Registered seen{
+          .request = *request,
+          .binds_nonce_and_key = binds(request->quote_b64, request->nonce, request->public_key)};
       {
         std::lock_guard lock(mutex_);
         registrations_.push_back(seen);
@@ -130,17 +134,20 @@ class FakeCp {
       }
       if (refuse_status > 0) {
         co_return json_answer(static_cast<bhttp::status>(refuse_status.load()),
-                              R"({"code":")" + refuse_code + R"(","message":"refused by the test","request_id":"t"})");
+                              R"({"code":")" + refuse_code +
+                                  R"(","message":"refused by the test","request_id":"t"})");
       }
       if (fail_registrations > 0) {
         --fail_registrations;
-        co_return json_answer(bhttp::status::service_unavailable, R"({"code":"core.unavailable","message":"busy"})");
+        co_return json_answer(bhttp::status::service_unavailable,
+                              R"({"code":"core.unavailable","message":"busy"})");
       }
-      ee::api::RegisterResponse answer{.agent_id = "00000000-0000-4000-8000-000000000001",
-                                       .tunnel_token = tunnel_token,
-                                       .hostname = tunnel_token.empty() ? "" : "vm-a.agents.example.com",
-                                       .heartbeat_interval_seconds = heartbeat_interval,
-                                       .cp_public_key = key_.public_key().base64()};
+      ee::api::RegisterResponse answer{
+          .agent_id = "00000000-0000-4000-8000-000000000001",
+          .tunnel_token = tunnel_token,
+          .hostname = tunnel_token.empty() ? "" : "vm-a.agents.example.com",
+          .heartbeat_interval_seconds = heartbeat_interval,
+          .cp_public_key = key_.public_key().base64()};
       co_return json_answer(bhttp::status::ok, ee::api::to_json(answer));
     });
     r.post("/api/v1/agents/{id}/heartbeat", [this](ee::http::RequestContext& ctx) -> Reply {
@@ -149,11 +156,15 @@ class FakeCp {
         std::lock_guard lock(mutex_);
         agent_key = agent_key_;
       }
-      if (!agent_key) co_return json_answer(bhttp::status::not_found, R"({"code":"registry.not_found"})");
-      if (auto ok = ee::api::verify_request(ctx.request, *agent_key, std::chrono::system_clock::now()); !ok) {
+      if (!agent_key)
+        co_return json_answer(bhttp::status::not_found, R"({"code":"registry.not_found"})");
+      if (auto ok =
+              ee::api::verify_request(ctx.request, *agent_key, std::chrono::system_clock::now());
+          !ok) {
         co_return ok.error();
       }
-      if (forget_agent) co_return json_answer(bhttp::status::not_found, R"({"code":"registry.not_found"})");
+      if (forget_agent)
+        co_return json_answer(bhttp::status::not_found, R"({"code":"registry.not_found"})");
       auto hb = ee::api::parse_heartbeat_request(ctx.request.body());
       if (!hb) co_return hb.error();
       {
@@ -178,7 +189,8 @@ class FakeCp {
 };
 
 constexpr char kImage[] =
-    "registry.example/octo/hello@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    "registry.example/octo/"
+    "hello@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
 class AgentRuntimeTest : public ::testing::Test {
  protected:
@@ -188,9 +200,10 @@ class AgentRuntimeTest : public ::testing::Test {
 
   // A cloudflared stand-in: records the token it was given and stays up (or exits at once).
   std::filesystem::path cloudflared(bool stays_up = true) {
-    auto const path = dir.write("cloudflared", "#!/bin/sh\necho \"token=$TUNNEL_TOKEN args=$*\" >> '" +
-                                                   (dir.path() / "cloudflared.log").string() + "'\necho connected\n" +
-                                                   (stays_up ? "exec sleep 60\n" : "exit 1\n"));
+    auto const path = dir.write(
+        "cloudflared", "#!/bin/sh\necho \"token=$TUNNEL_TOKEN args=$*\" >> '" +
+                           (dir.path() / "cloudflared.log").string() + "'\necho connected\n" +
+                           (stays_up ? "exec sleep 60\n" : "exit 1\n"));
     ::chmod(path.c_str(), 0755);
     return path;
   }
@@ -205,9 +218,10 @@ class AgentRuntimeTest : public ::testing::Test {
     o.quotes = ee::tdx::make_simulator_provider(simulator());
     // The composition root shares one log buffer between the agent and its workload runtime.
     o.logs = std::make_shared<ee::agent::LogBuffer>();
-    o.workload = ee::agent::make_process_runtime({.command = {"/bin/sh", "-c", "echo serving $EE_APP_NAME; exec sleep 60"},
-                                                  .logs = o.logs,
-                                                  .restart_delay = 50ms});
+    o.workload = ee::agent::make_process_runtime(
+        {.command = {"/bin/sh", "-c", "echo serving $EE_APP_NAME; exec sleep 60"},
+         .logs = o.logs,
+         .restart_delay = 50ms});
     o.state_dir = dir.path() / "state";
     o.cloudflared = (dir.path() / "no-cloudflared-here").string();
     o.http = client;
@@ -224,9 +238,10 @@ class AgentRuntimeTest : public ::testing::Test {
   }
 
   // A request to the agent API, signed by `key` at `at` unless `key` is null.
-  ee::http::Response call(ee::agent::AgentRuntime const& agent, bhttp::verb method, std::string const& target,
-                          std::string body = "", ee::api::SigningKey const* key = nullptr,
-                          std::chrono::system_clock::time_point at = std::chrono::system_clock::now()) {
+  ee::http::Response call(
+      ee::agent::AgentRuntime const& agent, bhttp::verb method, std::string const& target,
+      std::string body = "", ee::api::SigningKey const* key = nullptr,
+      std::chrono::system_clock::time_point at = std::chrono::system_clock::now()) {
     ee::http::Request request{method, agent.url() + target, 11};
     if (!body.empty()) request.set(bhttp::field::content_type, "application/json");
     request.body() = std::move(body);
@@ -272,7 +287,8 @@ TEST_F(AgentRuntimeTest, ARefusalIsReportedAndRetriedSlowly) {
   std::this_thread::sleep_for(700ms);  // the transport backoff would have retried several times
   EXPECT_EQ(cp.registrations().size(), 1u);
   EXPECT_FALSE(agent->status().registered);
-  EXPECT_NE(agent->status().last_error.find("cp.attestation_failed"), std::string::npos) << agent->status().last_error;
+  EXPECT_NE(agent->status().last_error.find("cp.attestation_failed"), std::string::npos)
+      << agent->status().last_error;
   auto health = body(call(*agent, bhttp::verb::get, "/api/health"));
   EXPECT_FALSE(health.at("registered").as_bool());
   EXPECT_NE(std::string(health.at("last_error").as_string()).find("403"), std::string::npos);
@@ -297,7 +313,8 @@ TEST_F(AgentRuntimeTest, HeartbeatsAreSignedAndA404MakesItRegisterAgain) {
   cp.forget_agent = false;
   ASSERT_TRUE(agent->wait_registered(15s));
   auto const count = cp.heartbeats().size();
-  EXPECT_TRUE(eventually([&] { return cp.heartbeats().size() > count; })) << "heartbeats resume after re-registration";
+  EXPECT_TRUE(eventually([&] { return cp.heartbeats().size() > count; }))
+      << "heartbeats resume after re-registration";
 }
 
 TEST_F(AgentRuntimeTest, SendsFreshEvidenceWhenTheCpAsks) {
@@ -320,14 +337,19 @@ TEST_F(AgentRuntimeTest, SendsFreshEvidenceWhenTheCpAsks) {
 TEST_F(AgentRuntimeTest, TheApiTakesOnlyRequestsSignedByItsControlPlane) {
   auto agent = start(options());
   // Before registration there is no CP key to check against.
-  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/logs", "", &cp.key()).result(), bhttp::status::unauthorized);
+  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/logs", "", &cp.key()).result(),
+            bhttp::status::unauthorized);
   ASSERT_TRUE(agent->wait_registered(15s));
   EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/logs", "", &cp.key()).result(), bhttp::status::ok);
-  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/stats", "", &cp.key()).result(), bhttp::status::ok);
+  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/stats", "", &cp.key()).result(),
+            bhttp::status::ok);
   EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/logs").result(), bhttp::status::unauthorized);
   auto const other = ee::api::SigningKey::generate().value();
-  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/logs", "", &other).result(), bhttp::status::unauthorized);
-  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/logs", "", &cp.key(), std::chrono::system_clock::now() - 10min).result(),
+  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/logs", "", &other).result(),
+            bhttp::status::unauthorized);
+  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/logs", "", &cp.key(),
+                 std::chrono::system_clock::now() - 10min)
+                .result(),
             bhttp::status::unauthorized);
   // The same signed request twice: the second is a replay.
   ee::http::Request request{bhttp::verb::get, agent->url() + "/api/stats", 11};
@@ -337,21 +359,27 @@ TEST_F(AgentRuntimeTest, TheApiTakesOnlyRequestsSignedByItsControlPlane) {
   EXPECT_EQ(replay.result(), bhttp::status::unauthorized);
   EXPECT_EQ(body(replay).at("code").as_string(), "api.replayed_request");
   // A deploy signed by another key changes nothing.
-  ee::api::AgentDeployRequest deploy{.deployment_id = "dep-x", .app_name = "hello", .version = "1", .image = kImage};
-  EXPECT_EQ(call(*agent, bhttp::verb::post, "/api/deploy", ee::api::to_json(deploy), &other).result(),
-            bhttp::status::unauthorized);
+  ee::api::AgentDeployRequest deploy{
+      .deployment_id = "dep-x", .app_name = "hello", .version = "1", .image = kImage};
+  EXPECT_EQ(
+      call(*agent, bhttp::verb::post, "/api/deploy", ee::api::to_json(deploy), &other).result(),
+      bhttp::status::unauthorized);
   EXPECT_EQ(agent->status().workload.state, ee::agent::WorkloadState::idle);
 }
 
 TEST_F(AgentRuntimeTest, DeployReachesTheCpThroughHeartbeatsThenLogsAndUndeploy) {
   auto agent = start(options());
   ASSERT_TRUE(agent->wait_registered(15s));
-  ee::api::AgentDeployRequest deploy{.deployment_id = "dep-1", .app_name = "hello", .version = "1.0.0",
-                                     .image = kImage, .env = {{"GREETING", "hi"}}};
+  ee::api::AgentDeployRequest deploy{.deployment_id = "dep-1",
+                                     .app_name = "hello",
+                                     .version = "1.0.0",
+                                     .image = kImage,
+                                     .env = {{"GREETING", "hi"}}};
   auto answer = call(*agent, bhttp::verb::post, "/api/deploy", ee::api::to_json(deploy), &cp.key());
   ASSERT_EQ(answer.result(), bhttp::status::ok) << answer.body();
   EXPECT_EQ(ee::api::parse_agent_deploy_response(answer.body()).value().status, "deploying");
-  ASSERT_TRUE(eventually([&] { return agent->status().workload.state == ee::agent::WorkloadState::running; }));
+  ASSERT_TRUE(eventually(
+      [&] { return agent->status().workload.state == ee::agent::WorkloadState::running; }));
   // The same deployment again: idempotent.
   auto again = call(*agent, bhttp::verb::post, "/api/deploy", ee::api::to_json(deploy), &cp.key());
   ASSERT_EQ(again.result(), bhttp::status::ok);
@@ -360,7 +388,8 @@ TEST_F(AgentRuntimeTest, DeployReachesTheCpThroughHeartbeatsThenLogsAndUndeploy)
 
   ASSERT_TRUE(eventually([&] {
     for (auto const& hb : cp.heartbeats())
-      if (hb.status == "running" && hb.deployment_id == "dep-1" && hb.image_digest == "sha256:" + std::string(64, 'b'))
+      if (hb.status == "running" && hb.deployment_id == "dep-1" &&
+          hb.image_digest == "sha256:" + std::string(64, 'b'))
         return true;
     return false;
   }));
@@ -370,10 +399,12 @@ TEST_F(AgentRuntimeTest, DeployReachesTheCpThroughHeartbeatsThenLogsAndUndeploy)
   }));
 
   ee::api::AgentUndeployRequest undeploy{.deployment_id = "dep-other"};
-  EXPECT_EQ(call(*agent, bhttp::verb::post, "/api/undeploy", ee::api::to_json(undeploy), &cp.key()).result(),
+  EXPECT_EQ(call(*agent, bhttp::verb::post, "/api/undeploy", ee::api::to_json(undeploy), &cp.key())
+                .result(),
             bhttp::status::conflict);
   undeploy.deployment_id = "dep-1";
-  auto stopped = call(*agent, bhttp::verb::post, "/api/undeploy", ee::api::to_json(undeploy), &cp.key());
+  auto stopped =
+      call(*agent, bhttp::verb::post, "/api/undeploy", ee::api::to_json(undeploy), &cp.key());
   ASSERT_EQ(stopped.result(), bhttp::status::ok) << stopped.body();
   EXPECT_EQ(ee::api::parse_agent_deploy_response(stopped.body()).value().status, "stopped");
   EXPECT_EQ(agent->status().workload.state, ee::agent::WorkloadState::stopped);
@@ -388,7 +419,8 @@ TEST_F(AgentRuntimeTest, LogsAndStatsAnswerTheirQueries) {
   ASSERT_EQ(last.at("lines").as_array().size(), 1u);
   EXPECT_EQ(last.at("lines").as_array()[0].at("text").as_string(), "second");
   for (std::string const query : {"?lines=0", "?lines=x", "?lines=10001", "?since=yesterday"}) {
-    EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/logs" + query, "", &cp.key()).result(), bhttp::status::bad_request)
+    EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/logs" + query, "", &cp.key()).result(),
+              bhttp::status::bad_request)
         << query;
   }
   auto stats = body(call(*agent, bhttp::verb::get, "/api/stats", "", &cp.key()));
@@ -406,14 +438,19 @@ TEST_F(AgentRuntimeTest, HealthWithAttestBindsTheCallersNonceAndTheAgentKey) {
   auto const doc = body(answer);
   EXPECT_EQ(doc.at("vm_name").as_string(), "vm-a");
   EXPECT_EQ(doc.at("public_key").as_string(), agent->public_key());
-  auto quote = ee::tdx::parse_quote(ee::base64_decode(doc.at("attestation").at("quote_b64").as_string()).value()).value();
+  auto quote = ee::tdx::parse_quote(
+                   ee::base64_decode(doc.at("attestation").at("quote_b64").as_string()).value())
+                   .value();
   auto const& rd = quote.td_report().report_data;
   EXPECT_TRUE(std::all_of(rd.begin(), rd.begin() + 32, [](std::uint8_t b) { return b == 0xcc; }));
   auto const digest = ee::api::PublicKey::parse(agent->public_key()).value().sha256();
   EXPECT_TRUE(std::equal(digest.begin(), digest.end(), rd.begin() + 32));
-  for (std::string const& query : {std::string("?attest=true"), std::string("?attest=true&nonce=zz"),
-                                   "?attest=true&nonce=" + std::string(66, 'a'), std::string("?attest=maybe")}) {
-    EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/health" + query).result(), bhttp::status::bad_request) << query;
+  for (std::string const& query :
+       {std::string("?attest=true"), std::string("?attest=true&nonce=zz"),
+        "?attest=true&nonce=" + std::string(66, 'a'), std::string("?attest=maybe")}) {
+    EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/health" + query).result(),
+              bhttp::status::bad_request)
+        << query;
   }
 }
 
@@ -435,9 +472,12 @@ TEST_F(AgentRuntimeTest, AFloodOfAttestedHealthRequestsIsAnsweredBusyNotQueued) 
   std::atomic<int> ok{0}, busy{0};
   for (int i = 0; i < 6; ++i) {
     callers.emplace_back([&] {
-      auto r = call(*agent, bhttp::verb::get, "/api/health?attest=true&nonce=" + std::string(64, 'd'));
+      auto r =
+          call(*agent, bhttp::verb::get, "/api/health?attest=true&nonce=" + std::string(64, 'd'));
       if (r.result() == bhttp::status::ok) ++ok;
-      if (r.result() == bhttp::status::service_unavailable && r.body().find("agent.busy") != std::string::npos) ++busy;
+      if (r.result() == bhttp::status::service_unavailable &&
+          r.body().find("agent.busy") != std::string::npos)
+        ++busy;
     });
   }
   for (auto& t : callers) t.join();
@@ -445,7 +485,8 @@ TEST_F(AgentRuntimeTest, AFloodOfAttestedHealthRequestsIsAnsweredBusyNotQueued) 
   EXPECT_GE(busy.load(), 1);
   EXPECT_EQ(ok + busy, 6);
   // Once they are done, attestations are served again.
-  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/health?attest=true&nonce=00").result(), bhttp::status::ok);
+  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/health?attest=true&nonce=00").result(),
+            bhttp::status::ok);
 }
 
 TEST_F(AgentRuntimeTest, RunsTheTunnelWithItsTokenAndBringsItUpFromTheSavedStateAfterARestart) {
@@ -456,15 +497,19 @@ TEST_F(AgentRuntimeTest, RunsTheTunnelWithItsTokenAndBringsItUpFromTheSavedState
     auto agent = start(o);
     ASSERT_TRUE(agent->wait_registered(15s));
     ASSERT_TRUE(eventually([&] { return agent->status().tunnel == "running"; }));
-    ASSERT_TRUE(eventually([&] { return file_text(dir.path() / "cloudflared.log").find("token=tunnel-token-1") != std::string::npos; }));
+    ASSERT_TRUE(eventually([&] {
+      return file_text(dir.path() / "cloudflared.log").find("token=tunnel-token-1") !=
+             std::string::npos;
+    }));
     EXPECT_NE(file_text(dir.path() / "cloudflared.log").find("args=tunnel --no-autoupdate run"),
               std::string::npos);
     EXPECT_EQ(agent->status().hostname, "vm-a.agents.example.com");
-    struct stat st {};
+    struct stat st{};
     ASSERT_EQ(::stat((dir.path() / "state" / "registration.json").c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
     // The token is a secret: health does not show it.
-    EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/health").body().find("tunnel-token-1"), std::string::npos);
+    EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/health").body().find("tunnel-token-1"),
+              std::string::npos);
   }
   std::filesystem::remove(dir.path() / "cloudflared.log");
   // The CP is unreachable now: the saved registration alone brings the tunnel up.
@@ -473,7 +518,10 @@ TEST_F(AgentRuntimeTest, RunsTheTunnelWithItsTokenAndBringsItUpFromTheSavedState
   ASSERT_TRUE(eventually([&] { return agent->status().tunnel == "running"; }));
   EXPECT_FALSE(agent->status().registered);
   EXPECT_EQ(agent->status().agent_id, "00000000-0000-4000-8000-000000000001");
-  ASSERT_TRUE(eventually([&] { return file_text(dir.path() / "cloudflared.log").find("token=tunnel-token-1") != std::string::npos; }));
+  ASSERT_TRUE(eventually([&] {
+    return file_text(dir.path() / "cloudflared.log").find("token=tunnel-token-1") !=
+           std::string::npos;
+  }));
 }
 
 TEST_F(AgentRuntimeTest, ACloudflaredThatExitsIsRestartedAndAMissingOneIsReported) {
@@ -485,7 +533,8 @@ TEST_F(AgentRuntimeTest, ACloudflaredThatExitsIsRestartedAndAMissingOneIsReporte
   ASSERT_TRUE(eventually([&] { return agent->status().tunnel_restarts >= 1; }));
   ASSERT_TRUE(eventually([&] {
     auto logs = call(*agent, bhttp::verb::get, "/api/logs", "", &cp.key()).body();
-    return logs.find("connected") != std::string::npos && logs.find("\"source\":\"tunnel\"") != std::string::npos;
+    return logs.find("connected") != std::string::npos &&
+           logs.find("\"source\":\"tunnel\"") != std::string::npos;
   }));
 
   ee::test::TempDir other_state;
@@ -520,7 +569,8 @@ TEST_F(AgentRuntimeTest, RefusesIncompleteOptions) {
 TEST_F(AgentRuntimeTest, CpBootstrapRunsTheControlPlaneAndItsTunnelWithoutRegistering) {
   auto o = options();
   o.mode = ee::agent::Mode::cp_bootstrap;
-  o.cp_command = {"/bin/sh", "-c", "echo control plane up with EE_TEST_FLAG=$EE_TEST_FLAG; exec sleep 60"};
+  o.cp_command = {"/bin/sh", "-c",
+                  "echo control plane up with EE_TEST_FLAG=$EE_TEST_FLAG; exec sleep 60"};
   o.tunnel_token = "cp-tunnel-token";
   o.cloudflared = cloudflared().string();
   ::setenv("EE_TEST_FLAG", "passed-through", 1);
@@ -529,7 +579,8 @@ TEST_F(AgentRuntimeTest, CpBootstrapRunsTheControlPlaneAndItsTunnelWithoutRegist
   ASSERT_TRUE(eventually([&] { return agent->status().tunnel == "running"; }));
   ASSERT_TRUE(eventually([&] {
     for (auto const& line : agent->logs()->read())
-      if (line.source == "cp" && line.text == "control plane up with EE_TEST_FLAG=passed-through") return true;
+      if (line.source == "cp" && line.text == "control plane up with EE_TEST_FLAG=passed-through")
+        return true;
     return false;
   }));
   std::this_thread::sleep_for(200ms);

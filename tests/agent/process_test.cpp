@@ -79,7 +79,8 @@ TEST(LogBuffer, CutsLongLines) {
 TEST(LogBuffer, ReadsTheLastLinesSinceATime) {
   LogBuffer logs;
   auto const t0 = std::chrono::system_clock::time_point{} + 1000s;
-  for (int i = 0; i < 10; ++i) logs.append("agent", std::to_string(i), t0 + std::chrono::seconds(i));
+  for (int i = 0; i < 10; ++i)
+    logs.append("agent", std::to_string(i), t0 + std::chrono::seconds(i));
   auto since = logs.read(t0 + 5s);
   ASSERT_EQ(since.size(), 5u);
   EXPECT_EQ(since.front().text, "5");
@@ -136,8 +137,9 @@ TEST(ChildProcess, ACommandThatOutlivesItsTimeoutIsKilled) {
 }
 
 TEST(ChildProcess, CapsCapturedOutput) {
-  auto r = run_command({"/bin/sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo 0123456789; i=$((i+1)); done"}, 10s, {},
-                       1000);
+  auto r = run_command(
+      {"/bin/sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo 0123456789; i=$((i+1)); done"}, 10s,
+      {}, 1000);
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->exit_status, 0);
   EXPECT_EQ(r->out.size(), 1000u);
@@ -148,7 +150,8 @@ TEST(ChildProcess, StopEndsTheWholeProcessGroup) {
   auto const marker = dir.path() / "grandchild-alive";
   // The grandchild keeps touching a file; after stop() it must be gone too.
   ee::agent::detail::SpawnOptions options;
-  options.argv = {"/bin/sh", "-c", "(while true; do touch '" + marker.string() + "'; sleep 0.05; done) & wait"};
+  options.argv = {"/bin/sh", "-c",
+                  "(while true; do touch '" + marker.string() + "'; sleep 0.05; done) & wait"};
   auto child = Child::spawn(options);
   ASSERT_TRUE(child) << child.error().message();
   ASSERT_TRUE(eventually([&] { return std::filesystem::exists(marker); }));
@@ -199,7 +202,8 @@ TEST(Supervisor, ReportsAMissingBinaryWithoutSpinning) {
   options.spawn.argv = {"/nonexistent/cloudflared", "tunnel", "run"};
   Supervisor supervisor(options);
   supervisor.start();
-  ASSERT_TRUE(eventually([&] { return supervisor.status().state == SupervisedState::missing_binary; }));
+  ASSERT_TRUE(
+      eventually([&] { return supervisor.status().state == SupervisedState::missing_binary; }));
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(supervisor.status().starts, 0);
   EXPECT_NE(supervisor.status().detail.find("/nonexistent/cloudflared"), std::string::npos);
@@ -225,23 +229,30 @@ TEST(Supervisor, StopEndsALongRunningChild) {
 // --- the process workload runtime ----------------------------------------------------------------
 
 constexpr char kImage[] =
-    "registry.example/octo/hello@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    "registry.example/octo/"
+    "hello@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
 TEST(ProcessRuntime, RunsTheCommandWithTheSpecsEnvironmentAndReportsThePinnedDigest) {
   auto logs = std::make_shared<LogBuffer>();
   auto runtime = ee::agent::make_process_runtime(
-      {.command = {"/bin/sh", "-c", "echo app=$EE_APP_NAME greeting=$GREETING port=$PORT; exec sleep 60"},
+      {.command = {"/bin/sh", "-c",
+                   "echo app=$EE_APP_NAME greeting=$GREETING port=$PORT; exec sleep 60"},
        .logs = logs});
   EXPECT_EQ(runtime->status().state, ee::agent::WorkloadState::idle);
-  ee::agent::WorkloadSpec spec{.deployment_id = "dep-1", .app_name = "hello", .version = "1.0.0",
-                               .image = kImage, .env = {{"GREETING", "hi"}}};
+  ee::agent::WorkloadSpec spec{.deployment_id = "dep-1",
+                               .app_name = "hello",
+                               .version = "1.0.0",
+                               .image = kImage,
+                               .env = {{"GREETING", "hi"}}};
   auto ran = runtime->run(spec);
   ASSERT_TRUE(ran) << ran.error().message();
   auto status = runtime->status();
   EXPECT_EQ(status.state, ee::agent::WorkloadState::running);
   EXPECT_EQ(status.deployment_id, "dep-1");
   EXPECT_EQ(status.image_digest, "sha256:" + std::string(64, 'a'));
-  ASSERT_TRUE(eventually([&] { return texts(*logs, "workload").find("app=hello greeting=hi port=8080") != std::string::npos; }));
+  ASSERT_TRUE(eventually([&] {
+    return texts(*logs, "workload").find("app=hello greeting=hi port=8080") != std::string::npos;
+  }));
   ASSERT_TRUE(runtime->stop());
   EXPECT_EQ(runtime->status().state, ee::agent::WorkloadState::stopped);
   EXPECT_TRUE(runtime->stop());  // idempotent
@@ -250,20 +261,23 @@ TEST(ProcessRuntime, RunsTheCommandWithTheSpecsEnvironmentAndReportsThePinnedDig
 TEST(ProcessRuntime, ANewDeploymentReplacesTheRunningOne) {
   auto logs = std::make_shared<LogBuffer>();
   auto runtime = ee::agent::make_process_runtime(
-      {.command = {"/bin/sh", "-c", "echo serving $EE_DEPLOYMENT_ID; exec sleep 60"}, .logs = logs});
+      {.command = {"/bin/sh", "-c", "echo serving $EE_DEPLOYMENT_ID; exec sleep 60"},
+       .logs = logs});
   ASSERT_TRUE(runtime->run({.deployment_id = "dep-1", .app_name = "a", .image = kImage}));
   ASSERT_TRUE(runtime->run({.deployment_id = "dep-2", .app_name = "a", .image = kImage}));
   EXPECT_EQ(runtime->status().deployment_id, "dep-2");
-  ASSERT_TRUE(eventually([&] { return texts(*logs, "workload").find("serving dep-2") != std::string::npos; }));
+  ASSERT_TRUE(eventually(
+      [&] { return texts(*logs, "workload").find("serving dep-2") != std::string::npos; }));
 }
 
 TEST(ProcessRuntime, RefusesAnImageNotPinnedByDigestAndAMissingCommand) {
   auto runtime = ee::agent::make_process_runtime({.command = {"/bin/true"}});
-  auto unpinned = runtime->run({.deployment_id = "d", .app_name = "a", .image = "registry.example/a:latest"});
+  auto unpinned =
+      runtime->run({.deployment_id = "d", .app_name = "a", .image = "registry.example/a:latest"});
   ASSERT_FALSE(unpinned);
   EXPECT_EQ(unpinned.error(), ee::condition::invalid_input);
-  auto missing = ee::agent::make_process_runtime({.command = {"/nonexistent/server"}})->run(
-      {.deployment_id = "d", .app_name = "a", .image = kImage});
+  auto missing = ee::agent::make_process_runtime({.command = {"/nonexistent/server"}})
+                     ->run({.deployment_id = "d", .app_name = "a", .image = kImage});
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error(), ee::agent::errc::program_not_found);
 }

@@ -65,13 +65,15 @@ std::string listening_url(ee::test::Process& p) {
 }
 
 constexpr char kImage[] =
-    "registry.example/octo-org/hello@sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+    "registry.example/octo-org/"
+    "hello@sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
 
 class CpAgentTest : public ::testing::Test {
  protected:
   ee::test::TempDir dir;
   std::filesystem::path sim_dir = dir.path() / "simulator";
-  std::shared_ptr<ee::tdx::Simulator> simulator = ee::tdx::Simulator::load_or_create(sim_dir).value();
+  std::shared_ptr<ee::tdx::Simulator> simulator =
+      ee::tdx::Simulator::load_or_create(sim_dir).value();
   std::unique_ptr<ee::test::FakeGithubIssuer> github = ee::test::FakeGithubIssuer::start().value();
   std::unique_ptr<ee::test::FakeCloudflare> cloudflare;
   std::shared_ptr<ee::http::Client> client = ee::http::make_https_client().value();
@@ -99,9 +101,10 @@ class CpAgentTest : public ::testing::Test {
                                   "--admin-token",
                                   "integration-admin"};
     if (cloudflare) {
-      argv.insert(argv.end(), {"--cf-api-base", cloudflare->url(), "--cf-api-token", cloudflare->api_token(),
-                               "--cf-account-id", cloudflare->account_id(), "--cf-zone-id", cloudflare->zone_id(),
-                               "--domain", "agents.example.com"});
+      argv.insert(argv.end(),
+                  {"--cf-api-base", cloudflare->url(), "--cf-api-token", cloudflare->api_token(),
+                   "--cf-account-id", cloudflare->account_id(), "--cf-zone-id",
+                   cloudflare->zone_id(), "--domain", "agents.example.com"});
     }
     cp = std::make_unique<ee::test::Process>(argv);
     ASSERT_EQ(listening_url(*cp), cp_url) << cp->err();
@@ -125,19 +128,23 @@ class CpAgentTest : public ::testing::Test {
   void start_agent(Agent& a, std::string const& owner) {
     if (a.port == 0) a.port = free_port();
     a.state = dir.path() / ("state-" + a.vm_name);
-    auto const cloudflared = dir.write("cloudflared", "#!/bin/sh\necho tunnel up\nexec sleep 600\n");
+    auto const cloudflared =
+        dir.write("cloudflared", "#!/bin/sh\necho tunnel up\nexec sleep 600\n");
     ::chmod(cloudflared.c_str(), 0755);
-    auto const config = dir.write("agent-" + a.vm_name + ".json",
-                                  R"({"owner":")" + owner +
-                                      R"(","node_size":"tiny","datacenter":"gcp:us-central1-a",)"
-                                      R"("workload_runtime":"process","process_command":["/bin/sh","-c",)"
-                                      R"("echo hello from $EE_APP_NAME; exec sleep 600"],)"
-                                      R"("cloudflared":")" + cloudflared.string() + R"("})");
+    auto const config =
+        dir.write("agent-" + a.vm_name + ".json",
+                  R"({"owner":")" + owner +
+                      R"(","node_size":"tiny","datacenter":"gcp:us-central1-a",)"
+                      R"("workload_runtime":"process","process_command":["/bin/sh","-c",)"
+                      R"("echo hello from $EE_APP_NAME; exec sleep 600"],)"
+                      R"("cloudflared":")" +
+                      cloudflared.string() + R"("})");
     a.process = std::make_unique<ee::test::Process>(std::vector<std::string>{
         ee::test::program("ee-agent").string(), "--config", config.string(), "--cmdline",
-        (dir.path() / "no-cmdline").string(), "--cp-url", cp_url, "--vm-name", a.vm_name, "--listen",
-        "127.0.0.1:" + std::to_string(a.port), "--agent-url", "http://127.0.0.1:" + std::to_string(a.port),
-        "--state-dir", a.state.string(), "--provider", "simulator", "--simulator-dir", sim_dir.string()});
+        (dir.path() / "no-cmdline").string(), "--cp-url", cp_url, "--vm-name", a.vm_name,
+        "--listen", "127.0.0.1:" + std::to_string(a.port), "--agent-url",
+        "http://127.0.0.1:" + std::to_string(a.port), "--state-dir", a.state.string(), "--provider",
+        "simulator", "--simulator-dir", sim_dir.string()});
   }
 
   ee::http::Response call(bhttp::verb method, std::string const& path, std::string body = "",
@@ -169,57 +176,70 @@ class CpAgentTest : public ::testing::Test {
     return github->mint(request);
   }
 
-  std::string mrtd() const { return ee::hex_encode(simulator->td_report(ee::tdx::ReportData{}).mr_td); }
+  std::string mrtd() const {
+    return ee::hex_encode(simulator->td_report(ee::tdx::ReportData{}).mr_td);
+  }
 };
 
 TEST_F(CpAgentTest, PublishRegisterDeployLogsUndeployRestartAndRebuildTheRegistry) {
   start_cp();
   auto const owner_token = token("octo-org/hello");
-  auto published = call(bhttp::verb::post, "/api/v1/apps",
-                        R"({"name":"hello","description":"integration","source_repo":"octo-org/hello",)"
-                        R"("version":"1.0.0","image":")" + std::string(kImage) + R"(","mrtd":")" + mrtd() + R"("})",
-                        owner_token);
+  auto published =
+      call(bhttp::verb::post, "/api/v1/apps",
+           R"({"name":"hello","description":"integration","source_repo":"octo-org/hello",)"
+           R"("version":"1.0.0","image":")" +
+               std::string(kImage) + R"(","mrtd":")" + mrtd() + R"("})",
+           owner_token);
   ASSERT_EQ(published.result(), bhttp::status::created) << published.body();
 
   Agent a("vm-owned"), b("vm-other");
   start_agent(a, "github:org/octo-org");
   start_agent(b, "github:org/other-org");
-  ASSERT_TRUE(eventually([&] { return agents().as_array().size() == 2; })) << a.process->err() << b.process->err();
+  ASSERT_TRUE(eventually([&] { return agents().as_array().size() == 2; }))
+      << a.process->err() << b.process->err();
   auto const a_id = std::string(agent("vm-owned").at("agent_id").as_string());
   auto const b_id = std::string(agent("vm-other").at("agent_id").as_string());
   EXPECT_TRUE(agent("vm-owned").at("verified").as_bool());
 
   // The token of octo-org cannot use other-org's agent; it can use its own.
-  auto refused = call(bhttp::verb::post, "/api/v1/deploy",
-                      R"({"app_name":"hello","version":"1.0.0","agent_id":")" + b_id + R"("})", owner_token);
+  auto refused =
+      call(bhttp::verb::post, "/api/v1/deploy",
+           R"({"app_name":"hello","version":"1.0.0","agent_id":")" + b_id + R"("})", owner_token);
   EXPECT_EQ(refused.result(), bhttp::status::forbidden) << refused.body();
-  auto deployed = call(bhttp::verb::post, "/api/v1/deploy",
-                       R"({"app_name":"hello","version":"1.0.0","agent_id":")" + a_id + R"("})", owner_token);
+  auto deployed =
+      call(bhttp::verb::post, "/api/v1/deploy",
+           R"({"app_name":"hello","version":"1.0.0","agent_id":")" + a_id + R"("})", owner_token);
   ASSERT_EQ(deployed.result(), bhttp::status::ok) << deployed.body();
-  auto const deployment_id = std::string(bj::parse(deployed.body()).at("deployment_id").as_string());
+  auto const deployment_id =
+      std::string(bj::parse(deployed.body()).at("deployment_id").as_string());
 
   // The agent's heartbeats carry the digest it runs: the deployment becomes running.
   ASSERT_TRUE(eventually([&] {
     auto d = call(bhttp::verb::get, "/api/v1/deployments/" + deployment_id);
-    return d.result() == bhttp::status::ok && bj::parse(d.body()).at("status").as_string() == "running";
+    return d.result() == bhttp::status::ok &&
+           bj::parse(d.body()).at("status").as_string() == "running";
   })) << a.process->err();
   EXPECT_EQ(agent("vm-owned").at("reported_digest").as_string(), "sha256:" + std::string(64, 'c'));
 
   // Its logs, pulled through the CP (signed by the CP's key), hold the workload's output.
   ASSERT_TRUE(eventually([&] {
     auto logs = call(bhttp::verb::get, "/api/v1/agents/" + a_id + "/logs", "", owner_token);
-    return logs.result() == bhttp::status::ok && logs.body().find("hello from hello") != std::string::npos;
+    return logs.result() == bhttp::status::ok &&
+           logs.body().find("hello from hello") != std::string::npos;
   }));
-  EXPECT_EQ(call(bhttp::verb::get, "/api/v1/agents/" + a_id + "/logs", "", token("other-org/x")).result(),
-            bhttp::status::forbidden);
+  EXPECT_EQ(
+      call(bhttp::verb::get, "/api/v1/agents/" + a_id + "/logs", "", token("other-org/x")).result(),
+      bhttp::status::forbidden);
 
-  auto undeployed = call(bhttp::verb::post, "/api/v1/agents/" + a_id + "/undeploy", "", owner_token);
+  auto undeployed =
+      call(bhttp::verb::post, "/api/v1/agents/" + a_id + "/undeploy", "", owner_token);
   ASSERT_EQ(undeployed.result(), bhttp::status::ok) << undeployed.body();
   EXPECT_EQ(bj::parse(undeployed.body()).at("status").as_string(), "stopped");
   ASSERT_TRUE(eventually([&] { return agent("vm-owned").at("status").as_string() == "idle"; }));
 
   // kill -9 and start again: a new key, a new registration, the same agent id.
-  auto const registered_before = std::string(agent("vm-owned").at("last_registered_at").as_string());
+  auto const registered_before =
+      std::string(agent("vm-owned").at("last_registered_at").as_string());
   a.process->signal(SIGKILL);
   a.process->wait(10s);
   std::this_thread::sleep_for(1100ms);  // registration times have a resolution of one second
@@ -233,10 +253,12 @@ TEST_F(CpAgentTest, PublishRegisterDeployLogsUndeployRestartAndRebuildTheRegistr
 
   // The database is a cache: without it, the agents register again on their own.
   stop_cp();
-  for (auto const* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(dir.path() / ("cp.db" + std::string(suffix)));
+  for (auto const* suffix : {"", "-wal", "-shm"})
+    std::filesystem::remove(dir.path() / ("cp.db" + std::string(suffix)));
   start_cp();
   EXPECT_TRUE(agents().as_array().empty());
-  ASSERT_TRUE(eventually([&] { return agents().as_array().size() == 2; })) << a.process->err() << b.process->err();
+  ASSERT_TRUE(eventually([&] { return agents().as_array().size() == 2; }))
+      << a.process->err() << b.process->err();
   EXPECT_EQ(agent("vm-owned").at("agent_id").as_string().empty(), false);
   EXPECT_TRUE(agent("vm-other").at("verified").as_bool());
 }
@@ -254,7 +276,8 @@ TEST_F(CpAgentTest, WithCloudflareEachAgentKeepsOneTunnelAcrossRestarts) {
   EXPECT_EQ(agent("vm-tunnel-a").at("hostname").as_string(), "vm-tunnel-a.agents.example.com");
   // The agent runs cloudflared with the token it got.
   ASSERT_TRUE(eventually([&] {
-    ee::http::Request health{bhttp::verb::get, "http://127.0.0.1:" + std::to_string(a.port) + "/api/health", 11};
+    ee::http::Request health{bhttp::verb::get,
+                             "http://127.0.0.1:" + std::to_string(a.port) + "/api/health", 11};
     auto r = ee::block_on(client->send(health));
     return r && bj::parse(r->body()).at("tunnel").at("state").as_string() == "running";
   }));
@@ -263,7 +286,8 @@ TEST_F(CpAgentTest, WithCloudflareEachAgentKeepsOneTunnelAcrossRestarts) {
   a.process->wait(10s);
   start_agent(a, "github:org/octo-org");
   ASSERT_TRUE(eventually([&] {
-    ee::http::Request health{bhttp::verb::get, "http://127.0.0.1:" + std::to_string(a.port) + "/api/health", 11};
+    ee::http::Request health{bhttp::verb::get,
+                             "http://127.0.0.1:" + std::to_string(a.port) + "/api/health", 11};
     auto r = ee::block_on(client->send(health));
     return r && r->result() == bhttp::status::ok && bj::parse(r->body()).at("registered").as_bool();
   })) << a.process->err();

@@ -6,18 +6,19 @@
 
 namespace ee::agent {
 
+// Each code's condition follows the arrow.
 enum class errc {
-  invalid_config = 1,    ///< a configuration value is malformed or a key is unknown      -> invalid_input
-  program_not_found,     ///< the program to run does not exist or is not executable      -> unavailable
-  spawn_failed,          ///< fork/exec or its pipes failed                                -> unavailable
-  command_failed,        ///< a command (podman pull, run, ...) exited with an error        -> upstream_failure
-  command_timed_out,     ///< a command did not finish in time and was killed               -> upstream_failure
-  digest_mismatch,       ///< the image runs under another digest than the one pinned       -> forbidden
-  not_registered,        ///< the agent has no registration with a control plane yet        -> unavailable
-  registration_refused,  ///< the control plane refused the registration (4xx)              -> forbidden
-  cp_unavailable,        ///< the control plane could not be reached or answered 5xx        -> upstream_failure
-  deployment_conflict,   ///< another deployment holds the workload slot                     -> conflict
-  busy,                  ///< too many requests of this kind in flight; retry shortly        -> unavailable
+  invalid_config = 1,    ///< a configuration value is malformed or unknown     -> invalid_input
+  program_not_found,     ///< the program to run is missing or not executable   -> unavailable
+  spawn_failed,          ///< fork/exec or its pipes failed                     -> unavailable
+  command_failed,        ///< a command (podman pull, run, ...) failed          -> upstream_failure
+  command_timed_out,     ///< a command did not finish in time; it was killed   -> upstream_failure
+  digest_mismatch,       ///< the image has another digest than the pinned one  -> forbidden
+  not_registered,        ///< no registration with a control plane yet          -> unavailable
+  registration_refused,  ///< the control plane refused the registration (4xx)  -> forbidden
+  cp_unavailable,        ///< the CP could not be reached or answered 5xx       -> upstream_failure
+  deployment_conflict,   ///< another deployment holds the workload slot        -> conflict
+  busy,                  ///< too many requests of this kind; retry shortly     -> unavailable
 };
 
 error_code make_error_code(errc e) noexcept;

@@ -24,7 +24,8 @@ struct LogLine {
 /// Thread-safe. Lines longer than `max_line_bytes` are cut (and marked with "...").
 class LogBuffer {
  public:
-  explicit LogBuffer(std::size_t max_bytes = 4 * 1024 * 1024, std::size_t max_line_bytes = 8 * 1024);
+  explicit LogBuffer(std::size_t max_bytes = 4 * 1024 * 1024,
+                     std::size_t max_line_bytes = 8 * 1024);
 
   /// Appends one line; drops the oldest lines while the total exceeds the cap.
   void append(std::string_view source, std::string_view text,
@@ -32,8 +33,9 @@ class LogBuffer {
 
   /// The last `lines` lines (all when nullopt) at or after `since` (all when nullopt), oldest
   /// first.
-  std::vector<LogLine> read(std::optional<std::chrono::system_clock::time_point> since = std::nullopt,
-                            std::optional<std::size_t> lines = std::nullopt) const;
+  std::vector<LogLine> read(
+      std::optional<std::chrono::system_clock::time_point> since = std::nullopt,
+      std::optional<std::size_t> lines = std::nullopt) const;
 
   std::size_t bytes() const;
   std::size_t size() const;

@@ -61,9 +61,9 @@ struct Options {
   Mode mode = Mode::agent;
 
   // --- identity, sent at registration
-  std::string cp_url{};       ///< "https://cp.example.com" (agent mode)
+  std::string cp_url{};  ///< "https://cp.example.com" (agent mode)
   std::string vm_name{};
-  std::string owner{};        ///< "github:org/NAME" or "github:user/NAME"
+  std::string owner{};  ///< "github:org/NAME" or "github:user/NAME"
   std::string node_size{};
   std::string datacenter{};
   /// Where the CP can reach this API without a tunnel (dev); empty in production.

@@ -21,8 +21,8 @@ enum class WorkloadState {
   pulling,   ///< fetching the image
   starting,  ///< created, not yet running
   running,
-  stopped,   ///< undeployed
-  failed,    ///< could not be fetched or started, or keeps exiting
+  stopped,  ///< undeployed
+  failed,   ///< could not be fetched or started, or keeps exiting
 };
 /// "idle", "pulling", "starting", "running", "stopped", "failed" (what heartbeats report).
 std::string_view to_string(WorkloadState state) noexcept;
