@@ -16,6 +16,10 @@ apt_packages=(
   # and the CNI plugins, a loopback registry, skopeo to push to it, and a static busybox to build
   # an image from.
   podman runc containernetworking-plugins skopeo docker-registry busybox-static
+  # The launcher's tests (tests/launcher/): QEMU and Debian's cloud kernel boot one real VM under
+  # TCG from an initrd made with cpio; xorriso makes config drives; e2fsprogs makes (and debugfs
+  # reads back) the disks made from OCI images; python3 runs the stand-in QEMU.
+  qemu-system-x86 linux-image-cloud-amd64 cpio xorriso e2fsprogs python3
 )
 # pybind11 is pinned once, in pyproject.toml, and read from there.
 pybind11_req=$(grep -oE "pybind11==[0-9.]+" "$(dirname "$0")/../pyproject.toml")

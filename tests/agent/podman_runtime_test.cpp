@@ -2,25 +2,12 @@
 // a busybox-static root filesystem with `podman import` and pushed with skopeo, then pull by
 // digest, run, logs, HTTP through the published port, replacement and stop.
 //
-// What this sandbox (and CI: root, no systemd, no internet) needs, found by trying; all of it
-// lives in the files below, written to a temporary directory and handed to podman through
-// PodmanOptions::podman_env, so the product's defaults stay those of the host:
-// - default_ulimits: podman asks for nofile=1048576, above the hard limit the sandbox grants
-//   (20000) and may not raise, and runc then fails with "error setting rlimits".
-// - runtime runc, cgroup_manager cgroupfs, events_logger file: there is no systemd or journald,
-//   and crun is not installed (podman would pick these by itself; stated so nothing depends on
-//   autodetection).
-// - lock_type file and a private tmp_dir: with the default shm locks every podman using a fresh
-//   tmp_dir "refreshes" and frees all locks in the shared /dev/shm/libpod_lock, which breaks any
-//   other podman on the machine, including a parallel test.
-// - storage driver vfs under the temporary directory: works on any file system (overlay works
-//   here too, but leaves mounts to clean up) and is removed with the directory.
-// - networking: the default CNI bridge (containernetworking-plugins, which apt picks for podman's
-//   network stack; netavark is the other choice, so the backend is named) with
-//   `-p 127.0.0.1:H:C` works as root here, so the HTTP check is real.
-// - registries.conf marks the loopback registry insecure (plain HTTP).
+// The podman configuration this sandbox (and CI) needs, and why, is in support/containers.hpp; it
+// is handed to podman through PodmanOptions::podman_env, so the product's defaults stay those of
+// the host.
 #include "agent/child_process.hpp"
 #include "agent/podman_runtime.hpp"
+#include "support/containers.hpp"
 #include "support/temp_dir.hpp"
 
 #include <easyenclave/agent/error.hpp>
@@ -29,21 +16,16 @@
 
 #include <gtest/gtest.h>
 
-#include <array>
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <map>
 #include <optional>
-#include <sstream>
+#include <string>
 #include <thread>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 namespace {
@@ -53,9 +35,11 @@ using ee::agent::LogBuffer;
 using ee::agent::PodmanOptions;
 using ee::agent::WorkloadSpec;
 using ee::agent::WorkloadState;
-using ee::agent::detail::Child;
 using ee::agent::detail::CommandResult;
 using ee::agent::detail::run_command;
+using ee::test::find_program;
+using ee::test::free_port;
+using ee::test::http_get;
 namespace fs = std::filesystem;
 
 template <class Predicate>
@@ -68,97 +52,13 @@ bool eventually(Predicate predicate, std::chrono::milliseconds timeout = 10s) {
   return predicate();
 }
 
-// The program `name` as found in PATH; empty when absent.
-std::string find_program(std::string const& name) {
-  char const* path = std::getenv("PATH");
-  std::stringstream dirs(path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    auto const candidate = fs::path(dir.empty() ? "." : dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return {};
-}
-
-// A statically linked ELF has no PT_INTERP program header; a busybox that needs the host's
-// dynamic loader cannot run in an image that has only busybox.
-bool is_static_elf(std::string const& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::array<unsigned char, 64> header{};
-  if (!in.read(reinterpret_cast<char*>(header.data()), header.size())) return false;
-  if (std::memcmp(header.data(), "\x7f"
-                                 "ELF",
-                  4) != 0 ||
-      header[4] != 2) {
-    return false;  // not a 64-bit ELF
-  }
-  auto read_le = [&](std::size_t at, std::size_t bytes) {
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < bytes; ++i) v |= std::uint64_t{header[at + i]} << (8 * i);
-    return v;
-  };
-  auto const phoff = read_le(0x20, 8);
-  auto const phentsize = read_le(0x36, 2);
-  auto const phnum = read_le(0x38, 2);
-  for (std::uint64_t i = 0; i < phnum; ++i) {
-    in.seekg(static_cast<std::streamoff>(phoff + i * phentsize));
-    std::array<unsigned char, 4> type{};
-    if (!in.read(reinterpret_cast<char*>(type.data()), type.size())) return false;
-    if (type[0] == 3 && type[1] == 0 && type[2] == 0 && type[3] == 0) return false;  // PT_INTERP
-  }
-  return true;
-}
-
-std::uint16_t free_port() {
-  int const fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
-// GET `path` from 127.0.0.1:`port` over HTTP/1.0; the whole response, or nullopt when nothing
-// answers.
-std::optional<std::string> http_get(std::uint16_t port, std::string const& path) {
-  int const fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return std::nullopt;
-  timeval timeout{.tv_sec = 2, .tv_usec = 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::optional<std::string> response;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    std::string const request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-        static_cast<ssize_t>(request.size())) {
-      std::string got;
-      char chunk[4096];
-      for (ssize_t n; (n = ::recv(fd, chunk, sizeof chunk, 0)) > 0;) {
-        got.append(chunk, static_cast<std::size_t>(n));
-      }
-      if (!got.empty()) response = std::move(got);
-    }
-  }
-  ::close(fd);
-  return response;
-}
-
 // Everything one test process shares: configuration, a registry, three pushed images.
 struct Machine {
   std::string skip;   // why podman cannot work here
   std::string error;  // why setting up failed where it should have worked
   std::unique_ptr<ee::test::TempDir> dir;
   std::map<std::string, std::string> podman_env;
-  std::unique_ptr<Child> registry;
+  std::unique_ptr<ee::test::LoopbackRegistry> registry;
   std::string repo;  // 127.0.0.1:<port>/ee-podman-test
   std::string serving_v1, serving_v2, crashing;  // pinned references
 };
@@ -175,7 +75,7 @@ class PodmanRuntimeReal : public ::testing::Test {
       podman({"rm", "--all", "--force", "--time", "0"});
       podman({"rmi", "--all", "--force"});
     }
-    if (machine_->registry) machine_->registry->stop(2s);
+    machine_->registry.reset();
     delete machine_;
     machine_ = nullptr;
   }
@@ -245,37 +145,24 @@ class PodmanRuntimeReal : public ::testing::Test {
       }
     }
     auto const busybox = find_program("busybox");
-    if (!is_static_elf(fs::canonical(busybox).string())) {
+    if (!ee::test::is_static_elf(fs::canonical(busybox).string())) {
       m.skip = busybox + " is not statically linked (install busybox-static)";
       return;
     }
 
     m.dir = std::make_unique<ee::test::TempDir>();
-    auto const root = m.dir->path();
     auto const registry_port = free_port();
     m.repo = "127.0.0.1:" + std::to_string(registry_port) + "/ee-podman-test";
-    m.podman_env = {
-        {"CONTAINERS_CONF", m.dir->write("containers.conf", containers_conf(root)).string()},
-        {"CONTAINERS_STORAGE_CONF", m.dir->write("storage.conf", storage_conf(root)).string()},
-        {"CONTAINERS_REGISTRIES_CONF",
-         m.dir->write("registries.conf", registries_conf(registry_port)).string()},
-    };
+    m.podman_env = ee::test::write_container_config(*m.dir, registry_port);
     if (auto info = podman({"info", "--format", "{{.Host.OCIRuntime.Name}}"}); info.exit_status) {
       m.skip = "podman cannot work on this machine: " +
                ee::agent::detail::redacted_tail(info.err, {});
       return;
     }
 
-    auto registry = Child::spawn(
-        {.argv = {"docker-registry", "serve",
-                  m.dir->write("registry.yml", registry_config(root, registry_port)).string()}});
-    if (!registry) {
-      m.error = "docker-registry: " + registry.error().message();
-      return;
-    }
-    m.registry = std::move(*registry);
-    if (!eventually([&] { return http_get(registry_port, "/v2/").has_value(); })) {
-      m.error = "docker-registry did not answer on port " + std::to_string(registry_port);
+    m.registry = ee::test::LoopbackRegistry::start(*m.dir, registry_port);
+    if (!m.registry->error.empty()) {
+      m.error = m.registry->error;
       return;
     }
 
@@ -289,56 +176,6 @@ class PodmanRuntimeReal : public ::testing::Test {
     if (auto removed = podman({"rmi", "--all", "--force"}); removed.exit_status != 0) {
       m.error = "podman rmi: " + removed.err;
     }
-  }
-
-  static std::string containers_conf(fs::path const& root) {
-    return "[containers]\n"
-           "default_ulimits = [\"nofile=20000:20000\", \"nproc=4096:4096\"]\n"
-           "[engine]\n"
-           "runtime = \"runc\"\n"
-           "cgroup_manager = \"cgroupfs\"\n"
-           "events_logger = \"file\"\n"
-           "lock_type = \"file\"\n"
-           "tmp_dir = \"" +
-           (root / "tmp").string() +
-           "\"\n"
-           "[network]\n"
-           "network_backend = \"cni\"\n"
-           "network_config_dir = \"" +
-           (root / "net").string() + "\"\n";
-  }
-
-  static std::string storage_conf(fs::path const& root) {
-    return "[storage]\n"
-           "driver = \"vfs\"\n"
-           "runroot = \"" +
-           (root / "run").string() +
-           "\"\n"
-           "graphroot = \"" +
-           (root / "storage").string() + "\"\n";
-  }
-
-  static std::string registries_conf(std::uint16_t port) {
-    return "unqualified-search-registries = []\n"
-           "[[registry]]\n"
-           "location = \"127.0.0.1:" +
-           std::to_string(port) +
-           "\"\n"
-           "insecure = true\n";
-  }
-
-  static std::string registry_config(fs::path const& root, std::uint16_t port) {
-    return "version: 0.1\n"
-           "log:\n"
-           "  level: error\n"
-           "storage:\n"
-           "  filesystem:\n"
-           "    rootdirectory: " +
-           (root / "registry").string() +
-           "\n"
-           "http:\n"
-           "  addr: 127.0.0.1:" +
-           std::to_string(port) + "\n";
   }
 
   // Builds an image whose root file system is busybox (sh, httpd) and /www/index.html holding
