@@ -14,7 +14,9 @@
 
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <filesystem>
 
@@ -36,7 +38,7 @@ constexpr std::uint16_t kWorkloadPort = 8080;
 // Intervals are turned into timer durations; a week bounds them far from any overflow.
 constexpr std::int64_t kMaxIntervalSeconds = 7 * 24 * 3600;
 
-enum class Kind { text, list, number };
+enum class Kind { text, list, number, map };
 
 struct Key {
   std::string_view name;
@@ -46,19 +48,24 @@ struct Key {
   std::string AgentConfig::*text = nullptr;
   std::vector<std::string> AgentConfig::*list = nullptr;
   std::int64_t AgentConfig::*number = nullptr;
+  std::map<std::string, std::string> AgentConfig::*map = nullptr;
 };
 
 constexpr Key text(std::string_view name, std::string_view env, std::string_view help,
                    std::string AgentConfig::*member) {
-  return {name, env, help, Kind::text, member, nullptr, nullptr};
+  return {name, env, help, Kind::text, member, nullptr, nullptr, nullptr};
 }
 constexpr Key list(std::string_view name, std::string_view env, std::string_view help,
                    std::vector<std::string> AgentConfig::*member) {
-  return {name, env, help, Kind::list, nullptr, member, nullptr};
+  return {name, env, help, Kind::list, nullptr, member, nullptr, nullptr};
 }
 constexpr Key number(std::string_view name, std::string_view env, std::string_view help,
                      std::int64_t AgentConfig::*member) {
-  return {name, env, help, Kind::number, nullptr, nullptr, member};
+  return {name, env, help, Kind::number, nullptr, nullptr, member, nullptr};
+}
+constexpr Key map(std::string_view name, std::string_view env, std::string_view help,
+                  std::map<std::string, std::string> AgentConfig::*member) {
+  return {name, env, help, Kind::map, nullptr, nullptr, nullptr, member};
 }
 
 using C = AgentConfig;
@@ -91,6 +98,8 @@ constexpr std::array kKeys = {
          "argv of the process runtime (JSON array, or words)", &C::process_command),
     list("cp_command", "EE_CP_COMMAND", "cp-bootstrap: argv of ee-cp (JSON array, or words)",
          &C::cp_command),
+    map("cp_env", "EE_CP_ENV", "cp-bootstrap: environment for ee-cp (JSON object of strings)",
+        &C::cp_env),
     text("cp_ca_file", "EE_CP_CA_FILE", "extra PEM CA for outbound TLS (CP, ITA)", &C::cp_ca_file),
     number("register_retry_min", "EE_REGISTER_RETRY_MIN", "seconds before the first retry",
            &C::register_retry_min),
@@ -135,6 +144,25 @@ result<std::vector<std::string>> strings_of(std::string_view key, json::bj::valu
   return out;
 }
 
+// An object of strings whose names are environment variable names ([A-Za-z_][A-Za-z0-9_]*).
+result<std::map<std::string, std::string>> string_map_of(std::string_view key,
+                                                         json::bj::value const& value) {
+  auto const wrong = [&] {
+    return invalid(std::string(key) + ": expected an object of strings named like variables");
+  };
+  if (!value.is_object()) return wrong();
+  std::map<std::string, std::string> out;
+  for (auto const& [name, item] : value.as_object()) {
+    bool const ok_name = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
+                         std::all_of(name.begin(), name.end(), [](char c) {
+                           return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                         });
+    if (!ok_name || !item.is_string()) return wrong();
+    out.emplace(std::string(name), std::string(item.as_string()));
+  }
+  return out;
+}
+
 // A list as text: a JSON array when it starts with '[', else words separated by spaces (no
 // quoting: a word with a space needs the JSON form).
 result<std::vector<std::string>> parse_list(std::string_view key, std::string_view text) {
@@ -165,6 +193,12 @@ result<void> set_from_json(Key const& key, json::bj::value const& value, AgentCo
       auto items = strings_of(key.name, value);
       if (!items) return items.error();
       config.*(key.list) = std::move(*items);
+      return {};
+    }
+    case Kind::map: {
+      auto items = string_map_of(key.name, value);
+      if (!items) return items.error();
+      config.*(key.map) = std::move(*items);
       return {};
     }
     case Kind::number:
@@ -294,8 +328,47 @@ result<void> apply_agent_config_value(std::string_view name, std::string_view va
       config.*(key->number) = *n;
       return {};
     }
+    case Kind::map: {
+      auto doc = json::parse(value, {.max_bytes = kMaxConfigBytes});
+      if (!doc) return invalid(std::string(key->name) + ": expected a JSON object of strings");
+      auto items = string_map_of(key->name, *doc);
+      if (!items) return items.error();
+      config.*(key->map) = std::move(*items);
+      return {};
+    }
   }
   return {};
+}
+
+std::string agent_config_json(AgentConfig const& config) {
+  AgentConfig const defaults;
+  json::bj::object out;
+  for (auto const& key : kKeys) {
+    std::string const name(key.name);
+    switch (key.kind) {
+      case Kind::text:
+        if (config.*(key.text) != defaults.*(key.text)) out[name] = config.*(key.text);
+        break;
+      case Kind::list:
+        if (config.*(key.list) != defaults.*(key.list)) {
+          json::bj::array items;
+          for (auto const& item : config.*(key.list)) items.emplace_back(item);
+          out[name] = std::move(items);
+        }
+        break;
+      case Kind::number:
+        if (config.*(key.number) != defaults.*(key.number)) out[name] = config.*(key.number);
+        break;
+      case Kind::map:
+        if (config.*(key.map) != defaults.*(key.map)) {
+          json::bj::object items;
+          for (auto const& [k, v] : config.*(key.map)) items[k] = v;
+          out[name] = std::move(items);
+        }
+        break;
+    }
+  }
+  return json::serialize(out);
 }
 
 result<void> validate_agent_config(AgentConfig& c) {
@@ -429,6 +502,7 @@ result<Options> make_agent_options(AgentConfig const& c) {
   o.cloudflared = c.cloudflared;
   o.tunnel_token = c.tunnel_token;
   o.cp_command = c.cp_command;
+  o.cp_env = c.cp_env;
   o.state_dir = c.state_dir;
   auto listen = http::parse_host_port(c.listen);
   if (!listen) return invalid("listen: " + listen.error().message());

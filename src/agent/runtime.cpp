@@ -507,7 +507,9 @@ result<std::unique_ptr<AgentRuntime>> AgentRuntime::start(Options options) {
     detail::SupervisorOptions cp;
     cp.name = "cp";
     cp.logs = s.logs;
-    cp.spawn.argv = s.options.cp_command;  // inherits the agent's environment: the CP's settings
+    // The agent's environment and the configured one: the CP's settings and secrets.
+    cp.spawn.argv = s.options.cp_command;
+    cp.spawn.env = s.options.cp_env;
     s.control_plane = std::make_unique<detail::Supervisor>(std::move(cp));
     s.control_plane->start();
     s.ensure_tunnel(s.options.tunnel_token);

@@ -570,7 +570,9 @@ TEST_F(AgentRuntimeTest, CpBootstrapRunsTheControlPlaneAndItsTunnelWithoutRegist
   auto o = options();
   o.mode = ee::agent::Mode::cp_bootstrap;
   o.cp_command = {"/bin/sh", "-c",
-                  "echo control plane up with EE_TEST_FLAG=$EE_TEST_FLAG; exec sleep 60"};
+                  "echo control plane up with EE_TEST_FLAG=$EE_TEST_FLAG CF=$CLOUDFLARE_API_TOKEN; "
+                  "exec sleep 60"};
+  o.cp_env = {{"CLOUDFLARE_API_TOKEN", "from-config"}};
   o.tunnel_token = "cp-tunnel-token";
   o.cloudflared = cloudflared().string();
   ::setenv("EE_TEST_FLAG", "passed-through", 1);
@@ -579,7 +581,7 @@ TEST_F(AgentRuntimeTest, CpBootstrapRunsTheControlPlaneAndItsTunnelWithoutRegist
   ASSERT_TRUE(eventually([&] { return agent->status().tunnel == "running"; }));
   ASSERT_TRUE(eventually([&] {
     for (auto const& line : agent->logs()->read())
-      if (line.source == "cp" && line.text == "control plane up with EE_TEST_FLAG=passed-through")
+      if (line.source == "cp" && line.text == "control plane up with EE_TEST_FLAG=passed-through CF=from-config")
         return true;
     return false;
   }));

@@ -498,7 +498,7 @@ TEST(AgentConfig, OptionsFollowTheConfiguration) {
 
 TEST(AgentConfig, EveryKeyHasAnEnvironmentVariableAndHelp) {
   auto const keys = ee::agent::agent_config_keys();
-  EXPECT_EQ(keys.size(), 26u);
+  EXPECT_EQ(keys.size(), 27u);
   for (auto const& k : keys) {
     EXPECT_FALSE(k.help.empty()) << k.name;
     if (k.name == "ita_api_key") {
@@ -509,6 +509,44 @@ TEST(AgentConfig, EveryKeyHasAnEnvironmentVariableAndHelp) {
       EXPECT_EQ(k.env, expected) << k.name;
     }
   }
+}
+
+TEST(AgentConfig, CpEnvIsAnObjectOfVariables) {
+  std::vector<std::string> unknown;
+  auto c = parse_agent_config(R"({"cp_env":{"CLOUDFLARE_API_TOKEN":"t","EE_DOMAIN":"x.example"}})",
+                              unknown);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->cp_env.at("CLOUDFLARE_API_TOKEN"), "t");
+  EXPECT_EQ(c->cp_env.size(), 2u);
+  for (auto const* bad : {R"({"cp_env":["A=b"]})", R"({"cp_env":{"A":1}})",
+                          R"({"cp_env":{"1A":"x"}})", R"({"cp_env":{"A-B":"x"}})",
+                          R"({"cp_env":{"":"x"}})"}) {
+    auto r = parse_agent_config(bad, unknown);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message().find("cp_env"), std::string::npos) << bad;
+  }
+  AgentConfig from_flag;
+  ASSERT_TRUE(ee::agent::apply_agent_config_value("cp_env", R"({"ITA_API_KEY":"k"})", from_flag));
+  EXPECT_EQ(from_flag.cp_env.at("ITA_API_KEY"), "k");
+  EXPECT_FALSE(ee::agent::apply_agent_config_value("cp_env", "ITA_API_KEY=k", from_flag));
+}
+
+TEST(AgentConfig, JsonOfAConfigHoldsWhatDiffersAndReadsBackTheSame) {
+  AgentConfig defaults;
+  EXPECT_EQ(ee::agent::agent_config_json(defaults), "{}");
+  AgentConfig c;
+  c.mode = "cp-bootstrap";
+  c.vm_name = "cp-1";
+  c.cp_command = {"/usr/bin/ee-cp", "--listen", "0.0.0.0:8080"};
+  c.cp_env = {{"CLOUDFLARE_API_TOKEN", "t"}};
+  c.refused_retry = 60;
+  auto const text = ee::agent::agent_config_json(c);
+  EXPECT_EQ(text.find("listen\":"), std::string::npos);  // defaults are left out
+  std::vector<std::string> unknown;
+  auto back = parse_agent_config(text, unknown);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_TRUE(unknown.empty());
+  EXPECT_EQ(*back, c);
 }
 
 }  // namespace

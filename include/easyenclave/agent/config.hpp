@@ -31,6 +31,7 @@
 /// | podman | EE_PODMAN | podman | |
 /// | process_command | EE_PROCESS_COMMAND | | argv of the process runtime (list) |
 /// | cp_command | EE_CP_COMMAND | ["ee-cp"] | argv of ee-cp in cp-bootstrap mode (list) |
+/// | cp_env | EE_CP_ENV | {} | cp-bootstrap: environment for ee-cp (object of strings; secrets) |
 /// | cp_ca_file | EE_CP_CA_FILE | | extra PEM CA for the CP's and ITA's TLS |
 /// | register_retry_min | EE_REGISTER_RETRY_MIN | 1 | seconds, first retry |
 /// | register_retry_max | EE_REGISTER_RETRY_MAX | 60 | seconds, backoff cap |
@@ -80,6 +81,9 @@ struct AgentConfig {
   std::string podman = "podman";
   std::vector<std::string> process_command{};  ///< the process runtime's argv
   std::vector<std::string> cp_command{"ee-cp"};  ///< cp-bootstrap: ee-cp's argv
+  /// cp-bootstrap: environment for ee-cp on top of the agent's own (its settings and secrets,
+  /// CLOUDFLARE_*, ITA_API_KEY, ...; what `ee launch --cp` hands over on the config drive).
+  std::map<std::string, std::string> cp_env{};
   std::string cp_ca_file{};  ///< extra PEM CA bundle for outbound TLS
   std::int64_t register_retry_min = 1;  ///< seconds
   std::int64_t register_retry_max = 60;  ///< seconds
@@ -117,6 +121,11 @@ result<AgentConfig> parse_agent_config(std::string_view json,
 /// environment variable or a flag carries it.
 /// @returns agent::errc::invalid_config for an unknown key or a list or number that does not
 ///          parse; `config` is unchanged then. Never throws (except bad_alloc).
+/// The JSON object of the keys of `config` that differ from the defaults, compactly: what a
+/// launcher writes for the agent, and `parse_agent_config` reads back to the same config.
+/// Never throws (except bad_alloc).
+std::string agent_config_json(AgentConfig const& config);
+
 result<void> apply_agent_config_value(std::string_view key, std::string_view value,
                                       AgentConfig& config);
 

@@ -27,6 +27,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,8 +87,9 @@ struct Options {
   std::string cloudflared = "cloudflared";
   /// cp-bootstrap: the pre-configured tunnel token (agent mode gets its token from the CP).
   std::string tunnel_token{};
-  /// cp-bootstrap: the ee-cp command; it inherits the agent's environment.
+  /// cp-bootstrap: the ee-cp command; it inherits the agent's environment plus `cp_env`.
   std::vector<std::string> cp_command{};
+  std::map<std::string, std::string> cp_env{};
 
   // --- local state and services
   /// Keeps the registration (agent id, hostname, tunnel token) so a reboot brings the tunnel up
