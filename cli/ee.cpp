@@ -1,7 +1,10 @@
-// ee: the host-side tool. Verbs so far: `ee quote inspect|verify` (DCAP verification of TDX
-// quotes), `ee token verify` (ITA, GitHub OIDC and other JWTs against a key set file) and
-// `ee sim quote|collateral` (the test-only quote simulator). Parses flags, calls the library,
-// prints text or JSON. Exit codes: 0 ok, 1 rejected, 2 usage, 3 I/O or upstream.
+// ee: the host-side tool. `ee launch | stop | list | logs | preflight` (TDX VMs with QEMU/KVM; in
+// ee_vms.cpp), `ee quote inspect|verify` (DCAP verification of TDX quotes), `ee token verify`
+// (ITA, GitHub OIDC and other JWTs against a key set file) and `ee sim quote|collateral` (the
+// test-only quote simulator). Parses flags, calls the library, prints text or JSON. Exit codes:
+// 0 ok, 1 rejected, 2 usage, 3 I/O or upstream.
+#include "ee_vms.hpp"
+
 #include <easyenclave/encoding.hpp>
 #include <easyenclave/file.hpp>
 #include <easyenclave/jwt/describe.hpp>
@@ -168,6 +171,8 @@ int main(int argc, char** argv) {
   token_v->add_option("--at", t.at, "Check time, RFC 3339 or Unix seconds (default: now)");
   token_v->add_flag("--json", t.json, "JSON output");
 
+  auto const vms = add_vm_commands(app);
+
   SimArgs s;
   auto* sim = app.add_subcommand("sim", "The TDX quote simulator (test PKI, never trusted by default)")
                   ->require_subcommand(1);
@@ -193,6 +198,7 @@ int main(int argc, char** argv) {
   ee::log::set_level(level);
   ee::log::set_sink(ee::log::make_stderr_sink(ee::log::Format::text));
 
+  if (auto code = run_vm_command(*vms)) return *code;
   if (*inspect) return quote_inspect(q);
   if (*verify) return quote_verify(q);
   if (*token_v) return token_verify(t);

@@ -1,0 +1,15 @@
+#pragma once
+// The VM verbs of `ee` (launch, stop, list, logs, preflight), kept in their own file so each part
+// of the program stays short. ee.cpp registers them and runs the one chosen.
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <optional>
+
+struct VmCommands;
+
+/// Adds the verbs to `app`; the returned object holds their parsed arguments.
+std::shared_ptr<VmCommands> add_vm_commands(CLI::App& app);
+
+/// Runs the verb the command line chose, if it is one of these; its exit code.
+std::optional<int> run_vm_command(VmCommands const& commands);

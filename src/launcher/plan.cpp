@@ -1,0 +1,272 @@
+// Planning a launch: sizes, the agent's configuration and how it travels, the VM's paths and
+// the QEMU command. Pure: nothing here reads or starts anything, so `ee launch --dry-run` and the
+// snapshot tests see exactly what a launch would do.
+#include <easyenclave/agent/config.hpp>
+#include <easyenclave/api/agents.hpp>
+#include <easyenclave/api/boot_config.hpp>
+#include <easyenclave/launcher/launcher.hpp>
+
+#include "detail/crypto.hpp"
+#include "detail/encoding.hpp"
+
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include <unistd.h>
+
+namespace ee::launcher {
+namespace {
+
+constexpr std::uint32_t kMaxMemoryGib = 1024;
+constexpr std::uint32_t kMaxVcpus = 256;
+// The agent API inside the guest (agent/config.hpp's default listen port).
+constexpr std::uint16_t kAgentPort = 8081;
+
+// The presets of the issue: tiny and standard fixed, llm a starting point for GPU-less large
+// models (override with --memory / --vcpus).
+constexpr NodeSize kSizes[] = {
+    {"tiny", 4, 4},
+    {"standard", 16, 16},
+    {"llm", 64, 32},
+};
+
+Error invalid(std::string text) { return Error(errc::invalid_request, std::move(text)); }
+
+bool is_name(std::string_view s) {
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+bool is_env_name(std::string_view s) {
+  return !s.empty() && !(s.front() >= '0' && s.front() <= '9') &&
+         std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '_';
+         });
+}
+
+bool is_http_url(std::string_view text) {
+  auto url = boost::urls::parse_absolute_uri(text);
+  return url && (url->scheme() == "http" || url->scheme() == "https") &&
+         !url->encoded_host().empty() && !url->has_userinfo() && !url->has_query() &&
+         !url->has_fragment() && !text.ends_with('/');
+}
+
+// QEMU's option syntax: a comma inside a value is written twice.
+std::string qemu_escape(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    out += c;
+    if (c == ',') out += ',';
+  }
+  return out;
+}
+
+// A deterministic default name: the same owner and size give the same name, so launching twice
+// by accident is refused ("running") instead of starting a second VM.
+std::string default_name(LaunchRequest const& r) {
+  auto const digest = ::ee::detail::sha256(::ee::detail::as_bytes(
+      (r.cp ? std::string("cp") : r.owner) + "|" + r.node_size + "|" + r.image));
+  return "ee-" + std::string(r.cp ? "cp" : r.node_size) + "-" +
+         ::ee::detail::hex_encode(std::span(digest).first(4));
+}
+
+// The settings that must not appear on a host's process list.
+bool carries_secrets(agent::AgentConfig const& c) {
+  return !c.tunnel_token.empty() || !c.ita_api_key.empty() || !c.cp_env.empty();
+}
+
+result<agent::AgentConfig> agent_config(LaunchRequest const& r, std::string const& name) {
+  agent::AgentConfig c;
+  c.mode = r.cp ? "cp-bootstrap" : "agent";
+  c.vm_name = name;
+  c.owner = r.owner;
+  c.node_size = r.node_size;
+  c.datacenter = r.datacenter;
+  c.cp_url = r.cp_url;
+  c.tunnel_token = r.cf_tunnel_token;
+  c.cp_env = r.cp_env;
+  for (auto const& [key, value] : r.agent_settings) {
+    if (auto ok = agent::apply_agent_config_value(key, value, c); !ok) {
+      return invalid("--set " + key + ": " + ok.error().message());
+    }
+  }
+  return c;
+}
+
+result<void> check_request(LaunchRequest const& r) {
+  if (r.image.empty()) return invalid("an image is required (a disk image path or an OCI reference)");
+  if (!r.cp || !r.owner.empty()) {
+    if (r.owner.empty()) return invalid("--owner is required (github:org/NAME or github:user/NAME)");
+    if (auto ok = api::check_owner(r.owner, "--owner"); !ok) return invalid(ok.error().message());
+  }
+  if (!r.cp) {
+    if (r.cp_url.empty()) return invalid("--cp-url is required (the control plane to register with)");
+    if (!is_http_url(r.cp_url)) {
+      return invalid("--cp-url must be an absolute http(s) URL without a trailing '/'");
+    }
+  }
+  if (auto ok = api::check_datacenter(r.datacenter, "--datacenter"); !ok) {
+    return invalid(ok.error().message());
+  }
+  if (!r.name.empty() && !is_name(r.name)) {
+    return invalid("--name must be 1-63 of [a-z0-9-], not starting or ending with '-'");
+  }
+  if (r.memory_gib && (*r.memory_gib == 0 || *r.memory_gib > kMaxMemoryGib)) {
+    return invalid("--memory must be from 1 to " + std::to_string(kMaxMemoryGib) + " GiB");
+  }
+  if (r.vcpus && (*r.vcpus == 0 || *r.vcpus > kMaxVcpus)) {
+    return invalid("--vcpus must be from 1 to " + std::to_string(kMaxVcpus));
+  }
+  if (r.initrd.size() > 0 && r.kernel.empty()) return invalid("--initrd needs --kernel");
+  for (auto const& [name, value] : r.cp_env) {
+    if (!is_env_name(name)) return invalid("--cp-env: '" + name + "' is not a variable name");
+  }
+  if (!r.cp && (!r.cf_tunnel_token.empty() || !r.cp_env.empty())) {
+    return invalid("--cf-tunnel-token and --cp-env are for --cp (agents get their tunnel from the CP)");
+  }
+  return {};
+}
+
+std::vector<std::string> qemu_argv(LaunchPlan const& p, LaunchRequest const& r,
+                                   HostPaths const& paths) {
+  std::vector<std::string> a{paths.qemu, "-name", p.name, "-nodefaults", "-nographic"};
+  auto add = [&a](std::initializer_list<std::string> items) { a.insert(a.end(), items); };
+  auto const memory = std::to_string(p.size.memory_gib) + "G";
+  if (r.tdx) {
+    // Upstream QEMU's TDX guest (docs/system/i386/tdx.rst): KVM with a split irqchip, the
+    // tdx-guest object as the confidential-guest-support, guest memory from a memfd backend
+    // (private pages come from KVM's guest_memfd), TDVF as the firmware. QEMU itself asks the
+    // host's quote generation service for quotes (GetQuote), over vsock to the host (CID 2).
+    std::string tdx = R"({"qom-type":"tdx-guest","id":"tdx0")";
+    if (paths.vsock) {
+      tdx += R"(,"quote-generation-socket":{"type":"vsock","cid":"2","port":")" +
+             std::to_string(paths.qgs_vsock_port) + R"("})";
+    }
+    tdx += "}";
+    add({"-accel", "kvm", "-cpu", "host", "-object", tdx, "-object",
+         "memory-backend-memfd,id=ram0,size=" + memory, "-machine",
+         "q35,kernel-irqchip=split,confidential-guest-support=tdx0,memory-backend=ram0,hpet=off",
+         "-bios", qemu_escape(paths.tdx_firmware)});
+  } else {
+    add({"-accel", paths.kvm ? "kvm" : "tcg", "-cpu", paths.kvm ? "host" : "max", "-machine",
+         "q35"});
+    if (!paths.firmware.empty()) add({"-bios", qemu_escape(paths.firmware)});
+  }
+  add({"-m", memory, "-smp", std::to_string(p.size.vcpus)});
+  auto const format = r.image.ends_with(".qcow2") ? "qcow2" : "raw";
+  add({"-drive", "file=" + qemu_escape(r.image) + ",if=virtio,format=" + format});
+  if (!r.kernel.empty()) {
+    add({"-kernel", r.kernel});
+    if (!r.initrd.empty()) add({"-initrd", r.initrd});
+    std::string cmdline = r.append;
+    if (!p.config_param.empty()) cmdline += (cmdline.empty() ? "" : " ") + p.config_param;
+    add({"-append", cmdline});
+  }
+  if (!p.config_drive.empty()) {
+    // A read-only virtio disk holding the ISO 9660 config drive; the guest finds it by its
+    // volume id, EE_CONFIG.
+    add({"-drive", "file=" + qemu_escape(p.config_drive.string()) +
+                       ",if=none,id=config,format=raw,readonly=on",
+         "-device", "virtio-blk-pci,drive=config"});
+  }
+  std::string netdev = "user,id=net0";
+  if (r.forward_agent_port != 0) {
+    netdev += ",hostfwd=tcp:127.0.0.1:" + std::to_string(r.forward_agent_port) +
+              "-:" + std::to_string(kAgentPort);
+  }
+  add({"-netdev", netdev, "-device", "virtio-net-pci,netdev=net0"});
+  add({"-serial", "file:" + p.serial_log.string(), "-qmp",
+       "unix:" + qemu_escape(p.qmp_socket.string()) + ",server=on,wait=off", "-daemonize",
+       "-pidfile", p.pid_file.string()});
+  return a;
+}
+
+}  // namespace
+
+result<NodeSize> node_size(std::string_view name) {
+  for (auto const& s : kSizes) {
+    if (s.name == name) return s;
+  }
+  return invalid("--node-size '" + std::string(name) + "' is not one of tiny, standard, llm");
+}
+
+std::filesystem::path default_state_root() {
+  if (::geteuid() == 0) return "/var/lib/easyenclave/vms";
+  if (char const* xdg = std::getenv("XDG_DATA_HOME"); xdg != nullptr && *xdg == '/') {
+    return std::filesystem::path(xdg) / "easyenclave/vms";
+  }
+  char const* home = std::getenv("HOME");
+  return std::filesystem::path(home != nullptr ? home : ".") / ".local/share/easyenclave/vms";
+}
+
+result<LaunchPlan> plan_launch(LaunchRequest const& request, HostPaths const& paths) {
+  if (auto ok = check_request(request); !ok) return ok.error();
+  auto size = node_size(request.node_size);
+  if (!size) return size.error();
+  LaunchPlan p;
+  p.name = request.name.empty() ? default_name(request) : request.name;
+  p.size = *size;
+  if (request.memory_gib) p.size.memory_gib = *request.memory_gib;
+  if (request.vcpus) p.size.vcpus = *request.vcpus;
+
+  auto config = agent_config(request, p.name);
+  if (!config) return config.error();
+  if (auto ok = agent::validate_agent_config(*config); !ok) return invalid(ok.error().message());
+  p.agent_config = agent::agent_config_json(*config);
+
+  p.vm_dir = paths.state_root / p.name;
+  p.serial_log = p.vm_dir / "serial.log";
+  p.qmp_socket = p.vm_dir / "qmp.sock";
+  p.pid_file = p.vm_dir / "qemu.pid";
+  p.config_file = p.vm_dir / "config.json";
+
+  // The command line is measured by TDVF into an RTMR and is the simplest way in, but it is
+  // visible in the host's process list and limited to 2048 bytes, and only a kernel QEMU boots
+  // itself takes it: otherwise the configuration goes on a config drive.
+  if (carries_secrets(*config)) {
+    p.config_drive_reason = "it carries secrets (tunnel token, API keys), which must not show on "
+                            "the host's process list";
+  } else if (request.kernel.empty()) {
+    p.config_drive_reason = "the image boots its own kernel (no --kernel), so its command line is "
+                            "not the launcher's to set";
+  } else {
+    auto param = api::encode_boot_config(p.agent_config);
+    if (!param) return param.error();
+    if (api::fits_command_line(*param, request.append.size() + 1)) {
+      p.config_param = std::move(*param);
+    } else {
+      p.config_drive_reason = "the configuration takes " + std::to_string(param->size()) +
+                              " bytes on the kernel command line; it holds " +
+                              std::to_string(api::kBootConfigMaxCmdline - 1) + " in all";
+    }
+  }
+  if (p.config_param.empty()) p.config_drive = p.vm_dir / "config.iso";
+  p.qemu_argv = qemu_argv(p, request, paths);
+  return p;
+}
+
+bool is_oci_reference(std::string_view image) noexcept {
+  if (image.empty() || image.front() == '/' || image.front() == '.' || image.front() == '~') {
+    return false;
+  }
+  // A digest or a tag after the last path component; "disk.qcow2" and "vm.img" are files.
+  auto const slash = image.rfind('/');
+  auto const last = image.substr(slash == std::string_view::npos ? 0 : slash + 1);
+  if (image.find("@sha256:") != std::string_view::npos) return true;
+  if (slash == std::string_view::npos) return false;  // a bare file name in this directory
+  for (auto const* ext : {".qcow2", ".img", ".raw"}) {
+    if (last.ends_with(ext)) return false;
+  }
+  return true;
+}
+
+std::string_view to_string(VmState state) noexcept {
+  return state == VmState::running ? "running" : "stopped";
+}
+
+}  // namespace ee::launcher
