@@ -8,6 +8,7 @@
 //      with no agent logic.
 //
 // usage: bench_agent [--runs N]
+#include "bench/programs.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -22,8 +23,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
-#include <regex>
 #include <thread>
 
 namespace {
@@ -31,32 +30,10 @@ namespace {
 namespace bhttp = boost::beast::http;
 using Clock = std::chrono::steady_clock;
 
-std::string url_of(ee::test::Process& p, char const* what) {
-  std::smatch m;
-  std::regex const re(R"re("url":"([^"]+)")re");
-  if (!p.wait_for_output([&](std::string const& out) { return std::regex_search(out, m, re); },
-                         std::chrono::seconds(30))) {
-    std::fprintf(stderr, "%s did not start: %s\n", what, p.err().c_str());
-    std::exit(1);
-  }
-  auto out = p.out();
-  std::regex_search(out, m, re);
-  return m[1];
-}
-
 std::optional<ee::http::Response> get(ee::http::Client& client, std::string url) {
   auto r = ee::block_on(client.send(ee::http::Request{bhttp::verb::get, std::move(url), 11}));
   if (!r) return std::nullopt;
   return std::move(*r);
-}
-
-long rss_kib(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
 }
 
 double median(std::vector<double> v) {
@@ -116,7 +93,7 @@ int main(int argc, char** argv) {
                         "--db", (dir.path() / "cp.db").string(), "--simulator-dir",
                         sim_dir.string(), "--appraisal", "local", "--log-level", "warn",
                         "--health-scrape-interval", "0"});
-  auto const cp_url = url_of(cp, "ee-cp");
+  auto const cp_url = ee::bench::url_or_exit(cp, "ee-cp");
   auto client = ee::http::make_https_client().value();
 
   std::vector<double> protocol;
@@ -156,7 +133,7 @@ int main(int argc, char** argv) {
                                  "sleep 600",
                                  "--log-level",
                                  "warn"});
-    auto const url = url_of(*agent, "ee-agent");
+    auto const url = ee::bench::url_or_exit(*agent, "ee-agent");
     for (;;) {
       auto health = get(*client, url + "/api/health");
       if (health && health->body().find("\"registered\":true") != std::string::npos) break;
@@ -169,13 +146,13 @@ int main(int argc, char** argv) {
     startup.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
   }
   std::this_thread::sleep_for(std::chrono::seconds(3));  // idle: a heartbeat or two
-  long const agent_rss = rss_kib(agent->pid());
+  long const agent_rss = ee::bench::resident_kib(agent->pid());
 
   ee::test::Process floor(
       {ee::test::program("ee-fake-github").string(), "--listen", "127.0.0.1:0"});
-  (void)url_of(floor, "ee-fake-github");
+  (void)ee::bench::url_or_exit(floor, "ee-fake-github");
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  long const floor_rss = rss_kib(floor.pid());
+  long const floor_rss = ee::bench::resident_kib(floor.pid());
 
   double const protocol_ms = median(protocol);
   double const startup_ms = median(startup);

@@ -9,6 +9,7 @@
 // and the QE report — and a heartbeat one).
 //
 // usage: bench_cp_load [--agents N] [--clients C] [--heartbeats N] [--skip-list]
+#include "bench/programs.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -28,7 +29,6 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -45,19 +45,6 @@ struct Settings {
   int heartbeats = 4000;
   bool list = true;
 };
-
-std::string url_of(ee::test::Process& p, char const* what) {
-  std::smatch m;
-  std::regex const re(R"re("url":"([^"]+)")re");
-  if (!p.wait_for_output([&](std::string const& out) { return std::regex_search(out, m, re); },
-                         std::chrono::seconds(30))) {
-    std::fprintf(stderr, "%s did not start: %s\n", what, p.err().c_str());
-    std::exit(1);
-  }
-  auto out = p.out();
-  std::regex_search(out, m, re);
-  return m[1];
-}
 
 ee::http::Response send(ee::http::Client& client, ee::http::Request request, ee::http::RequestOptions options = {}) {
   auto r = ee::block_on(client.send(std::move(request), options));
@@ -112,15 +99,6 @@ void report(char const* what, double rate, double cp_cpu, int ops, double limit,
   double const cpu_us = cp_cpu * 1e6 / ops;
   std::printf("  %-40s %8.0f /s   ee-cp CPU %7.1f us/op = %6.0f /core-s   limit %6.0f /s (%s), ratio %.2f\n",
               what, rate, cpu_us, 1e6 / cpu_us, limit, limit_what, (1e6 / cpu_us) / limit);
-}
-
-long rss_kib(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
 }
 
 void seed_agents(std::filesystem::path const& db, int from, int to) {
@@ -179,7 +157,7 @@ int main(int argc, char** argv) {
 
   ee::test::Process cloudflare({ee::test::program("ee-fake-cloudflare").string(), "--port", "0", "--api-token",
                                "bench-token", "--account-id", "bench-account", "--zone-id", "bench-zone"});
-  auto const cf_url = url_of(cloudflare, "ee-fake-cloudflare");
+  auto const cf_url = ee::bench::url_or_exit(cloudflare, "ee-fake-cloudflare");
   auto start_cp = [&] {
     return std::make_unique<ee::test::Process>(std::vector<std::string>{
         ee::test::program("ee-cp").string(), "--listen", "127.0.0.1:0", "--dev", "--db", db.string(),
@@ -189,7 +167,7 @@ int main(int argc, char** argv) {
         "--domain", "agents.example.com"});
   };
   auto cp = start_cp();
-  auto const cp_url = url_of(*cp, "ee-cp");
+  auto const cp_url = ee::bench::url_or_exit(*cp, "ee-cp");
   auto client = ee::http::make_https_client().value();
 
   // 1. registrations
@@ -258,8 +236,8 @@ int main(int argc, char** argv) {
     }
     seed_agents(db, have, total);
     cp = start_cp();
-    auto const url = url_of(*cp, "ee-cp");
-    long const idle_rss = rss_kib(cp->pid());
+    auto const url = ee::bench::url_or_exit(*cp, "ee-cp");
+    long const idle_rss = ee::bench::resident_kib(cp->pid());
     // The whole list (the compatible default) and one page of 100 from the middle.
     for (std::string const& query : {std::string(), "?limit=100&offset=" + std::to_string(total / 2)}) {
       std::vector<double> ms;
@@ -276,7 +254,7 @@ int main(int argc, char** argv) {
                   ms[2], bytes_listed);
     }
     std::printf("  ee-cp resident memory at %6d agents: %ld MiB after start, %ld MiB after the listings\n", total,
-                idle_rss / 1024, rss_kib(cp->pid()) / 1024);
+                idle_rss / 1024, ee::bench::resident_kib(cp->pid()) / 1024);
   }
   return 0;
 }

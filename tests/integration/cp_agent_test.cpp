@@ -22,7 +22,6 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
-#include <regex>
 #include <thread>
 
 #include <sys/stat.h>
@@ -48,20 +47,6 @@ std::uint16_t free_port() {
   boost::asio::io_context io;
   boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
   return acceptor.local_endpoint().port();
-}
-
-std::string listening_url(ee::test::Process& p) {
-  std::string url;
-  bool const found = p.wait_for_output(
-      [&url](std::string const& out) {
-        std::smatch m;
-        static std::regex const re(R"re("url":"([^"]+)")re");
-        if (!std::regex_search(out, m, re)) return false;
-        url = m[1];
-        return true;
-      },
-      20s);
-  return found ? url : std::string();
 }
 
 constexpr char kImage[] =
@@ -107,7 +92,7 @@ class CpAgentTest : public ::testing::Test {
                    cloudflare->zone_id(), "--domain", "agents.example.com"});
     }
     cp = std::make_unique<ee::test::Process>(argv);
-    ASSERT_EQ(listening_url(*cp), cp_url) << cp->err();
+    ASSERT_EQ(ee::test::listening_url(*cp), cp_url) << cp->err();
   }
 
   void stop_cp() {

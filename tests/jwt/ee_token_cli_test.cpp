@@ -82,16 +82,6 @@ TEST(EeTokenCli, VerifiesAFakeGithubToken) {
             1);
 }
 
-// Starts a fake program and returns the URL from its listening line.
-std::string listening_url(ee::test::Process& p) {
-  bool const up = p.wait_for_output([](std::string const& out) { return out.find('\n') != std::string::npos; }, 20s);
-  if (!up) return {};
-  auto line = p.out().substr(0, p.out().find('\n'));
-  auto v = boost::json::parse(line);
-  EXPECT_EQ(v.at("event").as_string(), "listening");
-  return std::string(v.at("url").as_string());
-}
-
 std::string http_get(std::string const& url) {
   auto client = ee::http::make_https_client({}).value();
   ee::http::Request req{boost::beast::http::verb::get, url, 11};
@@ -104,8 +94,8 @@ TEST(FakePrograms, ServeTheirKeySetsAndStopOnSigterm) {
   ee::test::Process github({ee::test::program("ee-fake-github").string()});
   ee::test::Process ita_fake({ee::test::program("ee-fake-ita").string(), "--sim-dir", (dir.path() / "sim").string(),
                               "--api-key", "k"});
-  auto const github_url = listening_url(github);
-  auto const ita_url = listening_url(ita_fake);
+  auto const github_url = ee::test::listening_url(github);
+  auto const ita_url = ee::test::listening_url(ita_fake);
   ASSERT_FALSE(github_url.empty()) << github.err();
   ASSERT_FALSE(ita_url.empty()) << ita_fake.err();
   EXPECT_TRUE(ee::jwt::KeySet::parse(http_get(github_url + "/.well-known/jwks")));

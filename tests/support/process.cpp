@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -113,6 +114,20 @@ Completed run(std::vector<std::string> const& argv, std::map<std::string, std::s
   c.out = p.out();
   c.err = p.err();
   return c;
+}
+
+std::string listening_url(Process& process, std::chrono::milliseconds timeout) {
+  static std::regex const re(R"re("event":"listening","url":"([^"]+)")re");
+  std::string url;
+  process.wait_for_output(
+      [&url](std::string const& out) {
+        std::smatch m;
+        if (!std::regex_search(out, m, re)) return false;
+        url = m[1];
+        return true;
+      },
+      timeout);
+  return url;
 }
 
 }  // namespace ee::test

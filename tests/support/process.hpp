@@ -54,6 +54,10 @@ class Process {
   std::optional<int> exit_code_;
 };
 
+/// The "url" of the `{"event":"listening","url":...}` line the project's programs print on
+/// stdout once they serve; "" when none appears within `timeout` (or the program exits).
+std::string listening_url(Process& process, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
 template <class Predicate>
 bool Process::wait_for_output(Predicate predicate, std::chrono::milliseconds timeout) {
   auto const deadline = std::chrono::steady_clock::now() + timeout;
