@@ -38,6 +38,7 @@ constexpr CodeInfo kCpCodes[] = {
     {v(errc::unsafe_configuration), "unsafe_configuration", "unsafe configuration for production (use --dev for local stand-ins)", ii},
     {v(errc::deployment_not_active), "deployment_not_active", "deployment is not active", cf},
     {v(errc::digest_mismatch), "digest_mismatch", "agent runs an image digest other than the catalog's", fb},
+    {v(errc::admission_refused), "admission_refused", "this control plane's admission policy refuses the agent", fb},
 };
 
 }  // namespace

@@ -83,8 +83,13 @@ struct Options {
   AttestationPolicy policy{};
   /// Seeded into the trusted-measurement store at start (kept if already there).
   std::vector<registry::TrustedMeasurement> trusted_mrtds{};
-  /// Custom admission check run after the built-in ones; an error refuses the registration
-  /// (its condition picks the status).
+  /// Custom admission check run at every registration after the built-in ones (nonce, key
+  /// binding, attestation policy), before anything is stored; not run again at heartbeat
+  /// re-attestations. An error refuses the registration: its condition picks the status and
+  /// its code and detail reach the agent in the error body, so return
+  /// `Error(errc::admission_refused, "why, and what is expected")` (403) unless another code fits.
+  /// Called on a server thread, concurrently for concurrent registrations: keep it quick and
+  /// thread-safe, with no blocking I/O. Must not throw.
   std::function<result<void>(Admission const&)> admit{};
 
   /// Local DCAP: the root PCK chains must end at, and where collateral comes from. Set
@@ -123,7 +128,11 @@ struct Options {
   /// Run the background tasks on their intervals. Tests turn this off and call
   /// `run_maintenance()` / `scrape_health()` themselves.
   bool background_tasks = true;
-  /// Adds the embedder's own routes after the built-in ones (same router, same server).
+  /// Adds the embedder's own routes after the built-in ones (same router, same server, same
+  /// error bodies and limits), once, during `start`. A route that repeats a built-in (method,
+  /// pattern) makes `start` fail with http::errc::invalid_route, so an extension cannot shadow
+  /// the protocol. The handlers run on the server's threads, concurrently: what they share must be
+  /// thread-safe, and what they refer to must outlive the control plane. `routes()` lists them.
   std::function<void(http::Router&)> extra_routes{};
 };
 

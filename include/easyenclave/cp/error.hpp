@@ -30,6 +30,7 @@ enum class errc {
   unsafe_configuration,    ///< a production CP was configured with a test root, no nonce check or no trusted MRTD -> invalid_input
   deployment_not_active,   ///< the deployment is not pending, deploying or running            -> conflict
   digest_mismatch,         ///< the agent runs an image digest other than the catalog's       -> forbidden
+  admission_refused,       ///< the embedder's admission hook (`Options::admit`) refused it  -> forbidden
 };
 
 error_code make_error_code(errc e) noexcept;
