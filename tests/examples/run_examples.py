@@ -148,8 +148,8 @@ def run(args):
     if hello["admitted"] != 1 or agents_named(cp, "embed-refused"):
         fail(f"after the refusal: {hello}, {agents_named(cp, 'embed-refused')}")
     status, agent_health = get(f"http://127.0.0.1:{agent_port}/api/health")
-    if status != 200:
-        fail(f"embed-agent /api/health: {status}")
+    if status != 200 or not agent_health["registered"] or agent_health["agent_id"] != record["agent_id"]:
+        fail(f"embed-agent /api/health: {status} {agent_health}")
 
     # 4. Publish and deploy as the hello-tdx workflow does; the embedded engine serves the app.
     image = "ghcr.io/octo-org/hello@sha256:" + "5e" * 32
@@ -171,6 +171,11 @@ def run(args):
     status, listed = get(f"{cp}/api/v1/agents?vm_name=embed-ok")
     if listed[0]["status"] != "deployed" or listed[0]["reported_status"] != "running":
         fail(f"after the deploy, the agent is {listed[0]}")
+    # The agent reports the engine's status() as is: the catalog's digest, the deployment's id.
+    workload = get(f"http://127.0.0.1:{agent_port}/api/health")[1]["workload"]
+    if (workload["state"], workload["image_digest"], workload["deployment_id"]) != (
+            "running", image.split("@")[1], deployment["deployment_id"]):
+        fail(f"embed-agent /api/health workload: {workload}")
     print(f"run_examples: custom-cp, embed-agent and hello-tdx/deploy.py work together ({cp})")
 
 
