@@ -42,7 +42,8 @@ python=${PYTHON:-python3}
 py_missing=()
 for p in "${python_packages[@]}"; do
   name=${p%%==*}; want=${p#*==}
-  have=$("$python" -m pip show "$name" 2>/dev/null | sed -n "s/^Version: //p")
+  # pip show fails for a package that is missing; that is the answer, not an error.
+  have=$({ "$python" -m pip show "$name" 2>/dev/null || true; } | sed -n "s/^Version: //p")
   if [ -z "$have" ] || { [ "$want" != "$p" ] && [ "$have" != "$want" ]; }; then py_missing+=("$p"); fi
 done
 if ((${#py_missing[@]})); then

@@ -11,11 +11,11 @@
 #include "fakes/fake_cloudflare.hpp"
 #include "support/process.hpp"
 
+#include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
@@ -270,11 +270,11 @@ TEST(CloudflareTunnels, AFailedStepRollsBackTheTunnelItCreated) {
     ee::cloudflare::errc expected;
   };
   std::vector<Step> const steps = {
-      {verb::get, "/", false, 500, errc::unavailable},                 // token
-      {verb::put, "/", false, 400, errc::api_error},                   // ingress
-      {verb::get, "", true, 503, errc::unavailable},                   // CNAME lookup
-      {verb::post, "", true, 500, errc::unavailable},                  // CNAME create
-      {verb::post, "", true, 403, errc::unauthorized},                 // CNAME create
+      {verb::get, "/", false, 500, errc::unavailable},  // token
+      {verb::put, "/", false, 400, errc::api_error},    // ingress
+      {verb::get, "", true, 503, errc::unavailable},    // CNAME lookup
+      {verb::post, "", true, 500, errc::unavailable},   // CNAME create
+      {verb::post, "", true, 403, errc::unauthorized},  // CNAME create
   };
   for (auto const& step : steps) {
     Cf cf;
@@ -507,9 +507,9 @@ TEST(CloudflareTunnels, BadSettingsAreNotConfiguredAndSendNothing) {
 TEST(CloudflareTunnels, InvalidLabelsAreRefusedWithoutARequest) {
   Cf cf;
   auto provider = cf.provider();
-  std::vector<std::string> const labels = {"",     "-web",        "web-",      "Web",
-                                           "we_b", "web.example", "w\xc3\xa9", "web/../x",
-                                           std::string(64, 'a')};
+  std::vector<std::string> const labels = {"",          "-web",     "web-",
+                                           "Web",       "we_b",     "web.example",
+                                           "w\xc3\xa9", "web/../x", std::string(64, 'a')};
   for (auto const& label : labels) {
     auto t = run(provider->ensure(label));
     ASSERT_FALSE(t) << label;
@@ -549,7 +549,7 @@ TEST(CloudflareLabel, KeepsAlreadyCleanNames) {
   using ee::cloudflare::label_for;
   EXPECT_EQ(label_for("web"), "web");
   EXPECT_EQ(label_for("web-01"), "web-01");
-  EXPECT_EQ(label_for("deadbeef"), "deadbeef");  // 8 hex without a dash is not the hashed shape
+  EXPECT_EQ(label_for("deadbeef"), "deadbeef");    // 8 hex without a dash is not the hashed shape
   EXPECT_EQ(label_for("a-deadbee"), "a-deadbee");  // 7 hex: not the hashed shape either
   EXPECT_EQ(label_for(std::string(40, 'a')), std::string(40, 'a'));
 }
@@ -596,10 +596,17 @@ TEST(CloudflareLabel, EmptyAndSymbolOnlyNamesBecomeAgent) {
 }
 
 TEST(CloudflareLabel, AlwaysGivesAValidLabel) {
-  std::vector<std::string> const names = {"",      "a",           "A",
-                                          "-",     "a-",          "0",
-                                          "x.y.z", "ABC_def-123", "\xff\xfe",
-                                          std::string(100, '-'), std::string(39, 'z') + "-",
+  std::vector<std::string> const names = {"",
+                                          "a",
+                                          "A",
+                                          "-",
+                                          "a-",
+                                          "0",
+                                          "x.y.z",
+                                          "ABC_def-123",
+                                          "\xff\xfe",
+                                          std::string(100, '-'),
+                                          std::string(39, 'z') + "-",
                                           "agent-00000000"};
   for (auto const& name : names) {
     auto const label = ee::cloudflare::label_for(name);
@@ -639,8 +646,8 @@ TEST(FakeCloudflare, ListsArePagedAndFiltered) {
   for (int i = 0; i < 5; ++i) cf.fake->add_record("TXT", "t.example.com", "v" + std::to_string(i));
   cf.fake->add_record("CNAME", "c.example.com", "x.example.net");
   auto const url = cf.fake->url() + cf.records_path();
-  auto page = raw(verb::get, url + "?type=TXT&name=T.example.com&per_page=2&page=3",
-                  cf.fake->api_token());
+  auto page =
+      raw(verb::get, url + "?type=TXT&name=T.example.com&per_page=2&page=3", cf.fake->api_token());
   ASSERT_EQ(page.result_int(), 200u) << page.body();
   auto doc = boost::json::parse(page.body());
   EXPECT_EQ(doc.at("result").as_array().size(), 1u);
@@ -679,8 +686,7 @@ TEST(FakeCloudflare, TunnelNamesAreUniqueAmongLiveTunnels) {
   auto third = run(client.create_tunnel("n"));  // a deleted tunnel's name is free again
   ASSERT_TRUE(third) << third.error().message();
   EXPECT_NE(third->id, first->id);
-  auto deleted = raw(verb::get,
-                     cf.fake->url() + cf.tunnels_path() + "?name=n&is_deleted=true",
+  auto deleted = raw(verb::get, cf.fake->url() + cf.tunnels_path() + "?name=n&is_deleted=true",
                      cf.fake->api_token());
   auto const doc = boost::json::parse(deleted.body());
   ASSERT_EQ(doc.at("result").as_array().size(), 1u);
@@ -744,8 +750,8 @@ TEST(FakeCloudflare, DnsRecordsConflictAndMissingOnesAre81044) {
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error(), errc::record_exists);
   EXPECT_NE(again.error().message().find("code 81053"), std::string::npos);
-  auto gone = raw(verb::delete_, cf.fake->url() + cf.records_path() + "/0123abcd",
-                  cf.fake->api_token());
+  auto gone =
+      raw(verb::delete_, cf.fake->url() + cf.records_path() + "/0123abcd", cf.fake->api_token());
   EXPECT_EQ(gone.result_int(), 404u);
   EXPECT_EQ(first_error_code(gone), 81044);
   EXPECT_EQ(run(client.delete_dns_record("0123abcd")).error(), errc::not_found);
@@ -783,25 +789,17 @@ TEST(FakeCloudflare, RefusesMalformedOptions) {
 
 // ---- The program -----------------------------------------------------------------------------
 
-std::string listening_url(ee::test::Process& p) {
-  bool const up = p.wait_for_output(
-      [](std::string const& out) { return out.find('\n') != std::string::npos; }, 20s);
-  if (!up) return {};
-  auto const line = p.out().substr(0, p.out().find('\n'));
-  auto const doc = boost::json::parse(line);
-  EXPECT_EQ(doc.at("event").as_string(), "listening");
-  EXPECT_EQ(doc.at("account_id").as_string(), "acct-1");
-  EXPECT_EQ(doc.at("zone_id").as_string(), "zone-1");
-  return std::string(doc.at("url").as_string());
-}
-
 TEST(FakeCloudflareProgram, ServesTheApiAndStopsOnSigterm) {
   auto const program = ee::test::program("ee-fake-cloudflare").string();
   ee::test::Process fake({program, "--port", "0", "--api-token", "prog-token", "--account-id",
                           "acct-1", "--zone-id", "zone-1"});
-  auto const url = listening_url(fake);
+  auto const url = ee::test::listening_url(fake);
   ASSERT_FALSE(url.empty()) << fake.err();
   EXPECT_TRUE(url.ends_with("/client/v4")) << url;
+  // The listening line also names the account and zone the stand-in serves.
+  auto const line = boost::json::parse(fake.out().substr(0, fake.out().find('\n')));
+  EXPECT_EQ(line.at("account_id").as_string(), "acct-1");
+  EXPECT_EQ(line.at("zone_id").as_string(), "zone-1");
   Settings s;
   s.api_base = url;
   s.api_token = "prog-token";
