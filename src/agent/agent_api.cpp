@@ -13,6 +13,7 @@
 #include "detail/time.hpp"
 
 #include <boost/asio/post.hpp>
+#include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/json/array.hpp>
@@ -300,6 +301,53 @@ Reply undeploy(http::RequestContext& ctx, AgentRuntime::Impl& s) {
       current.deployment_id.empty() ? request->deployment_id : current.deployment_id, "stopped");
 }
 
+// --- every other path: the workload ----------------------------------------------------------
+
+// Hop-by-hop fields (RFC 9110 section 7.6.1) belong to one connection and are not forwarded;
+// Host is the next hop's, which the client sets.
+bool hop_by_hop(bhttp::field name) {
+  switch (name) {
+    case bhttp::field::connection:
+    case bhttp::field::keep_alive:
+    case bhttp::field::proxy_connection:
+    case bhttp::field::te:
+    case bhttp::field::trailer:
+    case bhttp::field::transfer_encoding:
+    case bhttp::field::upgrade:
+    case bhttp::field::host:
+    case bhttp::field::content_length:
+      return true;
+    default:
+      return false;
+  }
+}
+
+constexpr std::size_t kMaxProxiedResponse = 64 * 1024 * 1024;
+
+Reply workload(http::RequestContext& ctx, AgentRuntime::Impl& s) {
+  http::Request out{ctx.request.method(),
+                    s.options.workload_url + std::string(ctx.request.target()), 11};
+  for (auto const& field : ctx.request) {
+    if (!hop_by_hop(field.name())) out.insert(field.name_string(), field.value());
+  }
+  out.body() = ctx.request.body();
+  out.prepare_payload();
+  http::RequestOptions options;
+  options.timeout = std::chrono::seconds(60);
+  options.max_response_bytes = kMaxProxiedResponse;
+  auto response = co_await s.http->send(std::move(out), options);
+  if (!response) {
+    co_return Error(errc::workload_unreachable,
+                    "the workload at " + s.options.workload_url +
+                        " did not answer: " + response.error().message());
+  }
+  for (auto it = response->begin(); it != response->end();) {
+    it = hop_by_hop(it->name()) ? response->erase(it) : std::next(it);
+  }
+  response->prepare_payload();
+  co_return std::move(*response);
+}
+
 using AgentHandler = Reply (*)(http::RequestContext&, AgentRuntime::Impl&);
 
 void add(http::Router& router, bhttp::verb method, std::string const& path, AgentHandler handler,
@@ -316,6 +364,9 @@ http::Router make_agent_router(AgentRuntime::Impl& s) {
   add(router, bhttp::verb::get, "/api/stats", stats, s);
   add(router, bhttp::verb::post, "/api/deploy", deploy, s);
   add(router, bhttp::verb::post, "/api/undeploy", undeploy, s);
+  if (s.options.mode == Mode::agent && !s.options.workload_url.empty()) {
+    router.fallback([&s](http::RequestContext& ctx) { return workload(ctx, s); });
+  }
   return router;
 }
 

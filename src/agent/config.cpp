@@ -32,9 +32,6 @@ namespace json = ::ee::detail::json;
 constexpr std::size_t kMaxConfigBytes = 256 * 1024;
 // /proc/cmdline is at most a page on every architecture; more is not a command line.
 constexpr std::size_t kMaxCmdlineBytes = 64 * 1024;
-// The workload serves on 127.0.0.1:8080 (workload.hpp) and the tunnel's ingress sends every path
-// but the agent API's there, so the agent API cannot use that port.
-constexpr std::uint16_t kWorkloadPort = 8080;
 // Intervals are turned into timer durations; a week bounds them far from any overflow.
 constexpr std::int64_t kMaxIntervalSeconds = 7 * 24 * 3600;
 
@@ -45,26 +42,26 @@ struct Key {
   std::string_view env;
   std::string_view help;
   Kind kind;
-  std::string AgentConfig::*text = nullptr;
-  std::vector<std::string> AgentConfig::*list = nullptr;
-  std::int64_t AgentConfig::*number = nullptr;
-  std::map<std::string, std::string> AgentConfig::*map = nullptr;
+  std::string AgentConfig::* text = nullptr;
+  std::vector<std::string> AgentConfig::* list = nullptr;
+  std::int64_t AgentConfig::* number = nullptr;
+  std::map<std::string, std::string> AgentConfig::* map = nullptr;
 };
 
 constexpr Key text(std::string_view name, std::string_view env, std::string_view help,
-                   std::string AgentConfig::*member) {
+                   std::string AgentConfig::* member) {
   return {name, env, help, Kind::text, member, nullptr, nullptr, nullptr};
 }
 constexpr Key list(std::string_view name, std::string_view env, std::string_view help,
-                   std::vector<std::string> AgentConfig::*member) {
+                   std::vector<std::string> AgentConfig::* member) {
   return {name, env, help, Kind::list, nullptr, member, nullptr, nullptr};
 }
 constexpr Key number(std::string_view name, std::string_view env, std::string_view help,
-                     std::int64_t AgentConfig::*member) {
+                     std::int64_t AgentConfig::* member) {
   return {name, env, help, Kind::number, nullptr, nullptr, member, nullptr};
 }
 constexpr Key map(std::string_view name, std::string_view env, std::string_view help,
-                  std::map<std::string, std::string> AgentConfig::*member) {
+                  std::map<std::string, std::string> AgentConfig::* member) {
   return {name, env, help, Kind::map, nullptr, nullptr, nullptr, member};
 }
 
@@ -88,7 +85,10 @@ constexpr std::array kKeys = {
     text("simulator_dir", "EE_SIMULATOR_DIR", "the simulator's state (provider simulator)",
          &C::simulator_dir),
     text("state_dir", "EE_STATE_DIR", "keeps the registration (0700)", &C::state_dir),
-    text("listen", "EE_LISTEN", "HOST:PORT of the agent API (not port 8080)", &C::listen),
+    text("listen", "EE_LISTEN", "HOST:PORT of the agent API (not the workload's port)", &C::listen),
+    number("workload_port", "EE_WORKLOAD_PORT",
+           "the workload's port on 127.0.0.1 (8080; the tunnel's ingress sends there)",
+           &C::workload_port),
     text("cloudflared", "EE_CLOUDFLARED", "the cloudflared binary", &C::cloudflared),
     text("tunnel_token", "EE_TUNNEL_TOKEN",
          "cp-bootstrap: the pre-configured tunnel token (secret)", &C::tunnel_token),
@@ -107,8 +107,8 @@ constexpr std::array kKeys = {
            &C::register_retry_max),
     number("refused_retry", "EE_REFUSED_RETRY", "seconds between attempts after a refusal",
            &C::refused_retry),
-    number("reattestation_interval", "EE_REATTESTATION_INTERVAL",
-           "seconds between fresh evidence", &C::reattestation_interval),
+    number("reattestation_interval", "EE_REATTESTATION_INTERVAL", "seconds between fresh evidence",
+           &C::reattestation_interval),
     number("log_buffer_bytes", "EE_LOG_BUFFER_BYTES", "cap of the log ring buffer",
            &C::log_buffer_bytes),
 };
@@ -380,8 +380,12 @@ result<void> validate_agent_config(AgentConfig& c) {
   }
   auto listen = http::parse_host_port(c.listen);
   if (!listen) return invalid("listen: " + listen.error().message());
-  if (listen->port == kWorkloadPort) {
-    return invalid("listen: port 8080 is the workload's; the agent API needs another");
+  if (c.workload_port < 1 || c.workload_port > 65535) {
+    return invalid("workload_port: must be from 1 to 65535");
+  }
+  if (listen->port == c.workload_port) {
+    return invalid("listen: port " + std::to_string(c.workload_port) +
+                   " is the workload's (workload_port); the agent API needs another");
   }
   if (!c.vm_name.empty()) {
     if (auto ok = check_field(api::check_vm_name(c.vm_name)); !ok) return ok;
@@ -490,12 +494,16 @@ result<Options> make_agent_options(AgentConfig const& c) {
     o.send_quote = false;
   }
   if (o.mode == Mode::agent) {
+    auto const port = static_cast<std::uint16_t>(c.workload_port);  // validated: 1..65535
+    o.workload_url = "http://127.0.0.1:" + std::to_string(port);
     if (c.workload_runtime == "process") {
-      o.workload = make_process_runtime({.command = c.process_command, .logs = o.logs});
+      o.workload =
+          make_process_runtime({.command = c.process_command, .logs = o.logs, .port = port});
     } else {
       PodmanOptions podman;
       podman.podman = c.podman;
       podman.logs = o.logs;
+      podman.host_port = port;
       o.workload = make_podman_runtime(std::move(podman));
     }
   }

@@ -27,6 +27,7 @@ constexpr CodeInfo kAgentCodes[] = {
     {v(errc::deployment_conflict), "deployment_conflict", "another deployment holds the workload",
      cf},
     {v(errc::busy), "busy", "too many requests in flight; retry shortly", un},
+    {v(errc::workload_unreachable), "workload_unreachable", "the workload did not answer", uf},
 };
 
 }  // namespace

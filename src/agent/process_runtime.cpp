@@ -40,7 +40,7 @@ class ProcessRuntime final : public WorkloadRuntime {
     supervised.spawn.env["EE_APP_NAME"] = spec.app_name;
     supervised.spawn.env["EE_APP_VERSION"] = spec.version;
     supervised.spawn.env["EE_DEPLOYMENT_ID"] = spec.deployment_id;
-    supervised.spawn.env["PORT"] = "8080";
+    supervised.spawn.env["PORT"] = std::to_string(options_.port);
     auto next = std::make_unique<detail::Supervisor>(std::move(supervised));
     std::unique_ptr<detail::Supervisor> previous;
     {

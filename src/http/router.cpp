@@ -28,9 +28,23 @@ namespace {
 bool is_literal_char(char c) noexcept {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '-': case '.': case '_': case '~':                          // unreserved
-    case '!': case '$': case '&': case '\'': case '(': case ')':     // sub-delims
-    case '*': case '+': case ',': case ';': case '=': case ':': case '@':
+    case '-':
+    case '.':
+    case '_':
+    case '~':  // unreserved
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':  // sub-delims
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=':
+    case ':':
+    case '@':
       return true;
     default:
       return false;
@@ -217,9 +231,8 @@ std::optional<std::string> RequestContext::query(std::string_view name) const {
 Router& Router::add(bhttp::verb method, std::string pattern, Handler handler) {
   auto fail = [&](std::string_view why) -> Router& {
     if (!first_error_.failed()) {
-      first_error_ = Error(errc::invalid_route,
-                           "route " + std::string(bhttp::to_string(method)) + " '" + pattern +
-                               "': " + std::string(why));
+      first_error_ = Error(errc::invalid_route, "route " + std::string(bhttp::to_string(method)) +
+                                                    " '" + pattern + "': " + std::string(why));
     }
     return *this;
   };
@@ -249,6 +262,11 @@ Router& Router::put(std::string pattern, Handler handler) {
 }
 Router& Router::del(std::string pattern, Handler handler) {
   return add(bhttp::verb::delete_, std::move(pattern), std::move(handler));
+}
+
+Router& Router::fallback(Handler handler) {
+  fallback_ = Route{.method = bhttp::verb::unknown, .pattern = "*", .handler = std::move(handler)};
+  return *this;
 }
 
 Router::Match Router::match(bhttp::verb method, std::string_view path) const {
@@ -300,8 +318,12 @@ Router::Match Router::match(bhttp::verb method, std::string_view path) const {
   }
   if (!out.allowed_methods.empty()) {
     out.kind = MatchKind::method_not_allowed;
-    std::sort(out.allowed_methods.begin(), out.allowed_methods.end(),
-              [](bhttp::verb a, bhttp::verb b) { return bhttp::to_string(a) < bhttp::to_string(b); });
+    std::sort(
+        out.allowed_methods.begin(), out.allowed_methods.end(),
+        [](bhttp::verb a, bhttp::verb b) { return bhttp::to_string(a) < bhttp::to_string(b); });
+  } else if (fallback_) {
+    out.kind = MatchKind::found;
+    out.route = &*fallback_;
   }
   return out;
 }
@@ -315,13 +337,20 @@ result<void> Router::check() const {
 
 bhttp::status status_for(Error const& error) noexcept {
   switch (error.cond()) {
-    case condition::invalid_input: return bhttp::status::bad_request;
-    case condition::unauthenticated: return bhttp::status::unauthorized;
-    case condition::forbidden: return bhttp::status::forbidden;
-    case condition::not_found: return bhttp::status::not_found;
-    case condition::conflict: return bhttp::status::conflict;
-    case condition::upstream_failure: return bhttp::status::bad_gateway;
-    case condition::unavailable: return bhttp::status::service_unavailable;
+    case condition::invalid_input:
+      return bhttp::status::bad_request;
+    case condition::unauthenticated:
+      return bhttp::status::unauthorized;
+    case condition::forbidden:
+      return bhttp::status::forbidden;
+    case condition::not_found:
+      return bhttp::status::not_found;
+    case condition::conflict:
+      return bhttp::status::conflict;
+    case condition::upstream_failure:
+      return bhttp::status::bad_gateway;
+    case condition::unavailable:
+      return bhttp::status::service_unavailable;
   }
   return bhttp::status::internal_server_error;
 }
@@ -340,10 +369,10 @@ Response error_response(Error const& error, std::string_view request_id) {
   // tells them what to fix. A 5xx detail is about our side (a database path, an upstream host):
   // it goes to the log under the request id, and the body says only what kind of failure it was.
   if (bhttp::to_status_class(status) == bhttp::status_class::server_error) {
-    std::string_view const generic = error.cond() == condition::unavailable ? "temporarily unavailable, retry later"
-                                     : error.cond() == condition::upstream_failure
-                                         ? "an upstream dependency failed"
-                                         : "internal server error";
+    std::string_view const generic =
+        error.cond() == condition::unavailable        ? "temporarily unavailable, retry later"
+        : error.cond() == condition::upstream_failure ? "an upstream dependency failed"
+                                                      : "internal server error";
     return error_response(status, error.id(), generic, request_id);
   }
   return error_response(status, error.id(), error.message(), request_id);

@@ -16,6 +16,7 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include <gtest/gtest.h>
@@ -454,6 +455,57 @@ TEST_F(AgentRuntimeTest, HealthWithAttestBindsTheCallersNonceAndTheAgentKey) {
   }
 }
 
+TEST_F(AgentRuntimeTest, EveryOtherPathIsPassedToTheWorkload) {
+  // The workload: echoes what reached it, so the test sees what the agent forwarded.
+  ee::http::Router workload_router;
+  workload_router.fallback([](ee::http::RequestContext& ctx) -> Reply {
+    bj::object seen;
+    seen["method"] = std::string(ctx.request.method_string());
+    seen["target"] = std::string(ctx.request.target());
+    seen["body"] = ctx.request.body();
+    seen["x_test"] = std::string(ctx.request["X-Test"]);
+    seen["connection"] = std::string(ctx.request[bhttp::field::connection]);
+    auto response = ee::http::json_response(bhttp::status::created, bj::serialize(seen));
+    response.set("X-Workload", "hello");
+    co_return response;
+  });
+  ee::test::LoopbackServer workload_server(std::move(workload_router));
+  auto o = options();
+  o.workload_url = workload_server.url();
+  auto agent = start(std::move(o));
+
+  ee::http::Request request{bhttp::verb::post, agent->url() + "/orders/7?fast=1", 11};
+  request.set("X-Test", "kept");
+  request.set(bhttp::field::connection, "X-Test-Only");
+  request.body() = "{\"qty\":2}";
+  request.prepare_payload();
+  auto answer = send(std::move(request));
+  ASSERT_EQ(answer.result(), bhttp::status::created) << answer.body();
+  EXPECT_EQ(answer["X-Workload"], "hello");
+  auto const seen = body(answer);
+  EXPECT_EQ(seen.at("method").as_string(), "POST");
+  EXPECT_EQ(seen.at("target").as_string(), "/orders/7?fast=1");
+  EXPECT_EQ(seen.at("body").as_string(), "{\"qty\":2}");
+  EXPECT_EQ(seen.at("x_test").as_string(), "kept");
+  EXPECT_NE(seen.at("connection").as_string(), "X-Test-Only");  // hop-by-hop, not forwarded
+
+  // The agent's own paths are still the agent's, and a wrong method on them is not forwarded.
+  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/health").result(), bhttp::status::ok);
+  EXPECT_EQ(call(*agent, bhttp::verb::delete_, "/api/health").result(),
+            bhttp::status::method_not_allowed);
+}
+
+TEST_F(AgentRuntimeTest, AWorkloadThatDoesNotAnswerIsABadGateway) {
+  ee::test::LoopbackServer gone{ee::http::Router{}};
+  auto o = options();
+  o.workload_url = "http://127.0.0.1:" + std::to_string(gone.port());
+  gone.server().stop();
+  auto agent = start(std::move(o));
+  auto answer = call(*agent, bhttp::verb::get, "/");
+  EXPECT_EQ(answer.result(), bhttp::status::bad_gateway) << answer.body();
+  EXPECT_EQ(body(answer).at("code").as_string(), "agent.workload_unreachable");
+}
+
 // A quote provider as slow as a real quoting service can be.
 class SlowQuotes final : public ee::tdx::QuoteProvider {
  public:
@@ -581,7 +633,8 @@ TEST_F(AgentRuntimeTest, CpBootstrapRunsTheControlPlaneAndItsTunnelWithoutRegist
   ASSERT_TRUE(eventually([&] { return agent->status().tunnel == "running"; }));
   ASSERT_TRUE(eventually([&] {
     for (auto const& line : agent->logs()->read())
-      if (line.source == "cp" && line.text == "control plane up with EE_TEST_FLAG=passed-through CF=from-config")
+      if (line.source == "cp" &&
+          line.text == "control plane up with EE_TEST_FLAG=passed-through CF=from-config")
         return true;
     return false;
   }));

@@ -97,8 +97,8 @@ TEST(AgentConfigParse, SetsTypedKeysOverTheDefaults) {
 
 TEST(AgentConfigParse, CollectsUnknownKeys) {
   std::vector<std::string> unknown{"already-there"};
-  auto c = parse_agent_config(R"({"cp_ulr":"typo","vm_name":"v","extra":{"nested":true}})",
-                              unknown);
+  auto c =
+      parse_agent_config(R"({"cp_ulr":"typo","vm_name":"v","extra":{"nested":true}})", unknown);
   ASSERT_TRUE(c) << c.error().message();
   EXPECT_EQ(c->vm_name, "v");
   EXPECT_EQ(unknown, (std::vector<std::string>{"already-there", "cp_ulr", "extra"}));
@@ -150,9 +150,8 @@ TEST(AgentConfig, TheFileWinsOverTheCommandLine) {
   EXPECT_EQ(loaded->base, "file");
   EXPECT_EQ(loaded->config.vm_name, "from-file");
   EXPECT_EQ(loaded->config.cp_url, "https://cp.example.com");  // trailing '/' dropped
-  EXPECT_EQ(loaded->config.owner, "github:org/octo-org");     // nothing from the command line
-  EXPECT_EQ(loaded->config.process_command,
-            (std::vector<std::string>{"/bin/sh", "-c", "serve"}));
+  EXPECT_EQ(loaded->config.owner, "github:org/octo-org");      // nothing from the command line
+  EXPECT_EQ(loaded->config.process_command, (std::vector<std::string>{"/bin/sh", "-c", "serve"}));
 }
 
 TEST(AgentConfig, WithoutAFileTheCommandLineIsTheBase) {
@@ -185,8 +184,10 @@ TEST(AgentConfig, NeitherFileNorBootConfigLeavesTheDefaults) {
   Fixture f;
   f.dir.write("cmdline", "console=ttyS0 root=/dev/vda1 quiet\n");
   auto sources = f.sources();
-  sources.flags = {{"cp_url", "https://cp.example.com"}, {"owner", "github:org/o"},
-                   {"datacenter", "a:b"}, {"vm_name", "v"}};
+  sources.flags = {{"cp_url", "https://cp.example.com"},
+                   {"owner", "github:org/o"},
+                   {"datacenter", "a:b"},
+                   {"vm_name", "v"}};
   auto loaded = load_agent_config(sources);
   ASSERT_TRUE(loaded) << loaded.error().message();
   EXPECT_EQ(loaded->base, "none");
@@ -360,6 +361,9 @@ TEST(AgentConfig, ValidationNamesWhatIsWrong) {
            {"listen", "nowhere", "listen"},
            {"listen", "127.0.0.1:8080", "listen: port 8080 is the workload's"},
            {"listen", "0.0.0.0:8080", "port 8080"},
+           {"workload_port", "0", "workload_port: must be from 1 to 65535"},
+           {"workload_port", "65536", "workload_port"},
+           {"workload_port", "9000", "listen: port 9000 is the workload's (workload_port)"},
            {"appraisal", "both", "appraisal: must be quote | ita"},
            {"appraisal", "ita", "ita_api_key (ITA_API_KEY): required"},
            {"quote_provider", "sgx", "quote_provider: must be tsm | simulator"},
@@ -403,6 +407,7 @@ TEST(AgentConfig, ValidationAcceptsWhatTheRulesAllow) {
            {"reattestation_interval", "60"},
            {"register_retry_min", "60"},
            {"log_buffer_bytes", "65536"},
+           {"workload_port", "18080"},
        }) {
     auto sources = f.sources();
     sources.flags = {{key, value}};
@@ -456,8 +461,8 @@ TEST(AgentConfig, CpBootstrapNeedsNoControlPlaneUrl) {
 TEST(AgentConfig, VmNameDefaultsToTheHostname) {
   Fixture f;
   auto sources = f.sources();
-  sources.flags = {{"cp_url", "https://cp.example.com"}, {"owner", "github:org/o"},
-                   {"datacenter", "a:b"}};
+  sources.flags = {
+      {"cp_url", "https://cp.example.com"}, {"owner", "github:org/o"}, {"datacenter", "a:b"}};
   auto loaded = load_agent_config(sources);
   ASSERT_TRUE(loaded) << loaded.error().message();
   EXPECT_EQ(loaded->config.vm_name, this_hostname());
@@ -483,6 +488,7 @@ TEST(AgentConfig, OptionsFollowTheConfiguration) {
   c.ita_api_key = "k";
   c.listen = "127.0.0.1:0";
   c.refused_retry = 17;
+  c.workload_port = 18080;
   ASSERT_TRUE(ee::agent::validate_agent_config(c));
   auto o = ee::agent::make_agent_options(c);
   ASSERT_TRUE(o) << o.error().message();
@@ -493,12 +499,13 @@ TEST(AgentConfig, OptionsFollowTheConfiguration) {
   EXPECT_FALSE(o->send_quote);
   EXPECT_EQ(o->server.port, 0);
   EXPECT_EQ(o->timings.refused_retry, std::chrono::seconds(17));
+  EXPECT_EQ(o->workload_url, "http://127.0.0.1:18080");
   EXPECT_TRUE(o->logs);
 }
 
 TEST(AgentConfig, EveryKeyHasAnEnvironmentVariableAndHelp) {
   auto const keys = ee::agent::agent_config_keys();
-  EXPECT_EQ(keys.size(), 27u);
+  EXPECT_EQ(keys.size(), 28u);
   for (auto const& k : keys) {
     EXPECT_FALSE(k.help.empty()) << k.name;
     if (k.name == "ita_api_key") {
@@ -518,9 +525,9 @@ TEST(AgentConfig, CpEnvIsAnObjectOfVariables) {
   ASSERT_TRUE(c) << c.error().message();
   EXPECT_EQ(c->cp_env.at("CLOUDFLARE_API_TOKEN"), "t");
   EXPECT_EQ(c->cp_env.size(), 2u);
-  for (auto const* bad : {R"({"cp_env":["A=b"]})", R"({"cp_env":{"A":1}})",
-                          R"({"cp_env":{"1A":"x"}})", R"({"cp_env":{"A-B":"x"}})",
-                          R"({"cp_env":{"":"x"}})"}) {
+  for (auto const* bad :
+       {R"({"cp_env":["A=b"]})", R"({"cp_env":{"A":1}})", R"({"cp_env":{"1A":"x"}})",
+        R"({"cp_env":{"A-B":"x"}})", R"({"cp_env":{"":"x"}})"}) {
     auto r = parse_agent_config(bad, unknown);
     ASSERT_FALSE(r) << bad;
     EXPECT_NE(r.error().message().find("cp_env"), std::string::npos) << bad;

@@ -2,10 +2,10 @@
 
 #include <easyenclave/http/error.hpp>
 
+#include <gtest/gtest.h>
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-#include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
@@ -14,8 +14,8 @@ namespace {
 
 namespace bhttp = boost::beast::http;
 using ee::http::Request;
-using ee::http::Response;
 using ee::http::RequestContext;
+using ee::http::Response;
 using ee::http::Router;
 
 ee::http::Handler ok_handler() {
@@ -56,6 +56,24 @@ TEST(Router, DispatchesByMethodAndPath) {
   auto const post = router.match(bhttp::verb::post, "/v1/agents");
   ASSERT_EQ(post.kind, Router::MatchKind::found);
   EXPECT_EQ(post.route->method, bhttp::verb::post);
+}
+
+TEST(Router, AFallbackAnswersUnmatchedPathsButNotWrongMethods) {
+  Router router;
+  router.get("/api/health", ok_handler());
+  EXPECT_EQ(router.match(bhttp::verb::get, "/anything").kind, Router::MatchKind::not_found);
+  router.fallback(ok_handler());
+  ASSERT_TRUE(router.check());
+  for (auto const* path : {"/", "/anything", "/api/other", "/a/b/c"}) {
+    auto const m = router.match(bhttp::verb::post, path);
+    ASSERT_EQ(m.kind, Router::MatchKind::found) << path;
+    EXPECT_EQ(m.route->pattern, "*");
+  }
+  EXPECT_EQ(router.match(bhttp::verb::get, "/api/health").route->pattern, "/api/health");
+  // A route's own path under another method stays 405: the fallback does not take it over.
+  EXPECT_EQ(router.match(bhttp::verb::post, "/api/health").kind,
+            Router::MatchKind::method_not_allowed);
+  EXPECT_EQ(router.routes().size(), 1u);
 }
 
 TEST(Router, ExtractsPercentDecodedPathParameters) {

@@ -24,20 +24,19 @@
 /// | quote_provider | EE_QUOTE_PROVIDER | tsm | `tsm` (configfs-tsm) or `simulator` (dev) |
 /// | simulator_dir | EE_SIMULATOR_DIR | | the simulator's state (provider `simulator`) |
 /// | state_dir | EE_STATE_DIR | /data/ee-agent | |
-/// | listen | EE_LISTEN | 127.0.0.1:8081 | the agent API (not port 8080: the workload's) |
-/// | cloudflared | EE_CLOUDFLARED | cloudflared | |
-/// | tunnel_token | EE_TUNNEL_TOKEN | | cp-bootstrap's pre-configured token; secret |
-/// | workload_runtime | EE_WORKLOAD_RUNTIME | podman | `podman` or `process` |
-/// | podman | EE_PODMAN | podman | |
-/// | process_command | EE_PROCESS_COMMAND | | argv of the process runtime (list) |
-/// | cp_command | EE_CP_COMMAND | ["ee-cp"] | argv of ee-cp in cp-bootstrap mode (list) |
-/// | cp_env | EE_CP_ENV | {} | cp-bootstrap: environment for ee-cp (object of strings; secrets) |
-/// | cp_ca_file | EE_CP_CA_FILE | | extra PEM CA for the CP's and ITA's TLS |
-/// | register_retry_min | EE_REGISTER_RETRY_MIN | 1 | seconds, first retry |
-/// | register_retry_max | EE_REGISTER_RETRY_MAX | 60 | seconds, backoff cap |
-/// | refused_retry | EE_REFUSED_RETRY | 300 | seconds between attempts after a 4xx refusal |
-/// | reattestation_interval | EE_REATTESTATION_INTERVAL | 3600 | seconds, at least 60 |
-/// | log_buffer_bytes | EE_LOG_BUFFER_BYTES | 4194304 | 64 KiB to 1 GiB |
+/// | listen | EE_LISTEN | 127.0.0.1:8081 | the agent API (not the workload's port) |
+/// | workload_port | EE_WORKLOAD_PORT | 8080 | the workload's port on 127.0.0.1 (another only in
+/// dev: the tunnel's ingress sends to 8080) | | cloudflared | EE_CLOUDFLARED | cloudflared | | |
+/// tunnel_token | EE_TUNNEL_TOKEN | | cp-bootstrap's pre-configured token; secret | |
+/// workload_runtime | EE_WORKLOAD_RUNTIME | podman | `podman` or `process` | | podman | EE_PODMAN |
+/// podman | | | process_command | EE_PROCESS_COMMAND | | argv of the process runtime (list) | |
+/// cp_command | EE_CP_COMMAND | ["ee-cp"] | argv of ee-cp in cp-bootstrap mode (list) | | cp_env |
+/// EE_CP_ENV | {} | cp-bootstrap: environment for ee-cp (object of strings; secrets) | | cp_ca_file
+/// | EE_CP_CA_FILE | | extra PEM CA for the CP's and ITA's TLS | | register_retry_min |
+/// EE_REGISTER_RETRY_MIN | 1 | seconds, first retry | | register_retry_max | EE_REGISTER_RETRY_MAX
+/// | 60 | seconds, backoff cap | | refused_retry | EE_REFUSED_RETRY | 300 | seconds between
+/// attempts after a 4xx refusal | | reattestation_interval | EE_REATTESTATION_INTERVAL | 3600 |
+/// seconds, at least 60 | | log_buffer_bytes | EE_LOG_BUFFER_BYTES | 4194304 | 64 KiB to 1 GiB |
 ///
 /// Intervals are at most 7 days (604800 s). An environment variable set to the empty string
 /// counts as unset, as CLI11 treats the environment of the other programs.
@@ -63,31 +62,34 @@ struct AgentConfig {
   std::string cp_url{};        ///< "https://cp.example.com"; a trailing '/' is dropped
   std::string owner{};         ///< "github:org/NAME" or "github:user/NAME"
   std::string node_size = "tiny";
-  std::string datacenter{};  ///< "CLOUD:ZONE"
-  std::string vm_name{};     ///< empty: the hostname (filled by validate_agent_config)
-  std::string agent_url{};   ///< dev: the API's URL for a CP that cannot use a tunnel
+  std::string datacenter{};         ///< "CLOUD:ZONE"
+  std::string vm_name{};            ///< empty: the hostname (filled by validate_agent_config)
+  std::string agent_url{};          ///< dev: the API's URL for a CP that cannot use a tunnel
   std::string appraisal = "quote";  ///< "quote" (DCAP at the CP) or "ita" (and a token)
   std::string ita_url = "https://api.trustauthority.intel.com";
-  std::string ita_api_key{};  ///< secret: never logged, never in an error message
+  std::string ita_api_key{};           ///< secret: never logged, never in an error message
   std::string quote_provider = "tsm";  ///< "tsm" (configfs-tsm) or "simulator"
   std::string simulator_dir{};
   std::string state_dir = "/data/ee-agent";
   /// The agent API. Loopback by default: the tunnel's ingress reaches it there and nothing else
   /// needs to; port 8081 because the workload owns 127.0.0.1:8080.
   std::string listen = "127.0.0.1:8081";
+  /// Where the workload serves on loopback. The tunnel's ingress sends to 8080, so another port
+  /// is for development, where several agents share one machine.
+  std::int64_t workload_port = 8080;
   std::string cloudflared = "cloudflared";
   std::string tunnel_token{};  ///< cp-bootstrap only (agents get theirs from the CP); secret
   std::string workload_runtime = "podman";  ///< "podman" or "process"
   std::string podman = "podman";
-  std::vector<std::string> process_command{};  ///< the process runtime's argv
+  std::vector<std::string> process_command{};    ///< the process runtime's argv
   std::vector<std::string> cp_command{"ee-cp"};  ///< cp-bootstrap: ee-cp's argv
   /// cp-bootstrap: environment for ee-cp on top of the agent's own (its settings and secrets,
   /// CLOUDFLARE_*, ITA_API_KEY, ...; what `ee launch --cp` hands over on the config drive).
   std::map<std::string, std::string> cp_env{};
-  std::string cp_ca_file{};  ///< extra PEM CA bundle for outbound TLS
-  std::int64_t register_retry_min = 1;  ///< seconds
+  std::string cp_ca_file{};              ///< extra PEM CA bundle for outbound TLS
+  std::int64_t register_retry_min = 1;   ///< seconds
   std::int64_t register_retry_max = 60;  ///< seconds
-  std::int64_t refused_retry = 300;  ///< seconds; after a refusal retrying cannot fix soon
+  std::int64_t refused_retry = 300;      ///< seconds; after a refusal retrying cannot fix soon
   std::int64_t reattestation_interval = 3600;  ///< seconds
   std::int64_t log_buffer_bytes = 4 * 1024 * 1024;
 

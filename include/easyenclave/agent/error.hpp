@@ -19,6 +19,7 @@ enum class errc {
   cp_unavailable,        ///< the CP could not be reached or answered 5xx       -> upstream_failure
   deployment_conflict,   ///< another deployment holds the workload slot        -> conflict
   busy,                  ///< too many requests of this kind; retry shortly     -> unavailable
+  workload_unreachable,  ///< the workload did not answer a proxied request      -> upstream_failure
 };
 
 error_code make_error_code(errc e) noexcept;

@@ -16,6 +16,7 @@
 ///   GET  /api/stats                            signed by the CP: cpu, memory, disk, uptime
 ///   POST /api/deploy    api::AgentDeployRequest, signed by the CP; idempotent by deployment id
 ///   POST /api/undeploy  api::AgentUndeployRequest, signed by the CP
+///   any other path      passed to the workload (`Options::workload_url`)
 #include <easyenclave/agent/log_buffer.hpp>
 #include <easyenclave/agent/workload.hpp>
 #include <easyenclave/error.hpp>
@@ -82,6 +83,11 @@ struct Options {
   // --- what runs
   /// The workload runtime (agent mode). Required in agent mode.
   std::shared_ptr<WorkloadRuntime> workload{};
+  /// Where the workload serves. The agent API passes every request whose path is not one of its
+  /// own there, so the agent's address serves like its tunnel hostname does (whose ingress sends
+  /// those paths to the workload directly): in dev, without a tunnel, clients reach the service
+  /// and the agent's attestation at one address. Empty: such paths answer 404.
+  std::string workload_url = "http://127.0.0.1:8080";
   /// cloudflared (a path, or a name in PATH). It is run as `cloudflared tunnel --no-autoupdate
   /// run` with the token in TUNNEL_TOKEN, so the token never shows in the process list.
   std::string cloudflared = "cloudflared";

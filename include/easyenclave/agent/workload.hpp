@@ -92,12 +92,14 @@ struct PodmanOptions {
 std::shared_ptr<WorkloadRuntime> make_podman_runtime(PodmanOptions options);
 
 struct ProcessRuntimeOptions {
-  /// The command that serves the workload on 127.0.0.1:8080. It runs with the spec's environment
-  /// plus EE_IMAGE, EE_APP_NAME, EE_APP_VERSION, EE_DEPLOYMENT_ID and PORT=8080, and is restarted
-  /// with backoff when it exits.
+  /// The command that serves the workload on 127.0.0.1:`port`. It runs with the spec's
+  /// environment plus EE_IMAGE, EE_APP_NAME, EE_APP_VERSION, EE_DEPLOYMENT_ID and PORT, and is
+  /// restarted with backoff when it exits.
   std::vector<std::string> command{};
   /// Where its output goes (source "workload"). Null: discarded.
   std::shared_ptr<LogBuffer> logs{};
+  /// Handed to the command as PORT.
+  std::uint16_t port = 8080;
   std::chrono::milliseconds restart_delay{500};
   std::chrono::milliseconds max_restart_delay{30'000};
 };

@@ -72,12 +72,16 @@ class Router {
   Router& post(std::string pattern, Handler handler);
   Router& put(std::string pattern, Handler handler);
   Router& del(std::string pattern, Handler handler);
+  /// Answers requests whose path no route matches (instead of 404), e.g. a proxy to what stands
+  /// behind the server. A path that matches a route under another method is still 405. Not
+  /// listed by `routes()`.
+  Router& fallback(Handler handler);
 
   enum class MatchKind { found, method_not_allowed, not_found };
   struct Match {
     MatchKind kind = MatchKind::not_found;
-    Route const* route = nullptr;                            ///< set when found
-    PathParams params{};                                     ///< set when found
+    Route const* route = nullptr;                             ///< set when found
+    PathParams params{};                                      ///< set when found
     std::vector<boost::beast::http::verb> allowed_methods{};  ///< set when method_not_allowed
   };
   /// Matches `path` (no query string, not decoded; each segment is percent-decoded before it is
@@ -101,6 +105,7 @@ class Router {
  private:
   std::vector<Route> routes_;
   std::vector<std::vector<Segment>> segments_;  ///< parsed patterns, parallel to routes_
+  std::optional<Route> fallback_{};
   Error first_error_{};
 };
 
