@@ -51,6 +51,9 @@ bj::object agent_object(registry::AgentRecord const& a, TimePoint now) {
   if (!a.verified) o["unverified_reason"] = a.unverified_reason;
   o["health"] = std::string(registry::to_string(a.health));
   o["hostname"] = a.hostname;
+  // Where the agent says it serves without a tunnel (dev); self-reported, so clients still verify
+  // what answers there (easyenclave.connect does).
+  o["agent_url"] = a.agent_url;
   o["public_key"] = a.public_key;
   o["mrtd"] = a.attestation.mrtd;
   o["tcb_status"] = a.attestation.tcb_status;
@@ -60,7 +63,8 @@ bj::object agent_object(registry::AgentRecord const& a, TimePoint now) {
   o["registered_at"] = time_value(a.registered_at);
   o["last_registered_at"] = time_value(a.last_registered_at);
   o["last_heartbeat_at"] = time_value(a.last_heartbeat_at);
-  auto const since = std::chrono::duration_cast<std::chrono::seconds>(now - a.last_heartbeat_at).count();
+  auto const since =
+      std::chrono::duration_cast<std::chrono::seconds>(now - a.last_heartbeat_at).count();
   o["seconds_since_heartbeat"] = since < 0 ? 0 : since;
   return o;
 }
@@ -158,12 +162,18 @@ std::string app_json(registry::App const& app, std::vector<registry::AppVersion>
   return detail::json::serialize(o);
 }
 
-std::string apps_json(std::vector<registry::App> const& apps) { return array_json(apps, app_object); }
+std::string apps_json(std::vector<registry::App> const& apps) {
+  return array_json(apps, app_object);
+}
 std::string version_json(registry::AppVersion const& version) {
   return detail::json::serialize(version_object(version));
 }
-std::string deployment_json(registry::Deployment const& d) { return detail::json::serialize(deployment_object(d)); }
-std::string deployments_json(std::vector<registry::Deployment> const& ds) { return array_json(ds, deployment_object); }
+std::string deployment_json(registry::Deployment const& d) {
+  return detail::json::serialize(deployment_object(d));
+}
+std::string deployments_json(std::vector<registry::Deployment> const& ds) {
+  return array_json(ds, deployment_object);
+}
 std::string measurement_json(registry::TrustedMeasurement const& m) {
   return detail::json::serialize(measurement_object(m));
 }
