@@ -56,7 +56,9 @@ bool is_http_url(std::string_view text) {
          !url->has_fragment() && !text.ends_with('/');
 }
 
-// QEMU's option syntax: a comma inside a value is written twice.
+// QEMU's option syntax: a comma inside a value is written twice. Only options parsed as
+// key=value lists take it (-drive file=, -qmp unix:); -bios, -kernel, -initrd, -serial file: and
+// -pidfile take their path literally, so escaping those would name another file.
 std::string qemu_escape(std::string_view value) {
   std::string out;
   for (char c : value) {
@@ -66,8 +68,10 @@ std::string qemu_escape(std::string_view value) {
   return out;
 }
 
-// A deterministic default name: the same owner and size give the same name, so launching twice
-// by accident is refused ("running") instead of starting a second VM.
+// A deterministic default name, "ee-<size>-<first 8 hex of SHA-256(owner|size|image)>" ("cp" for
+// the owner and the size in cp-bootstrap mode): the same request gives the same name, so launching
+// twice by accident is refused ("running") instead of starting a second VM, and tests can predict
+// it.
 std::string default_name(LaunchRequest const& r) {
   auto const digest = ::ee::detail::sha256(::ee::detail::as_bytes(
       (r.cp ? std::string("cp") : r.owner) + "|" + r.node_size + "|" + r.image));
@@ -80,6 +84,20 @@ bool carries_secrets(agent::AgentConfig const& c) {
   return !c.tunnel_token.empty() || !c.ita_api_key.empty() || !c.cp_env.empty();
 }
 
+// Keys the launcher sets from its own flags: a --set for one of them would make the agent's
+// configuration disagree with the plan (a vm_name other than the VM's, which the CP is then
+// polled for in vain), so it is refused, naming the flag to use.
+constexpr std::pair<std::string_view, std::string_view> kFlagKeys[] = {
+    {"mode", "--cp"},
+    {"cp_url", "--cp-url"},
+    {"owner", "--owner"},
+    {"node_size", "--node-size"},
+    {"datacenter", "--datacenter"},
+    {"vm_name", "--name"},
+    {"tunnel_token", "--cf-tunnel-token"},
+    {"cp_env", "--cp-env"},
+};
+
 result<agent::AgentConfig> agent_config(LaunchRequest const& r, std::string const& name) {
   agent::AgentConfig c;
   c.mode = r.cp ? "cp-bootstrap" : "agent";
@@ -91,6 +109,9 @@ result<agent::AgentConfig> agent_config(LaunchRequest const& r, std::string cons
   c.tunnel_token = r.cf_tunnel_token;
   c.cp_env = r.cp_env;
   for (auto const& [key, value] : r.agent_settings) {
+    for (auto const& [flag_key, flag] : kFlagKeys) {
+      if (key == flag_key) return invalid("--set " + key + ": use " + std::string(flag));
+    }
     if (auto ok = agent::apply_agent_config_value(key, value, c); !ok) {
       return invalid("--set " + key + ": " + ok.error().message());
     }
@@ -99,13 +120,20 @@ result<agent::AgentConfig> agent_config(LaunchRequest const& r, std::string cons
 }
 
 result<void> check_request(LaunchRequest const& r) {
-  if (r.image.empty()) return invalid("an image is required (a disk image path or an OCI reference)");
+  if (r.image.empty()) {
+    return invalid("an image is required (a disk image path or an OCI reference)");
+  }
+  // The owner labels the agent for deployments; a CP's own VM may go without one.
   if (!r.cp || !r.owner.empty()) {
-    if (r.owner.empty()) return invalid("--owner is required (github:org/NAME or github:user/NAME)");
+    if (r.owner.empty()) {
+      return invalid("--owner is required (github:org/NAME or github:user/NAME)");
+    }
     if (auto ok = api::check_owner(r.owner, "--owner"); !ok) return invalid(ok.error().message());
   }
   if (!r.cp) {
-    if (r.cp_url.empty()) return invalid("--cp-url is required (the control plane to register with)");
+    if (r.cp_url.empty()) {
+      return invalid("--cp-url is required (the control plane to register with)");
+    }
     if (!is_http_url(r.cp_url)) {
       return invalid("--cp-url must be an absolute http(s) URL without a trailing '/'");
     }
@@ -122,12 +150,13 @@ result<void> check_request(LaunchRequest const& r) {
   if (r.vcpus && (*r.vcpus == 0 || *r.vcpus > kMaxVcpus)) {
     return invalid("--vcpus must be from 1 to " + std::to_string(kMaxVcpus));
   }
-  if (r.initrd.size() > 0 && r.kernel.empty()) return invalid("--initrd needs --kernel");
+  if (!r.initrd.empty() && r.kernel.empty()) return invalid("--initrd needs --kernel");
   for (auto const& [name, value] : r.cp_env) {
     if (!is_env_name(name)) return invalid("--cp-env: '" + name + "' is not a variable name");
   }
   if (!r.cp && (!r.cf_tunnel_token.empty() || !r.cp_env.empty())) {
-    return invalid("--cf-tunnel-token and --cp-env are for --cp (agents get their tunnel from the CP)");
+    return invalid(
+        "--cf-tunnel-token and --cp-env are for --cp (agents get their tunnel from the CP)");
   }
   return {};
 }
@@ -138,10 +167,20 @@ std::vector<std::string> qemu_argv(LaunchPlan const& p, LaunchRequest const& r,
   auto add = [&a](std::initializer_list<std::string> items) { a.insert(a.end(), items); };
   auto const memory = std::to_string(p.size.memory_gib) + "G";
   if (r.tdx) {
-    // Upstream QEMU's TDX guest (docs/system/i386/tdx.rst): KVM with a split irqchip, the
-    // tdx-guest object as the confidential-guest-support, guest memory from a memfd backend
-    // (private pages come from KVM's guest_memfd), TDVF as the firmware. QEMU itself asks the
-    // host's quote generation service for quotes (GetQuote), over vsock to the host (CID 2).
+    // Upstream QEMU's TDX guest (QEMU 10.1+, host Linux 6.16+; QEMU's docs/system/i386/tdx.rst):
+    // - `-accel kvm -cpu host`, the tdx-guest object named by the machine's
+    //   confidential-guest-support, and a split irqchip (TDX emulates no in-kernel IOAPIC; QEMU
+    //   splits it by itself when left on auto, written out here so the command says it);
+    // - `-bios` with TDVF: TDX has no read-only private memory, so firmware cannot be pflash;
+    // - memory: the tdx-guest object sets require_guest_memfd, so QEMU gives every RAM block a
+    //   KVM guest_memfd for the private pages by itself; no "-private" backend is needed (that
+    //   was the pre-upstream patch set). The shared side comes from a memfd backend, as
+    //   Canonical's tdx tools give theirs an explicit backend: pages converted to private are
+    //   punched out of it, so a guest does not hold its memory twice;
+    // - hpet=off: TDX guests cannot use the emulated HPET (Canonical's boot scripts, Intel's).
+    // Quotes: the guest's GetQuote (configfs-tsm) reaches QEMU, which forwards it to the host's
+    // quote generation service; the JSON form of -object is the only way to give the nested
+    // quote-generation-socket address. vsock CID 2 is the host, 4050 QGS's default port.
     std::string tdx = R"({"qom-type":"tdx-guest","id":"tdx0")";
     if (paths.vsock) {
       tdx += R"(,"quote-generation-socket":{"type":"vsock","cid":"2","port":")" +
@@ -151,13 +190,15 @@ std::vector<std::string> qemu_argv(LaunchPlan const& p, LaunchRequest const& r,
     add({"-accel", "kvm", "-cpu", "host", "-object", tdx, "-object",
          "memory-backend-memfd,id=ram0,size=" + memory, "-machine",
          "q35,kernel-irqchip=split,confidential-guest-support=tdx0,memory-backend=ram0,hpet=off",
-         "-bios", qemu_escape(paths.tdx_firmware)});
+         "-bios", paths.tdx_firmware});
   } else {
     add({"-accel", paths.kvm ? "kvm" : "tcg", "-cpu", paths.kvm ? "host" : "max", "-machine",
          "q35"});
-    if (!paths.firmware.empty()) add({"-bios", qemu_escape(paths.firmware)});
+    if (!paths.firmware.empty()) add({"-bios", paths.firmware});
   }
   add({"-m", memory, "-smp", std::to_string(p.size.vcpus)});
+  // The format is stated, never probed: probing a raw image lets a guest that writes a qcow2
+  // header into its own disk change what QEMU opens next time.
   auto const format = r.image.ends_with(".qcow2") ? "qcow2" : "raw";
   add({"-drive", "file=" + qemu_escape(r.image) + ",if=virtio,format=" + format});
   if (!r.kernel.empty()) {
@@ -170,16 +211,20 @@ std::vector<std::string> qemu_argv(LaunchPlan const& p, LaunchRequest const& r,
   if (!p.config_drive.empty()) {
     // A read-only virtio disk holding the ISO 9660 config drive; the guest finds it by its
     // volume id, EE_CONFIG.
-    add({"-drive", "file=" + qemu_escape(p.config_drive.string()) +
-                       ",if=none,id=config,format=raw,readonly=on",
+    add({"-drive",
+         "file=" + qemu_escape(p.config_drive.string()) +
+             ",if=none,id=config,format=raw,readonly=on",
          "-device", "virtio-blk-pci,drive=config"});
   }
   std::string netdev = "user,id=net0";
   if (r.forward_agent_port != 0) {
+    // Bound to the host's loopback only: the agent API is for the operator, not the network.
     netdev += ",hostfwd=tcp:127.0.0.1:" + std::to_string(r.forward_agent_port) +
               "-:" + std::to_string(kAgentPort);
   }
   add({"-netdev", netdev, "-device", "virtio-net-pci,netdev=net0"});
+  // -daemonize: QEMU forks once the VM is set up, so `launch` returns with it running and the
+  // pid file written; -nographic is allowed with it because -nodefaults leaves nothing on stdio.
   add({"-serial", "file:" + p.serial_log.string(), "-qmp",
        "unix:" + qemu_escape(p.qmp_socket.string()) + ",server=on,wait=off", "-daemonize",
        "-pidfile", p.pid_file.string()});
@@ -229,11 +274,13 @@ result<LaunchPlan> plan_launch(LaunchRequest const& request, HostPaths const& pa
   // visible in the host's process list and limited to 2048 bytes, and only a kernel QEMU boots
   // itself takes it: otherwise the configuration goes on a config drive.
   if (carries_secrets(*config)) {
-    p.config_drive_reason = "it carries secrets (tunnel token, API keys), which must not show on "
-                            "the host's process list";
+    p.config_drive_reason =
+        "it carries secrets (tunnel token, API keys), which must not show on "
+        "the host's process list";
   } else if (request.kernel.empty()) {
-    p.config_drive_reason = "the image boots its own kernel (no --kernel), so its command line is "
-                            "not the launcher's to set";
+    p.config_drive_reason =
+        "the image boots its own kernel (no --kernel), so its command line is "
+        "not the launcher's to set";
   } else {
     auto param = api::encode_boot_config(p.agent_config);
     if (!param) return param.error();
