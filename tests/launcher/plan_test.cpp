@@ -65,16 +65,45 @@ TEST(PlanLaunch, TdxGuestCommandSnapshot) {
   ASSERT_FALSE(p->config_param.empty());
   auto const dir = std::string("/var/lib/easyenclave/vms/web-1");
   Argv const expected{
-      "qemu-system-x86_64", "-name", "web-1", "-nodefaults", "-nographic", "-accel", "kvm", "-cpu",
-      "host", "-object",
+      "qemu-system-x86_64",
+      "-name",
+      "web-1",
+      "-nodefaults",
+      "-nographic",
+      "-accel",
+      "kvm",
+      "-cpu",
+      "host",
+      "-object",
       R"({"qom-type":"tdx-guest","id":"tdx0","quote-generation-socket":{"type":"vsock","cid":"2","port":"4050"}})",
-      "-object", "memory-backend-memfd,id=ram0,size=4G", "-machine",
+      "-object",
+      "memory-backend-memfd,id=ram0,size=4G",
+      "-machine",
       "q35,kernel-irqchip=split,confidential-guest-support=tdx0,memory-backend=ram0,hpet=off",
-      "-bios", "/usr/share/ovmf/OVMF.inteltdx.fd", "-m", "4G", "-smp", "4", "-drive",
-      "file=/images/ee.qcow2,if=virtio,format=qcow2", "-kernel", "/images/vmlinuz", "-initrd",
-      "/images/initrd.img", "-append", "console=ttyS0 " + p->config_param, "-netdev",
-      "user,id=net0", "-device", "virtio-net-pci,netdev=net0", "-serial", "file:" + dir + "/serial.log",
-      "-qmp", "unix:" + dir + "/qmp.sock,server=on,wait=off", "-daemonize", "-pidfile",
+      "-bios",
+      "/usr/share/ovmf/OVMF.inteltdx.fd",
+      "-m",
+      "4G",
+      "-smp",
+      "4",
+      "-drive",
+      "file=/images/ee.qcow2,if=virtio,format=qcow2",
+      "-kernel",
+      "/images/vmlinuz",
+      "-initrd",
+      "/images/initrd.img",
+      "-append",
+      "console=ttyS0 " + p->config_param,
+      "-netdev",
+      "user,id=net0",
+      "-device",
+      "virtio-net-pci,netdev=net0",
+      "-serial",
+      "file:" + dir + "/serial.log",
+      "-qmp",
+      "unix:" + dir + "/qmp.sock,server=on,wait=off",
+      "-daemonize",
+      "-pidfile",
       dir + "/qemu.pid"};
   EXPECT_EQ(p->qemu_argv, expected);
   EXPECT_EQ(p->vm_dir, dir);
@@ -92,13 +121,39 @@ TEST(PlanLaunch, WithoutTdxCommandSnapshot) {
   auto p = plan_launch(r, paths);
   ASSERT_TRUE(p) << p.error().message();
   auto const dir = std::string("/var/lib/easyenclave/vms/web-1");
-  Argv const expected{"qemu-system-x86_64", "-name", "web-1", "-nodefaults", "-nographic", "-accel",
-                      "tcg", "-cpu", "max", "-machine", "q35", "-bios", "/usr/share/ovmf/OVMF.fd", "-m",
-                      "4G", "-smp", "4", "-drive", "file=/images/disk.raw,if=virtio,format=raw",
-                      "-kernel", "/images/vmlinuz", "-append", "console=ttyS0 " + p->config_param,
-                      "-netdev", "user,id=net0,hostfwd=tcp:127.0.0.1:18081-:8081", "-device",
-                      "virtio-net-pci,netdev=net0", "-serial", "file:" + dir + "/serial.log", "-qmp",
-                      "unix:" + dir + "/qmp.sock,server=on,wait=off", "-daemonize", "-pidfile",
+  Argv const expected{"qemu-system-x86_64",
+                      "-name",
+                      "web-1",
+                      "-nodefaults",
+                      "-nographic",
+                      "-accel",
+                      "tcg",
+                      "-cpu",
+                      "max",
+                      "-machine",
+                      "q35",
+                      "-bios",
+                      "/usr/share/ovmf/OVMF.fd",
+                      "-m",
+                      "4G",
+                      "-smp",
+                      "4",
+                      "-drive",
+                      "file=/images/disk.raw,if=virtio,format=raw",
+                      "-kernel",
+                      "/images/vmlinuz",
+                      "-append",
+                      "console=ttyS0 " + p->config_param,
+                      "-netdev",
+                      "user,id=net0,hostfwd=tcp:127.0.0.1:18081-:8081",
+                      "-device",
+                      "virtio-net-pci,netdev=net0",
+                      "-serial",
+                      "file:" + dir + "/serial.log",
+                      "-qmp",
+                      "unix:" + dir + "/qmp.sock,server=on,wait=off",
+                      "-daemonize",
+                      "-pidfile",
                       dir + "/qemu.pid"};
   EXPECT_EQ(p->qemu_argv, expected);
   paths.kvm = true;
@@ -110,7 +165,8 @@ TEST(PlanLaunch, WithoutTdxCommandSnapshot) {
 
 TEST(PlanLaunch, TheConfigurationOnTheCommandLineDecodesToWhatTheAgentReads) {
   auto r = agent_request();
-  r.agent_settings = {{"workload_runtime", "process"}, {"process_command", "/usr/bin/serve --port 8080"}};
+  r.agent_settings = {{"workload_runtime", "process"},
+                      {"process_command", "/usr/bin/serve --port 8080"}};
   auto p = plan_launch(r, host());
   ASSERT_TRUE(p) << p.error().message();
   auto decoded = ee::api::decode_boot_config("console=ttyS0 " + p->config_param);
@@ -124,7 +180,8 @@ TEST(PlanLaunch, TheConfigurationOnTheCommandLineDecodesToWhatTheAgentReads) {
   EXPECT_EQ(config->vm_name, "web-1");
   EXPECT_EQ(config->owner, "github:org/octo-org");
   EXPECT_EQ(config->cp_url, "https://cp.example.com");
-  EXPECT_EQ(config->process_command, (std::vector<std::string>{"/usr/bin/serve", "--port", "8080"}));
+  EXPECT_EQ(config->process_command,
+            (std::vector<std::string>{"/usr/bin/serve", "--port", "8080"}));
   ASSERT_TRUE(ee::agent::validate_agent_config(*config));
 }
 
@@ -152,7 +209,8 @@ TEST(PlanLaunch, OverTheCommandLinesLimitTheConfigGoesOnADrive) {
   ASSERT_NE(append, argv.end());
   EXPECT_EQ(*(append + 1), "console=ttyS0");  // nothing of the configuration on it
   EXPECT_NE(std::find(argv.begin(), argv.end(),
-                      "file=/var/lib/easyenclave/vms/web-1/config.iso,if=none,id=config,format=raw,readonly=on"),
+                      "file=/var/lib/easyenclave/vms/web-1/"
+                      "config.iso,if=none,id=config,format=raw,readonly=on"),
             argv.end());
 }
 
@@ -224,8 +282,14 @@ TEST(PlanLaunch, ValidatesEveryArgumentNamingIt) {
       {"no vcpus", [](LaunchRequest& r) { r.vcpus = 0; }, "--vcpus"},
       {"initrd without kernel", [](LaunchRequest& r) { r.kernel.clear(); }, "--initrd"},
       {"tunnel token for an agent", [](LaunchRequest& r) { r.cf_tunnel_token = "t"; }, "--cp"},
-      {"unknown setting", [](LaunchRequest& r) { r.agent_settings = {{"no_such", "1"}}; }, "no_such"},
-      {"bad setting", [](LaunchRequest& r) { r.agent_settings = {{"appraisal", "x"}}; }, "appraisal"},
+      {"unknown setting", [](LaunchRequest& r) { r.agent_settings = {{"no_such", "1"}}; },
+       "no_such"},
+      {"bad setting", [](LaunchRequest& r) { r.agent_settings = {{"appraisal", "x"}}; },
+       "appraisal"},
+      {"flag key in a setting", [](LaunchRequest& r) { r.agent_settings = {{"vm_name", "other"}}; },
+       "--set vm_name: use --name"},
+      {"mode in a setting", [](LaunchRequest& r) { r.agent_settings = {{"mode", "agent"}}; },
+       "use --cp"},
   };
   for (auto const& c : cases) {
     auto r = agent_request();
@@ -247,28 +311,31 @@ TEST(PlanLaunch, ValidatesEveryArgumentNamingIt) {
 }
 
 TEST(OciReference, TellsReferencesFromFiles) {
-  for (auto const* ref : {"ghcr.io/org/app:1.0", "docker.io/library/busybox",
-                          "registry.example/app@sha256:0123", "localhost:5000/a/b:c", "app@sha256:ab"}) {
+  for (auto const* ref :
+       {"ghcr.io/org/app:1.0", "docker.io/library/busybox", "registry.example/app@sha256:0123",
+        "localhost:5000/a/b:c", "app@sha256:ab"}) {
     EXPECT_TRUE(is_oci_reference(ref)) << ref;
   }
-  for (auto const* file : {"/images/disk.qcow2", "./disk.img", "disk.raw", "images/vm.qcow2", "", "~/x.img"}) {
+  for (auto const* file :
+       {"/images/disk.qcow2", "./disk.img", "disk.raw", "images/vm.qcow2", "", "~/x.img"}) {
     EXPECT_FALSE(is_oci_reference(file)) << file;
   }
 }
 
 TEST(EeLaunch, DryRunPrintsThePlanAsJsonAndStartsNothing) {
-  auto const r = ee::test::run({ee::test::program("ee").string(), "launch", "/images/ee.qcow2", "--owner",
-                                "github:org/octo-org", "--cp-url", "https://cp.example.com", "--kernel",
-                                "/images/vmlinuz", "--name", "dry-1", "--state-dir", "/nonexistent/vms",
-                                "--dry-run", "--json"});
+  auto const r = ee::test::run({ee::test::program("ee").string(), "launch", "/images/ee.qcow2",
+                                "--owner", "github:org/octo-org", "--cp-url",
+                                "https://cp.example.com", "--kernel", "/images/vmlinuz", "--name",
+                                "dry-1", "--state-dir", "/nonexistent/vms", "--dry-run", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto const doc = bj::parse(r.out);
   EXPECT_EQ(doc.at("name").as_string(), "dry-1");
   EXPECT_EQ(doc.at("config_via").as_string(), "kernel_command_line");
   EXPECT_EQ(doc.at("qemu_argv").as_array()[0].as_string(), "qemu-system-x86_64");
   EXPECT_FALSE(std::filesystem::exists("/nonexistent/vms"));
-  auto const bad = ee::test::run({ee::test::program("ee").string(), "launch", "/images/ee.qcow2", "--owner",
-                                  "octo-org", "--cp-url", "https://cp.example.com", "--dry-run"});
+  auto const bad =
+      ee::test::run({ee::test::program("ee").string(), "launch", "/images/ee.qcow2", "--owner",
+                     "octo-org", "--cp-url", "https://cp.example.com", "--dry-run"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--owner"), std::string::npos) << bad.err;
 }
