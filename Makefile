@@ -33,8 +33,8 @@ test-python:
 	  $(PYTHON) -m pytest -q tests/python
 
 demo: configure
-	@cmake --build --preset $(PRESET) -j $(JOBS) --target ee-cp ee
-	@EE_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) bash scripts/demo $(ARGS)
+	@cmake --build --preset $(PRESET) -j $(JOBS) --target ee-cp ee-agent ee ee-fake-github ee-fake-ita _core
+	@EE_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) scripts/demo $(ARGS)
 
 clean:
 	rm -rf build

@@ -21,10 +21,18 @@ def main():
     parser.add_argument("target", help='the app\'s source repository, "org/repo"')
     parser.add_argument("--cp-url", default=None, help="the control plane (default: the package's)")
     parser.add_argument("--path", default="/", help="what to GET once verified")
+    # Development only: `make demo`'s agents sign quotes with the simulator's PKI, not Intel's.
+    parser.add_argument("--root", help="PEM of the root CA to trust instead of Intel's (dev)")
+    parser.add_argument("--collateral", help="collateral bundle file instead of Intel PCS (dev)")
     args = parser.parse_args()
 
+    options = {}
+    if args.root:
+        options["root"] = open(args.root).read()
+    if args.collateral:
+        options["collateral"] = easyenclave.Collateral.from_file(args.collateral)
     try:
-        connection = easyenclave.connect(args.target, args.cp_url, timeout=10)
+        connection = easyenclave.connect(args.target, args.cp_url, timeout=10, **options)
     except easyenclave.Error as error:
         # Refused or unreachable: the reason says which check failed (code: error.code).
         print(f"not connecting to {args.target}: {error}", file=sys.stderr)
@@ -32,7 +40,7 @@ def main():
 
     print(f"verified {args.target} at {connection.endpoint}")
     print(connection.report())  # what was checked: MRTD, RTMRs, TCB status, report data binding
-    print(connection.get(args.path))  # the service's answer, over the verified endpoint
+    print(connection.get(args.path).text)  # the service's answer, over the verified endpoint
     return 0
 
 
