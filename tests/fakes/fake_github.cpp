@@ -9,6 +9,10 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <cctype>
+#include <map>
+#include <mutex>
+
 namespace ee::test {
 
 namespace bj = boost::json;
@@ -21,6 +25,10 @@ struct FakeGithubIssuer::State {
   std::string url;
   std::string issuer;
   std::unique_ptr<ee::http::Server> server;
+
+  std::mutex releases_mutex;
+  std::map<std::string, std::vector<FakeRelease>> releases;  // by lower-case repository, newest first
+  std::vector<std::string> objects;                          // asset bodies by index
 
   bj::object claims(GithubTokenRequest const& r) const {
     auto const now = ee::detail::to_unix_seconds(options.clock());
@@ -101,6 +109,107 @@ Awaitable mint_route(std::shared_ptr<FakeGithubIssuer::State> s, ee::http::Reque
   co_return value_response(s->mint(bj::serialize(claims)));
 }
 
+std::string lower(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+std::string repository_of(ee::http::RequestContext const& ctx) {
+  return lower(std::string(ctx.params.get("owner")) + "/" + std::string(ctx.params.get("repo")));
+}
+
+Awaitable releases_route(std::shared_ptr<FakeGithubIssuer::State> s, ee::http::RequestContext& ctx) {
+  auto const repository = repository_of(ctx);
+  bj::array list;
+  std::lock_guard lock(s->releases_mutex);
+  auto it = s->releases.find(repository);
+  if (it == s->releases.end())
+    co_return ee::http::json_response(bhttp::status::not_found, R"({"message":"Not Found"})");
+  for (auto const& release : it->second) {
+    bj::object r;
+    r["tag_name"] = release.tag_name;
+    r["name"] = release.tag_name;
+    r["published_at"] = release.published_at;
+    bj::array assets;
+    for (auto const& [name, content] : release.assets) {
+      bj::object asset;
+      asset["name"] = name;
+      asset["size"] = content.size();
+      asset["browser_download_url"] =
+          s->url + "/download/" + repository + "/" + release.tag_name + "/" + name;
+      assets.push_back(std::move(asset));
+    }
+    r["assets"] = std::move(assets);
+    list.push_back(std::move(r));
+  }
+  co_return ee::http::json_response(bhttp::status::ok, bj::serialize(list));
+}
+
+// browser_download_url answers with a redirect to the object store, as GitHub's does.
+Awaitable download_route(std::shared_ptr<FakeGithubIssuer::State> s, ee::http::RequestContext& ctx) {
+  auto const repository = repository_of(ctx);
+  std::lock_guard lock(s->releases_mutex);
+  auto it = s->releases.find(repository);
+  if (it != s->releases.end()) {
+    for (auto const& release : it->second) {
+      if (release.tag_name != ctx.params.get("tag")) continue;
+      for (auto const& [name, content] : release.assets) {
+        if (name != ctx.params.get("asset")) continue;
+        s->objects.push_back(content);
+        ee::http::Response redirect{bhttp::status::found, 11};
+        redirect.set(bhttp::field::location, s->url + "/objects/" + std::to_string(s->objects.size() - 1));
+        redirect.prepare_payload();
+        co_return redirect;
+      }
+    }
+  }
+  co_return ee::http::json_response(bhttp::status::not_found, R"({"message":"Not Found"})");
+}
+
+Awaitable object_route(std::shared_ptr<FakeGithubIssuer::State> s, ee::http::RequestContext& ctx) {
+  std::lock_guard lock(s->releases_mutex);
+  auto const id = std::string(ctx.params.get("id"));
+  std::size_t index = 0;
+  for (char c : id) {
+    if (std::isdigit(static_cast<unsigned char>(c)) == 0) co_return ee::Error(ee::errc::invalid_value, "object id");
+    index = index * 10 + static_cast<std::size_t>(c - '0');
+  }
+  if (id.empty() || index >= s->objects.size())
+    co_return ee::http::json_response(bhttp::status::not_found, R"({"message":"Not Found"})");
+  ee::http::Response response{bhttp::status::ok, 11};
+  response.set(bhttp::field::content_type, "application/octet-stream");
+  response.body() = s->objects[index];
+  response.prepare_payload();
+  co_return response;
+}
+
+Awaitable add_release_route(std::shared_ptr<FakeGithubIssuer::State> s, ee::http::RequestContext& ctx) {
+  auto body = ee::detail::json::parse(ctx.request.body());
+  if (!body) co_return body.error();
+  auto reader = ee::detail::json::ObjectReader::from(*body);
+  if (!reader) co_return reader.error();
+  FakeRelease release;
+  auto tag = reader->string("tag_name");
+  if (!tag) co_return tag.error();
+  release.tag_name = *tag;
+  auto published = reader->optional_string("published_at");
+  if (!published) co_return published.error();
+  if (*published) release.published_at = **published;
+  auto assets = reader->child("assets");
+  if (!assets) co_return assets.error();
+  for (auto const& [name, content] : assets->object()) {
+    if (!content.is_string()) co_return ee::Error(ee::errc::wrong_type, "assets: expected strings");
+    release.assets.emplace_back(std::string(name), std::string(content.as_string()));
+  }
+  auto const repository = repository_of(ctx);
+  {
+    std::lock_guard lock(s->releases_mutex);
+    auto& list = s->releases[repository];
+    list.insert(list.begin(), std::move(release));
+  }
+  co_return ee::http::json_response(bhttp::status::created, R"({"created":true})");
+}
+
 }  // namespace
 
 ee::result<std::unique_ptr<FakeGithubIssuer>> FakeGithubIssuer::start(FakeGithubOptions options) {
@@ -113,6 +222,13 @@ ee::result<std::unique_ptr<FakeGithubIssuer>> FakeGithubIssuer::start(FakeGithub
   router.get("/.well-known/jwks", [s](ee::http::RequestContext&) { return jwks(s); });
   router.get("/token", [s](ee::http::RequestContext& ctx) { return token_route(s, ctx); });
   router.post("/mint", [s](ee::http::RequestContext& ctx) { return mint_route(s, ctx); });
+  router.get("/repos/{owner}/{repo}/releases",
+             [s](ee::http::RequestContext& ctx) { return releases_route(s, ctx); });
+  router.get("/download/{owner}/{repo}/{tag}/{asset}",
+             [s](ee::http::RequestContext& ctx) { return download_route(s, ctx); });
+  router.get("/objects/{id}", [s](ee::http::RequestContext& ctx) { return object_route(s, ctx); });
+  router.post("/releases/{owner}/{repo}",
+              [s](ee::http::RequestContext& ctx) { return add_release_route(s, ctx); });
   ee::http::ServerOptions server_options;
   server_options.host = s->options.host;
   server_options.port = s->options.port;
@@ -142,6 +258,11 @@ std::string FakeGithubIssuer::mint(GithubTokenRequest const& request) const {
 }
 std::string FakeGithubIssuer::mint_raw(std::string const& claims_json) const { return state_->mint(claims_json); }
 SigningKey const& FakeGithubIssuer::key() const { return *state_->key; }
+void FakeGithubIssuer::add_release(std::string const& repository, FakeRelease release) {
+  std::lock_guard lock(state_->releases_mutex);
+  auto& list = state_->releases[lower(repository)];
+  list.insert(list.begin(), std::move(release));
+}
 ee::http::Server& FakeGithubIssuer::server() { return *state_->server; }
 
 }  // namespace ee::test

@@ -8,6 +8,13 @@
 //   GET  /.well-known/jwks                  the key set (RS256, one key)
 //   GET  /token?audience=A[&repository=o/r] {"value": JWT}  (what ACTIONS_ID_TOKEN_REQUEST_URL answers)
 //   POST /mint  {claims...}                 {"value": JWT}  claims merged over the defaults
+// and, for clients that read releases (GitHub REST "List releases"):
+//   GET  /repos/{owner}/{repo}/releases     newest first: {tag_name, name, published_at,
+//                                           assets:[{name, size, browser_download_url}]}
+//   GET  /download/{owner}/{repo}/{tag}/{asset}  302 to /objects/{n}, as GitHub redirects
+//   GET  /objects/{n}                       the asset's bytes
+//   POST /releases/{owner}/{repo}  {"tag_name", "published_at"?, "assets": {name: text}}
+//                                           adds a release (for tests driving the program)
 #include "fakes/jws_signer.hpp"
 
 #include <easyenclave/error.hpp>
@@ -19,6 +26,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace ee::test {
 
@@ -51,6 +60,13 @@ struct GithubTokenRequest {
   std::string extra_json{};
 };
 
+/// A release served by the stand-in; its assets are (name, content).
+struct FakeRelease {
+  std::string tag_name = "v1.0.0";
+  std::string published_at = "2025-01-31T12:00:00Z";
+  std::vector<std::pair<std::string, std::string>> assets{};
+};
+
 class FakeGithubIssuer {
  public:
   static ee::result<std::unique_ptr<FakeGithubIssuer>> start(FakeGithubOptions options = {});
@@ -66,6 +82,9 @@ class FakeGithubIssuer {
   /// A token with exactly `claims_json` as its payload.
   std::string mint_raw(std::string const& claims_json) const;
   SigningKey const& key() const;
+  /// Adds a release of `repository` ("owner/repo"), listed before the ones added earlier.
+  /// Thread-safe.
+  void add_release(std::string const& repository, FakeRelease release);
   ee::http::Server& server();
 
   struct State;

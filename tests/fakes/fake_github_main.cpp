@@ -8,7 +8,8 @@ int main(int argc, char** argv) {
   std::string const usage =
       "usage: ee-fake-github [--listen HOST:PORT] [--issuer ISS] [--key-file PEM]\n"
       "Serves /.well-known/openid-configuration, /.well-known/jwks, GET /token?audience=A and\n"
-      "POST /mint. --issuer \"\" makes the issuer the server's own URL. Test use only.\n";
+      "POST /mint; releases: GET /repos/OWNER/REPO/releases, POST /releases/OWNER/REPO.\n"
+      "--issuer \"\" makes the issuer the server's own URL. Test use only.\n";
   auto flags = ee::test::parse_flags(argc, argv, {"--listen", "--issuer", "--key-file"}, usage);
   if (!flags) return 2;
   auto address = ee::http::parse_host_port(ee::test::flag_or_env(*flags, "listen", "EE_LISTEN", "127.0.0.1:0"));

@@ -1,0 +1,71 @@
+#pragma once
+// The network steps of connect(): the CP's catalog, the agent's attested health and GitHub
+// releases. Each records its check in the report and returns a client::errc naming it.
+#include <easyenclave/client/connect.hpp>
+#include <easyenclave/http/client.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace ee::client {
+
+/// A target as given: an app name, or org/repo.
+struct Target {
+  std::string app{};          ///< set for an app name
+  std::string source_repo{};  ///< set for org/repo
+};
+
+/// Check "target": "org/repo" (org 1-39 of [A-Za-z0-9-], repo 1-100 of [A-Za-z0-9._-]) or an
+/// app name (1-63 of [a-z0-9-]); the release source needs org/repo.
+result<Target> resolve_target(std::string const& target, Source source, Report& report);
+
+/// Checks "catalog_app" and "catalog_versions": the app (by name, or the one app whose
+/// source_repo is the target) and its versions, restricted to `version` when not empty.
+boost::asio::awaitable<result<Expectations>> fetch_catalog_app(http::Client& http,
+                                                               http::RequestOptions options,
+                                                               std::string cp_url, Target target,
+                                                               std::string version, Report& report);
+
+/// The agent chosen for the connection.
+struct RunningAgent {
+  std::string agent_id{};
+  std::string version{};     ///< the deployment's version
+  std::string endpoint{};    ///< https://<hostname>, or the agent_url
+  std::string public_key{};  ///< as the CP attested it
+};
+
+/// Check "running_agent": the newest running deployment of the app (of `version`, on
+/// `agent_id`, when given) whose agent the CP lists as verified and reachable at a hostname or
+/// agent_url.
+boost::asio::awaitable<result<RunningAgent>> find_running_agent(
+    http::Client& http, http::RequestOptions options, std::string cp_url, Expectations expected,
+    std::string version, std::string agent_id, Report& report);
+
+/// Check "evidence": GET <endpoint>/api/health?attest=true&nonce=<hex> and its body parsed.
+boost::asio::awaitable<result<Evidence>> fetch_agent_evidence(http::Client& http,
+                                                              http::RequestOptions options,
+                                                              std::string endpoint,
+                                                              std::array<std::uint8_t, 32> nonce,
+                                                              Report& report);
+
+/// What a release's attestation.json holds.
+struct ReleaseEvidence {
+  Evidence evidence{};
+  std::string endpoint{};
+  std::string release{};       ///< tag name
+  std::string published_at{};  ///< as GitHub gives it
+};
+
+/// Check "release": GET {github_api}/repos/{org}/{repo}/releases (newest first), the newest
+/// with an asset named attestation.json, and that asset (its browser_download_url, redirects
+/// followed) as {"endpoint", "quote_b64", "public_key"?}.
+boost::asio::awaitable<result<ReleaseEvidence>> fetch_release_evidence(http::Client& http,
+                                                                       http::RequestOptions options,
+                                                                       std::string github_api,
+                                                                       std::string source_repo,
+                                                                       Report& report);
+
+}  // namespace ee::client

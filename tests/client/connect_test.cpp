@@ -1,0 +1,582 @@
+// connect() against a stand-in control plane and a stand-in agent, both real http::Servers on
+// loopback, with quotes from the TDX simulator. Each test breaks one thing and expects the check
+// that guards it to fail, naming what it expected.
+#include "fakes/fake_github.hpp"
+#include "support/loopback_server.hpp"
+
+#include <easyenclave/api/signing.hpp>
+#include <easyenclave/block_on.hpp>
+#include <easyenclave/client/connect.hpp>
+#include <easyenclave/encoding.hpp>
+#include <easyenclave/http/https_client.hpp>
+#include <easyenclave/tdx/simulator.hpp>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+
+namespace {
+
+namespace bhttp = boost::beast::http;
+namespace bj = boost::json;
+namespace client = ee::client;
+using namespace std::chrono_literals;
+using Reply = boost::asio::awaitable<ee::result<ee::http::Response>>;
+
+constexpr char kDigest[] =
+    "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+constexpr char kOtherDigest[] =
+    "sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd";
+
+ee::tdx::Measurement filled(std::uint8_t byte) {
+  ee::tdx::Measurement m{};
+  m.fill(byte);
+  return m;
+}
+
+std::shared_ptr<ee::tdx::Simulator> make_simulator(
+    ee::tdx::TcbStatus status = ee::tdx::TcbStatus::up_to_date) {
+  ee::tdx::SimulatorOptions options;
+  options.mr_td = filled(0x11);
+  options.rtmr = {filled(0x20), filled(0x21), filled(0x22), filled(0x23)};
+  options.tcb_status = status;
+  if (status != ee::tdx::TcbStatus::up_to_date) options.advisory_ids = {"INTEL-SA-00837"};
+  return ee::tdx::Simulator::create(options).value();
+}
+
+// What the stand-ins serve; tests change it before connecting. Read from the servers' threads.
+struct World {
+  std::mutex mutex;
+  std::shared_ptr<ee::tdx::Simulator> simulator = make_simulator();
+  ee::api::SigningKey agent_key = ee::api::SigningKey::generate().value();
+  ee::api::SigningKey other_key = ee::api::SigningKey::generate().value();
+
+  // The catalog.
+  std::string app_status = "200";  // "200", "404", "500"
+  std::string published_mrtd = ee::hex_encode(filled(0x11));
+  bj::value published_rtmrs = bj::array{nullptr, nullptr, nullptr, nullptr};
+  std::string published_digest = kDigest;
+  std::string deployment_status_filter_seen;
+  bool has_deployment = true;
+  bool agent_verified = true;
+  std::string cp_agent_key{};  // empty: the agent's real key
+  std::string agent_url{};     // set by the fixture
+
+  // The agent.
+  enum class Quirk { none, replay_nonce, unbound_key, malformed, no_attestation, http_500 };
+  Quirk quirk = Quirk::none;
+  std::string workload_state = "running";
+  std::string workload_digest = kDigest;
+  std::atomic<int> health_calls{0};
+
+  ee::http::Response json(bj::value const& v, bhttp::status s = bhttp::status::ok) {
+    return ee::http::json_response(s, bj::serialize(v));
+  }
+};
+
+bj::object app_json(World& w) {
+  bj::object version;
+  version["app_name"] = "hello";
+  version["version"] = "1.0.0";
+  version["image"] = std::string("registry.example/octo-org/hello@") + w.published_digest;
+  version["mrtd"] = w.published_mrtd;
+  version["rtmrs"] = w.published_rtmrs;
+  version["node_size"] = "";
+  bj::object app;
+  app["name"] = "hello";
+  app["description"] = "test";
+  app["source_repo"] = "octo-org/hello";
+  app["owner"] = "octo-org";
+  app["versions"] = bj::array{version};
+  return app;
+}
+
+Reply cp_apps(World* w) {
+  bj::object app = app_json(*w);
+  app.erase("versions");
+  bj::object other;
+  other["name"] = "other";
+  other["source_repo"] = "someone/else";
+  co_return w->json(bj::array{app, other});
+}
+
+Reply cp_app(World* w, ee::http::RequestContext& ctx) {
+  if (w->app_status == "500")
+    co_return ee::http::error_response(bhttp::status::internal_server_error, "cp.boom", "boom",
+                                       "x");
+  if (w->app_status == "404" || ctx.params.get("name") != "hello")
+    co_return ee::http::error_response(bhttp::status::not_found, "registry.not_found", "no app",
+                                       "x");
+  co_return w->json(app_json(*w));
+}
+
+Reply cp_deployments(World* w, ee::http::RequestContext& ctx) {
+  {
+    std::lock_guard lock(w->mutex);
+    w->deployment_status_filter_seen = ctx.query("status").value_or("");
+  }
+  bj::array list;
+  if (w->has_deployment && ctx.query("app_name") == "hello") {
+    bj::object d;
+    d["deployment_id"] = "dep-1";
+    d["app_name"] = "hello";
+    d["version"] = "1.0.0";
+    d["agent_id"] = "agent-1";
+    d["status"] = "running";
+    list.push_back(d);
+  }
+  co_return w->json(list);
+}
+
+Reply cp_agent(World* w, ee::http::RequestContext& ctx) {
+  if (ctx.params.get("id") != "agent-1")
+    co_return ee::http::error_response(bhttp::status::not_found, "registry.not_found", "no", "x");
+  bj::object a;
+  a["agent_id"] = "agent-1";
+  a["verified"] = w->agent_verified;
+  a["hostname"] = "";
+  a["agent_url"] = w->agent_url;
+  a["public_key"] = w->cp_agent_key.empty() ? w->agent_key.public_key().base64() : w->cp_agent_key;
+  co_return w->json(a);
+}
+
+Reply agent_health(World* w, ee::http::RequestContext& ctx) {
+  ++w->health_calls;
+  if (w->quirk == World::Quirk::http_500)
+    co_return ee::http::error_response(bhttp::status::internal_server_error, "agent.boom", "b",
+                                       "x");
+  if (w->quirk == World::Quirk::malformed)
+    co_return ee::http::json_response(bhttp::status::ok, R"({"status":"ok","public_key":5})");
+  auto nonce = ee::hex_decode(ctx.query("nonce").value_or("")).value();
+  if (w->quirk == World::Quirk::replay_nonce) nonce.assign(32, 0x42);
+  auto const& bound_key =
+      w->quirk == World::Quirk::unbound_key ? w->other_key.public_key() : w->agent_key.public_key();
+  ee::tdx::ReportData report_data{};
+  std::copy(nonce.begin(), nonce.end(), report_data.begin());
+  auto const digest = bound_key.sha256();
+  std::copy(digest.begin(), digest.end(), report_data.begin() + 32);
+  auto quote = w->simulator->quote(report_data).value();
+
+  bj::object workload;
+  workload["state"] = w->workload_state;
+  workload["deployment_id"] = "dep-1";
+  workload["image"] = std::string("registry.example/octo-org/hello@") + w->workload_digest;
+  workload["image_digest"] = w->workload_digest;
+  bj::object body;
+  body["status"] = "ok";
+  body["agent_id"] = "agent-1";
+  body["public_key"] = w->agent_key.public_key().base64();
+  body["workload"] = workload;
+  if (w->quirk != World::Quirk::no_attestation) {
+    bj::object attestation;
+    attestation["quote_b64"] = ee::base64_encode(quote);
+    attestation["report_data"] = ee::hex_encode(report_data);
+    attestation["provider"] = "simulator";
+    body["attestation"] = attestation;
+  }
+  co_return w->json(body);
+}
+
+Reply agent_service(World*, ee::http::RequestContext& ctx) {
+  bj::object body;
+  body["path"] = std::string(ctx.request.target());
+  body["method"] = std::string(ctx.request.method_string());
+  body["body"] = ctx.request.body();
+  co_return ee::http::json_response(bhttp::status::ok, bj::serialize(body));
+}
+
+ee::http::Router cp_router(World* w) {
+  ee::http::Router r;
+  r.get("/api/v1/apps", [w](ee::http::RequestContext&) { return cp_apps(w); });
+  r.get("/api/v1/apps/{name}", [w](ee::http::RequestContext& c) { return cp_app(w, c); });
+  r.get("/api/v1/deployments", [w](ee::http::RequestContext& c) { return cp_deployments(w, c); });
+  r.get("/api/v1/agents/{id}", [w](ee::http::RequestContext& c) { return cp_agent(w, c); });
+  return r;
+}
+
+ee::http::Router agent_router(World* w) {
+  ee::http::Router r;
+  r.get("/api/health", [w](ee::http::RequestContext& c) { return agent_health(w, c); });
+  r.fallback([w](ee::http::RequestContext& c) { return agent_service(w, c); });
+  return r;
+}
+
+class ConnectTest : public ::testing::Test {
+ protected:
+  World world;
+  ee::test::LoopbackServer cp{cp_router(&world)};
+  ee::test::LoopbackServer agent{agent_router(&world)};
+  std::shared_ptr<ee::http::Client> http = ee::http::make_https_client().value();
+  std::atomic<std::int64_t> clock_offset_seconds{0};
+
+  void SetUp() override { world.agent_url = agent.url(); }
+
+  client::ConnectOptions options() {
+    client::ConnectOptions o;
+    o.cp_url = cp.url();
+    o.http = http;
+    o.root = world.simulator->root();
+    o.collateral = std::make_shared<ee::tdx::Collateral const>(world.simulator->collateral());
+    o.request.timeout = 5s;
+    o.clock = [this] {
+      return std::chrono::system_clock::now() + std::chrono::seconds(clock_offset_seconds.load());
+    };
+    return o;
+  }
+
+  client::Attempt attempt(std::string const& target, client::ConnectOptions o) {
+    return ee::block_on(client::attempt(target, std::move(o)));
+  }
+  client::Attempt attempt(std::string const& target = "hello") {
+    return attempt(target, options());
+  }
+
+  // The attempt failed at check `name` with `code`, and the report says so.
+  void expect_failed(client::Attempt const& a, client::errc code, std::string const& name) {
+    ASSERT_FALSE(a.connection);
+    EXPECT_EQ(a.error, code) << a.error.message();
+    EXPECT_NE(a.error.message().find("check '" + name + "' failed"), std::string::npos)
+        << a.error.message();
+    auto const* failure = a.report.failure();
+    ASSERT_NE(failure, nullptr) << a.report.text();
+    EXPECT_EQ(failure->name, name) << a.report.text();
+    EXPECT_FALSE(failure->expected.empty());
+    EXPECT_EQ(&a.report.checks.back(), failure) << "the failed check ends the report";
+    EXPECT_NE(a.report.text().find("FAIL " + name), std::string::npos) << a.report.text();
+  }
+};
+
+TEST_F(ConnectTest, ConnectsByAppNameAndRecordsEveryCheck) {
+  auto a = attempt();
+  ASSERT_TRUE(a.connection) << a.error.message() << "\n" << a.report.text();
+  auto const& c = *a.connection;
+  EXPECT_EQ(c.endpoint(), agent.url());
+  EXPECT_EQ(c.app(), "hello");
+  EXPECT_EQ(c.agent_id(), "agent-1");
+  EXPECT_EQ(c.version().version, "1.0.0");
+  EXPECT_EQ(c.version().image_digest, kDigest);
+  EXPECT_EQ(c.appraisal().mr_td, filled(0x11));
+  EXPECT_EQ(c.appraisal().tcb_status, ee::tdx::TcbStatus::up_to_date);
+  EXPECT_EQ(c.agent_public_key(), world.agent_key.public_key().base64());
+  EXPECT_EQ(world.deployment_status_filter_seen, "running");
+  for (auto const* name : {"target", "catalog_app", "catalog_versions", "running_agent", "evidence",
+                           "collateral", "quote", "nonce", "key_binding", "agent_key", "mrtd",
+                           "rtmrs", "workload_running", "image_digest", "tcb_policy"}) {
+    auto const* check = c.checks().find(name);
+    ASSERT_NE(check, nullptr) << name;
+    EXPECT_TRUE(check->passed) << name << ": " << check->detail;
+  }
+  EXPECT_EQ(c.checks().failure(), nullptr);
+  auto const report = c.report();
+  EXPECT_NE(report.find("endpoint: " + agent.url()), std::string::npos) << report;
+  EXPECT_NE(report.find("PASS nonce"), std::string::npos) << report;
+  EXPECT_NE(report.find("PASS image_digest"), std::string::npos) << report;
+}
+
+TEST_F(ConnectTest, ConnectsBySourceRepositoryCaseInsensitively) {
+  auto a = attempt("Octo-Org/hello");
+  ASSERT_TRUE(a.connection) << a.error.message();
+  EXPECT_EQ(a.connection->app(), "hello");
+}
+
+TEST_F(ConnectTest, RequestGoesToTheVerifiedEndpoint) {
+  auto c = ee::block_on(client::connect("hello", options())).value();
+  auto response =
+      ee::block_on(c.request(bhttp::verb::post, "/greet?x=1", R"({"hi":1})", {{"X-Test", "1"}}))
+          .value();
+  EXPECT_EQ(response.result(), bhttp::status::ok);
+  EXPECT_NE(response.body().find(R"("path":"/greet?x=1")"), std::string::npos) << response.body();
+  EXPECT_NE(response.body().find(R"("method":"POST")"), std::string::npos);
+  EXPECT_EQ(world.health_calls.load(), 1) << "fresh evidence is not fetched again";
+}
+
+TEST_F(ConnectTest, RequestReverifiesOldEvidenceAndRefusesWhenItNoLongerHolds) {
+  auto o = options();
+  o.max_evidence_age = 60s;
+  auto c = ee::block_on(client::connect("hello", o)).value();
+  auto const first = c.verified_at();
+  clock_offset_seconds = 120;
+  auto ok = ee::block_on(c.request(bhttp::verb::get, "/x"));
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_EQ(world.health_calls.load(), 2);
+  EXPECT_GT(c.verified_at(), first);
+  EXPECT_NE(c.report().find("reverify"), std::string::npos);
+
+  // The agent now runs something else: the next re-verification refuses and sends nothing.
+  world.workload_digest = kOtherDigest;
+  clock_offset_seconds = 240;
+  auto refused = ee::block_on(c.request(bhttp::verb::get, "/x"));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), client::errc::image_digest_mismatch) << refused.error().message();
+}
+
+TEST_F(ConnectTest, ReplayedNonceFails) {
+  world.quirk = World::Quirk::replay_nonce;
+  expect_failed(attempt(), client::errc::nonce_mismatch, "nonce");
+}
+
+TEST_F(ConnectTest, KeyNotBoundIntoTheQuoteFails) {
+  world.quirk = World::Quirk::unbound_key;
+  auto a = attempt();
+  expect_failed(a, client::errc::key_not_bound, "key_binding");
+  EXPECT_EQ(a.error.cond(), ee::condition::unauthenticated);
+}
+
+TEST_F(ConnectTest, KeyOtherThanTheOneTheControlPlaneAttestedFails) {
+  world.cp_agent_key = world.other_key.public_key().base64();
+  expect_failed(attempt(), client::errc::agent_key_mismatch, "agent_key");
+}
+
+TEST_F(ConnectTest, MrtdNotPublishedFails) {
+  world.published_mrtd = ee::hex_encode(filled(0x99));
+  auto a = attempt();
+  expect_failed(a, client::errc::mrtd_not_published, "mrtd");
+  EXPECT_NE(a.error.message().find(ee::hex_encode(filled(0x11))), std::string::npos)
+      << "names the MRTD found";
+  EXPECT_EQ(a.error.cond(), ee::condition::forbidden);
+}
+
+TEST_F(ConnectTest, PinnedRtmrMismatchFails) {
+  world.published_rtmrs = bj::array{nullptr, nullptr, ee::hex_encode(filled(0x77)), nullptr};
+  expect_failed(attempt(), client::errc::rtmr_mismatch, "rtmrs");
+}
+
+TEST_F(ConnectTest, PinnedRtmrsThatMatchPass) {
+  world.published_rtmrs =
+      bj::array{ee::hex_encode(filled(0x20)), nullptr, nullptr, ee::hex_encode(filled(0x23))};
+  auto a = attempt();
+  ASSERT_TRUE(a.connection) << a.error.message();
+}
+
+TEST_F(ConnectTest, ImageDigestMismatchFails) {
+  world.workload_digest = kOtherDigest;
+  auto a = attempt();
+  expect_failed(a, client::errc::image_digest_mismatch, "image_digest");
+  EXPECT_NE(a.error.message().find(kDigest), std::string::npos) << a.error.message();
+  EXPECT_NE(a.error.message().find(kOtherDigest), std::string::npos) << a.error.message();
+}
+
+TEST_F(ConnectTest, WorkloadNotRunningFails) {
+  world.workload_state = "failed";
+  expect_failed(attempt(), client::errc::workload_not_running, "workload_running");
+}
+
+TEST_F(ConnectTest, QuoteUnderAnUntrustedRootFails) {
+  auto o = options();
+  o.root = ee::tdx::TrustedRoot::intel_sgx_root_ca();  // the simulator's chain does not end there
+  auto a = attempt("hello", o);
+  expect_failed(a, client::errc::quote_rejected, "quote");
+  EXPECT_NE(a.error.message().find("pck_chain"), std::string::npos) << a.error.message();
+  EXPECT_NE(a.error.message().find("Intel SGX Root CA"), std::string::npos) << a.error.message();
+}
+
+TEST_F(ConnectTest, TcbStatusOutsideThePolicyFails) {
+  world.simulator = make_simulator(ee::tdx::TcbStatus::out_of_date);
+  auto a = attempt();
+  expect_failed(a, client::errc::policy_refused, "tcb_policy");
+  EXPECT_NE(a.error.message().find("OutOfDate"), std::string::npos) << a.error.message();
+
+  auto o = options();
+  o.policy.allowed_tcb_statuses.push_back(ee::tdx::TcbStatus::out_of_date);
+  auto allowed = attempt("hello", o);
+  ASSERT_TRUE(allowed.connection) << allowed.error.message();
+  EXPECT_EQ(allowed.connection->appraisal().advisory_ids,
+            std::vector<std::string>{"INTEL-SA-00837"});
+}
+
+TEST_F(ConnectTest, MalformedHealthBodyFails) {
+  world.quirk = World::Quirk::malformed;
+  expect_failed(attempt(), client::errc::malformed_evidence, "evidence");
+  world.quirk = World::Quirk::no_attestation;
+  auto a = attempt();
+  expect_failed(a, client::errc::malformed_evidence, "evidence");
+  EXPECT_NE(a.error.message().find("attestation"), std::string::npos) << a.error.message();
+}
+
+TEST_F(ConnectTest, AgentErrorsFail) {
+  world.quirk = World::Quirk::http_500;
+  auto a = attempt();
+  expect_failed(a, client::errc::agent_unreachable, "evidence");
+  EXPECT_NE(a.error.message().find("HTTP 500"), std::string::npos) << a.error.message();
+}
+
+TEST_F(ConnectTest, ControlPlaneErrorsFail) {
+  world.app_status = "404";
+  auto missing = attempt();
+  expect_failed(missing, client::errc::app_not_found, "catalog_app");
+  EXPECT_EQ(missing.error.cond(), ee::condition::not_found);
+
+  world.app_status = "500";
+  expect_failed(attempt(), client::errc::catalog_unavailable, "catalog_app");
+
+  world.app_status = "200";
+  expect_failed(attempt("nobody/nothing"), client::errc::app_not_found, "catalog_app");
+
+  auto versioned = options();
+  versioned.version = "9.9.9";
+  expect_failed(attempt("hello", versioned), client::errc::no_published_version,
+                "catalog_versions");
+
+  world.has_deployment = false;
+  expect_failed(attempt(), client::errc::no_running_agent, "running_agent");
+
+  world.has_deployment = true;
+  world.agent_verified = false;
+  auto unverified = attempt();
+  expect_failed(unverified, client::errc::no_running_agent, "running_agent");
+  EXPECT_NE(unverified.error.message().find("not verified"), std::string::npos);
+
+  auto unreachable = options();
+  unreachable.cp_url = "http://127.0.0.1:1";
+  expect_failed(attempt("hello", unreachable), client::errc::catalog_unavailable, "catalog_app");
+}
+
+TEST_F(ConnectTest, InvalidTargetsAndOptionsFail) {
+  expect_failed(attempt("../etc"), client::errc::invalid_target, "target");
+  expect_failed(attempt("Hello World"), client::errc::invalid_target, "target");
+  auto no_http = options();
+  no_http.http.reset();
+  auto a = attempt("hello", no_http);
+  EXPECT_EQ(a.error, client::errc::invalid_target);
+}
+
+TEST_F(ConnectTest, MissingCollateralFailsUnlessOfflineIsAllowed) {
+  auto o = options();
+  o.collateral.reset();
+  // A fetcher pointed at a server with no collateral routes: PCS answers 404.
+  ee::tdx::FetcherOptions fetcher_options;
+  fetcher_options.api_base = cp.url();
+  fetcher_options.root_ca_crl_from_api = true;
+  o.fetcher.emplace(http, fetcher_options);
+  expect_failed(attempt("hello", o), client::errc::collateral_unavailable, "collateral");
+
+  o.policy.allow_offline = true;
+  o.policy.tcb_mode = ee::tdx::Policy::TcbMode::disabled;
+  auto offline = attempt("hello", o);
+  ASSERT_TRUE(offline.connection) << offline.error.message() << offline.report.text();
+  EXPECT_TRUE(offline.report.find("collateral")->skipped);
+}
+
+class ReleaseTest : public ConnectTest {
+ protected:
+  std::unique_ptr<ee::test::FakeGithubIssuer> github = ee::test::FakeGithubIssuer::start().value();
+
+  std::string attestation_json() {
+    ee::tdx::ReportData report_data{};
+    auto const digest = world.agent_key.public_key().sha256();
+    std::copy(digest.begin(), digest.end(), report_data.begin() + 32);
+    bj::object doc;
+    doc["endpoint"] = agent.url();
+    doc["quote_b64"] = ee::base64_encode(world.simulator->quote(report_data).value());
+    doc["public_key"] = world.agent_key.public_key().base64();
+    return bj::serialize(doc);
+  }
+
+  client::ConnectOptions release_options() {
+    auto o = options();
+    o.source = client::Source::github_release;
+    o.cp_url.clear();
+    o.github_api = github->url();
+    return o;
+  }
+};
+
+TEST_F(ReleaseTest, VerifiesTheNewestReleaseWithAnAttestationAndSaysFreshnessIsUnchecked) {
+  ee::test::FakeRelease with;
+  with.tag_name = "v1.0.0";
+  with.assets = {{"attestation.json", attestation_json()}, {"notes.txt", "x"}};
+  github->add_release("octo-org/hello", with);
+  ee::test::FakeRelease without;  // newer, but carries no attestation
+  without.tag_name = "v1.1.0";
+  without.assets = {{"notes.txt", "x"}};
+  github->add_release("octo-org/hello", without);
+
+  auto a = attempt("octo-org/hello", release_options());
+  ASSERT_TRUE(a.connection) << a.error.message() << "\n" << a.report.text();
+  auto const& c = *a.connection;
+  EXPECT_EQ(c.endpoint(), agent.url());
+  EXPECT_EQ(c.source(), client::Source::github_release);
+  EXPECT_EQ(c.appraisal().mr_td, filled(0x11));
+  auto const* freshness = c.checks().find("freshness");
+  ASSERT_NE(freshness, nullptr);
+  EXPECT_TRUE(freshness->skipped);
+  EXPECT_EQ(c.checks().find("nonce"), nullptr);
+  EXPECT_TRUE(c.checks().find("key_binding")->passed);
+  auto const report = c.report();
+  EXPECT_NE(report.find("SKIP freshness"), std::string::npos) << report;
+  EXPECT_NE(report.find("v1.0.0"), std::string::npos) << report;
+
+  auto response = ee::block_on(c.request(bhttp::verb::get, "/hi")).value();
+  EXPECT_EQ(response.result(), bhttp::status::ok);
+}
+
+TEST_F(ReleaseTest, FailsWithoutAnAttestationAssetOrRepository) {
+  expect_failed(attempt("octo-org/hello", release_options()), client::errc::release_not_found,
+                "release");
+  ee::test::FakeRelease without;
+  without.assets = {{"notes.txt", "x"}};
+  github->add_release("octo-org/hello", without);
+  expect_failed(attempt("octo-org/hello", release_options()), client::errc::release_not_found,
+                "release");
+  expect_failed(attempt("hello", release_options()), client::errc::invalid_target, "target");
+}
+
+TEST_F(ReleaseTest, FailsForAQuoteUnderAnUntrustedRootOrAMalformedAsset) {
+  ee::test::FakeRelease release;
+  release.assets = {{"attestation.json", attestation_json()}};
+  github->add_release("octo-org/hello", release);
+  auto o = release_options();
+  o.root = ee::tdx::TrustedRoot::intel_sgx_root_ca();
+  expect_failed(attempt("octo-org/hello", o), client::errc::quote_rejected, "quote");
+
+  ee::test::FakeRelease broken;
+  broken.tag_name = "v2";
+  broken.assets = {{"attestation.json", R"({"endpoint":"ftp://x","quote_b64":""})"}};
+  github->add_release("octo-org/hello", broken);
+  expect_failed(attempt("octo-org/hello", release_options()), client::errc::malformed_evidence,
+                "release");
+}
+
+// The pure layer: the clock is an input, so expired collateral is a verdict of the quote check.
+TEST(AppraiseEvidence, UsesTheGivenClock) {
+  auto simulator = make_simulator();
+  auto key = ee::api::SigningKey::generate().value();
+  std::array<std::uint8_t, 32> nonce{};
+  nonce.fill(7);
+  ee::tdx::ReportData report_data{};
+  std::copy(nonce.begin(), nonce.end(), report_data.begin());
+  auto const digest = key.public_key().sha256();
+  std::copy(digest.begin(), digest.end(), report_data.begin() + 32);
+
+  client::Evidence evidence;
+  evidence.quote = simulator->quote(report_data).value();
+  evidence.public_key = key.public_key().base64();
+  client::AppraisalInputs inputs;
+  inputs.root = simulator->root();
+  inputs.collateral = std::make_shared<ee::tdx::Collateral const>(simulator->collateral());
+  inputs.nonce = nonce;
+  inputs.check_workload = false;
+  client::Expectations expected;
+  expected.app = "hello";
+
+  client::Report now_report;
+  auto now = client::appraise_evidence(evidence, expected, inputs, std::chrono::system_clock::now(),
+                                       now_report);
+  ASSERT_TRUE(now) << now.error().message();
+  EXPECT_TRUE(now_report.find("mrtd")->skipped) << "no catalog versions to compare";
+
+  client::Report later_report;
+  auto later = client::appraise_evidence(evidence, expected, inputs,
+                                         std::chrono::system_clock::now() + std::chrono::days(800),
+                                         later_report);
+  ASSERT_FALSE(later);
+  EXPECT_EQ(later.error(), client::errc::quote_rejected);
+  EXPECT_NE(later.error().message().find("expired"), std::string::npos) << later.error().message();
+}
+
+}  // namespace
