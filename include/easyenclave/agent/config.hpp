@@ -25,18 +25,20 @@
 /// | simulator_dir | EE_SIMULATOR_DIR | | the simulator's state (provider `simulator`) |
 /// | state_dir | EE_STATE_DIR | /data/ee-agent | |
 /// | listen | EE_LISTEN | 127.0.0.1:8081 | the agent API (not the workload's port) |
-/// | workload_port | EE_WORKLOAD_PORT | 8080 | the workload's port on 127.0.0.1 (another only in
-/// dev: the tunnel's ingress sends to 8080) | | cloudflared | EE_CLOUDFLARED | cloudflared | | |
-/// tunnel_token | EE_TUNNEL_TOKEN | | cp-bootstrap's pre-configured token; secret | |
-/// workload_runtime | EE_WORKLOAD_RUNTIME | podman | `podman` or `process` | | podman | EE_PODMAN |
-/// podman | | | process_command | EE_PROCESS_COMMAND | | argv of the process runtime (list) | |
-/// cp_command | EE_CP_COMMAND | ["ee-cp"] | argv of ee-cp in cp-bootstrap mode (list) | | cp_env |
-/// EE_CP_ENV | {} | cp-bootstrap: environment for ee-cp (object of strings; secrets) | | cp_ca_file
-/// | EE_CP_CA_FILE | | extra PEM CA for the CP's and ITA's TLS | | register_retry_min |
-/// EE_REGISTER_RETRY_MIN | 1 | seconds, first retry | | register_retry_max | EE_REGISTER_RETRY_MAX
-/// | 60 | seconds, backoff cap | | refused_retry | EE_REFUSED_RETRY | 300 | seconds between
-/// attempts after a 4xx refusal | | reattestation_interval | EE_REATTESTATION_INTERVAL | 3600 |
-/// seconds, at least 60 | | log_buffer_bytes | EE_LOG_BUFFER_BYTES | 4194304 | 64 KiB to 1 GiB |
+/// | workload_port | EE_WORKLOAD_PORT | 8080 | the workload's port (others only in dev) |
+/// | cloudflared | EE_CLOUDFLARED | cloudflared | |
+/// | tunnel_token | EE_TUNNEL_TOKEN | | cp-bootstrap's pre-configured token; secret |
+/// | workload_runtime | EE_WORKLOAD_RUNTIME | podman | `podman` or `process` |
+/// | podman | EE_PODMAN | podman | |
+/// | process_command | EE_PROCESS_COMMAND | | argv of the process runtime (list) |
+/// | cp_command | EE_CP_COMMAND | ["ee-cp"] | argv of ee-cp in cp-bootstrap mode (list) |
+/// | cp_env | EE_CP_ENV | {} | cp-bootstrap: environment for ee-cp (object of strings; secrets) |
+/// | cp_ca_file | EE_CP_CA_FILE | | extra PEM CA for the CP's and ITA's TLS |
+/// | register_retry_min | EE_REGISTER_RETRY_MIN | 1 | seconds, first retry |
+/// | register_retry_max | EE_REGISTER_RETRY_MAX | 60 | seconds, backoff cap |
+/// | refused_retry | EE_REFUSED_RETRY | 300 | seconds between attempts after a 4xx refusal |
+/// | reattestation_interval | EE_REATTESTATION_INTERVAL | 3600 | seconds, at least 60 |
+/// | log_buffer_bytes | EE_LOG_BUFFER_BYTES | 4194304 | 64 KiB to 1 GiB |
 ///
 /// Intervals are at most 7 days (604800 s). An environment variable set to the empty string
 /// counts as unset, as CLI11 treats the environment of the other programs.

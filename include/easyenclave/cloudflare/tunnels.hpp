@@ -1,6 +1,7 @@
 #pragma once
-/// @file Cloudflare tunnels for agents: one named tunnel per agent, its ingress (the agent's
-/// hostname to the workload on 127.0.0.1:8080, everything else 404) and a proxied CNAME
+/// @file Cloudflare tunnels for agents: one named tunnel per agent, its ingress (on the agent's
+/// hostname, the agent API's five paths to 127.0.0.1:8081 and every other path to the workload on
+/// 127.0.0.1:8080; other hostnames 404) and a proxied CNAME
 /// `<label>.<domain>` → `<tunnel_id>.cfargotunnel.com`, over the Cloudflare v4 API.
 ///
 /// Every operation is idempotent by name: `ensure` finds the tunnel and the DNS record before
