@@ -19,6 +19,12 @@ Quick start::
     else:
         print(verdict.tcb_status, verdict.advisory_ids)
 
+Or connect to a service by its repository and let the library check everything first::
+
+    conn = easyenclave.connect("org/app", "https://cp.example.com")
+    print(conn.report())              # every check: nonce, key binding, MRTD, image digest, TCB
+    print(conn.get("/hello").json())  # sent only to the verified endpoint
+
 Errors derive from :class:`Error` and keep the library's stable code string as ``.code``.
 The library's log events go to the ``logging`` logger ``"easyenclave"`` (one child logger per
 component, e.g. ``"easyenclave.http"``).
@@ -27,6 +33,7 @@ component, e.g. ``"easyenclave.http"``).
 from ._core import (
     Collateral,
     Conflict,
+    Connection,
     EnclaveReport,
     Error,
     Forbidden,
@@ -34,6 +41,7 @@ from ._core import (
     NotFound,
     Policy,
     Quote,
+    Response,
     Simulator,
     Step,
     Unauthenticated,
@@ -42,6 +50,7 @@ from ._core import (
     VerificationError,
     Verdict,
     __version__,
+    connect,
     parse_quote,
     verify_quote,
 )
@@ -49,6 +58,7 @@ from ._core import (
 __all__ = [
     "Collateral",
     "Conflict",
+    "Connection",
     "EnclaveReport",
     "Error",
     "Forbidden",
@@ -56,6 +66,7 @@ __all__ = [
     "NotFound",
     "Policy",
     "Quote",
+    "Response",
     "Simulator",
     "Step",
     "Unauthenticated",
@@ -64,6 +75,7 @@ __all__ = [
     "VerificationError",
     "Verdict",
     "__version__",
+    "connect",
     "parse_quote",
     "verify_quote",
 ]

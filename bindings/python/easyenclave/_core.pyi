@@ -43,6 +43,12 @@ class VerificationError(Error):
 
     verdict: "Verdict"
     """The full verdict: every step that ran, with pass/fail and detail."""
+    check: Optional[str]
+    """For connect(): the name of the failed check (also set on NotFound, UpstreamFailure, ...)."""
+    checks: List[Dict[str, Any]]
+    """For connect(): every check that ran, the failed one last."""
+    report: str
+    """For connect(): the readable account of those checks."""
 
 def _stop_log_forwarding() -> None:
     """Uninstall the log sink (done automatically at interpreter exit)."""
@@ -299,3 +305,75 @@ class Simulator:
     def root_pem(self) -> str: ...
     @property
     def mr_td(self) -> bytes: ...
+
+class Response:
+    """A response of the verified service."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def headers(self) -> Dict[str, str]: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def ok(self) -> bool: ...
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+
+class Connection:
+    """A verified endpoint made by :func:`connect`; requests go only there."""
+
+    @property
+    def endpoint(self) -> str: ...
+    @property
+    def app(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def image(self) -> str: ...
+    @property
+    def agent_id(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def appraisal(self) -> Dict[str, Any]:
+        """appraised_by, mr_td, rtmr, report_data, tcb_status, tcb_date, advisory_ids, debug,
+        mr_seam, td_attributes, appraised_at."""
+    @property
+    def agent_public_key(self) -> str: ...
+    @property
+    def checks(self) -> List[Dict[str, Any]]: ...
+    @property
+    def verified_at(self) -> datetime.datetime: ...
+    def report(self) -> str:
+        """A readable account of every check."""
+    def reverify(self) -> None:
+        """Fetch fresh evidence and verify it again now."""
+    def request(self, method: str, path: str, body: Union[str, _Bytes, None] = None,
+                headers: Optional[Mapping[str, str]] = None) -> Response: ...
+    def get(self, path: str, *, headers: Optional[Mapping[str, str]] = None) -> Response: ...
+    def post(self, path: str, body: Union[str, _Bytes, None] = None, *, json: Any = None,
+             headers: Optional[Mapping[str, str]] = None) -> Response: ...
+
+def connect(
+    target: str,
+    cp_url: Optional[str] = None,
+    *,
+    policy: Union[Policy, Mapping[str, Any], None] = None,
+    timeout: Union[int, float, datetime.timedelta] = 10,
+    root: Union[_Bytes, str, "os.PathLike[str]", None] = None,
+    collateral: Union[Collateral, str, "os.PathLike[str]", None] = None,
+    pccs_url: Optional[str] = None,
+    max_evidence_age: Union[int, float, datetime.timedelta] = 300,
+    source: str = "catalog",
+    github_api: Optional[str] = None,
+    version: Optional[str] = None,
+    agent_id: Optional[str] = None,
+) -> Connection:
+    """Verify a service ("org/repo" or an app name), then return a Connection to it.
+
+    A failed check raises VerificationError (evidence refused) or NotFound / UpstreamFailure /
+    InvalidInput, each with ``.check``, ``.checks`` and ``.report``.
+    """

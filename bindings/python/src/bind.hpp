@@ -8,5 +8,7 @@ namespace ee::python {
 void register_tdx(pybind11::module_& m);
 /// Forwards the library's log events to Python's `logging` (bind_log.cpp).
 void register_log(pybind11::module_& m);
+/// connect(), Connection and Response: verify-then-talk (bind_client.cpp).
+void register_client(pybind11::module_& m);
 
 }  // namespace ee::python

@@ -40,4 +40,5 @@ PYBIND11_MODULE(_core, m) {
   ee::python::register_errors(m);
   ee::python::register_log(m);
   ee::python::register_tdx(m);
+  ee::python::register_client(m);
 }
