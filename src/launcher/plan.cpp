@@ -108,6 +108,10 @@ result<agent::AgentConfig> agent_config(LaunchRequest const& r, std::string cons
   c.cp_url = r.cp_url;
   c.tunnel_token = r.cf_tunnel_token;
   c.cp_env = r.cp_env;
+  // QEMU's user network forwards the host port to the guest's address, not its loopback: an
+  // agent API forwarded on request listens on every guest address (only the forward reaches
+  // the guest's user network). A --set listen below still wins.
+  if (r.forward_agent_port != 0) c.listen = "0.0.0.0:" + std::to_string(kAgentPort);
   for (auto const& [key, value] : r.agent_settings) {
     for (auto const& [flag_key, flag] : kFlagKeys) {
       if (key == flag_key) return invalid("--set " + key + ": use " + std::string(flag));

@@ -156,6 +156,10 @@ TEST(PlanLaunch, WithoutTdxCommandSnapshot) {
                       "-pidfile",
                       dir + "/qemu.pid"};
   EXPECT_EQ(p->qemu_argv, expected);
+  // The forward reaches the guest's address, so the agent API listens there too.
+  auto const config = ee::api::decode_boot_config("console=ttyS0 " + p->config_param);
+  ASSERT_TRUE(config && *config);
+  EXPECT_NE((*config)->find(R"("listen":"0.0.0.0:8081")"), std::string::npos) << **config;
   paths.kvm = true;
   auto with_kvm = plan_launch(r, paths);
   ASSERT_TRUE(with_kvm);
