@@ -25,12 +25,18 @@ Or connect to a service by its repository and let the library check everything f
     print(conn.report())              # every check: nonce, key binding, MRTD, image digest, TCB
     print(conn.get("/hello").json())  # sent only to the verified endpoint
 
+Tokens verify against a pinned key set::
+
+    appraisal = easyenclave.verify_ita_token(token, ita_jwks)   # Intel Trust Authority
+    claims = easyenclave.verify_github_oidc(oidc, github_jwks, audience="easyenclave")
+
 Errors derive from :class:`Error` and keep the library's stable code string as ``.code``.
 The library's log events go to the ``logging`` logger ``"easyenclave"`` (one child logger per
 component, e.g. ``"easyenclave.http"``).
 """
 
 from ._core import (
+    Appraisal,
     Collateral,
     Conflict,
     Connection,
@@ -52,10 +58,13 @@ from ._core import (
     __version__,
     connect,
     parse_quote,
+    verify_github_oidc,
+    verify_ita_token,
     verify_quote,
 )
 
 __all__ = [
+    "Appraisal",
     "Collateral",
     "Conflict",
     "Connection",
@@ -77,6 +86,8 @@ __all__ = [
     "__version__",
     "connect",
     "parse_quote",
+    "verify_github_oidc",
+    "verify_ita_token",
     "verify_quote",
 ]
 

@@ -377,3 +377,61 @@ def connect(
     A failed check raises VerificationError (evidence refused) or NotFound / UpstreamFailure /
     InvalidInput, each with ``.check``, ``.checks`` and ``.report``.
     """
+
+class Appraisal:
+    """What is known about an attested TD once its evidence verified (made by verify_ita_token)."""
+
+    @property
+    def appraised_by(self) -> str:
+        """"intel_trust_authority" or "local_dcap"."""
+    @property
+    def attester_type(self) -> str: ...
+    @property
+    def mr_td(self) -> bytes: ...
+    @property
+    def rtmr(self) -> List[bytes]: ...
+    @property
+    def report_data(self) -> bytes: ...
+    @property
+    def td_attributes(self) -> bytes: ...
+    @property
+    def xfam(self) -> bytes: ...
+    @property
+    def tee_tcb_svn(self) -> bytes: ...
+    @property
+    def mr_seam(self) -> bytes: ...
+    @property
+    def debug(self) -> bool: ...
+    @property
+    def tcb_status(self) -> str: ...
+    @property
+    def tcb_date(self) -> Optional[datetime.datetime]: ...
+    @property
+    def advisory_ids(self) -> List[str]: ...
+    @property
+    def appraised_at(self) -> datetime.datetime: ...
+    @property
+    def valid_until(self) -> Optional[datetime.datetime]: ...
+    def to_dict(self) -> Dict[str, Any]: ...
+
+_Text = Union[str, bytes, bytearray, memoryview]
+
+def verify_ita_token(
+    token: _Text,
+    jwks: Union[_Text, Mapping[str, Any]],
+    at: Optional[_Time] = None,
+    issuers: Optional[Sequence[str]] = None,
+) -> Appraisal:
+    """Verify an Intel Trust Authority token against a pinned key set (PS384/RS256).
+
+    Raises Unauthenticated or InvalidInput with ``.code`` (e.g. ``"jwt.unknown_kid"``).
+    """
+
+def verify_github_oidc(
+    token: _Text,
+    jwks: Union[_Text, Mapping[str, Any]],
+    audience: str,
+    at: Optional[_Time] = None,
+    issuer: Optional[str] = None,
+) -> Dict[str, Any]:
+    """Verify a GitHub Actions OIDC token (RS256, GitHub's issuer, ``aud`` containing audience)."""

@@ -6,6 +6,8 @@ namespace ee::python {
 
 /// Quote parsing and verification, collateral, policies, the simulator (bind_tdx.cpp).
 void register_tdx(pybind11::module_& m);
+/// verify_ita_token, verify_github_oidc and Appraisal (bind_jwt.cpp).
+void register_jwt(pybind11::module_& m);
 /// Forwards the library's log events to Python's `logging` (bind_log.cpp).
 void register_log(pybind11::module_& m);
 /// connect(), Connection and Response: verify-then-talk (bind_client.cpp).

@@ -40,5 +40,6 @@ PYBIND11_MODULE(_core, m) {
   ee::python::register_errors(m);
   ee::python::register_log(m);
   ee::python::register_tdx(m);
+  ee::python::register_jwt(m);
   ee::python::register_client(m);
 }
