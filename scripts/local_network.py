@@ -146,6 +146,8 @@ class Network:
         import easyenclave
 
         sim_dir = self.work / "simulator"
+        # Agents load the same directory (their simulator provider), so they share its PKI and its
+        # measurements (MRTD all zeros: the simulator's TD).
         self.simulator = easyenclave.Simulator.create(dir=sim_dir)
         self.root_pem = self.simulator.root_pem
         (self.work / "simulator-root.pem").write_text(self.root_pem)
@@ -219,6 +221,32 @@ class Network:
         url = f"{self.github_url}/token?audience=easyenclave&repository={repository}"
         with urllib.request.urlopen(url, timeout=10) as r:
             return json.loads(r.read())["value"]
+
+    def publish(self, repository: str, app: str, version: str = "1.0.0"):
+        """Publishes examples/hello-tdx as `app` from `repository`'s workflow, expecting the
+        simulator's MRTD. (status, body, image)."""
+        image = image_for(app, HELLO_APP.read_text())
+        status, body = call("POST", self.cp_url + "/api/v1/apps", {
+            "name": app, "description": "the smallest easyenclave workload",
+            "source_repo": repository, "version": version, "image": image,
+            "mrtd": self.simulator.mr_td.hex()}, self.github_token(repository))
+        return status, body, image
+
+    def deploy(self, repository: str, app: str, version: str = "1.0.0", agent_id: str = ""):
+        """A deploy by `repository`'s workflow: (status, body)."""
+        request = {"app_name": app, "version": version}
+        if agent_id:
+            request["agent_id"] = agent_id
+        return call("POST", self.cp_url + "/api/v1/deploy", request, self.github_token(repository))
+
+    def wait_running(self, deployment_id: str, timeout: float = 30) -> dict:
+        def running():
+            status, d = call("GET", f"{self.cp_url}/api/v1/deployments/{deployment_id}")
+            if status == 200 and d["status"] == "failed":
+                raise RuntimeError(f"deployment {deployment_id} failed: {d.get('detail')}")
+            return d if status == 200 and d["status"] == "running" else None
+
+        return wait_for(running, timeout, f"deployment {deployment_id} to run")
 
     def stop(self):
         for program in reversed(self.programs):
