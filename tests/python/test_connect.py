@@ -187,8 +187,11 @@ def test_connect_verifies_the_agent_then_talks_to_its_workload(deployed):
     assert conn.endpoint == deployed["agent_url"]
     assert conn.agent_id == deployed["agent_id"]
     assert conn.app == "hello" and conn.version == "1.0.0" and conn.image == IMAGE
-    assert conn.appraisal["mr_td"] == sim.mr_td
-    assert conn.appraisal["tcb_status"] == "UpToDate"
+    assert isinstance(conn.appraisal, easyenclave.Appraisal)
+    assert conn.appraisal.appraised_by == "local_dcap"
+    assert conn.appraisal.mr_td == sim.mr_td
+    assert conn.appraisal.tcb_status == "UpToDate"
+    assert conn.appraisal.report_data[32:] != bytes(32)  # the agent's key hash
     assert conn.agent_public_key
     names = [c["name"] for c in conn.checks]
     for name in ("nonce", "key_binding", "agent_key", "mrtd", "image_digest", "tcb_policy"):

@@ -338,7 +338,7 @@ class Connection:
     @property
     def source(self) -> str: ...
     @property
-    def appraisal(self) -> Dict[str, Any]:
+    def appraisal(self) -> "Appraisal":
         """appraised_by, mr_td, rtmr, report_data, tcb_status, tcb_date, advisory_ids, debug,
         mr_seam, td_attributes, appraised_at."""
     @property
@@ -379,7 +379,7 @@ def connect(
     """
 
 class Appraisal:
-    """What is known about an attested TD once its evidence verified (made by verify_ita_token)."""
+    """What is known about an attested TD once its evidence verified (verify_ita_token, connect)."""
 
     @property
     def appraised_by(self) -> str:

@@ -129,21 +129,6 @@ std::string optional_text(py::handle value, char const* what) {
   return value.cast<std::string>();
 }
 
-py::dict appraisal_dict(tdx::Appraisal const& a) {
-  py::list rtmr;
-  for (auto const& r : a.rtmr) rtmr.append(to_bytes(r));
-  py::list advisories;
-  for (auto const& id : a.advisory_ids) advisories.append(id);
-  return py::dict("appraised_by"_a = std::string(tdx::to_string(a.appraised_by)),
-                  "mr_td"_a = to_bytes(a.mr_td), "rtmr"_a = rtmr,
-                  "report_data"_a = to_bytes(a.report_data),
-                  "tcb_status"_a = std::string(tdx::to_string(a.tcb_status)),
-                  "tcb_date"_a = a.tcb_date ? to_datetime(*a.tcb_date) : py::object(py::none()),
-                  "advisory_ids"_a = advisories, "debug"_a = a.debug(),
-                  "mr_seam"_a = to_bytes(a.mr_seam), "td_attributes"_a = to_bytes(a.td_attributes),
-                  "appraised_at"_a = to_datetime(a.appraised_at));
-}
-
 py::list checks_list(client::Report const& report) {
   py::list out;
   for (auto const& c : report.checks) {
@@ -369,9 +354,9 @@ void register_client(py::module_& m) {
           },
           "'catalog' or 'github-release'.")
       .def_property_readonly(
-          "appraisal", [](client::Connection const& c) { return appraisal_dict(c.appraisal()); },
-          "The verified appraisal as a dict: appraised_by, mr_td, rtmr, report_data, tcb_status, "
-          "tcb_date, advisory_ids, debug, mr_seam, td_attributes, appraised_at.")
+          "appraisal", [](client::Connection const& c) { return py::cast(c.appraisal()); },
+          "The verified Appraisal: mr_td, rtmr, report_data, tcb_status, tcb_date, advisory_ids, "
+          "debug, ... (Appraisal.to_dict() for a dict).")
       .def_property_readonly("agent_public_key", &client::Connection::agent_public_key,
                              "The agent's P-256 public key (base64 DER SubjectPublicKeyInfo) "
                              "bound into the quote.")

@@ -149,10 +149,11 @@ py::dict verify_github(py::object token_arg, py::object jwks_arg, std::string co
 
 void register_jwt(py::module_& m) {
   using A = tdx::Appraisal;
-  py::class_<A>(m, "Appraisal",
-                "What is known about an attested TD once its evidence verified: measurements, "
-                "report data and the platform's TCB status. Made by verify_ita_token; byte "
-                "fields are bytes (use .hex()).")
+  py::class_<A>(
+      m, "Appraisal",
+      "What is known about an attested TD once its evidence verified: measurements, "
+      "report data and the platform's TCB status. Made by verify_ita_token and connect; byte "
+      "fields are bytes (use .hex()).")
       .def_property_readonly(
           "appraised_by", [](A const& a) { return std::string(tdx::to_string(a.appraised_by)); },
           "\"intel_trust_authority\" or \"local_dcap\".")
