@@ -171,8 +171,11 @@ class Network:
         )
         self.cp_url = cp.listening_url()
 
-    def start_agent(self, vm_name: str, owner: str, appraisal: str = "quote") -> Agent:
-        """An agent whose workload runs examples/hello-tdx/app.py on a port of its own."""
+    def start_agent(self, vm_name: str, owner: str, appraisal: str = "quote",
+                    advertised_url: str = "") -> Agent:
+        """An agent whose workload runs examples/hello-tdx/app.py on a port of its own. It tells
+        the CP it serves at `advertised_url` (default: where it listens); tests put a man in the
+        middle there."""
         agent = Agent(vm_name, owner, appraisal)
         api_port, workload_port = free_port(), free_port()
         agent.api_url = f"http://127.0.0.1:{api_port}"
@@ -180,7 +183,7 @@ class Network:
         config = {
             "cp_url": self.cp_url, "owner": owner, "node_size": "tiny",
             "datacenter": "local:loopback", "vm_name": vm_name,
-            "listen": f"127.0.0.1:{api_port}", "agent_url": agent.api_url,
+            "listen": f"127.0.0.1:{api_port}", "agent_url": advertised_url or agent.api_url,
             "workload_port": workload_port, "workload_runtime": "process",
             "process_command": [sys.executable, str(HELLO_APP)],
             "quote_provider": "simulator", "simulator_dir": str(self.work / "simulator"),

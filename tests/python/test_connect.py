@@ -6,177 +6,51 @@ The programs are found in ``$EE_BUILD_DIR/cli`` (the Makefile sets EE_BUILD_DIR)
 test is skipped.
 """
 
+import base64
+import hashlib
 import json
 import os
-import re
-import socket
-import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 import easyenclave
 
-IMAGE = "registry.example/octo-org/hello@sha256:" + "c" * 64
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+import local_network as ln  # noqa: E402  the network make demo starts, shared with bench/
 
-
-def program(name: str) -> Path:
-    build = os.environ.get("EE_BUILD_DIR")
-    if not build:
-        pytest.skip("EE_BUILD_DIR is not set: the programs of a build are needed")
-    path = Path(build) / "cli" / name
-    if not path.exists():
-        pytest.skip(f"{path} is not built")
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Program:
-    """A program from the build with stdout and stderr in files."""
-
-    def __init__(self, argv, workdir: Path, name: str):
-        self.out = workdir / f"{name}.out"
-        self.err = workdir / f"{name}.err"
-        with open(self.out, "wb") as out, open(self.err, "wb") as err:
-            self.process = subprocess.Popen([str(a) for a in argv], stdout=out, stderr=err)
-
-    def listening_url(self, timeout=20.0) -> str:
-        def found():
-            if self.process.poll() is not None:
-                raise AssertionError(f"exited {self.process.returncode}: {self.err.read_text()}")
-            m = re.search(r'"event":"listening","url":"([^"]+)"', self.out.read_text())
-            return m.group(1) if m else None
-
-        return wait_for(found, timeout, "the listening line")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def call(method, url, body=None, token=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
-
-WORKLOAD = r"""
-import http.server, json, os, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = json.dumps({"app": os.environ.get("EE_APP_NAME", ""), "path": self.path}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-"""
+OWNER, REPO, APP = "github:org/octo-org", "octo-org/hello", "hello"
 
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory):
     """A CP with app 'hello' (source octo-org/hello) deployed and running on one agent."""
-    work = tmp_path_factory.mktemp("connect")
-    sim_dir = work / "simulator"
-    simulator = easyenclave.Simulator.create(dir=sim_dir)
-    programs = []
+    build = os.environ.get("EE_BUILD_DIR")
+    if not build or not (Path(build) / "cli" / "ee-agent").exists():
+        pytest.skip("EE_BUILD_DIR with the programs of a build is needed")
+    net = ln.Network(work=tmp_path_factory.mktemp("connect"), bin=Path(build) / "cli")
     try:
-        github = Program([program("ee-fake-github"), "--listen", "127.0.0.1:0"], work, "github")
-        programs.append(github)
-        github_url = github.listening_url()
-
-        cp_port = free_port()
-        cp = Program(
-            [program("ee-cp"), "--dev", "--listen", f"127.0.0.1:{cp_port}", "--db", work / "cp.db",
-             "--simulator-dir", sim_dir, "--appraisal", "local",
-             "--github-jwks-url", github_url + "/.well-known/jwks", "--heartbeat-interval", "1",
-             "--health-scrape-interval", "0", "--admin-token", "connect-admin"],
-            work, "cp")
-        programs.append(cp)
-        cp_url = cp.listening_url()
-
-        def token(repository):
-            with urllib.request.urlopen(
-                    f"{github_url}/token?audience=easyenclave&repository={repository}") as r:
-                return json.loads(r.read())["value"]
-
-        owner_token = token("octo-org/hello")
-        status, body = call("POST", cp_url + "/api/v1/apps", {
-            "name": "hello", "description": "connect test", "source_repo": "octo-org/hello",
-            "version": "1.0.0", "image": IMAGE, "mrtd": simulator.mr_td.hex()}, owner_token)
+        net.start_core()
+        agent = net.start_agent("vm-connect", OWNER)
+        net.wait_registered(agent)
+        status, body, image = net.publish(REPO, APP)
         assert status == 201, body
-
-        agent_port, workload_port = free_port(), free_port()
-        script = work / "workload.py"
-        script.write_text(WORKLOAD)
-        config = work / "agent.json"
-        config.write_text(json.dumps({
-            "owner": "github:org/octo-org", "node_size": "tiny", "datacenter": "gcp:us-central1-a",
-            "workload_runtime": "process", "workload_port": workload_port,
-            "process_command": [sys.executable, str(script), str(workload_port)]}))
-        agent = Program(
-            [program("ee-agent"), "--config", config, "--cmdline", work / "no-cmdline",
-             "--cp-url", cp_url, "--vm-name", "vm-connect", "--listen", f"127.0.0.1:{agent_port}",
-             "--agent-url", f"http://127.0.0.1:{agent_port}", "--state-dir", work / "state",
-             "--provider", "simulator", "--simulator-dir", sim_dir],
-            work, "agent")
-        programs.append(agent)
-
-        def registered():
-            status, agents = call("GET", cp_url + "/api/v1/agents?vm_name=vm-connect")
-            return agents[0] if status == 200 and agents and agents[0]["verified"] else None
-
-        agent_id = wait_for(registered, 30, "the agent to register")["agent_id"]
-        status, body = call("POST", cp_url + "/api/v1/deploy",
-                            {"app_name": "hello", "version": "1.0.0", "agent_id": agent_id},
-                            owner_token)
+        status, body = net.deploy(REPO, APP, agent_id=agent.agent_id)
         assert status == 200, body
-
-        def running():
-            status, deployments = call(
-                "GET", cp_url + "/api/v1/deployments?app_name=hello&status=running")
-            return status == 200 and len(deployments) == 1
-
-        wait_for(running, 30, "the deployment to run")
-        yield {"cp_url": cp_url, "simulator": simulator, "agent_id": agent_id,
-               "agent_url": f"http://127.0.0.1:{agent_port}", "github_url": github_url}
+        net.wait_running(body["deployment_id"])
+        yield {"net": net, "cp_url": net.cp_url, "simulator": net.simulator, "image": image,
+               "agent_id": agent.agent_id, "agent_url": agent.api_url,
+               "github_url": net.github_url}
     finally:
-        for p in reversed(programs):
-            p.stop()
+        net.stop()
 
 
 def test_connect_verifies_the_agent_then_talks_to_its_workload(deployed):
@@ -186,7 +60,7 @@ def test_connect_verifies_the_agent_then_talks_to_its_workload(deployed):
     assert isinstance(conn, easyenclave.Connection)
     assert conn.endpoint == deployed["agent_url"]
     assert conn.agent_id == deployed["agent_id"]
-    assert conn.app == "hello" and conn.version == "1.0.0" and conn.image == IMAGE
+    assert conn.app == "hello" and conn.version == "1.0.0" and conn.image == deployed["image"]
     assert isinstance(conn.appraisal, easyenclave.Appraisal)
     assert conn.appraisal.appraised_by == "local_dcap"
     assert conn.appraisal.mr_td == sim.mr_td
@@ -203,7 +77,8 @@ def test_connect_verifies_the_agent_then_talks_to_its_workload(deployed):
     response = conn.get("/hello?x=1")
     assert isinstance(response, easyenclave.Response)
     assert response.status == 200 and response.ok
-    assert response.json() == {"app": "hello", "path": "/hello?x=1"}
+    assert response.json()["path"] == "/hello?x=1"
+    assert response.json()["hello"] == "from inside a TDX VM"
 
 
 def test_connect_by_app_name_with_cp_url_from_the_environment(deployed, monkeypatch):
@@ -242,12 +117,12 @@ def test_an_unknown_app_raises_not_found(deployed):
 
 def test_a_github_release_is_verified_without_freshness(deployed):
     sim = deployed["simulator"]
-    status, health = call("GET", deployed["agent_url"] + "/api/health?attest=true&nonce=" + "00" * 32)
+    status, health = ln.call("GET", deployed["agent_url"] + "/api/health?attest=true&nonce=" + "00" * 32)
     assert status == 200
     attestation = {"endpoint": deployed["agent_url"],
                    "quote_b64": health["attestation"]["quote_b64"],
                    "public_key": health["public_key"]}
-    status, _ = call("POST", deployed["github_url"] + "/releases/octo-org/hello",
+    status, _ = ln.call("POST", deployed["github_url"] + "/releases/octo-org/hello",
                      {"tag_name": "v1.0.0", "assets": {"attestation.json": json.dumps(attestation)}})
     assert status == 201
     conn = easyenclave.connect("octo-org/hello", source="github-release",
@@ -263,3 +138,132 @@ def test_bad_arguments_raise_before_any_network_call():
         easyenclave.connect("hello", "http://127.0.0.1:1", source="carrier-pigeon")
     with pytest.raises(TypeError):
         easyenclave.connect("hello", "http://127.0.0.1:1", timeout="soon")
+
+
+# --- an agent the CP lists, behind a man in the middle ---------------------------------------------
+
+
+class Impostor:
+    """Sits where a second agent told the CP it serves (its agent_url) and passes every request to
+    that agent, except the attested health answer, which it rewrites as `mode` says:
+
+    - "pass": untouched;
+    - "replay": the answer to an earlier nonce (a recorded quote sent again);
+    - "other-mrtd": a genuine quote for the caller's nonce and the agent's key, signed under the
+      same (simulated) platform, of a TD with another MRTD (a different image);
+    - "corrupt": the agent's quote with a byte of its signature changed.
+    """
+
+    def __init__(self, other_td):
+        self.mode = "pass"
+        self.agent_url = ""
+        self.recorded = None
+        self.other_td = other_td
+        impostor = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                impostor.forward(self, None)
+
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers.get("Content-Length", "0"))
+                impostor.forward(self, self.rfile.read(length))
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def forward(self, handler, body):
+        request = urllib.request.Request(self.agent_url + handler.path, data=body,
+                                         method=handler.command)
+        for name, value in handler.headers.items():
+            if name.lower() not in ("host", "connection", "content-length"):
+                request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as r:
+                status, headers, payload = r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            status, headers, payload = e.code, dict(e.headers), e.read()
+        query = urllib.parse.parse_qs(urllib.parse.urlparse(handler.path).query)
+        if handler.path.startswith("/api/health") and "nonce" in query and status == 200:
+            payload = self.rewrite(json.loads(payload), query["nonce"][0])
+        handler.send_response(status)
+        handler.send_header("Content-Type", headers.get("Content-Type", "application/json"))
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+
+    def rewrite(self, health, nonce_hex):
+        attestation = health["attestation"]
+        if self.mode == "replay":
+            if self.recorded is None:
+                self.recorded = dict(attestation)
+            health["attestation"] = self.recorded
+        elif self.mode == "other-mrtd":
+            key = base64.b64decode(health["public_key"])
+            report_data = bytes.fromhex(nonce_hex).ljust(32, b"\0") + hashlib.sha256(key).digest()
+            attestation["quote_b64"] = base64.b64encode(self.other_td.quote(report_data)).decode()
+        elif self.mode == "corrupt":
+            quote = bytearray(base64.b64decode(attestation["quote_b64"]))
+            quote[-100] ^= 0x01
+            attestation["quote_b64"] = base64.b64encode(bytes(quote)).decode()
+        return json.dumps(health).encode()
+
+
+@pytest.fixture(scope="module")
+def impostor(deployed):
+    """A second agent running 'hello', registered (and deployed to) through an Impostor."""
+    net = deployed["net"]
+    # The same simulated platform (its PKI lives in the directory), another TD measurement.
+    other_td = easyenclave.Simulator.create(dir=net.work / "simulator", mr_td="ab" * 48)
+    mitm = Impostor(other_td)
+    agent = net.start_agent("vm-impostor", OWNER, advertised_url=mitm.url)
+    mitm.agent_url = agent.api_url
+    net.wait_registered(agent)
+    status, body = net.deploy(REPO, APP, agent_id=agent.agent_id)
+    assert status == 200, body
+    net.wait_running(body["deployment_id"])
+    yield mitm, agent
+    mitm.server.shutdown()
+
+
+def connect_through(deployed, agent):
+    sim = deployed["simulator"]
+    return easyenclave.connect(REPO, deployed["cp_url"], agent_id=agent.agent_id,
+                               root=sim.root_pem, collateral=sim.collateral)
+
+
+def test_through_an_honest_middle_the_agent_verifies(deployed, impostor):
+    mitm, agent = impostor
+    mitm.mode = "pass"
+    assert connect_through(deployed, agent).endpoint == mitm.url
+
+
+def test_a_replayed_quote_fails_the_nonce_check(deployed, impostor):
+    mitm, agent = impostor
+    mitm.mode = "replay"
+    connect_through(deployed, agent).report()  # records the answer to this connect's nonce
+    with pytest.raises(easyenclave.VerificationError) as e:
+        connect_through(deployed, agent)
+    assert e.value.check == "nonce", e.value.report
+    assert "check 'nonce' failed" in str(e.value)
+
+
+def test_a_td_with_another_mrtd_than_the_catalogs_fails_the_mrtd_check(deployed, impostor):
+    mitm, agent = impostor
+    mitm.mode = "other-mrtd"
+    with pytest.raises(easyenclave.VerificationError) as e:
+        connect_through(deployed, agent)
+    assert e.value.check == "mrtd", e.value.report
+    assert "ab" * 8 in str(e.value)  # names what answered
+
+
+def test_evidence_that_does_not_verify_fails_the_quote_check(deployed, impostor):
+    mitm, agent = impostor
+    mitm.mode = "corrupt"
+    with pytest.raises(easyenclave.VerificationError) as e:
+        connect_through(deployed, agent)
+    assert e.value.check == "quote", e.value.report

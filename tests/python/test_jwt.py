@@ -4,13 +4,16 @@ tokens minted by the GitHub stand-in (ee-fake-github from the build)."""
 import datetime
 import json
 import os
-import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 import easyenclave
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import local_network as ln  # noqa: E402  the programs' launcher shared with make demo
 
 # The values the test-vector README lists for ita/ita_tdx_token_prod_20231205.jwt.
 ITA_CLOCK = 1701735000  # inside [iat, exp] = [1701734950, 1701735250]
@@ -94,28 +97,15 @@ def test_ita_malformed_input_is_invalid_input_or_type_error(ita):
 # --- GitHub Actions OIDC, from the stand-in issuer -----------------------------------------------
 
 
-def program(name: str) -> Path:
+@pytest.fixture(scope="module")
+def github(tmp_path_factory):
     build = os.environ.get("EE_BUILD_DIR")
     if not build:
         pytest.skip("EE_BUILD_DIR is not set (make test-python sets it)")
-    path = Path(build) / "cli" / name
-    if not path.exists():
-        pytest.fail(f"{path} is not built")
-    return path
-
-
-@pytest.fixture(scope="module")
-def github():
-    proc = subprocess.Popen(
-        [str(program("ee-fake-github")), "--listen", "127.0.0.1:0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    work = tmp_path_factory.mktemp("github")
+    issuer = ln.Program("github", [Path(build) / "cli" / "ee-fake-github", "--listen", "127.0.0.1:0"], work)
     try:
-        line = json.loads(proc.stdout.readline())
-        assert line["event"] == "listening", line
-        url = line["url"]
+        url = issuer.listening_url()
 
         def get(path):
             with urllib.request.urlopen(url + path, timeout=10) as r:
@@ -134,8 +124,7 @@ def github():
             "mint": mint,
         }
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        issuer.stop()
 
 
 def test_github_oidc_token_verifies_into_its_claims(github):
