@@ -239,12 +239,20 @@ result<Appraised> appraise_evidence(Evidence const& evidence, Expectations const
   std::vector<std::string> allowed;
   for (auto status : inputs.policy.allowed_tcb_statuses)
     allowed.emplace_back(tdx::to_string(status));
-  auto const expected_tcb = "TCB status in [" + join(allowed) + "]" +
-                            (inputs.policy.allow_debug ? "" : ", not a debug TD");
-  auto const actual_tcb =
+  // The caller's policy may pin more than the TCB (its own MRTDs and RTMRs on top of the
+  // catalog's): the expectation and the finding name those too, so a refusal reads as what it is.
+  auto expected_tcb = "TCB status in [" + join(allowed) + "]" +
+                      (inputs.policy.allow_debug ? "" : ", not a debug TD");
+  auto actual_tcb =
       std::string(tdx::to_string(judged.tcb_status)) +
       (judged.advisory_ids.empty() ? std::string()
                                    : " (advisories " + join(judged.advisory_ids) + ")");
+  if (!inputs.policy.allowed_mrtds.empty()) {
+    std::vector<std::string> pinned;
+    for (auto const& m : inputs.policy.allowed_mrtds) pinned.push_back(hex_encode(m));
+    expected_tcb += ", MRTD in [" + join(pinned) + "]";
+    actual_tcb += ", MRTD " + hex_encode(judged.td_report.mr_td);
+  }
   if (!ok)
     return r.fail(errc::policy_refused, "tcb_policy", expected_tcb, actual_tcb,
                   ok.error().message() + " [" + ok.error().id() + "]; " + join(policy_steps, "; "));
