@@ -185,6 +185,8 @@ int main(int argc, char** argv) {
   options.quotes = ee::tdx::make_simulator_provider(*simulator);
   // The engine swap: everything the CP deploys to this agent goes to InProcessWorkload.
   options.workload = std::make_shared<InProcessWorkload>(workload->port);
+  // Requests to the agent's address on paths that are not its API go to the workload.
+  options.workload_url = "http://127.0.0.1:" + std::to_string(workload->port);
   options.state_dir = flags["state-dir"];
   options.server.host = listen->host;
   options.server.port = listen->port;

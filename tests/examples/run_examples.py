@@ -168,6 +168,10 @@ def run(args):
     page = get_text(f"http://127.0.0.1:{workload_port}/")
     if not page or not page.startswith("hello from hello 1.0.0 (" + image + ")"):
         fail(f"the in-process workload answered {page!r}")
+    # The agent's address serves the workload too (paths that are not the agent API's).
+    through_agent = get_text(f"http://127.0.0.1:{agent_port}/")
+    if through_agent != page:
+        fail(f"through the agent the workload answered {through_agent!r}")
     status, listed = get(f"{cp}/api/v1/agents?vm_name=embed-ok")
     if listed[0]["status"] != "deployed" or listed[0]["reported_status"] != "running":
         fail(f"after the deploy, the agent is {listed[0]}")
