@@ -12,6 +12,7 @@
 #include "convert.hpp"
 #include "errors.hpp"
 #include "gil.hpp"
+#include "shared.hpp"
 
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -45,36 +46,6 @@ std::string fspath(py::handle value) {
 bool is_path_like(py::handle value) {
   return py::isinstance<py::str>(value) ||
          py::isinstance(value, py::module_::import("os").attr("PathLike"));
-}
-
-// The process-wide HTTPS client and the collateral fetchers per PCS/PCCS base, so their
-// connection pools and caches serve every connect(). Never destroyed: daemon threads may still
-// use them while the interpreter exits.
-result<std::shared_ptr<http::Client>> shared_client() {
-  static std::mutex mutex;
-  static auto* client = new std::shared_ptr<http::Client>();
-  std::lock_guard lock(mutex);
-  if (!*client) {
-    auto made = http::make_https_client();
-    if (!made) return made.error();
-    *client = std::move(*made);
-  }
-  return *client;
-}
-
-result<tdx::CollateralFetcher> fetcher_for(std::shared_ptr<http::Client> const& client,
-                                           std::string base) {
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  static std::mutex mutex;
-  static auto* fetchers = new std::map<std::string, tdx::CollateralFetcher>();
-  std::lock_guard lock(mutex);
-  if (auto it = fetchers->find(base); it != fetchers->end()) return it->second;
-  tdx::FetcherOptions options;
-  if (!base.empty()) {
-    options.api_base = base;
-    options.root_ca_crl_from_api = true;  // a PCCS serves the root CA CRL too
-  }
-  return fetchers->emplace(base, tdx::CollateralFetcher(client, options)).first->second;
 }
 
 tdx::TrustedRoot to_root(py::handle root) {
@@ -271,7 +242,7 @@ client::Connection connect(std::string const& target, py::object cp_url, py::obj
   auto pccs = optional_text(pccs_url, "pccs_url");
 
   auto outcome = without_gil([&]() -> result<client::Attempt> {
-    auto http_client = shared_client();
+    auto http_client = shared_http_client();
     if (!http_client) return http_client.error();
     options.http = *http_client;
     if (!collateral_file.empty()) {
@@ -279,7 +250,7 @@ client::Connection connect(std::string const& target, py::object cp_url, py::obj
       if (!loaded) return loaded.error().with_context("collateral");
       options.collateral = std::make_shared<tdx::Collateral const>(std::move(*loaded));
     } else if (!options.collateral) {
-      auto fetcher = fetcher_for(options.http, pccs);
+      auto fetcher = shared_collateral_fetcher(pccs);
       if (!fetcher) return fetcher.error();
       options.fetcher = std::move(*fetcher);
     }

@@ -18,6 +18,7 @@
 #include "convert.hpp"
 #include "errors.hpp"
 #include "gil.hpp"
+#include "shared.hpp"
 
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -330,26 +331,6 @@ py::object verify_quote(py::object data, py::object collateral_arg, py::object r
 
 // --- collateral from Intel PCS or a PCCS -----------------------------------------------------
 
-/// One fetcher per PCS/PCCS base URL ("" is Intel PCS), kept for the life of the process so its
-/// cache (which honours nextUpdate) serves repeated calls and verify_quote's verifier reuses
-/// the verified collateral. Deliberately never destroyed: the HTTP client must not be torn down
-/// by static destructors after the interpreter has gone.
-result<tdx::CollateralFetcher> fetcher_for(std::string base) {
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  static std::mutex mutex;
-  static auto* fetchers = new std::map<std::string, tdx::CollateralFetcher>();
-  std::lock_guard lock(mutex);
-  if (auto it = fetchers->find(base); it != fetchers->end()) return it->second;
-  tdx::FetcherOptions options;
-  if (!base.empty()) {
-    options.api_base = base;
-    options.root_ca_crl_from_api = true;  // a PCCS serves the root CA CRL too
-  }
-  auto client = http::make_https_client();
-  if (!client) return client.error();
-  return fetchers->emplace(base, tdx::CollateralFetcher(std::move(*client), options)).first->second;
-}
-
 tdx::PckCaType to_ca_type(std::string const& ca) {
   if (ca == "platform") return tdx::PckCaType::platform;
   if (ca == "processor") return tdx::PckCaType::processor;
@@ -370,7 +351,7 @@ CollateralPtr collateral_from_pcs(py::handle fmspc, py::handle pccs_url, std::st
   auto const ca_type = to_ca_type(ca);
   auto base = to_base_url(pccs_url);
   auto fetched = without_gil([&]() -> result<std::shared_ptr<tdx::Collateral const>> {
-    auto fetcher = fetcher_for(std::move(base));
+    auto fetcher = shared_collateral_fetcher(std::move(base));
     if (!fetcher) return fetcher.error();
     return block_on(fetcher->fetch(key, ca_type));
   });
@@ -414,7 +395,7 @@ CollateralPtr collateral_for_quote(py::handle data, py::handle pccs_url) {
       if (!quote) return quote.error();
       parsed = std::move(*quote);
     }
-    auto fetcher = fetcher_for(std::move(base));
+    auto fetcher = shared_collateral_fetcher(std::move(base));
     if (!fetcher) return fetcher.error();
     return block_on(fetcher->fetch_for_quote(*parsed));
   });
