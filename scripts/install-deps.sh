@@ -7,7 +7,7 @@
 set -euo pipefail
 
 apt_packages=(
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config ccache
   libboost1.81-dev libboost-system1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev zlib1g-dev
   libcli11-dev libgtest-dev libgmock-dev
