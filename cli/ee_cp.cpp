@@ -52,6 +52,9 @@ int main(int argc, char** argv) {
   opt("--allowed-tcb", c.allowed_tcb_statuses, "EE_ALLOWED_TCB_STATUSES", "Allowed TCB statuses (comma-separated)", policy)
       ->delimiter(',');
   app.add_flag("--allow-debug-td", c.allow_debug_td, "Admit TDs with the debug attribute")->envname("EE_ALLOW_DEBUG_TD")->group(policy);
+  opt("--owner-proof-mode", c.owner_proof_mode, "EE_OWNER_PROOF_MODE", "Agents prove their owner with a bootstrap token: required|optional|disabled (empty: required; optional with --dev)", policy);
+  opt("--agent-network", c.agent_networks, "EE_AGENT_NETWORKS", "Where agents without a tunnel may be reached at their agent_url: CIDR or host name (*.suffix), repeat or comma-separated (empty: tunnels only; --dev: any)", policy)
+      ->delimiter(',');
 
   opt("--quote-root", c.quote_root_file, "EE_QUOTE_ROOT", "Root CA file for PCK chains (empty: Intel SGX Root CA)", dcap);
   opt("--collateral", c.collateral_file, "EE_COLLATERAL", "Fixed collateral bundle file (empty: fetch from --pccs-url)", dcap);
@@ -79,6 +82,7 @@ int main(int argc, char** argv) {
   opt("--agent-stale-hours", c.agent_stale_hours, "EE_AGENT_STALE_HOURS", "Remove agents silent this long, hours", timing);
   opt("--deploy-timeout", c.deploy_timeout, "EE_DEPLOY_TIMEOUT_SECONDS", "Fail deployments not running after, seconds", timing);
   opt("--maintenance-interval", c.maintenance_interval, "EE_MAINTENANCE_INTERVAL_SECONDS", "Background task interval, seconds", timing);
+  opt("--reregistration-grace", c.reregistration_grace, "EE_REREGISTRATION_GRACE_SECONDS", "Silence after which another key may take a vm_name without proof, seconds (0: 3 heartbeat intervals)", timing);
   opt("--health-scrape-interval", c.health_scrape_interval, "EE_HEALTH_SCRAPE_INTERVAL_SECONDS", "Agent health scrape interval, seconds (0: off)", timing);
 
   try {

@@ -157,6 +157,9 @@ std::shared_ptr<VmCommands> add_vm_commands(CLI::App& app) {
   l->add_option("--name", r.name, "VM name (default derived from owner and size)");
   l->add_option("--cf-tunnel-token", r.cf_tunnel_token, "--cp: the CP's tunnel token")
       ->envname("EE_CF_TUNNEL_TOKEN");
+  l->add_option("--bootstrap-token", r.bootstrap_token,
+                "The owner's bootstrap token (POST /api/v1/owners/bootstrap-tokens; secret: config drive only)")
+      ->envname("EE_BOOTSTRAP_TOKEN");
   l->add_option("--cp-env", c->cp_env,
                 "--cp: KEY=VALUE for ee-cp (also CLOUDFLARE_*, ITA_API_KEY, GITHUB_OAUTH_*)");
   l->add_option("--set", c->settings, "KEY=VALUE agent setting (see ee-agent --help)");

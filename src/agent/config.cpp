@@ -92,6 +92,8 @@ constexpr std::array kKeys = {
     text("cloudflared", "EE_CLOUDFLARED", "the cloudflared binary", &C::cloudflared),
     text("tunnel_token", "EE_TUNNEL_TOKEN",
          "cp-bootstrap: the pre-configured tunnel token (secret)", &C::tunnel_token),
+    text("bootstrap_token", "EE_BOOTSTRAP_TOKEN",
+         "the owner's bootstrap token, proving the owner at registration (secret)", &C::bootstrap_token),
     text("workload_runtime", "EE_WORKLOAD_RUNTIME", "podman | process", &C::workload_runtime),
     text("podman", "EE_PODMAN", "the podman binary", &C::podman),
     list("process_command", "EE_PROCESS_COMMAND",
@@ -509,6 +511,7 @@ result<Options> make_agent_options(AgentConfig const& c) {
   }
   o.cloudflared = c.cloudflared;
   o.tunnel_token = c.tunnel_token;
+  o.bootstrap_token = c.bootstrap_token;
   o.cp_command = c.cp_command;
   o.cp_env = c.cp_env;
   o.state_dir = c.state_dir;

@@ -40,9 +40,11 @@ constexpr char kStateFile[] = "registration.json";
 constexpr std::size_t kMaxStateFile = 64 * 1024;
 
 // CP answers that a new attempt can fix on its own: the challenge expired or was lost (the CP
-// restarted between challenge and register), or the CP is momentarily full.
+// restarted between challenge and register), the CP is momentarily full, or the vm_name is still
+// held by this VM's previous key (a reboot lost it), which the CP releases after the recorded
+// agent's silence outlasts its grace window.
 constexpr std::string_view kRetryableCodes[] = {"cp.unknown_nonce", "cp.nonce_expired",
-                                                "cp.too_many_challenges"};
+                                                "cp.too_many_challenges", "cp.vm_name_taken"};
 
 // --- small helpers -------------------------------------------------------------------------------
 
@@ -219,6 +221,7 @@ asio::awaitable<Outcome> register_once(AgentRuntime::Impl& s) {
   request.intel_ta_token = std::move(evidence->intel_ta_token);
   request.quote_b64 = std::move(evidence->quote_b64);
   request.agent_url = s.options.agent_url;
+  request.bootstrap_token = s.options.bootstrap_token;
   auto post = json_request(bhttp::verb::post, s.options.cp_url + "/api/v1/agents/register",
                            api::to_json(request));
   auto response = co_await s.http->send(std::move(post), call_options(s));

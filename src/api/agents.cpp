@@ -178,15 +178,55 @@ result<void> check_public_key(std::string_view value, std::string_view field) {
   return {};
 }
 
+// An origin only (scheme://host[:port], an optional "/"): the CP appends its own paths, so an
+// agent cannot steer the CP's requests to another path or query on the host it names.
 result<void> check_agent_url(std::string_view value, std::string_view field) {
   if (auto r = check_max(value, field, kMaxAgentUrl); !r) return r;
+  constexpr std::string_view kExpected =
+      "must be an http:// or https:// origin (scheme://host[:port]) without user info, path, "
+      "query or fragment";
   std::size_t scheme = 0;
   if (value.starts_with("http://")) scheme = 7;
   else if (value.starts_with("https://")) scheme = 8;
-  // Printable ASCII without spaces: nothing that could split a request line or a log line.
-  if (scheme == 0 || value.size() == scheme ||
-      !all_of(value, [](char c) { return c > ' ' && c < 0x7f; }))
-    return invalid(field, "must be an http:// or https:// URL of printable characters");
+  if (scheme == 0) return invalid(field, kExpected);
+  auto authority = value.substr(scheme);
+  if (authority.ends_with('/')) authority.remove_suffix(1);
+  if (authority.empty()) return invalid(field, kExpected);
+  std::string_view host = authority;
+  std::string_view port;
+  if (authority.front() == '[') {
+    auto const close = authority.find(']');
+    if (close == std::string_view::npos || close == 1) return invalid(field, kExpected);
+    host = authority.substr(1, close - 1);
+    if (!all_of(host, [](char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.'; })) return invalid(field, kExpected);
+    auto const rest = authority.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return invalid(field, kExpected);
+      port = rest.substr(1);
+      if (port.empty()) return invalid(field, kExpected);
+    }
+  } else {
+    if (auto const colon = authority.rfind(':'); colon != std::string_view::npos) {
+      host = authority.substr(0, colon);
+      port = authority.substr(colon + 1);
+      if (port.empty()) return invalid(field, kExpected);
+    }
+    if (host.empty() || !all_of(host, [](char c) { return is_alnum(c) || c == '-' || c == '.'; }))
+      return invalid(field, kExpected);
+  }
+  if (!port.empty()) {
+    if (port.size() > 5 || !all_of(port, is_digit) || std::stoul(std::string(port)) > 65535)
+      return invalid(field, kExpected);
+  }
+  return {};
+}
+
+// Base64 of a raw 64-byte r||s signature: 88 characters with padding.
+result<void> check_signature_b64(std::string_view value, std::string_view field) {
+  if (value.size() != 88 ||
+      !all_of(value.substr(0, 86), [](char c) { return is_alnum(c) || c == '+' || c == '/'; }) ||
+      value.substr(86) != "==")
+    return invalid(field, "must be base64 of a 64-byte ECDSA P-256 signature (r||s)");
   return {};
 }
 
@@ -318,6 +358,15 @@ std::string owner_login(std::string_view owner) {
   return login;
 }
 
+result<void> check_bootstrap_token(std::string_view value, std::string_view field) {
+  constexpr std::string_view kPrefix = "ee_bt_";
+  auto const body = value.substr(std::min(value.size(), kPrefix.size()));
+  if (!value.starts_with(kPrefix) || body.size() != 43 ||
+      !all_of(body, [](char c) { return is_alnum(c) || c == '-' || c == '_'; }))
+    return invalid(field, "must be a bootstrap token: ee_bt_ and 43 base64url characters");
+  return {};
+}
+
 // --- challenge ------------------------------------------------------------------------------
 
 std::string to_json(Challenge const& c) {
@@ -367,7 +416,24 @@ std::string to_json(RegisterRequest const& r) {
   put_if(o, "intel_ta_token", r.intel_ta_token);
   put_if(o, "quote_b64", r.quote_b64);
   put_if(o, "agent_url", r.agent_url);
+  put_if(o, "bootstrap_token", r.bootstrap_token);
+  put_if(o, "continuity_signature", r.continuity_signature);
   return to_text(std::move(o));
+}
+
+std::string continuity_message(RegisterRequest const& r) {
+  // The key in its canonical form (a PEM and a base64 spelling are one key), and every field
+  // length-prefixed, so no two registrations share a message.
+  auto const key = PublicKey::parse(r.public_key);
+  std::string const public_key = key ? key->base64() : r.public_key;
+  std::string out = "ee-continuity-v1\n";
+  for (auto const* field : {&r.vm_name, &r.owner, &public_key, &r.nonce}) {
+    out += std::to_string(field->size());
+    out += ':';
+    out += *field;
+    out += '\n';
+  }
+  return out;
 }
 
 result<RegisterRequest> parse_register_request(std::string_view text) {
@@ -387,6 +453,12 @@ result<RegisterRequest> parse_register_request(std::string_view text) {
     return ok.error();
   if (auto ok = optional(r, "quote_b64", check_quote_b64, out.quote_b64); !ok) return ok.error();
   if (auto ok = optional(r, "agent_url", check_agent_url, out.agent_url); !ok) return ok.error();
+  if (auto ok = optional(r, "bootstrap_token", check_bootstrap_token, out.bootstrap_token); !ok)
+    return ok.error();
+  if (auto ok = optional(r, "continuity_signature", check_signature_b64, out.continuity_signature); !ok)
+    return ok.error();
+  if (!out.continuity_signature.empty() && out.public_key.empty())
+    return invalid(join(r.path(), "continuity_signature"), "needs public_key: it moves a registration to that key");
   // An agent with a key binds nonce || SHA-256(key) into REPORTDATA, which needs the full
   // 32-byte nonce; only keyless (older) agents may echo a short one.
   if (!out.public_key.empty() && out.nonce.size() != 64)

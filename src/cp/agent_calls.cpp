@@ -12,23 +12,29 @@ namespace ee::cp {
 
 namespace bhttp = boost::beast::http;
 
-std::optional<std::string> agent_base_url(registry::AgentRecord const& agent) {
+result<std::string> agent_base_url(Services const& s, registry::AgentRecord const& agent) {
+  // A hostname is only ever one the CP's tunnel provider created.
   if (!agent.hostname.empty()) return "https://" + agent.hostname;
-  if (!agent.agent_url.empty()) {
-    auto url = agent.agent_url;
-    while (!url.empty() && url.back() == '/') url.pop_back();
-    return url;
+  if (agent.agent_url.empty()) {
+    return Error(errc::agent_unreachable, "agent " + agent.id + " has neither a tunnel hostname nor an agent_url");
   }
-  return std::nullopt;
+  auto origin = parse_agent_origin(agent.agent_url);
+  if (!origin) return Error(errc::agent_unreachable, "agent " + agent.id + ": " + origin.error().message());
+  // Dev mode trusts every agent_url unless networks were set, which then bind in dev too.
+  if (!s.dev || !s.agent_networks.empty()) {
+    if (auto allowed = s.agent_networks.allows(*origin); !allowed) {
+      return Error(errc::agent_unreachable, "agent " + agent.id + " has no tunnel, and its agent_url: " +
+                                                allowed.error().message());
+    }
+  }
+  return origin->text();
 }
 
 boost::asio::awaitable<result<http::Response>> call_agent(Services& s, registry::AgentRecord const& agent,
                                                           bhttp::verb method, std::string target,
                                                           std::string body) {
-  auto base = agent_base_url(agent);
-  if (!base) {
-    co_return Error(errc::agent_unreachable, "agent " + agent.id + " has neither a tunnel hostname nor an agent_url");
-  }
+  auto base = agent_base_url(s, agent);
+  if (!base) co_return base.error();
   http::Request request{method, *base + target, 11};
   request.set(bhttp::field::user_agent, "ee-cp");
   if (!body.empty()) {
@@ -52,6 +58,7 @@ boost::asio::awaitable<result<http::Response>> call_agent(Services& s, registry:
   }
   auto const status = response->result_int();
   if (status < 200 || status > 299) {
+    // The status only: an agent's error body is its own text and never reaches the CP's caller.
     co_return Error(errc::agent_unreachable,
                     "agent " + agent.id + " answered " + std::to_string(status) + " to " + target);
   }

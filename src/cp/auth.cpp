@@ -73,4 +73,8 @@ bool owner_matches(std::string const& owner_label, jwt::GithubClaims const& clai
   return !login.empty() && login == lowercase(claims.repository_owner);
 }
 
+bool owns_agent(registry::AgentRecord const& agent, jwt::GithubClaims const& claims) {
+  return owner_matches(agent.owner, claims) && (agent.owner_id.empty() || agent.owner_id == claims.repository_owner_id);
+}
+
 }  // namespace ee::cp

@@ -7,6 +7,7 @@
 #include <easyenclave/registry/sqlite.hpp>
 #include <easyenclave/tdx/simulator.hpp>
 
+#include "cp/agent_networks.hpp"
 #include "detail/log.hpp"
 
 #include <algorithm>
@@ -75,6 +76,19 @@ result<void> apply_policy(Config const& c, AttestationPolicy& policy) {
     policy.allowed_tcb_statuses.push_back(*status);
   }
   policy.allow_debug = c.allow_debug_td;
+  return {};
+}
+
+result<void> apply_ownership(Config const& c, Options& o) {
+  if (!c.owner_proof_mode.empty()) {
+    auto mode = parse_owner_proof_mode(c.owner_proof_mode);
+    if (!mode) return bad("owner_proof_mode", "must be required, optional or disabled");
+    o.owner_proof_mode = *mode;
+  }
+  for (auto const& network : c.agent_networks) {
+    if (auto r = check_agent_network(network); !r) return r.error().with_context("agent_networks");
+  }
+  o.agent_networks = c.agent_networks;
   return {};
 }
 
@@ -179,6 +193,7 @@ result<Options> make_options(Config const& c) {
   if (auto r = apply_policy(c, o.policy); !r) return r.error();
   if (auto r = apply_attestation_sources(c, o); !r) return r.error();
   if (auto r = apply_cloudflare(c, o); !r) return r.error();
+  if (auto r = apply_ownership(c, o); !r) return r.error();
 
   o.ita_jwks_url = c.ita_jwks_url;
   o.ita_issuers = c.ita_issuers;
@@ -205,6 +220,8 @@ result<Options> make_options(Config const& c) {
   }
   if (c.health_scrape_interval < 0) return bad("health_scrape_interval", "must be 0 (off) or positive");
   o.timings.health_scrape_interval = std::chrono::seconds(c.health_scrape_interval);
+  if (c.reregistration_grace < 0) return bad("reregistration_grace", "must be 0 (three heartbeat intervals) or positive");
+  o.timings.reregistration_grace = std::chrono::seconds(c.reregistration_grace);
   return o;
 }
 

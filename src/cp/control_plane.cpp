@@ -18,6 +18,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <easyenclave/block_on.hpp>
 
+#include <set>
 #include <thread>
 
 namespace ee::cp {
@@ -34,6 +35,10 @@ constexpr std::size_t kAgentKeyCacheSize = 200'000;
 result<void> check_production_safety(Options const& o, std::size_t trusted_count) {
   if (o.quote_root.common_name() == tdx::kSimulatorRootName) {
     return Error(errc::unsafe_configuration, "the simulator root is trusted for quotes; only --dev allows that");
+  }
+  if (o.owner_proof_mode.value_or(OwnerProofMode::required) != OwnerProofMode::required) {
+    return Error(errc::unsafe_configuration, "owner proof is '" + std::string(to_string(*o.owner_proof_mode)) +
+                                                 "'; production requires 'required' (or --dev)");
   }
   if (o.policy.nonce_mode != NonceMode::required) {
     return Error(errc::unsafe_configuration, "nonce checking is '" + std::string(to_string(o.policy.nonce_mode)) +
@@ -76,17 +81,18 @@ asio::awaitable<void> health_pass(Services& s) {
 struct ControlPlane::Impl {
   explicit Impl(Options o)
       : options(std::move(o)),
-        store_pool(options.store_threads == 0 ? 1 : options.store_threads),
-        nonces(options.max_outstanding_nonces, options.timings.nonce_ttl) {}
+        store_pool(options.store_threads == 0 ? 1 : options.store_threads) {}
 
   Options options;
   asio::thread_pool store_pool;
-  NonceTable nonces;
+  std::unique_ptr<NonceTable> nonces;
   api::ReplayGuard replay_guard;
   KeyCache agent_keys{kAgentKeyCacheSize};
   std::mutex quote_provider_mutex;
   std::mutex health_mutex;
   std::unordered_map<std::string, HealthCounters> health_counters;
+  std::mutex registering_mutex;
+  std::set<std::string> registering;
   std::unique_ptr<jwt::JwksCache> ita_keys;
   std::unique_ptr<jwt::JwksCache> github_keys;
   std::unique_ptr<Services> services;
@@ -116,14 +122,19 @@ ControlPlane::~ControlPlane() {
 result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   auto impl = std::make_unique<Impl>(std::move(options));
   auto& o = impl->options;
+  auto nonces = NonceTable::create(o.max_used_nonces, o.timings.nonce_ttl);
+  if (!nonces) return nonces.error().with_context("challenge key");
+  impl->nonces = std::move(*nonces);
 
-  if (!o.stores.agents || !o.stores.measurements || !o.stores.apps || !o.stores.deployments) {
+  if (!o.stores.agents || !o.stores.measurements || !o.stores.apps || !o.stores.deployments ||
+      !o.stores.bootstrap_tokens) {
     auto memory = registry::open_sqlite_stores(":memory:");
     if (!memory) return memory.error().with_context("in-memory registry");
     if (!o.stores.agents) o.stores.agents = memory->agents;
     if (!o.stores.measurements) o.stores.measurements = memory->measurements;
     if (!o.stores.apps) o.stores.apps = memory->apps;
     if (!o.stores.deployments) o.stores.deployments = memory->deployments;
+    if (!o.stores.bootstrap_tokens) o.stores.bootstrap_tokens = memory->bootstrap_tokens;
   }
   if (!o.http) {
     auto client = http::make_https_client();
@@ -158,16 +169,23 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   github_jwks.url = o.github_jwks_url;
   impl->github_keys = std::make_unique<jwt::JwksCache>(o.http, github_jwks, o.now);
 
+  auto agent_networks = AgentNetworks::parse(o.agent_networks);
+  if (!agent_networks) return agent_networks.error().with_context("agent_networks");
+  auto const grace = o.timings.reregistration_grace.count() > 0 ? o.timings.reregistration_grace
+                                                                 : 3 * o.timings.heartbeat_interval;
   impl->services.reset(new Services{
       .options = o,
       .now = o.now,
       .started_at = o.now(),
       .dev = o.dev,
       .trust_any_mrtd = o.dev && trusted_agents == 0,
+      .owner_proof_mode = o.owner_proof_mode.value_or(o.dev ? OwnerProofMode::optional : OwnerProofMode::required),
+      .reregistration_grace = grace,
+      .agent_networks = std::move(*agent_networks),
       .stores = o.stores,
       .store_pool = impl->store_pool,
       .http = o.http,
-      .nonces = impl->nonces,
+      .nonces = *impl->nonces,
       .replay_guard = impl->replay_guard,
       .agent_keys = impl->agent_keys,
       .signing_key = *o.signing_key,
@@ -179,6 +197,8 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
       .github_keys = *impl->github_keys,
       .health_mutex = impl->health_mutex,
       .health_counters = impl->health_counters,
+      .registering_mutex = impl->registering_mutex,
+      .registering = impl->registering,
   });
   auto& s = *impl->services;
   if (s.trust_any_mrtd) detail::log::warn("cp", "dev mode with no trusted MRTD: every MRTD is trusted");
@@ -190,6 +210,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   add_deploy_routes(router, s);
   add_measurement_routes(router, s);
   add_attestation_routes(router, s);
+  add_owner_routes(router, s);
   if (o.extra_routes) o.extra_routes(router);
   for (auto const& r : router.routes()) impl->routes.emplace_back(r.method, r.pattern);
 
@@ -208,7 +229,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   auto const ep = impl->server->endpoint();
   detail::log::info("cp", "listening address=", ep.address().to_string(), " port=", ep.port(), " dev=", o.dev,
                     " trusted_mrtds=", trusted_agents, " tunnels=", o.tunnels != nullptr,
-                    " nonce_mode=", to_string(o.policy.nonce_mode), " appraisal=", to_string(o.policy.appraisal));
+                    " nonce_mode=", to_string(o.policy.nonce_mode), " owner_proof=", to_string(s.owner_proof_mode), " appraisal=", to_string(o.policy.appraisal));
   return std::unique_ptr<ControlPlane>(new ControlPlane(std::move(impl)));
 }
 

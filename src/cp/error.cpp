@@ -39,6 +39,12 @@ constexpr CodeInfo kCpCodes[] = {
     {v(errc::deployment_not_active), "deployment_not_active", "deployment is not active", cf},
     {v(errc::digest_mismatch), "digest_mismatch", "agent runs an image digest other than the catalog's", fb},
     {v(errc::admission_refused), "admission_refused", "this control plane's admission policy refuses the agent", fb},
+    {v(errc::vm_name_taken), "vm_name_taken", "vm_name is registered to another owner or key", cf},
+    {v(errc::owner_proof_required), "owner_proof_required", "an owner's bootstrap token is required", fb},
+    {v(errc::bootstrap_token_invalid), "bootstrap_token_invalid", "bootstrap token is unknown, expired, revoked or used up", ua},
+    {v(errc::bootstrap_token_mismatch), "bootstrap_token_mismatch", "bootstrap token does not admit this registration", fb},
+    {v(errc::bootstrap_token_limit), "bootstrap_token_limit", "the owner holds the most live bootstrap tokens allowed; revoke some", cf},
+    {v(errc::agent_answer_malformed), "agent_answer_malformed", "agent answered with a body its API does not define", uf},
 };
 
 }  // namespace

@@ -1,26 +1,45 @@
 #pragma once
-// The CP's outstanding challenges: single-use nonces with a TTL, bounded in number.
+// The CP's challenges. Issuing one costs no memory: a nonce carries its own expiry and the
+// vm_name it is reserved for, authenticated by a key only this CP process holds, so a flood of
+// anonymous challenges cannot fill anything (it once filled a 100 000-entry table and locked out
+// every real agent for the TTL). Only nonces that were used are remembered, until they expire,
+// which keeps them single use.
 //
-// A nonce is 32 random bytes. Agents of the earlier control plane put only 16 bytes at the front
-// of their report data (zero-padded), so entries are keyed by the first 16 bytes and a 32-hex-char
-// nonce matches by prefix (DESIGN.md, attestation model). Thread-safe.
+// Layout of the 32 bytes (big-endian numbers):
+//   [0]       flags: 0x01 version 1, 0x80 reserved for a vm_name
+//   [1..5)    expiry, seconds since the Unix epoch
+//   [5..10)   random
+//   [10..16)  HMAC-SHA256(key, "ee-nonce-v1" | bytes[0..10) | vm_name), first 6 bytes
+//   [16..32)  HMAC-SHA256(key, "ee-nonce-v1-tail" | bytes[0..16)), first 16 bytes
+// Agents of the earlier control plane bind only the first 16 bytes (zero-padded) and send them
+// as a 32-hex-char nonce (DESIGN.md, attestation model), so everything a check needs is in the
+// first 16 bytes and the single-use record is keyed by them; a full nonce is also checked on its
+// tail, so a current agent's nonce is authenticated by 176 bits.
+//
+// The key is random per process: a restart invalidates outstanding challenges (agents ask again)
+// and can never revive a nonce that was used before it. Thread-safe.
 #include <easyenclave/error.hpp>
 
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <mutex>
+#include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace ee::cp {
 
 class NonceTable {
  public:
   using TimePoint = std::chrono::system_clock::time_point;
+  using Key = std::array<std::uint8_t, 32>;
 
   struct Entry {
     std::array<std::uint8_t, 32> bytes{};
@@ -29,34 +48,48 @@ class NonceTable {
     TimePoint expires_at{};
   };
 
-  NonceTable(std::size_t capacity, std::chrono::seconds ttl);
+  /// `max_used`: how many used, unexpired nonces are remembered at most; beyond it `take`
+  /// refuses with errc::too_many_challenges (reaching it takes that many successful
+  /// registrations, or appraisals in flight, within one TTL).
+  NonceTable(Key key, std::size_t max_used, std::chrono::seconds ttl);
+  /// With a fresh random key. errc::crypto_failure when the CSPRNG fails.
+  static result<std::unique_ptr<NonceTable>> create(std::size_t max_used, std::chrono::seconds ttl);
 
-  /// A new nonce, optionally reserved for `vm_name`. errc::too_many_challenges when full of
-  /// unexpired entries.
-  result<Entry> issue(std::string vm_name, TimePoint now);
+  /// A new nonce, optionally reserved for `vm_name`. Allocates nothing that outlives the call.
+  result<Entry> issue(std::string vm_name, TimePoint now) const;
 
-  /// Removes the entry matching `nonce_hex` (64 hex chars, or the 32-char legacy prefix) and
-  /// returns it: errc::unknown_nonce when absent or malformed, nonce_expired when past its TTL,
-  /// nonce_for_other_vm when reserved for another vm_name (the entry is kept in those last cases
-  /// only when it is still valid for its rightful owner).
+  /// Checks `nonce_hex` (64 hex chars, or the 32-char legacy prefix) and marks it used:
+  /// errc::unknown_nonce when malformed, not issued by this table or already used,
+  /// nonce_expired when past its TTL, nonce_for_other_vm when reserved for another vm_name,
+  /// too_many_challenges when the used-nonce record is full.
   result<Entry> take(std::string_view nonce_hex, std::string_view vm_name, TimePoint now);
 
-  /// Returns an entry taken by `take` whose use failed later, unless it has expired since.
-  void put_back(Entry entry, TimePoint now);
+  /// Makes a taken nonce usable again (its use failed later), unless it has expired since.
+  void put_back(Entry const& entry, TimePoint now);
 
-  /// Drops expired entries; returns how many.
+  /// Forgets used nonces that have expired; returns how many.
   std::size_t purge(TimePoint now);
-  std::size_t size() const;
+  /// Used nonces remembered now.
+  std::size_t used() const;
   std::chrono::seconds ttl() const noexcept { return ttl_; }
 
  private:
+  using Core = std::array<std::uint8_t, 16>;
+  struct CoreHash {
+    std::size_t operator()(Core const& c) const noexcept;
+  };
+
+  std::array<std::uint8_t, 6> core_mac(std::span<std::uint8_t const> head, std::string_view vm_name) const;
+  std::array<std::uint8_t, 16> tail_mac(std::span<std::uint8_t const> core) const;
   std::size_t purge_locked(TimePoint now);
 
-  std::size_t const capacity_;
+  Key const key_;
+  std::size_t const max_used_;
   std::chrono::seconds const ttl_;
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, Entry> entries_;  // key: hex of the first 16 bytes
-  std::deque<std::pair<TimePoint, std::string>> expiry_order_;  // issue order = expiry order
+  std::unordered_map<Core, TimePoint, CoreHash> used_;  // core -> expiry
+  // Nonces are used in any order of their expiry; ordered by it, the next one to forget is first.
+  std::set<std::pair<TimePoint, Core>> expiry_order_;
 };
 
 }  // namespace ee::cp

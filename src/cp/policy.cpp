@@ -24,6 +24,22 @@ std::optional<NonceMode> parse_nonce_mode(std::string_view text) noexcept {
   return std::nullopt;
 }
 
+std::string_view to_string(OwnerProofMode m) noexcept {
+  switch (m) {
+    case OwnerProofMode::required: return "required";
+    case OwnerProofMode::optional: return "optional";
+    case OwnerProofMode::disabled: return "disabled";
+  }
+  return "required";
+}
+
+std::optional<OwnerProofMode> parse_owner_proof_mode(std::string_view text) noexcept {
+  for (auto m : {OwnerProofMode::required, OwnerProofMode::optional, OwnerProofMode::disabled}) {
+    if (to_string(m) == text) return m;
+  }
+  return std::nullopt;
+}
+
 std::string_view to_string(AppraisalMode m) noexcept {
   switch (m) {
     case AppraisalMode::any: return "any";

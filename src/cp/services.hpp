@@ -1,6 +1,7 @@
 #pragma once
 // What the CP's handlers and background tasks use, built once by ControlPlane::start and alive
 // as long as it is. Handlers are free functions over this struct (STYLE.md, route handlers).
+#include "cp/agent_networks.hpp"
 #include "cp/key_cache.hpp"
 #include "cp/nonces.hpp"
 #include "detail/offload.hpp"
@@ -27,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -54,6 +56,11 @@ struct Services {
   bool dev = false;
   /// Trust every MRTD: dev mode with no trusted MRTD configured.
   bool trust_any_mrtd = false;
+  /// Options::owner_proof_mode resolved (required, or optional in dev, when unset).
+  OwnerProofMode owner_proof_mode = OwnerProofMode::required;
+  /// Options::timings.reregistration_grace resolved (three heartbeat intervals when zero).
+  std::chrono::seconds reregistration_grace{};
+  AgentNetworks agent_networks{};
 
   registry::Stores stores{};
   boost::asio::thread_pool& store_pool;
@@ -72,6 +79,11 @@ struct Services {
 
   std::mutex& health_mutex;
   std::unordered_map<std::string, HealthCounters>& health_counters;
+
+  /// vm_names with a registration in flight: a second one for the same name is refused until
+  /// the first is stored, so two registrations never decide on the same stale record.
+  std::mutex& registering_mutex;
+  std::set<std::string>& registering;
 
   /// Runs a blocking call (a store, the quote provider) on the worker pool, off the I/O threads.
   template <class F>
@@ -117,11 +129,40 @@ result<void> require_admin(Services const& services, http::RequestContext const&
 bool is_admin(Services const& services, http::RequestContext const& ctx);
 /// The owner label's login equals the token's repository_owner (case-insensitive).
 bool owner_matches(std::string const& owner_label, jwt::GithubClaims const& claims);
+/// The caller owns the agent: its owner label matches, and, when the agent's owner was proven
+/// (owner_id known), the token's repository_owner_id is that id.
+bool owns_agent(registry::AgentRecord const& agent, jwt::GithubClaims const& claims);
+
+// --- bootstrap tokens (bootstrap_tokens.cpp) -------------------------------------------------------
+
+/// SHA-256 (hex) of a bootstrap token: the only form the CP keeps.
+std::string bootstrap_token_hash(std::string_view secret);
+/// What a minting request may constrain; zero and empty: the defaults (1 use, 24 h, any).
+struct BootstrapTokenRequest {
+  std::int64_t uses = 1;
+  std::int64_t expires_in_seconds = 24 * 3600;
+  std::string vm_name{}, datacenter{}, node_size{};
+};
+/// Parses and bounds the body of POST /owners/bootstrap-tokens (uses 1-1000, expiry 60 s to
+/// 30 days). ee::errc codes naming the field.
+result<BootstrapTokenRequest> parse_bootstrap_token_request(std::string_view body);
+/// A new token for the owner of `claims`: the record to store and the secret (shown once).
+result<std::pair<registry::BootstrapToken, std::string>> mint_bootstrap_token(jwt::GithubClaims const& claims,
+                                                                              BootstrapTokenRequest const& request,
+                                                                              TimePoint now);
+/// The stored token `secret` names, if it admits `request`: unknown, expired or used up is
+/// errc::bootstrap_token_invalid; another owner, vm_name, datacenter or node size is
+/// errc::bootstrap_token_mismatch. Spends nothing (see BootstrapTokenStore::use).
+boost::asio::awaitable<result<registry::BootstrapToken>> find_bootstrap_token(Services& services,
+                                                                              std::string const& secret,
+                                                                              api::RegisterRequest const& request);
 
 // --- agents' APIs (agent_calls.cpp) ----------------------------------------------------------------
 
-/// The base URL of the agent's API: https://<hostname> with a tunnel, else its agent_url.
-std::optional<std::string> agent_base_url(registry::AgentRecord const& agent);
+/// The base URL of the agent's API: https://<hostname> of the tunnel the CP created, else the
+/// origin of its agent_url when dev mode or Options::agent_networks allow it (never its path).
+/// errc::agent_unreachable saying why not.
+result<std::string> agent_base_url(Services const& services, registry::AgentRecord const& agent);
 /// Sends a request signed with the CP's key to the agent's API. A non-2xx answer is
 /// errc::agent_unreachable naming the status; the response is returned on 2xx.
 boost::asio::awaitable<result<http::Response>> call_agent(Services& services,

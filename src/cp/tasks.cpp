@@ -4,6 +4,7 @@
 
 #include <easyenclave/cp/error.hpp>
 
+#include "detail/json.hpp"
 #include "detail/log.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -37,15 +38,25 @@ std::optional<registry::Health> observe(Services& s, registry::AgentRecord const
   return std::nullopt;
 }
 
+bool is_agent_health(std::string_view body) {
+  auto doc = detail::json::parse(body);
+  if (!doc || !doc->is_object()) return false;
+  auto const* status = doc->as_object().if_contains("status");
+  return status != nullptr && status->is_string() && status->as_string() == "ok";
+}
+
 asio::awaitable<void> scrape_one(Services& s, registry::AgentRecord const& agent) {
-  auto base = agent_base_url(agent);
+  auto base = agent_base_url(s, agent);
   if (!base) co_return;
   http::Request request{bhttp::verb::get, *base + "/api/health", 11};
   request.set(bhttp::field::user_agent, "ee-cp");
   http::RequestOptions options;
   options.timeout = s.options.timings.agent_call_timeout;
   auto response = co_await s.http->send(std::move(request), options);
-  bool const healthy = response && response->result_int() >= 200 && response->result_int() < 300;
+  // Healthy is the agent API's own answer: a JSON object with "status": "ok". Anything else that
+  // answers 2xx (a captive page, another service at that address) is not the agent.
+  bool const healthy = response && response->result_int() >= 200 && response->result_int() < 300 &&
+                       is_agent_health(response->body());
   if (auto change = observe(s, agent, healthy)) {
     auto stored = co_await s.store([&s, &id = agent.id, &h = *change] { return s.stores.agents->set_health(id, h); });
     if (stored) {
@@ -90,6 +101,11 @@ asio::awaitable<result<MaintenanceReport>> run_maintenance_pass(Services& s) {
   MaintenanceReport report;
   auto const now = s.now();
   report.nonces_purged = s.nonces.purge(now);
+  if (auto purged = co_await s.store([&s, &now] { return s.stores.bootstrap_tokens->purge(now); }); !purged) {
+    detail::log::warn("cp", "purging bootstrap tokens failed: ", purged.error().message());
+  } else {
+    report.bootstrap_tokens_purged = *purged;
+  }
 
   registry::AgentFilter stale;
   stale.heartbeat_before = now - s.options.timings.agent_stale_after;

@@ -44,6 +44,8 @@ bj::object agent_object(registry::AgentRecord const& a, TimePoint now) {
   o["agent_id"] = a.id;
   o["vm_name"] = a.vm_name;
   o["owner"] = a.owner;
+  // The owner's GitHub id when a bootstrap token proved the owner; "" while it is a claim.
+  o["owner_id"] = a.owner_id;
   o["node_size"] = a.node_size;
   o["datacenter"] = a.datacenter;
   o["status"] = std::string(registry::agent_status(a));
@@ -73,6 +75,7 @@ bj::object app_object(registry::App const& a) {
   bj::object o;
   o["name"] = a.name;
   o["description"] = a.description;
+  o["owner_id"] = a.owner_id;
   o["source_repo"] = a.source_repo;
   o["owner"] = a.owner;
   o["created_at"] = time_value(a.created_at);

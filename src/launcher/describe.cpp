@@ -17,7 +17,7 @@ namespace json = ::ee::detail::json;
 
 // Configuration keys whose values are secrets (agent/config.hpp), and the environment handed to
 // ee-cp, whose values may be.
-constexpr std::string_view kSecretKeys[] = {"tunnel_token", "ita_api_key", "cp_env"};
+constexpr std::string_view kSecretKeys[] = {"tunnel_token", "ita_api_key", "cp_env", "bootstrap_token"};
 
 // The configuration with secret values replaced, for showing.
 bj::value redacted_config(std::string const& text) {

@@ -81,7 +81,8 @@ std::string default_name(LaunchRequest const& r) {
 
 // The settings that must not appear on a host's process list.
 bool carries_secrets(agent::AgentConfig const& c) {
-  return !c.tunnel_token.empty() || !c.ita_api_key.empty() || !c.cp_env.empty();
+  return !c.tunnel_token.empty() || !c.ita_api_key.empty() || !c.cp_env.empty() ||
+         !c.bootstrap_token.empty();
 }
 
 // Keys the launcher sets from its own flags: a --set for one of them would make the agent's
@@ -96,6 +97,7 @@ constexpr std::pair<std::string_view, std::string_view> kFlagKeys[] = {
     {"vm_name", "--name"},
     {"tunnel_token", "--cf-tunnel-token"},
     {"cp_env", "--cp-env"},
+    {"bootstrap_token", "--bootstrap-token"},
 };
 
 result<agent::AgentConfig> agent_config(LaunchRequest const& r, std::string const& name) {
@@ -107,6 +109,7 @@ result<agent::AgentConfig> agent_config(LaunchRequest const& r, std::string cons
   c.datacenter = r.datacenter;
   c.cp_url = r.cp_url;
   c.tunnel_token = r.cf_tunnel_token;
+  c.bootstrap_token = r.bootstrap_token;
   c.cp_env = r.cp_env;
   // QEMU's user network forwards the host port to the guest's address, not its loopback: an
   // agent API forwarded on request listens on every guest address (only the forward reaches

@@ -505,7 +505,7 @@ TEST(AgentConfig, OptionsFollowTheConfiguration) {
 
 TEST(AgentConfig, EveryKeyHasAnEnvironmentVariableAndHelp) {
   auto const keys = ee::agent::agent_config_keys();
-  EXPECT_EQ(keys.size(), 28u);
+  EXPECT_EQ(keys.size(), 29u);
   for (auto const& k : keys) {
     EXPECT_FALSE(k.help.empty()) << k.name;
     if (k.name == "ita_api_key") {

@@ -147,7 +147,8 @@ auto fields(api::Challenge const& c) {
 }
 auto fields(api::RegisterRequest const& r) {
   return std::tie(r.vm_name, r.owner, r.node_size, r.datacenter, r.nonce, r.public_key,
-                  r.intel_ta_token, r.quote_b64, r.agent_url);
+                  r.intel_ta_token, r.quote_b64, r.agent_url, r.bootstrap_token,
+                  r.continuity_signature);
 }
 auto fields(api::RegisterResponse const& r) {
   return std::tie(r.agent_id, r.tunnel_token, r.hostname, r.heartbeat_interval_seconds,
@@ -520,10 +521,82 @@ TEST(RegisterRequest, AcceptsPemPublicKeyAndHttpsAgentUrl) {
   auto o = modern_register();
   auto const key = api::SigningKey::generate().value().public_key();
   o["public_key"] = "-----BEGIN PUBLIC KEY-----\n" + key.base64() + "\n-----END PUBLIC KEY-----\n";
-  o["agent_url"] = "https://agent.example:8443/base?x=1";
+  o["agent_url"] = "https://agent.example:8443";
   auto r = api::parse_register_request(text(o));
   ASSERT_TRUE(r) << r.error().message();
-  EXPECT_EQ(r->agent_url, "https://agent.example:8443/base?x=1");
+  EXPECT_EQ(r->agent_url, "https://agent.example:8443");
+  for (std::string url : std::vector<std::string>{"http://10.0.0.5:8081/", "http://[::1]:8081", "http://[fd00::5]", "https://a"}) {
+    EXPECT_TRUE(api::parse_register_request(with(modern_register(), "agent_url", url))) << url;
+  }
+}
+
+TEST(RegisterRequest, CarriesABootstrapTokenAndAContinuitySignature) {
+  auto o = modern_register();
+  o["bootstrap_token"] = "ee_bt_" + std::string(42, 'a') + "-";
+  o["continuity_signature"] = std::string(86, 'A') + "==";
+  auto r = api::parse_register_request(text(o));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->bootstrap_token, "ee_bt_" + std::string(42, 'a') + "-");
+  auto again = api::parse_register_request(api::to_json(*r));
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(fields(*again), fields(*r));
+  for (std::string bad : std::vector<std::string>{"ee_bt_", "ee_bt_" + std::string(42, 'a'), "ee_bt_" + std::string(44, 'a'),
+                          "xx_bt_" + std::string(43, 'a'), "ee_bt_" + std::string(42, 'a') + "=",
+                          "ee_bt_" + std::string(42, 'a') + "\n"}) {
+    EXPECT_TRUE(fails_with(api::parse_register_request(with(modern_register(), "bootstrap_token", bad)),
+                           api::errc::invalid_field, "bootstrap_token"))
+        << bad;
+  }
+  for (std::string bad : std::vector<std::string>{std::string(88, 'A'), std::string(86, 'A') + "=", std::string(84, 'A') + "====",
+                          std::string(86, '*') + "=="}) {
+    EXPECT_TRUE(fails_with(api::parse_register_request(with(modern_register(), "continuity_signature", bad)),
+                           api::errc::invalid_field, "continuity_signature"))
+        << bad;
+  }
+  // A signature moves a registration to a key: without one it means nothing.
+  auto keyless = modern_register();
+  keyless.erase("public_key");
+  keyless["nonce"] = std::string(32, 'a');
+  keyless["continuity_signature"] = std::string(86, 'A') + "==";
+  EXPECT_TRUE(fails_with(api::parse_register_request(text(keyless)), api::errc::invalid_field,
+                         "continuity_signature"));
+}
+
+TEST(ContinuityMessage, BindsNameOwnerKeyAndNonceWhateverTheKeysSpelling) {
+  auto r = api::parse_register_request(text(modern_register())).value();
+  auto const message = api::continuity_message(r);
+  EXPECT_EQ(message.rfind("ee-continuity-v1\n", 0), 0u);
+  auto pem = r;
+  auto const key = api::PublicKey::parse(r.public_key).value();
+  pem.public_key = "-----BEGIN PUBLIC KEY-----\n" + key.base64() + "\n-----END PUBLIC KEY-----\n";
+  EXPECT_EQ(api::continuity_message(pem), message) << "one key, one message";
+  for (auto change : {+[](api::RegisterRequest& x) { x.vm_name = "other"; },
+                      +[](api::RegisterRequest& x) { x.owner = "github:org/other"; },
+                      +[](api::RegisterRequest& x) { x.nonce = std::string(64, 'b'); },
+                      +[](api::RegisterRequest& x) { x.public_key = api::SigningKey::generate().value().public_key().base64(); }}) {
+    auto changed = r;
+    change(changed);
+    EXPECT_NE(api::continuity_message(changed), message);
+  }
+  // Length prefixes: moving a character between fields changes the message.
+  auto a = r, b = r;
+  a.vm_name = "ab";
+  a.owner = "c";
+  b.vm_name = "a";
+  b.owner = "bc";
+  EXPECT_NE(api::continuity_message(a), api::continuity_message(b));
+}
+
+// The CP appends its own paths to agent_url: a path or query of the agent's choosing once made
+// the CP fetch an internal URL (GET /logs relayed http://127.0.0.1:P/internal?x=/api/logs).
+TEST(RegisterRequest, AgentUrlIsAnOriginOnly) {
+  for (std::string url : std::vector<std::string>{"http://127.0.0.1:9/internal?x=", "http://a/base", "http://a?x=1", "http://a#f",
+                          "http://user@a", "http://user:pw@a:1", "http://a:", "http://a:99999", "http://a:80x",
+                          "http://[::1", "http://[]", "http://[::1]x", "http://a_b", "http://a//"}) {
+    EXPECT_TRUE(fails_with(api::parse_register_request(with(modern_register(), "agent_url", url)),
+                           api::errc::invalid_field, "origin"))
+        << url;
+  }
 }
 
 TEST(RegisterRequest, EnforcesFieldSizesAtTheBoundary) {
@@ -547,7 +620,7 @@ TEST(RegisterRequest, EnforcesFieldSizesAtTheBoundary) {
                          api::errc::invalid_field, "at most 65536"));
   EXPECT_TRUE(fails_with(parse_with("public_key", std::string(4097, 'A')), api::errc::invalid_field,
                          "at most 4096"));
-  std::string const url = "http://a/";
+  std::string const url = "http://a";
   EXPECT_TRUE(parse_with("agent_url", url + std::string(512 - url.size(), 'p')));
   EXPECT_TRUE(fails_with(parse_with("agent_url", url + std::string(513 - url.size(), 'p')),
                          api::errc::invalid_field, "at most 512"));

@@ -15,11 +15,13 @@ std::unique_ptr<FakeAgentApi> FakeAgentApi::start() {
   auto* self = fake.get();
   http::Router router;
   router.get("/api/health", [self](http::RequestContext&) -> Reply {
+    ++self->requests_;
     ++self->health_calls_;
     if (!self->healthy_) co_return http::json_response(bhttp::status::service_unavailable, R"({"status":"down"})");
     co_return http::json_response(bhttp::status::ok, R"({"status":"ok"})");
   });
   router.post("/api/deploy", [self](http::RequestContext& ctx) -> Reply {
+    ++self->requests_;
     if (auto r = self->check_signature(ctx); !r) co_return r.error();
     if (self->fail_deploys_) co_return http::json_response(bhttp::status::internal_server_error, R"({"code":"x"})");
     auto req = api::parse_agent_deploy_request(ctx.request.body());
@@ -31,6 +33,7 @@ std::unique_ptr<FakeAgentApi> FakeAgentApi::start() {
     co_return http::json_response(bhttp::status::ok, api::to_json(api::AgentDeployResponse{req->deployment_id, "deploying"}));
   });
   router.post("/api/undeploy", [self](http::RequestContext& ctx) -> Reply {
+    ++self->requests_;
     if (auto r = self->check_signature(ctx); !r) co_return r.error();
     auto req = api::parse_agent_undeploy_request(ctx.request.body());
     if (!req) co_return req.error();
@@ -41,8 +44,14 @@ std::unique_ptr<FakeAgentApi> FakeAgentApi::start() {
     co_return http::json_response(bhttp::status::ok, api::to_json(api::AgentDeployResponse{req->deployment_id, "stopped"}));
   });
   router.get("/api/logs", [self](http::RequestContext& ctx) -> Reply {
+    ++self->requests_;
     if (auto r = self->check_signature(ctx); !r) co_return r.error();
-    co_return http::json_response(bhttp::status::ok, R"({"lines":["workload started","listening on 8080"]})");
+    std::string logs;
+    {
+      std::lock_guard lock(self->mutex_);
+      logs = self->logs_body_;
+    }
+    co_return http::json_response(bhttp::status::ok, std::move(logs));
   });
   fake->server_ = http::Server::start(std::move(router)).value();
   return fake;
@@ -69,6 +78,11 @@ result<void> FakeAgentApi::check_signature(http::RequestContext const& ctx) {
   auto r = api::verify_request(ctx.request, *key, std::chrono::system_clock::now());
   if (!r) ++rejected_;
   return r;
+}
+
+void FakeAgentApi::answer_logs_with(std::string body) {
+  std::lock_guard lock(mutex_);
+  logs_body_ = std::move(body);
 }
 
 std::vector<api::AgentDeployRequest> FakeAgentApi::deploys() const {

@@ -32,6 +32,10 @@ class FakeAgentApi {
   void set_healthy(bool healthy) { healthy_ = healthy; }
   /// Makes /api/deploy answer 500.
   void fail_deploys(bool fail) { fail_deploys_ = fail; }
+  /// What /api/logs answers (with 200) from now on; by default the real agent's shape.
+  void answer_logs_with(std::string body);
+  /// Requests of any kind that reached this API.
+  std::size_t requests_seen() const { return requests_.load(); }
 
  private:
   FakeAgentApi() = default;
@@ -44,6 +48,10 @@ class FakeAgentApi {
   std::vector<api::AgentUndeployRequest> undeploys_;
   std::atomic<std::size_t> rejected_{0};
   std::atomic<std::size_t> health_calls_{0};
+  std::atomic<std::size_t> requests_{0};
+  std::string logs_body_ =
+      R"({"lines":[{"seq":1,"at":"2026-01-01T00:00:00Z","source":"workload","text":"workload started"},)"
+      R"({"seq":2,"at":"2026-01-01T00:00:01Z","source":"workload","text":"listening on 8080"}],"dropped":0})";
   std::atomic<bool> healthy_{true};
   std::atomic<bool> fail_deploys_{false};
 };

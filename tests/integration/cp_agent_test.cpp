@@ -66,6 +66,8 @@ class CpAgentTest : public ::testing::Test {
   std::string const cp_url = "http://127.0.0.1:" + std::to_string(cp_port);
   std::unique_ptr<ee::test::Process> cp;
 
+  std::vector<std::string> cp_extra{};
+
   void start_cp() {
     std::vector<std::string> argv{ee::test::program("ee-cp").string(),
                                   "--dev",
@@ -85,6 +87,7 @@ class CpAgentTest : public ::testing::Test {
                                   "0",
                                   "--admin-token",
                                   "integration-admin"};
+    argv.insert(argv.end(), cp_extra.begin(), cp_extra.end());
     if (cloudflare) {
       argv.insert(argv.end(),
                   {"--cf-api-base", cloudflare->url(), "--cf-api-token", cloudflare->api_token(),
@@ -102,28 +105,31 @@ class CpAgentTest : public ::testing::Test {
   }
 
   struct Agent {
-    explicit Agent(std::string name) : vm_name(std::move(name)) {}
+    explicit Agent(std::string name, std::string disk = "") : vm_name(std::move(name)), machine(std::move(disk)) {}
     std::string vm_name;
+    std::string machine;  ///< tells apart two VMs that claim one vm_name (their own disks)
     std::uint16_t port = 0;
     std::filesystem::path state{};
     std::unique_ptr<ee::test::Process> process{};
   };
 
   // An ee-agent whose workload is a shell loop; its config file carries what flags do not.
-  void start_agent(Agent& a, std::string const& owner) {
+  void start_agent(Agent& a, std::string const& owner, std::string const& bootstrap_token = "") {
     if (a.port == 0) a.port = free_port();
-    a.state = dir.path() / ("state-" + a.vm_name);
+    a.state = dir.path() / ("state-" + a.vm_name + a.machine);
     auto const cloudflared =
         dir.write("cloudflared", "#!/bin/sh\necho tunnel up\nexec sleep 600\n");
     ::chmod(cloudflared.c_str(), 0755);
     auto const config =
-        dir.write("agent-" + a.vm_name + ".json",
+        dir.write("agent-" + a.vm_name + a.machine + ".json",
                   R"({"owner":")" + owner +
                       R"(","node_size":"tiny","datacenter":"gcp:us-central1-a",)"
                       R"("workload_runtime":"process","process_command":["/bin/sh","-c",)"
                       R"("echo hello from $EE_APP_NAME; exec sleep 600"],)"
                       R"("cloudflared":")" +
-                      cloudflared.string() + R"("})");
+                      cloudflared.string() + R"(")" +
+                      (bootstrap_token.empty() ? "" : R"(,"bootstrap_token":")" + bootstrap_token + "\"") +
+                      "}");
     a.process = std::make_unique<ee::test::Process>(std::vector<std::string>{
         ee::test::program("ee-agent").string(), "--config", config.string(), "--cmdline",
         (dir.path() / "no-cmdline").string(), "--cp-url", cp_url, "--vm-name", a.vm_name,
@@ -159,6 +165,13 @@ class CpAgentTest : public ::testing::Test {
     ee::test::GithubTokenRequest request;
     request.repository = repository;
     return github->mint(request);
+  }
+
+  // The agent's own /api/health.
+  bj::value health(Agent const& a) {
+    ee::http::Request request{bhttp::verb::get, "http://127.0.0.1:" + std::to_string(a.port) + "/api/health", 11};
+    auto r = ee::block_on(client->send(request));
+    return r && r->result() == bhttp::status::ok ? bj::parse(r->body()) : bj::value();
   }
 
   std::string mrtd() const {
@@ -279,6 +292,63 @@ TEST_F(CpAgentTest, WithCloudflareEachAgentKeepsOneTunnelAcrossRestarts) {
   EXPECT_EQ(agent("vm-tunnel-a").at("agent_id").as_string(), a_id);
   EXPECT_EQ(cloudflare->live_tunnel_count(), 2u) << "re-registration must reuse the tunnel";
   EXPECT_EQ(cloudflare->dns_record_count(), 2u);
+}
+
+// The attack that worked: anyone who boots the public agent image on a TDX host has a trusted
+// MRTD, reads a victim's vm_name from GET /agents and registers under it. Now, with owners proven
+// by bootstrap tokens, neither another owner nor another key of the same owner gets anything, and
+// the victim, killed and restarted, gets its id and tunnel back.
+TEST_F(CpAgentTest, AnOutsiderWithAGenuineTdCannotTakeAVmName) {
+  cloudflare = ee::test::FakeCloudflare::start({}).value();
+  cp_extra = {"--owner-proof-mode", "required"};
+  start_cp();
+  auto minted = call(bhttp::verb::post, "/api/v1/owners/bootstrap-tokens", R"({"uses":5})", token("octo-org/infra"));
+  ASSERT_EQ(minted.result(), bhttp::status::created) << minted.body();
+  auto const bootstrap = std::string(bj::parse(minted.body()).at("token").as_string());
+
+  Agent victim("vm-victim");
+  start_agent(victim, "github:org/octo-org", bootstrap);
+  ASSERT_TRUE(eventually([&] { return !agent("vm-victim").is_null(); })) << victim.process->err();
+  auto const victim_id = std::string(agent("vm-victim").at("agent_id").as_string());
+  EXPECT_EQ(agent("vm-victim").at("owner_id").as_string(), "654321");
+  EXPECT_EQ(cloudflare->live_tunnel_count(), 1u);
+
+  // Another owner's TD under the victim's name; then one claiming the victim's owner.
+  for (auto const* owner : {"github:org/evil-org", "github:org/octo-org"}) {
+    Agent outsider("vm-victim", "-outsider");
+    start_agent(outsider, owner);
+    ASSERT_TRUE(eventually([&] {
+      auto h = health(outsider);
+      return h.is_object() && h.as_object().contains("last_error") &&
+             std::string_view(h.at("last_error").as_string()).find("vm_name_taken") != std::string_view::npos;
+    })) << outsider.process->err();
+    auto const h = health(outsider);
+    EXPECT_FALSE(h.at("registered").as_bool()) << owner;
+    EXPECT_NE(h.at("tunnel").at("state").as_string(), "running") << "it never got the victim's tunnel token";
+    EXPECT_FALSE(std::filesystem::exists(outsider.state / "registration.json")) << owner;
+    outsider.process->signal(SIGKILL);
+    outsider.process->wait(10s);
+  }
+  auto const record = agent("vm-victim");
+  EXPECT_EQ(record.at("agent_id").as_string(), victim_id);
+  EXPECT_EQ(record.at("owner").as_string(), "github:org/octo-org");
+  EXPECT_EQ(cloudflare->live_tunnel_count(), 1u);
+  // The victim still heartbeats: its record keeps moving.
+  auto const beat = std::string(record.at("last_heartbeat_at").as_string());
+  ASSERT_TRUE(eventually([&] { return agent("vm-victim").at("last_heartbeat_at").as_string() != beat; }))
+      << victim.process->err();
+
+  // kill -9 and start again: the same id and the same tunnel.
+  victim.process->signal(SIGKILL);
+  victim.process->wait(10s);
+  start_agent(victim, "github:org/octo-org", bootstrap);
+  ASSERT_TRUE(eventually([&] {
+    auto h = health(victim);
+    return h.is_object() && h.at("registered").as_bool() && h.at("tunnel").at("state").as_string() == "running";
+  })) << victim.process->err();
+  EXPECT_EQ(agent("vm-victim").at("agent_id").as_string(), victim_id);
+  EXPECT_EQ(agent("vm-victim").at("hostname").as_string(), "vm-victim.agents.example.com");
+  EXPECT_EQ(cloudflare->live_tunnel_count(), 1u);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <easyenclave/agent/config.hpp>
 #include <easyenclave/api/boot_config.hpp>
+#include <easyenclave/launcher/describe.hpp>
 #include <easyenclave/launcher/launcher.hpp>
 
 #include <boost/json/parse.hpp>
@@ -239,6 +240,26 @@ TEST(PlanLaunch, SecretsNeverGoOnTheCommandLine) {
   EXPECT_EQ(config.at("tunnel_token").as_string(), "tunnel-s3cret");
   EXPECT_EQ(config.at("cp_env").at("ITA_API_KEY").as_string(), "ita-s3cret");
   EXPECT_EQ(p->name.rfind("ee-cp-", 0), 0u);
+}
+
+// A bootstrap token proves the owner to the CP: whoever reads it from a process list could
+// register machines as that owner.
+TEST(PlanLaunch, TheBootstrapTokenGoesOnlyOnTheConfigDrive) {
+  auto r = agent_request();
+  r.bootstrap_token = "ee_bt_" + std::string(43, 'Q');
+  auto p = plan_launch(r, host());
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_TRUE(p->config_param.empty());
+  EXPECT_FALSE(p->config_drive.empty());
+  for (auto const& arg : p->qemu_argv) EXPECT_EQ(arg.find(r.bootstrap_token), std::string::npos) << arg;
+  EXPECT_EQ(bj::parse(p->agent_config).at("bootstrap_token").as_string(), r.bootstrap_token);
+  EXPECT_EQ(describe_plan_text(*p).find(r.bootstrap_token), std::string::npos) << "the shown plan redacts it";
+  EXPECT_EQ(describe_plan_json(*p).find(r.bootstrap_token), std::string::npos) << "the shown plan redacts it";
+  auto set = agent_request();
+  set.agent_settings = {{"bootstrap_token", r.bootstrap_token}};
+  auto refused = plan_launch(set, host());
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("--bootstrap-token"), std::string::npos);
 }
 
 TEST(PlanLaunch, AnImageThatBootsItselfGetsTheConfigOnADrive) {

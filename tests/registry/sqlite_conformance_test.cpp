@@ -40,6 +40,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, AgentStoreConformance, SqliteImpls, Facto
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, MeasurementStoreConformance, SqliteImpls, FactoryName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, AppStoreConformance, SqliteImpls, FactoryName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, DeploymentStoreConformance, SqliteImpls, FactoryName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, BootstrapTokenStoreConformance, SqliteImpls, FactoryName);
 
 }  // namespace ee::registry::conformance
 

@@ -109,6 +109,7 @@ inline AgentRecord make_agent(std::string const& id, std::string const& vm_name,
   a.id = id;
   a.vm_name = vm_name;
   a.owner = "github:org/Acme";
+  a.owner_id = "1234567";
   a.node_size = "tiny";
   a.datacenter = "gcp:us-central1-a";
   a.public_key = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE" + id;
@@ -146,6 +147,7 @@ inline void expect_same(AgentRecord const& got, AgentRecord const& want) {
   EXPECT_EQ(got.id, want.id);
   EXPECT_EQ(got.vm_name, want.vm_name);
   EXPECT_EQ(got.owner, want.owner);
+  EXPECT_EQ(got.owner_id, want.owner_id);
   EXPECT_EQ(got.node_size, want.node_size);
   EXPECT_EQ(got.datacenter, want.datacenter);
   EXPECT_EQ(got.public_key, want.public_key);
@@ -181,7 +183,7 @@ inline void expect_same(TrustedMeasurement const& got, TrustedMeasurement const&
 
 inline App make_app(std::string const& name, TimePoint created) {
   return {.name = name, .description = "an app called " + name, .source_repo = "acme/" + name,
-          .owner = "acme", .created_at = created};
+          .owner = "acme", .owner_id = "7654321", .created_at = created};
 }
 
 inline AppVersion make_version(std::string const& app, std::string const& version, TimePoint at) {
@@ -203,7 +205,41 @@ inline void expect_same(App const& got, App const& want) {
   EXPECT_EQ(got.description, want.description);
   EXPECT_EQ(got.source_repo, want.source_repo);
   EXPECT_EQ(got.owner, want.owner);
+  EXPECT_EQ(got.owner_id, want.owner_id);
   EXPECT_EQ(nanos(got.created_at), nanos(want.created_at));
+}
+
+inline BootstrapToken make_bootstrap_token(std::string const& id, char seed, TimePoint created) {
+  BootstrapToken t;
+  t.id = id;
+  t.token_hash = std::string(64, seed);
+  t.owner = "acme";
+  t.owner_id = "7654321";
+  t.created_by = "acme/infra";
+  t.vm_name = "vm-" + id;
+  t.datacenter = "gcp:us-central1-a";
+  t.node_size = "tiny";
+  t.uses = 3;
+  t.uses_left = 3;
+  t.created_at = created;
+  t.expires_at = seconds_after(created, 3600);
+  return t;
+}
+
+inline void expect_same(BootstrapToken const& got, BootstrapToken const& want) {
+  SCOPED_TRACE("bootstrap token " + want.id);
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.token_hash, want.token_hash);
+  EXPECT_EQ(got.owner, want.owner);
+  EXPECT_EQ(got.owner_id, want.owner_id);
+  EXPECT_EQ(got.created_by, want.created_by);
+  EXPECT_EQ(got.vm_name, want.vm_name);
+  EXPECT_EQ(got.datacenter, want.datacenter);
+  EXPECT_EQ(got.node_size, want.node_size);
+  EXPECT_EQ(got.uses, want.uses);
+  EXPECT_EQ(got.uses_left, want.uses_left);
+  EXPECT_EQ(nanos(got.created_at), nanos(want.created_at));
+  EXPECT_EQ(nanos(got.expires_at), nanos(want.expires_at));
 }
 
 inline void expect_same(AppVersion const& got, AppVersion const& want) {
@@ -282,12 +318,14 @@ class StoreTest : public ::testing::Test {
     ASSERT_NE(stores_.measurements, nullptr);
     ASSERT_NE(stores_.apps, nullptr);
     ASSERT_NE(stores_.deployments, nullptr);
+    ASSERT_NE(stores_.bootstrap_tokens, nullptr);
   }
 
   AgentStore& agents() { return *stores_.agents; }
   TrustedMeasurementStore& measurements() { return *stores_.measurements; }
   AppStore& apps() { return *stores_.apps; }
   DeploymentStore& deployments() { return *stores_.deployments; }
+  BootstrapTokenStore& bootstrap_tokens() { return *stores_.bootstrap_tokens; }
 
   // Declared before the stores so it outlives them (a temporary directory, a server).
   Factory factory_{};
@@ -302,6 +340,8 @@ template <class Factory>
 class AppStoreConformance : public StoreTest<Factory> {};
 template <class Factory>
 class DeploymentStoreConformance : public StoreTest<Factory> {};
+template <class Factory>
+class BootstrapTokenStoreConformance : public StoreTest<Factory> {};
 
 // --- AgentStore --------------------------------------------------------------------------------
 
@@ -1184,5 +1224,98 @@ REGISTER_TYPED_TEST_SUITE_P(DeploymentStoreConformance, InsertThenGetRoundTripsE
                             ListAppliesLimitAfterFiltering, ListCombinesFilters,
                             SetStatusSetsStatusDetailAndTime, SetStatusOfUnknownIdIsNotFound,
                             ConcurrentInsertsFromManyThreadsAreAllListed);
+
+// --- BootstrapTokenStore -----------------------------------------------------------------------
+
+TYPED_TEST_SUITE_P(BootstrapTokenStoreConformance);
+
+TYPED_TEST_P(BootstrapTokenStoreConformance, InsertThenFindRoundTripsEveryField) {
+  auto const t = make_bootstrap_token("t-1", 'a', base_time());
+  ASSERT_TRUE(ok(this->bootstrap_tokens().insert(t)));
+  auto got = this->bootstrap_tokens().find_by_hash(t.token_hash);
+  ASSERT_TRUE(ok(got));
+  expect_same(*got, t);
+  EXPECT_TRUE(fails_with(this->bootstrap_tokens().find_by_hash(std::string(64, 'z')), errc::not_found));
+}
+
+TYPED_TEST_P(BootstrapTokenStoreConformance, DuplicateIdOrHashConflicts) {
+  ASSERT_TRUE(ok(this->bootstrap_tokens().insert(make_bootstrap_token("t-1", 'a', base_time()))));
+  EXPECT_TRUE(fails_with(this->bootstrap_tokens().insert(make_bootstrap_token("t-1", 'b', base_time())), errc::conflict));
+  EXPECT_TRUE(fails_with(this->bootstrap_tokens().insert(make_bootstrap_token("t-2", 'a', base_time())), errc::conflict));
+}
+
+TYPED_TEST_P(BootstrapTokenStoreConformance, UseSpendsOneUseUntilNoneIsLeft) {
+  auto const t = make_bootstrap_token("t-1", 'a', base_time());
+  ASSERT_TRUE(ok(this->bootstrap_tokens().insert(t)));
+  auto const now = seconds_after(base_time(), 10);
+  for (std::int64_t left = 2; left >= 0; --left) {
+    auto used = this->bootstrap_tokens().use("t-1", now);
+    ASSERT_TRUE(ok(used));
+    EXPECT_EQ(used->uses_left, left);
+  }
+  EXPECT_TRUE(fails_with(this->bootstrap_tokens().use("t-1", now), errc::conflict));
+  EXPECT_TRUE(fails_with(this->bootstrap_tokens().use("t-unknown", now), errc::not_found));
+}
+
+TYPED_TEST_P(BootstrapTokenStoreConformance, AnExpiredTokenCannotBeUsed) {
+  auto const t = make_bootstrap_token("t-1", 'a', base_time());
+  ASSERT_TRUE(ok(this->bootstrap_tokens().insert(t)));
+  EXPECT_TRUE(fails_with(this->bootstrap_tokens().use("t-1", t.expires_at), errc::conflict));
+  EXPECT_EQ(this->bootstrap_tokens().find_by_hash(t.token_hash).value().uses_left, 3);
+}
+
+TYPED_TEST_P(BootstrapTokenStoreConformance, ConcurrentUsesNeverSpendMoreThanGranted) {
+  auto t = make_bootstrap_token("t-1", 'a', base_time());
+  t.uses = t.uses_left = 5;
+  ASSERT_TRUE(ok(this->bootstrap_tokens().insert(t)));
+  std::atomic<int> spent{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      for (int j = 0; j < 4; ++j) {
+        if (this->bootstrap_tokens().use("t-1", seconds_after(base_time(), 1))) ++spent;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(spent.load(), 5);
+}
+
+TYPED_TEST_P(BootstrapTokenStoreConformance, ListsAnOwnersTokensNewestFirstAndRemoves) {
+  auto a = make_bootstrap_token("t-a", 'a', base_time());
+  auto b = make_bootstrap_token("t-b", 'b', seconds_after(base_time(), 5));
+  auto other = make_bootstrap_token("t-c", 'c', base_time());
+  other.owner_id = "999";
+  for (auto const& t : {a, b, other}) ASSERT_TRUE(ok(this->bootstrap_tokens().insert(t)));
+  auto listed = this->bootstrap_tokens().list_by_owner_id("7654321");
+  ASSERT_TRUE(ok(listed));
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].id, "t-b");
+  EXPECT_EQ((*listed)[1].id, "t-a");
+  ASSERT_TRUE(ok(this->bootstrap_tokens().remove("t-b")));
+  EXPECT_TRUE(fails_with(this->bootstrap_tokens().remove("t-b"), errc::not_found));
+  EXPECT_EQ(this->bootstrap_tokens().list_by_owner_id("7654321").value().size(), 1u);
+}
+
+TYPED_TEST_P(BootstrapTokenStoreConformance, PurgeRemovesExpiredAndSpentTokens) {
+  auto live = make_bootstrap_token("t-live", 'a', base_time());
+  auto spent = make_bootstrap_token("t-spent", 'b', base_time());
+  spent.uses = spent.uses_left = 1;
+  auto expired = make_bootstrap_token("t-expired", 'c', base_time());
+  expired.expires_at = seconds_after(base_time(), 5);
+  for (auto const& t : {live, spent, expired}) ASSERT_TRUE(ok(this->bootstrap_tokens().insert(t)));
+  ASSERT_TRUE(ok(this->bootstrap_tokens().use("t-spent", seconds_after(base_time(), 1))));
+  auto purged = this->bootstrap_tokens().purge(seconds_after(base_time(), 5));
+  ASSERT_TRUE(ok(purged));
+  EXPECT_EQ(*purged, 2u);
+  EXPECT_TRUE(ok(this->bootstrap_tokens().find_by_hash(live.token_hash)));
+  EXPECT_TRUE(fails_with(this->bootstrap_tokens().find_by_hash(spent.token_hash), errc::not_found));
+}
+
+REGISTER_TYPED_TEST_SUITE_P(BootstrapTokenStoreConformance, InsertThenFindRoundTripsEveryField,
+                            DuplicateIdOrHashConflicts, UseSpendsOneUseUntilNoneIsLeft,
+                            AnExpiredTokenCannotBeUsed, ConcurrentUsesNeverSpendMoreThanGranted,
+                            ListsAnOwnersTokensNewestFirstAndRemoves,
+                            PurgeRemovesExpiredAndSpentTokens);
 
 }  // namespace ee::registry::conformance

@@ -28,6 +28,7 @@
 /// | workload_port | EE_WORKLOAD_PORT | 8080 | the workload's port (others only in dev) |
 /// | cloudflared | EE_CLOUDFLARED | cloudflared | |
 /// | tunnel_token | EE_TUNNEL_TOKEN | | cp-bootstrap's pre-configured token; secret |
+/// | bootstrap_token | EE_BOOTSTRAP_TOKEN | | the owner's bootstrap token, sent at registration; secret |
 /// | workload_runtime | EE_WORKLOAD_RUNTIME | podman | `podman` or `process` |
 /// | podman | EE_PODMAN | podman | |
 /// | process_command | EE_PROCESS_COMMAND | | argv of the process runtime (list) |
@@ -81,6 +82,7 @@ struct AgentConfig {
   std::int64_t workload_port = 8080;
   std::string cloudflared = "cloudflared";
   std::string tunnel_token{};  ///< cp-bootstrap only (agents get theirs from the CP); secret
+  std::string bootstrap_token{};  ///< the owner's proof at registration (ee launch --bootstrap-token); secret
   std::string workload_runtime = "podman";  ///< "podman" or "process"
   std::string podman = "podman";
   std::vector<std::string> process_command{};    ///< the process runtime's argv

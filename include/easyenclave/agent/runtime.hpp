@@ -93,6 +93,9 @@ struct Options {
   std::string cloudflared = "cloudflared";
   /// cp-bootstrap: the pre-configured tunnel token (agent mode gets its token from the CP).
   std::string tunnel_token{};
+  /// The owner's bootstrap token, sent with every registration (the CP spends one use only when
+  /// it admits a new vm_name or key). Secret: never logged.
+  std::string bootstrap_token{};
   /// cp-bootstrap: the ee-cp command; it inherits the agent's environment plus `cp_env`.
   std::vector<std::string> cp_command{};
   std::map<std::string, std::string> cp_env{};

@@ -59,9 +59,21 @@ struct RegisterRequest {
   std::string public_key{};  ///< base64 DER SubjectPublicKeyInfo (or PEM); empty for legacy agents
   std::string intel_ta_token{};
   std::string quote_b64{};
-  std::string agent_url{};   ///< where the CP can reach the agent API without a tunnel (dev)
+  std::string agent_url{};   ///< origin where the CP can reach the agent API without a tunnel (dev)
+  /// Secret: an owner's bootstrap token (`POST /api/v1/owners/bootstrap-tokens`), proving that
+  /// the owner asked for this agent. Never logged.
+  std::string bootstrap_token{};
+  /// Base64 of a raw r||s signature, by the key the CP recorded for this vm_name, over
+  /// `continuity_message(*this)`: lets an agent move its registration to a new key.
+  std::string continuity_signature{};
 };
 std::string to_json(RegisterRequest const& r);
+/// What `continuity_signature` signs: the vm_name, owner, new public key (canonical base64) and
+/// nonce, length-prefixed, so a signature moves one registration, over one fresh challenge, to
+/// one key.
+std::string continuity_message(RegisterRequest const& r);
+/// "ee_bt_" and 43 base64url characters (32 random bytes): the form of a bootstrap token.
+result<void> check_bootstrap_token(std::string_view value, std::string_view field = "bootstrap_token");
 /// Validates formats and sizes; at least one piece of evidence is required.
 result<RegisterRequest> parse_register_request(std::string_view json);
 

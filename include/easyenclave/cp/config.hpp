@@ -29,6 +29,10 @@ struct Config {
   std::string tcb_mode = "strict";           ///< strict | warn | disabled
   std::vector<std::string> allowed_tcb_statuses{"UpToDate"};
   bool allow_debug_td = false;
+  /// required | optional | disabled; empty: required, or optional with `dev`.
+  std::string owner_proof_mode{};
+  /// CIDRs or host names where agent_urls may be reached outside dev (Options::agent_networks).
+  std::vector<std::string> agent_networks{};
 
   // Local DCAP.
   std::string quote_root_file{};   ///< PEM/DER root for PCK chains. Empty: Intel SGX Root CA.
@@ -66,6 +70,7 @@ struct Config {
   std::int64_t deploy_timeout = 600;
   std::int64_t maintenance_interval = 60;
   std::int64_t health_scrape_interval = 60;
+  std::int64_t reregistration_grace = 0;  ///< 0: three heartbeat intervals
 };
 
 /// Builds the Options `config` describes.

@@ -58,6 +58,10 @@ struct Timings {
   std::chrono::seconds maintenance_interval{60};
   /// How often each agent's `/api/health` is scraped; 0 disables scraping.
   std::chrono::seconds health_scrape_interval{60};
+  /// How long the agent recorded for a vm_name must have been silent (no heartbeat) before a
+  /// registration with another key may take its place without the recorded key's signature or
+  /// an owner's bootstrap token. Zero: three heartbeat intervals.
+  std::chrono::seconds reregistration_grace{0};
   /// Timeout of one call to an agent's API (deploy, undeploy, logs, health).
   std::chrono::seconds agent_call_timeout{15};
 };
@@ -81,6 +85,17 @@ struct Options {
   std::shared_ptr<http::Client> http{};
 
   AttestationPolicy policy{};
+  /// Whether agents must prove their owner label with an owner's bootstrap token. Unset:
+  /// `required`, or `optional` with `dev`; outside dev anything but `required` refuses to start.
+  std::optional<OwnerProofMode> owner_proof_mode{};
+  /// Where, outside dev, the CP may reach an agent at the `agent_url` it reported when it has no
+  /// tunnel hostname: CIDRs ("10.0.0.0/8", "fd00::/8") that an IP-literal agent_url must fall in,
+  /// or host names ("agents.internal" exactly, "*.internal" for its subdomains) a named one must
+  /// match. Loopback and link-local addresses are reachable only through a CIDR that names them.
+  /// Empty: agents are reached only through the tunnel hostnames the CP created, or, in dev,
+  /// at every agent_url as reported (a non-empty list binds in dev too). Only the origin of an
+  /// agent_url is used; the paths are the CP's.
+  std::vector<std::string> agent_networks{};
   /// Seeded into the trusted-measurement store at start (kept if already there).
   std::vector<registry::TrustedMeasurement> trusted_mrtds{};
   /// Custom admission check run at every registration after the built-in ones (nonce, key
@@ -121,8 +136,9 @@ struct Options {
   std::string admin_token{};
 
   Timings timings{};
-  /// Upper bound of outstanding challenges.
-  std::size_t max_outstanding_nonces = 100'000;
+  /// Upper bound of used, unexpired nonces the CP remembers to keep them single use (issuing a
+  /// challenge stores nothing; only a registration or re-attestation uses one).
+  std::size_t max_used_nonces = 100'000;
   /// Worker threads that run blocking store calls.
   std::size_t store_threads = 4;
   /// Run the background tasks on their intervals. Tests turn this off and call
@@ -139,6 +155,7 @@ struct Options {
 /// Counts of what one maintenance pass did.
 struct MaintenanceReport {
   std::size_t nonces_purged = 0;
+  std::size_t bootstrap_tokens_purged = 0;  ///< expired or used up
   std::size_t agents_removed = 0;
   std::size_t deployments_timed_out = 0;
 };

@@ -31,6 +31,12 @@ enum class errc {
   deployment_not_active,   ///< the deployment is not pending, deploying or running            -> conflict
   digest_mismatch,         ///< the agent runs an image digest other than the catalog's       -> forbidden
   admission_refused,       ///< the embedder's admission hook (`Options::admit`) refused it  -> forbidden
+  vm_name_taken,           ///< the vm_name is registered to another owner or key, and continuity was not proven -> conflict
+  owner_proof_required,    ///< this CP admits agents only with an owner's bootstrap token     -> forbidden
+  bootstrap_token_invalid, ///< unknown, expired, revoked or used up                            -> unauthenticated
+  bootstrap_token_mismatch,///< the token is another owner's, or for another vm_name, datacenter or node size -> forbidden
+  agent_answer_malformed,  ///< an agent's answer to the CP is not the shape its API defines   -> upstream_failure
+  bootstrap_token_limit,   ///< the owner holds the most live bootstrap tokens allowed          -> conflict
 };
 
 error_code make_error_code(errc e) noexcept;

@@ -25,6 +25,16 @@ enum class NonceMode {
 std::string_view to_string(NonceMode m) noexcept;
 std::optional<NonceMode> parse_nonce_mode(std::string_view text) noexcept;
 
+/// Whether an agent must prove its owner label with an owner's bootstrap token. Production
+/// requires it; the CP refuses to start otherwise unless in dev mode.
+enum class OwnerProofMode {
+  required,  ///< a new vm_name, or a new key without the recorded key's signature, needs a token
+  optional,  ///< a token, when sent, must be valid; without one the owner stays a claim (dev)
+  disabled,  ///< tokens are not read; the owner is whatever the agent says (dev only)
+};
+std::string_view to_string(OwnerProofMode m) noexcept;
+std::optional<OwnerProofMode> parse_owner_proof_mode(std::string_view text) noexcept;
+
 /// Which evidence a registration may carry.
 enum class AppraisalMode {
   any,    ///< a raw quote is verified locally when sent, else the ITA token

@@ -61,6 +61,8 @@ struct LaunchRequest {
   std::string datacenter = "local:qemu";
   /// cp-bootstrap: the pre-configured tunnel token for the CP's own tunnel (secret).
   std::string cf_tunnel_token{};
+  /// The owner's bootstrap token for the agent (secret: written on the config drive only).
+  std::string bootstrap_token{};
   /// cp-bootstrap: settings handed to ee-cp through the agent's environment (CLOUDFLARE_*,
   /// ITA_API_KEY, GitHub OAuth, EE_*); secrets among them, so they never go on a command line.
   std::map<std::string, std::string> cp_env{};

@@ -107,12 +107,31 @@ class DeploymentStore {
                                         std::string const& detail, TimePoint at) = 0;
 };
 
+class BootstrapTokenStore {
+ public:
+  virtual ~BootstrapTokenStore() = default;
+  /// errc::conflict on a duplicate id or token_hash.
+  virtual result<BootstrapToken> insert(BootstrapToken const& token) = 0;
+  /// errc::not_found.
+  virtual result<BootstrapToken> find_by_hash(std::string const& token_hash) = 0;
+  /// Spends one use: the token after the decrement. errc::not_found for an unknown id;
+  /// errc::conflict when no use is left or it expired at `now` (the compare-and-set that keeps a
+  /// one-time token one-time under concurrent registrations).
+  virtual result<BootstrapToken> use(std::string const& id, TimePoint now) = 0;
+  /// The tokens of one owner id, newest first (created_at descending, then id).
+  virtual result<std::vector<BootstrapToken>> list_by_owner_id(std::string const& owner_id) = 0;
+  virtual result<void> remove(std::string const& id) = 0;  ///< errc::not_found
+  /// Removes tokens expired at `now` or with no use left; returns how many.
+  virtual result<std::size_t> purge(TimePoint now) = 0;
+};
+
 /// The stores a control plane uses. An embedder may mix implementations.
 struct Stores {
   std::shared_ptr<AgentStore> agents{};
   std::shared_ptr<TrustedMeasurementStore> measurements{};
   std::shared_ptr<AppStore> apps{};
   std::shared_ptr<DeploymentStore> deployments{};
+  std::shared_ptr<BootstrapTokenStore> bootstrap_tokens{};
 };
 
 }  // namespace ee::registry

@@ -37,6 +37,9 @@ struct AgentRecord {
   std::string id{};          ///< UUIDv4, kept across re-registrations of the same vm_name
   std::string vm_name{};     ///< unique
   std::string owner{};       ///< "github:org/NAME" or "github:user/NAME"; empty for legacy agents
+  /// The owner's numeric GitHub id (`repository_owner_id`) when the owner was proven with a
+  /// bootstrap token; empty when the owner label is only claimed.
+  std::string owner_id{};
   std::string node_size{};
   std::string datacenter{};
   std::string public_key{};  ///< the attested P-256 key, base64 of DER SubjectPublicKeyInfo; may be empty (legacy)
@@ -78,6 +81,10 @@ struct App {
   std::string description{};
   std::string source_repo{};   ///< "org/repo"
   std::string owner{};         ///< the publisher's repository_owner, lowercase
+  /// The publisher's numeric `repository_owner_id` at first publish; later versions must come
+  /// from the same id, so a renamed or re-created organisation inherits nothing. Empty for apps
+  /// published before ids were recorded.
+  std::string owner_id{};
   TimePoint created_at{};
 };
 
@@ -91,6 +98,23 @@ struct AppVersion {
   std::string node_size{};     ///< empty: any
   std::string published_by{};  ///< the repository whose token published it ("org/repo")
   TimePoint published_at{};
+};
+
+/// A bootstrap token: an owner's proof, minted with a GitHub Actions OIDC token, that an agent
+/// registering with it belongs to that owner. Only the SHA-256 of the secret is kept.
+struct BootstrapToken {
+  std::string id{};          ///< UUIDv4; public (revocation, listings)
+  std::string token_hash{};  ///< SHA-256 of the secret, 64 lowercase hex chars; unique
+  std::string owner{};       ///< the minting token's repository_owner, lowercase
+  std::string owner_id{};    ///< its repository_owner_id
+  std::string created_by{};  ///< the repository whose workflow minted it ("org/repo")
+  std::string vm_name{};     ///< the only vm_name it admits; empty: any
+  std::string datacenter{};  ///< the only datacenter it admits; empty: any
+  std::string node_size{};   ///< the only node size it admits; empty: any
+  std::int64_t uses = 1;       ///< registrations it admits in all
+  std::int64_t uses_left = 1;  ///< of which still unused
+  TimePoint created_at{};
+  TimePoint expires_at{};
 };
 
 /// Deployment lifecycle: pending → deploying → running | failed, then stopped.

@@ -13,10 +13,15 @@
 #include <easyenclave/encoding.hpp>
 
 #include "detail/crypto.hpp"
+#include "detail/json.hpp"
 #include "detail/log.hpp"
 
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include <limits>
 
 namespace ee::cp {
 namespace {
@@ -63,6 +68,86 @@ std::optional<std::vector<std::uint8_t>> nonce_bytes_to_bind(Services& s, std::s
   return std::move(*bytes);
 }
 
+// Who may take over an existing vm_name. Names are public (GET /agents), and anyone who boots
+// the public agent image on a TDX host has a trusted MRTD: without these rules such an outsider
+// could register under a victim's vm_name and receive its id, tunnel token and deployment.
+struct Continuity {
+  /// The owner id the new record keeps: proven by a token, or carried over from the recorded
+  /// agent when the same key (or the recorded key's signature) vouches for the new registration.
+  std::string owner_id{};
+};
+
+result<Continuity> check_continuity(Services& s, std::optional<registry::AgentRecord> const& existing,
+                                    api::RegisterRequest const& req, std::string const& new_key,
+                                    std::optional<registry::BootstrapToken> const& token, TimePoint now) {
+  Continuity out;
+  if (!existing) {
+    if (token) out.owner_id = token->owner_id;
+    return out;
+  }
+  auto const& was = *existing;
+  if (api::owner_login(was.owner) != api::owner_login(req.owner)) {
+    return Error(errc::vm_name_taken, "vm_name '" + req.vm_name +
+                                          "' is registered to another owner; moving a VM to another owner takes "
+                                          "an admin's DELETE /api/v1/admin/agents/{id} first");
+  }
+  if (token && !was.owner_id.empty() && token->owner_id != was.owner_id) {
+    return Error(errc::vm_name_taken, "vm_name '" + req.vm_name + "' is registered to GitHub account id " + was.owner_id +
+                                          "; the bootstrap token is of id " + token->owner_id);
+  }
+  bool const same_key = !was.public_key.empty() && was.public_key == new_key;
+  bool signed_by_recorded = false;
+  if (!same_key && !was.public_key.empty() && !req.continuity_signature.empty()) {
+    auto recorded = s.agent_keys.get(was.public_key);
+    auto signature = base64_decode(req.continuity_signature);
+    auto const message = api::continuity_message(req);
+    signed_by_recorded = recorded && signature &&
+                         recorded->verify(detail::as_bytes(message), *signature);
+    if (!signed_by_recorded) {
+      return Error(errc::vm_name_taken, "continuity_signature is not the recorded key's signature over this registration");
+    }
+  }
+  if (!same_key && !signed_by_recorded && !token) {
+    auto const silent = now - was.last_heartbeat_at;
+    if (silent <= s.reregistration_grace) {
+      auto const wait = std::chrono::duration_cast<std::chrono::seconds>(s.reregistration_grace - silent).count() + 1;
+      return Error(errc::vm_name_taken,
+                   "vm_name '" + req.vm_name +
+                       "' is registered with another key and that agent is still heartbeating; prove continuity "
+                       "(continuity_signature by the recorded key, or the owner's bootstrap_token) or retry after " +
+                       std::to_string(wait) + " s of its silence");
+    }
+  }
+  if (token) {
+    out.owner_id = token->owner_id;
+  } else if (same_key || signed_by_recorded) {
+    out.owner_id = was.owner_id;
+  }
+  return out;
+}
+
+// Holds a vm_name's registration slot for the life of one registration.
+class RegistrationSlot {
+ public:
+  RegistrationSlot(Services& s, std::string vm_name) : s_(s), vm_name_(std::move(vm_name)) {
+    std::lock_guard lock(s_.registering_mutex);
+    held_ = s_.registering.insert(vm_name_).second;
+  }
+  ~RegistrationSlot() {
+    if (!held_) return;
+    std::lock_guard lock(s_.registering_mutex);
+    s_.registering.erase(vm_name_);
+  }
+  RegistrationSlot(RegistrationSlot const&) = delete;
+  RegistrationSlot& operator=(RegistrationSlot const&) = delete;
+  bool held() const noexcept { return held_; }
+
+ private:
+  Services& s_;
+  std::string vm_name_;
+  bool held_ = false;
+};
+
 asio::awaitable<result<api::RegisterResponse>> admit_registration(Services& s, api::RegisterRequest const& req,
                                                                   std::optional<api::PublicKey> const& key,
                                                                   std::span<std::uint8_t const> nonce) {
@@ -77,11 +162,35 @@ asio::awaitable<result<api::RegisterResponse>> admit_registration(Services& s, a
   }
   auto const attestation = attestation_record(*appraisal);
 
-  auto existing = co_await s.store([&s, &name = req.vm_name] { return s.stores.agents->find_by_vm_name(name); });
-  if (!existing && existing.error() != registry::errc::not_found) co_return existing.error();
+  // Only now, with genuine evidence in hand, may a registration hold its vm_name: a flood of
+  // bogus registrations for a victim's name never gets this far.
+  RegistrationSlot slot(s, req.vm_name);
+  if (!slot.held()) {
+    co_return Error(errc::vm_name_taken, "a registration of vm_name '" + req.vm_name + "' is in progress; retry");
+  }
+  auto found = co_await s.store([&s, &name = req.vm_name] { return s.stores.agents->find_by_vm_name(name); });
+  if (!found && found.error() != registry::errc::not_found) co_return found.error();
+  std::optional<registry::AgentRecord> existing;
+  if (found) existing = std::move(*found);
   if (existing && !existing->attestation.mrtd.empty() && existing->attestation.mrtd != attestation.mrtd) {
     co_return Error(errc::mrtd_changed, "agent '" + req.vm_name + "' registered with MRTD " +
                                             existing->attestation.mrtd + "; this evidence has " + attestation.mrtd);
+  }
+
+  std::optional<registry::BootstrapToken> token;
+  if (s.owner_proof_mode != OwnerProofMode::disabled && !req.bootstrap_token.empty()) {
+    auto valid = co_await find_bootstrap_token(s, req.bootstrap_token, req);
+    if (!valid) co_return valid.error();
+    token = std::move(*valid);
+  }
+  auto const now = s.now();
+  auto const new_key = key ? key->base64() : std::string();
+  auto continuity = check_continuity(s, existing, req, new_key, token, now);
+  if (!continuity) co_return continuity.error();
+  if (s.owner_proof_mode == OwnerProofMode::required && continuity->owner_id.empty()) {
+    co_return Error(errc::owner_proof_required,
+                    "this control plane admits an agent only with its owner's bootstrap_token (POST "
+                    "/api/v1/owners/bootstrap-tokens, then ee launch --bootstrap-token)");
   }
 
   cloudflare::Tunnel tunnel;
@@ -90,11 +199,20 @@ asio::awaitable<result<api::RegisterResponse>> admit_registration(Services& s, a
     if (!ensured) co_return ensured.error().with_context("tunnel");
     tunnel = std::move(*ensured);
   }
+  if (token) {
+    // The compare-and-set that keeps a one-time token one-time when two agents race with it.
+    auto used = co_await s.store([&s, &id = token->id, &now] { return s.stores.bootstrap_tokens->use(id, now); });
+    if (!used) {
+      if (used.error() == registry::errc::conflict || used.error() == registry::errc::not_found) {
+        co_return Error(errc::bootstrap_token_invalid, "bootstrap token " + token->id + " was used up or revoked meanwhile");
+      }
+      co_return used.error();
+    }
+  }
 
-  auto const now = s.now();
   registry::AgentRecord rec;
   if (existing) {
-    rec = std::move(*existing);
+    rec = *existing;
   } else {
     auto id = detail::uuid_v4();
     if (!id) co_return id.error();
@@ -103,9 +221,10 @@ asio::awaitable<result<api::RegisterResponse>> admit_registration(Services& s, a
   }
   rec.vm_name = req.vm_name;
   rec.owner = req.owner;
+  rec.owner_id = continuity->owner_id;
   rec.node_size = req.node_size;
   rec.datacenter = req.datacenter;
-  rec.public_key = key ? key->base64() : std::string();
+  rec.public_key = new_key;
   rec.agent_url = req.agent_url;
   rec.hostname = tunnel.hostname;
   rec.tunnel_id = tunnel.id;
@@ -121,25 +240,24 @@ asio::awaitable<result<api::RegisterResponse>> admit_registration(Services& s, a
   bool const reused = existing.has_value();
   auto stored = co_await s.store([&s, &rec, &reused]() -> result<registry::AgentRecord> {
     if (reused) return s.stores.agents->update(rec);
-    auto inserted = s.stores.agents->insert(rec);
-    if (inserted || inserted.error() != registry::errc::conflict) return inserted;
-    // Another registration of the same vm_name won the insert: take its id and update.
-    auto other = s.stores.agents->find_by_vm_name(rec.vm_name);
-    if (!other) return other.error();
-    auto merged = rec;
-    merged.id = other->id;
-    merged.registered_at = other->registered_at;
-    merged.deployment_id = other->deployment_id;
-    return s.stores.agents->update(merged);
+    return s.stores.agents->insert(rec);
   });
-  if (!stored) co_return stored.error();
+  if (!stored) {
+    // Another CP process inserted the same vm_name first: its record now stands, and this
+    // registration must go through the continuity rules against it, so the agent retries.
+    if (stored.error() == registry::errc::conflict) {
+      co_return Error(errc::vm_name_taken, "vm_name '" + req.vm_name + "' was registered concurrently; retry");
+    }
+    co_return stored.error();
+  }
 
   for (auto const& w : *warnings) {
     detail::log::warn("cp", "policy tolerated agent=", stored->id, " check=", w.check, " detail=", w.detail);
   }
   detail::log::info("cp", "agent registered id=", stored->id, " vm_name=", stored->vm_name,
                     " mrtd=", attestation.mrtd, " appraised_by=", attestation.appraised_by,
-                    " tcb=", attestation.tcb_status, " reregistration=", reused);
+                    " tcb=", attestation.tcb_status, " reregistration=", reused,
+                    " owner_proven=", !stored->owner_id.empty(), " bootstrap_token=", token ? token->id : "-");
 
   api::RegisterResponse out;
   out.agent_id = stored->id;
@@ -166,7 +284,7 @@ Reply register_agent(http::RequestContext& ctx, Services& s) {
   auto const nonce = nonce_bytes_to_bind(s, req->nonce, taken->has_value()).value_or(std::vector<std::uint8_t>{});
   auto admitted = co_await admit_registration(s, *req, key, nonce);
   if (!admitted) {
-    if (*taken) s.nonces.put_back(std::move(**taken), s.now());
+    if (*taken) s.nonces.put_back(**taken, s.now());
     detail::log::info("cp", "registration refused vm_name=", req->vm_name, " code=", admitted.error().id(),
                       " reason=", admitted.error().message());
     co_return admitted.error();
@@ -190,7 +308,7 @@ asio::awaitable<result<void>> reattest(Services& s, registry::AgentRecord const&
     outcome = judged.error();
   }
   if (!outcome) {
-    if (*taken) s.nonces.put_back(std::move(**taken), s.now());
+    if (*taken) s.nonces.put_back(**taken, s.now());
     auto const reason = std::string(kReattestationReason) + outcome.error().message();
     (void)co_await s.store([&s, &id = agent.id, &reason] {
       return s.stores.agents->set_verification(id, false, reason, std::nullopt);
@@ -331,11 +449,45 @@ asio::awaitable<result<std::string>> authorize_owner(http::RequestContext& ctx, 
   if (is_admin(s, ctx)) co_return std::string("admin");
   auto claims = co_await github_caller(s, ctx);
   if (!claims) co_return claims.error();
-  if (!owner_matches(agent.owner, *claims)) {
+  if (!owns_agent(agent, *claims)) {
     co_return Error(errc::owner_mismatch, "repository_owner '" + claims->repository_owner +
                                               "' does not own agent " + agent.id + " (owner '" + agent.owner + "')");
   }
   co_return claims->repository;
+}
+
+// The agent's /api/logs answer, read field by field and written again: only the shape the agent
+// API defines ({"lines": [{seq, at, source, text}], "dropped"}) ever reaches the caller, never
+// whatever bytes answered at the agent's address.
+result<std::string> agent_logs_view(std::string_view body) {
+  auto doc = detail::json::parse(body);
+  if (!doc) return doc.error();
+  auto r = detail::json::ObjectReader::from(*doc);
+  if (!r) return r.error();
+  auto lines = r->array("lines");
+  if (!lines) return lines.error();
+  auto dropped = r->optional_integer("dropped", 0, std::numeric_limits<std::int64_t>::max());
+  if (!dropped) return dropped.error();
+  boost::json::array out_lines;
+  out_lines.reserve((*lines)->size());
+  for (auto const& item : **lines) {
+    auto line = detail::json::ObjectReader::from(item, "body.lines[]");
+    if (!line) return line.error();
+    auto seq = line->integer("seq", 0, std::numeric_limits<std::int64_t>::max());
+    if (!seq) return seq.error();
+    boost::json::object o;
+    o["seq"] = *seq;
+    for (char const* key : {"at", "source", "text"}) {
+      auto value = line->string(key);
+      if (!value) return value.error();
+      o[key] = *value;
+    }
+    out_lines.push_back(std::move(o));
+  }
+  boost::json::object out;
+  out["lines"] = std::move(out_lines);
+  out["dropped"] = dropped->value_or(0);
+  return detail::json::serialize(out);
 }
 
 Reply agent_logs(http::RequestContext& ctx, Services& s) {
@@ -359,7 +511,9 @@ Reply agent_logs(http::RequestContext& ctx, Services& s) {
   }
   auto response = co_await call_agent(s, *agent, bhttp::verb::get, target, "");
   if (!response) co_return response.error();
-  co_return json(std::move(response->body()));
+  auto logs = agent_logs_view(response->body());
+  if (!logs) co_return Error(errc::agent_answer_malformed, "agent " + id + ": /api/logs: " + logs.error().message());
+  co_return json(std::move(*logs));
 }
 
 Reply undeploy(http::RequestContext& ctx, Services& s) {

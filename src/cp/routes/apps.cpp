@@ -138,6 +138,7 @@ Reply publish_app(http::RequestContext& ctx, Services& s) {
   }
   auto const now = s.now();
   app.owner = lowercase(claims->repository_owner);
+  app.owner_id = claims->repository_owner_id;
   app.created_at = now;
   version->published_by = claims->repository;
   version->published_at = now;
@@ -177,6 +178,14 @@ Reply add_version(http::RequestContext& ctx, Services& s) {
   if (lowercase(claims->repository_owner) != app->owner) {
     co_return Error(errc::owner_mismatch, "repository_owner '" + claims->repository_owner +
                                               "' cannot add versions to app '" + name + "' (owner '" + app->owner + "')");
+  }
+  // The login alone is not enough: a deleted organisation's name can be registered again by
+  // anyone, and the new one must inherit nothing. The numeric id does not come back.
+  if (!app->owner_id.empty() && claims->repository_owner_id != app->owner_id) {
+    co_return Error(errc::owner_mismatch, "app '" + name + "' was published by GitHub account id " + app->owner_id +
+                                              "; this token's repository_owner_id is '" +
+                                              claims->repository_owner_id + "' (a renamed or re-created owner "
+                                              "inherits nothing)");
   }
   auto doc = detail::json::parse(ctx.request.body());
   if (!doc) co_return doc.error();

@@ -60,7 +60,7 @@ result<DeployRequest> parse_deploy_request(std::string_view body) {
 // Why `agent` cannot take `version` for `claims`, or success.
 result<void> check_agent(registry::AgentRecord const& agent, registry::AppVersion const& version,
                          DeployRequest const& req, jwt::GithubClaims const& claims) {
-  if (!owner_matches(agent.owner, claims)) {
+  if (!owns_agent(agent, claims)) {
     return Error(errc::owner_mismatch, "repository_owner '" + claims.repository_owner + "' does not own agent " +
                                            agent.id + " (owner '" + agent.owner + "')");
   }

@@ -35,7 +35,7 @@ boost::asio::awaitable<result<http::Response>> health(http::RequestContext&, Ser
   body["tunnels"] = s.tunnels != nullptr;
   body["agents"] = counts->first;
   body["apps"] = counts->second;
-  body["outstanding_challenges"] = s.nonces.size();
+  body["used_nonces"] = s.nonces.used();
   co_return http::json_response(boost::beast::http::status::ok, detail::json::serialize(body));
 }
 

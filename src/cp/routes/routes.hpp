@@ -14,6 +14,7 @@ void add_app_routes(http::Router& router, Services& services);
 void add_deploy_routes(http::Router& router, Services& services);
 void add_measurement_routes(http::Router& router, Services& services);
 void add_attestation_routes(http::Router& router, Services& services);
+void add_owner_routes(http::Router& router, Services& services);
 
 /// Handlers take the request and the services; `route` binds one to both path prefixes.
 using ServiceHandler = boost::asio::awaitable<result<http::Response>> (*)(http::RequestContext&, Services&);

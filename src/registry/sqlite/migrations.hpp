@@ -12,7 +12,7 @@
 
 namespace ee::registry::sqlite {
 
-inline constexpr std::array<char const*, 1> kMigrations = {
+inline constexpr std::array<char const*, 2> kMigrations = {
     // 1: agents, trusted measurements, apps with versions, deployments.
     R"sql(
 CREATE TABLE agents (
@@ -102,6 +102,28 @@ CREATE INDEX deployments_by_agent ON deployments (agent_id, created_at DESC, id)
 CREATE INDEX deployments_by_app ON deployments (app_name, created_at DESC, id);
 CREATE INDEX deployments_by_status ON deployments (status, created_at DESC, id);
 CREATE INDEX deployments_by_updated ON deployments (updated_at);
+)sql",
+    // 2: proven owners (numeric GitHub ids) and bootstrap tokens.
+    R"sql(
+ALTER TABLE agents ADD COLUMN owner_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE apps ADD COLUMN owner_id TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE bootstrap_tokens (
+  id         TEXT    NOT NULL PRIMARY KEY,
+  token_hash TEXT    NOT NULL UNIQUE,
+  owner      TEXT    NOT NULL,
+  owner_id   TEXT    NOT NULL,
+  created_by TEXT    NOT NULL,
+  vm_name    TEXT    NOT NULL,
+  datacenter TEXT    NOT NULL,
+  node_size  TEXT    NOT NULL,
+  uses       INTEGER NOT NULL,
+  uses_left  INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX bootstrap_tokens_by_owner ON bootstrap_tokens (owner_id, created_at DESC, id);
+CREATE INDEX bootstrap_tokens_by_expiry ON bootstrap_tokens (expires_at);
 )sql",
 };
 

@@ -15,9 +15,12 @@ namespace ee::registry::sqlite::sql {
   "dns_record_id, mrtd, rtmr0, rtmr1, rtmr2, rtmr3, tcb_status, tcb_date, advisory_ids, "     \
   "appraised_by, appraised_at, report_data, verified, unverified_reason, health, "            \
   "deployment_id, reported_status, reported_digest, registered_at, last_registered_at, "      \
-  "last_heartbeat_at"
+  "last_heartbeat_at, owner_id"
 #define EE_MEASUREMENT_COLUMNS "mrtd, kind, node_size, note, added_at"
-#define EE_APP_COLUMNS "name, description, source_repo, owner, created_at"
+#define EE_APP_COLUMNS "name, description, source_repo, owner, created_at, owner_id"
+#define EE_BOOTSTRAP_TOKEN_COLUMNS                                                             \
+  "id, token_hash, owner, owner_id, created_by, vm_name, datacenter, node_size, uses, "       \
+  "uses_left, created_at, expires_at"
 #define EE_VERSION_COLUMNS                                                                     \
   "app_name, version, image, mrtd, rtmr0, rtmr1, rtmr2, rtmr3, node_size, published_by, "     \
   "published_at"
@@ -30,7 +33,7 @@ namespace ee::registry::sqlite::sql {
 inline constexpr char kInsertAgent[] =
     "INSERT INTO agents (" EE_AGENT_COLUMNS
     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-    "?, ?)";
+    "?, ?, ?)";
 // Every column but id, in EE_AGENT_COLUMNS order, then the id.
 inline constexpr char kUpdateAgent[] =
     "UPDATE agents SET vm_name = ?, owner = ?, node_size = ?, datacenter = ?, public_key = ?, "
@@ -38,7 +41,7 @@ inline constexpr char kUpdateAgent[] =
     "rtmr1 = ?, rtmr2 = ?, rtmr3 = ?, tcb_status = ?, tcb_date = ?, advisory_ids = ?, "
     "appraised_by = ?, appraised_at = ?, report_data = ?, verified = ?, unverified_reason = ?, "
     "health = ?, deployment_id = ?, reported_status = ?, reported_digest = ?, "
-    "registered_at = ?, last_registered_at = ?, last_heartbeat_at = ? WHERE id = ?";
+    "registered_at = ?, last_registered_at = ?, last_heartbeat_at = ?, owner_id = ? WHERE id = ?";
 inline constexpr char kSelectAgentById[] =
     "SELECT " EE_AGENT_COLUMNS " FROM agents WHERE id = ?";
 inline constexpr char kSelectAgentByVmName[] =
@@ -84,7 +87,7 @@ inline constexpr char kDeleteMeasurement[] = "DELETE FROM trusted_measurements W
 // --- apps and versions -------------------------------------------------------------------------
 
 inline constexpr char kInsertApp[] =
-    "INSERT INTO apps (" EE_APP_COLUMNS ") VALUES (?, ?, ?, ?, ?)";
+    "INSERT INTO apps (" EE_APP_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?)";
 inline constexpr char kSelectApp[] = "SELECT " EE_APP_COLUMNS " FROM apps WHERE name = ?";
 inline constexpr char kSelectApps[] = "SELECT " EE_APP_COLUMNS " FROM apps ORDER BY name";
 inline constexpr char kAppExists[] = "SELECT 1 FROM apps WHERE name = ?";
@@ -95,6 +98,26 @@ inline constexpr char kSelectVersion[] =
 inline constexpr char kSelectVersions[] =
     "SELECT " EE_VERSION_COLUMNS
     " FROM app_versions WHERE app_name = ? ORDER BY published_at, version";
+
+// --- bootstrap tokens --------------------------------------------------------------------------
+
+inline constexpr char kInsertBootstrapToken[] =
+    "INSERT INTO bootstrap_tokens (" EE_BOOTSTRAP_TOKEN_COLUMNS
+    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+inline constexpr char kSelectBootstrapTokenByHash[] =
+    "SELECT " EE_BOOTSTRAP_TOKEN_COLUMNS " FROM bootstrap_tokens WHERE token_hash = ?";
+inline constexpr char kSelectBootstrapTokenById[] =
+    "SELECT " EE_BOOTSTRAP_TOKEN_COLUMNS " FROM bootstrap_tokens WHERE id = ?";
+// The compare-and-set of one use: nothing changes unless a use is left and it has not expired.
+inline constexpr char kUseBootstrapToken[] =
+    "UPDATE bootstrap_tokens SET uses_left = uses_left - 1 "
+    "WHERE id = ? AND uses_left > 0 AND expires_at > ?";
+inline constexpr char kSelectBootstrapTokensByOwnerId[] =
+    "SELECT " EE_BOOTSTRAP_TOKEN_COLUMNS
+    " FROM bootstrap_tokens WHERE owner_id = ? ORDER BY created_at DESC, id";
+inline constexpr char kDeleteBootstrapToken[] = "DELETE FROM bootstrap_tokens WHERE id = ?";
+inline constexpr char kPurgeBootstrapTokens[] =
+    "DELETE FROM bootstrap_tokens WHERE expires_at <= ? OR uses_left <= 0";
 
 // --- deployments -------------------------------------------------------------------------------
 

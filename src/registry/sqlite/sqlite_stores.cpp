@@ -115,7 +115,8 @@ void bind_agent_fields(Query& q, AgentRecord const& a, std::string const& adviso
       .bind_text(a.reported_digest)
       .bind_time(a.registered_at)
       .bind_time(a.last_registered_at)
-      .bind_time(a.last_heartbeat_at);
+      .bind_time(a.last_heartbeat_at)
+      .bind_text(a.owner_id);
 }
 
 // Reads a row of EE_AGENT_COLUMNS.
@@ -149,6 +150,7 @@ result<AgentRecord> read_agent(Query& q) {
   a.registered_at = q.time(27);
   a.last_registered_at = q.time(28);
   a.last_heartbeat_at = q.time(29);
+  a.owner_id = q.text(30);
   if (auto row = q.check_row(); !row) return row.error();
 
   auto ids = decode_string_array(advisory_ids, "advisory_ids");
@@ -425,6 +427,7 @@ result<App> read_app(Query& q) {
   a.source_repo = q.text(2);
   a.owner = q.text(3);
   a.created_at = q.time(4);
+  a.owner_id = q.text(5);
   if (auto row = q.check_row(); !row) return row.error();
   return a;
 }
@@ -484,7 +487,8 @@ class SqliteAppStore final : public AppStore {
             .bind_text(app.description)
             .bind_text(app.source_repo)
             .bind_text(app.owner)
-            .bind_time(app.created_at);
+            .bind_time(app.created_at)
+            .bind_text(app.owner_id);
         if (auto done = q->run(); !done) return done.error();
       }
       // Both rows or neither: a failure here returns before COMMIT and the transaction rolls
@@ -655,6 +659,124 @@ class SqliteDeploymentStore final : public DeploymentStore {
   std::shared_ptr<Database> db_;
 };
 
+// --- bootstrap tokens ----------------------------------------------------------------------------
+
+result<BootstrapToken> read_bootstrap_token(Query& q) {
+  BootstrapToken t;
+  t.id = q.text(0);
+  t.token_hash = q.text(1);
+  t.owner = q.text(2);
+  t.owner_id = q.text(3);
+  t.created_by = q.text(4);
+  t.vm_name = q.text(5);
+  t.datacenter = q.text(6);
+  t.node_size = q.text(7);
+  t.uses = q.integer(8);
+  t.uses_left = q.integer(9);
+  t.created_at = q.time(10);
+  t.expires_at = q.time(11);
+  if (auto row = q.check_row(); !row) return row.error();
+  return t;
+}
+
+result<BootstrapToken> read_one_bootstrap_token(Query& q, std::string_view key) {
+  auto row = q.step();
+  if (!row) return row.error();
+  if (!*row) return not_found("no bootstrap token with " + std::string(key));
+  return read_bootstrap_token(q);
+}
+
+class SqliteBootstrapTokenStore final : public BootstrapTokenStore {
+ public:
+  explicit SqliteBootstrapTokenStore(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+
+  result<BootstrapToken> insert(BootstrapToken const& t) override {
+    return db_->write("insert bootstrap token", [&](Connection& c) -> result<BootstrapToken> {
+      auto q = c.query(sql::kInsertBootstrapToken);
+      if (!q) return q.error();
+      q->bind_text(t.id)
+          .bind_text(t.token_hash)
+          .bind_text(t.owner)
+          .bind_text(t.owner_id)
+          .bind_text(t.created_by)
+          .bind_text(t.vm_name)
+          .bind_text(t.datacenter)
+          .bind_text(t.node_size)
+          .bind_int(t.uses)
+          .bind_int(t.uses_left)
+          .bind_time(t.created_at)
+          .bind_time(t.expires_at);
+      if (auto done = q->run(); !done) return done.error();
+      return t;
+    });
+  }
+
+  result<BootstrapToken> find_by_hash(std::string const& token_hash) override {
+    return db_->read("find bootstrap token", [&](Connection& c) -> result<BootstrapToken> {
+      auto q = c.query(sql::kSelectBootstrapTokenByHash);
+      if (!q) return q.error();
+      q->bind_text(token_hash);
+      // The key is a hash of a secret: it is not repeated in the message.
+      return read_one_bootstrap_token(*q, "this hash");
+    });
+  }
+
+  result<BootstrapToken> use(std::string const& id, TimePoint now) override {
+    return db_->write("use bootstrap token", [&](Connection& c) -> result<BootstrapToken> {
+      {
+        auto q = c.query(sql::kUseBootstrapToken);
+        if (!q) return q.error();
+        q->bind_text(id).bind_time(now);
+        if (auto done = q->run(); !done) return done.error();
+        if (q->changes() == 0) {
+          auto exists = c.query(sql::kSelectBootstrapTokenById);
+          if (!exists) return exists.error();
+          exists->bind_text(id);
+          if (auto found = read_one_bootstrap_token(*exists, "id '" + id + "'"); !found) return found.error();
+          return Error(errc::conflict, "bootstrap token " + id + " has no use left or has expired");
+        }
+      }
+      auto q = c.query(sql::kSelectBootstrapTokenById);
+      if (!q) return q.error();
+      q->bind_text(id);
+      return read_one_bootstrap_token(*q, "id '" + id + "'");
+    });
+  }
+
+  result<std::vector<BootstrapToken>> list_by_owner_id(std::string const& owner_id) override {
+    return db_->read("list bootstrap tokens", [&](Connection& c) -> result<std::vector<BootstrapToken>> {
+      auto q = c.query(sql::kSelectBootstrapTokensByOwnerId);
+      if (!q) return q.error();
+      q->bind_text(owner_id);
+      return read_all<BootstrapToken>(*q, read_bootstrap_token);
+    });
+  }
+
+  result<void> remove(std::string const& id) override {
+    return db_->write("remove bootstrap token", [&](Connection& c) -> result<void> {
+      auto q = c.query(sql::kDeleteBootstrapToken);
+      if (!q) return q.error();
+      q->bind_text(id);
+      if (auto done = q->run(); !done) return done.error();
+      if (q->changes() == 0) return not_found("no bootstrap token with id '" + id + "'");
+      return {};
+    });
+  }
+
+  result<std::size_t> purge(TimePoint now) override {
+    return db_->write("purge bootstrap tokens", [&](Connection& c) -> result<std::size_t> {
+      auto q = c.query(sql::kPurgeBootstrapTokens);
+      if (!q) return q.error();
+      q->bind_time(now);
+      if (auto done = q->run(); !done) return done.error();
+      return static_cast<std::size_t>(q->changes());
+    });
+  }
+
+ private:
+  std::shared_ptr<Database> db_;
+};
+
 }  // namespace
 
 result<Stores> open_sqlite_stores(std::filesystem::path const& path,
@@ -666,6 +788,7 @@ result<Stores> open_sqlite_stores(std::filesystem::path const& path,
   stores.measurements = std::make_shared<SqliteMeasurementStore>(*db);
   stores.apps = std::make_shared<SqliteAppStore>(*db);
   stores.deployments = std::make_shared<SqliteDeploymentStore>(*db);
+  stores.bootstrap_tokens = std::make_shared<SqliteBootstrapTokenStore>(*db);
   return stores;
 }
 
