@@ -7,6 +7,7 @@
 #include "support/temp_dir.hpp"
 
 #include <easyenclave/api/agents.hpp>
+#include <easyenclave/api/signing.hpp>
 #include <easyenclave/block_on.hpp>
 #include <easyenclave/encoding.hpp>
 #include <easyenclave/http/https_client.hpp>
@@ -349,6 +350,69 @@ TEST_F(CpAgentTest, AnOutsiderWithAGenuineTdCannotTakeAVmName) {
   EXPECT_EQ(agent("vm-victim").at("agent_id").as_string(), victim_id);
   EXPECT_EQ(agent("vm-victim").at("hostname").as_string(), "vm-victim.agents.example.com");
   EXPECT_EQ(cloudflare->live_tunnel_count(), 1u);
+}
+
+// The attack that worked: an agent reported agent_url=http://127.0.0.1:P/internal?x= and the
+// CP's logs route fetched that internal URL and returned its body. Now the CP takes only origins,
+// and calls one only inside the operator's networks.
+TEST_F(CpAgentTest, TheCpNeverCallsAnInternalServiceThroughAnAgentUrl) {
+  // An internal service on loopback that answers every GET with a secret and counts requests.
+  auto const internal_port = free_port();
+  auto const seen = dir.path() / "internal-requests";
+  ee::test::Process internal({"/usr/bin/env", "python3", "-c", R"(
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        open(sys.argv[2], 'a').write(self.path + '\n')
+        body = b'{"lines":[],"dropped":0,"secret":"internal-metadata"}'
+        self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
+)", std::to_string(internal_port), seen.string()});
+  cp_extra = {"--agent-network", "10.0.0.0/8"};
+  start_cp();
+  ASSERT_TRUE(eventually([&] {
+    ee::http::Request probe{bhttp::verb::get, "http://127.0.0.1:" + std::to_string(internal_port) + "/", 11};
+    return static_cast<bool>(ee::block_on(client->send(probe)));
+  }));
+  std::filesystem::remove(seen);
+
+  // The attacker's registration, as it sent it: genuine (simulated) TD evidence, an agent_url
+  // with a path and a query.
+  auto const attacker_key = ee::api::SigningKey::generate().value();
+  auto crafted = [&](std::string const& vm_name, std::string const& agent_url) {
+    auto challenge = call(bhttp::verb::get, "/api/v1/agents/challenge?vm_name=" + vm_name);
+    ee::api::RegisterRequest r;
+    r.vm_name = vm_name;
+    r.owner = "github:org/octo-org";
+    r.node_size = "tiny";
+    r.datacenter = "gcp:us-central1-a";
+    r.nonce = std::string(bj::parse(challenge.body()).at("nonce").as_string());
+    r.public_key = attacker_key.public_key().base64();
+    r.agent_url = agent_url;
+    ee::tdx::ReportData report_data{};
+    auto const nonce = ee::hex_decode(r.nonce).value();
+    std::copy(nonce.begin(), nonce.end(), report_data.begin());
+    auto const digest = attacker_key.public_key().sha256();
+    std::copy(digest.begin(), digest.end(), report_data.begin() + 32);
+    r.quote_b64 = ee::base64_encode(simulator->quote(report_data).value());
+    return call(bhttp::verb::post, "/api/v1/agents/register", ee::api::to_json(r));
+  };
+  auto const internal_origin = "http://127.0.0.1:" + std::to_string(internal_port);
+  auto pathy = crafted("vm-pathy", internal_origin + "/internal?x=");
+  EXPECT_EQ(pathy.result(), bhttp::status::bad_request) << pathy.body();
+  EXPECT_NE(pathy.body().find("agent_url"), std::string::npos) << pathy.body();
+  EXPECT_TRUE(agent("vm-pathy").is_null());
+
+  // Its origin only: registered, but the CP never calls it (loopback is not in 10.0.0.0/8).
+  auto registered = crafted("vm-origin", internal_origin);
+  ASSERT_EQ(registered.result(), bhttp::status::ok) << registered.body();
+  auto const id = std::string(bj::parse(registered.body()).at("agent_id").as_string());
+  auto logs = call(bhttp::verb::get, "/api/v1/agents/" + id + "/logs", "", token("octo-org/hello"));
+  EXPECT_EQ(logs.result(), bhttp::status::bad_gateway) << logs.body();
+  EXPECT_EQ(logs.body().find("internal-metadata"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(seen)) << "the internal service was called";
+  internal.signal(SIGTERM);
 }
 
 }  // namespace
