@@ -248,12 +248,14 @@ Reply deploy(http::RequestContext& ctx, AgentRuntime::Impl& s) {
   auto const current = co_await workload_status(s);
   {
     std::lock_guard lock(s.mutex);
-    // Idempotent: the same deployment, queued or under way, is answered with its state.
-    if (s.deploying_id == request->deployment_id)
-      co_return deploy_answer(request->deployment_id, "deploying");
+    // Idempotent: the same deployment, queued or under way, is answered with its state. The
+    // workload's own state first: it reports running before its run() returns and clears
+    // deploying_id, and the answer must not lag behind what the agent already reports.
     if (current.deployment_id == request->deployment_id && active(current.state)) {
       co_return deploy_answer(request->deployment_id, to_string(current.state));
     }
+    if (s.deploying_id == request->deployment_id)
+      co_return deploy_answer(request->deployment_id, "deploying");
     s.deploying_id = request->deployment_id;
   }
   WorkloadSpec spec{.deployment_id = request->deployment_id,
