@@ -209,7 +209,15 @@ class Network:
             if agent.program.process.poll() is not None:
                 raise RuntimeError(f"{agent.vm_name} exited:\n{agent.program.tail()}")
             status, agents = call("GET", f"{self.cp_url}/api/v1/agents?vm_name={agent.vm_name}")
-            if status == 200 and agents and agents[0]["verified"]:
+            if status != 200 or not agents or not agents[0]["verified"]:
+                return None
+            # The CP lists the agent as soon as it stored it, a moment before the agent has read
+            # the answer and the CP's key: until then the agent refuses the CP's signed calls.
+            try:
+                status, health = call("GET", f"{agent.api_url}/api/health")
+            except OSError:
+                return None
+            if status == 200 and health.get("registered") and health.get("agent_id") == agents[0]["agent_id"]:
                 return agents[0]
             return None
 
