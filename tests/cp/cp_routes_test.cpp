@@ -141,6 +141,19 @@ TEST(CpRoutesChallenge, AnswersA64HexNonceWithItsLifetime) {
   EXPECT_NE(h.challenge(), nonce);
 }
 
+// The attack: 90 000 anonymous challenges in 12 s filled the 100 000-entry table and every real
+// agent got 503 for the TTL. Issuing now stores nothing, so however many are issued, an agent
+// still registers (here with room for only 8 used nonces).
+TEST(CpRoutesChallenge, AFloodOfChallengesLeavesRoomForRealAgents) {
+  HarnessOptions o;
+  o.customize = [](ee::cp::Options& cp) { cp.max_used_nonces = 8; };
+  CpHarness h(o);
+  for (int i = 0; i < 2000; ++i) ASSERT_EQ(h.call(bhttp::verb::get, "/api/v1/agents/challenge").result(), bhttp::status::ok);
+  auto agent = h.agent("vm-after-flood");
+  h.register_ok(agent);
+  EXPECT_EQ(body(h.call(bhttp::verb::get, "/health")).at("used_nonces").as_int64(), 1);
+}
+
 TEST(CpRoutesChallenge, RefusesAMalformedVmName) {
   CpHarness h;
   EXPECT_TRUE(is_error(h.call(bhttp::verb::get, "/api/v1/agents/challenge?vm_name=-starts-with-dash"),
