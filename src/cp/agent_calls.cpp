@@ -65,4 +65,17 @@ boost::asio::awaitable<result<http::Response>> call_agent(Services& s, registry:
   co_return std::move(*response);
 }
 
+result<api::AgentDeployResponse> read_deploy_answer(http::Response const& response, std::string const& deployment_id,
+                                                    std::string const& agent_id) {
+  auto answer = api::parse_agent_deploy_response(response.body());
+  if (!answer) {
+    return Error(errc::agent_answer_malformed, "agent " + agent_id + ": " + answer.error().message());
+  }
+  if (!deployment_id.empty() && answer->deployment_id != deployment_id) {
+    return Error(errc::agent_answer_malformed, "agent " + agent_id + " answered about deployment '" +
+                                                   answer->deployment_id + "', not " + deployment_id);
+  }
+  return answer;
+}
+
 }  // namespace ee::cp

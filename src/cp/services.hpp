@@ -170,6 +170,11 @@ boost::asio::awaitable<result<http::Response>> call_agent(Services& services,
                                                           boost::beast::http::verb method,
                                                           std::string target, std::string body);
 
+/// The agent's answer to /api/deploy or /api/undeploy, read as api::AgentDeployResponse and
+/// about `deployment_id` (when not empty): errc::agent_answer_malformed otherwise, never relayed.
+result<api::AgentDeployResponse> read_deploy_answer(http::Response const& response, std::string const& deployment_id,
+                                                    std::string const& agent_id);
+
 // --- background work (tasks.cpp) --------------------------------------------------------------------
 
 /// Removes the agent: its tunnel and DNS record (when it has them), its deployment (stopped with

@@ -353,4 +353,18 @@ TEST(CpOwnership, AnAgentAnswerOfAnotherShapeIsAnErrorNeverRelayed) {
   EXPECT_EQ(body(good).at("lines").as_array()[0].at("text").as_string(), "hi");
 }
 
+TEST(CpOwnership, ADeployAnswerOfAnotherShapeFailsTheDeployment) {
+  HarnessOptions o;
+  o.customize = [](ee::cp::Options& cp) { cp.agent_networks = {"127.0.0.1/32"}; };
+  CpHarness h(o);
+  ASSERT_EQ(h.publish(h.github_token(), "hello").result(), bhttp::status::created);
+  auto agent = h.agent("vm-odd-deploy");
+  h.register_ok(agent);
+  agent.api->answer_deploys_with(R"({"deployment_id":"someone-else","status":"deploying"})");
+  auto deploy = h.call_bearer(bhttp::verb::post, "/api/v1/deploy", h.github_token(),
+                              R"({"app_name":"hello","version":"1.0.0","agent_id":")" + agent.agent_id + R"("})");
+  EXPECT_TRUE(is_error(deploy, bhttp::status::bad_gateway, "cp.agent_answer_malformed"));
+  EXPECT_EQ(text(agent_view(h, agent.agent_id), "status"), "idle") << "the agent is free again";
+}
+
 }  // namespace

@@ -26,10 +26,13 @@ std::unique_ptr<FakeAgentApi> FakeAgentApi::start() {
     if (self->fail_deploys_) co_return http::json_response(bhttp::status::internal_server_error, R"({"code":"x"})");
     auto req = api::parse_agent_deploy_request(ctx.request.body());
     if (!req) co_return req.error();
+    std::string answer;
     {
       std::lock_guard lock(self->mutex_);
       self->deploys_.push_back(*req);
+      answer = self->deploy_body_;
     }
+    if (!answer.empty()) co_return http::json_response(bhttp::status::ok, std::move(answer));
     co_return http::json_response(bhttp::status::ok, api::to_json(api::AgentDeployResponse{req->deployment_id, "deploying"}));
   });
   router.post("/api/undeploy", [self](http::RequestContext& ctx) -> Reply {
@@ -78,6 +81,11 @@ result<void> FakeAgentApi::check_signature(http::RequestContext const& ctx) {
   auto r = api::verify_request(ctx.request, *key, std::chrono::system_clock::now());
   if (!r) ++rejected_;
   return r;
+}
+
+void FakeAgentApi::answer_deploys_with(std::string body) {
+  std::lock_guard lock(mutex_);
+  deploy_body_ = std::move(body);
 }
 
 void FakeAgentApi::answer_logs_with(std::string body) {

@@ -34,6 +34,8 @@ class FakeAgentApi {
   void fail_deploys(bool fail) { fail_deploys_ = fail; }
   /// What /api/logs answers (with 200) from now on; by default the real agent's shape.
   void answer_logs_with(std::string body);
+  /// What /api/deploy answers (with 200) from now on; empty: the real agent's answer.
+  void answer_deploys_with(std::string body);
   /// Requests of any kind that reached this API.
   std::size_t requests_seen() const { return requests_.load(); }
 
@@ -49,6 +51,7 @@ class FakeAgentApi {
   std::atomic<std::size_t> rejected_{0};
   std::atomic<std::size_t> health_calls_{0};
   std::atomic<std::size_t> requests_{0};
+  std::string deploy_body_{};
   std::string logs_body_ =
       R"({"lines":[{"seq":1,"at":"2026-01-01T00:00:00Z","source":"workload","text":"workload started"},)"
       R"({"seq":2,"at":"2026-01-01T00:00:01Z","source":"workload","text":"listening on 8080"}],"dropped":0})";

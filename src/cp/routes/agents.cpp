@@ -528,6 +528,8 @@ Reply undeploy(http::RequestContext& ctx, Services& s) {
   api::AgentUndeployRequest request{agent->deployment_id};
   auto response = co_await call_agent(s, *agent, bhttp::verb::post, "/api/undeploy", api::to_json(request));
   if (!response) co_return response.error();
+  // Shape only: an agent answers with what it stopped, which may be an older deployment.
+  if (auto answer = read_deploy_answer(*response, "", agent->id); !answer) co_return answer.error();
   auto const now = s.now();
   auto stopped = co_await s.store([&s, &agent = *agent, &now, &by = *who]() -> result<registry::Deployment> {
     auto d = s.stores.deployments->set_status(agent.deployment_id, registry::DeploymentStatus::stopped,

@@ -162,13 +162,16 @@ Reply deploy(http::RequestContext& ctx, Services& s) {
   request.version = d.version;
   request.image = d.image;
   auto sent = co_await call_agent(s, *agent, bhttp::verb::post, "/api/deploy", api::to_json(request));
-  if (!sent) {
-    auto const detail = sent.error().message();
+  result<api::AgentDeployResponse> accepted = Error(errc::agent_unreachable);
+  if (sent) accepted = read_deploy_answer(*sent, d.id, d.agent_id);
+  if (!sent || !accepted) {
+    auto const error = sent ? accepted.error() : sent.error();
+    auto const detail = error.message();
     (void)co_await s.store([&s, &d, &detail, at = s.now()]() -> result<void> {
       if (auto r = s.stores.deployments->set_status(d.id, registry::DeploymentStatus::failed, detail, at); !r) return r.error();
       return s.stores.agents->set_deployment(d.agent_id, "");
     });
-    co_return sent.error();
+    co_return error;
   }
   // The agent accepted it: from here its heartbeats report progress (running, or failed).
   auto deploying = co_await s.store([&s, &id = d.id, at = s.now()] {
