@@ -622,6 +622,19 @@ result<Options> make_agent_options(AgentConfig const& c) {
   o.agent_url = c.agent_url;
   o.logs = std::make_shared<LogBuffer>(static_cast<std::size_t>(c.log_buffer_bytes));
 
+  http::HttpsOptions https;
+  https.extra_ca_file = c.cp_ca_file;
+  https.user_agent = "ee-agent";
+  auto client = http::make_https_client(https);
+  if (!client) return client.error().with_context("outbound HTTPS client");
+  o.http = std::move(*client);
+  if (o.mode == Mode::agent && !c.cp_mrtd.empty()) {
+    auto policy = cp_attestation_policy(c, o.http);
+    if (!policy) return policy.error();
+    o.cp_attestation = std::move(*policy);
+  }
+
+
   if (c.quote_provider == "simulator") {
     auto simulator = tdx::Simulator::load_or_create(c.simulator_dir);
     if (!simulator) return simulator.error().with_context("simulator " + c.simulator_dir);
@@ -663,17 +676,6 @@ result<Options> make_agent_options(AgentConfig const& c) {
   if (!listen) return invalid("listen: " + listen.error().message());
   o.server.host = listen->host;
   o.server.port = listen->port;
-  http::HttpsOptions https;
-  https.extra_ca_file = c.cp_ca_file;
-  https.user_agent = "ee-agent";
-  auto client = http::make_https_client(https);
-  if (!client) return client.error().with_context("outbound HTTPS client");
-  o.http = std::move(*client);
-  if (o.mode == Mode::agent && !c.cp_mrtd.empty()) {
-    auto policy = cp_attestation_policy(c, o.http);
-    if (!policy) return policy.error();
-    o.cp_attestation = std::move(*policy);
-  }
   o.timings.retry_min = std::chrono::seconds(c.register_retry_min);
   o.timings.retry_max = std::chrono::seconds(c.register_retry_max);
   o.timings.refused_retry = std::chrono::seconds(c.refused_retry);
