@@ -11,6 +11,7 @@
 #include "detail/log.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
