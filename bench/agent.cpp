@@ -123,6 +123,8 @@ int main(int argc, char** argv) {
                                  "127.0.0.1:0",
                                  "--state-dir",
                                  (dir.path() / ("state-" + std::to_string(i))).string(),
+                                 "--key-file",
+                                 "",
                                  "--provider",
                                  "simulator",
                                  "--simulator-dir",

@@ -190,6 +190,8 @@ class Network:
             "state_dir": str(self.work / f"{vm_name}-state"),
             "cloudflared": str(self.work / "no-cloudflared"), "register_retry_min": 1,
             "register_retry_max": 2, "appraisal": appraisal,
+            # The key only in the process: the network runs on any file system, not only a tmpfs.
+            "key_file": "",
         }
         if appraisal == "ita":
             config["ita_url"] = self.ita_url

@@ -111,6 +111,10 @@ Reply health(http::RequestContext& ctx, AgentRuntime::Impl& s) {
   tunnel["restarts"] = status.tunnel_restarts;
   body["tunnel"] = std::move(tunnel);
   if (!status.control_plane.empty()) body["control_plane"] = status.control_plane;
+  if (s.options.mode == Mode::agent) {
+    body["cp_trust"] = to_string(status.cp_trust);
+    if (status.cp_trust == CpTrust::attested) body["cp_mrtd"] = status.cp_mrtd;
+  }
   if (!status.last_error.empty()) body["last_error"] = status.last_error;
 
   if (nonce) {

@@ -8,6 +8,8 @@
 #include <easyenclave/file.hpp>
 #include <easyenclave/http/address.hpp>
 #include <easyenclave/http/https_client.hpp>
+#include <easyenclave/encoding.hpp>
+#include <easyenclave/tdx/collateral.hpp>
 #include <easyenclave/tdx/simulator.hpp>
 
 #include "detail/json.hpp"
@@ -35,7 +37,7 @@ constexpr std::size_t kMaxCmdlineBytes = 64 * 1024;
 // Intervals are turned into timer durations; a week bounds them far from any overflow.
 constexpr std::int64_t kMaxIntervalSeconds = 7 * 24 * 3600;
 
-enum class Kind { text, list, number, map };
+enum class Kind { text, list, number, map, boolean };
 
 struct Key {
   std::string_view name;
@@ -46,6 +48,7 @@ struct Key {
   std::vector<std::string> AgentConfig::* list = nullptr;
   std::int64_t AgentConfig::* number = nullptr;
   std::map<std::string, std::string> AgentConfig::* map = nullptr;
+  bool AgentConfig::* boolean = nullptr;
 };
 
 constexpr Key text(std::string_view name, std::string_view env, std::string_view help,
@@ -63,6 +66,10 @@ constexpr Key number(std::string_view name, std::string_view env, std::string_vi
 constexpr Key map(std::string_view name, std::string_view env, std::string_view help,
                   std::map<std::string, std::string> AgentConfig::* member) {
   return {name, env, help, Kind::map, nullptr, nullptr, nullptr, member};
+}
+constexpr Key boolean(std::string_view name, std::string_view env, std::string_view help,
+                      bool AgentConfig::* member) {
+  return {name, env, help, Kind::boolean, nullptr, nullptr, nullptr, nullptr, member};
 }
 
 using C = AgentConfig;
@@ -85,6 +92,33 @@ constexpr std::array kKeys = {
     text("simulator_dir", "EE_SIMULATOR_DIR", "the simulator's state (provider simulator)",
          &C::simulator_dir),
     text("state_dir", "EE_STATE_DIR", "keeps the registration (0700)", &C::state_dir),
+    text("key_file", "EE_KEY_FILE",
+         "keeps the agent's key across restarts, on a tmpfs (0600); empty: in memory only",
+         &C::key_file),
+    boolean("key_file_allow_disk", "EE_KEY_FILE_ALLOW_DISK",
+            "dev: allow key_file off tmpfs/ramfs (true|false)", &C::key_file_allow_disk),
+    text("cp_mrtd", "EE_CP_MRTD",
+         "the CP's MRTD (96 hex): attest the CP before trusting its key; empty: trust on first use",
+         &C::cp_mrtd),
+    text("cp_rtmr0", "EE_CP_RTMR0", "the CP's expected RTMR0 (96 hex; with cp_mrtd)", &C::cp_rtmr0),
+    text("cp_rtmr1", "EE_CP_RTMR1", "the CP's expected RTMR1 (96 hex; with cp_mrtd)", &C::cp_rtmr1),
+    text("cp_rtmr2", "EE_CP_RTMR2", "the CP's expected RTMR2 (96 hex; with cp_mrtd)", &C::cp_rtmr2),
+    text("cp_rtmr3", "EE_CP_RTMR3", "the CP's expected RTMR3 (96 hex; with cp_mrtd)", &C::cp_rtmr3),
+    text("cp_appraisal", "EE_CP_APPRAISAL",
+         "how the CP's quote is appraised: dcap (here, Intel collateral) | ita", &C::cp_appraisal),
+    list("cp_allowed_tcb_statuses", "EE_CP_ALLOWED_TCB_STATUSES",
+         "TCB statuses accepted of the CP's platform (list; default UpToDate)",
+         &C::cp_allowed_tcb_statuses),
+    text("cp_quote_root_file", "EE_CP_QUOTE_ROOT_FILE",
+         "dcap: PEM/DER root of the CP's PCK chain (default: Intel SGX Root CA)",
+         &C::cp_quote_root_file),
+    text("cp_collateral_file", "EE_CP_COLLATERAL_FILE",
+         "dcap: fixed collateral bundle (JSON); empty: fetched from cp_pccs_url",
+         &C::cp_collateral_file),
+    text("cp_pccs_url", "EE_CP_PCCS_URL", "dcap: Intel PCS or a PCCS for the CP's collateral",
+         &C::cp_pccs_url),
+    text("ita_jwks_url", "EE_ITA_JWKS_URL",
+         "cp_appraisal ita: Intel Trust Authority's token signing keys", &C::ita_jwks_url),
     text("listen", "EE_LISTEN", "HOST:PORT of the agent API (not the workload's port)", &C::listen),
     number("workload_port", "EE_WORKLOAD_PORT",
            "the workload's port on 127.0.0.1 (8080; the tunnel's ingress sends there)",
@@ -203,6 +237,10 @@ result<void> set_from_json(Key const& key, json::bj::value const& value, AgentCo
       config.*(key.map) = std::move(*items);
       return {};
     }
+    case Kind::boolean:
+      if (!value.is_bool()) return invalid(name + ": expected true or false");
+      config.*(key.boolean) = value.as_bool();
+      return {};
     case Kind::number:
       // Boost.JSON keeps integers that fit in int64 as int64, larger ones as uint64.
       if (value.is_uint64()) return invalid(name + ": out of range");
@@ -244,6 +282,57 @@ result<void> check_interval(std::string_view key, std::int64_t value, std::int64
   return {};
 }
 
+// A measurement register as configured: 96 hex characters (48 bytes).
+result<tdx::Measurement> measurement(std::string_view key, std::string const& text) {
+  auto bytes = hex_decode(text);
+  tdx::Measurement m{};
+  if (!bytes || bytes->size() != m.size()) {
+    return invalid(std::string(key) + ": must be 96 hex characters (48 bytes)");
+  }
+  std::copy(bytes->begin(), bytes->end(), m.begin());
+  return m;
+}
+
+// The settings of the CP's attestation (cp_mrtd and the rest), checked in agent mode only.
+result<void> validate_cp_attestation(AgentConfig const& c) {
+  if (auto ok = one_of("cp_appraisal", c.cp_appraisal, {"dcap", "ita"}); !ok) return ok;
+  std::pair<std::string_view, std::string const*> const rtmrs[] = {{"cp_rtmr0", &c.cp_rtmr0},
+                                                                   {"cp_rtmr1", &c.cp_rtmr1},
+                                                                   {"cp_rtmr2", &c.cp_rtmr2},
+                                                                   {"cp_rtmr3", &c.cp_rtmr3}};
+  if (c.cp_mrtd.empty()) {
+    for (auto const& [key, value] : rtmrs) {
+      if (!value->empty()) return invalid(std::string(key) + ": needs cp_mrtd (EE_CP_MRTD)");
+    }
+    return {};
+  }
+  if (auto m = measurement("cp_mrtd", c.cp_mrtd); !m) return m.error();
+  for (auto const& [key, value] : rtmrs) {
+    if (value->empty()) continue;
+    if (auto m = measurement(key, *value); !m) return m.error();
+  }
+  if (c.cp_allowed_tcb_statuses.empty()) {
+    return invalid("cp_allowed_tcb_statuses: name at least one TCB status");
+  }
+  for (auto const& name : c.cp_allowed_tcb_statuses) {
+    if (!tdx::parse_tcb_status(name)) {
+      return invalid("cp_allowed_tcb_statuses: unknown TCB status '" + name + "'");
+    }
+  }
+  if (c.cp_appraisal == "ita") {
+    if (c.ita_api_key.empty()) {
+      return invalid("ita_api_key (ITA_API_KEY): required with cp_appraisal ita");
+    }
+    if (!is_http_url(c.ita_url)) return invalid("ita_url: must be an absolute http(s) URL");
+    if (!is_http_url(c.ita_jwks_url)) {
+      return invalid("ita_jwks_url: must be an absolute http(s) URL");
+    }
+  } else if (c.cp_collateral_file.empty() && !is_http_url(c.cp_pccs_url)) {
+    return invalid("cp_pccs_url: must be an absolute http(s) URL");
+  }
+  return {};
+}
+
 std::string hostname() {
   std::array<char, 256> name{};
   if (::gethostname(name.data(), name.size() - 1) != 0) return {};
@@ -275,6 +364,7 @@ result<void> validate_mode(AgentConfig& c) {
     return invalid("datacenter (EE_DATACENTER, --datacenter): required in agent mode");
   }
   if (auto ok = check_field(api::check_datacenter(c.datacenter)); !ok) return ok;
+  if (auto ok = validate_cp_attestation(c); !ok) return ok;
   if (c.workload_runtime == "process" && c.process_command.empty()) {
     return invalid("process_command: required with the process workload runtime");
   }
@@ -282,6 +372,49 @@ result<void> validate_mode(AgentConfig& c) {
     return invalid("podman: required with the podman workload runtime");
   }
   return {};
+}
+
+// What the agent requires of the CP's attestation (validated settings, cp_mrtd set).
+result<CpAttestationPolicy> cp_attestation_policy(AgentConfig const& c,
+                                                  std::shared_ptr<http::Client> const& http) {
+  CpAttestationPolicy p;
+  p.policy.allowed_mrtds.push_back(measurement("cp_mrtd", c.cp_mrtd).value());
+  std::string const* const rtmrs[] = {&c.cp_rtmr0, &c.cp_rtmr1, &c.cp_rtmr2, &c.cp_rtmr3};
+  for (std::size_t i = 0; i < 4; ++i) {
+    if (!rtmrs[i]->empty()) p.policy.expected_rtmrs[i] = measurement("cp_rtmr", *rtmrs[i]).value();
+  }
+  p.policy.allowed_tcb_statuses.clear();
+  for (auto const& name : c.cp_allowed_tcb_statuses) {
+    p.policy.allowed_tcb_statuses.push_back(*tdx::parse_tcb_status(name));
+  }
+  if (c.cp_appraisal == "ita") {
+    p.appraiser = CpAttestationPolicy::Appraiser::ita;
+    p.ita.base_url = c.ita_url;
+    p.ita.api_key = c.ita_api_key;
+    p.ita_jwks_url = c.ita_jwks_url;
+    return p;
+  }
+  if (!c.cp_quote_root_file.empty()) {
+    auto root = tdx::TrustedRoot::from_file(c.cp_quote_root_file);
+    if (!root) return root.error().with_context("cp_quote_root_file");
+    // The simulator's root makes any simulator quote genuine: only an agent that is itself a
+    // simulation (development, CI) may trust it, as ee-cp trusts it only in --dev.
+    if (root->common_name() == tdx::kSimulatorRootName && c.quote_provider != "simulator") {
+      return invalid("cp_quote_root_file: the simulator's test root is trusted only with the "
+                     "simulator quote provider (development)");
+    }
+    p.root = std::move(*root);
+  }
+  if (!c.cp_collateral_file.empty()) {
+    auto collateral = tdx::load_collateral_file(c.cp_collateral_file);
+    if (!collateral) return collateral.error().with_context("cp_collateral_file");
+    p.collateral = std::make_shared<tdx::Collateral const>(std::move(*collateral));
+  } else {
+    tdx::FetcherOptions fetcher;
+    fetcher.api_base = c.cp_pccs_url;
+    p.collateral_fetcher = std::make_shared<tdx::CollateralFetcher>(http, fetcher);
+  }
+  return p;
 }
 
 }  // namespace
@@ -330,6 +463,12 @@ result<void> apply_agent_config_value(std::string_view name, std::string_view va
       config.*(key->number) = *n;
       return {};
     }
+    case Kind::boolean:
+      if (value != "true" && value != "false") {
+        return invalid(std::string(key->name) + ": expected true or false");
+      }
+      config.*(key->boolean) = value == "true";
+      return {};
     case Kind::map: {
       auto doc = json::parse(value, {.max_bytes = kMaxConfigBytes});
       if (!doc) return invalid(std::string(key->name) + ": expected a JSON object of strings");
@@ -360,6 +499,9 @@ std::string agent_config_json(AgentConfig const& config) {
         break;
       case Kind::number:
         if (config.*(key.number) != defaults.*(key.number)) out[name] = config.*(key.number);
+        break;
+      case Kind::boolean:
+        if (config.*(key.boolean) != defaults.*(key.boolean)) out[name] = config.*(key.boolean);
         break;
       case Kind::map:
         if (config.*(key.map) != defaults.*(key.map)) {
@@ -411,6 +553,9 @@ result<void> validate_agent_config(AgentConfig& c) {
     return invalid("simulator_dir: required with the simulator quote provider");
   }
   if (c.state_dir.empty()) return invalid("state_dir: must not be empty");
+  if (!c.key_file.empty() && !std::filesystem::path(c.key_file).is_absolute()) {
+    return invalid("key_file: must be an absolute path (or empty: the key in memory only)");
+  }
   if (c.cloudflared.empty()) return invalid("cloudflared: must not be empty");
   if (auto ok = check_interval("register_retry_min", c.register_retry_min, 1); !ok) return ok;
   if (auto ok = check_interval("register_retry_max", c.register_retry_max, 1); !ok) return ok;
@@ -479,6 +624,19 @@ result<Options> make_agent_options(AgentConfig const& c) {
   o.agent_url = c.agent_url;
   o.logs = std::make_shared<LogBuffer>(static_cast<std::size_t>(c.log_buffer_bytes));
 
+  http::HttpsOptions https;
+  https.extra_ca_file = c.cp_ca_file;
+  https.user_agent = "ee-agent";
+  auto client = http::make_https_client(https);
+  if (!client) return client.error().with_context("outbound HTTPS client");
+  o.http = std::move(*client);
+  if (o.mode == Mode::agent && !c.cp_mrtd.empty()) {
+    auto policy = cp_attestation_policy(c, o.http);
+    if (!policy) return policy.error();
+    o.cp_attestation = std::move(*policy);
+  }
+
+
   if (c.quote_provider == "simulator") {
     auto simulator = tdx::Simulator::load_or_create(c.simulator_dir);
     if (!simulator) return simulator.error().with_context("simulator " + c.simulator_dir);
@@ -495,6 +653,8 @@ result<Options> make_agent_options(AgentConfig const& c) {
     o.ita = ita;
     o.send_quote = false;
   }
+  o.key_file = c.key_file;
+  o.key_file_allow_disk = c.key_file_allow_disk;
   if (o.mode == Mode::agent) {
     auto const port = static_cast<std::uint16_t>(c.workload_port);  // validated: 1..65535
     o.workload_url = "http://127.0.0.1:" + std::to_string(port);
@@ -519,12 +679,6 @@ result<Options> make_agent_options(AgentConfig const& c) {
   if (!listen) return invalid("listen: " + listen.error().message());
   o.server.host = listen->host;
   o.server.port = listen->port;
-  http::HttpsOptions https;
-  https.extra_ca_file = c.cp_ca_file;
-  https.user_agent = "ee-agent";
-  auto client = http::make_https_client(https);
-  if (!client) return client.error().with_context("outbound HTTPS client");
-  o.http = std::move(*client);
   o.timings.retry_min = std::chrono::seconds(c.register_retry_min);
   o.timings.retry_max = std::chrono::seconds(c.register_retry_max);
   o.timings.refused_retry = std::chrono::seconds(c.refused_retry);

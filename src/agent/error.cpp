@@ -28,6 +28,9 @@ constexpr CodeInfo kAgentCodes[] = {
      cf},
     {v(errc::busy), "busy", "too many requests in flight; retry shortly", un},
     {v(errc::workload_unreachable), "workload_unreachable", "the workload did not answer", uf},
+    {v(errc::key_file_refused), "key_file_refused", "the agent's key file is refused", ii},
+    {v(errc::cp_not_attested), "cp_not_attested",
+     "the control plane's attestation does not match what is expected", fb},
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The agent's lifecycle: register (challenge → report data → quote → ITA token → register), keep
 // the tunnel up with the token the CP gave, heartbeat with the attested key, register again when
 // the CP has lost us; or, in cp-bootstrap mode, run ee-cp and its tunnel.
+#include "agent/key_file.hpp"
 #include "agent/runtime_impl.hpp"
 
 #include <easyenclave/agent/error.hpp>
@@ -200,7 +201,21 @@ asio::awaitable<result<Evidence>> fresh_evidence(AgentRuntime::Impl& s, std::str
 
 enum class Outcome { registered, retry, refused };
 
+// With Options::cp_attestation: the CP passes its attestation before this agent says anything
+// to it; logged once per attempt, naming the check that failed (never a secret).
+asio::awaitable<result<std::optional<detail::AttestedCp>>> attest_cp(AgentRuntime::Impl& s) {
+  if (!s.cp_verifier) co_return std::optional<detail::AttestedCp>();
+  auto attested = co_await s.cp_verifier->attest();
+  if (!attested) {
+    s.note_error("control plane attestation: " + attested.error().message());
+    co_return attested.error();
+  }
+  co_return std::optional<detail::AttestedCp>(std::move(*attested));
+}
+
 asio::awaitable<Outcome> register_once(AgentRuntime::Impl& s) {
+  auto attested = co_await attest_cp(s);
+  if (!attested) co_return Outcome::retry;
   auto nonce = co_await fetch_challenge(s);
   if (!nonce) {
     s.note_error(nonce.error().message());
@@ -259,6 +274,21 @@ asio::awaitable<Outcome> register_once(AgentRuntime::Impl& s) {
     s.note_error("register: cp_public_key: " + cp_key.error().message());
     co_return Outcome::retry;
   }
+  if (*attested) {
+    // The answer's key must be the one the CP's quote bound. A CP may have changed its key since
+    // it was attested: attest it again, once, and the new quote must bind the answered key.
+    if ((*attested)->key.der() != cp_key->der()) {
+      attested = co_await attest_cp(s);
+      if (!attested) co_return Outcome::retry;
+      if ((*attested)->key.der() != cp_key->der()) {
+        s.note_error(
+            "register: the cp_public_key of the answer is not the key the control plane's "
+            "attestation binds; not trusting this control plane");
+        co_return Outcome::retry;
+      }
+    }
+    r.cp_attested_mrtd = (*attested)->mrtd;
+  }
   r.cp_key = std::move(*cp_key);
   if (auto saved = save_registration(s.options.state_dir, r); !saved) {
     core::log::warn(kComponent, "could not save the registration: ", saved.error().message());
@@ -266,7 +296,9 @@ asio::awaitable<Outcome> register_once(AgentRuntime::Impl& s) {
   s.ensure_tunnel(r.tunnel_token);
   core::log::info(kComponent, "registered agent_id=", r.agent_id,
                   " hostname=", r.hostname.empty() ? "-" : r.hostname,
-                  " heartbeat_interval=", r.heartbeat_interval.count(), "s");
+                  " heartbeat_interval=", r.heartbeat_interval.count(), "s cp_trust=",
+                  r.cp_attested_mrtd ? "attested cp_mrtd=" + hex_encode(*r.cp_attested_mrtd)
+                                     : std::string("trust_on_first_use"));
   {
     std::lock_guard lock(s.mutex);
     s.registration = std::move(r);
@@ -387,12 +419,31 @@ result<void> check_options(Options const& o) {
     return invalid("cp_url must be an absolute http(s) URL without a query or trailing '/'");
   }
   if (!o.quotes) return invalid("a quote provider is required");
+  if (o.cp_attestation && o.cp_attestation->policy.allowed_mrtds.empty()) {
+    return invalid("cp_attestation: the policy must name the control plane's MRTD");
+  }
   if (!o.workload) return invalid("a workload runtime is required in agent mode");
   for (auto check : {api::check_vm_name(o.vm_name), api::check_owner(o.owner),
                      api::check_node_size(o.node_size), api::check_datacenter(o.datacenter)}) {
     if (!check) return Error(errc::invalid_config, check.error().message());
   }
   return {};
+}
+
+// The key of an earlier run of this process when `key_file` holds one, else a new one (kept in
+// `key_file` when set).
+result<api::SigningKey> load_key(Options const& o) {
+  if (o.key_file.empty()) {
+    auto key = api::SigningKey::generate();
+    if (!key) return key.error().with_context("agent key");
+    return key;
+  }
+  bool created = false;
+  auto key = detail::load_or_create_key_file(o.key_file, o.key_file_allow_disk, created);
+  if (!key) return key.error();
+  core::log::info(kComponent, created ? "created" : "loaded", " the agent key file=",
+                  o.key_file.string());
+  return key;
 }
 
 }  // namespace
@@ -403,6 +454,18 @@ tdx::ReportData bind_report_data(std::span<std::uint8_t const> nonce, api::Publi
   auto const digest = key.sha256();
   std::copy(digest.begin(), digest.end(), rd.begin() + 32);
   return rd;
+}
+
+std::string_view to_string(CpTrust trust) noexcept {
+  switch (trust) {
+    case CpTrust::attested:
+      return "attested";
+    case CpTrust::not_attested:
+      return "not_attested";
+    case CpTrust::trust_on_first_use:
+      break;
+  }
+  return "trust_on_first_use";
 }
 
 AgentRuntime::Impl::Impl(Options o, api::SigningKey k) : options(std::move(o)), key(std::move(k)) {}
@@ -445,6 +508,11 @@ AgentStatus AgentRuntime::Impl::snapshot() const {
     out.agent_id = r->agent_id;
     out.hostname = r->hostname;
   }
+  if (cp_verifier) {
+    bool const attested = registration && registration->cp_attested_mrtd;
+    out.cp_trust = attested ? CpTrust::attested : CpTrust::not_attested;
+    if (attested) out.cp_mrtd = hex_encode(*registration->cp_attested_mrtd);
+  }
   if (tunnel) {
     auto const t = tunnel->status();
     out.tunnel = std::string(detail::to_string(t.state));
@@ -478,8 +546,8 @@ void AgentRuntime::Impl::stop() {
 
 result<std::unique_ptr<AgentRuntime>> AgentRuntime::start(Options options) {
   if (auto ok = check_options(options); !ok) return ok.error();
-  auto key = api::SigningKey::generate();
-  if (!key) return key.error().with_context("agent key");
+  auto key = load_key(options);
+  if (!key) return key.error();
   auto impl = std::make_shared<Impl>(std::move(options), std::move(*key));
   auto& s = *impl;
   s.logs = s.options.logs ? s.options.logs : std::make_shared<LogBuffer>();
@@ -491,6 +559,12 @@ result<std::unique_ptr<AgentRuntime>> AgentRuntime::start(Options options) {
     s.http = std::move(*client);
   }
   if (s.options.ita) s.ita.emplace(s.http, *s.options.ita);
+  if (s.options.mode == Mode::agent && s.options.cp_attestation) {
+    s.cp_verifier = std::make_unique<detail::CpVerifier>(
+        s.http, *s.options.cp_attestation, s.options.cp_url,
+        std::chrono::duration_cast<std::chrono::milliseconds>(s.options.timings.call_timeout),
+        s.options.now);
+  }
 
   if (s.options.mode == Mode::agent) {
     if (auto ok = prepare_state_dir(s.options.state_dir); !ok) return ok.error();

@@ -1,6 +1,7 @@
 #pragma once
 // The agent runtime's state, shared by the lifecycle (runtime.cpp: registration, heartbeats,
 // tunnel, cp-bootstrap) and the API routes (agent_api.cpp).
+#include "agent/cp_trust.hpp"
 #include "agent/supervisor.hpp"
 
 #include <easyenclave/agent/runtime.hpp>
@@ -29,6 +30,8 @@ struct Registration {
   std::string tunnel_token{};  // secret
   std::optional<api::PublicKey> cp_key{};
   std::chrono::seconds heartbeat_interval{30};
+  /// Set when `cp_key` is the key the CP's attestation bound (Options::cp_attestation): its MRTD.
+  std::optional<tdx::Measurement> cp_attested_mrtd{};
 };
 
 struct AgentRuntime::Impl {
@@ -39,6 +42,8 @@ struct AgentRuntime::Impl {
   std::shared_ptr<LogBuffer> logs;
   std::shared_ptr<http::Client> http;
   std::optional<jwt::ItaClient> ita;
+  // Set with Options::cp_attestation: no CP key is trusted before it passes.
+  std::unique_ptr<detail::CpVerifier> cp_verifier;
   api::ReplayGuard replay_guard;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 

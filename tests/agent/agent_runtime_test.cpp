@@ -1,9 +1,11 @@
 // The agent runtime against a fake control plane on loopback that speaks the CP's routes
 // (challenge, register, heartbeat), with the simulator as quote provider, the process workload
 // runtime and a shell script standing in for cloudflared.
+#include "fakes/fake_ita.hpp"
 #include "support/loopback_server.hpp"
 #include "support/temp_dir.hpp"
 
+#include <easyenclave/agent/error.hpp>
 #include <easyenclave/agent/runtime.hpp>
 #include <easyenclave/api/agents.hpp>
 #include <easyenclave/api/signing.hpp>
@@ -15,6 +17,7 @@
 
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -27,7 +30,9 @@
 #include <set>
 #include <thread>
 
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 namespace {
 
@@ -78,6 +83,20 @@ class FakeCp {
   std::atomic<bool> ask_for_evidence{false};
   std::string tunnel_token{};
   std::atomic<int> heartbeat_interval{1};
+  // GET /api/v1/attestation: a simulator quote binding the caller's nonce and `key()`.
+  std::atomic<bool> attestation_ignores_nonce{false};  // a replayed quote: zero nonce bytes
+  // A man in the middle: this key instead of `key()` in the register answer, or in the
+  // attestation answer (whose quote still binds `key()`).
+  // Set before the agent starts; `set_register_key_override` also while it runs.
+  std::optional<ee::api::PublicKey> attestation_key_override{};
+  void set_register_key_override(std::optional<ee::api::PublicKey> key) {
+    std::lock_guard lock(mutex_);
+    register_key_override_ = std::move(key);
+  }
+  std::size_t attestations() const {
+    std::lock_guard lock(mutex_);
+    return attestations_;
+  }
 
   struct Registered {
     ee::api::RegisterRequest request;
@@ -112,6 +131,26 @@ class FakeCp {
 
   ee::http::Router router() {
     ee::http::Router r;
+    r.get("/api/v1/attestation", [this](ee::http::RequestContext& ctx) -> Reply {
+      auto nonce = ee::hex_decode(std::string(ctx.query("nonce").value_or("")));
+      if (!nonce || nonce->size() > 32) co_return json_answer(bhttp::status::bad_request, "{}");
+      ee::tdx::ReportData rd{};
+      if (!attestation_ignores_nonce) std::copy(nonce->begin(), nonce->end(), rd.begin());
+      auto const digest = key_.public_key().sha256();
+      std::copy(digest.begin(), digest.end(), rd.begin() + 32);
+      auto quote = simulator()->quote(rd).value();
+      {
+        std::lock_guard lock(mutex_);
+        ++attestations_;
+      }
+      bj::object o;
+      o["quote_b64"] = ee::base64_encode(quote);
+      o["report_data"] = ee::hex_encode(rd);
+      o["cp_public_key"] =
+          (attestation_key_override ? *attestation_key_override : key_.public_key()).base64();
+      o["provider"] = "simulator";
+      co_return json_answer(bhttp::status::ok, bj::serialize(o));
+    });
     r.get("/api/v1/agents/challenge", [this](ee::http::RequestContext&) -> Reply {
       auto nonce = ee::hex_encode(
           std::vector<std::uint8_t>(32, static_cast<std::uint8_t>(challenges() + 1)));
@@ -143,12 +182,18 @@ class FakeCp {
         co_return json_answer(bhttp::status::service_unavailable,
                               R"({"code":"core.unavailable","message":"busy"})");
       }
+      std::optional<ee::api::PublicKey> register_key_override;
+      {
+        std::lock_guard lock(mutex_);
+        register_key_override = register_key_override_;
+      }
       ee::api::RegisterResponse answer{
           .agent_id = "00000000-0000-4000-8000-000000000001",
           .tunnel_token = tunnel_token,
           .hostname = tunnel_token.empty() ? "" : "vm-a.agents.example.com",
           .heartbeat_interval_seconds = heartbeat_interval,
-          .cp_public_key = key_.public_key().base64()};
+          .cp_public_key =
+              (register_key_override ? *register_key_override : key_.public_key()).base64()};
       co_return json_answer(bhttp::status::ok, ee::api::to_json(answer));
     });
     r.post("/api/v1/agents/{id}/heartbeat", [this](ee::http::RequestContext& ctx) -> Reply {
@@ -186,6 +231,8 @@ class FakeCp {
   std::vector<Registered> registrations_;
   std::vector<ee::api::HeartbeatRequest> heartbeats_;
   std::optional<ee::api::PublicKey> agent_key_;
+  std::size_t attestations_ = 0;
+  std::optional<ee::api::PublicKey> register_key_override_;
   ee::test::LoopbackServer server_;
 };
 
@@ -648,3 +695,248 @@ TEST_F(AgentRuntimeTest, CpBootstrapRunsTheControlPlaneAndItsTunnelWithoutRegist
 }
 
 }  // namespace
+
+// --- the control plane's attestation (Options::cp_attestation) ----------------------------------
+
+ee::tdx::Measurement simulator_mrtd() { return simulator()->td_report(ee::tdx::ReportData{}).mr_td; }
+
+// What an agent told to expect the fake CP's TD requires: the simulator's root and collateral.
+ee::agent::CpAttestationPolicy simulator_cp_policy() {
+  ee::agent::CpAttestationPolicy p;
+  p.root = simulator()->root();
+  p.collateral = std::make_shared<ee::tdx::Collateral const>(simulator()->collateral());
+  p.policy.allowed_mrtds = {simulator_mrtd()};
+  return p;
+}
+
+bool contains(std::string const& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST_F(AgentRuntimeTest, WithTheCpMrtdItAttestsTheCpBeforeRegisteringAndHealthSaysAttested) {
+  auto o = options();
+  o.cp_attestation = simulator_cp_policy();
+  auto agent = start(std::move(o));
+  ASSERT_TRUE(agent->wait_registered(15s)) << agent->status().last_error;
+  EXPECT_GE(cp.attestations(), 1u);
+  auto const status = agent->status();
+  EXPECT_EQ(status.cp_trust, ee::agent::CpTrust::attested);
+  EXPECT_EQ(status.cp_mrtd, ee::hex_encode(simulator_mrtd()));
+  auto health = body(call(*agent, bhttp::verb::get, "/api/health"));
+  EXPECT_EQ(health.at("cp_trust").as_string(), "attested");
+  EXPECT_EQ(health.at("cp_mrtd").as_string(), ee::hex_encode(simulator_mrtd()));
+  // The attested key is the one whose commands it takes.
+  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/stats", "", &cp.key()).result(), bhttp::status::ok);
+}
+
+TEST_F(AgentRuntimeTest, WithoutTheCpMrtdHealthSaysTrustOnFirstUse) {
+  auto agent = start(options());
+  ASSERT_TRUE(agent->wait_registered(15s)) << agent->status().last_error;
+  EXPECT_EQ(cp.attestations(), 0u);
+  EXPECT_EQ(agent->status().cp_trust, ee::agent::CpTrust::trust_on_first_use);
+  auto health = body(call(*agent, bhttp::verb::get, "/api/health"));
+  EXPECT_EQ(health.at("cp_trust").as_string(), "trust_on_first_use");
+  EXPECT_FALSE(health.as_object().contains("cp_mrtd"));
+}
+
+TEST_F(AgentRuntimeTest, ACpWithAnotherMrtdIsNeverRegisteredWithAndRetriedWithBackoff) {
+  auto o = options();
+  o.cp_attestation = simulator_cp_policy();
+  o.cp_attestation->policy.allowed_mrtds = {ee::tdx::Measurement{0xab}};
+  auto agent = start(std::move(o));
+  ASSERT_TRUE(eventually([&] { return cp.attestations() >= 3; }));
+  EXPECT_TRUE(contains(agent->status().last_error, "policy_mrtd")) << agent->status().last_error;
+  EXPECT_EQ(cp.challenges(), 0u) << "nothing is sent to a CP that failed its attestation";
+  EXPECT_TRUE(cp.registrations().empty());
+  EXPECT_FALSE(agent->status().registered);
+  EXPECT_EQ(agent->status().cp_trust, ee::agent::CpTrust::not_attested);
+  auto health = body(call(*agent, bhttp::verb::get, "/api/health"));
+  EXPECT_EQ(health.at("cp_trust").as_string(), "not_attested");
+  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/stats", "", &cp.key()).result(),
+            bhttp::status::unauthorized);
+}
+
+TEST_F(AgentRuntimeTest, ACpWithAnotherRtmrIsRefused) {
+  auto o = options();
+  o.cp_attestation = simulator_cp_policy();
+  o.cp_attestation->policy.expected_rtmrs[2] = ee::tdx::Measurement{0xcd};
+  auto agent = start(std::move(o));
+  ASSERT_TRUE(eventually([&] { return contains(agent->status().last_error, "policy_rtmr2"); }))
+      << agent->status().last_error;
+  EXPECT_TRUE(cp.registrations().empty());
+}
+
+TEST_F(AgentRuntimeTest, ACpQuoteChainingToAnotherRootIsRefused) {
+  auto o = options();
+  o.cp_attestation = simulator_cp_policy();
+  o.cp_attestation->root = ee::tdx::TrustedRoot::intel_sgx_root_ca();
+  auto agent = start(std::move(o));
+  ASSERT_TRUE(eventually([&] { return contains(agent->status().last_error, "pck_chain"); }))
+      << agent->status().last_error;
+  EXPECT_TRUE(cp.registrations().empty());
+}
+
+TEST_F(AgentRuntimeTest, AReplayedCpQuoteIsRefused) {
+  cp.attestation_ignores_nonce = true;
+  auto o = options();
+  o.cp_attestation = simulator_cp_policy();
+  auto agent = start(std::move(o));
+  ASSERT_TRUE(eventually([&] { return contains(agent->status().last_error, "nonce_binding"); }))
+      << agent->status().last_error;
+  EXPECT_TRUE(cp.registrations().empty());
+}
+
+TEST_F(AgentRuntimeTest, AnotherKeyInTheAttestationAnswerIsRefused) {
+  cp.attestation_key_override = ee::api::SigningKey::generate().value().public_key();
+  auto o = options();
+  o.cp_attestation = simulator_cp_policy();
+  auto agent = start(std::move(o));
+  ASSERT_TRUE(eventually([&] { return contains(agent->status().last_error, "key_binding"); }))
+      << agent->status().last_error;
+  EXPECT_TRUE(cp.registrations().empty());
+}
+
+TEST_F(AgentRuntimeTest, AKeySubstitutedInTheRegisterAnswerIsNeverTrusted) {
+  auto const intruder = ee::api::SigningKey::generate().value();
+  cp.set_register_key_override(intruder.public_key());
+  auto o = options();
+  o.cp_attestation = simulator_cp_policy();
+  auto agent = start(std::move(o));
+  ASSERT_TRUE(eventually([&] {
+    return contains(agent->status().last_error, "not the key the control plane's attestation");
+  })) << agent->status().last_error;
+  // Attested once before registering and once more when the answer named another key.
+  EXPECT_GE(cp.attestations(), 2u);
+  EXPECT_FALSE(agent->status().registered);
+  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/stats", "", &intruder).result(),
+            bhttp::status::unauthorized);
+  // Once the answer carries the attested key again, it registers.
+  cp.set_register_key_override(std::nullopt);
+  ASSERT_TRUE(agent->wait_registered(15s)) << agent->status().last_error;
+  EXPECT_EQ(agent->status().cp_trust, ee::agent::CpTrust::attested);
+}
+
+TEST_F(AgentRuntimeTest, RefusesACpAttestationPolicyWithoutAnMrtd) {
+  auto o = options();
+  o.cp_attestation = simulator_cp_policy();
+  o.cp_attestation->policy.allowed_mrtds.clear();
+  auto agent = ee::agent::AgentRuntime::start(std::move(o));
+  ASSERT_FALSE(agent);
+  EXPECT_EQ(agent.error(), ee::agent::errc::invalid_config);
+}
+
+TEST_F(AgentRuntimeTest, WithCpAppraisalItaTheCpQuoteIsAppraisedByIntelTrustAuthority) {
+  ee::test::FakeItaOptions fake;
+  fake.root = simulator()->root();
+  fake.collateral = std::make_shared<ee::tdx::Collateral const>(simulator()->collateral());
+  auto ita = ee::test::FakeIta::start(fake).value();
+  auto o = options();
+  o.cp_attestation = simulator_cp_policy();
+  o.cp_attestation->root = ee::tdx::TrustedRoot::intel_sgx_root_ca();  // unused by this path
+  o.cp_attestation->collateral.reset();
+  o.cp_attestation->appraiser = ee::agent::CpAttestationPolicy::Appraiser::ita;
+  o.cp_attestation->ita.base_url = ita->url();
+  o.cp_attestation->ita.api_key = ita->api_key();
+  o.cp_attestation->ita_jwks_url = ita->jwks_url();
+  auto agent = start(std::move(o));
+  ASSERT_TRUE(agent->wait_registered(15s)) << agent->status().last_error;
+  EXPECT_GE(ita->attest_count(), 1u);
+  EXPECT_EQ(agent->status().cp_trust, ee::agent::CpTrust::attested);
+}
+
+TEST_F(AgentRuntimeTest, WithCpAppraisalItaAWrongMrtdIsRefused) {
+  ee::test::FakeItaOptions fake;
+  fake.root = simulator()->root();
+  fake.collateral = std::make_shared<ee::tdx::Collateral const>(simulator()->collateral());
+  auto ita = ee::test::FakeIta::start(fake).value();
+  auto o = options();
+  o.cp_attestation = simulator_cp_policy();
+  o.cp_attestation->policy.allowed_mrtds = {ee::tdx::Measurement{0xab}};
+  o.cp_attestation->appraiser = ee::agent::CpAttestationPolicy::Appraiser::ita;
+  o.cp_attestation->ita.base_url = ita->url();
+  o.cp_attestation->ita.api_key = ita->api_key();
+  o.cp_attestation->ita_jwks_url = ita->jwks_url();
+  auto agent = start(std::move(o));
+  ASSERT_TRUE(eventually([&] { return contains(agent->status().last_error, "policy_mrtd"); }))
+      << agent->status().last_error;
+  EXPECT_TRUE(cp.registrations().empty());
+}
+
+// --- the key file ---------------------------------------------------------------------------
+
+bool on_tmpfs(std::filesystem::path const& dir) {
+  struct statfs fs{};
+  return ::statfs(dir.c_str(), &fs) == 0 &&
+         static_cast<std::uint32_t>(fs.f_type) == static_cast<std::uint32_t>(TMPFS_MAGIC);
+}
+
+TEST_F(AgentRuntimeTest, KeepsItsKeyInTheKeyFileAcrossRestartsAndRegistersWithIt) {
+  if (!on_tmpfs("/dev/shm")) GTEST_SKIP() << "/dev/shm is not a tmpfs here";
+  ee::test::TempDir shm("/dev/shm");
+  auto o = options();
+  o.key_file = shm.path() / "run" / "agent-key.pem";
+  auto first = start(o);
+  auto const key = first->public_key();
+  ASSERT_TRUE(first->wait_registered(15s)) << first->status().last_error;
+  first->stop();
+  first.reset();
+  struct stat st{};
+  ASSERT_EQ(::stat(o.key_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  ASSERT_EQ(::stat(o.key_file.parent_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u) << "the directory it created is the agent's alone";
+
+  auto second = start(o);
+  EXPECT_EQ(second->public_key(), key);
+  ASSERT_TRUE(eventually([&] { return cp.registrations().size() >= 2; }));
+  EXPECT_EQ(cp.registrations().back().request.public_key, key);
+  EXPECT_TRUE(cp.registrations().back().binds_nonce_and_key);
+}
+
+TEST_F(AgentRuntimeTest, RefusesAKeyFileOthersCanReadOrThatHoldsNoKey) {
+  if (!on_tmpfs("/dev/shm")) GTEST_SKIP() << "/dev/shm is not a tmpfs here";
+  ee::test::TempDir shm("/dev/shm");
+  auto o = options();
+  o.key_file = shm.path() / "agent-key.pem";
+  start(o).reset();  // creates it
+  ASSERT_EQ(::chmod(o.key_file.c_str(), 0644), 0);
+  auto refused = ee::agent::AgentRuntime::start(o);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), ee::agent::errc::key_file_refused);
+  EXPECT_TRUE(contains(refused.error().message(), "mode 0644")) << refused.error().message();
+
+  std::ofstream(o.key_file, std::ios::trunc) << "not a key\n";
+  ASSERT_EQ(::chmod(o.key_file.c_str(), 0600), 0);
+  refused = ee::agent::AgentRuntime::start(o);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), ee::agent::errc::key_file_refused);
+  EXPECT_TRUE(contains(refused.error().message(), "does not hold a P-256 private key"))
+      << refused.error().message();
+  EXPECT_FALSE(contains(refused.error().message(), "not a key"));
+
+  std::filesystem::remove(o.key_file);
+  std::filesystem::create_symlink(shm.path() / "elsewhere.pem", o.key_file);
+  refused = ee::agent::AgentRuntime::start(o);
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(contains(refused.error().message(), "symbolic link")) << refused.error().message();
+}
+
+TEST_F(AgentRuntimeTest, RefusesAKeyFileOffTmpfsUnlessAllowed) {
+  // The test's own temporary directory, when it is a disk; the working directory otherwise.
+  auto base = std::filesystem::temp_directory_path();
+  if (on_tmpfs(base)) base = std::filesystem::current_path();
+  if (on_tmpfs(base)) GTEST_SKIP() << "no directory off tmpfs to try";
+  ee::test::TempDir disk(base);
+  auto o = options();
+  o.key_file = disk.path() / "agent-key.pem";
+  auto refused = ee::agent::AgentRuntime::start(o);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), ee::agent::errc::key_file_refused);
+  EXPECT_TRUE(contains(refused.error().message(), "not on a tmpfs or ramfs"))
+      << refused.error().message();
+  EXPECT_FALSE(std::filesystem::exists(o.key_file));
+
+  o.key_file_allow_disk = true;
+  auto allowed = start(o);
+  EXPECT_TRUE(std::filesystem::exists(o.key_file));
+}

@@ -6,6 +6,8 @@
 #include <easyenclave/api/boot_config.hpp>
 #include <easyenclave/api/error.hpp>
 
+#include <easyenclave/tdx/simulator.hpp>
+
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -13,6 +15,7 @@
 #include <array>
 #include <cctype>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -384,6 +387,12 @@ TEST(AgentConfig, ValidationNamesWhatIsWrong) {
            {"refused_retry", "99999999999999999999", "refused_retry: expected a whole number"},
            {"log_buffer_bytes", "10", "log_buffer_bytes: must be from 64 KiB to 1 GiB"},
            {"log_buffer_bytes", "2147483648", "log_buffer_bytes"},
+           {"key_file", "agent-key.pem", "key_file: must be an absolute path"},
+           {"key_file_allow_disk", "yes", "key_file_allow_disk: expected true or false"},
+           {"cp_mrtd", "abc", "cp_mrtd: must be 96 hex characters"},
+           {"cp_mrtd", std::string(96, 'g'), "cp_mrtd: must be 96 hex characters"},
+           {"cp_rtmr2", std::string(96, 'a'), "cp_rtmr2: needs cp_mrtd (EE_CP_MRTD)"},
+           {"cp_appraisal", "quote", "cp_appraisal: must be dcap | ita"},
        }) {
     auto sources = f.sources();
     sources.flags = {{c.key, c.value}};
@@ -503,9 +512,122 @@ TEST(AgentConfig, OptionsFollowTheConfiguration) {
   EXPECT_TRUE(o->logs);
 }
 
+TEST(AgentConfig, TheCpAttestationSettingsAreCheckedWithCpMrtd) {
+  struct Case {
+    std::map<std::string, std::string> flags;
+    std::string mentions;
+  };
+  Fixture f;
+  f.write_file(kFile);
+  std::string const mrtd(96, 'a');
+  for (auto const& c : std::vector<Case>{
+           {{{"cp_mrtd", mrtd}, {"cp_rtmr1", "00"}}, "cp_rtmr1: must be 96 hex characters"},
+           {{{"cp_mrtd", mrtd}, {"cp_allowed_tcb_statuses", "UpToDate Fine"}},
+            "cp_allowed_tcb_statuses: unknown TCB status 'Fine'"},
+           {{{"cp_mrtd", mrtd}, {"cp_allowed_tcb_statuses", "[]"}}, "cp_allowed_tcb_statuses"},
+           {{{"cp_mrtd", mrtd}, {"cp_appraisal", "ita"}}, "ita_api_key (ITA_API_KEY): required"},
+           {{{"cp_mrtd", mrtd}, {"cp_appraisal", "ita"}, {"ita_api_key", "k"},
+             {"ita_jwks_url", "portal"}},
+            "ita_jwks_url: must be an absolute http(s) URL"},
+           {{{"cp_mrtd", mrtd}, {"cp_pccs_url", "pccs"}}, "cp_pccs_url"},
+       }) {
+    auto sources = f.sources();
+    sources.flags = c.flags;
+    EXPECT_TRUE(refused(load_agent_config(sources), c.mentions)) << c.mentions;
+  }
+  auto sources = f.sources();
+  sources.flags = {{"cp_mrtd", mrtd},
+                   {"cp_rtmr3", std::string(96, 'B')},
+                   {"cp_allowed_tcb_statuses", "UpToDate SWHardeningNeeded"}};
+  auto ok = load_agent_config(sources);
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_EQ(ok->config.cp_allowed_tcb_statuses.size(), 2u);
+}
+
+TEST(AgentConfig, CpMrtdMakesTheCpAttestationPolicy) {
+  Fixture f;
+  auto const sim = (f.dir.path() / "sim").string();
+  auto simulator = ee::tdx::Simulator::load_or_create(sim).value();
+  AgentConfig c;
+  c.cp_url = "https://cp.example.com";
+  c.owner = "github:org/o";
+  c.datacenter = "a:b";
+  c.vm_name = "v";
+  c.workload_runtime = "process";
+  c.process_command = {"/bin/true"};
+  c.listen = "127.0.0.1:0";
+  c.cp_mrtd = std::string(96, 'a');
+  c.cp_rtmr1 = std::string(96, 'b');
+  c.cp_allowed_tcb_statuses = {"UpToDate", "OutOfDate"};
+  c.cp_quote_root_file = sim + "/root_ca.pem";
+  c.cp_collateral_file = sim + "/collateral.json";
+  c.quote_provider = "simulator";
+  c.simulator_dir = sim;
+  ASSERT_TRUE(ee::agent::validate_agent_config(c));
+  auto o = ee::agent::make_agent_options(c);
+  ASSERT_TRUE(o) << o.error().message();
+  ASSERT_TRUE(o->cp_attestation);
+  auto const& p = *o->cp_attestation;
+  EXPECT_EQ(p.appraiser, ee::agent::CpAttestationPolicy::Appraiser::dcap);
+  ASSERT_EQ(p.policy.allowed_mrtds.size(), 1u);
+  ee::tdx::Measurement all_aa{};
+  all_aa.fill(0xaa);
+  EXPECT_EQ(p.policy.allowed_mrtds[0], all_aa);
+  EXPECT_FALSE(p.policy.expected_rtmrs[0]);
+  ASSERT_TRUE(p.policy.expected_rtmrs[1]);
+  EXPECT_EQ((*p.policy.expected_rtmrs[1])[47], 0xbb);
+  EXPECT_EQ(p.policy.allowed_tcb_statuses.size(), 2u);
+  EXPECT_EQ(p.root.fingerprint(), simulator->root().fingerprint());
+  EXPECT_TRUE(p.collateral);
+
+  // The simulator's test root only for an agent that is a simulation itself.
+  c.quote_provider = "tsm";
+  auto refused_root = ee::agent::make_agent_options(c);
+  ASSERT_FALSE(refused_root);
+  EXPECT_NE(refused_root.error().message().find("cp_quote_root_file: the simulator's test root"),
+            std::string::npos)
+      << refused_root.error().message();
+
+  // Without cp_mrtd: trust on first use, no policy.
+  c.quote_provider = "simulator";
+  c.cp_mrtd.clear();
+  c.cp_rtmr1.clear();
+  ASSERT_TRUE(ee::agent::validate_agent_config(c));
+  o = ee::agent::make_agent_options(c);
+  ASSERT_TRUE(o) << o.error().message();
+  EXPECT_FALSE(o->cp_attestation);
+  EXPECT_EQ(o->key_file, "/run/easyenclave/agent-key.pem");
+  EXPECT_FALSE(o->key_file_allow_disk);
+}
+
+TEST(AgentConfig, BooleansAreTrueOrFalseInEverySource) {
+  std::vector<std::string> unknown;
+  auto c = parse_agent_config(R"({"key_file_allow_disk":true})", unknown);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_TRUE(c->key_file_allow_disk);
+  auto wrong = parse_agent_config(R"({"key_file_allow_disk":"true"})", unknown);
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().message().find("key_file_allow_disk: expected true or false"),
+            std::string::npos);
+  AgentConfig from_flag;
+  ASSERT_TRUE(ee::agent::apply_agent_config_value("key_file_allow_disk", "true", from_flag));
+  EXPECT_TRUE(from_flag.key_file_allow_disk);
+  ASSERT_TRUE(ee::agent::apply_agent_config_value("key_file_allow_disk", "false", from_flag));
+  EXPECT_FALSE(from_flag.key_file_allow_disk);
+  EXPECT_FALSE(ee::agent::apply_agent_config_value("key_file_allow_disk", "1", from_flag));
+  // An empty key_file from a flag or file keeps the key in memory only.
+  ASSERT_TRUE(ee::agent::apply_agent_config_value("key_file", "", from_flag));
+  EXPECT_TRUE(from_flag.key_file.empty());
+  // And the launcher's JSON carries both.
+  from_flag.key_file_allow_disk = true;
+  auto back = parse_agent_config(ee::agent::agent_config_json(from_flag), unknown);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(*back, from_flag);
+}
+
 TEST(AgentConfig, EveryKeyHasAnEnvironmentVariableAndHelp) {
   auto const keys = ee::agent::agent_config_keys();
-  EXPECT_EQ(keys.size(), 29u);
+  EXPECT_EQ(keys.size(), 42u);
   for (auto const& k : keys) {
     EXPECT_FALSE(k.help.empty()) << k.name;
     if (k.name == "ita_api_key") {

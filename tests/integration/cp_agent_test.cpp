@@ -3,6 +3,7 @@
 // runtime), with the GitHub OIDC issuer and the Cloudflare API stand-ins.
 #include "fakes/fake_cloudflare.hpp"
 #include "fakes/fake_github.hpp"
+#include "support/loopback_server.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -16,6 +17,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/field.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -57,6 +59,8 @@ constexpr char kImage[] =
 class CpAgentTest : public ::testing::Test {
  protected:
   ee::test::TempDir dir;
+  // The agents' key files: /dev/shm is a tmpfs, as /run is in the image.
+  ee::test::TempDir shm{"/dev/shm"};
   std::filesystem::path sim_dir = dir.path() / "simulator";
   std::shared_ptr<ee::tdx::Simulator> simulator =
       ee::tdx::Simulator::load_or_create(sim_dir).value();
@@ -87,7 +91,9 @@ class CpAgentTest : public ::testing::Test {
                                   "--health-scrape-interval",
                                   "0",
                                   "--admin-token",
-                                  "integration-admin"};
+                                  "integration-admin",
+                                  "--quote-provider",
+                                  "simulator"};
     argv.insert(argv.end(), cp_extra.begin(), cp_extra.end());
     if (cloudflare) {
       argv.insert(argv.end(),
@@ -114,8 +120,12 @@ class CpAgentTest : public ::testing::Test {
     std::unique_ptr<ee::test::Process> process{};
   };
 
-  // An ee-agent whose workload is a shell loop; its config file carries what flags do not.
-  void start_agent(Agent& a, std::string const& owner, std::string const& bootstrap_token = "") {
+  // An ee-agent whose workload is a shell loop; its config file carries what flags do not, and
+  // `extra` (more JSON members, each followed by a comma). It registers with `url` (the CP's by
+  // default).
+  void start_agent(Agent& a, std::string const& owner, std::string const& extra = "",
+                   std::string url = "") {
+    if (url.empty()) url = cp_url;
     if (a.port == 0) a.port = free_port();
     a.state = dir.path() / ("state-" + a.vm_name + a.machine);
     auto const cloudflared =
@@ -123,17 +133,16 @@ class CpAgentTest : public ::testing::Test {
     ::chmod(cloudflared.c_str(), 0755);
     auto const config =
         dir.write("agent-" + a.vm_name + a.machine + ".json",
-                  R"({"owner":")" + owner +
+                  "{" + extra + R"("key_file":")" + (shm.path() / (a.vm_name + a.machine + ".pem")).string() +
+                      R"(","owner":")" + owner +
                       R"(","node_size":"tiny","datacenter":"gcp:us-central1-a",)"
                       R"("workload_runtime":"process","process_command":["/bin/sh","-c",)"
                       R"("echo hello from $EE_APP_NAME; exec sleep 600"],)"
                       R"("cloudflared":")" +
-                      cloudflared.string() + R"(")" +
-                      (bootstrap_token.empty() ? "" : R"(,"bootstrap_token":")" + bootstrap_token + "\"") +
-                      "}");
+                      cloudflared.string() + R"("})");
     a.process = std::make_unique<ee::test::Process>(std::vector<std::string>{
         ee::test::program("ee-agent").string(), "--config", config.string(), "--cmdline",
-        (dir.path() / "no-cmdline").string(), "--cp-url", cp_url, "--vm-name", a.vm_name,
+        (dir.path() / "no-cmdline").string(), "--cp-url", url, "--vm-name", a.vm_name,
         "--listen", "127.0.0.1:" + std::to_string(a.port), "--agent-url",
         "http://127.0.0.1:" + std::to_string(a.port), "--state-dir", a.state.string(), "--provider",
         "simulator", "--simulator-dir", sim_dir.string()});
@@ -177,6 +186,22 @@ class CpAgentTest : public ::testing::Test {
 
   std::string mrtd() const {
     return ee::hex_encode(simulator->td_report(ee::tdx::ReportData{}).mr_td);
+  }
+
+  // Config members telling an agent to attest the CP, a TD of the simulator, before trusting it.
+  std::string attest_cp(std::string const& cp_mrtd) const {
+    return R"("cp_mrtd":")" + cp_mrtd + R"(","cp_quote_root_file":")" +
+           (sim_dir / "root_ca.pem").string() + R"(","cp_collateral_file":")" +
+           (sim_dir / "collateral.json").string() + R"(",)";
+  }
+
+  // The agent's own health answer (null while it does not answer).
+  bj::value health(Agent const& a) {
+    ee::http::Request request{bhttp::verb::get,
+                              "http://127.0.0.1:" + std::to_string(a.port) + "/api/health", 11};
+    auto r = ee::block_on(client->send(request));
+    if (!r || r->result() != bhttp::status::ok) return nullptr;
+    return bj::parse(r->body());
   }
 };
 
@@ -236,7 +261,7 @@ TEST_F(CpAgentTest, PublishRegisterDeployLogsUndeployRestartAndRebuildTheRegistr
   EXPECT_EQ(bj::parse(undeployed.body()).at("status").as_string(), "stopped");
   ASSERT_TRUE(eventually([&] { return agent("vm-owned").at("status").as_string() == "idle"; }));
 
-  // kill -9 and start again: a new key, a new registration, the same agent id.
+  // kill -9 and start again: the key from its key file, a new registration, the same agent id.
   auto const registered_before =
       std::string(agent("vm-owned").at("last_registered_at").as_string());
   a.process->signal(SIGKILL);
@@ -308,7 +333,7 @@ TEST_F(CpAgentTest, AnOutsiderWithAGenuineTdCannotTakeAVmName) {
   auto const bootstrap = std::string(bj::parse(minted.body()).at("token").as_string());
 
   Agent victim("vm-victim");
-  start_agent(victim, "github:org/octo-org", bootstrap);
+  start_agent(victim, "github:org/octo-org", R"("bootstrap_token":")" + bootstrap + "\",");
   ASSERT_TRUE(eventually([&] { return !agent("vm-victim").is_null(); })) << victim.process->err();
   auto const victim_id = std::string(agent("vm-victim").at("agent_id").as_string());
   EXPECT_EQ(agent("vm-victim").at("owner_id").as_string(), "654321");
@@ -342,7 +367,7 @@ TEST_F(CpAgentTest, AnOutsiderWithAGenuineTdCannotTakeAVmName) {
   // kill -9 and start again: the same id and the same tunnel.
   victim.process->signal(SIGKILL);
   victim.process->wait(10s);
-  start_agent(victim, "github:org/octo-org", bootstrap);
+  start_agent(victim, "github:org/octo-org", R"("bootstrap_token":")" + bootstrap + "\",");
   ASSERT_TRUE(eventually([&] {
     auto h = health(victim);
     return h.is_object() && h.at("registered").as_bool() && h.at("tunnel").at("state").as_string() == "running";
@@ -413,6 +438,108 @@ http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
   EXPECT_EQ(logs.body().find("internal-metadata"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(seen)) << "the internal service was called";
   internal.signal(SIGTERM);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(CpAgentTest, AnAgentToldTheCpMrtdAttestsItRegistersAndKeepsItsKeyAcrossRestarts) {
+  start_cp();
+  Agent a("vm-attests");
+  start_agent(a, "github:org/octo-org", attest_cp(mrtd()));
+  ASSERT_TRUE(eventually([&] { return !agent("vm-attests").is_null(); })) << a.process->err();
+  ASSERT_TRUE(eventually([&] {
+    auto h = health(a);
+    return !h.is_null() && h.at("registered").as_bool();
+  })) << a.process->err();
+  auto h = health(a);
+  EXPECT_EQ(h.at("cp_trust").as_string(), "attested");
+  EXPECT_EQ(h.at("cp_mrtd").as_string(), mrtd());
+  auto const key = std::string(h.at("public_key").as_string());
+  EXPECT_EQ(agent("vm-attests").at("public_key").as_string(), key);
+
+  // kill -9 and start again: the key comes back from the key file, and registers again.
+  auto const registered_before =
+      std::string(agent("vm-attests").at("last_registered_at").as_string());
+  a.process->signal(SIGKILL);
+  a.process->wait(10s);
+  std::this_thread::sleep_for(1100ms);  // registration times have a resolution of one second
+  start_agent(a, "github:org/octo-org", attest_cp(mrtd()));
+  ASSERT_TRUE(eventually([&] {
+    auto again = agent("vm-attests");
+    return !again.is_null() && again.at("last_registered_at").as_string() != registered_before;
+  })) << a.process->err();
+  EXPECT_EQ(agent("vm-attests").at("public_key").as_string(), key);
+  ASSERT_TRUE(eventually([&] {
+    auto again = health(a);
+    return !again.is_null() && again.at("public_key").as_string() == key &&
+           again.at("cp_trust").as_string() == "attested";
+  })) << a.process->err();
+}
+
+TEST_F(CpAgentTest, AnAgentToldAnotherMrtdNeverRegistersWithThisCp) {
+  start_cp();
+  Agent a("vm-expects-other");
+  start_agent(a, "github:org/octo-org", attest_cp(std::string(96, 'a')));
+  ASSERT_TRUE(eventually([&] {
+    auto h = health(a);
+    return !h.is_null() && h.as_object().contains("last_error") &&
+           h.at("last_error").as_string().find("policy_mrtd") != std::string::npos;
+  })) << a.process->err();
+  auto h = health(a);
+  EXPECT_FALSE(h.at("registered").as_bool());
+  EXPECT_EQ(h.at("cp_trust").as_string(), "not_attested");
+  EXPECT_TRUE(agent("vm-expects-other").is_null()) << "it never sent its registration";
+}
+
+TEST_F(CpAgentTest, AManInTheMiddleSubstitutingTheCpKeyIsDetected) {
+  start_cp();
+  // Passes every request to the CP; in the register answer, puts its own key as cp_public_key.
+  auto const intruder = ee::api::SigningKey::generate().value();
+  ee::http::Router router;
+  router.fallback([&](ee::http::RequestContext& ctx) -> boost::asio::awaitable<
+                                                         ee::result<ee::http::Response>> {
+    ee::http::Request out{ctx.request.method(), cp_url + std::string(ctx.request.target()), 11};
+    for (auto const& field : ctx.request) {
+      if (field.name() != bhttp::field::host && field.name() != bhttp::field::content_length)
+        out.insert(field.name_string(), field.value());
+    }
+    out.body() = ctx.request.body();
+    out.prepare_payload();
+    auto answer = co_await client->send(std::move(out));
+    if (!answer) co_return answer.error();
+    if (ctx.request.target() == "/api/v1/agents/register" &&
+        answer->result() == bhttp::status::ok) {
+      auto body = bj::parse(answer->body());
+      body.as_object()["cp_public_key"] = intruder.public_key().base64();
+      answer->body() = bj::serialize(body);
+      answer->prepare_payload();
+    }
+    co_return std::move(*answer);
+  });
+  ee::test::LoopbackServer proxy(std::move(router));
+
+  Agent a("vm-behind-mitm");
+  start_agent(a, "github:org/octo-org", attest_cp(mrtd()), proxy.url());
+  ASSERT_TRUE(eventually([&] {
+    auto h = health(a);
+    return !h.is_null() && h.as_object().contains("last_error") &&
+           h.at("last_error").as_string().find("not the key the control plane's attestation") !=
+               std::string::npos;
+  })) << a.process->err();
+  auto h = health(a);
+  EXPECT_FALSE(h.at("registered").as_bool());
+  EXPECT_EQ(h.at("cp_trust").as_string(), "not_attested");
+
+  // Without cp_mrtd the same man in the middle is trusted on first use, and health says so.
+  Agent b("vm-tofu-behind-mitm");
+  start_agent(b, "github:org/octo-org", "", proxy.url());
+  ASSERT_TRUE(eventually([&] {
+    auto hb = health(b);
+    return !hb.is_null() && hb.at("registered").as_bool();
+  })) << b.process->err();
+  EXPECT_EQ(health(b).at("cp_trust").as_string(), "trust_on_first_use");
 }
 
 }  // namespace

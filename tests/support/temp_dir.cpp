@@ -9,8 +9,10 @@
 
 namespace ee::test {
 
-TempDir::TempDir() {
-  auto pattern = (std::filesystem::temp_directory_path() / "ee-test-XXXXXX").string();
+TempDir::TempDir() : TempDir(std::filesystem::temp_directory_path()) {}
+
+TempDir::TempDir(std::filesystem::path const& base) {
+  auto pattern = (base / "ee-test-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = pattern;
 }

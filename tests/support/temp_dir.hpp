@@ -8,6 +8,9 @@ namespace ee::test {
 class TempDir {
  public:
   TempDir();
+  /// A directory under `base` instead of the system's temporary directory (for example
+  /// /dev/shm, a tmpfs).
+  explicit TempDir(std::filesystem::path const& base);
   ~TempDir();
   TempDir(TempDir const&) = delete;
   TempDir& operator=(TempDir const&) = delete;

@@ -24,6 +24,16 @@
 /// | quote_provider | EE_QUOTE_PROVIDER | tsm | `tsm` (configfs-tsm) or `simulator` (dev) |
 /// | simulator_dir | EE_SIMULATOR_DIR | | the simulator's state (provider `simulator`) |
 /// | state_dir | EE_STATE_DIR | /data/ee-agent | |
+/// | key_file | EE_KEY_FILE | /run/easyenclave/agent-key.pem | the key across restarts, on a tmpfs/ramfs, 0600; empty: in memory only |
+/// | key_file_allow_disk | EE_KEY_FILE_ALLOW_DISK | false | development: allow key_file off tmpfs/ramfs |
+/// | cp_mrtd | EE_CP_MRTD | | the CP's MRTD (96 hex): attest the CP first; empty: trust on first use |
+/// | cp_rtmr0..cp_rtmr3 | EE_CP_RTMR0..EE_CP_RTMR3 | | the CP's expected RTMRs (96 hex), with cp_mrtd |
+/// | cp_appraisal | EE_CP_APPRAISAL | dcap | `dcap` (local, Intel collateral) or `ita` (needs ita_api_key) |
+/// | cp_allowed_tcb_statuses | EE_CP_ALLOWED_TCB_STATUSES | ["UpToDate"] | the CP platform's accepted TCB statuses (list) |
+/// | cp_quote_root_file | EE_CP_QUOTE_ROOT_FILE | | dcap: root of the CP's PCK chain; empty: Intel SGX Root CA |
+/// | cp_collateral_file | EE_CP_COLLATERAL_FILE | | dcap: fixed collateral bundle; empty: fetched |
+/// | cp_pccs_url | EE_CP_PCCS_URL | https://api.trustedservices.intel.com | dcap: Intel PCS or a PCCS |
+/// | ita_jwks_url | EE_ITA_JWKS_URL | https://portal.trustauthority.intel.com/certs | cp_appraisal ita: ITA's key set |
 /// | listen | EE_LISTEN | 127.0.0.1:8081 | the agent API (not the workload's port) |
 /// | workload_port | EE_WORKLOAD_PORT | 8080 | the workload's port (others only in dev) |
 /// | cloudflared | EE_CLOUDFLARED | cloudflared | |
@@ -44,9 +54,10 @@
 /// Intervals are at most 7 days (604800 s). An environment variable set to the empty string
 /// counts as unset, as CLI11 treats the environment of the other programs.
 ///
-/// In a file or a boot configuration, strings are JSON strings, lists JSON arrays of strings and
-/// numbers JSON integers. In the environment and flags every value is text: lists are a JSON
-/// array or words separated by spaces, numbers are decimal.
+/// In a file or a boot configuration, strings are JSON strings, lists JSON arrays of strings,
+/// numbers JSON integers and booleans JSON true/false. In the environment and flags every value is
+/// text: lists are a JSON array or words separated by spaces, numbers are decimal, booleans
+/// `true` or `false`.
 #include <easyenclave/agent/runtime.hpp>
 #include <easyenclave/error.hpp>
 
@@ -74,6 +85,20 @@ struct AgentConfig {
   std::string quote_provider = "tsm";  ///< "tsm" (configfs-tsm) or "simulator"
   std::string simulator_dir{};
   std::string state_dir = "/data/ee-agent";
+  /// Keeps the agent's key across restarts of its process; its directory must be on a tmpfs or
+  /// ramfs (/run is one in the image). Empty: the key lives only in the process.
+  std::string key_file = "/run/easyenclave/agent-key.pem";
+  bool key_file_allow_disk = false;  ///< development only: a host could read the key
+  /// The control plane's expected MRTD (96 hex): the agent attests the CP before trusting its
+  /// key. Empty: trust on first use. The RTMRs are checked when set.
+  std::string cp_mrtd{};
+  std::string cp_rtmr0{}, cp_rtmr1{}, cp_rtmr2{}, cp_rtmr3{};
+  std::string cp_appraisal = "dcap";  ///< "dcap" (here) or "ita" (needs ita_api_key)
+  std::vector<std::string> cp_allowed_tcb_statuses{"UpToDate"};
+  std::string cp_quote_root_file{};  ///< empty: the Intel SGX Root CA
+  std::string cp_collateral_file{};  ///< empty: fetched from cp_pccs_url
+  std::string cp_pccs_url = "https://api.trustedservices.intel.com";
+  std::string ita_jwks_url = "https://portal.trustauthority.intel.com/certs";
   /// The agent API. Loopback by default: the tunnel's ingress reaches it there and nothing else
   /// needs to; port 8081 because the workload owns 127.0.0.1:8080.
   std::string listen = "127.0.0.1:8081";

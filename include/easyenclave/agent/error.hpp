@@ -20,6 +20,8 @@ enum class errc {
   deployment_conflict,   ///< another deployment holds the workload slot        -> conflict
   busy,                  ///< too many requests of this kind; retry shortly     -> unavailable
   workload_unreachable,  ///< the workload did not answer a proxied request      -> upstream_failure
+  key_file_refused,      ///< the key file is unsafe (mode, owner, file system) -> invalid_input
+  cp_not_attested,       ///< the CP's attestation failed a check (cp_mrtd ...)  -> forbidden
 };
 
 error_code make_error_code(errc e) noexcept;

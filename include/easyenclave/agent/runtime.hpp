@@ -1,7 +1,8 @@
 #pragma once
-/// @file The agent runtime: what runs inside each TDX VM. It generates a P-256 key in memory,
-/// attests (the CP's nonce and the key's digest bound into a quote's report data), registers with
-/// the control plane, keeps cloudflared up with the tunnel token it got, runs one workload,
+/// @file The agent runtime: what runs inside each TDX VM. It keeps a P-256 key in memory (and,
+/// with `Options::key_file`, in a tmpfs file across restarts of its process), attests the control
+/// plane when told what to expect (`Options::cp_attestation`), attests itself (the CP's nonce and
+/// the key's digest bound into a quote's report data), registers with the control plane, keeps cloudflared up with the tunnel token it got, runs one workload,
 /// heartbeats (signed with the attested key, with fresh evidence when the CP asks), and serves a
 /// small API whose mutating and private routes accept only requests signed by the CP it
 /// registered with. In cp-bootstrap mode it runs ee-cp itself as its workload instead.
@@ -23,7 +24,10 @@
 #include <easyenclave/http/client.hpp>
 #include <easyenclave/http/server.hpp>
 #include <easyenclave/jwt/ita.hpp>
+#include <easyenclave/tdx/fetcher.hpp>
+#include <easyenclave/tdx/policy.hpp>
 #include <easyenclave/tdx/provider.hpp>
+#include <easyenclave/tdx/verify.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -58,6 +62,49 @@ struct RegistrationTimings {
   /// Timeout of one call to the CP or to Intel Trust Authority.
   std::chrono::seconds call_timeout{30};
 };
+
+/// What the agent requires of the control plane's own attestation before it trusts the CP's key.
+///
+/// Before each registration the agent makes 32 random bytes, asks `GET {cp_url}/api/v1/attestation
+/// ?nonce=HEX` and accepts the CP only when, in this order: the quote is appraised (`appraiser`);
+/// the appraised REPORTDATA[0..32) is the agent's nonce; REPORTDATA[32..64) is SHA-256 of the
+/// `cp_public_key` the route returned; `policy` accepts the TD (MRTD, RTMRs, TCB status, debug).
+/// The register answer's `cp_public_key` must then be that attested key; when it differs (the CP
+/// changed its key) the CP is attested again, once, and must now bind the answered key.
+/// Otherwise the agent does not accept the registration, accepts no CP command, and retries with
+/// backoff (`RegistrationTimings::retry_min` .. `retry_max`).
+struct CpAttestationPolicy {
+  enum class Appraiser {
+    dcap,  ///< local DCAP verification (`tdx::verify`) to `root`, with Intel collateral
+    ita,   ///< Intel Trust Authority appraises the quote; its token is verified against its JWKS
+  };
+  Appraiser appraiser = Appraiser::dcap;
+  /// Judges the appraised TD with `tdx::judge`: set `allowed_mrtds` to the expected MRTD (empty
+  /// is refused by `AgentRuntime::start`: without an MRTD there is nothing to attest against),
+  /// `expected_rtmrs`, the TCB statuses and debug policy.
+  tdx::Policy policy{};
+  /// dcap: the pinned root of the PCK chain. The simulator's root only in development.
+  tdx::TrustedRoot root = tdx::TrustedRoot::intel_sgx_root_ca();
+  /// dcap: fixed collateral (a bundle file); when null, `collateral_fetcher` is used.
+  std::shared_ptr<tdx::Collateral const> collateral{};
+  /// dcap: fetches collateral for the CP's platform. Null (and no `collateral`): one for Intel
+  /// PCS over the agent's HTTP client.
+  std::shared_ptr<tdx::CollateralFetcher> collateral_fetcher{};
+  /// ita: the appraisal client's settings (base URL and API key; secret).
+  jwt::ItaClientOptions ita{};
+  /// ita: the key set ITA signs tokens with, and how tokens are verified.
+  std::string ita_jwks_url{jwt::kItaJwksUrl};
+  jwt::ItaVerifyOptions ita_verify{};
+};
+
+/// How the agent trusts the control plane's key, as `/api/health` reports it (`cp_trust`).
+enum class CpTrust {
+  trust_on_first_use,  ///< no `cp_attestation`: the key of the first register answer is taken
+  not_attested,        ///< `cp_attestation` is set and the CP has not passed it (yet)
+  attested,            ///< the registered CP's key is bound into a quote the policy accepted
+};
+/// "trust_on_first_use", "not_attested", "attested".
+std::string_view to_string(CpTrust trust) noexcept;
 
 struct Options {
   Mode mode = Mode::agent;
@@ -96,14 +143,26 @@ struct Options {
   /// The owner's bootstrap token, sent with every registration (the CP spends one use only when
   /// it admits a new vm_name or key). Secret: never logged.
   std::string bootstrap_token{};
+  /// Agent mode: attest the CP before trusting its key. Unset: trust on first use (TLS to
+  /// `cp_url` only).
+  std::optional<CpAttestationPolicy> cp_attestation{};
   /// cp-bootstrap: the ee-cp command; it inherits the agent's environment plus `cp_env`.
   std::vector<std::string> cp_command{};
   std::map<std::string, std::string> cp_env{};
 
   // --- local state and services
   /// Keeps the registration (agent id, hostname, tunnel token) so a reboot brings the tunnel up
-  /// before the CP answers. Created 0700; the file 0600. The agent's key is never written.
+  /// before the CP answers. Created 0700; the file 0600. The agent's key is never written here.
   std::filesystem::path state_dir = "/data/ee-agent";
+  /// Keeps the agent's key across restarts of this process, in memory the host cannot read: the
+  /// file's directory must be on a tmpfs or ramfs (unless `key_file_allow_disk`); it is created
+  /// 0700 when missing. An existing file is loaded and must be a regular file owned by the
+  /// effective user with no access for group or others, holding a P-256 key in PEM; a missing
+  /// one is created (0600, written beside it and renamed). Empty: the key lives only in this
+  /// process (a new one each start).
+  std::filesystem::path key_file{};
+  /// Development: accept a `key_file` on any file system (a disk the host can read).
+  bool key_file_allow_disk = false;
   http::ServerOptions server{};
   /// Outbound HTTP (CP, ITA). Null: `http::make_https_client()`.
   std::shared_ptr<http::Client> http{};
@@ -130,14 +189,20 @@ struct AgentStatus {
   WorkloadStatus workload{};
   /// The last registration or heartbeat problem, for operators; never a secret.
   std::string last_error{};
+  /// How the CP's key is trusted; with `attested`, the CP's attested MRTD (hex).
+  CpTrust cp_trust = CpTrust::trust_on_first_use;
+  std::string cp_mrtd{};
 };
 
 class AgentRuntime {
  public:
-  /// Validates the options, loads the saved registration (starting the tunnel it names), starts
-  /// the API server and the registration/heartbeat loop (or ee-cp, in cp-bootstrap mode).
-  /// @returns agent::errc::invalid_config for missing or malformed options; the server's and
-  ///          the state directory's errors. Never throws (except bad_alloc).
+  /// Validates the options, loads or creates the key (`key_file`), loads the saved registration
+  /// (starting the tunnel it names), starts the API server and the registration/heartbeat loop
+  /// (or ee-cp, in cp-bootstrap mode).
+  /// @returns agent::errc::invalid_config for missing or malformed options (a `cp_attestation`
+  ///          without an MRTD); agent::errc::key_file_refused naming what is wrong with the key
+  ///          file; the server's and the state directory's errors. Never throws (except
+  ///          bad_alloc).
   static result<std::unique_ptr<AgentRuntime>> start(Options options);
   ~AgentRuntime();
 
