@@ -177,13 +177,6 @@ class CpAgentTest : public ::testing::Test {
     return github->mint(request);
   }
 
-  // The agent's own /api/health.
-  bj::value health(Agent const& a) {
-    ee::http::Request request{bhttp::verb::get, "http://127.0.0.1:" + std::to_string(a.port) + "/api/health", 11};
-    auto r = ee::block_on(client->send(request));
-    return r && r->result() == bhttp::status::ok ? bj::parse(r->body()) : bj::value();
-  }
-
   std::string mrtd() const {
     return ee::hex_encode(simulator->td_report(ee::tdx::ReportData{}).mr_td);
   }
