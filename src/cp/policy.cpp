@@ -61,8 +61,8 @@ result<std::vector<PolicyWarning>> judge(AttestationPolicy const& policy, tdx::A
       p.allowed_mrtds.push_back(mrtd);
     }
   }
-  // The CP's policy sets no collateral age, so the clock is not consulted; the appraisal's own
-  // time keeps the call honest.
+  // The collateral age is the only check that reads the clock, and the CP's policy sets none:
+  // the appraisal's own time serves.
   auto judgement = tdx::judge(p, appraisal, appraisal.appraised_at);
   if (judgement.accepted() && !trust_any_mrtd && p.allowed_mrtds.empty()) {
     judgement.error = Error(tdx::errc::mrtd_not_trusted, "MRTD " + hex_encode(appraisal.mr_td) +

@@ -150,4 +150,16 @@ TEST(CpPolicyHttp, ADebugTdIsRefusedUnlessAllowDebugIsSet) {
                bhttp::status::forbidden, "tdx.tcb_status_not_allowed", "OutOfDate");
 }
 
+TEST(CpPolicyHttp, TrustedMrtdsApplyToTheirNodeSize) {
+  CpHarness h({.cloudflare = false, .customize = [](ee::cp::Options& o) {
+                 for (auto& m : o.trusted_mrtds) m.node_size = "large";
+               }});
+  auto tiny = h.agent("vm-tiny");  // node size "tiny"
+  expect_error(h.register_agent(tiny, h.registration(tiny)), bhttp::status::forbidden, "tdx.mrtd_not_trusted",
+               "node size 'tiny'");
+  auto large = h.agent("vm-large");
+  large.node_size = "large";
+  h.register_ok(large);
+}
+
 }  // namespace
