@@ -65,8 +65,8 @@ int quote_verify(QuoteArgs const& a) {
   ee::tdx::QuoteFileCheck check{.quote_file = a.file, .collateral_file = a.collateral, .root_file = a.root,
                                 .now = *now, .allowed_tcb_statuses = {}};
   for (auto const& name : a.allowed_tcb) {
-    auto status = ee::tdx::parse_tcb_status(name);
-    if (!status) return fail(ee::Error(ee::errc::invalid_value, "--allow-tcb: unknown TCB status '" + name + "'"));
+    auto status = ee::tdx::parse_tcb_status_name(name);
+    if (!status) return fail(status.error().with_context("--allow-tcb"));
     check.allowed_tcb_statuses.push_back(*status);
   }
   auto verdict = ee::tdx::check_quote_file(check);
@@ -149,10 +149,10 @@ int main(int argc, char** argv) {
   QuoteArgs q;
   auto* quote = app.add_subcommand("quote", "Inspect and verify TDX quotes")->require_subcommand(1);
   auto* inspect = quote->add_subcommand("inspect", "Print every parsed field of a quote");
-  inspect->add_option("FILE", q.file, "Quote file (binary)")->required();
+  inspect->add_option("FILE", q.file, "Quote file: binary, hex or base64 text")->required();
   inspect->add_flag("--json", q.json, "JSON output");
   auto* verify = quote->add_subcommand("verify", "DCAP-verify a quote (exit 0 accepted, 1 rejected)");
-  verify->add_option("FILE", q.file, "Quote file (binary)")->required();
+  verify->add_option("FILE", q.file, "Quote file: binary, hex or base64 text")->required();
   verify->add_option("--collateral", q.collateral, "Collateral bundle JSON (none: offline verification)");
   verify->add_option("--root", q.root, "Trusted root certificate, PEM or DER (default: Intel SGX Root CA)");
   verify->add_option("--at", q.at, "Check time, RFC 3339 or Unix seconds (default: now)");

@@ -123,7 +123,9 @@ result<Appraised> appraise_evidence(Evidence const& evidence, Expectations const
   }
 
   // key_binding: REPORTDATA[32..64) is SHA-256 of the key the agent presented, so the key was
-  // made inside the attested TD and whoever holds it is that TD.
+  // made inside the attested TD and whoever holds it is that TD. Evidence without a key would let
+  // a relay present someone else's genuine quote as its own, so it fails unless the caller
+  // explicitly accepts legacy keyless agents.
   std::optional<api::PublicKey> key;
   if (!evidence.public_key.empty()) {
     auto parsed_key = api::PublicKey::parse(evidence.public_key);
@@ -138,12 +140,22 @@ result<Appraised> appraise_evidence(Evidence const& evidence, Expectations const
                     hex(report_data.subspan(32)),
                     "the key the agent presented is not the one its TD bound into the quote");
     r.pass("key_binding", "REPORTDATA[32..64) = SHA-256(agent public key)", hex(digest));
+  } else if (!inputs.allow_keyless_agents) {
+    return r.fail(errc::key_not_bound, "key_binding",
+                  "a public key whose SHA-256 is REPORTDATA[32..64)", "no public key",
+                  "the evidence carries no public_key, so nothing ties the endpoint that answered "
+                  "to the quoted TD (keyless agents are accepted only with allow_keyless_agents)");
   } else {
-    r.skip("key_binding", "the evidence carries no public key");
+    r.skip("key_binding", "the evidence carries no public key; keyless agents allowed by the caller");
   }
 
-  // agent_key: the key is the one the control plane attested at registration.
-  if (!expected.agent_public_key.empty() && key) {
+  // agent_key: the key is the one the control plane attested at registration. When the CP lists
+  // a key, an answer without one is not from the agent it attested, whatever the policy.
+  if (!expected.agent_public_key.empty()) {
+    if (!key)
+      return r.fail(errc::agent_key_mismatch, "agent_key",
+                    "the key the control plane attested, " + shorten(expected.agent_public_key),
+                    "no key", "the control plane lists a key for this agent; the answer carries none");
     auto cp_key = api::PublicKey::parse(expected.agent_public_key);
     if (!cp_key || cp_key->der() != key->der())
       return r.fail(errc::agent_key_mismatch, "agent_key",

@@ -359,9 +359,10 @@ asio::awaitable<result<Evidence>> fetch_agent_evidence(http::Client& http,
   auto health = ObjectReader::from(*body, "health");
   if (!health) co_return malformed(health.error());
   Evidence evidence;
-  auto public_key = health->string("public_key");
+  // Optional here: a missing key is judged by the "key_binding" check, not as a malformed body.
+  auto public_key = health->optional_string("public_key");
   if (!public_key) co_return malformed(public_key.error());
-  evidence.public_key = std::move(*public_key);
+  if (*public_key) evidence.public_key = std::move(**public_key);
   auto workload = health->child("workload");
   if (!workload) co_return malformed(workload.error());
   auto state = workload->string("state");

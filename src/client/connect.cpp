@@ -113,6 +113,7 @@ asio::awaitable<result<Verified>> verify_agent(ConnectOptions const& options,
   inputs.policy = options.policy;
   inputs.nonce = nonce_value;
   inputs.check_workload = true;
+  inputs.allow_keyless_agents = options.allow_keyless_agents;
   auto collateral = co_await obtain_collateral(options, evidence->quote, inputs, report);
   if (!collateral) co_return collateral.error();
 
@@ -133,6 +134,7 @@ asio::awaitable<result<Verified>> verify_release(ConnectOptions const& options,
   inputs.root = options.root;
   inputs.policy = options.policy;
   inputs.check_workload = false;
+  inputs.allow_keyless_agents = options.allow_keyless_agents;
   auto collateral = co_await obtain_collateral(options, asset->evidence.quote, inputs, report);
   if (!collateral) co_return collateral.error();
 

@@ -1,5 +1,5 @@
-// Judging an appraisal: the checks of tdx::judge (which works on a local Verdict), restated over
-// the Appraisal both attestation paths produce, plus the per-node-size trusted MRTD list.
+// The control plane's policy: tdx::judge of the Appraisal both attestation paths produce, with
+// the per-node-size trusted MRTD list from the store as its MRTD allow-list.
 #include <easyenclave/cp/policy.hpp>
 #include <easyenclave/encoding.hpp>
 
@@ -60,43 +60,41 @@ result<std::vector<PolicyWarning>> judge(AttestationPolicy const& policy, tdx::A
                                          std::string_view node_size,
                                          std::span<registry::TrustedMeasurement const> trusted,
                                          bool trust_any_mrtd) {
-  std::vector<PolicyWarning> warnings;
-
-  if (appraisal.debug() && !policy.allow_debug) {
-    return Error(tdx::errc::debug_td_refused, "the TD runs with the debug attribute set");
-  }
-
-  if (policy.tcb_mode != tdx::Policy::TcbMode::disabled) {
-    auto const& allowed = policy.allowed_tcb_statuses;
-    if (std::find(allowed.begin(), allowed.end(), appraisal.tcb_status) == allowed.end()) {
-      std::string detail = "TCB status " + std::string(tdx::to_string(appraisal.tcb_status)) +
-                           " is not allowed (allowed:";
-      for (auto s : allowed) detail += " " + std::string(tdx::to_string(s));
-      detail += ")";
-      if (policy.tcb_mode == tdx::Policy::TcbMode::strict) {
-        return Error(tdx::errc::tcb_status_not_allowed, detail);
-      }
-      warnings.push_back({"tcb_status", detail});
-    }
-  }
-
-  auto const mrtd = hex_encode(appraisal.mr_td);
+  tdx::Policy p;
+  p.tcb_mode = policy.tcb_mode;
+  p.allowed_tcb_statuses = policy.allowed_tcb_statuses;
+  p.allow_debug = policy.allow_debug;
+  p.expected_rtmrs = policy.expected_rtmrs;
+  // The CP-specific part: the MRTDs trusted for agents of this node size become the judge's
+  // allow-list. tdx::Policy reads an empty list as "any", the CP as "none".
   if (!trust_any_mrtd) {
-    bool const is_trusted = std::any_of(trusted.begin(), trusted.end(), [&](auto const& m) {
-      return m.mrtd == mrtd && m.kind == "agent" && (m.node_size.empty() || m.node_size == node_size);
-    });
-    if (!is_trusted) {
-      return Error(tdx::errc::mrtd_not_trusted, "MRTD " + mrtd + " is not trusted for node size '" +
-                                                    std::string(node_size) + "'");
+    for (auto const& m : trusted) {
+      if (m.kind != "agent" || !(m.node_size.empty() || m.node_size == node_size)) continue;
+      auto bytes = hex_decode(m.mrtd);
+      if (!bytes || bytes->size() != tdx::Measurement{}.size()) continue;  // the store keeps 96 hex
+      tdx::Measurement mrtd{};
+      std::copy(bytes->begin(), bytes->end(), mrtd.begin());
+      p.allowed_mrtds.push_back(mrtd);
     }
   }
-
-  for (std::size_t i = 0; i < 4; ++i) {
-    auto const& expected = policy.expected_rtmrs[i];
-    if (expected && *expected != appraisal.rtmr[i]) {
-      return Error(tdx::errc::rtmr_mismatch, "RTMR" + std::to_string(i) + " is " + hex_encode(appraisal.rtmr[i]) +
-                                                 ", expected " + hex_encode(*expected));
+  // The collateral age is the only check that reads the clock, and the CP's policy sets none:
+  // the appraisal's own time serves.
+  auto judgement = tdx::judge(p, appraisal, appraisal.appraised_at);
+  if (judgement.accepted() && !trust_any_mrtd && p.allowed_mrtds.empty()) {
+    judgement.error = Error(tdx::errc::mrtd_not_trusted, "MRTD " + hex_encode(appraisal.mr_td) +
+                                                             " is not in the trusted list (none for this node size)");
+  }
+  if (!judgement.accepted()) {
+    if (judgement.error == tdx::errc::mrtd_not_trusted) {
+      return judgement.error.with_context("node size '" + std::string(node_size) + "'");
     }
+    return judgement.error;
+  }
+  std::vector<PolicyWarning> warnings;
+  for (auto const& step : judgement.tolerated) {
+    auto check = std::string_view(step.name);
+    if (check.starts_with("policy_")) check.remove_prefix(7);
+    warnings.push_back({std::string(check), step.detail});
   }
   return warnings;
 }

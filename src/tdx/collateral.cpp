@@ -293,6 +293,15 @@ std::optional<TcbStatus> parse_tcb_status(std::string_view text) noexcept {
   return std::nullopt;
 }
 
+result<TcbStatus> parse_tcb_status_name(std::string_view text) {
+  if (auto status = parse_tcb_status(text)) return *status;
+  if (text == to_string(TcbStatus::unknown)) return TcbStatus::unknown;
+  std::string names;
+  for (auto const& s : kStatusNames) names += std::string(s.name) + ", ";
+  names += to_string(TcbStatus::unknown);
+  return Error(ee::errc::invalid_value, "unknown TCB status '" + std::string(text) + "' (expected one of " + names + ")");
+}
+
 namespace detail {
 
 result<TcbInfo> parse_tcb_info(std::string_view text) {

@@ -16,6 +16,10 @@ namespace {
 
 namespace bj = boost::json;
 
+constexpr std::string_view kQuoteFormats =
+    "a quote file holds a TDX quote as binary (starting with version 4 or 5 as a little-endian "
+    "u16), hex text or base64 text";
+
 template <std::size_t N>
 bj::string hex(std::array<std::uint8_t, N> const& bytes) {
   return bj::string(detail::hex_encode(bytes));
@@ -45,6 +49,13 @@ bj::object td_report_json(TdReport const& r) {
   o["debug"] = r.debug();
   o["sept_ve_disable"] = r.sept_ve_disable();
   return o;
+}
+
+// The verifier sets `pck` and `fmspc` once the "pck_extension" step passed.
+bool pck_was_read(Verdict const& verdict) {
+  for (auto const& step : verdict.steps)
+    if (step.name == "pck_extension") return step.passed;
+  return false;
 }
 
 bj::array string_array(std::vector<std::string> const& items) {
@@ -99,7 +110,11 @@ std::string describe_verdict_json(Verdict const& verdict) {
   out["offline"] = verdict.offline;
   out["tcb_status"] = bj::string(to_string(verdict.tcb_status));
   out["advisory_ids"] = string_array(verdict.advisory_ids);
-  out["fmspc"] = hex(verdict.fmspc);
+  bool const pck_read = pck_was_read(verdict);
+  if (pck_read)
+    out["fmspc"] = hex(verdict.fmspc);
+  else
+    out["fmspc"] = nullptr;
   out["checked_at"] = detail::format_rfc3339(verdict.checked_at);
   if (!verdict.offline) {
     out["collateral_issued_at"] = detail::format_rfc3339(verdict.collateral_issued_at);
@@ -116,7 +131,10 @@ std::string describe_verdict_json(Verdict const& verdict) {
   for (auto c : verdict.pck.sgx_components) components.emplace_back(c);
   pck["sgx_components"] = std::move(components);
   pck["sgx_type"] = verdict.pck.sgx_type;
-  out["pck"] = std::move(pck);
+  if (pck_read)
+    out["pck"] = std::move(pck);
+  else
+    out["pck"] = nullptr;
   out["td_report"] = td_report_json(verdict.td_report);
   bj::array steps;
   for (auto const& s : verdict.steps) {
@@ -136,11 +154,88 @@ std::string describe_verdict_json(Verdict const& verdict) {
   return bj::serialize(out);
 }
 
+std::string_view to_string(QuoteEncoding encoding) noexcept {
+  switch (encoding) {
+    case QuoteEncoding::binary: return "binary";
+    case QuoteEncoding::hex: return "hex text";
+    case QuoteEncoding::base64: return "base64 text";
+  }
+  return "binary";
+}
+
+result<DecodedQuote> decode_quote_file(std::span<std::uint8_t const> contents) {
+  if (contents.size() > kMaxQuoteFileBytes)
+    return Error(ee::errc::out_of_range, std::to_string(contents.size()) + " bytes, more than the " +
+                                             std::to_string(kMaxQuoteFileBytes) + " a quote file may hold");
+  if (contents.empty()) return Error(ee::errc::invalid_value, "empty; " + std::string(kQuoteFormats));
+
+  // (1) A TDX quote begins with its version, 4 or 5, as a little-endian u16: the second byte is
+  // NUL, which no text holds, so this reading excludes the others.
+  if (contents.size() >= 2 && (contents[0] == 4 || contents[0] == 5) && contents[1] == 0)
+    return DecodedQuote{{contents.begin(), contents.end()}, QuoteEncoding::binary};
+
+  // (2) Text: whitespace anywhere is layout (trailing newlines, wrapped lines), not data.
+  std::string text;
+  bool printable = true, hex_digits = true, base64_chars = true;
+  std::size_t first_odd = 0;
+  for (std::size_t i = 0; i < contents.size(); ++i) {
+    auto const c = static_cast<char>(contents[i]);
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f') continue;
+    if (contents[i] < 0x21 || contents[i] > 0x7e) {
+      printable = false;
+      break;
+    }
+    bool const is_alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    bool const is_hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (!is_hex && hex_digits) hex_digits = false;
+    if (!(is_alnum || c == '+' || c == '/' || c == '=') && base64_chars) {
+      base64_chars = false;
+      first_odd = i;
+    }
+    text += c;
+  }
+  if (printable) {
+    if (text.empty()) return Error(ee::errc::invalid_value, "only whitespace; " + std::string(kQuoteFormats));
+    // Text whose characters fit an encoding but that does not decode may be no quote at all
+    // ("notaquote" is base64's alphabet): the error says how it was read and what is accepted.
+    auto const undecodable = [](Error const& e, std::string_view as) {
+      return Error(e.code(), "read as " + std::string(as) + " (the only format its characters fit): " +
+                                 e.message() + "; " + std::string(kQuoteFormats));
+    };
+    if (hex_digits) {
+      auto bytes = detail::hex_decode(text);
+      if (!bytes) return undecodable(bytes.error(), "hex text");
+      return DecodedQuote{std::move(*bytes), QuoteEncoding::hex};
+    }
+    if (base64_chars) {
+      auto bytes = detail::base64_decode(text);
+      if (!bytes) return undecodable(bytes.error(), "base64 text");
+      return DecodedQuote{std::move(*bytes), QuoteEncoding::base64};
+    }
+    // (3) Text, but neither encoding.
+    return Error(ee::errc::invalid_value, "text that is neither hex nor base64 ('" +
+                                              std::string(1, static_cast<char>(contents[first_odd])) +
+                                              "' at byte " + std::to_string(first_odd) + "); " +
+                                              std::string(kQuoteFormats));
+  }
+  // (4) Binary that is not a TDX v4/v5 quote: parse_quote says what it is.
+  return DecodedQuote{{contents.begin(), contents.end()}, QuoteEncoding::binary};
+}
+
 result<Quote> read_quote_file(std::filesystem::path const& path) {
-  auto bytes = read_file(path);
-  if (!bytes) return bytes.error();
-  auto quote = parse_quote(detail::as_bytes(*bytes));
-  if (!quote) return quote.error().with_context(path.string());
+  auto contents = read_file(path, kMaxQuoteFileBytes);
+  if (!contents) return contents.error();
+  auto decoded = decode_quote_file(detail::as_bytes(*contents));
+  if (!decoded) return decoded.error().with_context(path.string());
+  auto quote = parse_quote(decoded->bytes);
+  if (!quote) {
+    auto const where = path.string() + " (" + std::string(to_string(decoded->encoding)) + ")";
+    // Binary that does not start like a TDX quote may be any file at all: say what is accepted.
+    bool const recognised = decoded->bytes.size() >= 2 && (decoded->bytes[0] == 4 || decoded->bytes[0] == 5) &&
+                            decoded->bytes[1] == 0;
+    if (!recognised) return quote.error().with_context(where + ": " + std::string(kQuoteFormats));
+    return quote.error().with_context(where);
+  }
   return quote;
 }
 
@@ -205,7 +300,8 @@ std::string describe_verdict_text(Verdict const& verdict) {
   std::string out = verdict.accepted() ? "ACCEPTED" : "REJECTED";
   out += verdict.offline ? "  (offline: no collateral, TCB status unknown)"
                          : "  tcb_status=" + std::string(to_string(verdict.tcb_status));
-  out += "  fmspc=" + detail::hex_encode(verdict.fmspc);
+  // Before the PCK certificate was read the FMSPC is not known; zeros would read as a value.
+  if (pck_was_read(verdict)) out += "  fmspc=" + detail::hex_encode(verdict.fmspc);
   if (!verdict.advisory_ids.empty()) {
     out += "  advisories=";
     for (std::size_t i = 0; i < verdict.advisory_ids.size(); ++i)

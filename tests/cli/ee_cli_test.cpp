@@ -2,9 +2,13 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+#include <easyenclave/encoding.hpp>
+
 #include <boost/json/parse.hpp>
 
 #include <gtest/gtest.h>
+
+#include <span>
 
 namespace {
 
@@ -105,6 +109,73 @@ TEST(EeCli, SimulatorQuoteVerifiesOnlyWithTheSimulatorRoot) {
   EXPECT_EQ(stdout_quote.exit_code, 0);
   EXPECT_GT(stdout_quote.out.size(), 5000u);  // base64 of a ~4.9 KB quote
   EXPECT_EQ(run({ee_bin(), "sim", "--dir", state, "quote", "--report-data", std::string(130, 'a')}).exit_code, 2);
+}
+
+TEST(EeCli, QuoteFilesMayBeBinaryHexOrBase64Text) {
+  ee::test::TempDir dir;
+  auto const binary = ee::test::read_file(quote_file("tdx_v4_gtg_spr_e4.dat"));
+  ASSERT_FALSE(binary.empty());
+  std::span<std::uint8_t const> const bytes(reinterpret_cast<std::uint8_t const*>(binary.data()), binary.size());
+  auto const mrtd =
+      "6363b8043668a3ad953278e10389574d326c6749fb78aa810ecd9336923db86f22fc00b8dcd404bc10d5e119d7215cbb";
+  for (auto const& file : {dir.write("q.hex", ee::hex_encode(bytes) + "\n"), dir.write("q.b64", ee::base64_encode(bytes) + "\n")}) {
+    auto r = run({ee_bin(), "quote", "inspect", "--json", file.string()});
+    ASSERT_EQ(r.exit_code, 0) << file << ": " << r.err;
+    EXPECT_EQ(boost::json::parse(r.out).at("td_report").at("mr_td").as_string(), mrtd) << file;
+    // verify reads the same way (offline, inside the PCK window: row 1 of the testdata matrix).
+    EXPECT_EQ(run({ee_bin(), "quote", "verify", file.string(), "--at", "2023-07-01T01:00:00Z"}).exit_code, 0) << file;
+  }
+  // What `ee sim quote` prints is a quote file too.
+  auto const state = (dir.path() / "sim").string();
+  auto printed = run({ee_bin(), "sim", "--dir", state, "quote", "--report-data", "00"});
+  ASSERT_EQ(printed.exit_code, 0) << printed.err;
+  EXPECT_EQ(run({ee_bin(), "quote", "inspect", dir.write("sim.b64", printed.out).string()}).exit_code, 0);
+
+  // Neither: a usage error that names the accepted formats.
+  auto junk = run({ee_bin(), "quote", "inspect", dir.write("junk.txt", "not a quote\n").string()});
+  EXPECT_EQ(junk.exit_code, 2);
+  for (auto const* format : {"binary", "hex text", "base64 text", "junk.txt"})
+    EXPECT_NE(junk.err.find(format), std::string::npos) << format << " in " << junk.err;
+}
+
+TEST(EeCli, AllowTcbAcceptsEveryStatusAVerdictCanPrint) {
+  // Row 8 of the testdata matrix is UpToDate: allowing only Unknown is a valid policy that
+  // rejects it (exit 1), not a usage error.
+  auto only_unknown = run({ee_bin(), "quote", "verify", quote_file("tdx_v4_dcapqvl.dat"), "--collateral",
+                           collateral_file("dcapqvl_tdx_b0c06f000000.json"), "--at", "1752919234", "--allow-tcb",
+                           "Unknown"});
+  EXPECT_EQ(only_unknown.exit_code, 1) << only_unknown.out << only_unknown.err;
+  EXPECT_NE(only_unknown.out.find("not in the allowed list (Unknown)"), std::string::npos) << only_unknown.out;
+  for (auto const* status : {"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded",
+                             "OutOfDate", "OutOfDateConfigurationNeeded", "Revoked", "Unknown"}) {
+    auto r = run({ee_bin(), "quote", "verify", quote_file("tdx_v4_dcapqvl.dat"), "--collateral",
+                  collateral_file("dcapqvl_tdx_b0c06f000000.json"), "--at", "1752919234", "--allow-tcb", status});
+    EXPECT_NE(r.exit_code, 2) << status << ": " << r.err;
+  }
+  auto bogus = run({ee_bin(), "quote", "verify", quote_file("tdx_v4_dcapqvl.dat"), "--allow-tcb", "Fine"});
+  EXPECT_EQ(bogus.exit_code, 2);
+  EXPECT_NE(bogus.err.find("--allow-tcb"), std::string::npos) << bogus.err;
+  EXPECT_NE(bogus.err.find("Unknown"), std::string::npos) << bogus.err;  // lists what is accepted
+}
+
+TEST(EeCli, AVerdictThatFailedBeforeThePckWasReadPrintsNoFmspc) {
+  ee::test::TempDir dir;
+  auto quote = ee::test::read_file(quote_file("tdx_v4_dcapqvl.dat"));
+  ASSERT_GT(quote.size(), 300u);
+  quote[200] = static_cast<char>(quote[200] ^ 0x01);  // a signed byte of the TD report
+  auto const file = dir.write("tampered.dat", quote).string();
+  auto r = run({ee_bin(), "quote", "verify", file, "--collateral", collateral_file("dcapqvl_tdx_b0c06f000000.json"),
+                "--at", "1752919234"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("[FAIL] quote_signature"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("fmspc"), std::string::npos) << r.out;
+  auto json = run({ee_bin(), "quote", "verify", "--json", file, "--collateral",
+                   collateral_file("dcapqvl_tdx_b0c06f000000.json"), "--at", "1752919234"});
+  EXPECT_TRUE(boost::json::parse(json.out).at("fmspc").is_null()) << json.out;
+  // The untampered quote names its FMSPC.
+  auto ok = run({ee_bin(), "quote", "verify", quote_file("tdx_v4_dcapqvl.dat"), "--collateral",
+                 collateral_file("dcapqvl_tdx_b0c06f000000.json"), "--at", "1752919234"});
+  EXPECT_NE(ok.out.find("fmspc=b0c06f000000"), std::string::npos) << ok.out;
 }
 
 }  // namespace

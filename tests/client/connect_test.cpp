@@ -65,10 +65,22 @@ struct World {
   bool has_deployment = true;
   bool agent_verified = true;
   std::string cp_agent_key{};  // empty: the agent's real key
+  bool cp_lists_key = true;    // false: the agent record has no public_key (a legacy agent)
   std::string agent_url{};     // set by the fixture
 
   // The agent.
-  enum class Quirk { none, replay_nonce, unbound_key, malformed, no_attestation, http_500 };
+  // strip_key and empty_key play a man in the middle that removes the agent's key from the
+  // answer (or blanks it) to escape the key checks.
+  enum class Quirk {
+    none,
+    replay_nonce,
+    unbound_key,
+    malformed,
+    no_attestation,
+    http_500,
+    strip_key,
+    empty_key
+  };
   Quirk quirk = Quirk::none;
   std::string workload_state = "running";
   std::string workload_digest = kDigest;
@@ -141,7 +153,9 @@ Reply cp_agent(World* w, ee::http::RequestContext& ctx) {
   a["verified"] = w->agent_verified;
   a["hostname"] = "";
   a["agent_url"] = w->agent_url;
-  a["public_key"] = w->cp_agent_key.empty() ? w->agent_key.public_key().base64() : w->cp_agent_key;
+  if (w->cp_lists_key)
+    a["public_key"] =
+        w->cp_agent_key.empty() ? w->agent_key.public_key().base64() : w->cp_agent_key;
   co_return w->json(a);
 }
 
@@ -170,7 +184,9 @@ Reply agent_health(World* w, ee::http::RequestContext& ctx) {
   bj::object body;
   body["status"] = "ok";
   body["agent_id"] = "agent-1";
-  body["public_key"] = w->agent_key.public_key().base64();
+  if (w->quirk != World::Quirk::strip_key)
+    body["public_key"] =
+        w->quirk == World::Quirk::empty_key ? "" : w->agent_key.public_key().base64();
   body["workload"] = workload;
   if (w->quirk != World::Quirk::no_attestation) {
     bj::object attestation;
@@ -332,6 +348,53 @@ TEST_F(ConnectTest, KeyOtherThanTheOneTheControlPlaneAttestedFails) {
   expect_failed(attempt(), client::errc::agent_key_mismatch, "agent_key");
 }
 
+TEST_F(ConnectTest, AnAnswerWithoutAKeyFailsKeyBindingByDefault) {
+  for (auto quirk : {World::Quirk::strip_key, World::Quirk::empty_key}) {
+    world.quirk = quirk;
+    auto a = attempt();
+    expect_failed(a, client::errc::key_not_bound, "key_binding");
+    EXPECT_EQ(a.error.cond(), ee::condition::unauthenticated);
+    EXPECT_NE(a.error.message().find("allow_keyless_agents"), std::string::npos)
+        << a.error.message();
+    EXPECT_EQ(a.report.find("agent_key"), nullptr) << "stops at key_binding";
+  }
+  // Not even for an agent the CP lists without a key: keyless agents are an explicit opt-in.
+  world.cp_lists_key = false;
+  world.quirk = World::Quirk::strip_key;
+  expect_failed(attempt(), client::errc::key_not_bound, "key_binding");
+}
+
+TEST_F(ConnectTest, AnAnswerWithoutAKeyFailsAgentKeyWhenTheControlPlaneListsOneEvenIfAllowed) {
+  auto o = options();
+  o.allow_keyless_agents = true;
+  for (auto quirk : {World::Quirk::strip_key, World::Quirk::empty_key}) {
+    world.quirk = quirk;
+    auto a = attempt("hello", o);
+    expect_failed(a, client::errc::agent_key_mismatch, "agent_key");
+    EXPECT_TRUE(a.report.find("key_binding")->skipped) << a.report.text();
+    EXPECT_EQ(a.report.failure()->actual, "no key");
+  }
+}
+
+TEST_F(ConnectTest, AKeylessLegacyAgentPassesOnlyWithTheOptInAndNoKeyAtTheControlPlane) {
+  world.cp_lists_key = false;
+  world.quirk = World::Quirk::strip_key;
+  auto o = options();
+  o.allow_keyless_agents = true;
+  auto a = attempt("hello", o);
+  ASSERT_TRUE(a.connection) << a.error.message() << "\n" << a.report.text();
+  EXPECT_TRUE(a.report.find("key_binding")->skipped);
+  EXPECT_TRUE(a.report.find("agent_key")->skipped);
+  EXPECT_TRUE(a.connection->agent_public_key().empty());
+  // The opt-in changes nothing for an agent that presents its key.
+  world.quirk = World::Quirk::none;
+  world.cp_lists_key = true;
+  auto keyed = attempt("hello", o);
+  ASSERT_TRUE(keyed.connection) << keyed.error.message();
+  EXPECT_TRUE(keyed.report.find("key_binding")->passed);
+  EXPECT_TRUE(keyed.report.find("agent_key")->passed);
+}
+
 TEST_F(ConnectTest, MrtdNotPublishedFails) {
   world.published_mrtd = ee::hex_encode(filled(0x99));
   auto a = attempt();
@@ -466,14 +529,14 @@ class ReleaseTest : public ConnectTest {
  protected:
   std::unique_ptr<ee::test::FakeGithubIssuer> github = ee::test::FakeGithubIssuer::start().value();
 
-  std::string attestation_json() {
+  std::string attestation_json(bool with_key = true) {
     ee::tdx::ReportData report_data{};
     auto const digest = world.agent_key.public_key().sha256();
     std::copy(digest.begin(), digest.end(), report_data.begin() + 32);
     bj::object doc;
     doc["endpoint"] = agent.url();
     doc["quote_b64"] = ee::base64_encode(world.simulator->quote(report_data).value());
-    doc["public_key"] = world.agent_key.public_key().base64();
+    if (with_key) doc["public_key"] = world.agent_key.public_key().base64();
     return bj::serialize(doc);
   }
 
@@ -513,6 +576,19 @@ TEST_F(ReleaseTest, VerifiesTheNewestReleaseWithAnAttestationAndSaysFreshnessIsU
 
   auto response = ee::block_on(c.request(bhttp::verb::get, "/hi")).value();
   EXPECT_EQ(response.result(), bhttp::status::ok);
+}
+
+TEST_F(ReleaseTest, AnAssetWithoutAKeyFailsKeyBindingUnlessKeylessAgentsAreAllowed) {
+  ee::test::FakeRelease release;
+  release.assets = {{"attestation.json", attestation_json(false)}};
+  github->add_release("octo-org/hello", release);
+  expect_failed(attempt("octo-org/hello", release_options()), client::errc::key_not_bound,
+                "key_binding");
+  auto o = release_options();
+  o.allow_keyless_agents = true;
+  auto a = attempt("octo-org/hello", o);
+  ASSERT_TRUE(a.connection) << a.error.message() << "\n" << a.report.text();
+  EXPECT_TRUE(a.report.find("key_binding")->skipped);
 }
 
 TEST_F(ReleaseTest, FailsWithoutAnAttestationAssetOrRepository) {

@@ -151,7 +151,9 @@ class Impostor:
     - "replay": the answer to an earlier nonce (a recorded quote sent again);
     - "other-mrtd": a genuine quote for the caller's nonce and the agent's key, signed under the
       same (simulated) platform, of a TD with another MRTD (a different image);
-    - "corrupt": the agent's quote with a byte of its signature changed.
+    - "corrupt": the agent's quote with a byte of its signature changed;
+    - "strip-key" / "empty-key": the agent's answer without its public_key (or with it blanked),
+      to escape the key checks.
     """
 
     def __init__(self, other_td):
@@ -210,6 +212,10 @@ class Impostor:
             quote = bytearray(base64.b64decode(attestation["quote_b64"]))
             quote[-100] ^= 0x01
             attestation["quote_b64"] = base64.b64encode(bytes(quote)).decode()
+        elif self.mode == "strip-key":
+            del health["public_key"]
+        elif self.mode == "empty-key":
+            health["public_key"] = ""
         return json.dumps(health).encode()
 
 
@@ -230,10 +236,10 @@ def impostor(deployed):
     mitm.server.shutdown()
 
 
-def connect_through(deployed, agent):
+def connect_through(deployed, agent, **options):
     sim = deployed["simulator"]
     return easyenclave.connect(REPO, deployed["cp_url"], agent_id=agent.agent_id,
-                               root=sim.root_pem, collateral=sim.collateral)
+                               root=sim.root_pem, collateral=sim.collateral, **options)
 
 
 def test_through_an_honest_middle_the_agent_verifies(deployed, impostor):
@@ -267,3 +273,20 @@ def test_evidence_that_does_not_verify_fails_the_quote_check(deployed, impostor)
     with pytest.raises(easyenclave.VerificationError) as e:
         connect_through(deployed, agent)
     assert e.value.check == "quote", e.value.report
+
+
+@pytest.mark.parametrize("mode", ["strip-key", "empty-key"])
+def test_an_answer_stripped_of_its_key_fails_the_key_checks(deployed, impostor, mode):
+    mitm, agent = impostor
+    mitm.mode = mode
+    # The default policy requires a key bound into the quote.
+    with pytest.raises(easyenclave.VerificationError) as e:
+        connect_through(deployed, agent)
+    assert e.value.check == "key_binding", e.value.report
+    assert e.value.code == "client.key_not_bound"
+    # Accepting legacy keyless agents does not help: the CP lists a key for this agent.
+    with pytest.raises(easyenclave.VerificationError) as e:
+        connect_through(deployed, agent, allow_keyless_agents=True)
+    assert e.value.check == "agent_key", e.value.report
+    assert e.value.code == "client.agent_key_mismatch"
+    assert "SKIP key_binding" in e.value.report

@@ -494,6 +494,8 @@ def test_policy_object_round_trips_its_fields():
     assert p.allowed_tcb_statuses == ["OutOfDate"] and p.max_collateral_age is None
     d = ee.Policy()
     assert d.allowed_tcb_statuses == ["UpToDate"] and not d.allow_offline and not d.allow_debug
+    # Every status a verdict can show can be named, "Unknown" included.
+    assert ee.Policy(allowed_tcb_statuses=["Unknown"]).allowed_tcb_statuses == ["Unknown"]
 
 
 def test_policy_errors_carry_codes(attestation):
@@ -506,6 +508,7 @@ def test_policy_errors_carry_codes(attestation):
     with pytest.raises(ee.InvalidInput) as info:
         ee.Policy(allowed_tcb_statuses=["Fine"])
     assert info.value.code == "core.invalid_value"
+    assert "Unknown" in str(info.value)  # names what is accepted
     with pytest.raises(ee.InvalidInput):
         ee.Policy(tcb_mode="lenient")
     with pytest.raises(TypeError):

@@ -38,6 +38,14 @@ TEST(TcbStatusNames, RoundTripIntelSpellings) {
   EXPECT_EQ(tdx::to_string(tdx::TcbStatus::unknown), "Unknown");
   EXPECT_FALSE(tdx::parse_tcb_status("uptodate"));
   EXPECT_FALSE(tdx::parse_tcb_status("Unknown"));
+  // Allow-lists name every status a verdict can show, Unknown included.
+  EXPECT_EQ(tdx::parse_tcb_status_name("Unknown").value(), tdx::TcbStatus::unknown);
+  EXPECT_EQ(tdx::parse_tcb_status_name("OutOfDate").value(), tdx::TcbStatus::out_of_date);
+  auto bad = tdx::parse_tcb_status_name("uptodate");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error(), ee::errc::invalid_value);
+  EXPECT_NE(bad.error().message().find("UpToDate"), std::string::npos) << bad.error().message();
+  EXPECT_NE(bad.error().message().find("Unknown"), std::string::npos) << bad.error().message();
 }
 
 TEST(CollateralBundle, LoadsDcapQvlTdxBundle) {

@@ -147,4 +147,87 @@ TEST(TdxPolicy, RefusesAVerdictTheVerifierRejected) {
   EXPECT_EQ(r.error(), v.error);
 }
 
+// --- the one judge, of an Appraisal ------------------------------------------------------------
+
+ee::tdx::Appraisal ita_appraisal(TcbStatus status = TcbStatus::up_to_date) {
+  ee::tdx::Appraisal a;
+  a.appraised_by = ee::tdx::Appraiser::intel_trust_authority;
+  a.tcb_status = status;
+  a.mr_td = measurement(0x11);
+  a.rtmr[0] = measurement(0x20);
+  return a;
+}
+
+TEST(TdxPolicyAppraisal, WarnToleratesAndSaysWhat) {
+  Policy warn;
+  warn.tcb_mode = Policy::TcbMode::warn;
+  auto j = ee::tdx::judge(warn, ita_appraisal(TcbStatus::out_of_date), kNow);
+  EXPECT_TRUE(j.accepted());
+  ASSERT_EQ(j.tolerated.size(), 1u);
+  EXPECT_EQ(j.tolerated[0].name, "policy_tcb_status");
+  EXPECT_NE(j.tolerated[0].detail.find("OutOfDate"), std::string::npos) << j.tolerated[0].detail;
+  EXPECT_NE(j.tolerated[0].detail.find("tolerated"), std::string::npos) << j.tolerated[0].detail;
+  // Strict refuses the same appraisal; disabled neither refuses nor warns.
+  auto strict = ee::tdx::judge(Policy{}, ita_appraisal(TcbStatus::out_of_date), kNow);
+  EXPECT_FALSE(strict.accepted());
+  EXPECT_EQ(strict.error, ee::tdx::errc::tcb_status_not_allowed);
+  EXPECT_EQ(strict.steps.back().name, "policy_tcb_status");
+  Policy off;
+  off.tcb_mode = Policy::TcbMode::disabled;
+  auto disabled = ee::tdx::judge(off, ita_appraisal(TcbStatus::out_of_date), kNow);
+  EXPECT_TRUE(disabled.accepted());
+  EXPECT_TRUE(disabled.tolerated.empty());
+}
+
+TEST(TdxPolicyAppraisal, TheDebugAttributeIsJudgedFirst) {
+  auto a = ita_appraisal(TcbStatus::out_of_date);
+  a.td_attributes[0] = 0x01;
+  auto j = ee::tdx::judge(Policy{}, a, kNow);
+  EXPECT_EQ(j.error, ee::tdx::errc::debug_td_refused);
+  ASSERT_EQ(j.steps.size(), 1u);
+  EXPECT_EQ(j.steps[0].name, "policy_debug");
+  // Not even the warn mode tolerates it: it is not a TCB matter.
+  Policy warn;
+  warn.tcb_mode = Policy::TcbMode::warn;
+  EXPECT_EQ(ee::tdx::judge(warn, a, kNow).error, ee::tdx::errc::debug_td_refused);
+}
+
+TEST(TdxPolicyAppraisal, CollateralAgeNeedsTheIssueTime) {
+  Policy p;
+  p.max_collateral_age = std::chrono::hours(48);
+  auto a = ita_appraisal();
+  auto j = ee::tdx::judge(p, a, kNow);  // an ITA token does not say when its collateral was issued
+  EXPECT_EQ(j.error, ee::tdx::errc::collateral_too_old);
+  EXPECT_NE(j.error.message().find("does not say"), std::string::npos) << j.error.message();
+  a.collateral_issued_at = kNow - std::chrono::hours(24);
+  EXPECT_TRUE(ee::tdx::judge(p, a, kNow).accepted());
+}
+
+TEST(TdxPolicyAppraisal, AnOfflineAppraisalNeedsConsent) {
+  auto a = ita_appraisal(TcbStatus::unknown);
+  a.appraised_by = ee::tdx::Appraiser::local_dcap;
+  a.offline = true;
+  EXPECT_EQ(ee::tdx::judge(Policy{}, a, kNow).error, ee::tdx::errc::offline_not_allowed);
+  Policy allow;
+  allow.allow_offline = true;
+  EXPECT_TRUE(ee::tdx::judge(allow, a, kNow).accepted());
+}
+
+TEST(TdxPolicyAppraisal, TheVerdictFormRecordsTheJudgementOfItsAppraisal) {
+  Policy p;
+  p.allowed_mrtds = {measurement(0x11)};
+  p.expected_rtmrs[0] = measurement(0x20);
+  p.max_collateral_age = std::chrono::hours(48);
+  auto v = accepted_verdict();
+  auto const before = v.steps.size();
+  ASSERT_TRUE(ee::tdx::judge(p, v, kNow));
+  auto j = ee::tdx::judge(p, ee::tdx::appraisal_from_verdict(v), kNow);
+  ASSERT_TRUE(j.accepted());
+  ASSERT_EQ(v.steps.size() - before, j.steps.size());
+  for (std::size_t i = 0; i < j.steps.size(); ++i) {
+    EXPECT_EQ(v.steps[before + i].name, j.steps[i].name);
+    EXPECT_EQ(v.steps[before + i].detail, j.steps[i].detail);
+  }
+}
+
 }  // namespace

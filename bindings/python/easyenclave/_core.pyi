@@ -371,8 +371,13 @@ def connect(
     github_api: Optional[str] = None,
     version: Optional[str] = None,
     agent_id: Optional[str] = None,
+    allow_keyless_agents: bool = False,
 ) -> Connection:
     """Verify a service ("org/repo" or an app name), then return a Connection to it.
+
+    Evidence without a public key fails the ``key_binding`` check unless
+    ``allow_keyless_agents`` is set (legacy agents); even then, an agent the control plane
+    lists with a key must present that key (``agent_key``).
 
     A failed check raises VerificationError (evidence refused) or NotFound / UpstreamFailure /
     InvalidInput, each with ``.check``, ``.checks`` and ``.report``.

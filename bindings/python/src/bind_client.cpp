@@ -203,7 +203,7 @@ client::Connection connect(std::string const& target, py::object cp_url, py::obj
                            py::object timeout, py::object root, py::object collateral,
                            py::object pccs_url, py::object max_evidence_age,
                            std::string const& source, py::object github_api, py::object version,
-                           py::object agent_id) {
+                           py::object agent_id, bool allow_keyless_agents) {
   client::ConnectOptions options;
   if (source == "catalog") {
     options.source = client::Source::catalog;
@@ -223,6 +223,7 @@ client::Connection connect(std::string const& target, py::object cp_url, py::obj
   options.version = optional_text(version, "version");
   options.agent_id = optional_text(agent_id, "agent_id");
   options.policy = to_policy(policy);
+  options.allow_keyless_agents = allow_keyless_agents;
   options.root = to_root(root);
   options.request.timeout = to_duration(timeout, "timeout");
   options.max_evidence_age = std::chrono::duration_cast<std::chrono::seconds>(
@@ -391,7 +392,7 @@ void register_client(py::module_& m) {
         "policy"_a = py::none(), "timeout"_a = 10, "root"_a = py::none(),
         "collateral"_a = py::none(), "pccs_url"_a = py::none(), "max_evidence_age"_a = 300,
         "source"_a = "catalog", "github_api"_a = py::none(), "version"_a = py::none(),
-        "agent_id"_a = py::none(),
+        "agent_id"_a = py::none(), "allow_keyless_agents"_a = false,
         R"(Verify a service, then return a Connection to it.
 
 target: "org/repo" (an app's source repository) or an app name in the control plane's catalog.
@@ -407,6 +408,8 @@ source: "catalog" (fresh evidence from the agent, with a random nonce) or "githu
     (attestation.json of the newest release of org/repo at github_api; its freshness cannot
     be checked).
 version, agent_id: accept only this published version / use only this agent.
+allow_keyless_agents: accept evidence without a public key (legacy agents); off by default, and
+    even when on, an agent the control plane lists with a key must present that key.
 
 Checks, in order: target, catalog_app, catalog_versions, running_agent, evidence, collateral,
 quote, nonce, key_binding, agent_key, mrtd, rtmrs, workload_running, image_digest, tcb_policy.

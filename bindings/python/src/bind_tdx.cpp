@@ -103,11 +103,9 @@ void set_allowed_statuses(tdx::Policy& policy, py::handle value) {
   std::vector<tdx::TcbStatus> statuses;
   for (auto item : value) {
     auto const name = py::cast<std::string>(item);
-    auto status = tdx::parse_tcb_status(name);
-    if (!status) {
-      throw_error(Error(errc::invalid_value, "allowed_tcb_statuses: unknown TCB status '" + name +
-                                                 "' (expected Intel's spelling, e.g. 'UpToDate')"));
-    }
+    // Every status a verdict can show, "Unknown" included.
+    auto status = tdx::parse_tcb_status_name(name);
+    if (!status) throw_error(status.error().with_context("allowed_tcb_statuses"));
     statuses.push_back(*status);
   }
   policy.allowed_tcb_statuses = std::move(statuses);

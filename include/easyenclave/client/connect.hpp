@@ -116,6 +116,11 @@ struct AppraisalInputs {
   std::optional<std::array<std::uint8_t, 32>> nonce{};
   /// Compare the workload's state and image digest (false for release assets, which carry none).
   bool check_workload = true;
+  /// Accept evidence that carries no public key (legacy agents that bind none) instead of
+  /// failing "key_binding". Off by default: without a bound key nothing ties the endpoint that
+  /// answered to the quoted TD. Even when set, a keyless answer fails "agent_key" when
+  /// `Expectations::agent_public_key` (the key the CP lists for the agent) is set.
+  bool allow_keyless_agents = false;
 };
 
 /// The outcome of a successful appraisal.
@@ -125,8 +130,9 @@ struct Appraised {
 };
 
 /// Appraises `evidence` against `expected` at `now`, appending one check per step to `report`:
-/// "quote" (parse and DCAP verification to `inputs.root`), "nonce", "key_binding",
-/// "agent_key" (skipped when `expected.agent_public_key` is empty), "mrtd", "rtmrs",
+/// "quote" (parse and DCAP verification to `inputs.root`), "nonce", "key_binding" (evidence
+/// without a public key fails it unless `inputs.allow_keyless_agents`), "agent_key" (skipped
+/// when `expected.agent_public_key` is empty; a keyless answer fails it), "mrtd", "rtmrs",
 /// "workload_running", "image_digest" (both skipped without `check_workload`), "tcb_policy"
 /// (`tdx::judge` with `inputs.policy`; its MRTD and RTMR lists are judged too when set).
 /// No I/O. Stops at the first failed check.
@@ -150,6 +156,10 @@ struct ConnectOptions {
   std::string agent_id{};
   /// TCB status, debug TDs, collateral age (and, if set, extra MRTD/RTMR pins).
   tdx::Policy policy{};
+  /// Accept agents whose evidence carries no public key (legacy agents); see
+  /// `AppraisalInputs::allow_keyless_agents`. Off by default. Even when set, an agent the CP
+  /// lists with a key must present that key.
+  bool allow_keyless_agents = false;
   /// The pinned root of the PCK chain: Intel's by default. The simulator's root only for demos
   /// and tests.
   tdx::TrustedRoot root = tdx::TrustedRoot::intel_sgx_root_ca();

@@ -61,12 +61,15 @@ struct PolicyWarning {
   std::string detail{};
 };
 
-/// Judges `appraisal` for an agent of `node_size` against `policy` and the `trusted` MRTDs (kind
-/// "agent"; an entry with an empty node_size matches every size). An empty trusted list trusts
-/// nothing: the CP refuses to start that way outside dev mode, and in dev mode passes
-/// `trust_any_mrtd`.
-/// @returns the tolerated warnings, or condition::forbidden: tdx::errc::debug_td_refused,
-///          tcb_status_not_allowed, mrtd_not_trusted, rtmr_mismatch. Never throws (except bad_alloc).
+/// Judges `appraisal` for an agent of `node_size` with `tdx::judge` (tdx/policy.hpp): `policy`'s
+/// TCB mode and statuses, debug attribute and RTMRs, and as its MRTD allow-list the `trusted`
+/// MRTDs of kind "agent" for that node size (an entry with an empty node_size matches every
+/// size). An empty trusted list trusts nothing: the CP refuses to start that way outside dev
+/// mode, and in dev mode passes `trust_any_mrtd`.
+/// @returns the tolerated warnings (check "tcb_status" under tcb_mode warn), or
+///          condition::forbidden: tdx::errc::debug_td_refused, tcb_status_not_allowed,
+///          mrtd_not_trusted (its message names the node size), rtmr_mismatch. Never throws
+///          (except bad_alloc).
 result<std::vector<PolicyWarning>> judge(AttestationPolicy const& policy, tdx::Appraisal const& appraisal,
                                          std::string_view node_size,
                                          std::span<registry::TrustedMeasurement const> trusted,

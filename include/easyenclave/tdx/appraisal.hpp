@@ -56,6 +56,12 @@ struct Appraisal {
   TcbStatus tcb_status = TcbStatus::unknown;
   std::optional<TimePoint> tcb_date{};
   std::vector<std::string> advisory_ids{};
+  /// Local DCAP verification without collateral: signatures and the PCK chain only, so the TCB
+  /// status was not evaluated (`tcb_status` is unknown). Never set for ITA appraisals.
+  bool offline = false;
+  /// When the collateral the appraiser used was issued (the latest issueDate/thisUpdate of TCB
+  /// info, QE identity and CRLs); unset when not known (offline, or an ITA token).
+  std::optional<TimePoint> collateral_issued_at{};
   /// When the appraisal was made (the verification clock, or the token's iat).
   TimePoint appraised_at{};
   /// Until when the appraiser vouches for it (the token's exp; unset for local appraisals, whose
@@ -87,6 +93,8 @@ inline Appraisal appraisal_from_verdict(Verdict const& verdict) {
   a.tcb_status = verdict.tcb_status;
   if (verdict.tcb_date != TimePoint{}) a.tcb_date = verdict.tcb_date;
   a.advisory_ids = verdict.advisory_ids;
+  a.offline = verdict.offline;
+  if (!verdict.offline) a.collateral_issued_at = verdict.collateral_issued_at;
   a.appraised_at = verdict.checked_at;
   return a;
 }

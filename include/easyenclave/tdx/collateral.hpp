@@ -33,8 +33,14 @@ enum class TcbStatus {
 };
 /// Intel's spelling ("UpToDate", ...); "Unknown" for unknown.
 std::string_view to_string(TcbStatus status) noexcept;
-/// Parses Intel's spelling; nullopt for anything else.
+/// Parses Intel's spelling; nullopt for anything else, "Unknown" included (Intel never
+/// publishes it, so collateral that says it is malformed).
 std::optional<TcbStatus> parse_tcb_status(std::string_view text) noexcept;
+/// Parses any status `to_string` prints, "Unknown" included: for allow-lists (`ee quote verify
+/// --allow-tcb`, Python policies), which must be able to name every status a verdict can show.
+/// @returns the status, or core errc::invalid_value whose message lists the accepted names.
+///          Never throws (except bad_alloc).
+result<TcbStatus> parse_tcb_status_name(std::string_view text);
 
 /// One level of a TCB info `tcbLevels` array.
 struct TcbLevel {
