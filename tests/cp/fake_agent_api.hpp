@@ -32,6 +32,17 @@ class FakeAgentApi {
   void set_healthy(bool healthy) { healthy_ = healthy; }
   /// Makes /api/deploy answer 500.
   void fail_deploys(bool fail) { fail_deploys_ = fail; }
+  /// Makes /api/deploy record the request and then not answer until hanging is turned off (or
+  /// the fake stops): an agent that took the deploy and went silent.
+  void hang_deploys(bool hang) { hang_deploys_ = hang; }
+  /// Makes /api/health not answer until turned off (or the fake stops).
+  void hang_health(bool hang) { hang_health_ = hang; }
+  /// The workload /api/health reports (default: idle, no deployment).
+  void set_workload(api::AgentWorkload workload);
+  /// /api/health answers this body verbatim instead (non-empty), to test malformed answers.
+  void set_health_body(std::string body);
+  /// Requests that reached /api/deploy, answered or not.
+  std::size_t deploy_calls() const { return deploy_calls_.load(); }
 
  private:
   FakeAgentApi() = default;
@@ -46,6 +57,12 @@ class FakeAgentApi {
   std::atomic<std::size_t> health_calls_{0};
   std::atomic<bool> healthy_{true};
   std::atomic<bool> fail_deploys_{false};
+  std::atomic<bool> hang_deploys_{false};
+  std::atomic<bool> hang_health_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> deploy_calls_{0};
+  api::AgentWorkload workload_{.state = "idle"};
+  std::string health_body_{};
 };
 
 }  // namespace ee::test
