@@ -324,6 +324,35 @@ TEST_F(CpRecovery, NothingInFlightChangesNothing) {
   EXPECT_EQ(held(), "dep-1");
 }
 
+// --- the deploy route's own steps ---------------------------------------------------------------
+
+// Its last step is a compare-and-set too: a heartbeat that reports the workload running before
+// the agent's answer to the deploy call reaches the CP is not overwritten with `deploying`.
+TEST_F(CpRecovery, TheDeployRouteKeepsWhatAHeartbeatDecidedFirst) {
+  agent.api->hang_deploys(true);
+  auto in_flight = std::async(std::launch::async, [this] {
+    return h.call_bearer(bhttp::verb::post, "/api/v1/deploy", token,
+                         R"({"app_name":"hello","version":"1.0.0","agent_id":")" + agent.agent_id + "\"}");
+  });
+  auto const deadline = std::chrono::steady_clock::now() + 10s;
+  while (agent.api->deploys().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(agent.api->deploys().size(), 1u);
+  auto const id = agent.api->deploys().front().deployment_id;
+  ee::api::HeartbeatRequest hb;
+  hb.status = "running";
+  hb.deployment_id = id;
+  hb.image_digest = digest();
+  ASSERT_EQ(h.heartbeat(agent, hb).result(), bhttp::status::ok);
+  ASSERT_EQ(deployment(id).status, DeploymentStatus::running);
+  agent.api->hang_deploys(false);
+  auto answer = in_flight.get();
+  ASSERT_EQ(answer.result(), bhttp::status::ok) << answer.body();
+  EXPECT_EQ(bj::parse(answer.body()).at("status").as_string(), "running");
+  EXPECT_EQ(deployment(id).status, DeploymentStatus::running);
+}
+
 // --- at start ------------------------------------------------------------------------------------
 
 class CpRecoveryAtStart : public CpRecovery {
