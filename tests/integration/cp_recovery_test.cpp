@@ -169,6 +169,15 @@ class CpRecoveryProgram : public ::testing::Test {
     return d;
   }
 
+  // The CP's log gets `line` (it is written just after the change it reports).
+  bool logged(std::string const& line) {
+    auto const deadline = std::chrono::steady_clock::now() + 5s;
+    while (cp->err().find(line) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(20ms);
+    }
+    return cp->err().find(line) != std::string::npos;
+  }
+
   std::string agent_status() {
     return std::string(bj::parse(call(bhttp::verb::get, "/api/v1/agents/" + agent_id).body()).at("status").as_string());
   }
@@ -188,7 +197,7 @@ TEST_F(CpRecoveryProgram, AnInterruptedDeployTheAgentDoesNotRunFailsWithinSecond
   EXPECT_NE(detail.find("the CP restarted during the deploy"), std::string::npos) << detail;
   EXPECT_NE(detail.find("runs no deployment"), std::string::npos) << detail;
   EXPECT_EQ(agent_status(), "idle");
-  EXPECT_NE(cp->err().find("recovery failed deployment=" + id), std::string::npos) << cp->err();
+  EXPECT_TRUE(logged("recovery failed deployment=" + id)) << cp->err();
 
   auto retried = call(bhttp::verb::post, "/api/v1/deploy", deploy_body(), token());
   ASSERT_EQ(retried.result(), bhttp::status::ok) << retried.body();
@@ -211,7 +220,7 @@ TEST_F(CpRecoveryProgram, AnInterruptedDeployTheAgentRunsIsResumed) {
   auto const d = settled(id, "pending");
   EXPECT_EQ(d.at("status").as_string(), "deploying") << cp->err();
   EXPECT_EQ(agent_status(), "deployed");
-  EXPECT_NE(cp->err().find("recovery kept deployment=" + id), std::string::npos) << cp->err();
+  EXPECT_TRUE(logged("recovery kept deployment=" + id)) << cp->err();
   cp->signal(SIGTERM);
   EXPECT_EQ(cp->wait(20s), 0) << cp->err();
 }
