@@ -653,4 +653,38 @@ result<AgentDeployResponse> parse_agent_deploy_response(std::string_view text) {
   return out;
 }
 
+// --- agent health ---------------------------------------------------------------------------
+
+std::string to_json(AgentHealth const& h) {
+  bj::object workload;
+  workload["state"] = h.workload.state;
+  put_if(workload, "deployment_id", h.workload.deployment_id);
+  put_if(workload, "image_digest", h.workload.image_digest);
+  bj::object o;
+  o["status"] = h.status;
+  put_if(o, "agent_id", h.agent_id);
+  o["workload"] = std::move(workload);
+  return to_text(std::move(o));
+}
+
+result<AgentHealth> parse_agent_health(std::string_view text) {
+  auto doc = json::parse(text, kSmallLimits);
+  if (!doc) return doc.error();
+  auto reader = ObjectReader::from(*doc);
+  if (!reader) return reader.error();
+  auto const& r = *reader;
+  AgentHealth out;
+  if (auto ok = optional(r, "status", check_status, out.status); !ok) return ok.error();
+  if (auto ok = optional(r, "agent_id", check_id, out.agent_id); !ok) return ok.error();
+  auto workload = r.child("workload");
+  if (!workload) return workload.error();
+  auto& w = out.workload;
+  if (auto ok = required(*workload, "state", check_status, w.state); !ok) return ok.error();
+  if (auto ok = optional(*workload, "deployment_id", check_id, w.deployment_id); !ok)
+    return ok.error();
+  if (auto ok = optional(*workload, "image_digest", check_digest, w.image_digest); !ok)
+    return ok.error();
+  return out;
+}
+
 }  // namespace ee::api

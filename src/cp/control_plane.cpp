@@ -76,6 +76,14 @@ asio::awaitable<void> health_pass(Services& s) {
   }
 }
 
+// Runs once, right after the server is up: agents that answer slowly delay nothing else.
+asio::awaitable<void> recovery_pass(Services& s, InFlight in_flight) {
+  if (auto r = co_await recover_in_flight(s, in_flight); !r) {
+    detail::log::warn("cp", "recovery after restart failed: ", r.error().message(),
+                      "; in-flight deployments fail after the deploy timeout instead");
+  }
+}
+
 }  // namespace
 
 struct ControlPlane::Impl {
@@ -214,11 +222,21 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   if (o.extra_routes) o.extra_routes(router);
   for (auto const& r : router.routes()) impl->routes.emplace_back(r.method, r.pattern);
 
+  // What an earlier run left in flight, read before this one serves anything: a deploy this run
+  // starts is never taken for an interrupted one.
+  std::optional<InFlight> in_flight;
+  if (o.background_tasks) {
+    auto read = read_in_flight(s);
+    if (!read) return read.error().with_context("in-flight deployments");
+    in_flight = std::move(*read);
+  }
+
   auto server = http::Server::start(std::move(router), o.server);
   if (!server) return server.error().with_context("control plane");
   impl->server = std::move(*server);
 
   if (o.background_tasks) {
+    asio::co_spawn(impl->tasks, recovery_pass(s, std::move(*in_flight)), asio::detached);
     asio::co_spawn(impl->tasks, every(o.timings.maintenance_interval, s, maintenance_pass), asio::detached);
     if (o.timings.health_scrape_interval.count() > 0) {
       asio::co_spawn(impl->tasks, every(o.timings.health_scrape_interval, s, health_pass), asio::detached);
@@ -258,5 +276,12 @@ result<MaintenanceReport> ControlPlane::run_maintenance() {
 }
 
 result<void> ControlPlane::scrape_health() { return block_on(run_health_scrape(*impl_->services)); }
+
+result<RecoveryReport> ControlPlane::recover_deployments() {
+  auto& s = *impl_->services;
+  auto in_flight = read_in_flight(s);
+  if (!in_flight) return in_flight.error();
+  return block_on(recover_in_flight(s, *in_flight));
+}
 
 }  // namespace ee::cp

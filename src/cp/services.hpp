@@ -30,7 +30,9 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace ee::cp {
 
@@ -174,6 +176,50 @@ boost::asio::awaitable<result<http::Response>> call_agent(Services& services,
 /// about `deployment_id` (when not empty): errc::agent_answer_malformed otherwise, never relayed.
 result<api::AgentDeployResponse> read_deploy_answer(http::Response const& response, std::string const& deployment_id,
                                                     std::string const& agent_id);
+
+// --- deployment progress (deployment_progress.cpp) --------------------------------------------------
+
+/// The prefix of an agent's unverified_reason after it reported another image digest than the
+/// catalog's; it stays until an operator removes the agent.
+inline constexpr std::string_view kDigestReason = "digest mismatch: ";
+
+/// What an agent's report of a deployment's workload did to that deployment.
+enum class Progress { unchanged, running, failed };
+
+/// Fails `d` (compare-and-set from `d.status` as read) and then releases its agent if the agent
+/// still holds `d` (compare-and-set). false when `d` had moved on meanwhile (its new state
+/// stands). Blocking (stores): call it inside Services::store.
+result<bool> fail_deployment(Services& services, registry::Deployment const& d, std::string const& detail,
+                             TimePoint now);
+
+/// The one rule by which an agent's report of deployment `d`'s workload (its state and image
+/// digest, from a signed heartbeat or from the agent's health answer) moves `d` along: "failed"
+/// fails it and frees the agent; "running" with the catalog's digest makes it running; "running"
+/// with another digest fails it, frees the agent and marks the agent unverified
+/// (kDigestReason). Anything else, or `d` already failed or stopped: unchanged. Status changes
+/// are compare-and-sets from `d.status`, so a concurrent change wins. Blocking: call it inside
+/// Services::store.
+result<Progress> apply_workload_report(Services& services, registry::AgentRecord const& agent,
+                                       registry::Deployment const& d, std::string_view state,
+                                       std::string_view image_digest, TimePoint now);
+
+// --- recovery after a restart (recovery.cpp) ---------------------------------------------------------
+
+/// What a previous run of the CP may have left half-done: deployments `pending` or `deploying`,
+/// and agents holding a deployment. Read before the server accepts its first request, so nothing
+/// in it was started by this run.
+struct InFlight {
+  std::vector<registry::Deployment> deployments{};
+  std::vector<registry::AgentRecord> holders{};
+};
+
+/// Reads the in-flight state from the stores. Blocking.
+result<InFlight> read_in_flight(Services& services);
+
+/// Settles `in_flight` (see ControlPlane::recover_deployments), asking each deployment's agent
+/// what it runs, at most eight at a time. Logs one line per deployment kept or failed and per
+/// agent freed.
+boost::asio::awaitable<result<RecoveryReport>> recover_in_flight(Services& services, InFlight const& in_flight);
 
 // --- background work (tasks.cpp) --------------------------------------------------------------------
 

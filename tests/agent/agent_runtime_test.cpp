@@ -441,6 +441,13 @@ TEST_F(AgentRuntimeTest, DeployReachesTheCpThroughHeartbeatsThenLogsAndUndeploy)
         return true;
     return false;
   }));
+  // The CP's reader of the health answer (its recovery at start) sees the same.
+  auto health = ee::api::parse_agent_health(call(*agent, bhttp::verb::get, "/api/health").body());
+  ASSERT_TRUE(health.has_value()) << health.error().message();
+  EXPECT_EQ(health->agent_id, agent->status().agent_id);
+  EXPECT_EQ(health->workload.state, "running");
+  EXPECT_EQ(health->workload.deployment_id, "dep-1");
+  EXPECT_EQ(health->workload.image_digest, "sha256:" + std::string(64, 'b'));
   ASSERT_TRUE(eventually([&] {
     auto logs = call(*agent, bhttp::verb::get, "/api/logs?lines=100", "", &cp.key());
     return logs.body().find("serving hello") != std::string::npos;

@@ -1310,6 +1310,67 @@ TEST(AgentDeployResponse, RejectsBadFields) {
                  api::errc::invalid_field, "body.deployment_id"));
 }
 
+api::AgentHealth agent_health() {
+  api::AgentHealth h;
+  h.status = "ok";
+  h.agent_id = "agent-1";
+  h.workload.state = "running";
+  h.workload.deployment_id = "dep-1";
+  h.workload.image_digest = digest();
+  return h;
+}
+
+auto fields(api::AgentHealth const& h) {
+  return std::tie(h.status, h.agent_id, h.workload.state, h.workload.deployment_id,
+                  h.workload.image_digest);
+}
+
+TEST(AgentHealth, RoundTrips) {
+  api::AgentHealth idle;
+  idle.status = "ok";
+  idle.workload.state = "idle";
+  EXPECT_EQ(api::to_json(idle), R"({"status":"ok","workload":{"state":"idle"}})");
+  for (auto const& in : {idle, agent_health()}) {
+    auto out = api::parse_agent_health(api::to_json(in));
+    ASSERT_TRUE(out) << out.error().message();
+    EXPECT_EQ(fields(*out), fields(in));
+  }
+}
+
+// What ee-agent writes (src/agent/agent_api.cpp): every workload field, empty ones as "".
+TEST(AgentHealth, ReadsTheAgentsAnswerWithEmptyFieldsAndExtras) {
+  auto out = api::parse_agent_health(
+      R"({"status":"ok","mode":"agent","agent_id":"","vm_name":"vm-1","registered":false,)"
+      R"("hostname":"","public_key":"x","uptime_seconds":3,"workload":{"state":"idle",)"
+      R"("deployment_id":"","image":"","image_digest":"","detail":"","restarts":0},)"
+      R"("tunnel":{"state":"stopped","restarts":0}})");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(out->agent_id, "");
+  EXPECT_EQ(out->workload.state, "idle");
+  EXPECT_EQ(out->workload.deployment_id, "");
+  EXPECT_EQ(out->workload.image_digest, "");
+}
+
+TEST(AgentHealth, RejectsMissingOrMalformedFieldsNamingThem) {
+  EXPECT_TRUE(fails_with(api::parse_agent_health(R"({"status":"ok"})"), ee::errc::missing_field,
+                         "body.workload"));
+  EXPECT_TRUE(fails_with(api::parse_agent_health(R"({"workload":"running"})"),
+                         ee::errc::wrong_type, "body.workload"));
+  EXPECT_TRUE(fails_with(api::parse_agent_health(R"({"workload":{}})"), ee::errc::missing_field,
+                         "body.workload.state"));
+  EXPECT_TRUE(fails_with(api::parse_agent_health(R"({"workload":{"state":"Running!"}})"),
+                         api::errc::invalid_field, "body.workload.state"));
+  EXPECT_TRUE(fails_with(
+      api::parse_agent_health(R"({"workload":{"state":"running","deployment_id":"../x"}})"),
+      api::errc::invalid_field, "body.workload.deployment_id"));
+  EXPECT_TRUE(fails_with(
+      api::parse_agent_health(R"({"workload":{"state":"running","image_digest":"md5:00"}})"),
+      api::errc::invalid_field, "body.workload.image_digest"));
+  EXPECT_TRUE(fails_with(
+      api::parse_agent_health(R"({"agent_id":"a b","workload":{"state":"idle"}})"),
+      api::errc::invalid_field, "body.agent_id"));
+}
+
 // ============================================================================================
 // Every reader: truncation, corruption, non-objects, duplicates, unknown fields
 // ============================================================================================
@@ -1356,6 +1417,7 @@ std::vector<ReaderCase> readers() {
        api::to_json(api::AgentUndeployRequest{"dep-1"})},
       {"agent_deploy_response", read_stable<&api::parse_agent_deploy_response>,
        api::to_json(api::AgentDeployResponse{"dep-1", "running"})},
+      {"agent_health", read_stable<&api::parse_agent_health>, api::to_json(agent_health())},
   };
 }
 

@@ -55,6 +55,8 @@ class CpHarness {
   ~CpHarness();
 
   cp::ControlPlane& cp() { return *cp_; }
+  /// The registry the CP runs on, to set up what an abrupt stop leaves behind.
+  registry::Stores const& stores() const { return stores_; }
   /// Stops the CP and starts a new one with the same settings, key and fakes; with
   /// `wipe_database` its registry starts empty (the cache design: agents must rebuild it).
   void restart(bool wipe_database);

@@ -1,13 +1,27 @@
 #include "cp/fake_agent_api.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/status.hpp>
 
 #include <chrono>
 
 namespace ee::test {
 namespace {
+namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
-using Reply = boost::asio::awaitable<result<http::Response>>;
+using Reply = asio::awaitable<result<http::Response>>;
+
+// Waits while `flag` is set, until `stopping` is.
+asio::awaitable<void> wait_while(std::atomic<bool> const& flag, std::atomic<bool> const& stopping) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (flag && !stopping) {
+    timer.expires_after(std::chrono::milliseconds(20));
+    (void)co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
 }  // namespace
 
 std::unique_ptr<FakeAgentApi> FakeAgentApi::start() {
@@ -17,11 +31,25 @@ std::unique_ptr<FakeAgentApi> FakeAgentApi::start() {
   router.get("/api/health", [self](http::RequestContext&) -> Reply {
     ++self->requests_;
     ++self->health_calls_;
+    co_await wait_while(self->hang_health_, self->stopping_);
     if (!self->healthy_) co_return http::json_response(bhttp::status::service_unavailable, R"({"status":"down"})");
-    co_return http::json_response(bhttp::status::ok, R"({"status":"ok"})");
+    std::string body;
+    {
+      std::lock_guard lock(self->mutex_);
+      if (!self->health_body_.empty()) {
+        body = self->health_body_;
+      } else {
+        api::AgentHealth health;
+        health.status = "ok";
+        health.workload = self->workload_;
+        body = api::to_json(health);
+      }
+    }
+    co_return http::json_response(bhttp::status::ok, std::move(body));
   });
   router.post("/api/deploy", [self](http::RequestContext& ctx) -> Reply {
     ++self->requests_;
+    ++self->deploy_calls_;
     if (auto r = self->check_signature(ctx); !r) co_return r.error();
     if (self->fail_deploys_) co_return http::json_response(bhttp::status::internal_server_error, R"({"code":"x"})");
     auto req = api::parse_agent_deploy_request(ctx.request.body());
@@ -32,6 +60,7 @@ std::unique_ptr<FakeAgentApi> FakeAgentApi::start() {
       self->deploys_.push_back(*req);
       answer = self->deploy_body_;
     }
+    co_await wait_while(self->hang_deploys_, self->stopping_);
     if (!answer.empty()) co_return http::json_response(bhttp::status::ok, std::move(answer));
     co_return http::json_response(bhttp::status::ok, api::to_json(api::AgentDeployResponse{req->deployment_id, "deploying"}));
   });
@@ -61,7 +90,18 @@ std::unique_ptr<FakeAgentApi> FakeAgentApi::start() {
 }
 
 FakeAgentApi::~FakeAgentApi() {
+  stopping_ = true;
   if (server_) server_->stop();
+}
+
+void FakeAgentApi::set_workload(api::AgentWorkload workload) {
+  std::lock_guard lock(mutex_);
+  workload_ = std::move(workload);
+}
+
+void FakeAgentApi::set_health_body(std::string body) {
+  std::lock_guard lock(mutex_);
+  health_body_ = std::move(body);
 }
 
 std::string FakeAgentApi::url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }

@@ -38,6 +38,17 @@ class FakeAgentApi {
   void answer_deploys_with(std::string body);
   /// Requests of any kind that reached this API.
   std::size_t requests_seen() const { return requests_.load(); }
+  /// Makes /api/deploy record the request and then not answer until hanging is turned off (or
+  /// the fake stops): an agent that took the deploy and went silent.
+  void hang_deploys(bool hang) { hang_deploys_ = hang; }
+  /// Makes /api/health not answer until turned off (or the fake stops).
+  void hang_health(bool hang) { hang_health_ = hang; }
+  /// The workload /api/health reports (default: idle, no deployment).
+  void set_workload(api::AgentWorkload workload);
+  /// /api/health answers this body verbatim instead (non-empty), to test malformed answers.
+  void set_health_body(std::string body);
+  /// Requests that reached /api/deploy, answered or not.
+  std::size_t deploy_calls() const { return deploy_calls_.load(); }
 
  private:
   FakeAgentApi() = default;
@@ -57,6 +68,12 @@ class FakeAgentApi {
       R"({"seq":2,"at":"2026-01-01T00:00:01Z","source":"workload","text":"listening on 8080"}],"dropped":0})";
   std::atomic<bool> healthy_{true};
   std::atomic<bool> fail_deploys_{false};
+  std::atomic<bool> hang_deploys_{false};
+  std::atomic<bool> hang_health_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> deploy_calls_{0};
+  api::AgentWorkload workload_{.state = "idle"};
+  std::string health_body_{};
 };
 
 }  // namespace ee::test

@@ -1,8 +1,9 @@
 #pragma once
 // The conformance suite of the registry store ports (easyenclave/registry/store.hpp). Every
 // implementation must pass it: it checks every method, every documented error, the exact round
-// trip of every field, list order and filters, the compare-and-set of claim_for_deployment, the
-// atomicity of AppStore::create, and concurrent use from several threads.
+// trip of every field, list order and filters, the compare-and-sets (claim_for_deployment,
+// release_deployment, set_status_if), the atomicity of AppStore::create, and concurrent use from
+// several threads.
 //
 // An implementation is plugged in through a factory type: default-constructible, owning whatever
 // the database needs for the lifetime of one test (a temporary directory, a server), with
@@ -750,6 +751,47 @@ TYPED_TEST_P(AgentStoreConformance, ClaimForDeploymentIsCompareAndSet) {
   EXPECT_TRUE(fails_with(this->agents().claim_for_deployment("missing", "dep-3"), errc::not_found));
 }
 
+TYPED_TEST_P(AgentStoreConformance, ReleaseDeploymentIsCompareAndSet) {
+  ASSERT_TRUE(ok(this->agents().insert(make_agent("a-1", "vm-1", base_time()))));
+  // Holding nothing, there is nothing to release.
+  EXPECT_TRUE(fails_with(this->agents().release_deployment("a-1", "dep-1"), errc::conflict));
+  EXPECT_TRUE(fails_with(this->agents().release_deployment("a-1", ""), errc::conflict));
+  ASSERT_TRUE(ok(this->agents().claim_for_deployment("a-1", "dep-1")));
+  // Releasing another deployment leaves the agent's own in place.
+  EXPECT_TRUE(fails_with(this->agents().release_deployment("a-1", "dep-0"), errc::conflict));
+  EXPECT_EQ(this->agents().get("a-1").value().deployment_id, "dep-1");
+  ASSERT_TRUE(ok(this->agents().release_deployment("a-1", "dep-1")));
+  EXPECT_EQ(this->agents().get("a-1").value().deployment_id, "");
+  // A newer claim survives a late release of the deployment before it.
+  ASSERT_TRUE(ok(this->agents().claim_for_deployment("a-1", "dep-2")));
+  EXPECT_TRUE(fails_with(this->agents().release_deployment("a-1", "dep-1"), errc::conflict));
+  EXPECT_EQ(this->agents().get("a-1").value().deployment_id, "dep-2");
+  EXPECT_TRUE(fails_with(this->agents().release_deployment("missing", "dep-1"), errc::not_found));
+}
+
+TYPED_TEST_P(AgentStoreConformance, ConcurrentReleasesAndClaimsNeverLoseAClaim) {
+  constexpr int kRounds = 50;
+  ASSERT_TRUE(ok(this->agents().insert(make_agent("a-1", "vm-1", base_time()))));
+  for (int round = 0; round < kRounds; ++round) {
+    auto const old_id = "old-" + std::to_string(round);
+    auto const new_id = "new-" + std::to_string(round);
+    ASSERT_TRUE(ok(this->agents().set_deployment("a-1", old_id)));
+    std::atomic<bool> claimed{false};
+    run_threads(2, [&](int t) {
+      if (t == 0) {
+        (void)this->agents().release_deployment("a-1", old_id);
+      } else {
+        // Retries until the release above has happened; then exactly this claim holds.
+        for (int i = 0; i < 100'000 && !claimed; ++i) {
+          if (this->agents().claim_for_deployment("a-1", new_id)) claimed = true;
+        }
+      }
+    });
+    ASSERT_TRUE(claimed.load());
+    EXPECT_EQ(this->agents().get("a-1").value().deployment_id, new_id);
+  }
+}
+
 TYPED_TEST_P(AgentStoreConformance, RemoveDeletesTheAgentAndFreesItsVmName) {
   ASSERT_TRUE(ok(this->agents().insert(make_agent("a-1", "vm-1", base_time()))));
   ASSERT_TRUE(ok(this->agents().insert(make_agent("a-2", "vm-2", base_time()))));
@@ -848,6 +890,8 @@ REGISTER_TYPED_TEST_SUITE_P(AgentStoreConformance, InsertThenGetRoundTripsEveryF
                             SetVerificationWithAttestationReplacesIt,
                             SetVerificationWithoutAttestationKeepsIt, SetHealthSetsHealth,
                             SetDeploymentSetsAndClears, ClaimForDeploymentIsCompareAndSet,
+                            ReleaseDeploymentIsCompareAndSet,
+                            ConcurrentReleasesAndClaimsNeverLoseAClaim,
                             RemoveDeletesTheAgentAndFreesItsVmName,
                             ConcurrentInsertsFromManyThreadsAreAllCounted,
                             ConcurrentClaimsOfOneAgentHaveExactlyOneWinner,
@@ -1200,6 +1244,57 @@ TYPED_TEST_P(DeploymentStoreConformance, SetStatusOfUnknownIdIsNotFound) {
       errc::not_found));
 }
 
+TYPED_TEST_P(DeploymentStoreConformance, SetStatusIfIsCompareAndSet) {
+  auto d = make_deployment("d-1", "a-1", "hello", base_time());
+  d.status = DeploymentStatus::pending;
+  ASSERT_TRUE(ok(this->deployments().insert(d)));
+  auto const when = at_nanos(nanos(base_time()) + 7'000'000'001);
+  // Another status than expected: nothing changes.
+  EXPECT_TRUE(fails_with(this->deployments().set_status_if("d-1", DeploymentStatus::deploying,
+                                                           DeploymentStatus::failed, "late", when),
+                         errc::conflict));
+  expect_same(this->deployments().get("d-1").value(), d);
+  auto updated = this->deployments().set_status_if("d-1", DeploymentStatus::pending,
+                                                   DeploymentStatus::deploying, "resumed", when);
+  ASSERT_TRUE(ok(updated));
+  d.status = DeploymentStatus::deploying;
+  d.detail = "resumed";
+  d.updated_at = when;
+  expect_same(*updated, d);
+  expect_same(this->deployments().get("d-1").value(), d);
+  // The same transition again no longer applies.
+  EXPECT_TRUE(fails_with(this->deployments().set_status_if("d-1", DeploymentStatus::pending,
+                                                           DeploymentStatus::failed, "", when),
+                         errc::conflict));
+  EXPECT_TRUE(fails_with(this->deployments().set_status_if("missing", DeploymentStatus::pending,
+                                                           DeploymentStatus::failed, "", when),
+                         errc::not_found));
+}
+
+TYPED_TEST_P(DeploymentStoreConformance, ConcurrentSetStatusIfHasExactlyOneWinner) {
+  constexpr int kThreads = 8;
+  for (int round = 0; round < 5; ++round) {
+    auto const id = "d-" + std::to_string(round);
+    auto d = make_deployment(id, "a-1", "hello", base_time());
+    d.status = DeploymentStatus::deploying;
+    ASSERT_TRUE(ok(this->deployments().insert(d)));
+    std::atomic<int> wins{0};
+    std::atomic<int> conflicts{0};
+    run_threads(kThreads, [&](int t) {
+      auto const to = t % 2 == 0 ? DeploymentStatus::running : DeploymentStatus::failed;
+      auto r = this->deployments().set_status_if(id, DeploymentStatus::deploying, to,
+                                                 "by " + std::to_string(t), base_time());
+      if (r) {
+        ++wins;
+      } else if (r.error() == errc::conflict) {
+        ++conflicts;
+      }
+    });
+    EXPECT_EQ(wins.load(), 1);
+    EXPECT_EQ(conflicts.load(), kThreads - 1);
+  }
+}
+
 TYPED_TEST_P(DeploymentStoreConformance, ConcurrentInsertsFromManyThreadsAreAllListed) {
   constexpr int kThreads = 8;
   constexpr int kPerThread = 100;
@@ -1223,6 +1318,7 @@ REGISTER_TYPED_TEST_SUITE_P(DeploymentStoreConformance, InsertThenGetRoundTripsE
                             ListFiltersByStatus, ListFiltersByUpdatedBeforeStrictly,
                             ListAppliesLimitAfterFiltering, ListCombinesFilters,
                             SetStatusSetsStatusDetailAndTime, SetStatusOfUnknownIdIsNotFound,
+                            SetStatusIfIsCompareAndSet, ConcurrentSetStatusIfHasExactlyOneWinner,
                             ConcurrentInsertsFromManyThreadsAreAllListed);
 
 // --- BootstrapTokenStore -----------------------------------------------------------------------

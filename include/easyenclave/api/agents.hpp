@@ -139,4 +139,26 @@ struct AgentDeployResponse {
 std::string to_json(AgentDeployResponse const& r);
 result<AgentDeployResponse> parse_agent_deploy_response(std::string_view json);
 
+// --- agent health -------------------------------------------------------------------------------
+
+/// The workload part of an agent's health answer.
+struct AgentWorkload {
+  std::string state{};          ///< "idle", "pulling", "starting", "running", "stopped", "failed"
+  std::string deployment_id{};  ///< the deployment the workload belongs to; empty when none
+  std::string image_digest{};   ///< of the running workload; empty when none
+};
+
+/// GET /api/health on the agent, without attestation: what the CP reads of it (the agent sends
+/// more, for people and clients; readers ignore fields they do not know). Unsigned: as
+/// trustworthy as the path it came over.
+struct AgentHealth {
+  std::string status{};    ///< "ok"
+  std::string agent_id{};  ///< the id the CP gave it; empty before it registered
+  AgentWorkload workload{};
+};
+std::string to_json(AgentHealth const& h);
+/// Requires `workload` with its `state`; checks every field it reads (id, digest and state
+/// formats) and names the field at fault ("body.workload.image_digest").
+result<AgentHealth> parse_agent_health(std::string_view json);
+
 }  // namespace ee::api

@@ -160,6 +160,17 @@ struct MaintenanceReport {
   std::size_t deployments_timed_out = 0;
 };
 
+/// What the recovery pass at start did (`ControlPlane::recover_deployments`).
+struct RecoveryReport {
+  /// In-flight deployments whose agent runs them: kept `deploying`, or made `running`.
+  std::size_t deployments_kept = 0;
+  /// In-flight deployments failed: their agent runs something else, nothing, reported them
+  /// failed, answered malformed, could not be reached, or is gone.
+  std::size_t deployments_failed = 0;
+  /// Agents freed that held a deployment with no record, or one already over.
+  std::size_t agents_released = 0;
+};
+
 /// A running control plane. Thread-safe; stops on destruction.
 class ControlPlane {
  public:
@@ -191,6 +202,24 @@ class ControlPlane {
   /// One scrape of every agent's `/api/health`, applying the hysteresis (down after 3 failures,
   /// up after 2 successes). Blocking.
   result<void> scrape_health();
+  /// Settles what a CP that stopped abruptly (kill -9, power loss) left half-done in the deploy
+  /// path, so an interrupted deploy can be retried at once instead of after the deploy timeout.
+  /// For each deployment `pending` or `deploying`, it asks the agent's `/api/health` (a call
+  /// signed by the CP, with the agent call timeout) what it runs: the same deployment keeps
+  /// going (`pending` becomes `deploying`; `running` with the catalog's digest, or `failed`, by
+  /// the heartbeat's rule); anything else — another deployment, nothing, no or a malformed
+  /// answer, an agent that no longer exists or holds another deployment — fails it with a detail
+  /// saying the CP restarted during the deploy and what the agent reported, and frees the agent
+  /// if it still holds that deployment. Agents that hold a deployment with no record, or one
+  /// already failed or stopped, are freed. Every change is a compare-and-set, so a concurrent
+  /// heartbeat, undeploy or new deploy is never overwritten.
+  ///
+  /// `start` runs this once in the background, right after the server is up, over the state
+  /// read before it served anything (when `Options::background_tasks` is on). Without
+  /// background tasks, call it yourself before deploys arrive: a deploy in progress in this
+  /// process would be taken for an interrupted one. Blocking. Store failures are returned;
+  /// agent failures are outcomes, not errors.
+  result<RecoveryReport> recover_deployments();
 
  private:
   struct Impl;

@@ -56,6 +56,10 @@ class AgentStore {
   /// Assigns `deployment_id` only if the agent holds no deployment now (compare-and-set, so two
   /// concurrent deploys cannot both take the agent). errc::not_found; errc::conflict when busy.
   virtual result<void> claim_for_deployment(std::string const& id, std::string const& deployment_id) = 0;
+  /// Clears the agent's deployment only if it is `deployment_id` now (compare-and-set, so
+  /// releasing a deployment that is over never frees an agent a newer deploy has claimed since).
+  /// errc::not_found; errc::conflict when the agent holds another deployment or none.
+  virtual result<void> release_deployment(std::string const& id, std::string const& deployment_id) = 0;
   virtual result<void> remove(std::string const& id) = 0;  ///< errc::not_found
 };
 
@@ -105,6 +109,12 @@ class DeploymentStore {
   /// Sets status, detail and updated_at. errc::not_found.
   virtual result<Deployment> set_status(std::string const& id, DeploymentStatus status,
                                         std::string const& detail, TimePoint at) = 0;
+  /// Sets status, detail and updated_at only if the status is `expected` now (compare-and-set,
+  /// so a background pass never overwrites what a concurrent request decided).
+  /// errc::not_found; errc::conflict when the status is another.
+  virtual result<Deployment> set_status_if(std::string const& id, DeploymentStatus expected,
+                                           DeploymentStatus status, std::string const& detail,
+                                           TimePoint at) = 0;
 };
 
 class BootstrapTokenStore {

@@ -34,7 +34,6 @@ using Reply = asio::awaitable<result<http::Response>>;
 // its own kind; an MRTD change or a digest mismatch stays until an operator removes the agent.
 constexpr std::string_view kReattestationReason = "re-attestation failed: ";
 constexpr std::string_view kMrtdChangedReason = "MRTD changed: ";
-constexpr std::string_view kDigestReason = "digest mismatch: ";
 
 bool clears_on_attestation(std::string const& reason) { return reason.starts_with(kReattestationReason); }
 
@@ -333,12 +332,6 @@ asio::awaitable<result<void>> reattest(Services& s, registry::AgentRecord const&
   co_return result<void>{};
 }
 
-// "name@sha256:<hex>" -> "sha256:<hex>"
-std::string digest_of(std::string const& image) {
-  auto const at = image.rfind('@');
-  return at == std::string::npos ? std::string() : image.substr(at + 1);
-}
-
 // Moves the agent's deployment along with what the heartbeat reports.
 asio::awaitable<result<void>> reconcile(Services& s, registry::AgentRecord const& agent,
                                         api::HeartbeatRequest const& hb) {
@@ -347,24 +340,7 @@ asio::awaitable<result<void>> reconcile(Services& s, registry::AgentRecord const
   co_return co_await s.store([&s, &agent, &hb, &now]() -> result<void> {
     auto d = s.stores.deployments->get(agent.deployment_id);
     if (!d) return d.error() == registry::errc::not_found ? s.stores.agents->set_deployment(agent.id, "") : d.error();
-    using registry::DeploymentStatus;
-    if (d->status == DeploymentStatus::failed || d->status == DeploymentStatus::stopped) return {};
-    if (hb.status == "failed") {
-      if (auto r = s.stores.deployments->set_status(d->id, DeploymentStatus::failed, "the agent reported the workload failed", now); !r) return r.error();
-      return s.stores.agents->set_deployment(agent.id, "");
-    }
-    if (hb.status != "running" || hb.image_digest.empty()) return {};
-    auto const expected = digest_of(d->image);
-    if (hb.image_digest != expected) {
-      auto const detail = "agent runs " + hb.image_digest + ", the catalog has " + expected;
-      detail::log::warn("cp", "digest mismatch agent=", agent.id, " deployment=", d->id, " ", detail);
-      if (auto r = s.stores.deployments->set_status(d->id, DeploymentStatus::failed, detail, now); !r) return r.error();
-      if (auto r = s.stores.agents->set_deployment(agent.id, ""); !r) return r;
-      return s.stores.agents->set_verification(agent.id, false, std::string(kDigestReason) + detail, std::nullopt);
-    }
-    if (d->status != DeploymentStatus::running) {
-      if (auto r = s.stores.deployments->set_status(d->id, DeploymentStatus::running, "", now); !r) return r.error();
-    }
+    if (auto r = apply_workload_report(s, agent, *d, hb.status, hb.image_digest, now); !r) return r.error();
     return {};
   });
 }

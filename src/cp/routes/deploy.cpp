@@ -167,15 +167,16 @@ Reply deploy(http::RequestContext& ctx, Services& s) {
   if (!sent || !accepted) {
     auto const error = sent ? accepted.error() : sent.error();
     auto const detail = error.message();
-    (void)co_await s.store([&s, &d, &detail, at = s.now()]() -> result<void> {
-      if (auto r = s.stores.deployments->set_status(d.id, registry::DeploymentStatus::failed, detail, at); !r) return r.error();
-      return s.stores.agents->set_deployment(d.agent_id, "");
-    });
+    (void)co_await s.store([&s, &d, &detail, at = s.now()] { return fail_deployment(s, d, detail, at); });
     co_return error;
   }
-  // The agent accepted it: from here its heartbeats report progress (running, or failed).
-  auto deploying = co_await s.store([&s, &id = d.id, at = s.now()] {
-    return s.stores.deployments->set_status(id, registry::DeploymentStatus::deploying, "", at);
+  // The agent accepted it: from here its heartbeats report progress (running, or failed). A
+  // heartbeat may have been first; what it decided stands.
+  auto deploying = co_await s.store([&s, &id = d.id, at = s.now()]() -> result<registry::Deployment> {
+    auto moved = s.stores.deployments->set_status_if(id, registry::DeploymentStatus::pending,
+                                                     registry::DeploymentStatus::deploying, "", at);
+    if (moved || moved.error() != registry::errc::conflict) return moved;
+    return s.stores.deployments->get(id);
   });
   if (!deploying) co_return deploying.error();
   detail::log::info("cp", "deploying deployment=", d.id, " app=", d.app_name, " version=", d.version,

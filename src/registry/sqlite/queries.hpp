@@ -71,6 +71,9 @@ inline constexpr char kSetDeployment[] = "UPDATE agents SET deployment_id = ? WH
 // The compare-and-set: changes nothing unless the agent is idle.
 inline constexpr char kClaimAgent[] =
     "UPDATE agents SET deployment_id = ? WHERE id = ? AND deployment_id = ''";
+// The compare-and-set of a release: changes nothing unless the agent holds that deployment.
+inline constexpr char kReleaseAgent[] =
+    "UPDATE agents SET deployment_id = '' WHERE id = ? AND deployment_id = ? AND deployment_id <> ''";
 inline constexpr char kSelectAgentDeployment[] = "SELECT deployment_id FROM agents WHERE id = ?";
 inline constexpr char kDeleteAgent[] = "DELETE FROM agents WHERE id = ?";
 
@@ -133,6 +136,9 @@ inline constexpr char kDeploymentWhereUpdatedBefore[] = "updated_at < ?";
 inline constexpr char kDeploymentOrder[] = " ORDER BY created_at DESC, id";
 inline constexpr char kSetDeploymentStatus[] =
     "UPDATE deployments SET status = ?, detail = ?, updated_at = ? WHERE id = ?";
+inline constexpr char kSetDeploymentStatusIf[] =
+    "UPDATE deployments SET status = ?, detail = ?, updated_at = ? WHERE id = ? AND status = ?";
+inline constexpr char kSelectDeploymentStatus[] = "SELECT status FROM deployments WHERE id = ?";
 
 // SQLite takes OFFSET only after a LIMIT; a negative LIMIT means none.
 inline constexpr char kLimitOffset[] = " LIMIT ? OFFSET ?";

@@ -341,6 +341,30 @@ class SqliteAgentStore final : public AgentStore {
     });
   }
 
+  result<void> release_deployment(std::string const& id,
+                                  std::string const& deployment_id) override {
+    return db_->write("release agent", [&](Connection& c) -> result<void> {
+      {
+        auto q = c.query(sql::kReleaseAgent);
+        if (!q) return q.error();
+        q->bind_text(id).bind_text(deployment_id);
+        if (auto done = q->run(); !done) return done.error();
+        if (q->changes() == 1) return {};
+      }
+      // As in claim_for_deployment: the write lock is held, so this reads what the UPDATE saw.
+      auto q = c.query(sql::kSelectAgentDeployment);
+      if (!q) return q.error();
+      q->bind_text(id);
+      auto row = q->step();
+      if (!row) return row.error();
+      if (!*row) return not_found("no agent with id '" + id + "'");
+      auto const held = q->text(0);
+      return Error(errc::conflict, "agent '" + id + "' holds " +
+                                       (held.empty() ? "no deployment" : "deployment '" + held + "'") +
+                                       ", not '" + deployment_id + "'");
+    });
+  }
+
   result<void> remove(std::string const& id) override {
     return db_->write("remove agent", [&](Connection& c) -> result<void> {
       auto q = c.query(sql::kDeleteAgent);
@@ -647,6 +671,37 @@ class SqliteDeploymentStore final : public DeploymentStore {
         q->bind_text(to_string(status)).bind_text(detail).bind_time(at).bind_text(id);
         if (auto done = q->run(); !done) return done.error();
         if (q->changes() == 0) return not_found("no deployment with id '" + id + "'");
+      }
+      auto q = c.query(sql::kSelectDeployment);
+      if (!q) return q.error();
+      q->bind_text(id);
+      return read_one_deployment(*q, id);
+    });
+  }
+
+  result<Deployment> set_status_if(std::string const& id, DeploymentStatus expected,
+                                   DeploymentStatus status, std::string const& detail,
+                                   TimePoint at) override {
+    return db_->write("set deployment status if", [&](Connection& c) -> result<Deployment> {
+      {
+        auto q = c.query(sql::kSetDeploymentStatusIf);
+        if (!q) return q.error();
+        q->bind_text(to_string(status))
+            .bind_text(detail)
+            .bind_time(at)
+            .bind_text(id)
+            .bind_text(to_string(expected));
+        if (auto done = q->run(); !done) return done.error();
+        if (q->changes() == 0) {
+          auto current = c.query(sql::kSelectDeploymentStatus);
+          if (!current) return current.error();
+          current->bind_text(id);
+          auto row = current->step();
+          if (!row) return row.error();
+          if (!*row) return not_found("no deployment with id '" + id + "'");
+          return Error(errc::conflict, "deployment '" + id + "' is " + current->text(0) + ", not " +
+                                           std::string(to_string(expected)));
+        }
       }
       auto q = c.query(sql::kSelectDeployment);
       if (!q) return q.error();

@@ -1,0 +1,196 @@
+// Recovery at start: what a CP killed in the middle of a deploy (kill -9, power loss) left
+// half-done is settled at once, instead of holding the agent until the deploy timeout.
+//
+// The deploy route claims the agent, records the deployment `pending`, calls the agent, then
+// marks it `deploying`; the routes that end a deployment mark it failed or stopped, then free
+// the agent. An abrupt stop between any two of these steps leaves one of:
+//   - a deployment `pending` or `deploying` that the agent may or may not have received: the
+//     agent is asked what it runs (recover_one);
+//   - an agent holding a deployment that has no record (stopped between claim and insert), or
+//     one already failed or stopped (stopped before the release), or one of another agent: the
+//     agent is freed (release_holders).
+#include "cp/services.hpp"
+
+#include "detail/log.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include <atomic>
+
+namespace ee::cp {
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using registry::DeploymentStatus;
+
+constexpr char kRestarted[] = "the CP restarted during the deploy; ";
+
+// What the workers found, and the first store failure (the pass goes on past agent failures).
+struct Tally {
+  RecoveryReport report{};
+  std::optional<Error> store_error{};
+};
+
+asio::awaitable<void> settle_failed(Services& s, registry::Deployment const& d, std::string const& reported,
+                                    Tally& tally) {
+  auto const detail = kRestarted + reported;
+  auto failed = co_await s.store([&s, &d, &detail, at = s.now()] { return fail_deployment(s, d, detail, at); });
+  if (!failed) {
+    tally.store_error = failed.error();
+    co_return;
+  }
+  if (!*failed) co_return;  // moved on meanwhile (a heartbeat, an undeploy): nothing to recover
+  ++tally.report.deployments_failed;
+  detail::log::info("cp", "recovery failed deployment=", d.id, " agent=", d.agent_id, " was=", registry::to_string(d.status),
+                    " detail=", detail);
+}
+
+std::string what_it_holds(std::string const& deployment_id) {
+  return deployment_id.empty() ? "no deployment" : "deployment " + deployment_id;
+}
+
+// Why `d` cannot go on, from its agent's record and answer; empty when the agent runs it (then
+// `health` holds the answer).
+asio::awaitable<result<std::string>> diagnose(Services& s, registry::Deployment const& d,
+                                              std::optional<registry::AgentRecord>& agent,
+                                              std::optional<api::AgentHealth>& health) {
+  auto record = co_await s.store([&s, &id = d.agent_id] { return s.stores.agents->get(id); });
+  if (!record) {
+    if (record.error() != registry::errc::not_found) co_return record.error();
+    co_return "agent " + d.agent_id + " no longer exists";
+  }
+  if (record->deployment_id != d.id) co_return "agent " + record->id + " holds " + what_it_holds(record->deployment_id);
+  agent = std::move(*record);
+  auto response = co_await call_agent(s, *agent, bhttp::verb::get, "/api/health", "");
+  if (!response) co_return "no answer from the agent: " + response.error().message();
+  auto parsed = api::parse_agent_health(response->body());
+  if (!parsed) co_return "agent " + agent->id + " answered a malformed health: " + parsed.error().message();
+  if (!parsed->agent_id.empty() && parsed->agent_id != agent->id) {
+    co_return "the agent's address answers as agent " + parsed->agent_id + ", not " + agent->id;
+  }
+  auto const& w = parsed->workload;
+  if (w.deployment_id != d.id) {
+    co_return "agent " + agent->id + " runs " + what_it_holds(w.deployment_id) + " (workload " + w.state + ")";
+  }
+  if (w.state == "idle" || w.state == "stopped") co_return "agent " + agent->id + " has the deployment " + w.state;
+  health = std::move(*parsed);
+  co_return std::string();
+}
+
+asio::awaitable<void> recover_one(Services& s, registry::Deployment const& d, Tally& tally) {
+  std::optional<registry::AgentRecord> agent;
+  std::optional<api::AgentHealth> health;
+  auto reason = co_await diagnose(s, d, agent, health);
+  if (!reason) {
+    tally.store_error = reason.error();
+    co_return;
+  }
+  if (!reason->empty()) {
+    co_await settle_failed(s, d, *reason, tally);
+    co_return;
+  }
+  auto const& w = health->workload;
+
+  // The agent has it: the heartbeat's rule decides running or failed; otherwise it goes on.
+  auto const now = s.now();
+  auto progress = co_await s.store([&s, &agent = *agent, &d, &w, &now]() -> result<Progress> {
+    auto applied = apply_workload_report(s, agent, d, w.state, w.image_digest, now);
+    if (!applied || *applied != Progress::unchanged || d.status != DeploymentStatus::pending) return applied;
+    auto moved = s.stores.deployments->set_status_if(d.id, DeploymentStatus::pending, DeploymentStatus::deploying, "", now);
+    if (!moved && moved.error() != registry::errc::conflict && moved.error() != registry::errc::not_found) {
+      return moved.error();
+    }
+    return Progress::unchanged;
+  });
+  if (!progress) {
+    tally.store_error = progress.error();
+    co_return;
+  }
+  if (*progress == Progress::failed) {
+    ++tally.report.deployments_failed;
+    detail::log::info("cp", "recovery failed deployment=", d.id, " agent=", d.agent_id,
+                      " was=", registry::to_string(d.status), " workload=", w.state, " digest=", w.image_digest);
+    co_return;
+  }
+  ++tally.report.deployments_kept;
+  detail::log::info("cp", "recovery kept deployment=", d.id, " agent=", d.agent_id,
+                    " status=", *progress == Progress::running ? "running" : "deploying", " workload=", w.state);
+}
+
+asio::awaitable<void> recover_worker(Services& s, std::vector<registry::Deployment> const& deployments,
+                                     std::atomic<std::size_t>& next, Tally& tally) {
+  for (auto i = next++; i < deployments.size(); i = next++) co_await recover_one(s, deployments[i], tally);
+}
+
+// Frees the agents whose deployment has no record, is over, or is another agent's.
+result<std::size_t> release_holders(Services& s, std::vector<registry::AgentRecord> const& holders) {
+  std::size_t released = 0;
+  for (auto const& agent : holders) {
+    auto d = s.stores.deployments->get(agent.deployment_id);
+    std::string why;
+    if (!d) {
+      if (d.error() != registry::errc::not_found) return d.error();
+      why = "its deployment has no record (the CP stopped between claiming the agent and recording the deployment)";
+    } else if (d->agent_id != agent.id) {
+      why = "the deployment belongs to agent " + d->agent_id;
+    } else if (d->status == DeploymentStatus::failed || d->status == DeploymentStatus::stopped) {
+      why = "the deployment is " + std::string(registry::to_string(d->status)) + " (the CP stopped before freeing the agent)";
+    } else {
+      continue;
+    }
+    if (auto r = s.stores.agents->release_deployment(agent.id, agent.deployment_id); !r) {
+      if (r.error() == registry::errc::conflict || r.error() == registry::errc::not_found) continue;
+      return r.error();
+    }
+    ++released;
+    detail::log::info("cp", "recovery freed agent=", agent.id, " deployment=", agent.deployment_id, " reason=", why);
+  }
+  return released;
+}
+
+}  // namespace
+
+result<InFlight> read_in_flight(Services& s) {
+  InFlight out;
+  for (auto status : {DeploymentStatus::pending, DeploymentStatus::deploying}) {
+    registry::DeploymentFilter filter;
+    filter.status = status;
+    auto list = s.stores.deployments->list(filter);
+    if (!list) return list.error();
+    out.deployments.insert(out.deployments.end(), list->begin(), list->end());
+  }
+  auto agents = s.stores.agents->list();
+  if (!agents) return agents.error();
+  for (auto& agent : *agents) {
+    if (!agent.deployment_id.empty()) out.holders.push_back(std::move(agent));
+  }
+  return out;
+}
+
+asio::awaitable<result<RecoveryReport>> recover_in_flight(Services& s, InFlight const& in_flight) {
+  Tally tally;
+  auto released = co_await s.store([&s, &in_flight] { return release_holders(s, in_flight.holders); });
+  if (!released) co_return released.error();
+  tally.report.agents_released = *released;
+
+  std::atomic<std::size_t> next{0};
+  auto const& deployments = in_flight.deployments;
+  using namespace asio::experimental::awaitable_operators;
+  // Eight agents asked at a time, as the health scrape does: a CP with many interrupted deploys
+  // settles them within a few agent call timeouts without flooding its outbound connections.
+  co_await (recover_worker(s, deployments, next, tally) && recover_worker(s, deployments, next, tally) &&
+            recover_worker(s, deployments, next, tally) && recover_worker(s, deployments, next, tally) &&
+            recover_worker(s, deployments, next, tally) && recover_worker(s, deployments, next, tally) &&
+            recover_worker(s, deployments, next, tally) && recover_worker(s, deployments, next, tally));
+  if (tally.store_error) co_return *tally.store_error;
+  if (!in_flight.deployments.empty() || tally.report.agents_released > 0) {
+    detail::log::info("cp", "recovery done in_flight=", in_flight.deployments.size(), " kept=",
+                      tally.report.deployments_kept, " failed=", tally.report.deployments_failed,
+                      " agents_freed=", tally.report.agents_released);
+  }
+  co_return tally.report;
+}
+
+}  // namespace ee::cp
