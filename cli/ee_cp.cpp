@@ -35,6 +35,11 @@ int main(int argc, char** argv) {
                     tokens = "Token issuers", cf = "Cloudflare", timing = "Timings";
   opt("--listen", c.listen, "EE_LISTEN", "HOST:PORT to serve the API on (port 0: any free port)", server);
   opt("--threads", c.threads, "EE_THREADS", "Server threads", server);
+  opt("--max-connections", c.max_connections, "EE_MAX_CONNECTIONS", "Open connections at most, more get 503 (0: 3/4 of the descriptor limit, at most 1024)", server);
+  opt("--rate-limit-anonymous-per-minute", c.rate_limit_anonymous_per_minute, "EE_RATE_LIMIT_ANONYMOUS_PER_MINUTE", "Requests a minute per client address on anonymous routes, more get 429 (0: no limit)", server);
+  opt("--rate-limit-anonymous-burst", c.rate_limit_anonymous_burst, "EE_RATE_LIMIT_ANONYMOUS_BURST", "Requests a client address may send at once on anonymous routes", server);
+  opt("--trusted-proxy", c.trusted_proxies, "EE_TRUSTED_PROXIES", "Peer address or prefix whose CF-Connecting-IP/X-Forwarded-For names the client (127.0.0.1 behind a tunnel; repeat or comma-separate)", server)
+      ->delimiter(',');
   opt("--db", c.db, "EE_DB", "SQLite database file (a cache agents rebuild); empty: in memory, --dev only", server);
   opt("--admin-token", c.admin_token, "EE_ADMIN_TOKEN", "Bearer token of the admin routes (empty: admin off)", server);
   opt("--signing-key", c.signing_key_file, "EE_SIGNING_KEY_FILE", "PEM file of the CP's P-256 key, created if missing (empty: new key per run)", server);

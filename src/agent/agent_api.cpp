@@ -6,6 +6,7 @@
 #include <easyenclave/agent/error.hpp>
 #include <easyenclave/api/agents.hpp>
 #include <easyenclave/encoding.hpp>
+#include <easyenclave/http/error.hpp>
 
 #include "detail/json.hpp"
 #include "detail/log.hpp"
@@ -13,11 +14,14 @@
 #include "detail/time.hpp"
 
 #include <boost/asio/post.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
 
 #include <charconv>
 #include <fstream>
@@ -310,7 +314,10 @@ Reply undeploy(http::RequestContext& ctx, AgentRuntime::Impl& s) {
 // --- every other path: the workload ----------------------------------------------------------
 
 // Hop-by-hop fields (RFC 9110 section 7.6.1) belong to one connection and are not forwarded;
-// Host is the next hop's, which the client sets.
+// Host is the next hop's, which the client sets. Content-Length and Transfer-Encoding are the
+// framing of the request as it reached us: the server has already refused every framing but a
+// single Content-Length or chunked, and the request forwarded carries the body it read with a
+// Content-Length of its own, so the workload sees exactly one request however this one was sent.
 bool hop_by_hop(bhttp::field name) {
   switch (name) {
     case bhttp::field::connection:
@@ -328,13 +335,48 @@ bool hop_by_hop(bhttp::field name) {
   }
 }
 
+// The fields a Connection header names are hop-by-hop as well (RFC 9110 section 7.6.1).
+bool named_by_connection(http::Request const& request, std::string_view name) {
+  auto const [first, last] = request.equal_range(bhttp::field::connection);
+  for (auto it = first; it != last; ++it) {
+    std::string_view list = it->value();
+    while (true) {
+      auto const comma = list.find(',');
+      auto token = list.substr(0, comma);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+      if (!token.empty() && boost::beast::iequals(token, name)) return true;
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+  }
+  return false;
+}
+
+// The target to send the workload, in origin-form ("/path?query"). An absolute-form target
+// (RFC 9112 section 3.2.2) is reduced to its path and query: appended to the workload's URL as it
+// is, "http://evil.example/" or "@evil.example/" would change the host the agent connects to.
+result<std::string> origin_form(std::string_view target) {
+  if (target.starts_with('/')) return std::string(target);
+  auto const url = boost::urls::parse_absolute_uri(target);
+  if (url && (url->scheme() == "http" || url->scheme() == "https")) {
+    std::string out(url->encoded_path());
+    if (!out.starts_with('/')) out.insert(out.begin(), '/');
+    if (url->has_query()) out += "?" + std::string(url->encoded_query());
+    return out;
+  }
+  return Error(http::errc::bad_request, "the request target must be a path or an http(s) URL");
+}
+
 constexpr std::size_t kMaxProxiedResponse = 64 * 1024 * 1024;
 
 Reply workload(http::RequestContext& ctx, AgentRuntime::Impl& s) {
-  http::Request out{ctx.request.method(),
-                    s.options.workload_url + std::string(ctx.request.target()), 11};
+  auto target = origin_form(ctx.request.target());
+  if (!target) co_return target.error();
+  http::Request out{ctx.request.method(), s.options.workload_url + *target, 11};
   for (auto const& field : ctx.request) {
-    if (!hop_by_hop(field.name())) out.insert(field.name_string(), field.value());
+    if (hop_by_hop(field.name()) || named_by_connection(ctx.request, field.name_string())) continue;
+    out.insert(field.name_string(), field.value());
   }
   out.body() = ctx.request.body();
   out.prepare_payload();

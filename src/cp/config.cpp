@@ -4,6 +4,7 @@
 #include <easyenclave/file.hpp>
 #include <easyenclave/http/address.hpp>
 #include <easyenclave/http/https_client.hpp>
+#include <easyenclave/http/rate_limit.hpp>
 #include <easyenclave/registry/sqlite.hpp>
 #include <easyenclave/tdx/simulator.hpp>
 
@@ -167,6 +168,22 @@ result<Options> make_options(Config const& c) {
   o.server.port = address->port;
   if (c.threads == 0 || c.threads > 64) return bad("threads", "must be 1-64");
   o.server.threads = c.threads;
+  if (c.max_connections > 1'000'000) return bad("max_connections", "must be 0 (automatic) to 1000000");
+  o.server.max_connections = c.max_connections;
+  if (c.rate_limit_anonymous_per_minute > 1'000'000) {
+    return bad("rate_limit_anonymous_per_minute", "must be 0 (no limit) to 1000000");
+  }
+  if (c.rate_limit_anonymous_per_minute > 0 &&
+      (c.rate_limit_anonymous_burst == 0 || c.rate_limit_anonymous_burst > 1'000'000)) {
+    return bad("rate_limit_anonymous_burst", "must be 1 to 1000000");
+  }
+  auto& anonymous = o.server.rate_limits["anonymous"];
+  anonymous.per_minute = c.rate_limit_anonymous_per_minute;
+  anonymous.burst = c.rate_limit_anonymous_burst;
+  if (auto proxies = http::AddressSet::parse(c.trusted_proxies); !proxies) {
+    return proxies.error().with_context("trusted_proxies");
+  }
+  o.server.trusted_proxies = c.trusted_proxies;
   o.admin_token = c.admin_token;
 
   http::HttpsOptions https;

@@ -35,6 +35,12 @@ constexpr CodeInfo kHttpCodes[] = {
      condition::invalid_input},
     {static_cast<int>(errc::bad_request), "bad_request", "malformed HTTP request", condition::invalid_input},
     {static_cast<int>(errc::internal_error), "internal_error", "internal server error", uf},
+    {static_cast<int>(errc::rate_limited), "rate_limited", "too many requests from this client",
+     condition::unavailable},
+    {static_cast<int>(errc::too_many_connections), "too_many_connections",
+     "the server has too many open connections", condition::unavailable},
+    {static_cast<int>(errc::unsupported_transfer_coding), "unsupported_transfer_coding",
+     "transfer coding not supported", condition::invalid_input},
 };
 }  // namespace
 

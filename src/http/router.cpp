@@ -228,7 +228,8 @@ std::optional<std::string> RequestContext::query(std::string_view name) const {
 
 // ---- Router ----------------------------------------------------------------------------------
 
-Router& Router::add(bhttp::verb method, std::string pattern, Handler handler) {
+Router& Router::add(bhttp::verb method, std::string pattern, Handler handler,
+                    std::string rate_class) {
   auto fail = [&](std::string_view why) -> Router& {
     if (!first_error_.failed()) {
       first_error_ = Error(errc::invalid_route, "route " + std::string(bhttp::to_string(method)) +
@@ -246,22 +247,22 @@ Router& Router::add(bhttp::verb method, std::string pattern, Handler handler) {
       return fail("duplicate of '" + routes_[i].pattern + "'");
     }
   }
-  routes_.push_back(Route{method, std::move(pattern), std::move(handler)});
+  routes_.push_back(Route{method, std::move(pattern), std::move(handler), std::move(rate_class)});
   segments_.push_back(std::move(parsed));
   return *this;
 }
 
-Router& Router::get(std::string pattern, Handler handler) {
-  return add(bhttp::verb::get, std::move(pattern), std::move(handler));
+Router& Router::get(std::string pattern, Handler handler, std::string rate_class) {
+  return add(bhttp::verb::get, std::move(pattern), std::move(handler), std::move(rate_class));
 }
-Router& Router::post(std::string pattern, Handler handler) {
-  return add(bhttp::verb::post, std::move(pattern), std::move(handler));
+Router& Router::post(std::string pattern, Handler handler, std::string rate_class) {
+  return add(bhttp::verb::post, std::move(pattern), std::move(handler), std::move(rate_class));
 }
-Router& Router::put(std::string pattern, Handler handler) {
-  return add(bhttp::verb::put, std::move(pattern), std::move(handler));
+Router& Router::put(std::string pattern, Handler handler, std::string rate_class) {
+  return add(bhttp::verb::put, std::move(pattern), std::move(handler), std::move(rate_class));
 }
-Router& Router::del(std::string pattern, Handler handler) {
-  return add(bhttp::verb::delete_, std::move(pattern), std::move(handler));
+Router& Router::del(std::string pattern, Handler handler, std::string rate_class) {
+  return add(bhttp::verb::delete_, std::move(pattern), std::move(handler), std::move(rate_class));
 }
 
 Router& Router::fallback(Handler handler) {

@@ -39,6 +39,7 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <openssl/ssl.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <array>
@@ -49,6 +50,7 @@
 #include <ctime>
 #include <exception>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -87,6 +89,17 @@ constexpr auto kTlsShutdownTime = std::chrono::milliseconds(1000);
 // After shutdown_grace, sessions are closed forcibly; this is how long we let them unwind before
 // the io_context is stopped outright.
 constexpr auto kForceCloseUnwind = std::chrono::milliseconds(200);
+// When accept fails (EMFILE, ENFILE, ENOBUFS, ENOMEM...) the listening socket stays readable, so
+// retrying at once would spin: wait, doubling the wait while it keeps failing.
+constexpr auto kAcceptBackoffMin = std::chrono::milliseconds(10);
+constexpr auto kAcceptBackoffMax = std::chrono::milliseconds(1000);
+// Events that can repeat thousands of times a second get at most one log line this often.
+constexpr auto kLogEvery = std::chrono::seconds(10);
+// Connections over the cap answered with a 503 at the same time, at most; beyond that they are
+// closed at once. Each one lingers briefly so the client reads the answer instead of a reset.
+constexpr std::size_t kMaxRefusing = 32;
+constexpr auto kRefusalTime = std::chrono::milliseconds(500);
+constexpr std::size_t kRefusalDrainBytes = 64 * 1024;
 
 using PlainStream = beast::tcp_stream;
 using TlsStream = ssl::stream<beast::tcp_stream>;
@@ -176,6 +189,40 @@ bool is_parse_error(error_code const& ec) {
          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
 }
 
+// Bounds the log lines of an event that can repeat thousands of times a second (accept failing,
+// connections refused, clients over their rate limit): the first occurrence gets a line, then at
+// most one line per kLogEvery carrying how many happened since the previous line, and the end of
+// a burst whose start was logged gets one line too. Not thread-safe: one owner, or a lock.
+class EventLog {
+ public:
+  /// Records one event. True when a line is due now; `count` is then the number of events since
+  /// the previous line, this one included.
+  bool note(Clock::time_point now, std::size_t& count) {
+    ++pending_;
+    ++burst_;
+    if (now < next_line_) return false;
+    next_line_ = now + kLogEvery;
+    count = std::exchange(pending_, 0);
+    announced_ = true;
+    return true;
+  }
+  /// Ends the current burst. True when its start was logged; `count` is then the number of
+  /// events of the burst.
+  bool end_burst(std::size_t& count) {
+    if (burst_ == 0) return false;
+    count = std::exchange(burst_, 0);
+    if (!std::exchange(announced_, false)) return false;
+    pending_ = 0;
+    return true;
+  }
+
+ private:
+  Clock::time_point next_line_{};
+  std::size_t pending_ = 0;
+  std::size_t burst_ = 0;
+  bool announced_ = false;
+};
+
 std::string allow_value(std::vector<bhttp::verb> const& methods) {
   std::string out;
   for (auto const method : methods) {
@@ -218,6 +265,17 @@ struct ServerState {
   std::atomic<std::size_t> in_flight{0};
   std::atomic<std::size_t> connections{0};
   std::atomic<bool> stopping{false};
+
+  // Fixed at start, read-only afterwards.
+  std::size_t max_connections = 0;
+  AddressSet trusted_proxies{};
+  std::map<std::string, std::unique_ptr<RateLimiter>, std::less<>> limiters{};
+
+  std::atomic<std::size_t> refused{0};        // connections over the cap, since start
+  std::atomic<std::size_t> refusing{0};       // 503 answers being written right now
+  std::atomic<std::size_t> rate_limited{0};   // 429 answers, since start
+  std::mutex rate_log_mutex;
+  EventLog rate_log{};  // guarded by rate_log_mutex
 
   std::mutex mutex;                // guards everything below; never held across co_await
   std::condition_variable changed;  // sessions emptied, stop finished, a signal arrived
@@ -318,9 +376,38 @@ asio::awaitable<void> refuse(Impl& impl, Session<Stream>& session, bhttp::status
   co_await close_connection(session, true);
 }
 
+// Refuses the request when its client is over the route's rate limit; nullopt lets it through.
+std::optional<Response> over_rate_limit(Impl& impl, Router::Route const& route,
+                                        RequestContext const& context) {
+  if (route.rate_class.empty()) return std::nullopt;
+  auto const limiter = impl.limiters.find(route.rate_class);
+  if (limiter == impl.limiters.end()) return std::nullopt;  // a class whose limit is 0: off
+  auto const decision = limiter->second->take(context.client);
+  if (decision.allowed) return std::nullopt;
+  ++impl.rate_limited;
+  {
+    std::lock_guard const lock(impl.rate_log_mutex);
+    std::size_t count = 0;
+    if (impl.rate_log.note(Clock::now(), count)) {
+      detail::log::warn(kComponent, "rate limit: answered 429 to ", count,
+                        " request(s) since the last report; latest class=", route.rate_class,
+                        " client=", context.client.to_string());
+    }
+  }
+  auto const seconds = std::to_string(decision.retry_after.count());
+  // RFC 6585 section 4, with Retry-After (RFC 9110 section 10.2.3) in seconds.
+  auto response = error_response(bhttp::status::too_many_requests, code_id(errc::rate_limited),
+                                 "too many requests from this address; retry after " + seconds +
+                                     " s",
+                                 context.request_id);
+  response.set(bhttp::field::retry_after, seconds);
+  return response;
+}
+
 asio::awaitable<Response> dispatch(Impl& impl, Request const& request,
                                    std::string const& request_id, tcp::endpoint const& remote) {
-  RequestContext context{request, {}, request_id, remote};
+  RequestContext context{request, {}, request_id, remote,
+                         client_address(remote.address(), request, impl.trusted_proxies)};
   auto match = impl.router.match(request.method(), context.path());
   if (match.kind == Router::MatchKind::not_found) {
     co_return error_response(bhttp::status::not_found, code_id(errc::route_not_found),
@@ -333,6 +420,7 @@ asio::awaitable<Response> dispatch(Impl& impl, Request const& request,
     response.set(bhttp::field::allow, allow_value(match.allowed_methods));
     co_return response;
   }
+  if (auto refused = over_rate_limit(impl, *match.route, context)) co_return std::move(*refused);
   context.params = std::move(match.params);
 
   std::optional<result<Response>> outcome;
@@ -360,6 +448,73 @@ asio::awaitable<Response> dispatch(Impl& impl, Request const& request,
                       " detail=", error.message());
   }
   co_return error_response(error, request_id);
+}
+
+struct FramingProblem {
+  bhttp::status status{};
+  errc code{};
+  std::string_view message{};
+};
+
+// RFC 9112 sections 6.1-6.3. The one framing of a request body we accept is either a single
+// Content-Length of digits or Transfer-Encoding that is exactly chunked; anything else is how
+// two parsers in a row (ours and the workload's behind the agent, or a proxy's in front of us)
+// come to disagree about where a request ends, which is request smuggling. Beast on its own
+// takes "Transfer-Encoding: xchunked" or "chunked, identity" as no body at all and would parse
+// the body as the next request.
+std::optional<FramingProblem> framing_problem(bhttp::fields const& fields, unsigned version) {
+  std::size_t lengths = 0;
+  bool length_is_digits = true;
+  bool has_transfer_encoding = false;
+  std::vector<std::string_view> codings;
+  for (auto const& field : fields) {
+    if (field.name() == bhttp::field::content_length) {
+      ++lengths;
+      auto const value = field.value();
+      length_is_digits = length_is_digits && !value.empty() &&
+                         std::all_of(value.begin(), value.end(),
+                                     [](char c) { return c >= '0' && c <= '9'; });
+    } else if (field.name() == bhttp::field::transfer_encoding) {
+      has_transfer_encoding = true;
+      // The lines of a repeated field are one comma-separated list (RFC 9110 section 5.3).
+      std::string_view list = field.value();
+      while (true) {
+        auto const comma = list.find(',');
+        auto coding = list.substr(0, comma);
+        while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) {
+          coding.remove_prefix(1);
+        }
+        while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) {
+          coding.remove_suffix(1);
+        }
+        if (!coding.empty()) codings.push_back(coding);
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+      }
+    }
+  }
+  auto const bad = [](std::string_view message) {
+    return FramingProblem{bhttp::status::bad_request, errc::bad_request, message};
+  };
+  // RFC 9110 section 8.6: a list or repeated values could each be read differently downstream.
+  if (lengths > 1) return bad("more than one Content-Length field");
+  if (lengths == 1 && !length_is_digits) return bad("Content-Length must be one decimal number");
+  if (!has_transfer_encoding) return std::nullopt;
+  if (lengths > 0) return bad("both Content-Length and Transfer-Encoding");
+  if (version < 11) return bad("Transfer-Encoding in an HTTP/1.0 request");
+  if (codings.empty() || !beast::iequals(codings.back(), "chunked")) {
+    return bad("Transfer-Encoding must end with chunked");
+  }
+  auto const chunked = std::count_if(codings.begin(), codings.end(), [](std::string_view c) {
+    return beast::iequals(c, "chunked");
+  });
+  if (chunked > 1) return bad("chunked applied more than once");  // RFC 9112 section 6.1
+  if (codings.size() > 1) {
+    // RFC 9112 section 6.1: a coding the server does not understand is 501.
+    return FramingProblem{bhttp::status::not_implemented, errc::unsupported_transfer_coding,
+                          "only the chunked transfer coding is supported"};
+  }
+  return std::nullopt;
 }
 
 // Reads one request from `buffer`/the stream, answers it, and says whether the connection may
@@ -405,6 +560,11 @@ asio::awaitable<bool> serve_one(Impl& impl, Session<Stream>& session, beast::fla
   if (header.version() >= 11 && header.find(bhttp::field::host) == header.end()) {
     co_await refuse(impl, session, bhttp::status::bad_request, code_id(errc::bad_request),
                     "missing Host header", request_id, method, started);
+    co_return false;
+  }
+  if (auto const problem = framing_problem(header, header.version())) {
+    co_await refuse(impl, session, problem->status, code_id(problem->code), problem->message,
+                    request_id, method, started);
     co_return false;
   }
 
@@ -541,24 +701,98 @@ void start_session(Impl& impl, tcp::socket socket, Args&&... args) {
   });
 }
 
+// Decrements a counter when a frame ends, also when it is destroyed without resuming.
+class CountedScope {
+ public:
+  explicit CountedScope(std::atomic<std::size_t>& counter) : counter_(counter) {}
+  ~CountedScope() { --counter_; }
+  CountedScope(CountedScope const&) = delete;
+  CountedScope& operator=(CountedScope const&) = delete;
+
+ private:
+  std::atomic<std::size_t>& counter_;
+};
+
+// A connection over the cap: a 503 the client can read (RFC 9110 section 15.6.4), then close.
+// The request itself is not read; what the client sends is drained for a moment so closing does
+// not reset the connection before the answer is read (see kLingerTime).
+asio::awaitable<void> refuse_connection(Impl& impl, tcp::socket socket) {
+  CountedScope const counted(impl.refusing);
+  beast::tcp_stream stream(std::move(socket));
+  stream.expires_after(kRefusalTime);
+  auto const request_id = make_request_id();
+  auto response = error_response(bhttp::status::service_unavailable,
+                                 code_id(errc::too_many_connections),
+                                 "the server has too many open connections, retry later",
+                                 request_id);
+  response.set(bhttp::field::retry_after, "1");
+  finish_headers(response, request_id, false);
+  auto [write_ec, written] = co_await bhttp::async_write(stream, response, kUseTuple);
+  if (!write_ec) {
+    error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    std::array<char, kReadChunk> sink{};
+    std::size_t drained = 0;
+    while (!ec && drained < kRefusalDrainBytes) {
+      auto [read_ec, n] = co_await stream.async_read_some(asio::buffer(sink), kUseTuple);
+      ec = read_ec;
+      drained += n;
+    }
+  }
+  stream.close();
+}
+
 asio::awaitable<void> accept_loop(Impl& impl) {
   auto& acceptor = *impl.acceptor;
+  auto backoff = kAcceptBackoffMin;
+  EventLog failures;  // this coroutine is their only user
+  EventLog refusals;
   while (!impl.stopping.load()) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(*impl.ioc), kUseTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open() || impl.stopping.load()) {
         co_return;
       }
-      // EMFILE/ENFILE and friends: back off briefly instead of spinning on the error.
-      detail::log::warn(kComponent, "accept failed: ", ec.message());
-      asio::steady_timer backoff(co_await asio::this_coro::executor,
-                                 std::chrono::milliseconds(50));
-      co_await backoff.async_wait(kUseTuple);
+      std::size_t count = 0;
+      if (failures.note(Clock::now(), count)) {
+        detail::log::warn(kComponent, "accept failed: ", ec.message(), " (", count,
+                          " failure(s) since the last report); backing off up to ",
+                          kAcceptBackoffMax.count(), " ms");
+      }
+      asio::steady_timer timer(co_await asio::this_coro::executor, backoff);
+      co_await timer.async_wait(kUseTuple);
+      backoff = std::min(backoff * 2, kAcceptBackoffMax);
       continue;
+    }
+    backoff = kAcceptBackoffMin;
+    if (std::size_t count = 0; failures.end_burst(count)) {
+      detail::log::info(kComponent, "accepting again after ", count, " failed accept(s)");
     }
     if (impl.stopping.load()) {
       socket.close(ec);
       co_return;
+    }
+    if (impl.connections.load() >= impl.max_connections) {
+      ++impl.refused;
+      if (std::size_t count = 0; refusals.note(Clock::now(), count)) {
+        detail::log::warn(kComponent, "connection cap of ", impl.max_connections,
+                          " reached: refused ", count,
+                          " connection(s) since the last report");
+      }
+      // Over TLS a readable refusal would need a handshake, which is what the cap saves us.
+      if (impl.tls || impl.refusing.load() >= kMaxRefusing) {
+        socket.close(ec);
+        continue;
+      }
+      ++impl.refusing;
+      auto const executor = socket.get_executor();
+      asio::co_spawn(executor, refuse_connection(impl, std::move(socket)),
+                     [](std::exception_ptr) {});
+      continue;
+    }
+    if (std::size_t count = 0; refusals.end_burst(count)) {
+      detail::log::info(kComponent, "below the connection cap again after refusing ", count,
+                        " connection(s)");
     }
     // Small request/response exchanges: do not let Nagle hold back the tail of a response.
     socket.set_option(tcp::no_delay(true), ec);
@@ -603,6 +837,42 @@ result<void> setup_tls(Impl& impl) {
   if (SSL_CTX_check_private_key(context.native_handle()) != 1) {
     return Error(errc::tls_setup_failed, "private key '" + options.tls_private_key_file +
                                              "' does not match the certificate");
+  }
+  return {};
+}
+
+// ServerOptions::max_connections resolved: 0 means automatic (see server.hpp for the why).
+std::size_t resolve_max_connections(std::size_t configured) {
+  if (configured > 0) return configured;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+    return kAutoMaxConnections;
+  }
+  auto const three_quarters = static_cast<std::size_t>(limit.rlim_cur) / 4 * 3;
+  return std::clamp<std::size_t>(three_quarters, 1, kAutoMaxConnections);
+}
+
+// Checks and builds what the options describe beyond sockets: the connection cap, the trusted
+// proxies and a limiter per rate-limit class; every class a route names must be defined.
+result<void> setup_limits(Impl& impl) {
+  auto const& options = impl.options;
+  impl.max_connections = resolve_max_connections(options.max_connections);
+  auto proxies = AddressSet::parse(options.trusted_proxies);
+  if (!proxies) return proxies.error().with_context("trusted_proxies");
+  impl.trusted_proxies = std::move(*proxies);
+  for (auto const& [name, limit] : options.rate_limits) {
+    if (limit.per_minute == 0) continue;
+    if (limit.burst == 0 || limit.max_clients == 0) {
+      return Error(ee::errc::invalid_value,
+                   "rate limit '" + name + "': burst and max_clients must be at least 1");
+    }
+    impl.limiters.emplace(name, std::make_unique<RateLimiter>(limit, options.rate_limit_clock));
+  }
+  for (auto const& route : impl.router.routes()) {
+    if (route.rate_class.empty() || options.rate_limits.contains(route.rate_class)) continue;
+    return Error(errc::invalid_route, "route " + std::string(bhttp::to_string(route.method)) +
+                                          " '" + route.pattern + "': rate-limit class '" +
+                                          route.rate_class + "' is not in rate_limits");
   }
   return {};
 }
@@ -740,6 +1010,7 @@ Server::~Server() = default;
 result<std::unique_ptr<Server>> Server::start(Router router, ServerOptions options) {
   if (auto checked = router.check(); !checked) return checked.error();
   auto impl = std::make_unique<Impl>(std::move(router), std::move(options));
+  if (auto limits = setup_limits(*impl); !limits) return limits.error();
   if (auto tls = setup_tls(*impl); !tls) return tls.error();
   if (auto listening = open_listener(*impl); !listening) return listening.error();
 
@@ -752,7 +1023,7 @@ result<std::unique_ptr<Server>> Server::start(Router router, ServerOptions optio
     impl->threads.emplace_back([ioc = &*impl->ioc] { run_io(*ioc); });
   }
   detail::log::info(kComponent, "listening on ", impl->endpoint, impl->tls ? " (TLS)" : "",
-                    " threads=", thread_count);
+                    " threads=", thread_count, " max_connections=", impl->max_connections);
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
@@ -800,5 +1071,11 @@ void Server::wait() {
 std::size_t Server::requests_in_flight() const noexcept { return impl_->in_flight.load(); }
 
 std::size_t Server::open_connections() const noexcept { return impl_->connections.load(); }
+
+std::size_t Server::max_connections() const noexcept { return impl_->max_connections; }
+
+std::size_t Server::refused_connections() const noexcept { return impl_->refused.load(); }
+
+std::size_t Server::rate_limited_requests() const noexcept { return impl_->rate_limited.load(); }
 
 }  // namespace ee::http

@@ -15,6 +15,9 @@
 #include <easyenclave/tdx/quote.hpp>
 #include <easyenclave/tdx/simulator.hpp>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/json/object.hpp>
@@ -24,10 +27,13 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <linux/magic.h>
@@ -547,6 +553,110 @@ TEST_F(AgentRuntimeTest, EveryOtherPathIsPassedToTheWorkload) {
   EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/health").result(), bhttp::status::ok);
   EXPECT_EQ(call(*agent, bhttp::verb::delete_, "/api/health").result(),
             bhttp::status::method_not_allowed);
+}
+
+// Sends `bytes` as they are to the server at `url` and returns everything it answers until it
+// closes the connection (or 5 s pass).
+std::string raw_exchange(std::string const& url, std::string const& bytes) {
+  namespace asio = boost::asio;
+  auto const port = static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+  asio::io_context ioc;
+  asio::ip::tcp::socket socket(ioc);
+  socket.connect({asio::ip::address_v4::loopback(), port});
+  asio::write(socket, asio::buffer(bytes));
+  std::string out;
+  std::array<char, 4096> chunk{};
+  std::function<void()> read_more = [&] {
+    socket.async_read_some(asio::buffer(chunk), [&](boost::system::error_code ec, std::size_t n) {
+      out.append(chunk.data(), n);
+      if (!ec) read_more();
+    });
+  };
+  read_more();
+  ioc.run_for(5s);
+  return out;
+}
+
+// A workload that records every request that reaches it.
+struct RecordingWorkload {
+  std::shared_ptr<std::mutex> mutex = std::make_shared<std::mutex>();
+  std::shared_ptr<std::vector<bj::object>> seen = std::make_shared<std::vector<bj::object>>();
+  ee::test::LoopbackServer server{router()};
+
+  ee::http::Router router() {
+    ee::http::Router r;
+    r.fallback([mutex = mutex, seen = seen](ee::http::RequestContext& ctx) -> Reply {
+      bj::object one;
+      one["method"] = std::string(ctx.request.method_string());
+      one["target"] = std::string(ctx.request.target());
+      one["body"] = ctx.request.body();
+      one["content_length"] = std::string(ctx.request[bhttp::field::content_length]);
+      one["transfer_encoding"] = std::string(ctx.request[bhttp::field::transfer_encoding]);
+      one["x_secret"] = std::string(ctx.request["X-Secret"]);
+      one["x_kept"] = std::string(ctx.request["X-Kept"]);
+      {
+        std::lock_guard lock(*mutex);
+        seen->push_back(one);
+      }
+      co_return ee::http::json_response(bhttp::status::ok, bj::serialize(one));
+    });
+    return r;
+  }
+  std::vector<bj::object> requests() const {
+    std::lock_guard lock(*mutex);
+    return *seen;
+  }
+};
+
+TEST_F(AgentRuntimeTest, ARequestSmuggledThroughTheProxyNeverReachesTheWorkload) {
+  RecordingWorkload workload;
+  auto o = options();
+  o.workload_url = workload.server.url();
+  auto agent = start(std::move(o));
+  std::string const smuggled = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
+  for (std::string const fields : {"Transfer-Encoding: xchunked\r\n",
+                                   "Transfer-Encoding: chunked, identity\r\n",
+                                   "Transfer-Encoding: gzip\r\nContent-Length: 35\r\n",
+                                   "Content-Length: 35, 35\r\n"}) {
+    auto const answer =
+        raw_exchange(agent->url(), "POST /orders HTTP/1.1\r\nHost: a\r\n" + fields + "\r\n" + smuggled);
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 400 ")) << fields << answer;
+    EXPECT_EQ(answer.find("HTTP/1.1", 1), std::string::npos) << fields << answer;  // one answer
+  }
+  EXPECT_TRUE(workload.requests().empty());
+
+  // A well-framed chunked request whose body looks like a request: the workload gets one request
+  // with that body, framed by a Content-Length of the agent's, and no Transfer-Encoding.
+  std::ostringstream size;
+  size << std::hex << smuggled.size();
+  auto const answer = raw_exchange(
+      agent->url(), "POST /orders HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                    "Connection: close\r\n\r\n" +
+                        size.str() + "\r\n" + smuggled + "\r\n0\r\n\r\n");
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 ")) << answer;
+  auto const seen = workload.requests();
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0].at("target").as_string(), "/orders");
+  EXPECT_EQ(seen[0].at("body").as_string(), smuggled);
+  EXPECT_EQ(seen[0].at("content_length").as_string(), std::to_string(smuggled.size()));
+  EXPECT_EQ(seen[0].at("transfer_encoding").as_string(), "");
+}
+
+TEST_F(AgentRuntimeTest, TheProxySendsAnOriginFormTargetAndDropsFieldsConnectionNames) {
+  RecordingWorkload workload;
+  auto o = options();
+  o.workload_url = workload.server.url();
+  auto agent = start(std::move(o));
+  // Appended to the workload's URL as it was, this target would name another host.
+  auto const answer = raw_exchange(
+      agent->url(), "GET http://evil.example/x?y=1 HTTP/1.1\r\nHost: evil.example\r\n"
+                    "Connection: close, X-Secret\r\nX-Secret: s\r\nX-Kept: k\r\n\r\n");
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 ")) << answer;
+  auto const seen = workload.requests();
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0].at("target").as_string(), "/x?y=1");
+  EXPECT_EQ(seen[0].at("x_secret").as_string(), "");
+  EXPECT_EQ(seen[0].at("x_kept").as_string(), "k");
 }
 
 TEST_F(AgentRuntimeTest, AWorkloadThatDoesNotAnswerIsABadGateway) {

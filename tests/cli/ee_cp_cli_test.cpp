@@ -5,9 +5,17 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <csignal>
+#include <optional>
 
 namespace {
 
@@ -34,6 +42,101 @@ TEST(EeCpProgram, ServesHealthAndStopsOnSigterm) {
   EXPECT_EQ(response->result(), bhttp::status::ok);
   cp.signal(SIGTERM);
   EXPECT_EQ(cp.wait(std::chrono::seconds(20)), 0) << cp.err();
+}
+
+// The URL of the "listening" line ee-cp prints, once it has printed it.
+std::string wait_for_url(ee::test::Process& cp) {
+  std::string url;
+  cp.wait_for_output(
+      [&url](std::string const& out) {
+        auto const at = out.find("\"url\":\"");
+        if (at == std::string::npos) return false;
+        auto const end = out.find('"', at + 7);
+        if (end == std::string::npos) return false;
+        url = out.substr(at + 7, end - at - 7);
+        return true;
+      },
+      std::chrono::seconds(20));
+  return url;
+}
+
+// A keep-alive HTTP/1.1 connection to 127.0.0.1:`port` from the loopback address `source`, with
+// blocking calls bounded by a receive timeout.
+class SourcedClient {
+ public:
+  SourcedClient(std::uint16_t port, char const* source) : socket_(ioc_) {
+    namespace asio = boost::asio;
+    socket_.open(asio::ip::tcp::v4());
+    socket_.bind({asio::ip::make_address(source), 0});
+    timeval const timeout{5, 0};
+    setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    socket_.connect({asio::ip::address_v4::loopback(), port});
+  }
+  std::optional<ee::http::Response> get(std::string const& target) {
+    ee::http::Request request{bhttp::verb::get, target, 11};
+    request.set(bhttp::field::host, "127.0.0.1");
+    boost::system::error_code ec;
+    bhttp::write(socket_, request, ec);
+    if (ec) return std::nullopt;
+    ee::http::Response response;
+    bhttp::read(socket_, buffer_, response, ec);
+    if (ec) return std::nullopt;
+    return response;
+  }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::beast::flat_buffer buffer_;
+};
+
+// A flood of challenges from one address is answered 429 once its burst is spent; a client at
+// another address is still served, and so is /health, and the program stays up.
+TEST(EeCpProgram, AChallengeFloodFromOneAddressIsRateLimitedAndOthersAreStillServed) {
+  ee::test::Process cp({ee::test::program("ee-cp").string(), "--listen", "127.0.0.1:0", "--dev",
+                        "--rate-limit-anonymous-per-minute", "60", "--rate-limit-anonymous-burst",
+                        "5"});
+  auto const url = wait_for_url(cp);
+  ASSERT_FALSE(url.empty()) << cp.err();
+  auto const port = static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+
+  SourcedClient flood(port, "127.0.0.1");
+  int ok = 0;
+  int limited = 0;
+  for (int i = 0; i < 40; ++i) {
+    auto const response = flood.get("/api/v1/agents/challenge?vm_name=flood-" + std::to_string(i));
+    ASSERT_TRUE(response) << i;
+    if (response->result() == bhttp::status::ok) ++ok;
+    if (response->result() == bhttp::status::too_many_requests) {
+      ++limited;
+      EXPECT_FALSE((*response)[bhttp::field::retry_after].empty());
+      EXPECT_NE(response->body().find("http.rate_limited"), std::string::npos) << response->body();
+    }
+  }
+  EXPECT_GE(ok, 5);
+  EXPECT_LE(ok, 10);  // the burst, and at most a few refills of one a second
+  EXPECT_EQ(ok + limited, 40);
+
+  SourcedClient other(port, "127.0.0.2");
+  auto const challenge = other.get("/api/v1/agents/challenge?vm_name=other");
+  ASSERT_TRUE(challenge);
+  EXPECT_EQ(challenge->result(), bhttp::status::ok) << challenge->body();
+  auto const health = other.get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->result(), bhttp::status::ok);
+
+  cp.signal(SIGTERM);
+  EXPECT_EQ(cp.wait(std::chrono::seconds(20)), 0) << cp.err();
+}
+
+TEST(EeCpProgram, RefusesMalformedLimitSettings) {
+  auto const cp = ee::test::program("ee-cp").string();
+  auto proxies = ee::test::run({cp, "--listen", "127.0.0.1:0", "--dev", "--trusted-proxy", "cloudflared"});
+  EXPECT_EQ(proxies.exit_code, 2);
+  EXPECT_NE(proxies.err.find("trusted_proxies"), std::string::npos) << proxies.err;
+  auto burst = ee::test::run({cp, "--listen", "127.0.0.1:0", "--dev", "--rate-limit-anonymous-burst", "0"});
+  EXPECT_EQ(burst.exit_code, 2);
+  EXPECT_NE(burst.err.find("rate_limit_anonymous_burst"), std::string::npos) << burst.err;
 }
 
 TEST(EeCpProgram, BadFlagsAreUsageErrors) {
@@ -75,6 +178,8 @@ TEST(EeCpProgram, HelpListsEverySettingWithItsEnvironmentVariable) {
   auto help = ee::test::run({ee::test::program("ee-cp").string(), "--help"});
   EXPECT_EQ(help.exit_code, 0);
   for (auto const* name : {"--db", "--admin-token", "--dev", "--listen", "--trusted-mrtd", "EE_AGENT_STALE_HOURS",
+                           "EE_MAX_CONNECTIONS", "EE_RATE_LIMIT_ANONYMOUS_PER_MINUTE", "EE_RATE_LIMIT_ANONYMOUS_BURST",
+                           "EE_TRUSTED_PROXIES",
                            "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_ZONE_ID", "EE_DOMAIN"}) {
     EXPECT_NE(help.out.find(name), std::string::npos) << name;
   }

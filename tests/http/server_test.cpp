@@ -23,12 +23,18 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <easyenclave/log.hpp>
+
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -59,10 +65,16 @@ using HandlerResult = asio::awaitable<ee::result<Response>>;
 template <class Stream>
 class BasicClient {
  public:
-  explicit BasicClient(std::uint16_t port, ssl::context* tls = nullptr)
+  /// Connects to 127.0.0.1:`port`, from the loopback address `source` when one is given.
+  explicit BasicClient(std::uint16_t port, ssl::context* tls = nullptr,
+                       char const* source = nullptr)
       : stream_(make_stream(tls)) {
     ec_ = {};
-    lowest().connect(tcp::endpoint(asio::ip::address_v4::loopback(), port), ec_);
+    if (source != nullptr) {
+      lowest().open(tcp::v4(), ec_);
+      if (!ec_) lowest().bind(tcp::endpoint(asio::ip::make_address(source), 0), ec_);
+    }
+    if (!ec_) lowest().connect(tcp::endpoint(asio::ip::address_v4::loopback(), port), ec_);
     if constexpr (std::is_same_v<Stream, ssl::stream<tcp::socket>>) {
       if (!ec_) {
         ec_ = run([this](auto done) {
@@ -584,6 +596,353 @@ TEST(HttpServer, StartFailsWithTlsSetupFailedWhenKeyDoesNotMatch) {
                                    .tls_private_key_file = b.private_key.string()});
   ASSERT_FALSE(server);
   EXPECT_EQ(server.error(), ee::http::errc::tls_setup_failed);
+}
+
+// ---- framing (RFC 9112 sections 6.1-6.3) ------------------------------------------------------
+
+// /echo answers the body; GET /count counts its calls: a request smuggled in a body calls it.
+struct CountingRouter {
+  std::shared_ptr<std::atomic<int>> count = std::make_shared<std::atomic<int>>(0);
+  Router make() const {
+    Router router;
+    router.post("/echo", echo);
+    router.get("/count", [count = count](RequestContext&) -> HandlerResult {
+      ++*count;
+      co_return ee::http::json_response(bhttp::status::ok, "{}");
+    });
+    return router;
+  }
+};
+
+constexpr std::string_view kSmuggled = "GET /count HTTP/1.1\r\nHost: x\r\n\r\n";
+
+TEST(HttpServerFraming, RefusesAmbiguousFramingAndNeverReadsTheBodyAsARequest) {
+  CountingRouter counting;
+  LoopbackServer server(counting.make());
+  // Each one is framed differently by different parsers; Beast alone read the first group as
+  // "no body", so the body became a second request.
+  for (std::string const fields : {
+           "Transfer-Encoding: xchunked\r\n",
+           "Transfer-Encoding: chunked, identity\r\n",
+           "Transfer-Encoding: identity\r\n",
+           "Transfer-Encoding: chunked;ext=1\r\n",
+           "Transfer-Encoding: ,\r\n",
+           "Transfer-Encoding: chunked, chunked\r\n",
+           "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n",
+           "Transfer-Encoding: chunked\r\n , identity\r\n",  // obs-fold, unfolded to one line
+           "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n",
+           "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+           "Content-Length: 0, 0\r\n",
+           "Content-Length: 0\r\nContent-Length: 0\r\n",
+           "Content-Length: +0\r\n",
+       }) {
+    Client client(server.port());
+    ASSERT_FALSE(client.write_raw("POST /echo HTTP/1.1\r\nHost: x\r\n" + fields + "\r\n" +
+                                  std::string(kSmuggled)));
+    auto const response = client.read_response();
+    ASSERT_TRUE(response) << fields << client.error().message();
+    EXPECT_EQ(response->result(), bhttp::status::bad_request) << fields;
+    EXPECT_FALSE(response->keep_alive()) << fields;
+    EXPECT_EQ(json_of(*response).at("code").as_string(), "http.bad_request") << fields;
+    EXPECT_TRUE(client.closed_by_peer_within(kLimit)) << fields;
+  }
+  EXPECT_EQ(counting.count->load(), 0);
+}
+
+TEST(HttpServerFraming, RefusesTransferEncodingInHttp10) {
+  CountingRouter counting;
+  LoopbackServer server(counting.make());
+  Client client(server.port());
+  ASSERT_FALSE(client.write_raw(
+      "POST /echo HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+      std::string(kSmuggled)));
+  auto const response = client.read_response();
+  ASSERT_TRUE(response) << client.error().message();
+  EXPECT_EQ(response->result(), bhttp::status::bad_request);
+  EXPECT_TRUE(client.closed_by_peer_within(kLimit));
+  EXPECT_EQ(counting.count->load(), 0);
+}
+
+TEST(HttpServerFraming, AnswersAnUnknownCodingBeforeChunkedWith501) {
+  CountingRouter counting;
+  LoopbackServer server(counting.make());
+  Client client(server.port());
+  ASSERT_FALSE(client.write_raw(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" +
+      std::string(kSmuggled)));
+  auto const response = client.read_response();
+  ASSERT_TRUE(response) << client.error().message();
+  EXPECT_EQ(response->result(), bhttp::status::not_implemented);
+  EXPECT_EQ(json_of(*response).at("code").as_string(), "http.unsupported_transfer_coding");
+  EXPECT_TRUE(client.closed_by_peer_within(kLimit));
+  EXPECT_EQ(counting.count->load(), 0);
+}
+
+TEST(HttpServerFraming, ServesChunkedAndContentLengthBodiesOnOneConnection) {
+  CountingRouter counting;
+  LoopbackServer server(counting.make());
+  Client client(server.port());
+  ASSERT_FALSE(client.write_raw(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:  Chunked \r\n\r\n"
+      "5\r\nhello\r\n0\r\n\r\n"));
+  auto const chunked = client.read_response();
+  ASSERT_TRUE(chunked) << client.error().message();
+  EXPECT_EQ(chunked->result(), bhttp::status::ok);
+  EXPECT_EQ(chunked->body(), "hello");
+  ASSERT_FALSE(client.write_raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"));
+  auto const sized = client.read_response();
+  ASSERT_TRUE(sized) << client.error().message();
+  EXPECT_EQ(sized->body(), "abc");
+  ASSERT_FALSE(client.write_raw(std::string(kSmuggled)));  // a real second request is served
+  auto const counted = client.read_response();
+  ASSERT_TRUE(counted);
+  EXPECT_EQ(counting.count->load(), 1);
+}
+
+// ---- connection cap, accept backoff -----------------------------------------------------------
+
+// Polls `done` every millisecond for at most kLimit.
+template <class Done>
+bool eventually(Done done) {
+  auto const deadline = std::chrono::steady_clock::now() + kLimit;
+  while (!done() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  return done();
+}
+
+// Counts the log lines that contain `needle` while it lives.
+class LogCounter {
+ public:
+  explicit LogCounter(std::string needle) : needle_(std::move(needle)) {
+    ee::log::set_level(ee::log::Level::info);
+    ee::log::set_sink([this](ee::log::Level, std::string_view, std::string_view message) {
+      if (message.find(needle_) != std::string_view::npos) ++count_;
+    });
+  }
+  ~LogCounter() { ee::log::set_sink({}); }
+  int count() const { return count_.load(); }
+
+ private:
+  std::string needle_;
+  std::atomic<int> count_{0};
+};
+
+TEST(HttpServer, RefusesConnectionsOverTheCapWith503AndServesAgainBelowIt) {
+  LogCounter cap_lines("connection cap of");
+  LoopbackServer server(make_router(), ServerOptions{.max_connections = 2});
+  EXPECT_EQ(server.server().max_connections(), 2U);
+  std::optional<Client> first(std::in_place, server.port());
+  Client second(server.port());
+  ASSERT_TRUE(first->get("/hello/a"));
+  ASSERT_TRUE(second.get("/hello/b"));
+
+  for (int i = 0; i < 5; ++i) {
+    Client over(server.port());
+    auto const response = over.read_response();  // answered without sending anything
+    ASSERT_TRUE(response) << over.error().message();
+    EXPECT_EQ(response->result(), bhttp::status::service_unavailable);
+    EXPECT_EQ(json_of(*response).at("code").as_string(), "http.too_many_connections");
+    EXPECT_FALSE(response->keep_alive());
+    EXPECT_EQ(response->at(bhttp::field::retry_after), "1");
+    EXPECT_TRUE(over.closed_by_peer_within(kLimit));
+  }
+  EXPECT_EQ(server.server().refused_connections(), 5U);
+  EXPECT_EQ(cap_lines.count(), 1);  // one line for the burst, not one per connection
+
+  first.reset();
+  ASSERT_TRUE(eventually([&] { return server.server().open_connections() == 1; }));
+  Client again(server.port());
+  auto const response = again.get("/hello/c");
+  ASSERT_TRUE(response) << again.error().message();
+  EXPECT_EQ(response->result(), bhttp::status::ok);
+  EXPECT_EQ(server.server().refused_connections(), 5U);
+}
+
+TEST(HttpServer, AutomaticConnectionCapFollowsTheDescriptorLimit) {
+  rlimit limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  LoopbackServer server(make_router());
+  auto const expected =
+      limit.rlim_cur == RLIM_INFINITY
+          ? ee::http::kAutoMaxConnections
+          : std::clamp<std::size_t>(limit.rlim_cur / 4 * 3, 1, ee::http::kAutoMaxConnections);
+  EXPECT_EQ(server.server().max_connections(), expected);
+}
+
+// Reads exactly sizeof(T) bytes from a pipe.
+template <class T>
+bool read_pipe(int fd, T& value) {
+  auto* out = reinterpret_cast<char*>(&value);
+  std::size_t got = 0;
+  while (got < sizeof(T)) {
+    auto const n = ::read(fd, out + got, sizeof(T) - got);
+    if (n <= 0) return false;
+    got += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// The server runs in a child process whose descriptor limit is 64, with a connection cap above
+// that, so accept itself fails with EMFILE. The old loop logged a line per attempt every 50 ms.
+TEST(HttpServer, AcceptOutOfDescriptorsBacksOffLogsABoundedNumberOfLinesAndRecovers) {
+  std::array<int, 2> to_child{};
+  std::array<int, 2> from_child{};
+  ASSERT_EQ(pipe(to_child.data()), 0);
+  ASSERT_EQ(pipe(from_child.data()), 0);
+  pid_t const pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // The child: only async-signal-safe exits, no gtest.
+    rlimit const low{64, 64};
+    if (setrlimit(RLIMIT_NOFILE, &low) != 0) _exit(10);
+    std::atomic<int> accept_lines{0};
+    ee::log::set_level(ee::log::Level::info);
+    ee::log::set_sink([&accept_lines](ee::log::Level, std::string_view, std::string_view message) {
+      if (message.find("accept") != std::string_view::npos) ++accept_lines;
+    });
+    auto server = ee::http::Server::start(
+        make_router(), ServerOptions{.header_timeout = 60s, .max_connections = 10'000});
+    if (!server) _exit(11);
+    std::uint16_t const port = (*server)->port();
+    if (::write(from_child[1], &port, sizeof(port)) != sizeof(port)) _exit(12);
+    char go = 0;
+    if (!read_pipe(to_child[0], go)) _exit(13);
+    (*server)->stop();
+    int const lines = accept_lines.load();
+    if (::write(from_child[1], &lines, sizeof(lines)) != sizeof(lines)) _exit(14);
+    _exit(0);
+  }
+  close(to_child[0]);
+  close(from_child[1]);
+  std::uint16_t port = 0;
+  ASSERT_TRUE(read_pipe(from_child[0], port));
+
+  {
+    // More connections than the child has descriptors: the kernel completes them into the
+    // listen backlog, and the child's accept fails once its table is full.
+    asio::io_context ioc;
+    std::vector<tcp::socket> sockets;
+    for (int i = 0; i < 100; ++i) {
+      tcp::socket socket(ioc);
+      boost::system::error_code ec;
+      socket.connect(tcp::endpoint(asio::ip::address_v4::loopback(), port), ec);
+      ASSERT_FALSE(ec) << ec.message();
+      sockets.push_back(std::move(socket));
+    }
+    std::this_thread::sleep_for(2s);  // the old loop logged about 40 lines in this time
+  }  // every connection closes, the child's sessions end, descriptors come back
+
+  std::optional<Response> served;
+  auto const deadline = std::chrono::steady_clock::now() + kLimit;
+  while (!served && std::chrono::steady_clock::now() < deadline) {
+    Client client(port);
+    served = client.get("/hello/again");
+    if (!served) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->result(), bhttp::status::ok);
+
+  char const go = 1;
+  ASSERT_EQ(::write(to_child[1], &go, 1), 1);
+  int lines = -1;
+  EXPECT_TRUE(read_pipe(from_child[0], lines));
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  // One line when accepting starts failing, one when it works again.
+  EXPECT_GE(lines, 1);
+  EXPECT_LE(lines, 3);
+  close(to_child[1]);
+  close(from_child[0]);
+}
+
+// ---- rate limits ------------------------------------------------------------------------------
+
+struct FakeSteadyClock {
+  std::shared_ptr<std::atomic<std::int64_t>> ms = std::make_shared<std::atomic<std::int64_t>>(0);
+  std::function<std::chrono::steady_clock::time_point()> fn() const {
+    return [ms = ms] {
+      return std::chrono::steady_clock::time_point(std::chrono::milliseconds(ms->load()));
+    };
+  }
+};
+
+TEST(HttpServer, RateLimitedRouteAnswers429WithRetryAfterBeforeTheHandlerRuns) {
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  Router router;
+  router.get(
+      "/limited",
+      [calls](RequestContext&) -> HandlerResult {
+        ++*calls;
+        co_return ee::http::json_response(bhttp::status::ok, "{}");
+      },
+      "anonymous");
+  router.get("/hello/{name}", hello);
+  FakeSteadyClock clock;
+  ServerOptions options;
+  options.rate_limits = {{"anonymous", ee::http::RateLimit{.per_minute = 60, .burst = 3}}};
+  options.rate_limit_clock = clock.fn();
+  LoopbackServer server(std::move(router), options);
+
+  Client client(server.port());
+  for (int i = 0; i < 3; ++i) {
+    auto const ok = client.get("/limited");
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->result(), bhttp::status::ok);
+  }
+  auto const limited = client.get("/limited");
+  ASSERT_TRUE(limited);
+  EXPECT_EQ(limited->result(), bhttp::status::too_many_requests);
+  EXPECT_EQ(limited->at(bhttp::field::retry_after), "1");
+  EXPECT_EQ(json_of(*limited).at("code").as_string(), "http.rate_limited");
+  EXPECT_TRUE(limited->keep_alive());
+  EXPECT_EQ(calls->load(), 3);
+  EXPECT_EQ(server.server().rate_limited_requests(), 1U);
+
+  // Routes without a class are not limited; another client address has its own bucket.
+  EXPECT_EQ(client.get("/hello/x").value().result(), bhttp::status::ok);
+  Client other(server.port(), nullptr, "127.0.0.2");
+  ASSERT_FALSE(other.connect_error()) << other.connect_error().message();
+  EXPECT_EQ(other.get("/limited").value().result(), bhttp::status::ok);
+
+  *clock.ms += 1000;  // one token back
+  EXPECT_EQ(client.get("/limited").value().result(), bhttp::status::ok);
+  EXPECT_EQ(client.get("/limited").value().result(), bhttp::status::too_many_requests);
+  EXPECT_EQ(calls->load(), 5);
+}
+
+TEST(HttpServer, ForwardedClientAddressIsBelievedOnlyFromTrustedProxies) {
+  auto make = [] {
+    Router router;
+    router.get("/who", [](RequestContext& context) -> HandlerResult {
+      co_return ee::http::json_response(bhttp::status::ok,
+                                        "\"" + context.client.to_string() + "\"");
+    });
+    return router;
+  };
+  Request request{bhttp::verb::get, "/who", 11};
+  request.set("CF-Connecting-IP", "203.0.113.9");
+  {
+    LoopbackServer server(make());
+    Client client(server.port());
+    EXPECT_EQ(client.exchange(request).value().body(), "\"127.0.0.1\"");
+  }
+  {
+    LoopbackServer server(make(), ServerOptions{.trusted_proxies = {"127.0.0.1"}});
+    Client client(server.port());
+    EXPECT_EQ(client.exchange(request).value().body(), "\"203.0.113.9\"");
+  }
+  auto const bad = ee::http::Server::start(make(), ServerOptions{.trusted_proxies = {"proxy"}});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("trusted_proxies"), std::string::npos);
+}
+
+TEST(HttpServer, StartFailsWhenARouteNamesAnUndefinedRateClass) {
+  Router router;
+  router.get("/x", hello, "anonymuos");
+  auto const server = ee::http::Server::start(std::move(router));
+  ASSERT_FALSE(server);
+  EXPECT_EQ(server.error(), ee::http::errc::invalid_route);
+  EXPECT_NE(server.error().message().find("anonymuos"), std::string::npos);
 }
 
 }  // namespace

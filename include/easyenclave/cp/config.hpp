@@ -15,6 +15,15 @@ namespace ee::cp {
 struct Config {
   std::string listen = "127.0.0.1:8080";
   std::size_t threads = 2;
+  /// Open connections at most; 0: automatic (`http::ServerOptions::max_connections`).
+  std::size_t max_connections = 0;
+  /// Requests a minute per client address on the anonymous routes (0: no limit), and the burst
+  /// a client may send at once.
+  std::size_t rate_limit_anonymous_per_minute = 600;
+  std::size_t rate_limit_anonymous_burst = 120;
+  /// Peers whose CF-Connecting-IP / X-Forwarded-For name the client ("127.0.0.1" behind a
+  /// Cloudflare tunnel). Empty: the client is the socket's peer.
+  std::vector<std::string> trusted_proxies{};
   /// SQLite file. Empty: in memory, allowed only with `dev`.
   std::string db{};
   bool dev = false;

@@ -27,6 +27,9 @@ enum class errc {
   header_too_large,       ///< the request header block exceeds the limit (431)    -> invalid_input
   bad_request,            ///< the request is not valid HTTP/1.1 (400)             -> invalid_input
   internal_error,         ///< a handler failed unexpectedly (500)                 -> upstream_failure
+  rate_limited,           ///< the client is over its route's rate limit (429)     -> unavailable
+  too_many_connections,   ///< the server is at its connection cap (503)           -> unavailable
+  unsupported_transfer_coding,  ///< a transfer coding other than chunked (501)    -> invalid_input
 };
 error_code make_error_code(errc e) noexcept;
 

@@ -38,6 +38,9 @@ struct RequestContext {
   /// else a generated one. The server echoes it in the response and in error bodies.
   std::string request_id{};
   boost::asio::ip::tcp::endpoint remote{};
+  /// The client's address: `remote`'s, or, when `remote` is a trusted proxy
+  /// (`ServerOptions::trusted_proxies`), the one the proxy names (see `client_address`).
+  boost::asio::ip::address client{};
 
   /// The path of the target, without the query, not decoded.
   std::string_view path() const noexcept;
@@ -61,17 +64,24 @@ class Router {
     boost::beast::http::verb method{};
     std::string pattern{};  ///< "/api/v1/agents/{id}/heartbeat"
     Handler handler{};
+    /// The rate-limit class of the route (a key of `ServerOptions::rate_limits`, such as
+    /// "anonymous"); empty: not limited. A request over its client's limit is answered 429
+    /// with `Retry-After` before the handler runs.
+    std::string rate_class{};
   };
 
   /// Adds a route. `pattern` starts with '/'; a segment `{name}` matches one non-empty path
   /// segment. Where a literal and a parameter segment both match, the literal wins. A malformed
   /// pattern or a duplicate (method, pattern) is not added; it is recorded and reported by
-  /// `check()`, which `Server::start` calls, so a bad table fails at start-up.
-  Router& add(boost::beast::http::verb method, std::string pattern, Handler handler);
-  Router& get(std::string pattern, Handler handler);
-  Router& post(std::string pattern, Handler handler);
-  Router& put(std::string pattern, Handler handler);
-  Router& del(std::string pattern, Handler handler);
+  /// `check()`, which `Server::start` calls, so a bad table fails at start-up. `rate_class`
+  /// names the route's rate-limit class; `Server::start` fails when the server's options do not
+  /// define it.
+  Router& add(boost::beast::http::verb method, std::string pattern, Handler handler,
+              std::string rate_class = {});
+  Router& get(std::string pattern, Handler handler, std::string rate_class = {});
+  Router& post(std::string pattern, Handler handler, std::string rate_class = {});
+  Router& put(std::string pattern, Handler handler, std::string rate_class = {});
+  Router& del(std::string pattern, Handler handler, std::string rate_class = {});
   /// Answers requests whose path no route matches (instead of 404), e.g. a proxy to what stands
   /// behind the server. A path that matches a route under another method is still 405. Not
   /// listed by `routes()`.

@@ -522,12 +522,12 @@ Reply undeploy(http::RequestContext& ctx, Services& s) {
 }  // namespace
 
 void add_agent_routes(http::Router& router, Services& s) {
-  route(router, bhttp::verb::get, "/agents/challenge", challenge, s);
-  route(router, bhttp::verb::post, "/agents/register", register_agent, s);
+  route(router, bhttp::verb::get, "/agents/challenge", challenge, s, kAnonymous);
+  route(router, bhttp::verb::post, "/agents/register", register_agent, s, kAnonymous);
   route(router, bhttp::verb::post, "/agents/{id}/heartbeat", heartbeat, s);
-  route(router, bhttp::verb::get, "/agents", list_agents, s);
-  route(router, bhttp::verb::get, "/agents/{id}", get_agent, s);
-  route(router, bhttp::verb::get, "/agents/{id}/attestation", get_attestation, s);
+  route(router, bhttp::verb::get, "/agents", list_agents, s, kAnonymous);
+  route(router, bhttp::verb::get, "/agents/{id}", get_agent, s, kAnonymous);
+  route(router, bhttp::verb::get, "/agents/{id}/attestation", get_attestation, s, kAnonymous);
   route(router, bhttp::verb::get, "/agents/{id}/logs", agent_logs, s);
   route(router, bhttp::verb::post, "/agents/{id}/undeploy", undeploy, s);
 }

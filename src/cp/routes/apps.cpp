@@ -205,8 +205,8 @@ Reply add_version(http::RequestContext& ctx, Services& s) {
 
 void add_app_routes(http::Router& router, Services& s) {
   route(router, bhttp::verb::post, "/apps", publish_app, s);
-  route(router, bhttp::verb::get, "/apps", list_apps, s);
-  route(router, bhttp::verb::get, "/apps/{name}", get_app, s);
+  route(router, bhttp::verb::get, "/apps", list_apps, s, kAnonymous);
+  route(router, bhttp::verb::get, "/apps/{name}", get_app, s, kAnonymous);
   route(router, bhttp::verb::post, "/apps/{name}/versions", add_version, s);
 }
 

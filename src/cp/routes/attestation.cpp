@@ -48,7 +48,7 @@ boost::asio::awaitable<result<http::Response>> cp_attestation(http::RequestConte
 }  // namespace
 
 void add_attestation_routes(http::Router& router, Services& s) {
-  route(router, bhttp::verb::get, "/attestation", cp_attestation, s);
+  route(router, bhttp::verb::get, "/attestation", cp_attestation, s, kAnonymous);
 }
 
 }  // namespace ee::cp

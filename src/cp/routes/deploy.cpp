@@ -214,8 +214,8 @@ Reply get_deployment(http::RequestContext& ctx, Services& s) {
 
 void add_deploy_routes(http::Router& router, Services& s) {
   route(router, bhttp::verb::post, "/deploy", deploy, s);
-  route(router, bhttp::verb::get, "/deployments", list_deployments, s);
-  route(router, bhttp::verb::get, "/deployments/{id}", get_deployment, s);
+  route(router, bhttp::verb::get, "/deployments", list_deployments, s, kAnonymous);
+  route(router, bhttp::verb::get, "/deployments/{id}", get_deployment, s, kAnonymous);
 }
 
 }  // namespace ee::cp

@@ -42,8 +42,9 @@ boost::asio::awaitable<result<http::Response>> health(http::RequestContext&, Ser
 }  // namespace
 
 void add_health_routes(http::Router& router, Services& services) {
-  router.get("/health", [&services](http::RequestContext& ctx) { return health(ctx, services); });
-  route(router, boost::beast::http::verb::get, "/health", health, services);
+  router.get("/health", [&services](http::RequestContext& ctx) { return health(ctx, services); },
+             kAnonymous);
+  route(router, boost::beast::http::verb::get, "/health", health, services, kAnonymous);
 }
 
 }  // namespace ee::cp

@@ -103,7 +103,7 @@ Reply admin_remove_agent(http::RequestContext& ctx, Services& s) {
 }  // namespace
 
 void add_measurement_routes(http::Router& router, Services& s) {
-  route(router, bhttp::verb::get, "/trusted-mrtds", list_trusted, s);
+  route(router, bhttp::verb::get, "/trusted-mrtds", list_trusted, s, kAnonymous);
   route(router, bhttp::verb::get, "/admin/trusted-mrtds", admin_list_trusted, s);
   route(router, bhttp::verb::post, "/admin/trusted-mrtds", admin_add_trusted, s);
   route(router, bhttp::verb::delete_, "/admin/trusted-mrtds/{mrtd}", admin_remove_trusted, s);

@@ -33,12 +33,13 @@ result<Page> page_of(http::RequestContext const& ctx) {
 }
 
 void route(http::Router& router, boost::beast::http::verb method, std::string const& path_after_api,
-           ServiceHandler handler, Services& services) {
+           ServiceHandler handler, Services& services, std::string const& rate_class) {
   // Plain lambdas returning the coroutine: the coroutine gets `services` by reference (it lives in
   // ControlPlane::Impl) and never refers to the lambda object itself.
   for (char const* prefix : {"/api/v1", "/api"}) {
     router.add(method, prefix + path_after_api,
-               [handler, &services](http::RequestContext& ctx) { return handler(ctx, services); });
+               [handler, &services](http::RequestContext& ctx) { return handler(ctx, services); },
+               rate_class);
   }
 }
 
