@@ -35,7 +35,6 @@ Fixture const& fixture() {
     auto const der = ee::detail::base64_decode(std::string_view(x5c.back().as_string())).value();
     x.pinned = x.plain;
     x.pinned.x5c_root = ee::jwt::CertificateRoot::from_certificate(der).value();
-    x.pinned.audience = "easyenclave";
     return x;
   }();
   return f;
