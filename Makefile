@@ -8,8 +8,17 @@ PYTHON_EXE := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/nu
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS ?=
+# The libFuzzer targets (fuzz/, docs/fuzzing.md): a separate clang build with ASan and UBSan of
+# only the sources the parsers need.
+FUZZ_BUILD ?= build/fuzz
+FUZZ_CXX ?= clang++-14
+FUZZ_TEST_SECONDS ?= 25
+FUZZ_RUNS ?= 10000000
+FUZZ_TIME ?= 0
+FUZZ_JOBS ?= 1
 
-.PHONY: all deps configure build test test-cpp test-python demo clean
+.PHONY: all deps configure build test test-cpp test-python test-fuzz fuzz-build fuzz fuzz-merge \
+	demo clean
 
 all: build
 
@@ -23,7 +32,7 @@ build: configure
 	@cmake --build --preset $(PRESET) -j $(JOBS)
 
 test: build
-	@$(MAKE) --no-print-directory test-cpp test-python
+	@$(MAKE) --no-print-directory test-cpp test-python test-fuzz
 
 test-cpp:
 	@ctest --preset $(PRESET) -j $(JOBS)
@@ -31,6 +40,25 @@ test-cpp:
 test-python:
 	@PYTHONPATH=$(CURDIR)/$(BUILD_DIR)/python EE_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) \
 	  $(PYTHON) -m pytest -q tests/python
+
+# Each fuzzer for FUZZ_TEST_SECONDS on the repository's corpus, JOBS at a time.
+test-fuzz: fuzz-build
+	@ctest --test-dir $(FUZZ_BUILD) -j $(JOBS) --output-on-failure
+
+fuzz-build: deps
+	@cmake -S fuzz -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=$(FUZZ_CXX) -DEE_FUZZ_TEST_SECONDS=$(FUZZ_TEST_SECONDS) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+# A campaign: FUZZ_RUNS executions per target (FUZZ_TIME seconds at most when not 0), FUZZ_JOBS
+# targets at a time, FUZZ_TARGETS="fuzz_json ..." for a subset. New inputs stay in
+# $(FUZZ_BUILD)/campaign/; `make fuzz-merge` adds those that add coverage to fuzz/corpus/.
+fuzz: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_TIME=$(FUZZ_TIME) FUZZ_JOBS=$(FUZZ_JOBS) \
+	  bash scripts/fuzz.sh campaign
+
+fuzz-merge: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) bash scripts/fuzz.sh merge
 
 demo: configure
 	@cmake --build --preset $(PRESET) -j $(JOBS) --target ee-cp ee-agent ee ee-fake-github ee-fake-ita _core

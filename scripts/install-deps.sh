@@ -20,6 +20,11 @@ apt_packages=(
   # TCG from an initrd made with cpio; xorriso makes config drives; e2fsprogs makes (and debugfs
   # reads back) the disks made from OCI images; python3 runs the stand-in QEMU.
   qemu-system-x86 linux-image-cloud-amd64 cpio xorriso e2fsprogs python3
+  # The fuzz targets (fuzz/, `make test-fuzz`, `make fuzz`): clang with libFuzzer and the
+  # sanitizer runtimes, lld (the fuzz build drops unreached code with --gc-sections), and
+  # llvm-symbolizer for readable sanitizer stacks. python3-cryptography rebuilds the seed corpus
+  # (fuzz/make_corpus.py).
+  clang-14 libclang-rt-14-dev lld-14 llvm-14 python3-cryptography
 )
 # pybind11 is pinned once, in pyproject.toml, and read from there.
 pybind11_req=$(grep -oE "pybind11==[0-9.]+" "$(dirname "$0")/../pyproject.toml")

@@ -13,6 +13,7 @@
 #include "detail/crypto.hpp"
 #include "detail/encoding.hpp"
 #include "detail/log.hpp"
+#include "http/request_head.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -160,27 +161,6 @@ std::string const& http_date() {
     cached_second = now;
   }
   return cached;
-}
-
-bool is_sane_request_id(std::string_view id) noexcept {
-  if (id.empty() || id.size() > 128) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
-  });
-}
-
-std::string make_request_id() {
-  if (auto id = detail::uuid_v4()) return std::move(*id);
-  // The CSPRNG failing is not a reason to refuse service; ids need only be unique here.
-  static std::atomic<std::uint64_t> counter{0};
-  return "req-" + std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
-}
-
-std::string request_id_for(bhttp::fields const& fields) {
-  auto const it = fields.find("X-Request-Id");
-  if (it != fields.end() && is_sane_request_id(it->value())) return std::string(it->value());
-  return make_request_id();
 }
 
 // A Beast parser error (as opposed to the peer closing or a socket failure).
@@ -522,12 +502,8 @@ std::optional<FramingProblem> framing_problem(bhttp::fields const& fields, unsig
 template <class Stream>
 asio::awaitable<bool> serve_one(Impl& impl, Session<Stream>& session, beast::flat_buffer& buffer) {
   auto const& options = impl.options;
-  bhttp::request_parser<bhttp::string_body> parser;
-  parser.header_limit(static_cast<std::uint32_t>(
-      std::min<std::size_t>(options.header_limit, std::numeric_limits<std::uint32_t>::max())));
-  // No body limit while reading the header: we check Content-Length ourselves once the whole
-  // header (and so the request id) is known, then set the limit for chunked bodies.
-  parser.body_limit(boost::none);
+  inbound::RequestParser parser;
+  inbound::prepare_request_parser(parser, options);
 
   // RFC 9112 section 2.2 asks for robustness against slow or partial input, but a client that
   // takes longer than header_timeout for one header block is holding a connection hostage.
@@ -540,24 +516,24 @@ asio::awaitable<bool> serve_one(Impl& impl, Session<Stream>& session, beast::fla
       // RFC 6585 section 5.
       co_await refuse(impl, session, bhttp::status::request_header_fields_too_large,
                       code_id(errc::header_too_large), "request header fields too large",
-                      make_request_id(), "-", started);
+                      inbound::make_request_id(), "-", started);
     } else if (header_ec == beast::error::timeout) {
       detail::log::debug(kComponent, "dropping connection: header timeout remote=",
                          session.remote());
     } else if (is_parse_error(header_ec)) {
       // The request is not HTTP/1.1 we can read (RFC 9112 section 2.2).
       co_await refuse(impl, session, bhttp::status::bad_request, code_id(errc::bad_request),
-                      "malformed request", make_request_id(), "-", started);
+                      "malformed request", inbound::make_request_id(), "-", started);
     }
     co_return false;
   }
 
   auto const& header = parser.get();
-  std::string const request_id = request_id_for(header);
+  std::string const request_id = inbound::request_id_for(header);
   std::string_view const method = header.method_string();  // valid until parser.release()
 
-  // RFC 9112 section 3.2: a server must answer 400 to an HTTP/1.1 request without Host.
-  if (header.version() >= 11 && header.find(bhttp::field::host) == header.end()) {
+  auto const verdict = inbound::check_request_head(parser, options);
+  if (verdict == inbound::HeadVerdict::missing_host) {
     co_await refuse(impl, session, bhttp::status::bad_request, code_id(errc::bad_request),
                     "missing Host header", request_id, method, started);
     co_return false;
@@ -567,16 +543,12 @@ asio::awaitable<bool> serve_one(Impl& impl, Session<Stream>& session, beast::fla
                     request_id, method, started);
     co_return false;
   }
-
-  if (!parser.is_done()) {
-    if (auto const length = parser.content_length();
-        length && *length > options.body_limit) {
-      // RFC 9110 section 15.5.14; decided before reading a byte of the body.
-      co_await refuse(impl, session, bhttp::status::payload_too_large, code_id(errc::body_too_large),
-                      "request body exceeds the limit", request_id, method, started);
-      co_return false;
-    }
-    parser.body_limit(options.body_limit);
+  if (verdict == inbound::HeadVerdict::body_too_large) {
+    co_await refuse(impl, session, bhttp::status::payload_too_large, code_id(errc::body_too_large),
+                    "request body exceeds the limit", request_id, method, started);
+    co_return false;
+  }
+  if (verdict == inbound::HeadVerdict::read_body) {
     // RFC 9110 section 10.1.1: a client that sent Expect: 100-continue waits for an interim
     // response before sending the body.
     if (beast::iequals(header[bhttp::field::expect], "100-continue")) {

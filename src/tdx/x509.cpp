@@ -102,8 +102,17 @@ result<TimePoint> from_asn1(ASN1_TIME const* t) {
   year_month_day const ymd{year{tm.tm_year + 1900}, month{static_cast<unsigned>(tm.tm_mon + 1)},
                            day{static_cast<unsigned>(tm.tm_mday)}};
   if (!ymd.ok()) return Error(errc::bad_certificate);
-  return time_point_cast<system_clock::duration>(sys_days{ymd} + hours{tm.tm_hour} +
-                                                 minutes{tm.tm_min} + seconds{tm.tm_sec});
+  auto const since_epoch = (sys_days{ymd} + hours{tm.tm_hour} + minutes{tm.tm_min} +
+                            seconds{tm.tm_sec}).time_since_epoch();
+  // system_clock counts nanoseconds in 64 bits (years 1677 to 2262), but ASN.1 times reach year
+  // 9999 (RFC 5280 section 4.1.2.5 even gives 99991231235959Z for "no expiration"); converting
+  // such a time overflowed (undefined behaviour, found by fuzz/fuzz_x509.cpp: a CRL valid until
+  // 2404 looked expired since 1819). Saturating keeps every comparison with a real clock right.
+  constexpr auto kLatest = duration_cast<seconds>(system_clock::duration::max());
+  constexpr auto kEarliest = duration_cast<seconds>(system_clock::duration::min());
+  if (since_epoch > kLatest) return TimePoint::max();
+  if (since_epoch < kEarliest) return TimePoint::min();
+  return TimePoint(duration_cast<system_clock::duration>(since_epoch));
 }
 
 std::vector<std::uint8_t> spki_der(X509* cert) {
