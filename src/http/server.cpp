@@ -692,7 +692,7 @@ asio::awaitable<void> refuse_connection(Impl& impl, tcp::socket socket) {
   CountedScope const counted(impl.refusing);
   beast::tcp_stream stream(std::move(socket));
   stream.expires_after(kRefusalTime);
-  auto const request_id = make_request_id();
+  auto const request_id = inbound::make_request_id();
   auto response = error_response(bhttp::status::service_unavailable,
                                  code_id(errc::too_many_connections),
                                  "the server has too many open connections, retry later",
