@@ -2,6 +2,8 @@
 
 #include <easyenclave/cp/error.hpp>
 
+#include "detail/ascii.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -11,13 +13,6 @@ namespace ee::cp {
 namespace {
 
 namespace ip = boost::asio::ip;
-
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 bool is_name_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.';
@@ -128,7 +123,7 @@ result<AgentOrigin> parse_agent_origin(std::string_view url) {
     auto [end, err] = std::from_chars(port.data(), port.data() + port.size(), number);
     if (err != std::errc() || end != port.data() + port.size() || number == 0 || number > 65535) return bad();
   }
-  o.host = lowercase(host);
+  o.host = detail::ascii_lowercase(host);
   o.port = std::string(port);
   return o;
 }
@@ -158,7 +153,7 @@ result<AgentNetworks> AgentNetworks::parse(std::vector<std::string> const& entri
       auto c = parse_cidr(entry).value();
       out.cidrs_.push_back({c.first, c.second});
     } else {
-      out.names_.push_back(lowercase(entry));
+      out.names_.push_back(detail::ascii_lowercase(entry));
     }
   }
   return out;

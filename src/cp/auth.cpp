@@ -4,6 +4,7 @@
 #include <easyenclave/api/agents.hpp>
 #include <easyenclave/cp/error.hpp>
 
+#include "detail/ascii.hpp"
 #include "detail/crypto.hpp"
 #include "detail/encoding.hpp"
 
@@ -31,13 +32,6 @@ std::optional<std::string_view> bearer_token(http::RequestContext const& ctx) {
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   if (value.empty()) return std::nullopt;
   return value;
-}
-
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 }  // namespace
@@ -70,7 +64,7 @@ result<void> require_admin(Services const& s, http::RequestContext const& ctx) {
 
 bool owner_matches(std::string const& owner_label, jwt::GithubClaims const& claims) {
   auto const login = api::owner_login(owner_label);
-  return !login.empty() && login == lowercase(claims.repository_owner);
+  return !login.empty() && login == detail::ascii_lowercase(claims.repository_owner);
 }
 
 bool owns_agent(registry::AgentRecord const& agent, jwt::GithubClaims const& claims) {

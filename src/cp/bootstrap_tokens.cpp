@@ -8,6 +8,7 @@
 #include <easyenclave/cp/error.hpp>
 #include <easyenclave/encoding.hpp>
 
+#include "detail/ascii.hpp"
 #include "detail/crypto.hpp"
 #include "detail/encoding.hpp"
 #include "detail/json.hpp"
@@ -24,13 +25,6 @@ constexpr std::int64_t kMaxUses = 1000;
 constexpr std::int64_t kMinExpiry = 60;
 constexpr std::int64_t kMaxExpiry = 30LL * 24 * 3600;
 constexpr std::string_view kPrefix = "ee_bt_";
-
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 }  // namespace
 
@@ -83,7 +77,7 @@ result<std::pair<registry::BootstrapToken, std::string>> mint_bootstrap_token(jw
   registry::BootstrapToken t;
   t.id = std::move(*id);
   t.token_hash = bootstrap_token_hash(secret);
-  t.owner = lowercase(claims.repository_owner);
+  t.owner = detail::ascii_lowercase(claims.repository_owner);
   t.owner_id = claims.repository_owner_id;
   t.created_by = claims.repository;
   t.vm_name = request.vm_name;

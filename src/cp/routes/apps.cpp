@@ -9,6 +9,7 @@
 #include <easyenclave/api/agents.hpp>
 #include <easyenclave/cp/error.hpp>
 
+#include "detail/ascii.hpp"
 #include "detail/json.hpp"
 #include "detail/log.hpp"
 
@@ -24,13 +25,6 @@ namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 using detail::json::ObjectReader;
 using Reply = asio::awaitable<result<http::Response>>;
-
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 bool all_of_chars(std::string_view s, std::string_view extra) {
   return std::all_of(s.begin(), s.end(), [extra](char c) {
@@ -57,7 +51,7 @@ result<void> check_repo(ObjectReader const& r, std::string const& repo) {
 }
 
 result<std::string> measurement_field(ObjectReader const& r, std::string_view key, std::string value) {
-  value = lowercase(value);
+  value = detail::ascii_lowercase(value);
   bool ok = value.size() == 96 && all_of_chars(value, "") &&
             std::all_of(value.begin(), value.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
   if (!ok) return r.field_error(key, ee::errc::invalid_value, "must be 96 hex characters (a SHA-384 measurement)");
@@ -132,12 +126,12 @@ Reply publish_app(http::RequestContext& ctx, Services& s) {
   if (!version) co_return version.error();
 
   // The token proves which repository's workflow is publishing: it may only publish itself.
-  if (lowercase(claims->repository) != lowercase(app.source_repo)) {
+  if (detail::ascii_lowercase(claims->repository) != detail::ascii_lowercase(app.source_repo)) {
     co_return Error(errc::owner_mismatch, "a token of repository '" + claims->repository +
                                               "' cannot publish source_repo '" + app.source_repo + "'");
   }
   auto const now = s.now();
-  app.owner = lowercase(claims->repository_owner);
+  app.owner = detail::ascii_lowercase(claims->repository_owner);
   app.owner_id = claims->repository_owner_id;
   app.created_at = now;
   version->published_by = claims->repository;
@@ -175,7 +169,7 @@ Reply add_version(http::RequestContext& ctx, Services& s) {
   auto name = std::string(ctx.params.get("name"));
   auto app = co_await s.store([&s, &name] { return s.stores.apps->get(name); });
   if (!app) co_return app.error();
-  if (lowercase(claims->repository_owner) != app->owner) {
+  if (detail::ascii_lowercase(claims->repository_owner) != app->owner) {
     co_return Error(errc::owner_mismatch, "repository_owner '" + claims->repository_owner +
                                               "' cannot add versions to app '" + name + "' (owner '" + app->owner + "')");
   }
