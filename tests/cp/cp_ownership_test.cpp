@@ -184,8 +184,12 @@ TEST(CpOwnership, RequiredModeAdmitsOnlyAgentsWithTheirOwnersToken) {
   ASSERT_EQ(admitted.result(), bhttp::status::ok) << admitted.body();
   auto const record = agent_view(h, agent.agent_id);
   EXPECT_EQ(text(record, "owner_id"), "654321");
-  // Re-registration with the same key needs no token: the record vouches.
+  // Re-registration with the same key needs no token: the record vouches. An agent sends its
+  // token every time, and it is not spent for that.
   ASSERT_EQ(h.register_agent(agent, h.registration(agent)).result(), bhttp::status::ok);
+  ASSERT_EQ(register_with(h, agent, token).result(), bhttp::status::ok);
+  auto const listed = body(h.call_bearer(bhttp::verb::get, "/api/v1/owners/bootstrap-tokens", h.github_token()));
+  EXPECT_EQ(listed.as_array()[0].at("uses_left").as_int64(), 1);
   // Another key after the agent's silence still needs one: silence proves no owner.
   auto rebooted = h.agent("vm-proven");
   h.advance(120s);

@@ -176,14 +176,19 @@ asio::awaitable<result<api::RegisterResponse>> admit_registration(Services& s, a
                                             existing->attestation.mrtd + "; this evidence has " + attestation.mrtd);
   }
 
+  // A token proves what the record cannot: a new vm_name, or a key the recorded one did not
+  // vouch for. Agents send theirs with every registration; it is read, and a use spent, only
+  // when it is needed, so an agent's restarts do not use up its token.
+  auto const new_key = key ? key->base64() : std::string();
+  bool const vouched = existing && !existing->public_key.empty() && !existing->owner_id.empty() &&
+                       (existing->public_key == new_key || !req.continuity_signature.empty());
   std::optional<registry::BootstrapToken> token;
-  if (s.owner_proof_mode != OwnerProofMode::disabled && !req.bootstrap_token.empty()) {
+  if (s.owner_proof_mode != OwnerProofMode::disabled && !req.bootstrap_token.empty() && !vouched) {
     auto valid = co_await find_bootstrap_token(s, req.bootstrap_token, req);
     if (!valid) co_return valid.error();
     token = std::move(*valid);
   }
   auto const now = s.now();
-  auto const new_key = key ? key->base64() : std::string();
   auto continuity = check_continuity(s, existing, req, new_key, token, now);
   if (!continuity) co_return continuity.error();
   if (s.owner_proof_mode == OwnerProofMode::required && continuity->owner_id.empty()) {
