@@ -30,6 +30,7 @@ void round_trip(std::string_view text, Parse parse) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
+  ee_fuzz::OpenSslErrorsCleared const queue_check;
   ee_fuzz::Selected in;
   if (!ee_fuzz::select(data, size, 9, in)) return 0;
   auto const text = in.text();

@@ -36,6 +36,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
+  ee_fuzz::OpenSslErrorsCleared const queue_check;
   auto keys = ee::jwt::KeySet::parse(ee_fuzz::as_text(data, size));
   if (!keys) return 0;
   auto const infos = keys->keys();

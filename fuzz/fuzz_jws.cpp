@@ -48,6 +48,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
+  ee_fuzz::OpenSslErrorsCleared const queue_check;
   auto const text = ee_fuzz::as_text(data, size);
   (void)ee::jwt::peek_header(text);
   auto const& f = fixture();

@@ -39,6 +39,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
+  ee_fuzz::OpenSslErrorsCleared const queue_check;
   auto quote = ee::tdx::parse_quote(std::span(data, size));
   if (!quote) return 0;
   // Every view the parser hands out must lie inside the input (ASan reports a read past it).

@@ -37,6 +37,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
+  ee_fuzz::OpenSslErrorsCleared const queue_check;
   ee::http::ServerOptions const server;
   inbound::RequestParser parser;
   inbound::prepare_request_parser(parser, server);

@@ -40,6 +40,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
+  ee_fuzz::OpenSslErrorsCleared const queue_check;
   ee_fuzz::Selected in;
   if (!ee_fuzz::select(data, size, 5, in)) return 0;
   switch (in.mode) {

@@ -1,6 +1,7 @@
 #include "detail/crypto.hpp"
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -91,5 +92,9 @@ bool constant_time_equal(ByteView a, ByteView b) noexcept {
   if (a.size() != b.size()) return false;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
+
+OpenSslErrorScope::OpenSslErrorScope() noexcept { ERR_set_mark(); }
+
+OpenSslErrorScope::~OpenSslErrorScope() { ERR_pop_to_mark(); }
 
 }  // namespace ee::detail

@@ -46,6 +46,18 @@ result<std::string> uuid_v4();
 /// True for the canonical 8-4-4-4-12 lower- or upper-case hex form.
 bool is_uuid(std::string_view text) noexcept;
 
+/// While alive, marks the thread's OpenSSL error queue; when it goes out of scope it removes
+/// whatever OpenSSL queued since. Our failures carry their reason in an ee::Error, and an entry
+/// left in the queue would be read as the cause of the caller's next, unrelated failure (it is
+/// also a heap allocation that outlives the call). Entries queued before it are kept.
+class OpenSslErrorScope {
+ public:
+  OpenSslErrorScope() noexcept;
+  ~OpenSslErrorScope();
+  OpenSslErrorScope(OpenSslErrorScope const&) = delete;
+  OpenSslErrorScope& operator=(OpenSslErrorScope const&) = delete;
+};
+
 /// Compares in time independent of where the inputs differ (for MACs and secrets).
 bool constant_time_equal(ByteView a, ByteView b) noexcept;
 

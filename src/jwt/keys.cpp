@@ -395,6 +395,7 @@ result<void> check_x5c(Key const& key, CertificateRoot const& root, TimePoint at
 // --- CertificateRoot ------------------------------------------------------------------------
 
 result<CertificateRoot> CertificateRoot::from_certificate(std::span<std::uint8_t const> pem_or_der) {
+  ::ee::detail::OpenSslErrorScope const openssl_errors;
   auto state = std::make_shared<State>();
   auto const text = ::ee::detail::as_chars(pem_or_der);
   if (text.find("-----BEGIN CERTIFICATE-----") != std::string_view::npos) {
@@ -431,6 +432,7 @@ KeySet::KeySet() : impl_(std::make_shared<Impl const>()) {}
 
 result<KeySet> KeySet::parse(std::string_view json) {
   namespace core = ::ee::detail;
+  core::OpenSslErrorScope const openssl_errors;
   auto doc = core::json::parse(json, {.max_bytes = 1024 * 1024, .max_depth = 8});
   if (!doc) return Error(errc::malformed_jwks, "key set: " + doc.error().message());
   auto top = core::json::ObjectReader::from(*doc, "jwks");

@@ -3,6 +3,7 @@
 #include <easyenclave/jwt/token.hpp>
 #include <easyenclave/time.hpp>
 
+#include "detail/crypto.hpp"
 #include "detail/encoding.hpp"
 #include "detail/json.hpp"
 #include "detail/time.hpp"
@@ -282,6 +283,7 @@ std::optional<Algorithm> parse_algorithm(std::string_view name) noexcept {
 
 result<Token> verify(std::string_view compact, KeySet const& keys, VerifyOptions const& options,
                      TimePoint now) {
+  ::ee::detail::OpenSslErrorScope const openssl_errors;
   if (options.algorithms.empty())
     return Error(errc::invalid_options, "verifier has no allowed algorithms");
   if (options.issuers.empty()) return Error(errc::invalid_options, "verifier has no allowed issuers");

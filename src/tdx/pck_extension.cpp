@@ -1,5 +1,7 @@
 #include "tdx/pck_extension.hpp"
 
+#include "detail/crypto.hpp"
+
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
@@ -262,6 +264,7 @@ result<PckExtension> parse_pck_extension(std::span<std::uint8_t const> der) {
 }
 
 result<PckExtension> pck_extension_of(X509* cert) {
+  ::ee::detail::OpenSslErrorScope const openssl_errors;
   static ASN1_OBJECT* const oid = OBJ_txt2obj("1.2.840.113741.1.13.1", 1);
   if (oid == nullptr) return Error(errc::pck_extension_malformed, "SGX extension OID unavailable");
   int const at = X509_get_ext_by_OBJ(cert, oid, -1);

@@ -1,5 +1,6 @@
 #include "tdx/x509.hpp"
 
+#include "detail/crypto.hpp"
 #include "detail/encoding.hpp"
 #include "detail/time.hpp"
 
@@ -146,6 +147,7 @@ void Window::narrow(Window const& other) noexcept {
 }
 
 result<std::vector<SharedX509>> parse_pem_chain(std::string_view pem, std::string_view what) {
+  core::OpenSslErrorScope const openssl_errors;
   auto blocks = pem_blocks(pem, kBeginCert, kEndCert, errc::bad_certificate, what);
   if (!blocks) return blocks.error();
   std::vector<SharedX509> chain;
@@ -160,6 +162,7 @@ result<std::vector<SharedX509>> parse_pem_chain(std::string_view pem, std::strin
 }
 
 result<SharedX509> parse_certificate(ByteView pem_or_der, std::string_view what) {
+  core::OpenSslErrorScope const openssl_errors;
   if (starts_with_pem(pem_or_der)) {
     auto chain = parse_pem_chain(core::as_chars(pem_or_der), what);
     if (!chain) return chain.error();
@@ -173,6 +176,7 @@ result<SharedX509> parse_certificate(ByteView pem_or_der, std::string_view what)
 }
 
 result<std::vector<std::uint8_t>> crl_to_der(ByteView pem_or_der, std::string_view what) {
+  core::OpenSslErrorScope const openssl_errors;
   std::vector<std::uint8_t> der;
   if (starts_with_pem(pem_or_der)) {
     auto blocks = pem_blocks(core::as_chars(pem_or_der), kBeginCrl, kEndCrl,
@@ -197,6 +201,7 @@ result<std::vector<std::uint8_t>> crl_to_der(ByteView pem_or_der, std::string_vi
 }
 
 result<SharedCrl> parse_crl(ByteView pem_or_der, std::string_view what) {
+  core::OpenSslErrorScope const openssl_errors;
   auto der = crl_to_der(pem_or_der, what);
   if (!der) return der.error();
   auto const* p = der->data();
@@ -207,6 +212,7 @@ result<SharedCrl> parse_crl(ByteView pem_or_der, std::string_view what) {
 }
 
 std::vector<std::uint8_t> certificate_der(X509* cert) {
+  core::OpenSslErrorScope const openssl_errors;
   unsigned char* out = nullptr;
   int const n = i2d_X509(cert, &out);
   if (n <= 0) return {};
@@ -216,6 +222,7 @@ std::vector<std::uint8_t> certificate_der(X509* cert) {
 }
 
 std::string common_name(X509* cert) {
+  core::OpenSslErrorScope const openssl_errors;
   X509_NAME* name = X509_get_subject_name(cert);
   int const at = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
   if (at < 0) return "(no CN)";
@@ -229,12 +236,14 @@ std::string common_name(X509* cert) {
 }
 
 std::string serial_hex(X509* cert) {
+  core::OpenSslErrorScope const openssl_errors;
   ASN1_INTEGER const* serial = X509_get0_serialNumber(cert);
   return core::hex_encode(ByteView(ASN1_STRING_get0_data(serial),
                                    static_cast<std::size_t>(ASN1_STRING_length(serial))));
 }
 
 result<Window> validity_of(X509* cert, std::string_view what) {
+  core::OpenSslErrorScope const openssl_errors;
   auto nb = from_asn1(X509_get0_notBefore(cert));
   auto na = from_asn1(X509_get0_notAfter(cert));
   if (!nb || !na)
@@ -254,6 +263,7 @@ result<void> check_validity(Window const& window, TimePoint now, std::string_vie
 
 result<void> verify_chain(std::vector<SharedX509> const& chain, X509* root, errc untrusted,
                           std::string_view what) {
+  core::OpenSslErrorScope const openssl_errors;
   if (root == nullptr) return Error(untrusted, std::string(what) + ": no trusted root configured");
   if (chain.size() < 2)
     return Error(untrusted, std::string(what) + ": " + std::to_string(chain.size()) +
@@ -290,6 +300,7 @@ result<Window> chain_window(std::vector<SharedX509> const& chain, std::string_vi
 }
 
 result<Window> crl_window(X509_CRL* crl, std::string_view what) {
+  core::OpenSslErrorScope const openssl_errors;
   ASN1_TIME const* next = X509_CRL_get0_nextUpdate(crl);
   if (next == nullptr)
     return Error(errc::malformed_collateral, std::string(what) + ": CRL has no nextUpdate");
@@ -311,6 +322,7 @@ result<void> check_collateral_window(Window const& window, TimePoint now, std::s
 }
 
 result<void> verify_crl(X509_CRL* crl, X509* issuer, std::string_view what) {
+  core::OpenSslErrorScope const openssl_errors;
   if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(issuer)) != 0)
     return Error(errc::crl_issuer_mismatch,
                  std::string(what) + " is not issued by '" + common_name(issuer) + "'");
@@ -322,12 +334,14 @@ result<void> verify_crl(X509_CRL* crl, X509* issuer, std::string_view what) {
 }
 
 bool is_revoked(X509_CRL* crl, X509* cert) noexcept {
+  core::OpenSslErrorScope const openssl_errors;
   X509_REVOKED* entry = nullptr;
   // 1: listed; 2: listed as removeFromCRL (delta CRLs), which is not a revocation.
   return X509_CRL_get0_by_serial(crl, &entry, X509_get0_serialNumber(cert)) == 1;
 }
 
 result<EvpPkeyPtr> p256_key_from_raw(P256Raw const& xy) {
+  core::OpenSslErrorScope const openssl_errors;
   std::array<unsigned char, 65> point{};
   point[0] = 0x04;  // SEC 1 uncompressed point
   std::copy(xy.begin(), xy.end(), point.begin() + 1);
@@ -349,6 +363,7 @@ result<EvpPkeyPtr> p256_key_from_raw(P256Raw const& xy) {
 }
 
 result<EvpPkeyPtr> p256_key_of(X509* cert, std::string_view what) {
+  core::OpenSslErrorScope const openssl_errors;
   EVP_PKEY* key = X509_get0_pubkey(cert);
   char group[64] = {};
   std::size_t len = 0;
@@ -362,6 +377,7 @@ result<EvpPkeyPtr> p256_key_of(X509* cert, std::string_view what) {
 }
 
 bool verify_p256(EVP_PKEY* key, ByteView message, P256Raw const& signature) noexcept {
+  core::OpenSslErrorScope const openssl_errors;
   // Intel's formats carry r||s (32 bytes each, big-endian); EVP wants the DER ECDSA-Sig-Value.
   ECDSA_SIG* sig = ECDSA_SIG_new();
   if (sig == nullptr) return false;

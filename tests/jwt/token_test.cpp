@@ -8,6 +8,7 @@
 #include "support/temp_dir.hpp"
 
 #include <boost/json/parse.hpp>
+#include <openssl/err.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -137,6 +138,27 @@ TEST(JwtVerify, RealTokenWithATamperedPayloadFails) {
   auto const pos = token.find('.') + 40;
   token[pos] = token[pos] == 'A' ? 'B' : 'A';
   EXPECT_EQ(ee::jwt::verify(token, keys, ita_options(), at(kItaClock)).error(), errc::bad_signature);
+}
+
+// A refusal's reason is in its Error; OpenSSL's queue is left as the caller had it, so a stale
+// entry is never read as the cause of the caller's next failure.
+TEST(JwtVerify, ARefusalLeavesTheOpenSslErrorQueueAsTheCallerHadIt) {
+  ERR_clear_error();
+  ERR_raise(ERR_LIB_USER, 42);  // the caller's own pending entry
+  auto keys = KeySet::parse(ita_file("ita_jwks_prod_2023.json")).value();
+  auto token = ita_file("ita_tdx_token_prod_20231205.jwt");
+  auto const pos = token.rfind('.') + 10;
+  token[pos] = token[pos] == 'A' ? 'B' : 'A';  // a signature that does not verify
+  EXPECT_EQ(ee::jwt::verify(token, keys, ita_options(), at(kItaClock)).error(), errc::bad_signature);
+  // A P-256 key whose point is not on the curve: OpenSSL refuses it when it is imported.
+  std::string const off_curve =
+      R"({"keys":[{"kty":"EC","kid":"k","crv":"P-256","x":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE","y":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"}]})";
+  auto const parsed = KeySet::parse(off_curve);
+  ASSERT_TRUE(parsed.has_value());
+  ASSERT_EQ(parsed->keys().size(), 1u);
+  EXPECT_FALSE(parsed->keys()[0].problem.empty());
+  EXPECT_EQ(ERR_GET_REASON(ERR_get_error()), 42);
+  EXPECT_EQ(ERR_get_error(), 0u);
 }
 
 TEST(JwtVerify, RequiresPinnedAlgorithmsAndIssuers) {

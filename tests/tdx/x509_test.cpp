@@ -3,6 +3,7 @@
 #include "tdx/x509.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/err.h>
 
 #include <chrono>
 #include <cstdint>
@@ -37,6 +38,24 @@ TEST(X509Time, FarFutureCrlNextUpdateSaturatesInsteadOfWrapping) {
   auto const in_2025 = ee::tdx::TimePoint{std::chrono::seconds{1750377600}};
   EXPECT_TRUE(window->contains(in_2025));
   EXPECT_TRUE(d::check_collateral_window(*window, in_2025, "crl").has_value());
+}
+
+}  // namespace
+
+namespace {
+
+// A failure's reason is in its Error; OpenSSL's queue is left as the caller had it.
+TEST(X509Errors, AFailureLeavesTheOpenSslErrorQueueAsTheCallerHadIt) {
+  ERR_clear_error();
+  ERR_raise(ERR_LIB_USER, 42);  // the caller's own pending entry
+  ee::tdx::P256Raw off_curve{};
+  off_curve[63] = 1;  // (0, 1) is not on P-256
+  EXPECT_FALSE(d::p256_key_from_raw(off_curve).has_value());
+  std::vector<std::uint8_t> const not_der{0x30, 0x82, 0xff, 0xff, 0x01};
+  EXPECT_FALSE(d::parse_certificate(not_der, "cert").has_value());
+  EXPECT_FALSE(d::parse_crl(not_der, "crl").has_value());
+  EXPECT_EQ(ERR_GET_REASON(ERR_get_error()), 42);
+  EXPECT_EQ(ERR_get_error(), 0u);
 }
 
 }  // namespace
