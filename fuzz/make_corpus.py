@@ -2,7 +2,7 @@
 """Writes the seed corpus fuzz/corpus/<target>/ (see fuzz/corpus/README.md for provenance).
 
 Real vectors are copied from the shared attestation test data (TESTDATA, default
-../shared/testdata/attestation next to the checkout); the rest is written here: small hand-made
+tests/data/attestation); the rest is written here: small hand-made
 documents and requests, and requests signed with fuzz/data/signing_key.pem. Run it again only
 to rebuild the seeds from scratch; inputs the fuzzers found are merged with `make fuzz-merge`.
 Needs python3-cryptography.
@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
 HERE = pathlib.Path(__file__).resolve().parent
-TESTDATA = pathlib.Path(os.environ.get("TESTDATA", HERE.parent.parent / "shared/testdata/attestation"))
+TESTDATA = pathlib.Path(os.environ.get("TESTDATA", HERE.parent / "tests/data/attestation"))
 CORPUS = HERE / "corpus"
 
 
