@@ -32,6 +32,8 @@ from pathlib import Path
 
 PROGRAMS = ("ee", "ee-cp", "ee-agent")
 SKIP = 77
+# Refuse members that would land outside the directory (Python 3.11.4 and later).
+EXTRACT = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
 
 
 def run(*cmd, env=None, cwd=None, check=True):
@@ -312,7 +314,7 @@ def dist(args):
         tmp = Path(tmp)
         with tarfile.open(tarball) as t:
             names = t.getnames()
-            t.extractall(tmp)
+            t.extractall(tmp, **EXTRACT)
         top = tmp / name
         for must in ("bin/ee", "bin/ee-cp", "bin/ee-agent", "include/easyenclave/version.hpp",
                      "lib/pkgconfig/easyenclave.pc", "lib/cmake/easyenclave/easyenclaveConfig.cmake",
@@ -326,7 +328,7 @@ def dist(args):
         if got != args.version:
             fail(f"bin/ee-cp --version from the tarball printed {got!r}")
         with tarfile.open(debug) as t:
-            t.extractall(tmp)
+            t.extractall(tmp, **EXTRACT)
         for program in PROGRAMS:
             check_split_debug(top, top / "bin" / program)
     print(f"{tarball.name} ({tarball.stat().st_size / 1e6:.1f} MB) and {debug.name} "
