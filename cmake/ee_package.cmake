@@ -26,9 +26,12 @@ endforeach()
 
 if(ee_library_type STREQUAL "SHARED_LIBRARY")
   # 0.x: every minor version may change the ABI, so it is part of the SONAME.
+  # No <target>_EXPORTS define (nothing uses it): the objects compile with the static build's
+  # command line (the library is position-independent in both), so ccache serves them.
   set_target_properties(easyenclave PROPERTIES
     VERSION ${PROJECT_VERSION}
-    SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
+    SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR}
+    DEFINE_SYMBOL "")
   target_link_options(easyenclave PRIVATE LINKER:--build-id=sha1 LINKER:--no-undefined)
   # Installed programs find the library relative to themselves (the release tarball unpacks
   # anywhere).

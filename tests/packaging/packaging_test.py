@@ -145,6 +145,8 @@ def install(args):
         fail(f"pkg-config --modversion easyenclave: {version!r}")
     flags = run("pkg-config", "--cflags", "--libs", "easyenclave", env=env).stdout.split()
     binary = work / "consumer-pkg-config"
+    if libs:  # a shared library outside the loader's path, as a user links it from such a prefix
+        flags.append(f"-Wl,-rpath,{prefix / args.libdir}")
     run(args.cxx, "-std=c++20", "-O1", Path(args.source_dir) / "tests/packaging/consumer/main.cpp",
         "-o", binary, *flags)
     got = run(binary, quote).stdout
