@@ -74,10 +74,12 @@ dist: configure
 	  --version $$($(BUILD_DIR)/cli/ee-cp --version)
 
 # The ee-cp container image from a Debian 12 base made once with debootstrap (installed when
-# missing), then run on loopback and checked (docs/packaging.md).
+# missing), then run on loopback and checked; and the systemd units started by a real systemd in
+# a container made from the same base (docs/packaging.md).
 container: configure
-	@cmake --build --preset $(PRESET) -j $(JOBS) --target ee-cp
+	@cmake --build --preset $(PRESET) -j $(JOBS) --target ee ee-cp ee-agent
 	@bash scripts/build-container.sh $(BUILD_DIR) --test
+	@bash scripts/test-systemd-units.sh $(BUILD_DIR)
 
 clean:
 	rm -rf build
