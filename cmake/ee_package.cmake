@@ -130,7 +130,7 @@ if(EE_SPLIT_DEBUG AND ee_split_files)
                      \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/lib/debug\")
     endforeach()" COMPONENT runtime)
 endif()
-if(EE_SPLIT_DEBUG AND ee_library_type STREQUAL "STATIC_LIBRARY")
+if(EE_SPLIT_DEBUG AND CMAKE_STRIP AND ee_library_type STREQUAL "STATIC_LIBRARY")
   # The archive's DWARF is 93% of its size (429 MB of 459); embedders who debug into the library
   # build it from source. Static archives keep no separate debug files (as Debian's -dev).
   install(CODE "
