@@ -70,7 +70,7 @@ demo: configure
 dist: configure
 	@cmake --build --preset $(PRESET) -j $(JOBS) --target easyenclave ee ee-cp ee-agent
 	@bash scripts/make-dist.sh $(BUILD_DIR) dist
-	@python3 tests/packaging/packaging_test.py dist --dist-dir dist \
+	@python3 tests/packaging/packaging_test.py dist --dist-dir dist --source-dir . \
 	  --version $$($(BUILD_DIR)/cli/ee-cp --version)
 
 # The ee-cp container image from a Debian 12 base made once with debootstrap (installed when

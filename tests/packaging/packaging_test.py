@@ -324,6 +324,9 @@ def dist(args):
                      "share/doc/easyenclave/packaging.md"):
             if not (top / must).exists():
                 fail(f"{tarball.name} has no {name}/{must}")
+        for top_file in ("README.md", "LICENSE", "CHANGELOG.md", "SECURITY.md"):
+            if (Path(args.source_dir) / top_file).is_file() and not (top / top_file).is_file():
+                fail(f"{tarball.name} has no {name}/{top_file}, which the checkout has")
         if any("/lib/debug/" in n for n in names):
             fail(f"{tarball.name} holds debug files; they belong in {debug.name}")
         got = run(top / "bin/ee-cp", "--version").stdout.strip()
