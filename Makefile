@@ -18,7 +18,7 @@ FUZZ_TIME ?= 0
 FUZZ_JOBS ?= 1
 
 .PHONY: all deps configure build test test-cpp test-python test-fuzz fuzz-build fuzz fuzz-merge \
-	demo clean wheel
+	demo clean
 
 all: build
 
@@ -64,10 +64,11 @@ demo: configure
 	@cmake --build --preset $(PRESET) -j $(JOBS) --target ee-cp ee-agent ee ee-fake-github ee-fake-ita _core
 	@EE_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) scripts/demo $(ARGS)
 
-# The Python package: a portable (manylinux) wheel and an sdist in dist/, the wheel built from the
-# sdist, with the build tools in their own venv (scripts/build-wheel, docs/packaging.md).
-wheel: deps
-	@PYTHON=$(PYTHON_EXE) bash scripts/build-wheel dist
-
 clean:
 	rm -rf build
+
+# The Python package: a portable (manylinux) wheel and an sdist in dist/, the wheel built from the
+# sdist; the build tools go into a venv of their own (scripts/build-wheel, docs/packaging.md).
+.PHONY: wheel
+wheel: deps
+	@PYTHON=$(PYTHON) bash scripts/build-wheel dist
