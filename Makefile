@@ -83,3 +83,9 @@ container: configure
 
 clean:
 	rm -rf build
+
+# The Python package: a portable (manylinux) wheel and an sdist in dist/, the wheel built from the
+# sdist; the build tools go into a venv of their own (scripts/build-wheel, docs/packaging.md).
+.PHONY: wheel
+wheel: deps
+	@PYTHON=$(PYTHON) bash scripts/build-wheel dist
