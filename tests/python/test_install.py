@@ -1,15 +1,16 @@
 """`pip install .` builds and installs the package into a fresh virtual environment, and it imports
 from another directory.
 
-The venv sees the system site-packages, so scikit-build-core and pybind11 (installed by
-scripts/install-deps.sh) serve as build requirements without network access
-(`--no-build-isolation`). scikit-build-core builds in the repository's build/{wheel_tag}
-(pyproject.toml), so after the first run only changed sources recompile. Set
-EE_SKIP_INSTALL_TEST=1 to skip it in a quick edit-test loop.
+The venv sees the packages of the interpreter that runs the tests (the checkout's .venv, or the
+system's), so scikit-build-core and pybind11 (installed by scripts/install-deps.sh) serve as build
+requirements without network access (`--no-build-isolation`). scikit-build-core builds in the
+repository's build/{wheel_tag} (pyproject.toml), so after the first run only changed sources
+recompile. Set EE_SKIP_INSTALL_TEST=1 to skip it in a quick edit-test loop.
 """
 
 import os
 import re
+import site
 import subprocess
 import sys
 import time
@@ -39,6 +40,12 @@ def test_pip_install_into_a_fresh_venv_and_import_elsewhere(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, env=env)
     python = venv / "bin" / "python"
+    # A venv made from a venv sees only its base interpreter's packages: add the test's own.
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True, env=env, capture_output=True, text=True,
+    ).stdout.strip()
+    (Path(purelib) / "ee-test-parent.pth").write_text("\n".join(site.getsitepackages()) + "\n")
 
     started = time.monotonic()
     build = subprocess.run(
