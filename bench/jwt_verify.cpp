@@ -37,7 +37,7 @@ double rate(char const* name, std::function<bool()> const& op) {
 using Clock = std::chrono::steady_clock;
 
 #ifndef EE_TESTDATA_DIR
-#define EE_TESTDATA_DIR "../shared/testdata"
+#define EE_TESTDATA_DIR "tests/data"
 #endif
 
 

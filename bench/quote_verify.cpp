@@ -43,7 +43,7 @@ namespace tdx = ee::tdx;
 using Clock = std::chrono::steady_clock;
 
 #ifndef EE_TESTDATA_DIR
-#define EE_TESTDATA_DIR "../shared/testdata"
+#define EE_TESTDATA_DIR "tests/data"
 #endif
 
 constexpr std::int64_t kNow = 1752919234;  // inside the collateral window (testdata README)

@@ -2,7 +2,7 @@
 """Writes the seed corpus fuzz/corpus/<target>/ (see fuzz/corpus/README.md for provenance).
 
 Real vectors are copied from the shared attestation test data (TESTDATA, default
-../shared/testdata/attestation next to the checkout); the rest is written here: small hand-made
+tests/data/attestation); the rest is written here: small hand-made
 documents and requests, and requests signed with fuzz/data/signing_key.pem. Run it again only
 to rebuild the seeds from scratch; inputs the fuzzers found are merged with `make fuzz-merge`.
 Needs python3-cryptography.
@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
 HERE = pathlib.Path(__file__).resolve().parent
-TESTDATA = pathlib.Path(os.environ.get("TESTDATA", HERE.parent.parent / "shared/testdata/attestation"))
+TESTDATA = pathlib.Path(os.environ.get("TESTDATA", HERE.parent / "tests/data/attestation"))
 CORPUS = HERE / "corpus"
 
 
@@ -173,6 +173,23 @@ def main():
         put("fuzz_api_messages", f"message_{i}.json", mode(i, json.dumps(m, separators=(",", ":"))))
     put("fuzz_api_messages", "public_key_b64.txt", mode(8, pub))
     put("fuzz_api_messages", "public_key.pem", mode(8, (HERE / "data/signing_key.pub.pem").read_bytes()))
+
+    # --- CP inputs: 0 agent_url, 1 agent network entries, 2 nonce ('$' is the issued one),
+    # 3 agent health, 4 quote file
+    for i, url in enumerate(["http://10.1.2.3:8081", "https://[fd00::1]:443/path?q", "http://a.tunnel.example",
+                             "http://169.254.169.254/latest", "HTTP://User@Host:80#x"]):
+        put("fuzz_cp_inputs", f"agent_url_{i}.txt", mode(0, url))
+    put("fuzz_cp_inputs", "networks.txt", mode(1, "10.0.0.0/8\nfd00::/8\n*.tunnel.example\nagents.example"))
+    put("fuzz_cp_inputs", "nonce_issued.txt", mode(2, "$|vm-1"))
+    put("fuzz_cp_inputs", "nonce_other_vm.txt", mode(2, "$|vm-2"))
+    put("fuzz_cp_inputs", "nonce_unknown.txt", mode(2, NONCE + "|vm-1"))
+    put("fuzz_cp_inputs", "health.json", mode(3, json.dumps(
+        {"status": "ok", "agent_id": "a1", "workload": {"state": "running", "deployment_id": "d1",
+                                                         "image_digest": "sha256:" + "ab" * 32}})))
+    quote = td("quotes/tdx_v4_dcapqvl.dat")
+    put("fuzz_cp_inputs", "quote_binary.dat", mode(4, quote))
+    put("fuzz_cp_inputs", "quote_hex.txt", mode(4, quote.hex() + "\n"))
+    put("fuzz_cp_inputs", "quote_base64.txt", mode(4, base64.b64encode(quote) + b"\n"))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include <easyenclave/api/agents.hpp>
 #include <easyenclave/encoding.hpp>
 #include <easyenclave/http/error.hpp>
+#include <easyenclave/version.hpp>
 
 #include "detail/json.hpp"
 #include "detail/log.hpp"
@@ -100,6 +101,7 @@ Reply health(http::RequestContext& ctx, AgentRuntime::Impl& s) {
   auto const w = co_await workload_status(s);
   bj::object body;
   body["status"] = "ok";
+  body["version"] = std::string(ee::version());
   body["mode"] = s.options.mode == Mode::agent ? "agent" : "cp-bootstrap";
   body["agent_id"] = status.agent_id;
   body["vm_name"] = status.vm_name;

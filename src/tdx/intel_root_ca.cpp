@@ -1,5 +1,5 @@
 // The Intel SGX Root CA certificate (DER), the default trust anchor of tdx::verify. Copied from
-// ../shared/testdata/attestation/roots/intel_sgx_root_ca.der; SHA-256
+// tests/data/attestation/roots/intel_sgx_root_ca.der; SHA-256
 // 44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3 (asserted in
 // tests/tdx/verify_test.cpp). Subject CN=Intel SGX Root CA, valid 2018-05-21 .. 2049-12-31.
 #include "tdx/x509.hpp"

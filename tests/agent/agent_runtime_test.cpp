@@ -14,6 +14,7 @@
 #include <easyenclave/http/https_client.hpp>
 #include <easyenclave/tdx/quote.hpp>
 #include <easyenclave/tdx/simulator.hpp>
+#include <easyenclave/version.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -344,6 +345,7 @@ TEST_F(AgentRuntimeTest, ARefusalIsReportedAndRetriedSlowly) {
   EXPECT_NE(agent->status().last_error.find("cp.attestation_failed"), std::string::npos)
       << agent->status().last_error;
   auto health = body(call(*agent, bhttp::verb::get, "/api/health"));
+  EXPECT_EQ(health.at("version").as_string(), std::string(ee::version()));
   EXPECT_FALSE(health.at("registered").as_bool());
   EXPECT_NE(std::string(health.at("last_error").as_string()).find("403"), std::string::npos);
 }

@@ -3,6 +3,7 @@
 #include "support/temp_dir.hpp"
 
 #include <easyenclave/encoding.hpp>
+#include <easyenclave/version.hpp>
 
 #include <boost/json/parse.hpp>
 
@@ -67,6 +68,15 @@ TEST(EeCli, VerifyRefusesTcbStatusOutsideAllowList) {
                 collateral_file("dcapqvl_tdx_b0c06f000000.json"), "--at", "1752919234", "--allow-tcb", "OutOfDate"});
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("policy_tcb_status"), std::string::npos) << r.out;
+}
+
+// One version, set by project(VERSION) in CMakeLists.txt, is what every program reports.
+TEST(EeCli, EveryProgramReportsTheLibraryVersion) {
+  for (std::string const name : {"ee", "ee-cp", "ee-agent"}) {
+    auto const out = run({ee::test::program(name).string(), "--version"});
+    EXPECT_EQ(out.exit_code, 0) << name;
+    EXPECT_EQ(out.out, std::string(ee::version()) + "\n") << name;
+  }
 }
 
 TEST(EeCli, UsageAndIoErrors) {

@@ -1,7 +1,6 @@
 """Shared fixtures: where the attestation test vectors live.
 
-The vectors sit beside the repository, in ``../shared/testdata`` (or wherever ``EE_TESTDATA_DIR``
-points).
+The vectors are in the repository, in ``tests/data`` (or wherever ``EE_TESTDATA_DIR`` points).
 """
 
 import os
@@ -16,7 +15,7 @@ def testdata_dir() -> Path:
     override = os.environ.get("EE_TESTDATA_DIR")
     if override:
         return Path(override)
-    return REPO_ROOT.parent / "shared" / "testdata"
+    return REPO_ROOT / "tests" / "data"
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 #pragma once
-// The real attestation vectors of ../shared/testdata/attestation, as the tests load them.
+// The real attestation vectors of tests/data/attestation, as the tests load them.
 #include <easyenclave/tdx/collateral.hpp>
 
 #include <cstdint>

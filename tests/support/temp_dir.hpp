@@ -25,7 +25,7 @@ class TempDir {
 
 /// Reads a whole file; fails the current test (ADD_FAILURE) and returns "" when it cannot.
 std::string read_file(std::filesystem::path const& path);
-/// `../shared/testdata/<relative>` of the source tree.
+/// `tests/data/<relative>` of the source tree.
 std::filesystem::path testdata(std::string const& relative);
 
 }  // namespace ee::test

@@ -1,4 +1,4 @@
-// Loading the real collateral in ../shared/testdata/attestation/collateral in both formats (the
+// Loading the real collateral in tests/data/attestation/collateral in both formats (the
 // dcap-qvl bundle and Intel PCS v4 response bodies), the exact signed text, round trips and
 // malformed input.
 #include <easyenclave/tdx/collateral.hpp>

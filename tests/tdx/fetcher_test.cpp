@@ -1,5 +1,5 @@
 // tdx::CollateralFetcher against a scripted PCS (ee::test::FakeHttpClient) that serves the real
-// gtg collateral in ../shared/testdata/attestation/collateral the way Intel PCS API v4 does:
+// gtg collateral in tests/data/attestation/collateral the way Intel PCS API v4 does:
 // bodies as captured, issuer chains URL-encoded in response headers. Covers the exact requests,
 // the API key, assembly into collateral that verifies the gtg SPR quote to the README's row 3,
 // the nextUpdate-driven cache, single flight across coroutines and threads, and the failures.

@@ -1,4 +1,4 @@
-// The SGX extension of the PCK certificates in ../shared/testdata/attestation/quotes, against the
+// The SGX extension of the PCK certificates in tests/data/attestation/quotes, against the
 // values its README lists, and the strict DER walker on malformed input.
 #include "tdx/pck_extension.hpp"
 

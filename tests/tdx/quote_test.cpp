@@ -1,4 +1,4 @@
-// Parsing of the real quotes in ../shared/testdata/attestation/quotes against the values its
+// Parsing of the real quotes in tests/data/attestation/quotes against the values its
 // README lists, plus malformed input.
 #include <easyenclave/tdx/quote.hpp>
 

@@ -1,4 +1,4 @@
-// DCAP verification against the real quotes and collateral in ../shared/testdata/attestation:
+// DCAP verification against the real quotes and collateral in tests/data/attestation:
 // every row of its README's verification matrix at the listed clocks, offline windows, the
 // byte-flip negatives, a self-made root, TCB matching units and the caching Verifier.
 #include <easyenclave/tdx/verify.hpp>
