@@ -1,5 +1,5 @@
 # The two set-up commands of the README: `make demo` and `make test`. Each installs what it needs
-# and is missing first (scripts/install-deps.sh GROUP, idempotent: it only checks when all is there).
+# and is missing first (scripts/install-deps.sh GROUP; idempotent: with all there it only checks).
 PRESET ?= ci
 # The interpreter the virtual environment is made from: Debian's python3 unless you point PYTHON
 # at another (a pyenv shim is fine: the venv records the interpreter behind it). Python packages

@@ -76,7 +76,8 @@ done
 
 # --- Debian packages ---------------------------------------------------------------------------
 mapfile -t apt_wanted < <(printf '%s\n' "${apt_wanted[@]}" | sort -u)
-installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${apt_wanted[@]}" 2>/dev/null || true)
+installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${apt_wanted[@]}" 2>/dev/null ||
+  true)
 missing=()
 for p in "${apt_wanted[@]}"; do
   grep -qx "$p installed" <<<"$installed" || missing+=("$p")
@@ -107,7 +108,8 @@ if ! base=$("$python" -c 'import sys; print(sys.executable)'); then
   exit 1
 fi
 if [ -f "$venv/pyvenv.cfg" ] && [ "$(cat "$venv/.ee-base-python" 2>/dev/null)" != "$base" ]; then
-  echo "install-deps: $venv was made from $(cat "$venv/.ee-base-python" 2>/dev/null || echo another python); making it again from $base"
+  was=$(cat "$venv/.ee-base-python" 2>/dev/null || echo "another python")
+  echo "install-deps: $venv was made from $was; making it again from $base"
   rm -rf "$venv"
 fi
 if [ ! -x "$venv/bin/python" ]; then
