@@ -21,8 +21,8 @@ FUZZ_RUNS ?= 10000000
 FUZZ_TIME ?= 0
 FUZZ_JOBS ?= 1
 
-.PHONY: all deps deps-build deps-demo deps-fuzz deps-vm deps-container configure build test \
-	test-cpp test-python test-fuzz fuzz-build fuzz fuzz-merge demo clean
+.PHONY: all deps configure build test test-cpp test-python test-fuzz fuzz-build fuzz fuzz-merge \
+	demo clean
 
 all: build
 
@@ -30,6 +30,7 @@ all: build
 deps:
 	@$(INSTALL_DEPS) test
 
+.PHONY: deps-build deps-demo deps-fuzz deps-vm deps-container
 deps-build deps-demo deps-fuzz deps-vm deps-container:
 	@$(INSTALL_DEPS) $(@:deps-%=%)
 
