@@ -4,7 +4,7 @@
 // flags carry them.
 // Input: one mode byte (0: a config document; 1: "key=value" for apply_agent_config_value), then
 // the text.
-#include <easyenclave/agent/config.hpp>
+#include <easyenclave/api/agent_config.hpp>
 
 #include "fuzz_support.hpp"
 
@@ -20,19 +20,19 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
   if (in.mode == 1) {
     auto const eq = text.find('=');
     if (eq == std::string_view::npos) return 0;
-    ee::agent::AgentConfig config;
-    if (ee::agent::apply_agent_config_value(text.substr(0, eq), text.substr(eq + 1), config))
-      (void)ee::agent::validate_agent_config(config);
+    ee::api::AgentConfig config;
+    if (ee::api::apply_agent_config_value(text.substr(0, eq), text.substr(eq + 1), config))
+      (void)ee::api::validate_agent_config(config);
     return 0;
   }
   std::vector<std::string> unknown;
-  auto config = ee::agent::parse_agent_config(text, unknown);
+  auto config = ee::api::parse_agent_config(text, unknown);
   if (!config) return 0;
   // What the launcher writes for a configuration reads back to it.
-  auto const json = ee::agent::agent_config_json(*config);
+  auto const json = ee::api::agent_config_json(*config);
   std::vector<std::string> unknown_again;
-  auto again = ee::agent::parse_agent_config(json, unknown_again);
+  auto again = ee::api::parse_agent_config(json, unknown_again);
   ee_fuzz::check(again.has_value() && *again == *config, "agent config does not round-trip");
-  (void)ee::agent::validate_agent_config(*config);
+  (void)ee::api::validate_agent_config(*config);
   return 0;
 }

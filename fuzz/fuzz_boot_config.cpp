@@ -4,7 +4,7 @@
 // base64, zlib inflation with its bound, and strict JSON; then the agent's configuration parser
 // on what it decodes, as load_agent_config does. What decodes must encode and decode back to
 // itself.
-#include <easyenclave/agent/config.hpp>
+#include <easyenclave/api/agent_config.hpp>
 #include <easyenclave/api/boot_config.hpp>
 
 #include "fuzz_support.hpp"
@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
   ee_fuzz::check(again.has_value() && again->has_value() && **again == json,
                  "a boot config does not round-trip");
   std::vector<std::string> unknown;
-  if (auto config = ee::agent::parse_agent_config(json, unknown))
-    (void)ee::agent::validate_agent_config(*config);
+  if (auto config = ee::api::parse_agent_config(json, unknown))
+    (void)ee::api::validate_agent_config(*config);
   return 0;
 }

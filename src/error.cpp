@@ -40,6 +40,11 @@ constexpr CodeInfo kCoreCodes[] = {
     {static_cast<int>(errc::crypto_failure), "crypto_failure", "crypto library failure",
      condition::upstream_failure},
     {static_cast<int>(errc::cancelled), "cancelled", "operation cancelled", condition::unavailable},
+    {static_cast<int>(errc::program_not_found), "program_not_found", "program not found or not executable",
+     condition::unavailable},
+    {static_cast<int>(errc::spawn_failed), "spawn_failed", "could not start a process", condition::unavailable},
+    {static_cast<int>(errc::command_timed_out), "command_timed_out", "command timed out",
+     condition::upstream_failure},
 };
 
 }  // namespace

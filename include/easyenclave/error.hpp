@@ -58,6 +58,9 @@ enum class errc {
   io_error,             ///< a local file or process operation failed           -> upstream_failure
   crypto_failure,       ///< the crypto library failed internally               -> upstream_failure
   cancelled,            ///< the operation was cancelled (shutdown)             -> unavailable
+  program_not_found,    ///< a program to run is missing or not executable      -> unavailable
+  spawn_failed,         ///< fork/exec or its pipes failed                      -> unavailable
+  command_timed_out,    ///< a command did not finish in time; it was killed    -> upstream_failure
 };
 error_code make_error_code(errc e) noexcept;
 

@@ -13,7 +13,7 @@
 #include <easyenclave/agent/error.hpp>
 #include <easyenclave/api/agents.hpp>
 
-#include "agent/child_process.hpp"
+#include "agent/processes.hpp"
 #include "detail/json.hpp"
 #include "detail/log.hpp"
 #include "detail/time.hpp"
@@ -564,7 +564,7 @@ class PodmanRuntime final : public WorkloadRuntime {
       env = env_;
     }
     auto done = run_command(std::move(argv), timeout, options_.podman_env);
-    if (!done) return done.error().with_context("podman " + std::string(what));
+    if (!done) return as_agent_error(done.error()).with_context("podman " + std::string(what));
     if (done->exit_status != 0) {
       auto tail = redacted_tail(done->err, env);
       return Error(errc::command_failed, "podman " + std::string(what) + " exited with status " +

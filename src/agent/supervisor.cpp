@@ -100,7 +100,7 @@ void Supervisor::run() {
     }
     auto spawned = Child::spawn(options_.spawn);
     if (!spawned) {
-      bool const missing = spawned.error() == errc::program_not_found;
+      bool const missing = spawned.error() == ::ee::errc::program_not_found;
       core::log::warn(kComponent, options_.name, " could not start: ", spawned.error().message());
       if (options_.logs)
         options_.logs->append(options_.name, "could not start: " + spawned.error().message());

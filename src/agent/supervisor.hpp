@@ -3,7 +3,7 @@
 // when it exits, reports a missing binary instead of spinning on it, and captures its output into
 // the log buffer. Used for cloudflared, the process workload runtime and, in cp-bootstrap mode,
 // ee-cp.
-#include "agent/child_process.hpp"
+#include "agent/processes.hpp"
 
 #include <easyenclave/agent/log_buffer.hpp>
 

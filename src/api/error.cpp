@@ -21,6 +21,7 @@ constexpr CodeInfo kApiCodes[] = {
     {v(errc::invalid_field), "invalid_field", "a message field has a malformed value", ii},
     {v(errc::invalid_boot_config), "invalid_boot_config",
      "the boot configuration on the kernel command line is malformed", ii},
+    {v(errc::invalid_agent_config), "invalid_agent_config", "invalid agent configuration", ii},
 };
 }  // namespace
 

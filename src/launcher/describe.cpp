@@ -15,7 +15,7 @@ namespace {
 namespace bj = boost::json;
 namespace json = ::ee::detail::json;
 
-// Configuration keys whose values are secrets (agent/config.hpp), and the environment handed to
+// Configuration keys whose values are secrets (api/agent_config.hpp), and the environment handed to
 // ee-cp, whose values may be.
 constexpr std::string_view kSecretKeys[] = {"tunnel_token", "ita_api_key", "cp_env", "bootstrap_token"};
 

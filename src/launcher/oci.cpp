@@ -8,11 +8,10 @@
 // symlink from a lower layer ("etc -> /etc") would otherwise let a later layer's "etc/passwd"
 // write through it onto the host. With podman the image is pulled and a container of it exported
 // as one flat archive, which tar unpacks in one go.
-#include <easyenclave/agent/error.hpp>
 #include <easyenclave/file.hpp>
 #include <easyenclave/launcher/launcher.hpp>
 
-#include "agent/child_process.hpp"
+#include "detail/child_process.hpp"
 #include "detail/json.hpp"
 #include "detail/log.hpp"
 #include "launcher/host_tools.hpp"
@@ -38,7 +37,7 @@ namespace bj = boost::json;
 namespace json = ::ee::detail::json;
 namespace log = ::ee::detail::log;
 using namespace std::chrono_literals;
-using agent::detail::run_command;
+using ::ee::detail::run_command;
 
 // Fetching a large image over a slow link takes a while; unpacking and mkfs are local.
 constexpr auto kFetchTimeout = std::chrono::milliseconds(30min);
@@ -72,11 +71,11 @@ std::string image_stem(std::string_view reference) {
 }
 
 // Runs one step; its failure as image_failed with the end of what it wrote to stderr.
-result<agent::detail::CommandResult> step(std::string const& what, std::vector<std::string> argv,
+result<::ee::detail::CommandResult> step(std::string const& what, std::vector<std::string> argv,
                                           std::chrono::milliseconds timeout) {
   auto done = run_command(std::move(argv), timeout);
   if (!done) {
-    if (done.error() == agent::errc::program_not_found) {
+    if (done.error() == ::ee::errc::program_not_found) {
       return Error(errc::tool_missing, what + ": " + done.error().message());
     }
     return Error(errc::image_failed, what + ": " + done.error().message());

@@ -1,7 +1,7 @@
 // Planning a launch: sizes, the agent's configuration and how it travels, the VM's paths and
 // the QEMU command. Pure: nothing here reads or starts anything, so `ee launch --dry-run` and the
 // snapshot tests see exactly what a launch would do.
-#include <easyenclave/agent/config.hpp>
+#include <easyenclave/api/agent_config.hpp>
 #include <easyenclave/api/agents.hpp>
 #include <easyenclave/api/boot_config.hpp>
 #include <easyenclave/launcher/launcher.hpp>
@@ -21,7 +21,7 @@ namespace {
 
 constexpr std::uint32_t kMaxMemoryGib = 1024;
 constexpr std::uint32_t kMaxVcpus = 256;
-// The agent API inside the guest (agent/config.hpp's default listen port).
+// The agent API inside the guest (api/agent_config.hpp's default listen port).
 constexpr std::uint16_t kAgentPort = 8081;
 
 // The presets of the issue: tiny and standard fixed, llm a starting point for GPU-less large
@@ -80,7 +80,7 @@ std::string default_name(LaunchRequest const& r) {
 }
 
 // The settings that must not appear on a host's process list.
-bool carries_secrets(agent::AgentConfig const& c) {
+bool carries_secrets(api::AgentConfig const& c) {
   return !c.tunnel_token.empty() || !c.ita_api_key.empty() || !c.cp_env.empty() ||
          !c.bootstrap_token.empty();
 }
@@ -100,8 +100,8 @@ constexpr std::pair<std::string_view, std::string_view> kFlagKeys[] = {
     {"bootstrap_token", "--bootstrap-token"},
 };
 
-result<agent::AgentConfig> agent_config(LaunchRequest const& r, std::string const& name) {
-  agent::AgentConfig c;
+result<api::AgentConfig> agent_config(LaunchRequest const& r, std::string const& name) {
+  api::AgentConfig c;
   c.mode = r.cp ? "cp-bootstrap" : "agent";
   c.vm_name = name;
   c.owner = r.owner;
@@ -119,7 +119,7 @@ result<agent::AgentConfig> agent_config(LaunchRequest const& r, std::string cons
     for (auto const& [flag_key, flag] : kFlagKeys) {
       if (key == flag_key) return invalid("--set " + key + ": use " + std::string(flag));
     }
-    if (auto ok = agent::apply_agent_config_value(key, value, c); !ok) {
+    if (auto ok = api::apply_agent_config_value(key, value, c); !ok) {
       return invalid("--set " + key + ": " + ok.error().message());
     }
   }
@@ -268,8 +268,8 @@ result<LaunchPlan> plan_launch(LaunchRequest const& request, HostPaths const& pa
 
   auto config = agent_config(request, p.name);
   if (!config) return config.error();
-  if (auto ok = agent::validate_agent_config(*config); !ok) return invalid(ok.error().message());
-  p.agent_config = agent::agent_config_json(*config);
+  if (auto ok = api::validate_agent_config(*config); !ok) return invalid(ok.error().message());
+  p.agent_config = api::agent_config_json(*config);
 
   p.vm_dir = paths.state_root / p.name;
   p.serial_log = p.vm_dir / "serial.log";

@@ -3,7 +3,7 @@
 // TDX in KVM, TDVF); soft when it only limits something (quotes, OCI images, KVM without TDX).
 #include <easyenclave/launcher/launcher.hpp>
 
-#include "agent/child_process.hpp"
+#include "detail/child_process.hpp"
 #include "launcher/host_tools.hpp"
 
 #include <fstream>
@@ -30,7 +30,7 @@ Check qemu_check(HostPaths const& paths) {
   Check c{.name = "qemu", .hard = true};
   c.fix = "install QEMU (Debian: apt-get install qemu-system-x86; TDX guests need QEMU 10.1 or "
           "later built with TDX support)";
-  auto r = agent::detail::run_command({paths.qemu, "--version"}, seconds(10));
+  auto r = ::ee::detail::run_command({paths.qemu, "--version"}, seconds(10));
   if (!r) {
     c.detail = paths.qemu + ": " + r.error().message();
     return c;
@@ -45,7 +45,7 @@ Check qemu_check(HostPaths const& paths) {
 Check qemu_tdx_check(HostPaths const& paths) {
   Check c{.name = "qemu-tdx", .hard = true};
   c.fix = "use a QEMU with TDX support (upstream 10.1+, or your distribution's TDX build)";
-  auto r = agent::detail::run_command({paths.qemu, "-object", "help"}, seconds(10));
+  auto r = ::ee::detail::run_command({paths.qemu, "-object", "help"}, seconds(10));
   if (!r) {
     c.detail = "cannot ask QEMU for its objects: " + r.error().message();
     return c;

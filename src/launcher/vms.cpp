@@ -5,11 +5,10 @@
 // config drive. A VM counts as running when the pid in its pid file is alive, is the QEMU we
 // started (its command line names this VM's QMP socket, so a recycled pid or a zombie is not
 // mistaken for it) and QMP answers.
-#include <easyenclave/agent/error.hpp>
 #include <easyenclave/file.hpp>
 #include <easyenclave/launcher/launcher.hpp>
 
-#include "agent/child_process.hpp"
+#include "detail/child_process.hpp"
 #include "detail/json.hpp"
 #include "detail/log.hpp"
 #include "detail/time.hpp"
@@ -281,7 +280,7 @@ result<void> make_config_drive(LaunchPlan const& plan) {
   for (std::string const a : {"-quiet", "-V", "EE_CONFIG", "-J", "-r", "-o"}) argv.push_back(a);
   argv.push_back(iso);
   argv.push_back(staging.string());
-  auto made = agent::detail::run_command(argv, 60s);
+  auto made = ::ee::detail::run_command(argv, 60s);
   fs::remove_all(staging, ec);
   if (!made) return Error(errc::image_failed, "config drive: " + made.error().message());
   if (made->exit_status != 0) {
@@ -299,12 +298,12 @@ result<void> make_config_drive(LaunchPlan const& plan) {
 // Starts QEMU (the plan's command line daemonises it) and returns once the daemon is set up:
 // QEMU's parent process waits for that, and reports a failure on stderr with a non-zero exit.
 result<void> start_qemu(LaunchPlan const& plan, Clock::time_point deadline) {
-  auto started = agent::detail::run_command(plan.qemu_argv, std::max(left_until(deadline), 1ms),
+  auto started = ::ee::detail::run_command(plan.qemu_argv, std::max(left_until(deadline), 1ms),
                                             {}, kMaxQemuStderr);
   if (!started) {
     auto const& e = started.error();
-    if (e == agent::errc::program_not_found) return Error(errc::tool_missing, e.message());
-    if (e == agent::errc::command_timed_out) {
+    if (e == ::ee::errc::program_not_found) return Error(errc::tool_missing, e.message());
+    if (e == ::ee::errc::command_timed_out) {
       return Error(errc::qmp_timeout, "QEMU did not finish starting in time: " + e.message());
     }
     return Error(errc::qemu_failed, e.message());

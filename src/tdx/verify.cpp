@@ -19,7 +19,6 @@
 #include "tdx/tcb.hpp"
 #include "tdx/x509.hpp"
 
-#include <openssl/err.h>
 
 #include <algorithm>
 #include <fstream>
@@ -110,10 +109,6 @@ void add_timed(PreparedStep& step, Window& all, std::string what, Window window,
 
 std::string time_text(TimePoint t) { return core::format_rfc3339(t); }
 
-// OpenSSL leaves reasons on a per-thread queue; ours are in the Error, so drop theirs rather than
-// let them surface in an unrelated TLS call later.
-void clear_openssl_errors() noexcept { ERR_clear_error(); }
-
 // Adds a validity item per certificate, leaf first, with a name for messages.
 result<void> add_chain_windows(PreparedStep& step, Window& all,
                                std::vector<SharedX509> const& chain, std::string_view what) {
@@ -132,7 +127,6 @@ PreparedChain prepare_chain(Quote const& quote, TrustedRoot::State const* root) 
   out.chain_step.name = kStepPckChain;
   out.extension_step.name = kStepPckExtension;
   auto fail = [&](Error e) {
-    clear_openssl_errors();
     out.chain_step.error = std::move(e);
     return std::move(out);
   };
@@ -163,7 +157,6 @@ PreparedChain prepare_chain(Quote const& quote, TrustedRoot::State const* root) 
                                 core::hex_encode(out.pck.pce_id) + ", PCESVN " +
                                 std::to_string(out.pck.pce_svn);
   }
-  clear_openssl_errors();
   return out;
 }
 
@@ -208,7 +201,6 @@ PreparedCollateral prepare_collateral(Collateral const& c, TrustedRoot::State co
     out.steps.push_back(PreparedStep{name});
     auto ok = body(out.steps.back());
     if (!ok) {
-      clear_openssl_errors();
       out.steps.back().error = ok.error();
       return false;
     }
@@ -287,7 +279,6 @@ PreparedCollateral prepare_collateral(Collateral const& c, TrustedRoot::State co
                   time_text(window->not_after);
     return {};
   });
-  clear_openssl_errors();
   return out;
 }
 
@@ -326,11 +317,9 @@ bool fail(Verdict& v, char const* name, Error e) {
 bool check_quote_signature(Quote const& quote, Verdict& v) {
   auto key = detail::p256_key_from_raw(quote.attestation_key());
   if (!key) {
-    clear_openssl_errors();
     return fail(v, kStepQuoteSignature, key.error());
   }
   if (!detail::verify_p256(key->get(), quote.signed_bytes(), quote.signature())) {
-    clear_openssl_errors();
     return fail(v, kStepQuoteSignature,
                 Error(errc::bad_quote_signature,
                       "quote signature does not verify with the attestation key over header and "
@@ -342,7 +331,6 @@ bool check_quote_signature(Quote const& quote, Verdict& v) {
 bool check_qe_report(Quote const& quote, PreparedChain const& chain, Verdict& v) {
   if (!detail::verify_p256(chain.pck_key.get(), quote.qe_report_bytes(),
                            quote.qe_report_signature())) {
-    clear_openssl_errors();
     return fail(v, kStepQeReportSignature,
                 Error(errc::bad_qe_report_signature,
                       "QE report signature does not verify with the PCK certificate key"));
@@ -477,7 +465,6 @@ result<TrustedRoot::State> make_state(std::span<std::uint8_t const> pem_or_der) 
 result<TrustedRoot> TrustedRoot::from_certificate(std::span<std::uint8_t const> pem_or_der) {
   auto state = make_state(pem_or_der);
   if (!state) {
-    clear_openssl_errors();
     return state.error();
   }
   return TrustedRoot(std::make_shared<State const>(std::move(*state)));

@@ -8,7 +8,6 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
-#include <openssl/err.h>
 #include <openssl/obj_mac.h>
 #include <openssl/params.h>
 #include <openssl/x509v3.h>
@@ -87,7 +86,6 @@ result<SharedX509> certificate_from_der(ByteView der, errc code, std::string con
   auto const* p = der.data();
   X509* raw = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
   if (raw == nullptr) {
-    ERR_clear_error();  // the reason is in our Error; keep the thread's queue clean
     return Error(code, what + ": not a DER X.509 certificate");
   }
   SharedX509 cert(raw, X509Free{});
@@ -190,10 +188,7 @@ result<std::vector<std::uint8_t>> crl_to_der(ByteView pem_or_der, std::string_vi
   }
   auto const* p = der.data();
   X509_CRL* raw = d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size()));
-  if (raw == nullptr) {
-    ERR_clear_error();
-    return Error(errc::malformed_collateral, std::string(what) + ": not a DER X.509 CRL");
-  }
+  if (raw == nullptr) return Error(errc::malformed_collateral, std::string(what) + ": not a DER X.509 CRL");
   X509_CRL_free(raw);
   if (p != der.data() + der.size())
     return Error(errc::malformed_collateral, std::string(what) + ": trailing bytes after the CRL");

@@ -126,7 +126,7 @@ TEST(AgentConfigParse, WrongTypesNameTheKeyAndNotTheValue) {
     std::vector<std::string> unknown;
     auto c = parse_agent_config(text, unknown);
     ASSERT_FALSE(c) << text;
-    EXPECT_EQ(c.error(), ee::agent::errc::invalid_config) << text;
+    EXPECT_EQ(c.error(), ee::api::errc::invalid_agent_config) << text;
     EXPECT_NE(c.error().message().find(what), std::string::npos) << c.error().message();
     EXPECT_EQ(c.error().message().find("sekrit"), std::string::npos) << c.error().message();
   }
@@ -138,7 +138,7 @@ TEST(AgentConfigParse, EveryTruncationFailsCleanly) {
     std::vector<std::string> unknown;
     auto c = parse_agent_config(text.substr(0, n), unknown);
     ASSERT_FALSE(c) << n;
-    EXPECT_EQ(c.error(), ee::agent::errc::invalid_config) << n;
+    EXPECT_EQ(c.error(), ee::api::errc::invalid_agent_config) << n;
   }
 }
 
@@ -316,7 +316,7 @@ TEST(AgentConfig, AMalformedCommandLineValueIsAClearError) {
   f.write_cmdline(R"({"cp_url":["x"]})");
   auto typed = load_agent_config(f.sources());
   EXPECT_TRUE(refused(typed, "cp_url: expected a string"));
-  EXPECT_EQ(typed.error(), ee::agent::errc::invalid_config);
+  EXPECT_EQ(typed.error(), ee::api::errc::invalid_agent_config);
   // A malformed boot config does not matter when a file exists: the file is the base.
   f.dir.write("cmdline", "easyenclave.config=!!!\n");
   f.write_file(kFile);
@@ -399,7 +399,7 @@ TEST(AgentConfig, ValidationNamesWhatIsWrong) {
     auto r = load_agent_config(sources);
     EXPECT_TRUE(refused(r, c.mentions)) << c.key << "=" << c.value;
     if (!r) {
-      EXPECT_EQ(r.error(), ee::agent::errc::invalid_config) << c.key << "=" << c.value;
+      EXPECT_EQ(r.error(), ee::api::errc::invalid_agent_config) << c.key << "=" << c.value;
     }
   }
 }

@@ -5,7 +5,7 @@
 // The podman configuration this sandbox (and CI) needs, and why, is in support/containers.hpp; it
 // is handed to podman through PodmanOptions::podman_env, so the product's defaults stay those of
 // the host.
-#include "agent/child_process.hpp"
+#include "detail/child_process.hpp"
 #include "agent/podman_runtime.hpp"
 #include "support/containers.hpp"
 #include "support/temp_dir.hpp"
@@ -35,8 +35,8 @@ using ee::agent::LogBuffer;
 using ee::agent::PodmanOptions;
 using ee::agent::WorkloadSpec;
 using ee::agent::WorkloadState;
-using ee::agent::detail::CommandResult;
-using ee::agent::detail::run_command;
+using ee::detail::CommandResult;
+using ee::detail::run_command;
 using ee::test::find_program;
 using ee::test::free_port;
 using ee::test::http_get;

@@ -1,6 +1,6 @@
 // The agent's process layer (child processes, supervision), its log buffer and the process
 // workload runtime, with real processes (/bin/sh).
-#include "agent/child_process.hpp"
+#include "detail/child_process.hpp"
 #include "agent/supervisor.hpp"
 #include "support/temp_dir.hpp"
 
@@ -19,8 +19,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using ee::agent::LogBuffer;
-using ee::agent::detail::Child;
-using ee::agent::detail::run_command;
+using ee::detail::Child;
+using ee::detail::run_command;
 using ee::agent::detail::SupervisedState;
 using ee::agent::detail::Supervisor;
 
@@ -114,10 +114,10 @@ TEST(ChildProcess, PassesEnvironmentWithoutAShell) {
 TEST(ChildProcess, AMissingProgramIsProgramNotFound) {
   auto r = run_command({"/nonexistent/ee-no-such-program"}, 10s);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), ee::agent::errc::program_not_found);
+  EXPECT_EQ(r.error(), ee::errc::program_not_found);
   auto by_name = run_command({"ee-no-such-program-in-path"}, 10s);
   ASSERT_FALSE(by_name);
-  EXPECT_EQ(by_name.error(), ee::agent::errc::program_not_found);
+  EXPECT_EQ(by_name.error(), ee::errc::program_not_found);
 }
 
 TEST(ChildProcess, AFileThatIsNotExecutableIsProgramNotFound) {
@@ -125,14 +125,14 @@ TEST(ChildProcess, AFileThatIsNotExecutableIsProgramNotFound) {
   auto const path = dir.write("not-executable", "#!/bin/sh\necho hi\n");
   auto r = run_command({path.string()}, 10s);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), ee::agent::errc::program_not_found);
+  EXPECT_EQ(r.error(), ee::errc::program_not_found);
 }
 
 TEST(ChildProcess, ACommandThatOutlivesItsTimeoutIsKilled) {
   auto const start = std::chrono::steady_clock::now();
   auto r = run_command({"/bin/sh", "-c", "sleep 30"}, 300ms);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), ee::agent::errc::command_timed_out);
+  EXPECT_EQ(r.error(), ee::errc::command_timed_out);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
 }
 
@@ -149,7 +149,7 @@ TEST(ChildProcess, StopEndsTheWholeProcessGroup) {
   ee::test::TempDir dir;
   auto const marker = dir.path() / "grandchild-alive";
   // The grandchild keeps touching a file; after stop() it must be gone too.
-  ee::agent::detail::SpawnOptions options;
+  ee::detail::SpawnOptions options;
   options.argv = {"/bin/sh", "-c",
                   "(while true; do touch '" + marker.string() + "'; sleep 0.05; done) & wait"};
   auto child = Child::spawn(options);
@@ -163,7 +163,7 @@ TEST(ChildProcess, StopEndsTheWholeProcessGroup) {
 }
 
 TEST(ChildProcess, AChildIgnoringSigtermIsKilledAfterTheGrace) {
-  ee::agent::detail::SpawnOptions options;
+  ee::detail::SpawnOptions options;
   options.argv = {"/bin/sh", "-c", "trap '' TERM; echo ready; while true; do sleep 0.05; done"};
   std::atomic<bool> ready{false};
   options.on_line = [&](std::string_view line, bool) { ready = ready || line == "ready"; };

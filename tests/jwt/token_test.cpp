@@ -397,6 +397,24 @@ TEST(JwtKeySet, KeepsUnusableKeysWithTheirProblem) {
   EXPECT_EQ(ee::jwt::verify(token, *keys, Corpus::options(), at(kNow)).error(), errc::malformed_key);
 }
 
+// An RSA key is checked structurally (size, odd n, odd e above 1, e at most 8 bytes); OpenSSL's
+// SP 800-56B check is not run, see import_rsa.
+TEST(JwtKeySet, RefusesRsaKeysThatCannotBeRsaKeys) {
+  auto keys = KeySet::parse(R"({"keys":[
+      {"kty":"RSA","kid":"even","n":"wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","e":"AQAB"},
+      {"kty":"RSA","kid":"even-e","n":"wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAQ","e":"AQAA"},
+      {"kty":"RSA","kid":"e-is-one","n":"wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAQ","e":"AQ"}]})");
+  ASSERT_TRUE(keys) << keys.error().message();
+  auto info = keys->keys();
+  ASSERT_EQ(info.size(), 3u);
+  EXPECT_NE(info[0].problem.find("n is even"), std::string::npos) << info[0].problem;
+  EXPECT_NE(info[1].problem.find("odd number above 1"), std::string::npos) << info[1].problem;
+  EXPECT_NE(info[2].problem.find("odd number above 1"), std::string::npos) << info[2].problem;
+  // The real key set's keys, and a generated one, import and verify as before.
+  auto real = KeySet::parse(ita_file("ita_jwks_prod_2023.json")).value();
+  for (auto const& k : real.keys()) EXPECT_EQ(k.problem, "") << k.kid;
+}
+
 TEST(JwtKeySet, RefusesDocumentsThatAreNotKeySets) {
   for (auto text : {"", "[]", "{}", R"({"keys":{}})", R"({"keys":[1]})", R"({"keys":[{"kid":"x"}]})",
                     R"({"keys":[],"keys":[]})"}) {

@@ -87,7 +87,7 @@ class OciImage : public ::testing::Test {
   // The names in directory `path` of the ext4 image (debugfs's `ls -p`: /inode/mode/uid/gid/
   // name/size/ per entry).
   static std::set<std::string> names_in(fs::path const& image, std::string const& path) {
-    auto done = ee::agent::detail::run_command(
+    auto done = ee::detail::run_command(
         {"debugfs", "-R", "ls -p " + path, image.string()}, 30s);
     std::set<std::string> names;
     if (!done) return names;
@@ -102,7 +102,7 @@ class OciImage : public ::testing::Test {
   }
 
   static std::string cat(fs::path const& image, std::string const& path) {
-    auto done = ee::agent::detail::run_command({"debugfs", "-R", "cat " + path, image.string()},
+    auto done = ee::detail::run_command({"debugfs", "-R", "cat " + path, image.string()},
                                                30s);
     return done ? done->out : std::string();
   }

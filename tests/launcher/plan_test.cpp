@@ -2,7 +2,7 @@
 // command (snapshots) for a TDX guest and the same VM without TDX.
 #include "support/process.hpp"
 
-#include <easyenclave/agent/config.hpp>
+#include <easyenclave/api/agent_config.hpp>
 #include <easyenclave/api/boot_config.hpp>
 #include <easyenclave/launcher/describe.hpp>
 #include <easyenclave/launcher/launcher.hpp>
@@ -178,7 +178,7 @@ TEST(PlanLaunch, TheConfigurationOnTheCommandLineDecodesToWhatTheAgentReads) {
   ASSERT_TRUE(decoded && *decoded);
   EXPECT_EQ(**decoded, p->agent_config);
   std::vector<std::string> unknown;
-  auto config = ee::agent::parse_agent_config(**decoded, unknown);
+  auto config = ee::api::parse_agent_config(**decoded, unknown);
   ASSERT_TRUE(config) << config.error().message();
   EXPECT_TRUE(unknown.empty());
   EXPECT_EQ(config->mode, "agent");
@@ -187,7 +187,7 @@ TEST(PlanLaunch, TheConfigurationOnTheCommandLineDecodesToWhatTheAgentReads) {
   EXPECT_EQ(config->cp_url, "https://cp.example.com");
   EXPECT_EQ(config->process_command,
             (std::vector<std::string>{"/usr/bin/serve", "--port", "8080"}));
-  ASSERT_TRUE(ee::agent::validate_agent_config(*config));
+  ASSERT_TRUE(ee::api::validate_agent_config(*config));
 }
 
 TEST(PlanLaunch, OverTheCommandLinesLimitTheConfigGoesOnADrive) {

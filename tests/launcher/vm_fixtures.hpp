@@ -1,7 +1,7 @@
 #pragma once
 // What the launcher's VM tests share: plans made by hand (so these tests do not depend on
 // plan_launch), and small process helpers.
-#include "agent/child_process.hpp"
+#include "detail/child_process.hpp"
 
 #include <easyenclave/api/boot_config.hpp>
 #include <easyenclave/launcher/launcher.hpp>
@@ -76,7 +76,7 @@ inline pid_t read_pid_file(std::filesystem::path const& path) {
 inline std::string run_tool(std::vector<std::string> argv,
                             std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
   auto const program = argv.empty() ? std::string() : argv.front();
-  auto done = agent::detail::run_command(std::move(argv), timeout);
+  auto done = ::ee::detail::run_command(std::move(argv), timeout);
   if (!done) return program + ": " + done.error().message();
   if (done->exit_status != 0) {
     return program + " exited with " + std::to_string(done->exit_status) + ": " + done->err;

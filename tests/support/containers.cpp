@@ -135,7 +135,7 @@ std::unique_ptr<LoopbackRegistry> LoopbackRegistry::start(TempDir const& dir, st
                       "    rootdirectory: " + (dir.path() / "registry").string() + "\n"
                       "http:\n"
                       "  addr: 127.0.0.1:" + std::to_string(port) + "\n";
-  auto child = agent::detail::Child::spawn(
+  auto child = ::ee::detail::Child::spawn(
       {.argv = {"docker-registry", "serve", dir.write("registry.yml", config).string()}});
   if (!child) {
     registry->error = "docker-registry: " + child.error().message();

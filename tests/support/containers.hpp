@@ -19,7 +19,7 @@
 // - networking: the default CNI bridge (containernetworking-plugins, which apt picks for podman's
 //   network stack; netavark is the other choice, so the backend is named).
 // - registries.conf marks the loopback registry insecure (plain HTTP).
-#include "agent/child_process.hpp"
+#include "detail/child_process.hpp"
 #include "support/temp_dir.hpp"
 
 #include <cstdint>
@@ -54,7 +54,7 @@ std::map<std::string, std::string> write_container_config(TempDir const& dir,
 /// destruction.
 struct LoopbackRegistry {
   std::uint16_t port = 0;
-  std::unique_ptr<agent::detail::Child> process{};
+  std::unique_ptr<::ee::detail::Child> process{};
   std::string error{};  ///< why it did not start; empty when it answers
 
   /// Starts it on `port` and waits (up to 10 s) until it answers /v2/.

@@ -15,6 +15,7 @@ enum class errc {
   invalid_private_key,      ///< not a P-256 private key                          -> invalid_input
   invalid_field,            ///< a message field has a malformed value            -> invalid_input
   invalid_boot_config,      ///< the kernel command line's boot config is malformed -> invalid_input
+  invalid_agent_config,     ///< an agent setting is malformed, unknown or unusable -> invalid_input
 };
 
 error_code make_error_code(errc e) noexcept;

@@ -66,7 +66,7 @@ struct LaunchRequest {
   /// cp-bootstrap: settings handed to ee-cp through the agent's environment (CLOUDFLARE_*,
   /// ITA_API_KEY, GitHub OAuth, EE_*); secrets among them, so they never go on a command line.
   std::map<std::string, std::string> cp_env{};
-  /// Further agent settings (agent/config.hpp keys) merged into the configuration.
+  /// Further agent settings (api/agent_config.hpp keys) merged into the configuration.
   std::map<std::string, std::string> agent_settings{};
 
   /// Build the VM without TDX (KVM when it works, else TCG) for local testing.
@@ -99,7 +99,7 @@ std::filesystem::path default_state_root();
 struct LaunchPlan {
   std::string name{};
   NodeSize size{};
-  /// The agent's configuration (compact JSON; agent/config.hpp keys). Secrets (cp_env, the
+  /// The agent's configuration (compact JSON; api/agent_config.hpp keys). Secrets (cp_env, the
   /// tunnel token) are in it only when it goes on the config drive.
   std::string agent_config{};
   /// "easyenclave.configz=..." / "easyenclave.config=..." on the kernel command line, or empty

@@ -1,6 +1,4 @@
-#include "agent/child_process.hpp"
-
-#include <easyenclave/agent/error.hpp>
+#include "detail/child_process.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -16,10 +14,10 @@
 
 extern char** environ;
 
-namespace ee::agent::detail {
+namespace ee::detail {
 namespace {
 
-// A line longer than this is delivered in pieces: a child must not make the agent buffer without
+// A line longer than this is delivered in pieces: a child must not make its parent buffer without
 // bound.
 constexpr std::size_t kMaxLine = 16 * 1024;
 // After the child has exited, how long its output may still take to drain. A grandchild that
@@ -88,7 +86,7 @@ ExecImage exec_image(SpawnOptions& options) {
 [[noreturn]] void exec_child(ExecImage& image, int out, int err, int report, pid_t parent) {
   ::setpgid(0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-  if (::getppid() != parent) ::_exit(127);  // the agent died between fork and prctl
+  if (::getppid() != parent) ::_exit(127);  // the parent died between fork and prctl
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -292,4 +290,4 @@ result<CommandResult> run_command(std::vector<std::string> argv, std::chrono::mi
   return std::move(*result_text);
 }
 
-}  // namespace ee::agent::detail
+}  // namespace ee::detail

@@ -1,6 +1,6 @@
 #pragma once
-// Child processes of the agent: cloudflared, the workload (podman, or a local command) and, in
-// cp-bootstrap mode, ee-cp. Each runs in a process group of its own (so stopping it stops what it
+// Child processes: the agent's (cloudflared, the workload through podman or a local command and,
+// in cp-bootstrap mode, ee-cp) and the launcher's (QEMU, the disk tools). Each runs in a process group of its own (so stopping it stops what it
 // started) and gets SIGTERM when the agent dies (PR_SET_PDEATHSIG), so a crashed agent leaves no
 // orphans behind for the restarted one to trip over. Output is read line by line on threads of
 // its own and handed to a callback, typically the log buffer.
@@ -26,7 +26,7 @@
 
 #include <sys/types.h>
 
-namespace ee::agent::detail {
+namespace ee::detail {
 
 /// Receives each line a child writes (without its newline; longer lines arrive in pieces).
 /// Called from the child's reader threads, so it must be thread-safe.
@@ -35,7 +35,7 @@ using LineHandler = std::function<void(std::string_view line, bool from_stderr)>
 struct SpawnOptions {
   /// argv[0] is the program: a path, or a name looked up in PATH.
   std::vector<std::string> argv{};
-  /// Added to (and overriding) the agent's own environment.
+  /// Added to (and overriding) the caller's own environment.
   std::map<std::string, std::string> env{};
   /// When false the child sees only `env`.
   bool inherit_env = true;
@@ -45,7 +45,7 @@ struct SpawnOptions {
 /// A running child. Thread-safe. The destructor stops it (SIGTERM, then SIGKILL) if it runs.
 class Child {
  public:
-  /// Starts `options.argv`. agent::errc::program_not_found when exec finds no such program (or
+  /// Starts `options.argv`. errc::program_not_found when exec finds no such program (or
   /// may not run it), spawn_failed for any other failure. Never throws (except bad_alloc).
   static result<std::unique_ptr<Child>> spawn(SpawnOptions options);
   ~Child();
@@ -88,11 +88,11 @@ struct CommandResult {
 };
 
 /// Runs `argv` to completion, capturing at most `max_output` bytes of each stream (the rest is
-/// read and dropped). Blocking. agent::errc::program_not_found / spawn_failed when it cannot
+/// read and dropped). Blocking. errc::program_not_found / spawn_failed when it cannot
 /// start, command_timed_out (the child killed) after `timeout`. A non-zero exit is a result, not
 /// an error.
 result<CommandResult> run_command(std::vector<std::string> argv, std::chrono::milliseconds timeout,
                                   std::map<std::string, std::string> env = {},
                                   std::size_t max_output = 1024 * 1024);
 
-}  // namespace ee::agent::detail
+}  // namespace ee::detail
