@@ -22,7 +22,7 @@ FUZZ_TIME ?= 0
 FUZZ_JOBS ?= 1
 
 .PHONY: all deps configure build test test-cpp test-python test-fuzz fuzz-build fuzz fuzz-merge \
-	demo clean
+	demo clean dist container
 
 all: build
 
@@ -75,5 +75,28 @@ demo: deps-demo
 	@cmake --build --preset $(PRESET) -j $(JOBS) --target ee-cp ee-agent ee ee-fake-github ee-fake-ita _core
 	@EE_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON_EXE) scripts/demo $(ARGS)
 
+# Release tarballs in dist/ (docs/packaging.md): the programs stripped and their debug files in a
+# tarball of their own, library, headers, pkg-config and CMake files, units, sample configuration,
+# docs, SHA256SUMS; then unpacked and checked.
+dist: configure
+	@cmake --build --preset $(PRESET) -j $(JOBS) --target easyenclave ee ee-cp ee-agent
+	@bash scripts/make-dist.sh $(BUILD_DIR) dist
+	@python3 tests/packaging/packaging_test.py dist --dist-dir dist --source-dir . \
+	  --version $$($(BUILD_DIR)/cli/ee-cp --version)
+
+# The ee-cp container image from a Debian 12 base made once with debootstrap (installed when
+# missing), then run on loopback and checked; and the systemd units started by a real systemd in
+# a container made from the same base (docs/packaging.md).
+container: configure
+	@cmake --build --preset $(PRESET) -j $(JOBS) --target ee ee-cp ee-agent
+	@bash scripts/build-container.sh $(BUILD_DIR) --test
+	@bash scripts/test-systemd-units.sh $(BUILD_DIR)
+
 clean:
 	rm -rf build
+
+# The Python package: a portable (manylinux) wheel and an sdist in dist/, the wheel built from the
+# sdist; the build tools go into a venv of their own (scripts/build-wheel, docs/packaging.md).
+.PHONY: wheel
+wheel: deps
+	@PYTHON=$(PYTHON) bash scripts/build-wheel dist

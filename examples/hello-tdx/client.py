@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Talk to hello-tdx only after checking that it runs in a genuine, measured TDX VM.
 
-    pip install easyenclave
+    pip install dist/easyenclave-*.whl    # built by `make wheel` in a clone of easyenclave,
+                                          # or `pip install .` there (docs/packaging.md)
     python3 client.py org/repo [--cp-url https://cp.example.com]
 
 `easyenclave.connect` resolves the service through the control plane, asks the agent in front of
