@@ -26,7 +26,8 @@ FUZZ_JOBS ?= 1
 
 all: build
 
-# Everything `make test` uses; deps-<group> installs one group (scripts/install-deps.sh).
+# Everything `make test` uses; deps-<group> installs one group (scripts/install-deps.sh): configure
+# (and so build, dist) the build group, container the container group too.
 deps:
 	@$(INSTALL_DEPS) test
 
@@ -34,13 +35,13 @@ deps:
 deps-build deps-demo deps-fuzz deps-vm deps-container:
 	@$(INSTALL_DEPS) $(@:deps-%=%)
 
-configure: deps
+configure: deps-build
 	@cmake --preset $(PRESET) -DPython_EXECUTABLE=$(PYTHON_EXE) >/dev/null
 
 build: configure
 	@cmake --build --preset $(PRESET) -j $(JOBS)
 
-test: build
+test: deps build
 	@$(MAKE) --no-print-directory test-cpp test-python test-fuzz
 
 test-cpp:
@@ -70,8 +71,7 @@ fuzz-merge: fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) bash scripts/fuzz.sh merge
 
 # Only what the demo uses: no QEMU, podman or kernel (install-deps.sh demo).
-demo: deps-demo
-	@cmake --preset $(PRESET) -DPython_EXECUTABLE=$(PYTHON_EXE) >/dev/null
+demo: deps-demo configure
 	@cmake --build --preset $(PRESET) -j $(JOBS) --target ee-cp ee-agent ee ee-fake-github ee-fake-ita _core
 	@EE_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON_EXE) scripts/demo $(ARGS)
 
@@ -87,7 +87,7 @@ dist: configure
 # The ee-cp container image from a Debian 12 base made once with debootstrap (installed when
 # missing), then run on loopback and checked; and the systemd units started by a real systemd in
 # a container made from the same base (docs/packaging.md).
-container: configure
+container: deps-container configure
 	@cmake --build --preset $(PRESET) -j $(JOBS) --target ee ee-cp ee-agent
 	@bash scripts/build-container.sh $(BUILD_DIR) --test
 	@bash scripts/test-systemd-units.sh $(BUILD_DIR)
