@@ -5,13 +5,13 @@
 #
 #   build      compiler, CMake, the libraries, GoogleTest (the ci preset configures tests/, where
 #              the demo's stand-ins are built too), Python's headers and venv module, and the
-#              virtual environment with pybind11                        (make build, make configure)
+#              virtual environment with pybind11             (make configure, build, dist)
 #   demo       build, plus curl and openssl for the commands the demo prints to try   (make demo)
 #   fuzz       the C++ tool chain and libraries, clang with libFuzzer       (make fuzz-build, fuzz)
 #   vm         what the launcher's VM tests boot with: QEMU, Debian's cloud kernel, cpio, xorriso
-#   container  podman, runc, a loopback registry and skopeo           (the podman runtime's tests)
+#   container  podman, runc, a loopback registry and skopeo  (make container, the podman tests)
 #   test       all of the above, procps (pgrep) and pytest and scikit-build-core in the venv
-#                                                                                   (make test)
+#                                                                      (make test, deps, wheel)
 #
 # Python packages go into a virtual environment, never into an interpreter of the system:
 # EE_VENV (default .venv in the checkout), created from PYTHON (default Debian's /usr/bin/python3;
