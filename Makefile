@@ -1,10 +1,14 @@
-# The two set-up commands of the README: `make demo` and `make test`. Both install what is
-# missing first (scripts/install-deps.sh is idempotent and only checks when all is present).
+# The two set-up commands of the README: `make demo` and `make test`. Each installs what it needs
+# and is missing first (scripts/install-deps.sh GROUP; idempotent: with all there it only checks).
 PRESET ?= ci
-PYTHON ?= python3
-# The real interpreter behind any pyenv shim, so CMake builds the module for the python that runs
-# the tests (pybind11's own lookup can pick a wrong shim).
-PYTHON_EXE := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
+# The interpreter the virtual environment is made from: Debian's python3 unless you point PYTHON
+# at another (a pyenv shim is fine: the venv records the interpreter behind it). Python packages
+# (pybind11, pytest, scikit-build-core) go into VENV, never into that interpreter.
+PYTHON ?= /usr/bin/python3
+VENV ?= .venv
+# The venv's interpreter: it runs the tests and the demo, and CMake builds the module for it.
+PYTHON_EXE := $(abspath $(VENV))/bin/python
+INSTALL_DEPS = PYTHON=$(PYTHON) EE_VENV=$(abspath $(VENV)) bash scripts/install-deps.sh
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS ?=
@@ -22,16 +26,22 @@ FUZZ_JOBS ?= 1
 
 all: build
 
+# Everything `make test` uses; deps-<group> installs one group (scripts/install-deps.sh): configure
+# (and so build, dist) the build group, container the container group too.
 deps:
-	@bash scripts/install-deps.sh
+	@$(INSTALL_DEPS) test
 
-configure: deps
+.PHONY: deps-build deps-demo deps-fuzz deps-vm deps-container
+deps-build deps-demo deps-fuzz deps-vm deps-container:
+	@$(INSTALL_DEPS) $(@:deps-%=%)
+
+configure: deps-build
 	@cmake --preset $(PRESET) -DPython_EXECUTABLE=$(PYTHON_EXE) >/dev/null
 
 build: configure
 	@cmake --build --preset $(PRESET) -j $(JOBS)
 
-test: build
+test: deps build
 	@$(MAKE) --no-print-directory test-cpp test-python test-fuzz
 
 test-cpp:
@@ -39,13 +49,13 @@ test-cpp:
 
 test-python:
 	@PYTHONPATH=$(CURDIR)/$(BUILD_DIR)/python EE_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) \
-	  $(PYTHON) -m pytest -q tests/python
+	  $(PYTHON_EXE) -m pytest -q tests/python
 
 # Each fuzzer for FUZZ_TEST_SECONDS on the repository's corpus, JOBS at a time.
 test-fuzz: fuzz-build
 	@ctest --test-dir $(FUZZ_BUILD) -j $(JOBS) --output-on-failure
 
-fuzz-build: deps
+fuzz-build: deps-fuzz
 	@cmake -S fuzz -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_CXX_COMPILER=$(FUZZ_CXX) -DEE_FUZZ_TEST_SECONDS=$(FUZZ_TEST_SECONDS) >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
@@ -60,9 +70,10 @@ fuzz: fuzz-build
 fuzz-merge: fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) bash scripts/fuzz.sh merge
 
-demo: configure
+# Only what the demo uses: no QEMU, podman or kernel (install-deps.sh demo).
+demo: deps-demo configure
 	@cmake --build --preset $(PRESET) -j $(JOBS) --target ee-cp ee-agent ee ee-fake-github ee-fake-ita _core
-	@EE_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON) scripts/demo $(ARGS)
+	@EE_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) $(PYTHON_EXE) scripts/demo $(ARGS)
 
 # Release tarballs in dist/ (docs/packaging.md): the programs stripped and their debug files in a
 # tarball of their own, library, headers, pkg-config and CMake files, units, sample configuration,
@@ -76,7 +87,7 @@ dist: configure
 # The ee-cp container image from a Debian 12 base made once with debootstrap (installed when
 # missing), then run on loopback and checked; and the systemd units started by a real systemd in
 # a container made from the same base (docs/packaging.md).
-container: configure
+container: deps-container configure
 	@cmake --build --preset $(PRESET) -j $(JOBS) --target ee ee-cp ee-agent
 	@bash scripts/build-container.sh $(BUILD_DIR) --test
 	@bash scripts/test-systemd-units.sh $(BUILD_DIR)
