@@ -217,6 +217,12 @@ TEST_F(CpAgentTest, PublishRegisterDeployLogsUndeployRestartAndRebuildTheRegistr
   auto const a_id = std::string(agent("vm-owned").at("agent_id").as_string());
   auto const b_id = std::string(agent("vm-other").at("agent_id").as_string());
   EXPECT_TRUE(agent("vm-owned").at("verified").as_bool());
+  // The CP lists an agent once it has stored the registration; the agent accepts the CP's calls
+  // once it has read the answer (and the CP's key in it). Under load the two can be apart.
+  ASSERT_TRUE(eventually([&] {
+    auto const h = health(a);
+    return h.is_object() && h.at("registered").as_bool();
+  }));
 
   // The token of octo-org cannot use other-org's agent; it can use its own.
   auto refused =
