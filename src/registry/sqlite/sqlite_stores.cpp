@@ -176,6 +176,19 @@ result<void> run_on_agent(Query& q, std::string const& id) {
   return {};
 }
 
+// The deployment agent `id` holds ("" for none), read after a claim or release changed nothing
+// to say why; not_found when there is no such agent. The caller holds the write lock, so this
+// reads what its UPDATE saw.
+result<std::string> held_deployment(Connection& c, std::string const& id) {
+  auto q = c.query(sql::kSelectAgentDeployment);
+  if (!q) return q.error();
+  q->bind_text(id);
+  auto row = q->step();
+  if (!row) return row.error();
+  if (!*row) return not_found("no agent with id '" + id + "'");
+  return q->text(0);
+}
+
 class SqliteAgentStore final : public AgentStore {
  public:
   explicit SqliteAgentStore(std::shared_ptr<Database> db) : db_(std::move(db)) {}
@@ -328,16 +341,10 @@ class SqliteAgentStore final : public AgentStore {
         if (auto done = q->run(); !done) return done.error();
         if (q->changes() == 1) return {};
       }
-      // Nothing changed: either there is no such agent or it is busy. The write lock is held,
-      // so the answer cannot change between the two statements.
-      auto q = c.query(sql::kSelectAgentDeployment);
-      if (!q) return q.error();
-      q->bind_text(id);
-      auto row = q->step();
-      if (!row) return row.error();
-      if (!*row) return not_found("no agent with id '" + id + "'");
-      return Error(errc::conflict,
-                   "agent '" + id + "' already holds deployment '" + q->text(0) + "'");
+      // Nothing changed: either there is no such agent or it is busy.
+      auto held = held_deployment(c, id);
+      if (!held) return held.error();
+      return Error(errc::conflict, "agent '" + id + "' already holds deployment '" + *held + "'");
     });
   }
 
@@ -351,16 +358,10 @@ class SqliteAgentStore final : public AgentStore {
         if (auto done = q->run(); !done) return done.error();
         if (q->changes() == 1) return {};
       }
-      // As in claim_for_deployment: the write lock is held, so this reads what the UPDATE saw.
-      auto q = c.query(sql::kSelectAgentDeployment);
-      if (!q) return q.error();
-      q->bind_text(id);
-      auto row = q->step();
-      if (!row) return row.error();
-      if (!*row) return not_found("no agent with id '" + id + "'");
-      auto const held = q->text(0);
+      auto held = held_deployment(c, id);
+      if (!held) return held.error();
       return Error(errc::conflict, "agent '" + id + "' holds " +
-                                       (held.empty() ? "no deployment" : "deployment '" + held + "'") +
+                                       (held->empty() ? "no deployment" : "deployment '" + *held + "'") +
                                        ", not '" + deployment_id + "'");
     });
   }
