@@ -132,12 +132,14 @@ int main(int argc, char** argv) {
   options->admit = [admissions](ee::cp::Admission const& admission) {
     return admit_by_datacenter(*admissions, admission);
   };
-  options->extra_routes = [admissions](ee::http::Router& router) {
-    // A plain lambda calling a coroutine function with its state by value: a coroutine lambda
-    // with captures would refer to a lambda object it does not own.
-    router.get("/api/v1/hello",
-               [admissions](ee::http::RequestContext& ctx) { return hello(admissions, ctx); });
-  };
+  // Who may call the route is declared with it; the CP admits the request before the handler.
+  // The handler is a plain lambda calling a coroutine function with its state by value: a
+  // coroutine lambda with captures would refer to a lambda object it does not own.
+  options->extra_routes.push_back(
+      {.method = boost::beast::http::verb::get,
+       .pattern = "/api/v1/hello",
+       .access = ee::cp::Access::anyone,
+       .handler = [admissions](ee::http::RequestContext& ctx) { return hello(admissions, ctx); }});
 
   auto cp = ee::cp::ControlPlane::start(std::move(*options));
   if (!cp) {

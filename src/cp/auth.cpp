@@ -1,7 +1,10 @@
-// Who is calling: a GitHub Actions workflow (OIDC bearer token) or the operator (admin token).
-#include "cp/services.hpp"
+// Who is calling and whether they may: the request's credential becomes a Principal
+// (authenticate), then the route's declared Access is checked against it and its subject
+// (authorize). Nothing else in the CP reads a credential.
+#include "cp/caller.hpp"
 
 #include <easyenclave/api/agents.hpp>
+#include <easyenclave/api/signing.hpp>
 #include <easyenclave/cp/error.hpp>
 
 #include "detail/ascii.hpp"
@@ -12,6 +15,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <stdexcept>
 
 namespace ee::cp {
 namespace {
@@ -34,32 +38,277 @@ std::optional<std::string_view> bearer_token(http::RequestContext const& ctx) {
   return value;
 }
 
-}  // namespace
+bool has_authorization(http::RequestContext const& ctx) {
+  return ctx.request.find(boost::beast::http::field::authorization) != ctx.request.end();
+}
 
-asio::awaitable<result<jwt::GithubClaims>> github_caller(Services& s, http::RequestContext const& ctx) {
-  auto token = bearer_token(ctx);
-  if (!token) co_return Error(errc::missing_credentials, "a GitHub Actions OIDC token is required (Authorization: Bearer)");
-  auto header = jwt::peek_header(*token);
+bool is_signed(http::RequestContext const& ctx) {
+  return ctx.request.find(api::kSignatureHeader) != ctx.request.end();
+}
+
+// The kinds of principal a rule can ever admit: a credential of another kind is refused before
+// it is verified, so, for example, an admin route never runs a JWT verification.
+struct Takes {
+  bool agent = false;
+  bool workflow = false;
+  bool admin = false;
+};
+
+Takes takes(Access access) {
+  switch (access) {
+    case Access::anyone: return {};
+    case Access::agent_self: return {.agent = true};
+    case Access::github_workflow:
+    case Access::owner_of_agent:
+    case Access::publisher_of_app: return {.workflow = true};
+    case Access::owner_of_agent_or_admin:
+    case Access::owner_of_token_or_admin: return {.workflow = true, .admin = true};
+    case Access::admin: return {.admin = true};
+  }
+  return {};
+}
+
+// What the route takes, for error messages.
+std::string wanted(Takes t) {
+  if (t.agent) return "a request signed with the agent's attested key (X-EE-Timestamp, X-EE-Signature)";
+  if (t.workflow && t.admin) return "a GitHub Actions OIDC token or the admin token (Authorization: Bearer)";
+  if (t.workflow) return "a GitHub Actions OIDC token (Authorization: Bearer)";
+  return "the admin token (Authorization: Bearer)";
+}
+
+asio::awaitable<result<jwt::GithubClaims>> verify_workflow(Services& s, std::string_view token) {
+  auto header = jwt::peek_header(token);
   if (!header) co_return header.error();
   auto keys = co_await s.github_keys.get_for(header->kid);
   if (!keys) co_return keys.error();
   jwt::GithubOidcOptions options;
   options.audience = s.options.github_audience;
   options.issuer = s.options.github_issuer;
-  co_return jwt::verify_github_oidc(*token, *keys, options, s.now());
+  co_return jwt::verify_github_oidc(token, *keys, options, s.now());
 }
 
-bool is_admin(Services const& s, http::RequestContext const& ctx) {
-  if (s.options.admin_token.empty()) return false;
-  auto token = bearer_token(ctx);
-  return token && detail::constant_time_equal(detail::as_bytes(*token), detail::as_bytes(s.options.admin_token));
+bool is_admin_token(Services const& s, std::string_view token) {
+  return !s.options.admin_token.empty() &&
+         detail::constant_time_equal(detail::as_bytes(token), detail::as_bytes(s.options.admin_token));
 }
 
-result<void> require_admin(Services const& s, http::RequestContext const& ctx) {
-  if (s.options.admin_token.empty()) return Error(errc::admin_disabled);
-  if (!bearer_token(ctx)) return Error(errc::missing_credentials, "the admin token is required (Authorization: Bearer)");
-  if (!is_admin(s, ctx)) return Error(errc::bad_admin_token);
-  return {};
+// The agent `{id}`, when the request is signed with its recorded key.
+asio::awaitable<result<Caller>> authenticate_agent(Services& s, http::RequestContext const& ctx) {
+  auto const id = std::string(ctx.params.get("id"));
+  auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
+  if (!agent) co_return agent.error();
+  if (agent->public_key.empty()) {
+    co_return Error(api::errc::signature_invalid, "agent registered without a public key: register again with one");
+  }
+  auto key = s.agent_keys.get(agent->public_key);
+  if (!key) co_return Error(registry::errc::store_corrupt, "stored public key of agent " + id + " does not parse");
+  api::VerifyRequestOptions options;
+  options.window = s.options.timings.signature_window;
+  options.replay_guard = &s.replay_guard;
+  if (auto r = api::verify_request(ctx.request, *key, s.now(), options); !r) co_return r.error();
+  Caller caller;
+  caller.principal = SignedAgent{id};
+  caller.agent = std::move(*agent);
+  co_return caller;
+}
+
+// The request's credential as a principal, verified. Only kinds the route can admit are
+// verified; one it cannot is refused as missing_credentials naming what it takes.
+asio::awaitable<result<Caller>> authenticate(Services& s, http::RequestContext const& ctx, Takes t) {
+  bool const signed_request = is_signed(ctx);
+  if (signed_request && has_authorization(ctx)) {
+    co_return Error(errc::missing_credentials, "send one credential, not both Authorization and X-EE-Signature");
+  }
+  if (signed_request) {
+    if (!t.agent) co_return Error(errc::missing_credentials, "this route takes " + wanted(t) + ", not an agent signature");
+    co_return co_await authenticate_agent(s, ctx);
+  }
+  if (has_authorization(ctx)) {
+    auto token = bearer_token(ctx);
+    if (!token) co_return Error(errc::missing_credentials, "Authorization must be 'Bearer <token>'");
+    // Values are named before co_return: see the coroutine rules in docs/architecture.md.
+    Caller caller;
+    if (is_admin_token(s, *token)) {
+      caller.principal = Operator{};
+      co_return caller;
+    }
+    if (t.workflow) {
+      auto claims = co_await verify_workflow(s, *token);
+      if (!claims) co_return claims.error();
+      caller.principal = Workflow{std::move(*claims)};
+      co_return caller;
+    }
+    if (t.admin) {
+      if (s.options.admin_token.empty()) co_return Error(errc::admin_disabled);
+      co_return Error(errc::bad_admin_token);
+    }
+    co_return Error(errc::missing_credentials, "this route takes " + wanted(t) + ", not a bearer token");
+  }
+  Caller anonymous;
+  co_return anonymous;
+}
+
+// Refuses a principal the rule does not admit: no credential is 401 naming what the route takes;
+// a valid credential of another kind is 403.
+result<void> require_kind(Caller const& caller, Takes t) {
+  bool const admitted = std::visit(
+      [&t](auto const& p) {
+        using P = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<P, SignedAgent>) return t.agent;
+        if constexpr (std::is_same_v<P, Workflow>) return t.workflow;
+        if constexpr (std::is_same_v<P, Operator>) return t.admin;
+        return false;
+      },
+      caller.principal);
+  if (admitted) return {};
+  if (std::holds_alternative<Anonymous>(caller.principal)) {
+    // An agent's route says which header is missing, in the signing scheme's own code.
+    if (t.agent) return Error(api::errc::signature_missing, "this route takes " + wanted(t));
+    return Error(errc::missing_credentials, "this route takes " + wanted(t));
+  }
+  return Error(errc::principal_not_allowed, "this route takes " + wanted(t) + "; " + caller.name() + " may not call it");
+}
+
+asio::awaitable<result<void>> check_agent_owner(Services& s, http::RequestContext const& ctx, Caller& caller) {
+  auto const id = std::string(ctx.params.get("id"));
+  auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
+  if (!agent) co_return agent.error();
+  if (auto const* claims = caller.workflow(); claims != nullptr && !owns_agent(*agent, *claims)) {
+    co_return Error(errc::owner_mismatch, "repository_owner '" + claims->repository_owner + "' does not own agent " +
+                                              agent->id + " (owner '" + agent->owner + "')");
+  }
+  caller.agent = std::move(*agent);
+  co_return result<void>{};
+}
+
+asio::awaitable<result<void>> check_app_publisher(Services& s, http::RequestContext const& ctx, Caller& caller) {
+  auto const name = std::string(ctx.params.get("name"));
+  auto app = co_await s.store([&s, &name] { return s.stores.apps->get(name); });
+  if (!app) co_return app.error();
+  auto const& claims = *caller.workflow();
+  if (detail::ascii_lowercase(claims.repository_owner) != app->owner) {
+    co_return Error(errc::owner_mismatch, "repository_owner '" + claims.repository_owner + "' cannot add versions to app '" +
+                                              name + "' (owner '" + app->owner + "')");
+  }
+  // The login alone is not enough: a deleted organisation's name can be registered again by
+  // anyone, and the new one must inherit nothing. The numeric id does not come back.
+  if (!app->owner_id.empty() && claims.repository_owner_id != app->owner_id) {
+    co_return Error(errc::owner_mismatch, "app '" + name + "' was published by GitHub account id " + app->owner_id +
+                                              "; this token's repository_owner_id is '" + claims.repository_owner_id +
+                                              "' (a renamed or re-created owner inherits nothing)");
+  }
+  caller.app = std::move(*app);
+  co_return result<void>{};
+}
+
+// Another owner's token is not_found, exactly like an unknown one, so ids cannot be probed. The
+// operator may name any id; whether it exists is for the operation to find.
+asio::awaitable<result<void>> check_token_owner(Services& s, http::RequestContext const& ctx, Caller& caller) {
+  auto const id = std::string(ctx.params.get("id"));
+  registry::BootstrapToken token;  // named: see the coroutine rules in docs/architecture.md
+  token.id = id;
+  if (auto const* claims = caller.workflow()) {
+    auto tokens = co_await s.store(
+        [&s, &owner_id = claims->repository_owner_id] { return s.stores.bootstrap_tokens->list_by_owner_id(owner_id); });
+    if (!tokens) co_return tokens.error();
+    auto const found = std::find_if(tokens->begin(), tokens->end(), [&id](auto const& t) { return t.id == id; });
+    if (found == tokens->end()) co_return Error(registry::errc::not_found, "no bootstrap token '" + id + "' of this owner");
+    token = *found;
+  }
+  caller.token = std::move(token);
+  co_return result<void>{};
+}
+
+}  // namespace
+
+std::string_view to_string(Access access) noexcept {
+  switch (access) {
+    case Access::anyone: return "anyone";
+    case Access::agent_self: return "agent_self";
+    case Access::github_workflow: return "github_workflow";
+    case Access::owner_of_agent: return "owner_of_agent";
+    case Access::publisher_of_app: return "publisher_of_app";
+    case Access::owner_of_agent_or_admin: return "owner_of_agent_or_admin";
+    case Access::owner_of_token_or_admin: return "owner_of_token_or_admin";
+    case Access::admin: return "admin";
+  }
+  return "unknown";
+}
+
+std::optional<Access> access_from_string(std::string_view name) noexcept {
+  for (auto a : {Access::anyone, Access::agent_self, Access::github_workflow, Access::owner_of_agent,
+                 Access::publisher_of_app, Access::owner_of_agent_or_admin, Access::owner_of_token_or_admin,
+                 Access::admin}) {
+    if (to_string(a) == name) return a;
+  }
+  return std::nullopt;
+}
+
+bool needs_subject(Access access) noexcept {
+  switch (access) {
+    case Access::agent_self:
+    case Access::owner_of_agent:
+    case Access::publisher_of_app:
+    case Access::owner_of_agent_or_admin:
+    case Access::owner_of_token_or_admin: return true;
+    case Access::anyone:
+    case Access::github_workflow:
+    case Access::admin: return false;
+  }
+  return false;
+}
+
+jwt::GithubClaims const* Caller::workflow() const noexcept {
+  auto const* w = std::get_if<Workflow>(&principal);
+  return w != nullptr ? &w->claims : nullptr;
+}
+
+jwt::GithubClaims const& Caller::claims() const {
+  auto const* claims = workflow();
+  if (claims == nullptr) throw std::logic_error("route handler for workflows reached by " + name());
+  return *claims;
+}
+
+std::string Caller::name() const {
+  return std::visit(
+      [](auto const& p) -> std::string {
+        using P = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<P, SignedAgent>) return "agent " + p.agent_id;
+        if constexpr (std::is_same_v<P, Workflow>) return p.claims.repository;
+        if constexpr (std::is_same_v<P, Operator>) return "admin";
+        return "anonymous";
+      },
+      principal);
+}
+
+asio::awaitable<result<Caller>> admit(Services& s, http::RequestContext const& ctx, Access access) {
+  if (access == Access::anyone) {
+    Caller anonymous;
+    co_return anonymous;
+  }
+  auto const t = takes(access);
+  // Checked first, as the answer does not depend on who asks.
+  if (access == Access::admin && s.options.admin_token.empty()) co_return Error(errc::admin_disabled);
+  auto caller = co_await authenticate(s, ctx, t);
+  if (!caller) co_return caller.error();
+  if (auto r = require_kind(*caller, t); !r) co_return r.error();
+  switch (access) {
+    case Access::owner_of_agent:
+    case Access::owner_of_agent_or_admin:
+      if (auto r = co_await check_agent_owner(s, ctx, *caller); !r) co_return r.error();
+      break;
+    case Access::publisher_of_app:
+      if (auto r = co_await check_app_publisher(s, ctx, *caller); !r) co_return r.error();
+      break;
+    case Access::owner_of_token_or_admin:
+      if (auto r = co_await check_token_owner(s, ctx, *caller); !r) co_return r.error();
+      break;
+    case Access::anyone:
+    case Access::agent_self:  // the signature was checked against the agent's own key
+    case Access::github_workflow:
+    case Access::admin: break;
+  }
+  co_return caller;
 }
 
 bool owner_matches(std::string const& owner_label, jwt::GithubClaims const& claims) {

@@ -105,7 +105,7 @@ struct ControlPlane::Impl {
   std::unique_ptr<jwt::JwksCache> github_keys;
   std::unique_ptr<Services> services;
   std::unique_ptr<http::Server> server;
-  std::vector<std::pair<boost::beast::http::verb, std::string>> routes;
+  std::vector<RouteInfo> routes;
   asio::io_context tasks{1};
   std::thread tasks_thread;
   std::once_flag stopped;
@@ -211,16 +211,17 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   auto& s = *impl->services;
   if (s.trust_any_mrtd) detail::log::warn("cp", "dev mode with no trusted MRTD: every MRTD is trusted");
 
-  http::Router router;
-  add_health_routes(router, s);
-  add_agent_routes(router, s);
-  add_app_routes(router, s);
-  add_deploy_routes(router, s);
-  add_measurement_routes(router, s);
-  add_attestation_routes(router, s);
-  add_owner_routes(router, s);
-  if (o.extra_routes) o.extra_routes(router);
-  for (auto const& r : router.routes()) impl->routes.emplace_back(r.method, r.pattern);
+  Routes routes(s);
+  add_health_routes(routes);
+  add_agent_routes(routes);
+  add_app_routes(routes);
+  add_deploy_routes(routes);
+  add_measurement_routes(routes);
+  add_attestation_routes(routes);
+  add_owner_routes(routes);
+  for (auto extra : o.extra_routes) routes.add_extra(std::move(extra));
+  if (auto r = routes.check(); !r) return r.error().with_context("control plane routes");
+  impl->routes = routes.table();
 
   // What an earlier run left in flight, read before this one serves anything: a deploy this run
   // starts is never taken for an interrupted one.
@@ -231,7 +232,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
     in_flight = std::move(*read);
   }
 
-  auto server = http::Server::start(std::move(router), o.server);
+  auto server = http::Server::start(std::move(routes.router()), o.server);
   if (!server) return server.error().with_context("control plane");
   impl->server = std::move(*server);
 
@@ -258,7 +259,7 @@ std::string ControlPlane::url() const {
   return "http://" + http::to_string({ep.address().to_string(), ep.port()});
 }
 
-std::vector<std::pair<boost::beast::http::verb, std::string>> ControlPlane::routes() const {
+std::vector<RouteInfo> ControlPlane::routes() const {
   return impl_->routes;
 }
 

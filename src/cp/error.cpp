@@ -44,6 +44,7 @@ constexpr CodeInfo kCpCodes[] = {
     {v(errc::bootstrap_token_invalid), "bootstrap_token_invalid", "bootstrap token is unknown, expired, revoked or used up", ua},
     {v(errc::bootstrap_token_mismatch), "bootstrap_token_mismatch", "bootstrap token does not admit this registration", fb},
     {v(errc::bootstrap_token_limit), "bootstrap_token_limit", "the owner holds the most live bootstrap tokens allowed; revoke some", cf},
+    {v(errc::principal_not_allowed), "principal_not_allowed", "this kind of caller may not call this route", fb},
     {v(errc::agent_answer_malformed), "agent_answer_malformed", "agent answered with a body its API does not define", uf},
 };
 

@@ -119,22 +119,6 @@ boost::asio::awaitable<result<std::vector<PolicyWarning>>> judge_appraisal(Servi
                                                                            tdx::Appraisal const& appraisal,
                                                                            std::string node_size);
 
-// --- callers (auth.cpp) ----------------------------------------------------------------------------
-
-/// The verified GitHub Actions OIDC claims of the request's bearer token.
-/// cp::errc::missing_credentials, or the jwt errors (condition unauthenticated).
-boost::asio::awaitable<result<jwt::GithubClaims>> github_caller(Services& services,
-                                                                http::RequestContext const& ctx);
-/// The admin bearer token matches (constant time). admin_disabled, missing_credentials, bad_admin_token.
-result<void> require_admin(Services const& services, http::RequestContext const& ctx);
-/// True when the request carries a bearer token equal to the admin token.
-bool is_admin(Services const& services, http::RequestContext const& ctx);
-/// The owner label's login equals the token's repository_owner (case-insensitive).
-bool owner_matches(std::string const& owner_label, jwt::GithubClaims const& claims);
-/// The caller owns the agent: its owner label matches, and, when the agent's owner was proven
-/// (owner_id known), the token's repository_owner_id is that id.
-bool owns_agent(registry::AgentRecord const& agent, jwt::GithubClaims const& claims);
-
 // --- bootstrap tokens (bootstrap_tokens.cpp) -------------------------------------------------------
 
 /// SHA-256 (hex) of a bootstrap token: the only form the CP keeps.

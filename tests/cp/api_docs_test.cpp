@@ -1,6 +1,7 @@
 // docs/api.md and docs/openapi.json describe exactly the routes the control plane serves: every
 // (method, path) that ControlPlane::routes() lists under /api/v1 (plus /health at the root) has a
 // "### METHOD /path" heading in api.md and an operation in openapi.json, and nothing else does.
+#include <easyenclave/cp/access.hpp>
 #include <easyenclave/cp/control_plane.hpp>
 
 #include <boost/beast/http/verb.hpp>
@@ -52,6 +53,7 @@ bool in_documented_scope(std::string_view path) {
 struct ServedRoutes {
   RouteSet all;
   RouteSet documented;
+  std::map<std::string, ee::cp::Access> access;  // route name -> its declared rule
 };
 
 // Starts a default dev control plane once and keeps what it serves.
@@ -63,9 +65,10 @@ ServedRoutes const& served_routes() {
       ADD_FAILURE() << "control plane did not start: " << cp.error().message();
       return out;
     }
-    for (auto const& [verb, pattern] : (*cp)->routes()) {
+    for (auto const& [verb, pattern, access] : (*cp)->routes()) {
       auto const name = route_name(std::string_view(bhttp::to_string(verb)), pattern);
       out.all.insert(name);
+      out.access[name] = access;
       if (in_documented_scope(pattern)) out.documented.insert(name);
     }
     (*cp)->stop();
@@ -232,6 +235,58 @@ TEST(ApiDocs, OpenApiPathsMatchServedRoutes) {
   RouteSet documented;
   for (auto const& [name, op] : openapi_operations(doc)) documented.insert(name);
   EXPECT_EQ(difference_report(served_routes().documented, documented, "docs/openapi.json"), "");
+}
+
+// The security requirement OpenAPI states for each access rule: alternatives, each a set of
+// scheme names that go together.
+std::set<std::set<std::string>> expected_security(ee::cp::Access access) {
+  using ee::cp::Access;
+  switch (access) {
+    case Access::anyone: return {};
+    case Access::agent_self: return {{"agentSignature", "agentTimestamp"}};
+    case Access::github_workflow:
+    case Access::owner_of_agent:
+    case Access::publisher_of_app: return {{"githubOidc"}};
+    case Access::owner_of_agent_or_admin:
+    case Access::owner_of_token_or_admin: return {{"githubOidc"}, {"adminToken"}};
+    case Access::admin: return {{"adminToken"}};
+  }
+  return {};
+}
+
+std::set<std::set<std::string>> stated_security(bj::object const& operation) {
+  std::set<std::set<std::string>> out;
+  auto const* security = operation.if_contains("security");
+  if (security == nullptr || !security->is_array()) return out;
+  for (auto const& alternative : security->as_array()) {
+    std::set<std::string> schemes;
+    if (alternative.is_object()) {
+      for (auto const& [scheme, scopes] : alternative.as_object()) schemes.emplace(scheme);
+    }
+    out.insert(std::move(schemes));
+  }
+  return out;
+}
+
+TEST(ApiDocs, EveryOperationStatesTheAccessItsRouteDeclares) {
+  auto const doc = load_openapi();
+  auto const& served = served_routes();
+  std::string problems;
+  for (auto const& [name, op] : openapi_operations(doc)) {
+    auto const declared = served.access.find(name);
+    if (declared == served.access.end()) continue;  // reported by OpenApiPathsMatchServedRoutes
+    auto const want = std::string(ee::cp::to_string(declared->second));
+    auto const* stated = op.operation->if_contains("x-ee-access");
+    if (stated == nullptr || !stated->is_string()) {
+      problems += name + ": no x-ee-access (the route declares " + want + ")\n";
+    } else if (stated->as_string() != want) {
+      problems += name + ": x-ee-access is " + std::string(stated->as_string()) + ", the route declares " + want + "\n";
+    }
+    if (stated_security(*op.operation) != expected_security(declared->second)) {
+      problems += name + ": its security requirement is not the one " + want + " takes\n";
+    }
+  }
+  EXPECT_EQ(problems, "");
 }
 
 TEST(ApiDocs, EveryV1RouteHasItsApiAlias) {

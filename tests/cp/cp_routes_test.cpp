@@ -1338,8 +1338,8 @@ TEST(CpRoutes, EveryRouteAnswersUnderBothPrefixes) {
   CpHarness h;
   std::set<std::string> v1;
   std::set<std::string> legacy;
-  for (auto const& [method, pattern] : h.cp().routes()) {
-    auto const key = std::string(bhttp::to_string(method)) + " ";
+  for (auto const& [method, pattern, access] : h.cp().routes()) {
+    auto const key = std::string(bhttp::to_string(method)) + " " + std::string(ee::cp::to_string(access)) + " ";
     if (pattern.starts_with("/api/v1/")) {
       v1.insert(key + pattern.substr(7));
     } else if (pattern.starts_with("/api/")) {

@@ -93,9 +93,8 @@ ee::http::Handler hello_handler(std::shared_ptr<std::atomic<int>> calls) {
 TEST(CpExtraRoutes, AreServedAndListedBesideTheBuiltInOnes) {
   auto calls = std::make_shared<std::atomic<int>>(0);
   CpHarness h(HarnessOptions{.customize = [calls](ee::cp::Options& o) {
-    o.extra_routes = [calls](ee::http::Router& router) {
-      router.get("/api/v1/hello", hello_handler(calls));
-    };
+    o.extra_routes.push_back({.method = bhttp::verb::get, .pattern = "/api/v1/hello",
+                              .access = ee::cp::Access::anyone, .handler = hello_handler(calls)});
   }});
   auto hello = h.call(bhttp::verb::get, "/api/v1/hello");
   ASSERT_EQ(hello.result(), bhttp::status::ok) << hello.body();
@@ -108,18 +107,49 @@ TEST(CpExtraRoutes, AreServedAndListedBesideTheBuiltInOnes) {
   EXPECT_EQ(h.call(bhttp::verb::get, "/health").result(), bhttp::status::ok);
 
   auto const routes = h.cp().routes();
-  auto const listed = std::find(routes.begin(), routes.end(),
-                                std::pair{bhttp::verb::get, std::string("/api/v1/hello")});
-  EXPECT_NE(listed, routes.end());
+  auto const listed = std::find_if(routes.begin(), routes.end(), [](ee::cp::RouteInfo const& r) {
+    return r.method == bhttp::verb::get && r.pattern == "/api/v1/hello";
+  });
+  ASSERT_NE(listed, routes.end());
+  EXPECT_EQ(listed->access, ee::cp::Access::anyone);
+}
+
+TEST(CpExtraRoutes, AreAdmittedByTheirDeclaredAccessBeforeTheHandlerRuns) {
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  CpHarness h(HarnessOptions{.customize = [calls](ee::cp::Options& o) {
+    o.extra_routes.push_back({.method = bhttp::verb::get, .pattern = "/api/v1/operator-hello",
+                              .access = ee::cp::Access::admin, .handler = hello_handler(calls)});
+  }});
+  auto anonymous = h.call(bhttp::verb::get, "/api/v1/operator-hello");
+  EXPECT_EQ(anonymous.result(), bhttp::status::unauthorized) << anonymous.body();
+  auto workflow = h.call_bearer(bhttp::verb::get, "/api/v1/operator-hello", h.github_token());
+  EXPECT_EQ(workflow.result(), bhttp::status::unauthorized) << workflow.body();
+  EXPECT_EQ(calls->load(), 0);
+  auto admin = h.call_bearer(bhttp::verb::get, "/api/v1/operator-hello", h.admin_token());
+  EXPECT_EQ(admin.result(), bhttp::status::ok) << admin.body();
+  EXPECT_EQ(calls->load(), 1);
+}
+
+TEST(CpExtraRoutes, CannotDeclareARuleWhoseSubjectThePatternLacks) {
+  ee::cp::Options options;
+  options.dev = true;
+  options.background_tasks = false;
+  options.extra_routes.push_back({.method = bhttp::verb::get, .pattern = "/api/v1/mine",
+                                  .access = ee::cp::Access::owner_of_agent,
+                                  .handler = hello_handler(std::make_shared<std::atomic<int>>(0))});
+  auto cp = ee::cp::ControlPlane::start(std::move(options));
+  ASSERT_FALSE(cp);
+  EXPECT_EQ(cp.error(), ee::http::errc::invalid_route);
+  EXPECT_NE(cp.error().message().find("/api/v1/mine"), std::string::npos) << cp.error().message();
 }
 
 TEST(CpExtraRoutes, CannotReplaceABuiltInRoute) {
   ee::cp::Options options;
   options.dev = true;
   options.background_tasks = false;
-  options.extra_routes = [](ee::http::Router& router) {
-    router.get("/health", hello_handler(std::make_shared<std::atomic<int>>(0)));
-  };
+  options.extra_routes.push_back({.method = bhttp::verb::get, .pattern = "/health",
+                                  .access = ee::cp::Access::anyone,
+                                  .handler = hello_handler(std::make_shared<std::atomic<int>>(0))});
   auto cp = ee::cp::ControlPlane::start(std::move(options));
   ASSERT_FALSE(cp);
   EXPECT_EQ(cp.error(), ee::http::errc::invalid_route);

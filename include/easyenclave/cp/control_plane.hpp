@@ -10,6 +10,7 @@
 #include <easyenclave/api/agents.hpp>
 #include <easyenclave/api/signing.hpp>
 #include <easyenclave/cloudflare/tunnels.hpp>
+#include <easyenclave/cp/access.hpp>
 #include <easyenclave/cp/error.hpp>
 #include <easyenclave/cp/policy.hpp>
 #include <easyenclave/error.hpp>
@@ -64,6 +65,16 @@ struct Timings {
   std::chrono::seconds reregistration_grace{0};
   /// Timeout of one call to an agent's API (deploy, undeploy, logs, health).
   std::chrono::seconds agent_call_timeout{15};
+};
+
+/// A route of the embedder's own (Options::extra_routes). Who may call it is declared here, like
+/// every built-in route's: the CP admits the request (docs/api.md, "Who may call what") before
+/// `handler` runs.
+struct ExtraRoute {
+  boost::beast::http::verb method{};
+  std::string pattern{};  ///< the whole path pattern, such as "/api/v1/hello"
+  Access access = Access::admin;
+  http::Handler handler{};
 };
 
 struct Options {
@@ -144,12 +155,14 @@ struct Options {
   /// Run the background tasks on their intervals. Tests turn this off and call
   /// `run_maintenance()` / `scrape_health()` themselves.
   bool background_tasks = true;
-  /// Adds the embedder's own routes after the built-in ones (same router, same server, same
-  /// error bodies and limits), once, during `start`. A route that repeats a built-in (method,
-  /// pattern) makes `start` fail with http::errc::invalid_route, so an extension cannot shadow
-  /// the protocol. The handlers run on the server's threads, concurrently: what they share must be
-  /// thread-safe, and what they refer to must outlive the control plane. `routes()` lists them.
-  std::function<void(http::Router&)> extra_routes{};
+  /// The embedder's own routes, added after the built-in ones (same router, same server, same
+  /// error bodies and limits) during `start`, each behind its declared `ExtraRoute::access`. A
+  /// route that repeats a built-in (method, pattern), or whose rule needs a `{id}` or `{name}`
+  /// its pattern lacks, makes `start` fail with http::errc::invalid_route, so an extension cannot
+  /// shadow the protocol. The handlers run on the server's threads, concurrently: what they share
+  /// must be thread-safe, and what they refer to must outlive the control plane. `routes()` lists
+  /// them.
+  std::vector<ExtraRoute> extra_routes{};
 };
 
 /// Counts of what one maintenance pass did.
@@ -185,9 +198,9 @@ class ControlPlane {
   boost::asio::ip::tcp::endpoint endpoint() const noexcept;
   /// "http://127.0.0.1:PORT".
   std::string url() const;
-  /// Every (method, pattern) this CP serves, built-in and extra routes, in registration order
-  /// (docs/api.md and docs/openapi.json are checked against it).
-  std::vector<std::pair<boost::beast::http::verb, std::string>> routes() const;
+  /// Every route this CP serves, built-in and extra, with who may call it, in registration
+  /// order (docs/api.md and docs/openapi.json are checked against it).
+  std::vector<RouteInfo> routes() const;
   /// The CP's public key as sent to agents (base64 DER SubjectPublicKeyInfo).
   std::string public_key() const;
   /// Graceful stop: background tasks first, then the server (see `http::Server::stop`).

@@ -37,6 +37,7 @@ enum class errc {
   bootstrap_token_mismatch,///< the token is another owner's, or for another vm_name, datacenter or node size -> forbidden
   agent_answer_malformed,  ///< an agent's answer to the CP is not the shape its API defines   -> upstream_failure
   bootstrap_token_limit,   ///< the owner holds the most live bootstrap tokens allowed          -> conflict
+  principal_not_allowed,   ///< a valid credential of a kind the route does not admit          -> forbidden
 };
 
 error_code make_error_code(errc e) noexcept;

@@ -41,7 +41,7 @@ http::Response json(std::string body) { return http::json_response(bhttp::status
 
 // --- challenge ---------------------------------------------------------------------------------
 
-Reply challenge(http::RequestContext& ctx, Services& s) {
+Reply challenge(http::RequestContext& ctx, Services& s, Caller const&) {
   auto vm_name = ctx.query("vm_name").value_or("");
   if (!vm_name.empty()) {
     if (auto r = api::check_vm_name(vm_name); !r) co_return r.error();
@@ -272,7 +272,7 @@ asio::awaitable<result<api::RegisterResponse>> admit_registration(Services& s, a
   co_return out;
 }
 
-Reply register_agent(http::RequestContext& ctx, Services& s) {
+Reply register_agent(http::RequestContext& ctx, Services& s, Caller const&) {
   auto req = api::parse_register_request(ctx.request.body());
   if (!req) co_return req.error();
   std::optional<api::PublicKey> key;
@@ -350,19 +350,12 @@ asio::awaitable<result<void>> reconcile(Services& s, registry::AgentRecord const
   });
 }
 
-Reply heartbeat(http::RequestContext& ctx, Services& s) {
-  auto const id = std::string(ctx.params.get("id"));
-  auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
-  if (!agent) co_return agent.error();
-  if (agent->public_key.empty()) {
-    co_return Error(api::errc::signature_invalid, "agent registered without a public key: register again with one");
-  }
+// The rule (agent_self) verified the signature with the key of the agent it read.
+Reply heartbeat(http::RequestContext& ctx, Services& s, Caller const& caller) {
+  auto const* agent = &caller.agent.value();
+  auto const& id = agent->id;
   auto key = s.agent_keys.get(agent->public_key);
-  if (!key) co_return Error(registry::errc::store_corrupt, "stored public key of agent " + id + " does not parse");
-  api::VerifyRequestOptions verify_options;
-  verify_options.window = s.options.timings.signature_window;
-  verify_options.replay_guard = &s.replay_guard;
-  if (auto r = api::verify_request(ctx.request, *key, s.now(), verify_options); !r) co_return r.error();
+  if (!key) co_return key.error();
 
   auto hb = api::parse_heartbeat_request(ctx.request.body());
   if (!hb) co_return hb.error();
@@ -396,7 +389,7 @@ Reply heartbeat(http::RequestContext& ctx, Services& s) {
 
 // --- reads -------------------------------------------------------------------------------------
 
-Reply list_agents(http::RequestContext& ctx, Services& s) {
+Reply list_agents(http::RequestContext& ctx, Services& s, Caller const&) {
   auto page = page_of(ctx);
   if (!page) co_return page.error();
   registry::AgentFilter filter;
@@ -410,31 +403,18 @@ Reply list_agents(http::RequestContext& ctx, Services& s) {
   co_return json(agents_json(*agents, s.now()));
 }
 
-Reply get_agent(http::RequestContext& ctx, Services& s) {
+Reply get_agent(http::RequestContext& ctx, Services& s, Caller const&) {
   auto const id = std::string(ctx.params.get("id"));
   auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
   if (!agent) co_return agent.error();
   co_return json(agent_json(*agent, s.now()));
 }
 
-Reply get_attestation(http::RequestContext& ctx, Services& s) {
+Reply get_attestation(http::RequestContext& ctx, Services& s, Caller const&) {
   auto const id = std::string(ctx.params.get("id"));
   auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
   if (!agent) co_return agent.error();
   co_return json(attestation_json(*agent));
-}
-
-// The agent's owner (by GitHub OIDC) or the admin may act on it.
-asio::awaitable<result<std::string>> authorize_owner(http::RequestContext& ctx, Services& s,
-                                                     registry::AgentRecord const& agent) {
-  if (is_admin(s, ctx)) co_return std::string("admin");
-  auto claims = co_await github_caller(s, ctx);
-  if (!claims) co_return claims.error();
-  if (!owns_agent(agent, *claims)) {
-    co_return Error(errc::owner_mismatch, "repository_owner '" + claims->repository_owner +
-                                              "' does not own agent " + agent.id + " (owner '" + agent.owner + "')");
-  }
-  co_return claims->repository;
 }
 
 // The agent's /api/logs answer, read field by field and written again: only the shape the agent
@@ -471,11 +451,10 @@ result<std::string> agent_logs_view(std::string_view body) {
   return detail::json::serialize(out);
 }
 
-Reply agent_logs(http::RequestContext& ctx, Services& s) {
-  auto const id = std::string(ctx.params.get("id"));
-  auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
-  if (!agent) co_return agent.error();
-  if (auto who = co_await authorize_owner(ctx, s, *agent); !who) co_return who.error();
+// The rule (owner_of_agent_or_admin) read the agent and checked its owner.
+Reply agent_logs(http::RequestContext& ctx, Services& s, Caller const& caller) {
+  auto const* agent = &caller.agent.value();
+  auto const& id = agent->id;
   std::string target = "/api/logs";
   char separator = '?';
   for (auto name : {"since", "lines"}) {
@@ -497,12 +476,10 @@ Reply agent_logs(http::RequestContext& ctx, Services& s) {
   co_return json(std::move(*logs));
 }
 
-Reply undeploy(http::RequestContext& ctx, Services& s) {
-  auto const id = std::string(ctx.params.get("id"));
-  auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
-  if (!agent) co_return agent.error();
-  auto who = co_await authorize_owner(ctx, s, *agent);
-  if (!who) co_return who.error();
+// The rule (owner_of_agent_or_admin) read the agent and checked its owner.
+Reply undeploy(http::RequestContext&, Services& s, Caller const& caller) {
+  auto const* agent = &caller.agent.value();
+  auto const who = caller.name();
   if (agent->deployment_id.empty()) {
     co_return Error(errc::deployment_not_active, "agent " + agent->id + " holds no deployment");
   }
@@ -512,7 +489,7 @@ Reply undeploy(http::RequestContext& ctx, Services& s) {
   // Shape only: an agent answers with what it stopped, which may be an older deployment.
   if (auto answer = read_deploy_answer(*response, "", agent->id); !answer) co_return answer.error();
   auto const now = s.now();
-  auto stopped = co_await s.store([&s, &agent = *agent, &now, &by = *who]() -> result<registry::Deployment> {
+  auto stopped = co_await s.store([&s, &agent = *agent, &now, &by = who]() -> result<registry::Deployment> {
     auto d = s.stores.deployments->set_status(agent.deployment_id, registry::DeploymentStatus::stopped,
                                               "undeployed by " + by, now);
     if (!d) return d.error();
@@ -520,21 +497,23 @@ Reply undeploy(http::RequestContext& ctx, Services& s) {
     return d;
   });
   if (!stopped) co_return stopped.error();
-  detail::log::info("cp", "undeployed deployment=", stopped->id, " agent=", agent->id, " by=", *who);
+  detail::log::info("cp", "undeployed deployment=", stopped->id, " agent=", agent->id, " by=", who);
   co_return json(deployment_json(*stopped));
 }
 
 }  // namespace
 
-void add_agent_routes(http::Router& router, Services& s) {
-  route(router, bhttp::verb::get, "/agents/challenge", challenge, s, kAnonymous);
-  route(router, bhttp::verb::post, "/agents/register", register_agent, s, kAnonymous);
-  route(router, bhttp::verb::post, "/agents/{id}/heartbeat", heartbeat, s);
-  route(router, bhttp::verb::get, "/agents", list_agents, s, kAnonymous);
-  route(router, bhttp::verb::get, "/agents/{id}", get_agent, s, kAnonymous);
-  route(router, bhttp::verb::get, "/agents/{id}/attestation", get_attestation, s, kAnonymous);
-  route(router, bhttp::verb::get, "/agents/{id}/logs", agent_logs, s);
-  route(router, bhttp::verb::post, "/agents/{id}/undeploy", undeploy, s);
+void add_agent_routes(Routes& routes) {
+  // Registration is open: the attestation evidence, bound to a nonce and the agent's key, is the
+  // credential, and the operation checks it (and the owner's proof, vm_name continuity).
+  routes.add(bhttp::verb::get, "/agents/challenge", Access::anyone, challenge);
+  routes.add(bhttp::verb::post, "/agents/register", Access::anyone, register_agent);
+  routes.add(bhttp::verb::post, "/agents/{id}/heartbeat", Access::agent_self, heartbeat);
+  routes.add(bhttp::verb::get, "/agents", Access::anyone, list_agents);
+  routes.add(bhttp::verb::get, "/agents/{id}", Access::anyone, get_agent);
+  routes.add(bhttp::verb::get, "/agents/{id}/attestation", Access::anyone, get_attestation);
+  routes.add(bhttp::verb::get, "/agents/{id}/logs", Access::owner_of_agent_or_admin, agent_logs);
+  routes.add(bhttp::verb::post, "/agents/{id}/undeploy", Access::owner_of_agent_or_admin, undeploy);
 }
 
 }  // namespace ee::cp

@@ -99,9 +99,8 @@ result<registry::AppVersion> read_version(ObjectReader const& r, std::string app
   return v;
 }
 
-Reply publish_app(http::RequestContext& ctx, Services& s) {
-  auto claims = co_await github_caller(s, ctx);
-  if (!claims) co_return claims.error();
+Reply publish_app(http::RequestContext& ctx, Services& s, Caller const& caller) {
+  auto const* claims = &caller.claims();
   auto doc = detail::json::parse(ctx.request.body());
   if (!doc) co_return doc.error();
   auto r = ObjectReader::from(*doc);
@@ -144,13 +143,13 @@ Reply publish_app(http::RequestContext& ctx, Services& s) {
   co_return http::json_response(bhttp::status::created, app_json(*created, &versions));
 }
 
-Reply list_apps(http::RequestContext&, Services& s) {
+Reply list_apps(http::RequestContext&, Services& s, Caller const&) {
   auto apps = co_await s.store([&s] { return s.stores.apps->list(); });
   if (!apps) co_return apps.error();
   co_return http::json_response(bhttp::status::ok, apps_json(*apps));
 }
 
-Reply get_app(http::RequestContext& ctx, Services& s) {
+Reply get_app(http::RequestContext& ctx, Services& s, Caller const&) {
   auto name = std::string(ctx.params.get("name"));
   auto found = co_await s.store([&s, &name]() -> result<std::pair<registry::App, std::vector<registry::AppVersion>>> {
     auto app = s.stores.apps->get(name);
@@ -163,24 +162,10 @@ Reply get_app(http::RequestContext& ctx, Services& s) {
   co_return http::json_response(bhttp::status::ok, app_json(found->first, &found->second));
 }
 
-Reply add_version(http::RequestContext& ctx, Services& s) {
-  auto claims = co_await github_caller(s, ctx);
-  if (!claims) co_return claims.error();
-  auto name = std::string(ctx.params.get("name"));
-  auto app = co_await s.store([&s, &name] { return s.stores.apps->get(name); });
-  if (!app) co_return app.error();
-  if (detail::ascii_lowercase(claims->repository_owner) != app->owner) {
-    co_return Error(errc::owner_mismatch, "repository_owner '" + claims->repository_owner +
-                                              "' cannot add versions to app '" + name + "' (owner '" + app->owner + "')");
-  }
-  // The login alone is not enough: a deleted organisation's name can be registered again by
-  // anyone, and the new one must inherit nothing. The numeric id does not come back.
-  if (!app->owner_id.empty() && claims->repository_owner_id != app->owner_id) {
-    co_return Error(errc::owner_mismatch, "app '" + name + "' was published by GitHub account id " + app->owner_id +
-                                              "; this token's repository_owner_id is '" +
-                                              claims->repository_owner_id + "' (a renamed or re-created owner "
-                                              "inherits nothing)");
-  }
+// The rule (publisher_of_app) checked the caller's owner login and id against the app's.
+Reply add_version(http::RequestContext& ctx, Services& s, Caller const& caller) {
+  auto const* claims = &caller.claims();
+  auto const& name = caller.app.value().name;
   auto doc = detail::json::parse(ctx.request.body());
   if (!doc) co_return doc.error();
   auto r = ObjectReader::from(*doc);
@@ -197,11 +182,12 @@ Reply add_version(http::RequestContext& ctx, Services& s) {
 
 }  // namespace
 
-void add_app_routes(http::Router& router, Services& s) {
-  route(router, bhttp::verb::post, "/apps", publish_app, s);
-  route(router, bhttp::verb::get, "/apps", list_apps, s, kAnonymous);
-  route(router, bhttp::verb::get, "/apps/{name}", get_app, s, kAnonymous);
-  route(router, bhttp::verb::post, "/apps/{name}/versions", add_version, s);
+void add_app_routes(Routes& routes) {
+  // Any workflow may publish, but only its own repository (checked against the body).
+  routes.add(bhttp::verb::post, "/apps", Access::github_workflow, publish_app);
+  routes.add(bhttp::verb::get, "/apps", Access::anyone, list_apps);
+  routes.add(bhttp::verb::get, "/apps/{name}", Access::anyone, get_app);
+  routes.add(bhttp::verb::post, "/apps/{name}/versions", Access::publisher_of_app, add_version);
 }
 
 }  // namespace ee::cp

@@ -18,7 +18,7 @@ namespace {
 
 namespace bhttp = boost::beast::http;
 
-boost::asio::awaitable<result<http::Response>> cp_attestation(http::RequestContext& ctx, Services& s) {
+boost::asio::awaitable<result<http::Response>> cp_attestation(http::RequestContext& ctx, Services& s, Caller const&) {
   auto nonce_hex = ctx.query("nonce");
   if (!nonce_hex || nonce_hex->empty()) co_return Error(ee::errc::missing_field, "query parameter nonce is required");
   auto nonce = hex_decode(*nonce_hex);
@@ -47,8 +47,8 @@ boost::asio::awaitable<result<http::Response>> cp_attestation(http::RequestConte
 
 }  // namespace
 
-void add_attestation_routes(http::Router& router, Services& s) {
-  route(router, bhttp::verb::get, "/attestation", cp_attestation, s, kAnonymous);
+void add_attestation_routes(Routes& routes) {
+  routes.add(bhttp::verb::get, "/attestation", Access::anyone, cp_attestation);
 }
 
 }  // namespace ee::cp

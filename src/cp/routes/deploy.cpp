@@ -119,9 +119,8 @@ http::Response deploy_answer(std::string const& deployment_id, std::string const
   return http::json_response(bhttp::status::ok, detail::json::serialize(o));
 }
 
-Reply deploy(http::RequestContext& ctx, Services& s) {
-  auto claims = co_await github_caller(s, ctx);
-  if (!claims) co_return claims.error();
+Reply deploy(http::RequestContext& ctx, Services& s, Caller const& caller) {
+  auto const* claims = &caller.claims();
   auto req = parse_deploy_request(ctx.request.body());
   if (!req) co_return req.error();
   auto version = co_await s.store([&s, &app = req->app_name, &v = req->version] { return s.stores.apps->get_version(app, v); });
@@ -184,7 +183,7 @@ Reply deploy(http::RequestContext& ctx, Services& s) {
   co_return deploy_answer(d.id, d.agent_id, registry::to_string(deploying->status));
 }
 
-Reply list_deployments(http::RequestContext& ctx, Services& s) {
+Reply list_deployments(http::RequestContext& ctx, Services& s, Caller const&) {
   auto page = page_of(ctx);
   if (!page) co_return page.error();
   registry::DeploymentFilter filter;
@@ -203,7 +202,7 @@ Reply list_deployments(http::RequestContext& ctx, Services& s) {
   co_return http::json_response(bhttp::status::ok, deployments_json(*list));
 }
 
-Reply get_deployment(http::RequestContext& ctx, Services& s) {
+Reply get_deployment(http::RequestContext& ctx, Services& s, Caller const&) {
   auto const id = std::string(ctx.params.get("id"));
   auto d = co_await s.store([&s, &id] { return s.stores.deployments->get(id); });
   if (!d) co_return d.error();
@@ -212,10 +211,11 @@ Reply get_deployment(http::RequestContext& ctx, Services& s) {
 
 }  // namespace
 
-void add_deploy_routes(http::Router& router, Services& s) {
-  route(router, bhttp::verb::post, "/deploy", deploy, s);
-  route(router, bhttp::verb::get, "/deployments", list_deployments, s, kAnonymous);
-  route(router, bhttp::verb::get, "/deployments/{id}", get_deployment, s, kAnonymous);
+void add_deploy_routes(Routes& routes) {
+  // Any workflow may ask; the operation picks (or checks) an agent of the workflow's owner.
+  routes.add(bhttp::verb::post, "/deploy", Access::github_workflow, deploy);
+  routes.add(bhttp::verb::get, "/deployments", Access::anyone, list_deployments);
+  routes.add(bhttp::verb::get, "/deployments/{id}", Access::anyone, get_deployment);
 }
 
 }  // namespace ee::cp

@@ -12,7 +12,7 @@
 namespace ee::cp {
 namespace {
 
-boost::asio::awaitable<result<http::Response>> health(http::RequestContext&, Services& s) {
+boost::asio::awaitable<result<http::Response>> health(http::RequestContext&, Services& s, Caller const&) {
   auto const now = s.now();
   auto const uptime = std::chrono::duration_cast<std::chrono::seconds>(now - s.started_at);
   auto counts = co_await s.store([&s]() -> result<std::pair<std::size_t, std::size_t>> {
@@ -41,10 +41,9 @@ boost::asio::awaitable<result<http::Response>> health(http::RequestContext&, Ser
 
 }  // namespace
 
-void add_health_routes(http::Router& router, Services& services) {
-  router.get("/health", [&services](http::RequestContext& ctx) { return health(ctx, services); },
-             kAnonymous);
-  route(router, boost::beast::http::verb::get, "/health", health, services, kAnonymous);
+void add_health_routes(Routes& routes) {
+  routes.add_at(boost::beast::http::verb::get, "/health", Access::anyone, health);
+  routes.add(boost::beast::http::verb::get, "/health", Access::anyone, health);
 }
 
 }  // namespace ee::cp

@@ -35,19 +35,17 @@ std::optional<std::string> normalized_mrtd(std::string_view text) {
   return out;
 }
 
-Reply list_trusted(http::RequestContext&, Services& s) {
+Reply list_trusted(http::RequestContext&, Services& s, Caller const&) {
   auto list = co_await s.store([&s] { return s.stores.measurements->list(); });
   if (!list) co_return list.error();
   co_return http::json_response(bhttp::status::ok, measurements_json(*list));
 }
 
-Reply admin_list_trusted(http::RequestContext& ctx, Services& s) {
-  if (auto r = require_admin(s, ctx); !r) co_return r.error();
-  co_return co_await list_trusted(ctx, s);
+Reply admin_list_trusted(http::RequestContext& ctx, Services& s, Caller const& caller) {
+  co_return co_await list_trusted(ctx, s, caller);
 }
 
-Reply admin_add_trusted(http::RequestContext& ctx, Services& s) {
-  if (auto r = require_admin(s, ctx); !r) co_return r.error();
+Reply admin_add_trusted(http::RequestContext& ctx, Services& s, Caller const&) {
   auto doc = detail::json::parse(ctx.request.body());
   if (!doc) co_return doc.error();
   auto r = ObjectReader::from(*doc);
@@ -81,8 +79,7 @@ Reply admin_add_trusted(http::RequestContext& ctx, Services& s) {
   co_return http::json_response(bhttp::status::created, measurement_json(*added));
 }
 
-Reply admin_remove_trusted(http::RequestContext& ctx, Services& s) {
-  if (auto r = require_admin(s, ctx); !r) co_return r.error();
+Reply admin_remove_trusted(http::RequestContext& ctx, Services& s, Caller const&) {
   auto mrtd = normalized_mrtd(ctx.params.get("mrtd"));
   if (!mrtd) co_return Error(ee::errc::invalid_value, "mrtd must be 96 hex characters");
   auto removed = co_await s.store([&s, &m = *mrtd] { return s.stores.measurements->remove(m); });
@@ -91,8 +88,7 @@ Reply admin_remove_trusted(http::RequestContext& ctx, Services& s) {
   co_return http::json_response(bhttp::status::ok, R"({"removed":true})");
 }
 
-Reply admin_remove_agent(http::RequestContext& ctx, Services& s) {
-  if (auto r = require_admin(s, ctx); !r) co_return r.error();
+Reply admin_remove_agent(http::RequestContext& ctx, Services& s, Caller const&) {
   auto const id = std::string(ctx.params.get("id"));
   auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
   if (!agent) co_return agent.error();
@@ -102,12 +98,12 @@ Reply admin_remove_agent(http::RequestContext& ctx, Services& s) {
 
 }  // namespace
 
-void add_measurement_routes(http::Router& router, Services& s) {
-  route(router, bhttp::verb::get, "/trusted-mrtds", list_trusted, s, kAnonymous);
-  route(router, bhttp::verb::get, "/admin/trusted-mrtds", admin_list_trusted, s);
-  route(router, bhttp::verb::post, "/admin/trusted-mrtds", admin_add_trusted, s);
-  route(router, bhttp::verb::delete_, "/admin/trusted-mrtds/{mrtd}", admin_remove_trusted, s);
-  route(router, bhttp::verb::delete_, "/admin/agents/{id}", admin_remove_agent, s);
+void add_measurement_routes(Routes& routes) {
+  routes.add(bhttp::verb::get, "/trusted-mrtds", Access::anyone, list_trusted);
+  routes.add(bhttp::verb::get, "/admin/trusted-mrtds", Access::admin, admin_list_trusted);
+  routes.add(bhttp::verb::post, "/admin/trusted-mrtds", Access::admin, admin_add_trusted);
+  routes.add(bhttp::verb::delete_, "/admin/trusted-mrtds/{mrtd}", Access::admin, admin_remove_trusted);
+  routes.add(bhttp::verb::delete_, "/admin/agents/{id}", Access::admin, admin_remove_agent);
 }
 
 }  // namespace ee::cp

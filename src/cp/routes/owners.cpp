@@ -44,9 +44,8 @@ bj::object token_view(registry::BootstrapToken const& t) {
   return o;
 }
 
-Reply mint(http::RequestContext& ctx, Services& s) {
-  auto claims = co_await github_caller(s, ctx);
-  if (!claims) co_return claims.error();
+Reply mint(http::RequestContext& ctx, Services& s, Caller const& caller) {
+  auto const* claims = &caller.claims();
   auto request = parse_bootstrap_token_request(ctx.request.body());
   if (!request) co_return request.error();
   // Anyone can make a GitHub owner and mint with its workflows: the rows one owner can make are
@@ -70,9 +69,8 @@ Reply mint(http::RequestContext& ctx, Services& s) {
   co_return http::json_response(bhttp::status::created, detail::json::serialize(body));
 }
 
-Reply list_tokens(http::RequestContext& ctx, Services& s) {
-  auto claims = co_await github_caller(s, ctx);
-  if (!claims) co_return claims.error();
+Reply list_tokens(http::RequestContext&, Services& s, Caller const& caller) {
+  auto const* claims = &caller.claims();
   auto tokens = co_await s.store(
       [&s, &id = claims->repository_owner_id] { return s.stores.bootstrap_tokens->list_by_owner_id(id); });
   if (!tokens) co_return tokens.error();
@@ -81,49 +79,22 @@ Reply list_tokens(http::RequestContext& ctx, Services& s) {
   co_return http::json_response(bhttp::status::ok, detail::json::serialize(out));
 }
 
-// Finds the token for `id` if the caller may see it; another owner's token is not_found, so ids
-// of other owners' tokens cannot be probed.
-asio::awaitable<result<registry::BootstrapToken>> owned_token(http::RequestContext& ctx, Services& s,
-                                                              std::string const& id) {
-  bool const admin = is_admin(s, ctx);
-  std::optional<jwt::GithubClaims> caller;
-  if (!admin) {
-    auto claims = co_await github_caller(s, ctx);
-    if (!claims) co_return claims.error();
-    caller = std::move(*claims);
-  }
-  auto tokens = co_await s.store([&s, &caller, &admin]() -> result<std::vector<registry::BootstrapToken>> {
-    if (admin) return std::vector<registry::BootstrapToken>{};
-    return s.stores.bootstrap_tokens->list_by_owner_id(caller->repository_owner_id);
-  });
-  if (!tokens) co_return tokens.error();
-  if (admin) {
-    registry::BootstrapToken any;  // named: see the coroutine rules in docs/architecture.md
-    any.id = id;
-    co_return any;
-  }
-  for (auto const& t : *tokens) {
-    if (t.id == id) co_return t;
-  }
-  co_return Error(registry::errc::not_found, "no bootstrap token '" + id + "' of this owner");
-}
-
-Reply revoke(http::RequestContext& ctx, Services& s) {
-  auto const id = std::string(ctx.params.get("id"));
-  auto token = co_await owned_token(ctx, s, id);
-  if (!token) co_return token.error();
+// The rule (owner_of_token_or_admin) found the token among the caller's owner's, or the caller is
+// the operator.
+Reply revoke(http::RequestContext&, Services& s, Caller const& caller) {
+  auto const& id = caller.token.value().id;
   auto removed = co_await s.store([&s, &id] { return s.stores.bootstrap_tokens->remove(id); });
   if (!removed) co_return removed.error();
-  detail::log::info("cp", "bootstrap token revoked id=", id);
+  detail::log::info("cp", "bootstrap token revoked id=", id, " by=", caller.name());
   co_return http::json_response(bhttp::status::ok, R"({"removed":true})");
 }
 
 }  // namespace
 
-void add_owner_routes(http::Router& router, Services& s) {
-  route(router, bhttp::verb::post, "/owners/bootstrap-tokens", mint, s);
-  route(router, bhttp::verb::get, "/owners/bootstrap-tokens", list_tokens, s);
-  route(router, bhttp::verb::delete_, "/owners/bootstrap-tokens/{id}", revoke, s);
+void add_owner_routes(Routes& routes) {
+  routes.add(bhttp::verb::post, "/owners/bootstrap-tokens", Access::github_workflow, mint);
+  routes.add(bhttp::verb::get, "/owners/bootstrap-tokens", Access::github_workflow, list_tokens);
+  routes.add(bhttp::verb::delete_, "/owners/bootstrap-tokens/{id}", Access::owner_of_token_or_admin, revoke);
 }
 
 }  // namespace ee::cp

@@ -1,20 +1,17 @@
 #pragma once
 // The CP's route groups. Each add_*_routes registers free-function handlers that reach the CP's
-// state only through `Services`, built once by ControlPlane. Every route is registered twice:
-// under /api/v1 (canonical) and under /api (agents of the earlier control plane call those).
+// state only through `Services`, built once by ControlPlane, each with the Access that says who
+// may call it. Every route is registered twice: under /api/v1 (canonical) and under /api (agents
+// of the earlier control plane call those).
+#include "cp/caller.hpp"
 #include "cp/services.hpp"
 
+#include <easyenclave/cp/access.hpp>
 #include <easyenclave/http/router.hpp>
 
-namespace ee::cp {
+#include <vector>
 
-void add_health_routes(http::Router& router, Services& services);
-void add_agent_routes(http::Router& router, Services& services);
-void add_app_routes(http::Router& router, Services& services);
-void add_deploy_routes(http::Router& router, Services& services);
-void add_measurement_routes(http::Router& router, Services& services);
-void add_attestation_routes(http::Router& router, Services& services);
-void add_owner_routes(http::Router& router, Services& services);
+namespace ee::cp {
 
 /// The rate-limit class of routes anyone may call without credentials (challenge, register, the
 /// public listings, the CP's attestation, health): per client address, `http::ServerOptions::
@@ -22,11 +19,47 @@ void add_owner_routes(http::Router& router, Services& services);
 /// first (signed heartbeats, OIDC, admin token) are not in it.
 inline constexpr char kAnonymous[] = "anonymous";
 
-/// Handlers take the request and the services; `route` binds one to both path prefixes, in the
-/// rate-limit class `rate_class` (empty: none).
-using ServiceHandler = boost::asio::awaitable<result<http::Response>> (*)(http::RequestContext&, Services&);
-void route(http::Router& router, boost::beast::http::verb method, std::string const& path_after_api,
-           ServiceHandler handler, Services& services, std::string const& rate_class = {});
+/// Handlers take the request, the services and the caller `admit` let in.
+using ServiceHandler = boost::asio::awaitable<result<http::Response>> (*)(http::RequestContext&, Services&,
+                                                                          Caller const&);
+
+/// The CP's routes while they are being registered: the router, and the table of who may call
+/// what (ControlPlane::routes(), the authorization tests, docs/openapi.json's x-ee-access).
+class Routes {
+ public:
+  explicit Routes(Services& services) : services_(services) {}
+
+  /// Binds `handler` to /api/v1`path_after_api` and /api`path_after_api`, behind `access`: the
+  /// request is admitted (cp/caller.hpp) before the handler runs. Routes open to anyone are in
+  /// the anonymous rate-limit class.
+  void add(boost::beast::http::verb method, std::string const& path_after_api, Access access, ServiceHandler handler);
+  /// The same at exactly `pattern` (the root /health).
+  void add_at(boost::beast::http::verb method, std::string const& pattern, Access access, ServiceHandler handler);
+  /// An embedder's route (Options::extra_routes) at its full pattern, behind `access`.
+  void add_extra(ExtraRoute route);
+
+  http::Router& router() noexcept { return router_; }
+  std::vector<RouteInfo> const& table() const noexcept { return table_; }
+  /// The first route whose rule needs a `{id}` or `{name}` its pattern lacks, as
+  /// http::errc::invalid_route; success if none.
+  result<void> check() const;
+
+ private:
+  void record(boost::beast::http::verb method, std::string const& pattern, Access access);
+
+  Services& services_;
+  http::Router router_;
+  std::vector<RouteInfo> table_;
+  std::string first_error_{};
+};
+
+void add_health_routes(Routes& routes);
+void add_agent_routes(Routes& routes);
+void add_app_routes(Routes& routes);
+void add_deploy_routes(Routes& routes);
+void add_measurement_routes(Routes& routes);
+void add_attestation_routes(Routes& routes);
+void add_owner_routes(Routes& routes);
 
 /// The `limit` (1-10000, absent: all) and `offset` (default 0) query parameters of a listing.
 /// ee::errc::invalid_value naming the parameter when either is not a decimal number in range.

@@ -1,0 +1,67 @@
+#pragma once
+// Who is calling a route, and the one place that decides whether they may (auth.cpp). Routes
+// declare an Access where they are registered (routes/route.cpp); `admit` runs before the
+// handler, which gets the Caller it produced.
+#include "cp/services.hpp"
+
+#include <easyenclave/cp/access.hpp>
+
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace ee::cp {
+
+/// No credential was presented (or the route reads none: Access::anyone).
+struct Anonymous {};
+/// A request signed with the attested key of the agent named by the route's `{id}`.
+struct SignedAgent {
+  std::string agent_id{};
+};
+/// A GitHub Actions workflow, by its verified OIDC token.
+struct Workflow {
+  jwt::GithubClaims claims{};
+};
+/// The operator, by the admin bearer token.
+struct Operator {};
+
+/// An authenticated caller. New ways in (admin sessions, account API keys, launcher keys) are new
+/// alternatives here and new cases in auth.cpp; handlers do not change.
+using Principal = std::variant<Anonymous, SignedAgent, Workflow, Operator>;
+
+/// What a handler learns from `admit`: the principal and the subject its route's rule was checked
+/// against, read once for that check so the handler does not read it again.
+struct Caller {
+  Principal principal{};
+  /// The agent `{id}` (agent_self, owner_of_agent, owner_of_agent_or_admin).
+  std::optional<registry::AgentRecord> agent{};
+  /// The app `{name}` (publisher_of_app).
+  std::optional<registry::App> app{};
+  /// The bootstrap token `{id}` (owner_of_token_or_admin; for the operator only its id is known).
+  std::optional<registry::BootstrapToken> token{};
+
+  /// The workflow's claims, or null for any other principal.
+  jwt::GithubClaims const* workflow() const noexcept;
+  /// The workflow's claims, for handlers whose rule admits only workflows. Throws
+  /// std::logic_error otherwise (a route declared with the wrong rule: the server answers 500
+  /// instead of acting for someone else); so do `agent.value()` and friends for their subjects.
+  jwt::GithubClaims const& claims() const;
+  bool is_operator() const noexcept { return std::holds_alternative<Operator>(principal); }
+  /// For logs and audit fields: "admin", the workflow's repository, "agent <id>", "anonymous".
+  std::string name() const;
+};
+
+/// Authenticates the request and checks `access`, reading the rule's subject. The errors say what
+/// credential the route takes: cp::errc::missing_credentials (none, or one of a kind the route
+/// does not take), bad_admin_token, admin_disabled, principal_not_allowed (a valid credential of
+/// the wrong kind), owner_mismatch; the jwt and api::errc signature errors; registry::errc::
+/// not_found for an unknown subject (and for another owner's bootstrap token).
+boost::asio::awaitable<result<Caller>> admit(Services& services, http::RequestContext const& ctx, Access access);
+
+/// The owner label's login equals the token's repository_owner (case-insensitive).
+bool owner_matches(std::string const& owner_label, jwt::GithubClaims const& claims);
+/// The caller owns the agent: its owner label matches, and, when the agent's owner was proven
+/// (owner_id known), the token's repository_owner_id is that id.
+bool owns_agent(registry::AgentRecord const& agent, jwt::GithubClaims const& claims);
+
+}  // namespace ee::cp

@@ -1,0 +1,229 @@
+// Who may call what, walked over the route table the CP itself reports (ControlPlane::routes()),
+// not a hand-written list: every route is called by every kind of principal over real HTTP, and
+// the answer must be what the route's declared Access admits. A route added later is covered the
+// moment it is registered.
+#include "cp/cp_harness.hpp"
+
+#include <easyenclave/api/signing.hpp>
+#include <easyenclave/cp/access.hpp>
+
+#include <boost/beast/http/verb.hpp>
+#include <boost/json/parse.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace bhttp = boost::beast::http;
+namespace bj = boost::json;
+using ee::cp::Access;
+using ee::test::CpHarness;
+
+// The kinds of caller an outsider or a participant can be.
+enum class Principal {
+  anonymous,       // no credential
+  agent_self,      // signed with the key of the agent the path names
+  other_agent,     // signed with the key of another registered agent
+  owner_workflow,  // OIDC token of a workflow of the owner of every subject below
+  other_workflow,  // OIDC token of a workflow of another GitHub owner
+  admin,           // the admin token
+  forged_bearer,   // a bearer that is neither the admin token nor a valid token
+};
+
+constexpr Principal kPrincipals[] = {Principal::anonymous,      Principal::agent_self,     Principal::other_agent,
+                                     Principal::owner_workflow, Principal::other_workflow, Principal::admin,
+                                     Principal::forged_bearer};
+
+char const* name(Principal p) {
+  switch (p) {
+    case Principal::anonymous: return "anonymous";
+    case Principal::agent_self: return "agent_self";
+    case Principal::other_agent: return "other_agent";
+    case Principal::owner_workflow: return "owner_workflow";
+    case Principal::other_workflow: return "other_workflow";
+    case Principal::admin: return "admin";
+    case Principal::forged_bearer: return "forged_bearer";
+  }
+  return "?";
+}
+
+// The oracle: which principals each rule admits, written from docs/api.md ("Who may call what"),
+// independently of the CP's code.
+bool admits(Access access, Principal p) {
+  switch (access) {
+    case Access::anyone: return true;
+    case Access::agent_self: return p == Principal::agent_self;
+    case Access::github_workflow: return p == Principal::owner_workflow || p == Principal::other_workflow;
+    case Access::owner_of_agent:
+    case Access::publisher_of_app: return p == Principal::owner_workflow;
+    case Access::owner_of_agent_or_admin:
+    case Access::owner_of_token_or_admin: return p == Principal::owner_workflow || p == Principal::admin;
+    case Access::admin: return p == Principal::admin;
+  }
+  return false;
+}
+
+// What a refusal looks like: 401 or 403 before the handler runs (400 for a bearer that is not
+// even a well-formed JWS, docs/api.md); another owner's bootstrap token is answered 404, exactly
+// like an unknown one, so its id cannot be probed.
+bool is_refusal(Access access, Principal p, ee::http::Response const& response) {
+  auto const status = response.result_int();
+  if (access == Access::owner_of_token_or_admin && p == Principal::other_workflow) return status == 404;
+  if (p == Principal::forged_bearer && status == 400) {
+    return response.body().find(R"("code":"jwt.malformed_token")") != std::string::npos;
+  }
+  return status == 401 || status == 403;
+}
+
+class AccessMatrix {
+ public:
+  AccessMatrix() : h_(ee::test::HarnessOptions{.customize = [](ee::cp::Options& o) {
+                     // Hundreds of calls from one address: this test is about who, not how often.
+                     o.server.rate_limits["anonymous"].per_minute = 0;
+                   }}) {
+    agent_.owner = "github:org/octo-org";
+    h_.register_ok(agent_);
+    h_.register_ok(other_);
+    auto published = h_.publish(owner_token(), "hello");
+    EXPECT_EQ(published.result(), bhttp::status::created) << published.body();
+    auto minted = h_.call_bearer(bhttp::verb::post, "/api/v1/owners/bootstrap-tokens", owner_token(), "{}");
+    EXPECT_EQ(minted.result(), bhttp::status::created) << minted.body();
+    token_id_ = std::string(bj::parse(minted.body()).at("id").as_string());
+  }
+
+  CpHarness& harness() { return h_; }
+
+  // The pattern with its parameters filled with subjects that exist and belong to the owner.
+  std::string target(std::string const& pattern) const {
+    std::string out = pattern;
+    auto fill = [&out](std::string const& param, std::string const& value) {
+      for (auto at = out.find(param); at != std::string::npos; at = out.find(param)) out.replace(at, param.size(), value);
+    };
+    fill("{id}", pattern.find("bootstrap-tokens") != std::string::npos ? token_id_ : agent_.agent_id);
+    fill("{name}", "hello");
+    fill("{mrtd}", std::string(96, 'a'));
+    return out;
+  }
+
+  ee::http::Response call(ee::cp::RouteInfo const& route, Principal p) {
+    ee::http::Request request{route.method, h_.cp().url() + target(route.pattern), 11};
+    request.set(bhttp::field::content_type, "application/json");
+    request.body() = "{}";
+    request.prepare_payload();
+    switch (p) {
+      case Principal::anonymous: break;
+      case Principal::agent_self: ee::api::sign_request(request, agent_.key, h_.now()).value(); break;
+      case Principal::other_agent: ee::api::sign_request(request, other_.key, h_.now()).value(); break;
+      case Principal::owner_workflow: request.set(bhttp::field::authorization, "Bearer " + owner_token()); break;
+      case Principal::other_workflow: request.set(bhttp::field::authorization, "Bearer " + other_token()); break;
+      case Principal::admin: request.set(bhttp::field::authorization, "Bearer " + h_.admin_token()); break;
+      case Principal::forged_bearer: request.set(bhttp::field::authorization, "Bearer not-a-token"); break;
+    }
+    return h_.send(std::move(request));
+  }
+
+ private:
+  std::string owner_token() { return h_.github_token("octo-org/hello"); }
+  std::string other_token() {
+    ee::test::GithubTokenRequest request;
+    request.repository = "evil-org/hello";
+    request.repository_owner_id = "111111";
+    return h_.github().mint(request);
+  }
+
+  CpHarness h_;
+  ee::test::TestAgent agent_ = h_.agent("vm-access-a");
+  ee::test::TestAgent other_ = h_.agent("vm-access-b");
+  std::string token_id_;
+};
+
+TEST(CpAccess, EveryRouteAdmitsExactlyThePrincipalsItsDeclaredAccessAllows) {
+  AccessMatrix matrix;
+  auto const routes = matrix.harness().cp().routes();
+  ASSERT_GE(routes.size(), 40u);
+  std::string problems;
+  auto check = [&](ee::cp::RouteInfo const& route, Principal p) {
+    auto const response = matrix.call(route, p);
+    if (admits(route.access, p) == is_refusal(route.access, p, response)) {
+      problems += std::string(bhttp::to_string(route.method)) + " " + route.pattern + " (" +
+                  std::string(ee::cp::to_string(route.access)) + ") as " + name(p) + ": " +
+                  std::to_string(response.result_int()) + " " + response.body() + "\n";
+    }
+  };
+  // Every refusal first, over every route: a refused call must change nothing, so each later
+  // refusal still finds its subject. Then the admitted calls, which may change it (an admin
+  // removes the agent, an owner revokes the token): their answer only has to be no refusal.
+  for (auto const& route : routes) {
+    for (auto p : kPrincipals) {
+      if (!admits(route.access, p)) check(route, p);
+    }
+  }
+  for (auto const& route : routes) {
+    for (auto p : kPrincipals) {
+      if (admits(route.access, p)) check(route, p);
+    }
+  }
+  EXPECT_EQ(problems, "");
+}
+
+TEST(CpAccess, OnlyRegistrationAndTheChallengeAreOpenAmongRoutesThatChangeState) {
+  // A route that changes state and admits anyone must be one whose body carries its own proof:
+  // registration (attestation evidence bound to a CP nonce). The challenge is a GET.
+  CpHarness h;
+  std::vector<std::string> open;
+  for (auto const& route : h.cp().routes()) {
+    if (route.access == Access::anyone && route.method != bhttp::verb::get) open.push_back(route.pattern);
+  }
+  std::sort(open.begin(), open.end());
+  EXPECT_EQ(open, (std::vector<std::string>{"/api/agents/register", "/api/v1/agents/register"}));
+}
+
+TEST(CpAccess, AnAgentsSignatureDoesNotActForAnotherAgent) {
+  AccessMatrix matrix;
+  auto& h = matrix.harness();
+  ee::cp::RouteInfo heartbeat{.method = bhttp::verb::post, .pattern = "/api/v1/agents/{id}/heartbeat",
+                              .access = Access::agent_self};
+  auto const other = matrix.call(heartbeat, Principal::other_agent);
+  EXPECT_EQ(other.result(), bhttp::status::unauthorized) << other.body();
+  EXPECT_EQ(bj::parse(other.body()).at("code").as_string(), "api.signature_invalid");
+  // Nothing of the victim's record moved.
+  auto const victim = bj::parse(h.call(bhttp::verb::get, matrix.target("/api/v1/agents/{id}")).body());
+  EXPECT_EQ(victim.at("status").as_string(), "idle");
+}
+
+TEST(CpAccess, ACredentialOfTheWrongKindIsNamedInTheRefusal) {
+  AccessMatrix matrix;
+  ee::cp::RouteInfo deploy{.method = bhttp::verb::post, .pattern = "/api/v1/deploy", .access = Access::github_workflow};
+  // The admin token is valid, but a deploy is a workflow's act: 403, saying what the route takes.
+  auto const admin = matrix.call(deploy, Principal::admin);
+  EXPECT_EQ(admin.result(), bhttp::status::forbidden) << admin.body();
+  EXPECT_EQ(bj::parse(admin.body()).at("code").as_string(), "cp.principal_not_allowed");
+  EXPECT_NE(admin.body().find("GitHub Actions OIDC"), std::string::npos) << admin.body();
+  // An agent's signature on a workflow route is not looked at: 401, saying what the route takes.
+  auto const signed_by_agent = matrix.call(deploy, Principal::agent_self);
+  EXPECT_EQ(signed_by_agent.result(), bhttp::status::unauthorized) << signed_by_agent.body();
+  EXPECT_EQ(bj::parse(signed_by_agent.body()).at("code").as_string(), "cp.missing_credentials");
+  // An admin route never verifies a bearer as a JWT: a wrong one is simply not the admin token.
+  ee::cp::RouteInfo admin_route{.method = bhttp::verb::get, .pattern = "/api/v1/admin/trusted-mrtds",
+                                .access = Access::admin};
+  auto const workflow = matrix.call(admin_route, Principal::owner_workflow);
+  EXPECT_EQ(workflow.result(), bhttp::status::unauthorized) << workflow.body();
+  EXPECT_EQ(bj::parse(workflow.body()).at("code").as_string(), "cp.bad_admin_token");
+}
+
+TEST(CpAccess, BothASignatureAndABearerAreRefused) {
+  AccessMatrix matrix;
+  auto& h = matrix.harness();
+  ee::http::Request request{bhttp::verb::get, h.cp().url() + matrix.target("/api/v1/agents/{id}/logs"), 11};
+  ee::api::sign_request(request, h.agent("vm-unused").key, h.now()).value();
+  request.set(bhttp::field::authorization, "Bearer " + h.admin_token());
+  auto const both = h.send(std::move(request));
+  EXPECT_EQ(both.result(), bhttp::status::unauthorized) << both.body();
+  EXPECT_EQ(bj::parse(both.body()).at("code").as_string(), "cp.missing_credentials");
+}
+
+}  // namespace
