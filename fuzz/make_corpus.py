@@ -123,7 +123,7 @@ def main():
         'root=/dev/vda "easyenclave.configz=' + base64.b64encode(zlib.compress(cfg, 9)).decode() + '" ro')
     put("fuzz_boot_config", "none.cmdline", "BOOT_IMAGE=/vmlinuz ro quiet")
 
-    # --- agent config: 0 document, 1 key=value
+    # --- agent config: 0 document, 1 key=value, 2 ee-cp setting
     put("fuzz_agent_config", "file.json", mode(0, json.dumps({
         "cp_url": "https://cp.example.com/", "owner": "github:org/octo-org", "node_size": "tiny",
         "datacenter": "gcp:us-central1-a", "vm_name": "from-file", "workload_runtime": "process",
@@ -133,6 +133,12 @@ def main():
         '"ita_api_key":"k","log_buffer_bytes":65536,"cp_env":["EE_DB=/var/lib/ee/cp.db"]}'))
     put("fuzz_agent_config", "value.txt", mode(1, "heartbeat_interval=30"))
     put("fuzz_agent_config", "value_list.txt", mode(1, "process_command=/bin/sh,-c,serve"))
+    # 2: ee-cp's settings as the admin settings routes take them
+    put("fuzz_agent_config", "cp_seconds.txt", mode(2, "heartbeat_interval=5m"))
+    put("fuzz_agent_config", "cp_list.txt", mode(2, "trusted_proxies= 127.0.0.1 ,,10.0.0.0/8"))
+    put("fuzz_agent_config", "cp_choice.txt", mode(2, "nonce_mode=optional"))
+    put("fuzz_agent_config", "cp_integer.txt", mode(2, "threads=64"))
+    put("fuzz_agent_config", "cp_boolean.txt", mode(2, "allow_debug_td=Off"))
 
     # --- signed requests (fuzz/data/signing_key.pem, at 2026-12-01T00:00:00Z)
     signing_key = serialization.load_pem_private_key((HERE / "data/signing_key.pem").read_bytes(), None)

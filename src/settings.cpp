@@ -99,6 +99,9 @@ result<std::int64_t> parse_seconds(Spec const& spec, std::string_view text) {
   return count * unit;
 }
 
+// Numbers, durations and booleans have no empty value: empty means "not given here".
+bool empty_means_unset(Type type) { return type == Type::integer || type == Type::seconds || type == Type::boolean; }
+
 }  // namespace
 
 std::string_view to_string(Type type) noexcept {
@@ -257,6 +260,7 @@ result<Settings> Settings::resolve(Registry const& registry, FlagValues const& f
       if (!raw) continue;
       auto normalized = Registry::normalize(spec, *raw);
       if (!normalized) return normalized.error().with_context(std::string(variable));
+      if (normalized->empty() && empty_means_unset(spec.type)) continue;
       v = Value{.text = std::move(*normalized), .source = Source::environment, .origin = std::string(variable)};
       break;
     }
@@ -264,7 +268,9 @@ result<Settings> Settings::resolve(Registry const& registry, FlagValues const& f
       auto const origin = spec.flag.empty() ? std::string(spec.name) : "--" + std::string(spec.flag);
       auto normalized = Registry::normalize(spec, flag->second);
       if (!normalized) return normalized.error().with_context(origin);
-      v = Value{.text = std::move(*normalized), .source = Source::flag, .origin = origin};
+      if (!normalized->empty() || !empty_means_unset(spec.type)) {
+        v = Value{.text = std::move(*normalized), .source = Source::flag, .origin = origin};
+      }
     }
     values.emplace(std::string(spec.name), std::move(v));
   }
@@ -280,9 +286,17 @@ Settings Settings::with_database(std::map<std::string, std::string, std::less<>>
       if (skipped != nullptr) skipped->push_back(name + ": not a setting of this program");
       continue;
     }
+    if (!spec->storable) {
+      if (skipped != nullptr) skipped->push_back(name + ": set only by flag or environment");
+      continue;
+    }
     auto normalized = Registry::normalize(*spec, text);
     if (!normalized) {
       if (skipped != nullptr) skipped->push_back(name + ": " + normalized.error().message());
+      continue;
+    }
+    if (normalized->empty() && empty_means_unset(spec->type)) {
+      if (skipped != nullptr) skipped->push_back(name + ": empty");
       continue;
     }
     values[name] = Value{.text = std::move(*normalized), .source = Source::database, .origin = "database"};

@@ -16,7 +16,7 @@
 //   custom-cp --simulator-dir DIR [--listen HOST:PORT] [--allow-datacenter CLOUD:ZONE]...
 //             [--github-jwks-url URL] [--heartbeat-interval SECONDS]
 #include <easyenclave/api/agents.hpp>
-#include <easyenclave/cp/config.hpp>
+#include <easyenclave/cp/settings.hpp>
 #include <easyenclave/cp/control_plane.hpp>
 #include <easyenclave/cp/error.hpp>
 #include <easyenclave/http/router.hpp>
@@ -26,11 +26,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <iostream>
 #include <memory>
 #include <string>
-#include <system_error>
 #include <vector>
 
 namespace {
@@ -80,35 +78,34 @@ boost::asio::awaitable<ee::result<ee::http::Response>> hello(std::shared_ptr<Adm
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Settings as ee-cp takes them (cp::Config), so cp::make_options opens the in-memory registry,
-  // loads the simulator's root and collateral and fills every default.
-  ee::cp::Config config;
-  config.dev = true;
-  config.listen = "127.0.0.1:8080";
+  // Settings as ee-cp takes them (the control plane's settings registry), so cp::make_options
+  // opens the in-memory registry, loads the simulator's root and collateral and fills every
+  // default. Flags of its own first; the control plane's keys are named as ee-cp names them.
+  ee::settings::FlagValues flags{{"dev", "true"}, {"listen", "127.0.0.1:8080"}};
   auto admissions = std::make_shared<Admissions>();
   bool usage_ok = argc % 2 == 1;  // "--flag value" pairs only
   for (int i = 1; usage_ok && i + 1 < argc; i += 2) {
     std::string const flag = argv[i], value = argv[i + 1];
-    if (flag == "--listen") {
-      config.listen = value;
-    } else if (flag == "--simulator-dir") {
-      config.simulator_dir = value;
-    } else if (flag == "--allow-datacenter") {
+    if (flag == "--allow-datacenter") {
       admissions->allowed_datacenters.push_back(value);
-    } else if (flag == "--github-jwks-url") {
-      config.github_jwks_url = value;
-    } else if (flag == "--heartbeat-interval") {
-      auto const [end, ec] =
-          std::from_chars(value.data(), value.data() + value.size(), config.heartbeat_interval);
-      usage_ok = ec == std::errc{} && end == value.data() + value.size();
+    } else if (flag == "--listen" || flag == "--simulator-dir" || flag == "--github-jwks-url" ||
+               flag == "--heartbeat-interval") {
+      auto name = flag.substr(2);
+      std::replace(name.begin(), name.end(), '-', '_');
+      flags[name] = value;
     } else {
       usage_ok = false;
     }
   }
-  if (!usage_ok || config.simulator_dir.empty()) {
+  if (!usage_ok || !flags.contains("simulator_dir")) {
     std::cerr << "usage: custom-cp --simulator-dir DIR [--listen HOST:PORT] [--allow-datacenter "
                  "CLOUD:ZONE]...\n"
                  "         [--github-jwks-url URL] [--heartbeat-interval SECONDS]\n";
+    return 2;
+  }
+  auto settings = ee::settings::Settings::resolve(ee::cp::setting_registry(), flags, {});
+  if (!settings) {
+    std::cerr << "custom-cp: " << settings.error().message() << "\n";
     return 2;
   }
   if (admissions->allowed_datacenters.empty())
@@ -121,7 +118,7 @@ int main(int argc, char** argv) {
   }
   ee::log::set_sink(ee::log::make_stderr_sink(ee::log::Format::text));
 
-  auto options = ee::cp::make_options(config);
+  auto options = ee::cp::make_options(*settings);
   if (!options) {
     std::cerr << "custom-cp: " << options.error().message() << " (" << options.error().id()
               << ")\n";

@@ -52,6 +52,9 @@ struct Spec {
   bool reloadable = false;
   /// Earlier names of the environment variable, still read (after `env`), "|"-separated.
   std::string_view env_aliases{};
+  /// May be set in the database (the control plane's admin settings routes). Keys that decide
+  /// where the database is, or the program's mode, are given only by flag or environment.
+  bool storable = true;
 };
 
 /// Where a value came from, highest precedence first.
@@ -104,9 +107,9 @@ class Settings {
   /// a flag parser refuses unknown flags itself).
   static result<Settings> resolve(Registry const& registry, FlagValues const& flags, Environment const& env);
 
-  /// These settings with the database's `rows` (name -> text) over them. Rows of unknown keys
-  /// or with values the key no longer accepts are skipped and named in `skipped` ("name: why");
-  /// they never take effect.
+  /// These settings with the database's `rows` (name -> text) over them. Rows of unknown keys,
+  /// of keys that are not `storable`, or with values the key no longer accepts are skipped and
+  /// named in `skipped` ("name: why"); they never take effect.
   Settings with_database(std::map<std::string, std::string, std::less<>> const& rows,
                          std::vector<std::string>* skipped = nullptr) const;
 

@@ -103,7 +103,7 @@ asio::awaitable<result<Caller>> authenticate_agent(Services& s, http::RequestCon
   auto key = s.agent_keys.get(agent->public_key);
   if (!key) co_return Error(registry::errc::store_corrupt, "stored public key of agent " + id + " does not parse");
   api::VerifyRequestOptions options;
-  options.window = s.options.timings.signature_window;
+  options.window = s.timings().signature_window;
   options.replay_guard = &s.replay_guard;
   if (auto r = api::verify_request(ctx.request, *key, s.now(), options); !r) co_return r.error();
   Caller caller;

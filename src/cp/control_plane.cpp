@@ -70,6 +70,14 @@ asio::awaitable<void> maintenance_pass(Services& s) {
   }
 }
 
+// How often stored settings are read again: a change on another replica applies within it.
+constexpr std::chrono::seconds kSettingsRefresh{5};
+
+asio::awaitable<void> settings_pass(Services& s) {
+  auto refreshed = co_await s.store([&s] { return s.live->refresh(); });
+  if (!refreshed) detail::log::warn("cp", "reading stored settings failed: ", refreshed.error().message());
+}
+
 asio::awaitable<void> health_pass(Services& s) {
   if (auto r = co_await run_health_scrape(s); !r) {
     detail::log::warn("cp", "health scrape failed: ", r.error().message());
@@ -103,6 +111,7 @@ struct ControlPlane::Impl {
   std::set<std::string> registering;
   std::unique_ptr<jwt::JwksCache> ita_keys;
   std::unique_ptr<jwt::JwksCache> github_keys;
+  std::unique_ptr<LiveSettings> live;  // before services, which point at it
   std::unique_ptr<Services> services;
   std::unique_ptr<http::Server> server;
   std::vector<RouteInfo> routes;
@@ -179,8 +188,6 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
 
   auto agent_networks = AgentNetworks::parse(o.agent_networks);
   if (!agent_networks) return agent_networks.error().with_context("agent_networks");
-  auto const grace = o.timings.reregistration_grace.count() > 0 ? o.timings.reregistration_grace
-                                                                 : 3 * o.timings.heartbeat_interval;
   impl->services.reset(new Services{
       .options = o,
       .now = o.now,
@@ -188,7 +195,6 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
       .dev = o.dev,
       .trust_any_mrtd = o.dev && trusted_agents == 0,
       .owner_proof_mode = o.owner_proof_mode.value_or(o.dev ? OwnerProofMode::optional : OwnerProofMode::required),
-      .reregistration_grace = grace,
       .agent_networks = std::move(*agent_networks),
       .stores = o.stores,
       .store_pool = impl->store_pool,
@@ -209,6 +215,11 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
       .registering = impl->registering,
   });
   auto& s = *impl->services;
+  if (o.settings && o.stores.settings) {
+    impl->live = std::make_unique<LiveSettings>(*o.settings, o.timings, o.stores.settings);
+    if (auto r = impl->live->refresh(); !r) return r.error().with_context("stored settings");
+    s.live = impl->live.get();
+  }
   if (s.trust_any_mrtd) detail::log::warn("cp", "dev mode with no trusted MRTD: every MRTD is trusted");
 
   Routes routes(s);
@@ -219,6 +230,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   add_measurement_routes(routes);
   add_attestation_routes(routes);
   add_owner_routes(routes);
+  add_settings_routes(routes);
   for (auto extra : o.extra_routes) routes.add_extra(std::move(extra));
   if (auto r = routes.check(); !r) return r.error().with_context("control plane routes");
   impl->routes = routes.table();
@@ -239,6 +251,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   if (o.background_tasks) {
     asio::co_spawn(impl->tasks, recovery_pass(s, std::move(*in_flight)), asio::detached);
     asio::co_spawn(impl->tasks, every(o.timings.maintenance_interval, s, maintenance_pass), asio::detached);
+    if (s.live != nullptr) asio::co_spawn(impl->tasks, every(kSettingsRefresh, s, settings_pass), asio::detached);
     if (o.timings.health_scrape_interval.count() > 0) {
       asio::co_spawn(impl->tasks, every(o.timings.health_scrape_interval, s, health_pass), asio::detached);
     }

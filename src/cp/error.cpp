@@ -45,6 +45,9 @@ constexpr CodeInfo kCpCodes[] = {
     {v(errc::bootstrap_token_mismatch), "bootstrap_token_mismatch", "bootstrap token does not admit this registration", fb},
     {v(errc::bootstrap_token_limit), "bootstrap_token_limit", "the owner holds the most live bootstrap tokens allowed; revoke some", cf},
     {v(errc::principal_not_allowed), "principal_not_allowed", "this kind of caller may not call this route", fb},
+    {v(errc::unknown_setting), "unknown_setting", "no setting of this name", condition::not_found},
+    {v(errc::setting_not_storable), "setting_not_storable", "this setting is given only by flag or environment", ii},
+    {v(errc::settings_unavailable), "settings_unavailable", "this control plane keeps no settings at run time", un},
     {v(errc::agent_answer_malformed), "agent_answer_malformed", "agent answered with a body its API does not define", uf},
 };
 

@@ -3,6 +3,7 @@
 // as long as it is. Handlers are free functions over this struct (STYLE.md, route handlers).
 #include "cp/agent_networks.hpp"
 #include "cp/key_cache.hpp"
+#include "cp/live_settings.hpp"
 #include "cp/nonces.hpp"
 #include "detail/offload.hpp"
 
@@ -60,8 +61,6 @@ struct Services {
   bool trust_any_mrtd = false;
   /// Options::owner_proof_mode resolved (required, or optional in dev, when unset).
   OwnerProofMode owner_proof_mode = OwnerProofMode::required;
-  /// Options::timings.reregistration_grace resolved (three heartbeat intervals when zero).
-  std::chrono::seconds reregistration_grace{};
   AgentNetworks agent_networks{};
 
   registry::Stores stores{};
@@ -86,6 +85,17 @@ struct Services {
   /// the first is stored, so two registrations never decide on the same stale record.
   std::mutex& registering_mutex;
   std::set<std::string>& registering;
+
+  /// Settings changed at run time (null without Options::settings or stores.settings).
+  LiveSettings* live = nullptr;
+
+  /// The timings in force: Options::timings with the reloadable keys as currently set.
+  Timings timings() const { return live != nullptr ? live->current()->timings : options.timings; }
+  /// Timings::reregistration_grace resolved: three heartbeat intervals when zero.
+  std::chrono::seconds reregistration_grace() const {
+    auto const t = timings();
+    return t.reregistration_grace.count() > 0 ? t.reregistration_grace : 3 * t.heartbeat_interval;
+  }
 
   /// Runs a blocking call (a store, the quote provider) on the worker pool, off the I/O threads.
   template <class F>

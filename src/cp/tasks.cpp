@@ -108,7 +108,7 @@ asio::awaitable<result<MaintenanceReport>> run_maintenance_pass(Services& s) {
   }
 
   registry::AgentFilter stale;
-  stale.heartbeat_before = now - s.options.timings.agent_stale_after;
+  stale.heartbeat_before = now - s.timings().agent_stale_after;
   auto agents = co_await s.store([&s, &stale] { return s.stores.agents->list(stale); });
   if (!agents) co_return agents.error();
   for (auto const& agent : *agents) {
@@ -121,7 +121,7 @@ asio::awaitable<result<MaintenanceReport>> run_maintenance_pass(Services& s) {
     ++report.agents_removed;
   }
 
-  auto const timeout = s.options.timings.deploy_timeout;
+  auto const timeout = s.timings().deploy_timeout;
   auto stuck = co_await s.store([&s, cutoff = now - timeout, &now, &timeout]() -> result<std::size_t> {
     std::size_t failed = 0;
     for (auto status : {registry::DeploymentStatus::pending, registry::DeploymentStatus::deploying}) {

@@ -21,7 +21,7 @@ constexpr std::array kSpecs{
     Spec{.name = "threads", .env = "EE_THREADS", .flag = "threads", .type = Type::integer, .default_value = "2",
          .group = "server", .help = "Server threads", .min = 1, .max = 64},
     Spec{.name = "dev", .env = "EE_DEV", .flag = "dev", .type = Type::boolean, .default_value = "false",
-         .group = "server", .help = "Development mode"},
+         .group = "server", .help = "Development mode", .storable = false},
     Spec{.name = "heartbeat_interval", .env = "EE_HEARTBEAT_INTERVAL", .flag = "heartbeat-interval",
          .type = Type::seconds, .default_value = "30", .group = "timings", .help = "Heartbeat interval", .min = 1,
          .max = 86400, .reloadable = true, .env_aliases = "EE_HEARTBEAT_INTERVAL_SECONDS"},
@@ -77,6 +77,16 @@ TEST(SettingsRegistry, ValuesAreNormalizedToOneShownForm) {
   EXPECT_EQ(s.list("trusted_mrtds"), (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(resolve({{"heartbeat_interval", "1h"}}).seconds("heartbeat_interval"), std::chrono::hours(1));
   EXPECT_EQ(resolve({{"heartbeat_interval", "45s"}}).seconds("heartbeat_interval"), std::chrono::seconds(45));
+}
+
+TEST(SettingsRegistry, AnEmptyNumberOrSwitchIsNotGivenButAnEmptyTextIs) {
+  auto s = resolve({{"threads", ""}}, {{"EE_DEV", ""}, {"EE_HEARTBEAT_INTERVAL", ""}, {"EE_LISTEN", ""}});
+  EXPECT_EQ(s.integer("threads"), 2);
+  EXPECT_EQ(s.value("threads").source, Source::default_value);
+  EXPECT_FALSE(s.boolean("dev"));
+  EXPECT_EQ(s.seconds("heartbeat_interval"), std::chrono::seconds(30));
+  EXPECT_EQ(s.text("listen"), "");
+  EXPECT_EQ(s.value("listen").source, Source::environment);
 }
 
 TEST(SettingsRegistry, AnEarlierVariableNameIsStillRead) {
@@ -139,12 +149,15 @@ TEST(SettingsRegistry, ASecretIsNeverRepeated) {
 
 TEST(SettingsRegistry, DatabaseRowsThatNoLongerApplyAreSkippedAndNamed) {
   std::vector<std::string> skipped;
-  auto s = resolve().with_database({{"threads", "1000"}, {"retired_key", "1"}, {"listen", "0.0.0.0:1"}}, &skipped);
+  auto s = resolve().with_database(
+      {{"threads", "1000"}, {"retired_key", "1"}, {"listen", "0.0.0.0:1"}, {"dev", "true"}}, &skipped);
   EXPECT_EQ(s.integer("threads"), 2);
   EXPECT_EQ(s.text("listen"), "0.0.0.0:1");
-  ASSERT_EQ(skipped.size(), 2u);
-  EXPECT_NE(skipped[0].find("retired_key"), std::string::npos);
-  EXPECT_NE(skipped[1].find("threads"), std::string::npos);
+  EXPECT_FALSE(s.boolean("dev"));  // a mode is never taken from the database
+  ASSERT_EQ(skipped.size(), 3u);
+  EXPECT_NE(skipped[0].find("dev: set only by flag or environment"), std::string::npos) << skipped[0];
+  EXPECT_NE(skipped[1].find("retired_key"), std::string::npos);
+  EXPECT_NE(skipped[2].find("threads"), std::string::npos);
 }
 
 TEST(SettingsRegistry, ReadingAKeyAsAnotherTypeOrAnUnknownKeyIsAProgrammingError) {

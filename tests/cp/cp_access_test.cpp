@@ -106,6 +106,7 @@ class AccessMatrix {
     fill("{id}", pattern.find("bootstrap-tokens") != std::string::npos ? token_id_ : agent_.agent_id);
     fill("{name}", "hello");
     fill("{mrtd}", std::string(96, 'a'));
+    fill("{key}", "heartbeat_interval");
     return out;
   }
 

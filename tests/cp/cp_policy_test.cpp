@@ -2,6 +2,7 @@
 // simulator quotes carry a TCB status the policy does not list, or the debug attribute, judged
 // under tcb_mode strict, warn and disabled and with and without allow_debug.
 #include "cp/cp_harness.hpp"
+#include "support/log_capture.hpp"
 
 #include <easyenclave/encoding.hpp>
 #include <easyenclave/log.hpp>
@@ -24,35 +25,7 @@ namespace bj = boost::json;
 
 bj::value body(ee::http::Response const& r) { return bj::parse(r.body()); }
 
-// Keeps every log line while alive.
-class LogCapture {
- public:
-  LogCapture() {
-    ee::log::set_sink([this](ee::log::Level, std::string_view component, std::string_view message) {
-      std::lock_guard lock(mutex_);
-      lines_.push_back(std::string(component) + ": " + std::string(message));
-    });
-  }
-  ~LogCapture() { ee::log::set_sink({}); }
-  LogCapture(LogCapture const&) = delete;
-  LogCapture& operator=(LogCapture const&) = delete;
-
-  // The lines that contain every one of `parts`.
-  std::vector<std::string> matching(std::vector<std::string> const& parts) const {
-    std::lock_guard lock(mutex_);
-    std::vector<std::string> out;
-    for (auto const& line : lines_) {
-      bool all = true;
-      for (auto const& part : parts) all = all && line.find(part) != std::string::npos;
-      if (all) out.push_back(line);
-    }
-    return out;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<std::string> lines_;
-};
+using ee::test::LogCapture;
 
 ee::test::HarnessOptions policy(TcbMode mode, bool allow_debug = false) {
   return {.cloudflare = false, .customize = [mode, allow_debug](ee::cp::Options& o) {

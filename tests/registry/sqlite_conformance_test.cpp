@@ -41,6 +41,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, MeasurementStoreConformance, SqliteImpls,
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, AppStoreConformance, SqliteImpls, FactoryName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, DeploymentStoreConformance, SqliteImpls, FactoryName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, BootstrapTokenStoreConformance, SqliteImpls, FactoryName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, SettingStoreConformance, SqliteImpls, FactoryName);
 
 }  // namespace ee::registry::conformance
 

@@ -320,6 +320,7 @@ class StoreTest : public ::testing::Test {
     ASSERT_NE(stores_.apps, nullptr);
     ASSERT_NE(stores_.deployments, nullptr);
     ASSERT_NE(stores_.bootstrap_tokens, nullptr);
+    ASSERT_NE(stores_.settings, nullptr);
   }
 
   AgentStore& agents() { return *stores_.agents; }
@@ -327,6 +328,7 @@ class StoreTest : public ::testing::Test {
   AppStore& apps() { return *stores_.apps; }
   DeploymentStore& deployments() { return *stores_.deployments; }
   BootstrapTokenStore& bootstrap_tokens() { return *stores_.bootstrap_tokens; }
+  SettingStore& settings() { return *stores_.settings; }
 
   // Declared before the stores so it outlives them (a temporary directory, a server).
   Factory factory_{};
@@ -343,6 +345,8 @@ template <class Factory>
 class DeploymentStoreConformance : public StoreTest<Factory> {};
 template <class Factory>
 class BootstrapTokenStoreConformance : public StoreTest<Factory> {};
+template <class Factory>
+class SettingStoreConformance : public StoreTest<Factory> {};
 
 // --- AgentStore --------------------------------------------------------------------------------
 
@@ -1413,5 +1417,48 @@ REGISTER_TYPED_TEST_SUITE_P(BootstrapTokenStoreConformance, InsertThenFindRoundT
                             AnExpiredTokenCannotBeUsed, ConcurrentUsesNeverSpendMoreThanGranted,
                             ListsAnOwnersTokensNewestFirstAndRemoves,
                             PurgeRemovesExpiredAndSpentTokens);
+
+// --- SettingStore ------------------------------------------------------------------------------
+
+TYPED_TEST_SUITE_P(SettingStoreConformance);
+
+TYPED_TEST_P(SettingStoreConformance, PutListsReplacesAndRemoves) {
+  EXPECT_TRUE(this->settings().list().value().empty());
+  SettingRow row{.name = "heartbeat_interval", .value = "60", .updated_by = "admin", .updated_at = base_time()};
+  ASSERT_TRUE(ok(this->settings().put(row)));
+  ASSERT_TRUE(ok(this->settings().put(SettingRow{.name = "deploy_timeout", .value = "900", .updated_by = "admin",
+                                                 .updated_at = base_time()})));
+  auto listed = this->settings().list().value();
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].name, "deploy_timeout");  // by name
+  EXPECT_EQ(listed[1].name, "heartbeat_interval");
+  EXPECT_EQ(listed[1].value, "60");
+  EXPECT_EQ(listed[1].updated_by, "admin");
+  EXPECT_EQ(listed[1].updated_at, base_time());
+
+  row.value = "90";
+  row.updated_at = seconds_after(base_time(), 10);
+  ASSERT_TRUE(ok(this->settings().put(row)));
+  listed = this->settings().list().value();
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[1].value, "90");
+  EXPECT_EQ(listed[1].updated_at, seconds_after(base_time(), 10));
+
+  ASSERT_TRUE(ok(this->settings().remove("heartbeat_interval")));
+  EXPECT_TRUE(fails_with(this->settings().remove("heartbeat_interval"), errc::not_found));
+  EXPECT_EQ(this->settings().list().value().size(), 1u);
+}
+
+TYPED_TEST_P(SettingStoreConformance, ValuesRoundTripAsWritten) {
+  for (std::string value : {std::string(), std::string("a,b,c"), std::string(4096, 'x'), std::string("üñí ✓ 'quoted' \"d\"")}) {
+    ASSERT_TRUE(ok(this->settings().put(SettingRow{.name = "k", .value = value, .updated_by = "admin",
+                                                   .updated_at = base_time()})));
+    auto listed = this->settings().list().value();
+    ASSERT_EQ(listed.size(), 1u);
+    EXPECT_EQ(listed[0].value, value);
+  }
+}
+
+REGISTER_TYPED_TEST_SUITE_P(SettingStoreConformance, PutListsReplacesAndRemoves, ValuesRoundTripAsWritten);
 
 }  // namespace ee::registry::conformance

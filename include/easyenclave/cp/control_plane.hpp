@@ -18,6 +18,7 @@
 #include <easyenclave/http/router.hpp>
 #include <easyenclave/http/server.hpp>
 #include <easyenclave/registry/store.hpp>
+#include <easyenclave/settings.hpp>
 #include <easyenclave/tdx/appraisal.hpp>
 #include <easyenclave/tdx/collateral.hpp>
 #include <easyenclave/tdx/fetcher.hpp>
@@ -145,6 +146,12 @@ struct Options {
   std::shared_ptr<tdx::QuoteProvider> quote_provider{};
   /// Bearer token of the admin routes. Empty: admin routes answer 403.
   std::string admin_token{};
+  /// The settings (of `setting_registry()`, include/easyenclave/cp/settings.hpp) these Options
+  /// were made from by flags, environment and defaults; `make_options` sets it. With it and
+  /// `stores.settings`, the admin settings routes show and change settings, a stored change of
+  /// a reloadable key applies within seconds, and every other takes effect at the next start.
+  /// Unset (an embedder filling Options itself): those routes answer 503 cp.settings_unavailable.
+  std::optional<settings::Settings> settings{};
 
   Timings timings{};
   /// Upper bound of used, unexpired nonces the CP remembers to keep them single use (issuing a

@@ -38,6 +38,9 @@ enum class errc {
   agent_answer_malformed,  ///< an agent's answer to the CP is not the shape its API defines   -> upstream_failure
   bootstrap_token_limit,   ///< the owner holds the most live bootstrap tokens allowed          -> conflict
   principal_not_allowed,   ///< a valid credential of a kind the route does not admit          -> forbidden
+  unknown_setting,         ///< no setting of this name                                        -> not_found
+  setting_not_storable,    ///< the setting is given only by flag or environment               -> invalid_input
+  settings_unavailable,    ///< this CP keeps no settings at run time                          -> unavailable
 };
 
 error_code make_error_code(errc e) noexcept;

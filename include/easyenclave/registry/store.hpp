@@ -135,6 +135,17 @@ class BootstrapTokenStore {
   virtual result<std::size_t> purge(TimePoint now) = 0;
 };
 
+/// Settings set at run time (the control plane's admin settings routes).
+class SettingStore {
+ public:
+  virtual ~SettingStore() = default;
+  /// Every stored setting, by name.
+  virtual result<std::vector<SettingRow>> list() = 0;
+  /// Sets `row.name` (insert or replace).
+  virtual result<void> put(SettingRow const& row) = 0;
+  virtual result<void> remove(std::string const& name) = 0;  ///< errc::not_found
+};
+
 /// The stores a control plane uses. An embedder may mix implementations.
 struct Stores {
   std::shared_ptr<AgentStore> agents{};
@@ -142,6 +153,8 @@ struct Stores {
   std::shared_ptr<AppStore> apps{};
   std::shared_ptr<DeploymentStore> deployments{};
   std::shared_ptr<BootstrapTokenStore> bootstrap_tokens{};
+  /// Null: settings cannot be changed at run time (the admin settings routes answer 503).
+  std::shared_ptr<SettingStore> settings{};
 };
 
 }  // namespace ee::registry

@@ -117,6 +117,16 @@ struct BootstrapToken {
   TimePoint expires_at{};
 };
 
+/// A setting stored by the control plane's admin settings routes; it wins over flags, the
+/// environment and defaults (include/easyenclave/settings.hpp). Values of secret keys are stored
+/// like any other: the routes never return them.
+struct SettingRow {
+  std::string name{};        ///< a key of the program's settings registry
+  std::string value{};       ///< in the key's shown form
+  std::string updated_by{};  ///< who set it ("admin")
+  TimePoint updated_at{};
+};
+
 /// Deployment lifecycle: pending → deploying → running | failed, then stopped.
 enum class DeploymentStatus { pending, deploying, running, failed, stopped };
 std::string_view to_string(DeploymentStatus s) noexcept;

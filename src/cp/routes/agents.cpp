@@ -108,8 +108,8 @@ result<Continuity> check_continuity(Services& s, std::optional<registry::AgentRe
   }
   if (!same_key && !signed_by_recorded && !token) {
     auto const silent = now - was.last_heartbeat_at;
-    if (silent <= s.reregistration_grace) {
-      auto const wait = std::chrono::duration_cast<std::chrono::seconds>(s.reregistration_grace - silent).count() + 1;
+    if (auto const grace = s.reregistration_grace(); silent <= grace) {
+      auto const wait = std::chrono::duration_cast<std::chrono::seconds>(grace - silent).count() + 1;
       return Error(errc::vm_name_taken,
                    "vm_name '" + req.vm_name +
                        "' is registered with another key and that agent is still heartbeating; prove continuity "
@@ -267,7 +267,7 @@ asio::awaitable<result<api::RegisterResponse>> admit_registration(Services& s, a
   out.agent_id = stored->id;
   out.tunnel_token = tunnel.token;
   out.hostname = tunnel.hostname;
-  out.heartbeat_interval_seconds = s.options.timings.heartbeat_interval.count();
+  out.heartbeat_interval_seconds = s.timings().heartbeat_interval.count();
   out.cp_public_key = s.signing_key.public_key().base64();
   co_return out;
 }
@@ -382,8 +382,9 @@ Reply heartbeat(http::RequestContext& ctx, Services& s, Caller const& caller) {
   }
   api::HeartbeatResponse out;
   out.verified = current->verified;
-  out.attestation_due = now - current->attestation.appraised_at >= s.options.timings.reattestation_interval;
-  out.heartbeat_interval_seconds = s.options.timings.heartbeat_interval.count();
+  auto const timings = s.timings();
+  out.attestation_due = now - current->attestation.appraised_at >= timings.reattestation_interval;
+  out.heartbeat_interval_seconds = timings.heartbeat_interval.count();
   co_return json(api::to_json(out));
 }
 

@@ -60,6 +60,7 @@ void add_deploy_routes(Routes& routes);
 void add_measurement_routes(Routes& routes);
 void add_attestation_routes(Routes& routes);
 void add_owner_routes(Routes& routes);
+void add_settings_routes(Routes& routes);
 
 /// The `limit` (1-10000, absent: all) and `offset` (default 0) query parameters of a listing.
 /// ee::errc::invalid_value naming the parameter when either is not a decimal number in range.

@@ -12,7 +12,7 @@
 
 namespace ee::registry::sqlite {
 
-inline constexpr std::array<char const*, 2> kMigrations = {
+inline constexpr std::array<char const*, 3> kMigrations = {
     // 1: agents, trusted measurements, apps with versions, deployments.
     R"sql(
 CREATE TABLE agents (
@@ -124,6 +124,15 @@ CREATE TABLE bootstrap_tokens (
 );
 CREATE INDEX bootstrap_tokens_by_owner ON bootstrap_tokens (owner_id, created_at DESC, id);
 CREATE INDEX bootstrap_tokens_by_expiry ON bootstrap_tokens (expires_at);
+)sql",
+    // 3: settings set at run time by the admin settings routes.
+    R"sql(
+CREATE TABLE settings (
+  name       TEXT    NOT NULL PRIMARY KEY,
+  value      TEXT    NOT NULL,
+  updated_by TEXT    NOT NULL,
+  updated_at INTEGER NOT NULL
+);
 )sql",
 };
 

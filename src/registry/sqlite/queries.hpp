@@ -119,6 +119,14 @@ inline constexpr char kSelectBootstrapTokensByOwnerId[] =
     "SELECT " EE_BOOTSTRAP_TOKEN_COLUMNS
     " FROM bootstrap_tokens WHERE owner_id = ? ORDER BY created_at DESC, id";
 inline constexpr char kDeleteBootstrapToken[] = "DELETE FROM bootstrap_tokens WHERE id = ?";
+
+// --- settings ------------------------------------------------------------------------------------
+inline constexpr char kSelectSettings[] = "SELECT name, value, updated_by, updated_at FROM settings ORDER BY name";
+inline constexpr char kPutSetting[] =
+    "INSERT INTO settings (name, value, updated_by, updated_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_by = excluded.updated_by, "
+    "updated_at = excluded.updated_at";
+inline constexpr char kDeleteSetting[] = "DELETE FROM settings WHERE name = ?";
 inline constexpr char kPurgeBootstrapTokens[] =
     "DELETE FROM bootstrap_tokens WHERE expires_at <= ? OR uses_left <= 0";
 

@@ -833,6 +833,55 @@ class SqliteBootstrapTokenStore final : public BootstrapTokenStore {
   std::shared_ptr<Database> db_;
 };
 
+// --- settings --------------------------------------------------------------------------------------
+
+result<SettingRow> read_setting(Query& q) {
+  SettingRow row;
+  row.name = q.text(0);
+  row.value = q.text(1);
+  row.updated_by = q.text(2);
+  row.updated_at = q.time(3);
+  if (auto checked = q.check_row(); !checked) return checked.error();
+  return row;
+}
+
+class SqliteSettingStore final : public SettingStore {
+ public:
+  explicit SqliteSettingStore(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+
+  result<std::vector<SettingRow>> list() override {
+    return db_->read("list settings", [&](Connection& c) -> result<std::vector<SettingRow>> {
+      auto q = c.query(sql::kSelectSettings);
+      if (!q) return q.error();
+      return read_all<SettingRow>(*q, read_setting);
+    });
+  }
+
+  result<void> put(SettingRow const& row) override {
+    return db_->write("put setting", [&](Connection& c) -> result<void> {
+      auto q = c.query(sql::kPutSetting);
+      if (!q) return q.error();
+      q->bind_text(row.name).bind_text(row.value).bind_text(row.updated_by).bind_time(row.updated_at);
+      if (auto done = q->run(); !done) return done.error();
+      return {};
+    });
+  }
+
+  result<void> remove(std::string const& name) override {
+    return db_->write("remove setting", [&](Connection& c) -> result<void> {
+      auto q = c.query(sql::kDeleteSetting);
+      if (!q) return q.error();
+      q->bind_text(name);
+      if (auto done = q->run(); !done) return done.error();
+      if (q->changes() == 0) return not_found("no stored setting '" + name + "'");
+      return {};
+    });
+  }
+
+ private:
+  std::shared_ptr<Database> db_;
+};
+
 }  // namespace
 
 result<Stores> open_sqlite_stores(std::filesystem::path const& path,
@@ -845,6 +894,7 @@ result<Stores> open_sqlite_stores(std::filesystem::path const& path,
   stores.apps = std::make_shared<SqliteAppStore>(*db);
   stores.deployments = std::make_shared<SqliteDeploymentStore>(*db);
   stores.bootstrap_tokens = std::make_shared<SqliteBootstrapTokenStore>(*db);
+  stores.settings = std::make_shared<SqliteSettingStore>(*db);
   return stores;
 }
 

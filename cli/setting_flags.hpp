@@ -1,0 +1,81 @@
+#pragma once
+// A program's flags and --help generated from its settings registry (include/easyenclave/
+// settings.hpp): one option per key that has a flag, in the key's group, with its default and
+// environment variable in the help. The values stay text until Settings::resolve checks them, so
+// the precedence (flag > environment > default) and every message come from one place.
+#include <easyenclave/settings.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ee::cli {
+
+class SettingFlags {
+ public:
+  /// Adds the flags of `registry` to `app`; `group_title` names each group in --help.
+  SettingFlags(CLI::App& app, settings::Registry const& registry,
+               std::function<std::string_view(std::string_view)> const& group_title) {
+    for (auto const& spec : registry.specs()) {
+      if (spec.flag.empty()) continue;
+      auto const flag = "--" + std::string(spec.flag);
+      std::string help(spec.help);
+      if (!spec.choices.empty()) help += " (" + std::string(spec.choices) + ")";
+      // As CLI11 writes its own environment names, so tools reading --help find them one way.
+      if (!spec.env.empty()) help += " (Env:" + std::string(spec.env) + ")";
+      auto const group = std::string(group_title(spec.group));
+      auto const name = std::string(spec.name);
+      CLI::Option* option = nullptr;
+      if (spec.type == settings::Type::boolean) {
+        option = app.add_flag(flag, switches_[name], help);
+      } else if (spec.type == settings::Type::list) {
+        // Repeated, or comma-separated within one flag; joined again for the registry.
+        option = app.add_option(flag, lists_[name], help)->delimiter(',');
+      } else {
+        option = app.add_option(flag, texts_[name], help);
+      }
+      switch (spec.type) {
+        case settings::Type::integer: option->type_name("N"); break;
+        case settings::Type::seconds: option->type_name("DURATION"); break;
+        case settings::Type::list: option->type_name("TEXT,..."); break;
+        case settings::Type::text:
+        case settings::Type::boolean: break;
+      }
+      option->group(group);
+      if (!spec.default_value.empty() && !spec.secret && spec.type != settings::Type::boolean) {
+        option->default_str(std::string(spec.default_value));
+      }
+      options_.emplace_back(name, option);
+    }
+  }
+
+  /// The flags given on the command line, by key name, after `app.parse`.
+  settings::FlagValues values() const {
+    settings::FlagValues out;
+    for (auto const& [name, option] : options_) {
+      if (option->count() == 0) continue;
+      if (auto const s = switches_.find(name); s != switches_.end()) {
+        out[name] = s->second ? "true" : "false";
+      } else if (auto const l = lists_.find(name); l != lists_.end()) {
+        std::string joined;
+        for (auto const& item : l->second) joined += (joined.empty() ? "" : ",") + item;
+        out[name] = joined;
+      } else {
+        out[name] = texts_.at(name);
+      }
+    }
+    return out;
+  }
+
+ private:
+  std::map<std::string, std::string> texts_;
+  std::map<std::string, std::vector<std::string>> lists_;
+  std::map<std::string, bool> switches_;
+  std::vector<std::pair<std::string, CLI::Option*>> options_;
+};
+
+}  // namespace ee::cli

@@ -1,0 +1,187 @@
+// The control plane's settings registry: the table itself, its translation into Options, and
+// docs/operations.md's ee-cp tables, which must list exactly its keys with their flags,
+// variables and defaults.
+#include <easyenclave/cp/settings.hpp>
+#include <easyenclave/registry/sqlite.hpp>
+
+#include "cp/live_settings.hpp"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using ee::settings::FlagValues;
+using ee::settings::Settings;
+
+Settings resolve(FlagValues flags, std::map<std::string, std::string, std::less<>> env = {}) {
+  return Settings::resolve(ee::cp::setting_registry(), flags, ee::settings::fixed_environment(std::move(env))).value();
+}
+
+std::string read_source_file(std::string const& relative) {
+  std::ifstream in(std::string(EE_SOURCE_DIR) + "/" + relative, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// The cells of a Markdown table row, trimmed.
+std::vector<std::string> cells(std::string const& line) {
+  std::vector<std::string> out;
+  std::string cell;
+  bool in_code = false;
+  for (std::size_t i = 1; i < line.size(); ++i) {
+    char const c = line[i];
+    if (c == '`') in_code = !in_code;
+    if (c == '|' && !in_code) {
+      auto const first = cell.find_first_not_of(' ');
+      auto const last = cell.find_last_not_of(' ');
+      out.push_back(first == std::string::npos ? "" : cell.substr(first, last - first + 1));
+      cell.clear();
+      continue;
+    }
+    cell += c;
+  }
+  return out;
+}
+
+TEST(CpSettings, TheRegistryHoldsEveryKeyEeCpTakes) {
+  auto const& registry = ee::cp::setting_registry();
+  for (auto name : {"listen", "db", "admin_token", "trusted_mrtds", "nonce_mode", "pccs_url", "github_audience",
+                    "cloudflare_api_token", "heartbeat_interval", "health_scrape_interval", "log_level"}) {
+    EXPECT_NE(registry.find(name), nullptr) << name;
+  }
+  for (auto name : {"admin_token", "cloudflare_api_token"}) EXPECT_TRUE(registry.find(name)->secret) << name;
+  for (auto const& spec : registry.specs()) {
+    EXPECT_NE(ee::cp::setting_group_title(spec.group), spec.group) << spec.name << " is in an untitled group";
+  }
+}
+
+TEST(CpSettings, DefaultsInDevModeMakeOptions) {
+  auto options = ee::cp::make_options(resolve({{"dev", "true"}}));
+  ASSERT_TRUE(options) << options.error().message();
+  EXPECT_TRUE(options->dev);
+  EXPECT_EQ(options->server.port, 8080);
+  EXPECT_EQ(options->timings.heartbeat_interval, std::chrono::seconds(30));
+  EXPECT_EQ(options->timings.agent_stale_after, std::chrono::hours(24));
+  EXPECT_EQ(options->ita_issuers.size(), 2u);
+}
+
+TEST(CpSettings, ValuesReachTheOptionsTheyName) {
+  auto options = ee::cp::make_options(resolve({{"dev", "true"}, {"heartbeat_interval", "2m"}, {"threads", "3"}},
+                                              {{"EE_REATTESTATION_INTERVAL_SECONDS", "120"},
+                                               {"EE_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8"},
+                                               {"EE_ADMIN_TOKEN", "t0ken"}}));
+  ASSERT_TRUE(options) << options.error().message();
+  EXPECT_EQ(options->timings.heartbeat_interval, std::chrono::minutes(2));
+  EXPECT_EQ(options->timings.reattestation_interval, std::chrono::seconds(120));
+  EXPECT_EQ(options->server.threads, 3u);
+  EXPECT_EQ(options->server.trusted_proxies, (std::vector<std::string>{"127.0.0.1", "10.0.0.0/8"}));
+  EXPECT_EQ(options->admin_token, "t0ken");
+}
+
+TEST(CpSettings, WhatTheRegistryCannotJudgeAloneIsRefusedByName) {
+  auto no_db = ee::cp::make_options(resolve({}));
+  ASSERT_FALSE(no_db);
+  EXPECT_NE(no_db.error().message().find("db:"), std::string::npos) << no_db.error().message();
+  auto bad_mrtd = ee::cp::make_options(resolve({{"dev", "true"}, {"trusted_mrtds", "abc"}}));
+  ASSERT_FALSE(bad_mrtd);
+  EXPECT_NE(bad_mrtd.error().message().find("trusted_mrtd"), std::string::npos);
+  auto partial_cf = ee::cp::make_options(resolve({{"dev", "true"}}, {{"CLOUDFLARE_API_TOKEN", "x"}}));
+  ASSERT_FALSE(partial_cf);
+  EXPECT_NE(partial_cf.error().message().find("cloudflare"), std::string::npos);
+  auto bad_tcb = ee::cp::make_options(resolve({{"dev", "true"}, {"allowed_tcb_statuses", "UpToDate,Fine"}}));
+  ASSERT_FALSE(bad_tcb);
+  EXPECT_NE(bad_tcb.error().message().find("Fine"), std::string::npos);
+}
+
+TEST(CpSettings, ExactlyTheKeysMarkedReloadableAreAppliedWhileRunning) {
+  std::set<std::string> marked, applied;
+  for (auto const& spec : ee::cp::setting_registry().specs()) {
+    if (spec.reloadable) marked.emplace(spec.name);
+  }
+  for (auto key : ee::cp::reloaded_keys()) applied.emplace(key);
+  EXPECT_EQ(marked, applied);
+}
+
+TEST(CpSettings, StoredSettingsApplyAtStartExceptTheDatabaseAndTheMode) {
+  static int run = 0;
+  auto const dir = std::filesystem::temp_directory_path() /
+                   ("ee-cp-settings-" + std::to_string(::getpid()) + "-" + std::to_string(++run));
+  std::filesystem::create_directories(dir);
+  auto const db = (dir / "cp.db").string();
+  {
+    auto stores = ee::registry::open_sqlite_stores(db).value();
+    auto const at = std::chrono::system_clock::now();
+    for (auto [name, value] : {std::pair{"threads", "5"}, {"heartbeat_interval", "45"}, {"dev", "false"},
+                               {"db", "/elsewhere.db"}}) {
+      ASSERT_TRUE(stores.settings->put({.name = name, .value = value, .updated_by = "admin", .updated_at = at}));
+    }
+  }
+  {
+    auto options = ee::cp::make_options(resolve({{"db", std::string(db)}, {"dev", "true"}, {"threads", "2"}}));
+    ASSERT_TRUE(options) << options.error().message();
+    EXPECT_EQ(options->server.threads, 5u);  // the stored value wins over the flag
+    EXPECT_EQ(options->timings.heartbeat_interval, std::chrono::seconds(45));
+    EXPECT_TRUE(options->dev);
+    // What the options were made from, before the database: the routes show both.
+    ASSERT_TRUE(options->settings.has_value());
+    EXPECT_EQ(options->settings->integer("threads"), 2);
+  }  // the stores close before their files go
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CpSettings, OperationsGuideListsExactlyTheRegistrysKeys) {
+  auto const doc = read_source_file("docs/operations.md");
+  auto const start = doc.find("\n## ee-cp");
+  ASSERT_NE(start, std::string::npos);
+  auto const end = doc.find("\n## ", start + 1);
+  std::istringstream section(doc.substr(start, end - start));
+  std::map<std::string, std::vector<std::string>> rows;  // setting -> cells
+  std::string problems;
+  for (std::string line; std::getline(section, line);) {
+    if (!line.starts_with("| `")) continue;
+    auto const c = cells(line);
+    if (c.size() != 5) {
+      problems += "not five cells: " + line + "\n";
+      continue;
+    }
+    auto const name = c[0].substr(1, c[0].size() - 2);
+    if (!rows.emplace(name, c).second) problems += "listed twice: " + name + "\n";
+  }
+  auto const& registry = ee::cp::setting_registry();
+  std::set<std::string> keys;
+  for (auto const& spec : registry.specs()) {
+    std::string const name(spec.name);
+    keys.insert(name);
+    auto const row = rows.find(name);
+    if (row == rows.end()) {
+      problems += "missing from docs/operations.md: " + name + "\n";
+      continue;
+    }
+    auto const& c = row->second;
+    if (c[1] != "`--" + std::string(spec.flag) + "`") problems += name + ": flag " + c[1] + "\n";
+    if (c[2] != "`" + std::string(spec.env) + "`") problems += name + ": variable " + c[2] + "\n";
+    if (spec.type == ee::settings::Type::boolean) {
+      if (c[3] != (spec.default_value == "true" ? "on" : "off")) problems += name + ": default " + c[3] + "\n";
+    } else if (!spec.default_value.empty() && !c[3].starts_with("`" + std::string(spec.default_value) + "`")) {
+      problems += name + ": default " + c[3] + ", the registry's is " + std::string(spec.default_value) + "\n";
+    }
+  }
+  for (auto const& [name, c] : rows) {
+    if (!keys.contains(name)) problems += "in docs/operations.md but not a setting: " + name + "\n";
+  }
+  EXPECT_EQ(problems, "");
+}
+
+}  // namespace
