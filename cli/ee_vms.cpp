@@ -2,6 +2,8 @@
 // 2 usage, 3 I/O or upstream (a failed preflight included).
 #include "ee_vms.hpp"
 
+#include <easyenclave/cp/settings.hpp>
+
 #include <easyenclave/launcher/describe.hpp>
 #include <easyenclave/launcher/launcher.hpp>
 
@@ -10,8 +12,6 @@
 #include <filesystem>
 #include <iostream>
 #include <thread>
-
-extern char** environ;
 
 struct VmCommands {
   CLI::App* launch = nullptr;
@@ -50,17 +50,16 @@ bool pairs(std::vector<std::string> const& items, std::map<std::string, std::str
   return true;
 }
 
-// The control plane's settings from this environment (--cp): Cloudflare, Intel Trust Authority,
-// GitHub OAuth and ee-cp's own EE_* settings.
+// ee-cp's settings from this environment (--cp): every variable ee-cp reads (its settings
+// registry, earlier names included) whose value means the same inside the VM; paths, addresses
+// and modes of this machine stay here. --cp-env wins.
 void cp_environment(std::map<std::string, std::string>& out) {
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string const entry(*e);
-    auto const eq = entry.find('=');
-    if (eq == std::string::npos) continue;
-    auto const key = entry.substr(0, eq);
-    for (auto const* prefix :
-         {"CLOUDFLARE_", "ITA_API_KEY", "GITHUB_OAUTH_", "EE_CP_", "EE_ADMIN_TOKEN", "EE_DOMAIN"}) {
-      if (key.rfind(prefix, 0) == 0 && !out.contains(key)) out[key] = entry.substr(eq + 1);
+  for (auto const& spec : ee::cp::setting_registry().specs()) {
+    if (!spec.portable) continue;
+    for (auto variable : ee::settings::variables(spec)) {
+      std::string const name(variable);
+      char const* value = std::getenv(name.c_str());
+      if (value != nullptr && !out.contains(name)) out[name] = value;
     }
   }
 }
@@ -161,7 +160,7 @@ std::shared_ptr<VmCommands> add_vm_commands(CLI::App& app) {
                 "The owner's bootstrap token (POST /api/v1/owners/bootstrap-tokens; secret: config drive only)")
       ->envname("EE_BOOTSTRAP_TOKEN");
   l->add_option("--cp-env", c->cp_env,
-                "--cp: KEY=VALUE for ee-cp (also CLOUDFLARE_*, ITA_API_KEY, GITHUB_OAUTH_*)");
+                "--cp: KEY=VALUE for ee-cp (also every portable ee-cp variable set here, see ee-cp --help)");
   l->add_option("--set", c->settings, "KEY=VALUE agent setting (see ee-agent --help)");
   l->add_option("--kernel", r.kernel,
                 "Boot this kernel (the configuration rides on its command line)");

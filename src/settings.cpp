@@ -115,6 +115,15 @@ std::string_view to_string(Type type) noexcept {
   return "unknown";
 }
 
+std::vector<std::string_view> variables(Spec const& spec) {
+  std::vector<std::string_view> out;
+  if (!spec.env.empty()) out.push_back(spec.env);
+  if (!spec.env_aliases.empty()) {
+    for (auto alias : split_bar(spec.env_aliases)) out.push_back(alias);
+  }
+  return out;
+}
+
 std::string_view to_string(Source source) noexcept {
   switch (source) {
     case Source::database: return "database";
@@ -203,12 +212,7 @@ result<Registry> Registry::create(std::span<Spec const> specs) {
       if (!all_of_chars(spec.flag, flag_char)) return Error(ee::errc::invalid_value, where + ": its flag must be of [a-z0-9-]");
       if (!flags.insert(spec.flag).second) return Error(ee::errc::invalid_value, where + ": flag --" + std::string(spec.flag) + " is taken");
     }
-    std::vector<std::string_view> variables;
-    if (!spec.env.empty()) variables.push_back(spec.env);
-    if (!spec.env_aliases.empty()) {
-      for (auto alias : split_bar(spec.env_aliases)) variables.push_back(alias);
-    }
-    for (auto variable : variables) {
+    for (auto variable : variables(spec)) {
       if (!all_of_chars(variable, env_char)) return Error(ee::errc::invalid_value, where + ": variable " + std::string(variable) + " must be of [A-Z0-9_]");
       if (!envs.insert(variable).second) return Error(ee::errc::invalid_value, where + ": variable " + std::string(variable) + " is taken");
     }
@@ -250,12 +254,7 @@ result<Settings> Settings::resolve(Registry const& registry, FlagValues const& f
   std::map<std::string, Value, std::less<>> values;
   for (auto const& spec : registry.specs()) {
     Value v{.text = std::string(spec.default_value), .source = Source::default_value, .origin = "default"};
-    std::vector<std::string_view> variables;
-    if (!spec.env.empty()) variables.push_back(spec.env);
-    if (!spec.env_aliases.empty()) {
-      for (auto alias : split_bar(spec.env_aliases)) variables.push_back(alias);
-    }
-    for (auto variable : variables) {
+    for (auto variable : variables(spec)) {
       auto raw = env ? env(variable) : std::nullopt;
       if (!raw) continue;
       auto normalized = Registry::normalize(spec, *raw);

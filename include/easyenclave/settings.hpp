@@ -55,7 +55,13 @@ struct Spec {
   /// May be set in the database (the control plane's admin settings routes). Keys that decide
   /// where the database is, or the program's mode, are given only by flag or environment.
   bool storable = true;
+  /// Means the same on another machine, so `ee launch --cp` hands the launching shell's value to
+  /// the program in the VM. False for paths and addresses of this machine and for run modes.
+  bool portable = true;
 };
+
+/// The environment variables of `spec`: its current name first, then the earlier ones.
+std::vector<std::string_view> variables(Spec const& spec);
 
 /// Where a value came from, highest precedence first.
 enum class Source { database, flag, environment, default_value };

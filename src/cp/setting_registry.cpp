@@ -13,11 +13,13 @@ using settings::Type;
 constexpr std::int64_t kTenYears = 10LL * 365 * 24 * 3600;
 
 // Every key of ee-cp. Names are the keys of the admin settings routes and of docs/operations.md;
-// the variables ending in _SECONDS are the names earlier releases read, still accepted.
+// the variables ending in _SECONDS are the names earlier releases read, still accepted. Paths,
+// addresses and modes of the machine that runs ee-cp are not portable: `ee launch --cp` does not
+// hand them from the launching shell to the CP's VM.
 constexpr std::array kSpecs{
     // server
     Spec{.name = "listen", .env = "EE_LISTEN", .flag = "listen", .default_value = "127.0.0.1:8080", .group = "server",
-         .help = "HOST:PORT to serve the API on (port 0: any free port)"},
+         .help = "HOST:PORT to serve the API on (port 0: any free port)", .portable = false},
     Spec{.name = "threads", .env = "EE_THREADS", .flag = "threads", .type = Type::integer, .default_value = "2",
          .group = "server", .help = "Server I/O threads", .min = 1, .max = 64},
     Spec{.name = "max_connections", .env = "EE_MAX_CONNECTIONS", .flag = "max-connections", .type = Type::integer,
@@ -36,13 +38,13 @@ constexpr std::array kSpecs{
          .help = "Peer address or prefix whose CF-Connecting-IP/X-Forwarded-For names the client (127.0.0.1 behind a "
                  "tunnel; repeat or comma-separate)"},
     Spec{.name = "db", .env = "EE_DB", .flag = "db", .group = "server",
-         .help = "SQLite database file (a cache agents rebuild); empty: in memory, --dev only", .storable = false},
+         .help = "SQLite database file (a cache agents rebuild); empty: in memory, --dev only", .storable = false, .portable = false},
     Spec{.name = "admin_token", .env = "EE_ADMIN_TOKEN", .flag = "admin-token", .group = "server",
          .help = "Bearer token of the admin routes (empty: admin off)", .secret = true},
     Spec{.name = "signing_key_file", .env = "EE_SIGNING_KEY_FILE", .flag = "signing-key", .group = "server",
-         .help = "PEM file of the CP's P-256 key, created if missing (empty: new key per run)"},
+         .help = "PEM file of the CP's P-256 key, created if missing (empty: new key per run)", .portable = false},
     Spec{.name = "ca_file", .env = "EE_CA_FILE", .flag = "ca-file", .group = "server",
-         .help = "Extra PEM CA file for outbound HTTPS"},
+         .help = "Extra PEM CA file for outbound HTTPS", .portable = false},
     Spec{.name = "log_level", .env = "EE_LOG_LEVEL", .flag = "log-level", .default_value = "info", .group = "server",
          .help = "Log level", .choices = "trace|debug|info|warn|error"},
     Spec{.name = "log_format", .env = "EE_LOG_FORMAT", .flag = "log-format", .default_value = "text",
@@ -51,7 +53,7 @@ constexpr std::array kSpecs{
          .group = "server",
          .help = "Development mode: allow the simulator root, a nonce mode other than required and no trusted MRTD "
                  "(then every MRTD is trusted)",
-         .storable = false},
+         .storable = false, .portable = false},
     // policy
     Spec{.name = "trusted_mrtds", .env = "EE_TRUSTED_MRTDS", .flag = "trusted-mrtd", .type = Type::list,
          .group = "policy", .help = "Trusted agent MRTD, 96 hex (repeat, or comma-separated)"},
@@ -74,15 +76,15 @@ constexpr std::array kSpecs{
                  "repeat or comma-separated (empty: tunnels only; --dev: any)"},
     // dcap
     Spec{.name = "quote_root", .env = "EE_QUOTE_ROOT", .flag = "quote-root", .group = "dcap",
-         .help = "Root CA file for PCK chains (empty: Intel SGX Root CA)"},
+         .help = "Root CA file for PCK chains (empty: Intel SGX Root CA)", .portable = false},
     Spec{.name = "collateral", .env = "EE_COLLATERAL", .flag = "collateral", .group = "dcap",
-         .help = "Fixed collateral bundle file (empty: fetch from pccs_url)"},
+         .help = "Fixed collateral bundle file (empty: fetch from pccs_url)", .portable = false},
     Spec{.name = "pccs_url", .env = "EE_PCCS_URL", .flag = "pccs-url",
          .default_value = "https://api.trustedservices.intel.com", .group = "dcap", .help = "Intel PCS or a PCCS"},
     Spec{.name = "simulator_dir", .env = "EE_SIMULATOR_DIR", .flag = "simulator-dir", .group = "dcap",
-         .help = "Trust this quote simulator's root and collateral (dev)"},
+         .help = "Trust this quote simulator's root and collateral (dev)", .portable = false},
     Spec{.name = "quote_provider", .env = "EE_QUOTE_PROVIDER", .flag = "quote-provider", .default_value = "none",
-         .group = "dcap", .help = "The CP's own quotes", .choices = "none|tsm|simulator"},
+         .group = "dcap", .help = "The CP's own quotes", .choices = "none|tsm|simulator", .portable = false},
     // tokens
     Spec{.name = "ita_jwks_url", .env = "EE_ITA_JWKS_URL", .flag = "ita-jwks-url",
          .default_value = "https://portal.trustauthority.intel.com/certs", .group = "tokens",

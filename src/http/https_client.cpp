@@ -545,8 +545,22 @@ asio::awaitable<result<std::unique_ptr<Connection>>> HttpsClient::connect(
   auto connection = origin.tls ? std::make_unique<Connection>(executor, origin.pool_key(), tls_)
                                : std::make_unique<Connection>(executor, origin.pool_key());
   connection->lowest().expires_at(deadline);
-  auto [connect_ec, endpoint] = co_await connection->lowest().async_connect(*endpoints, kNoThrow);
-  (void)endpoint;
+  // Each address in turn, the socket opened here: Asio's range connect reports a socket it could
+  // not open (too many open files) as operation_aborted, which would read as a cancellation.
+  SysError connect_ec = asio::error::host_not_found;
+  for (auto const& endpoint : *endpoints) {
+    auto& socket = connection->lowest().socket();
+    SysError open_ec;
+    if (socket.is_open()) socket.close(open_ec);
+    socket.open(endpoint.protocol(), open_ec);
+    if (open_ec) {
+      co_return Error(errc::connect_failed, "connecting to " + origin.authority +
+                                                " failed: no socket could be opened: " + open_ec.message());
+    }
+    auto [ec] = co_await connection->lowest().async_connect(endpoint, kNoThrow);
+    connect_ec = ec;
+    if (!connect_ec || connect_ec == beast::error::timeout || connect_ec == asio::error::operation_aborted) break;
+  }
   if (connect_ec == beast::error::timeout || (connect_ec && Clock::now() >= deadline)) {
     co_return Error(errc::timeout, "connecting to " + origin.authority +
                                        " exceeded the deadline of " +

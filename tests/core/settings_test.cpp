@@ -98,6 +98,13 @@ TEST(SettingsRegistry, AnEarlierVariableNameIsStillRead) {
   EXPECT_EQ(both.seconds("heartbeat_interval"), std::chrono::seconds(90));
 }
 
+TEST(SettingsRegistry, AKeysVariablesAreItsCurrentNameThenTheEarlierOnes) {
+  EXPECT_EQ(ee::settings::variables(*registry().find("heartbeat_interval")),
+            (std::vector<std::string_view>{"EE_HEARTBEAT_INTERVAL", "EE_HEARTBEAT_INTERVAL_SECONDS"}));
+  EXPECT_EQ(ee::settings::variables(*registry().find("listen")), (std::vector<std::string_view>{"EE_LISTEN"}));
+  EXPECT_TRUE(ee::settings::variables(Spec{.name = "no_variable"}).empty());
+}
+
 TEST(SettingsRegistry, BadValuesNameWhereTheyCameFromAndWhatTheKeyTakes) {
   auto env = ee::settings::fixed_environment({{"EE_THREADS", "many"}});
   auto r = Settings::resolve(registry(), {}, env);

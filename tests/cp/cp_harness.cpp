@@ -13,9 +13,26 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include <sys/resource.h>
+
 namespace ee::test {
 namespace {
 namespace bhttp = boost::beast::http;
+
+// A harness process is the CP, every client of it and the Cloudflare stand-in at once, so each
+// connection costs it two descriptors (a real CP pays one). Under the usual soft limit of 1024,
+// 200 concurrent registrations ran out; the hard limit is what the process may use.
+void allow_the_descriptors_of_every_party() {
+  static bool const raised = [] {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return false;
+    rlim_t const wanted = std::min<rlim_t>(limit.rlim_max, 65536);
+    if (limit.rlim_cur >= wanted) return true;
+    limit.rlim_cur = wanted;
+    return ::setrlimit(RLIMIT_NOFILE, &limit) == 0;
+  }();
+  (void)raised;
+}
 }  // namespace
 
 tdx::Measurement CpHarness::trusted_mrtd() {
@@ -35,6 +52,7 @@ std::string CpHarness::image(char digest_fill) {
 }
 
 CpHarness::CpHarness(HarnessOptions options) : options_(std::move(options)) {
+  allow_the_descriptors_of_every_party();
   tdx::SimulatorOptions sim;
   sim.mr_td = trusted_mrtd();
   simulator_ = tdx::Simulator::create(sim).value();

@@ -22,6 +22,11 @@
 #include <boost/beast/http/string_body.hpp>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -415,6 +420,50 @@ TEST(HttpsClient, RefusedConnectionIsConnectFailed) {
   ASSERT_TRUE(response.has_error());
   EXPECT_EQ(response.error(), errc::connect_failed) << response.error().message();
   EXPECT_NE(response.error().detail().find("127.0.0.1"), std::string::npos);
+}
+
+// A process out of descriptors cannot open a socket. Asio's range connect reports that as
+// operation_aborted; the client must say what it is (a control plane answered 200 concurrent
+// registrations under a limit of 1024 with "connecting ... was cancelled").
+TEST(HttpsClient, ASocketThatCannotBeOpenedIsConnectFailedNotCancelled) {
+  auto client = make_client();
+  asio::io_context context;
+  asio::steady_timer reactor_made(context);  // the context's own descriptors, before the limit bites
+  std::optional<ee::result<ee::http::Response>> response;
+  std::string thrown;
+  asio::co_spawn(context, client->send(get("http://127.0.0.1:9/")),
+                 [&response, &thrown](std::exception_ptr e, ee::result<ee::http::Response> r) {
+                   if (e) {
+                     try {
+                       std::rethrow_exception(e);
+                     } catch (std::exception const& x) {
+                       thrown = x.what();
+                     }
+                   }
+                   response = std::move(r);
+                 });
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  std::vector<int> held;
+  {
+    // Every descriptor below a lowered limit in use, then the send runs.
+    rlimit low = saved;
+    low.rlim_cur = 256;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    for (int fd = ::open("/dev/null", O_RDONLY); fd >= 0; fd = ::open("/dev/null", O_RDONLY)) held.push_back(fd);
+    int const probe = ::socket(AF_INET, SOCK_STREAM, 0);
+    EXPECT_LT(probe, 0) << "a socket could still be opened: fd " << probe;
+    if (probe >= 0) ::close(probe);
+    context.run();
+    for (int fd : held) ::close(fd);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  }
+  EXPECT_EQ(thrown, "");  // send never throws
+  ASSERT_TRUE(response.has_value());
+  ASSERT_TRUE(response->has_error());
+  EXPECT_EQ(response->error(), errc::connect_failed) << response->error().message();
+  EXPECT_NE(response->error().detail().find("no socket could be opened"), std::string::npos)
+      << response->error().detail();
 }
 
 TEST(HttpsClient, RejectsBadUrlsWithoutTouchingTheNetwork) {

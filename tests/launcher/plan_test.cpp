@@ -365,4 +365,29 @@ TEST(EeLaunch, DryRunPrintsThePlanAsJsonAndStartsNothing) {
   EXPECT_NE(bad.err.find("--owner"), std::string::npos) << bad.err;
 }
 
+TEST(EeLaunch, TheCpGetsEveryPortableSettingOfThisShellByItsRegistryAndNothingElse) {
+  std::string const mrtd(96, 'a');
+  auto const r = ee::test::run(
+      {ee::test::program("ee").string(), "launch", "/images/ee.qcow2", "--cp", "--owner", "github:org/octo-org",
+       "--kernel", "/images/vmlinuz", "--name", "cp-1", "--state-dir", "/nonexistent/vms",
+       "--cp-env", "EE_GITHUB_AUDIENCE=from-flag", "--dry-run", "--json"},
+      {{"EE_TRUSTED_MRTDS", mrtd},
+       {"EE_HEARTBEAT_INTERVAL_SECONDS", "10"},   // an earlier name ee-cp still reads
+       {"EE_GITHUB_AUDIENCE", "from-shell"},      // also given by --cp-env
+       {"EE_DB", "/home/me/cp.db"},               // a path on this machine
+       {"EE_DEV", "1"},                           // a mode of this machine
+       {"GITHUB_OAUTH_CLIENT_ID", "nobody-reads"}});  // not a setting of ee-cp
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto const doc = bj::parse(r.out);
+  // The plan shows which variables go, never their values (secrets among them).
+  auto const& env = doc.at("config").at("cp_env").as_object();
+  EXPECT_TRUE(env.contains("EE_TRUSTED_MRTDS"));
+  EXPECT_TRUE(env.contains("EE_HEARTBEAT_INTERVAL_SECONDS"));
+  EXPECT_TRUE(env.contains("EE_GITHUB_AUDIENCE"));
+  EXPECT_EQ(r.out.find(mrtd), std::string::npos);
+  EXPECT_FALSE(env.contains("EE_DB"));
+  EXPECT_FALSE(env.contains("EE_DEV"));
+  EXPECT_FALSE(env.contains("GITHUB_OAUTH_CLIENT_ID"));
+}
+
 }  // namespace

@@ -63,8 +63,8 @@ struct LaunchRequest {
   std::string cf_tunnel_token{};
   /// The owner's bootstrap token for the agent (secret: written on the config drive only).
   std::string bootstrap_token{};
-  /// cp-bootstrap: settings handed to ee-cp through the agent's environment (CLOUDFLARE_*,
-  /// ITA_API_KEY, GitHub OAuth, EE_*); secrets among them, so they never go on a command line.
+  /// cp-bootstrap: settings handed to ee-cp through the agent's environment (its variables:
+  /// CLOUDFLARE_*, EE_*); secrets among them, so they never go on a command line.
   std::map<std::string, std::string> cp_env{};
   /// Further agent settings (api/agent_config.hpp keys) merged into the configuration.
   std::map<std::string, std::string> agent_settings{};
