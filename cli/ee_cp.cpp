@@ -42,9 +42,13 @@ int main(int argc, char** argv) {
   }
   ee::log::Level level{};
   ee::log::Format format{};
-  // The registry admitted only names these parse.
-  ee::log::parse_level(settings->text("log_level"), level);
-  ee::log::parse_format(settings->text("log_format"), format);
+  // The registry admits only names these parse; checked all the same, so a new name in the table
+  // without a parser here fails loudly.
+  if (!ee::log::parse_level(settings->text("log_level"), level) ||
+      !ee::log::parse_format(settings->text("log_format"), format)) {
+    std::cerr << "ee-cp: log_level must be trace|debug|info|warn|error and log_format text|json\n";
+    return kExitUsage;
+  }
   ee::log::set_level(level);
   ee::log::set_sink(ee::log::make_stderr_sink(format));
 

@@ -144,7 +144,8 @@ result<std::string> Registry::normalize(Spec const& spec, std::string_view raw) 
           return invalid(spec, value, "must not contain control characters");
         }
       }
-      if (!spec.choices.empty() && !value.empty()) {
+      // Empty is a choice only of a key whose default is empty (it then means "decide for me").
+      if (!spec.choices.empty() && (!value.empty() || !spec.default_value.empty())) {
         auto const choices = split_bar(spec.choices);
         if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
           return invalid(spec, value, "must be one of " + std::string(spec.choices));

@@ -139,8 +139,9 @@ TEST(SettingsRegistry, MalformedValuesOfEveryTypeAreRefused) {
   EXPECT_FALSE(check("listen", std::string("a\nb")));
   EXPECT_FALSE(check("listen", std::string(4097, 'a')));
   EXPECT_FALSE(check("trusted_mrtds", std::string("a,\x01")));
-  // Empty is "unset" for every type.
+  // Empty is "unset" for every type, but not one of a key's choices unless its default is empty.
   for (auto name : {"threads", "dev", "heartbeat_interval", "trusted_mrtds", "listen"}) EXPECT_TRUE(check(name, ""));
+  EXPECT_FALSE(check("nonce_mode", ""));
 }
 
 TEST(SettingsRegistry, ASecretIsNeverRepeated) {
