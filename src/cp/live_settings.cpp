@@ -34,6 +34,11 @@ LiveSettings::LiveSettings(settings::Settings base, Timings start_timings,
 }
 
 result<void> LiveSettings::refresh() {
+  std::uint64_t refresh = 0;
+  {
+    std::lock_guard lock(mutex_);
+    refresh = ++started_refreshes_;
+  }
   auto rows = store_->list();
   if (!rows) return rows.error();
   std::map<std::string, std::string, std::less<>> values;
@@ -54,7 +59,10 @@ result<void> LiveSettings::refresh() {
     started_ = snapshot;
     refreshed_ = true;
   }
-  current_ = std::move(snapshot);
+  if (refresh > current_refresh_) {
+    current_ = std::move(snapshot);
+    current_refresh_ = refresh;
+  }
   return {};
 }
 

@@ -9,6 +9,7 @@
 #include <easyenclave/registry/store.hpp>
 #include <easyenclave/settings.hpp>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,7 +36,9 @@ class LiveSettings {
   LiveSettings(settings::Settings base, Timings start_timings, std::shared_ptr<registry::SettingStore> store);
 
   /// Reads the stored rows and makes them current. Blocking (a store read). Rows that cannot
-  /// apply (an unknown key, a value the key no longer takes) are logged once each.
+  /// apply (an unknown key, a value the key no longer takes) are logged once each. Of refreshes
+  /// that overlap, the one that started last wins: a background read begun before a change
+  /// cannot replace what the change's own refresh read.
   result<void> refresh();
   std::shared_ptr<Snapshot const> current() const;
   /// What the CP started with (after the first `refresh`): a stored change of a key that is not
@@ -53,6 +56,8 @@ class LiveSettings {
   std::shared_ptr<Snapshot const> current_;
   std::shared_ptr<Snapshot const> started_;
   bool refreshed_ = false;
+  std::uint64_t started_refreshes_ = 0;  // under mutex_
+  std::uint64_t current_refresh_ = 0;    // the refresh `current_` came from
   std::set<std::string> reported_;  // skipped rows already logged
 };
 

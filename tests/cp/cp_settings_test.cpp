@@ -10,13 +10,18 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -182,6 +187,75 @@ TEST(CpSettings, OperationsGuideListsExactlyTheRegistrysKeys) {
     if (!keys.contains(name)) problems += "in docs/operations.md but not a setting: " + name + "\n";
   }
   EXPECT_EQ(problems, "");
+}
+
+}  // namespace
+
+namespace {
+
+// A settings store whose next list() reads its rows, then waits until released: a background
+// refresh caught between its read and its swap.
+class GatedSettingStore final : public ee::registry::SettingStore {
+ public:
+  ee::result<std::vector<ee::registry::SettingRow>> list() override {
+    std::unique_lock lock(mutex_);
+    auto rows = rows_;
+    if (hold_next_) {
+      hold_next_ = false;
+      held_ = true;
+      changed_.notify_all();
+      changed_.wait(lock, [this] { return !held_; });
+    }
+    return rows;
+  }
+  ee::result<void> put(ee::registry::SettingRow const& row) override {
+    std::lock_guard lock(mutex_);
+    rows_.erase(std::remove_if(rows_.begin(), rows_.end(), [&](auto const& r) { return r.name == row.name; }),
+                rows_.end());
+    rows_.push_back(row);
+    return {};
+  }
+  ee::result<void> remove(std::string const&) override { return {}; }
+
+  void hold_next_list() {
+    std::lock_guard lock(mutex_);
+    hold_next_ = true;
+  }
+  void wait_until_held() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return held_; });
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    held_ = false;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<ee::registry::SettingRow> rows_;
+  bool hold_next_ = false;
+  bool held_ = false;
+};
+
+TEST(CpLiveSettings, ARefreshBegunBeforeAChangeNeverReplacesWhatTheChangesOwnRefreshRead) {
+  auto store = std::make_shared<GatedSettingStore>();
+  auto base = resolve({{"dev", "true"}});
+  ee::cp::LiveSettings live(base, ee::cp::make_options(base).value().timings, store);
+  ASSERT_TRUE(live.refresh());
+  store->hold_next_list();
+  std::thread background([&live] { (void)live.refresh(); });  // reads the old rows, then waits
+  store->wait_until_held();
+  ASSERT_TRUE(store->put({.name = "heartbeat_interval", .value = "120", .updated_by = "admin", .updated_at = {}}));
+  ASSERT_TRUE(live.refresh());  // the change's own refresh
+  EXPECT_EQ(live.current()->timings.heartbeat_interval, std::chrono::seconds(120));
+  store->release();
+  background.join();
+  EXPECT_EQ(live.current()->timings.heartbeat_interval, std::chrono::seconds(120));
+  // The next refresh reads the change again.
+  ASSERT_TRUE(live.refresh());
+  EXPECT_EQ(live.current()->settings.value("heartbeat_interval").source, ee::settings::Source::database);
 }
 
 }  // namespace
