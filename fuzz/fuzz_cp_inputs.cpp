@@ -6,9 +6,12 @@
 // (cp::parse_bootstrap_token_request is not here: its file holds coroutines that clang 14 cannot
 // compile with -ffunction-sections under the sanitizers, "Cannot represent a difference across
 // sections"; it reads only through the fuzzed JSON layer and api's vm_name/datacenter checks.)
+// It also reads the deploy route's body and answer (api::parse_deploy_request and
+// parse_deploy_response, each with its round trip).
 // Input: one mode byte (0 agent_url, 1 agent network entries one per line, 2 nonce, 3 agent
-// health, 4 quote file), then the bytes.
+// health, 4 quote file, 5 deploy request, 6 deploy response), then the bytes.
 #include <easyenclave/api/agents.hpp>
+#include <easyenclave/api/deploy.hpp>
 #include <easyenclave/encoding.hpp>
 #include <easyenclave/tdx/describe.hpp>
 #include <easyenclave/tdx/quote.hpp>
@@ -102,18 +105,36 @@ void quote_file(std::span<std::uint8_t const> bytes) {
   (void)ee::tdx::parse_quote(decoded->bytes);
 }
 
+template <class Parse>
+void round_trip(std::string_view text, Parse parse, char const* what) {
+  auto message = parse(text);
+  if (!message) return;
+  auto const json = ee::api::to_json(*message);
+  auto again = parse(json);
+  ee_fuzz::check(again.has_value(), what);
+  ee_fuzz::check(ee::api::to_json(*again) == json, what);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
   ee_fuzz::OpenSslErrorsCleared const queue_check;
   ee_fuzz::Selected in;
-  if (!ee_fuzz::select(data, size, 5, in)) return 0;
+  if (!ee_fuzz::select(data, size, 7, in)) return 0;
   switch (in.mode) {
     case 0: agent_url(in.text()); break;
     case 1: network_entries(in.text()); break;
     case 2: nonce(in.text()); break;
     case 3: agent_health(in.text()); break;
-    default: quote_file(in.rest); break;
+    case 4: quote_file(in.rest); break;
+    case 5:
+      round_trip(in.text(), [](std::string_view t) { return ee::api::parse_deploy_request(t); },
+                 "a deploy request does not round-trip");
+      break;
+    default:
+      round_trip(in.text(), [](std::string_view t) { return ee::api::parse_deploy_response(t); },
+                 "a deploy response does not round-trip");
+      break;
   }
   return 0;
 }

@@ -249,6 +249,41 @@ bool active(WorkloadState state) {
          state == WorkloadState::running;
 }
 
+// Runs `spec` on the workload queue; when it does not start, starts the workload that ran before
+// it again (if another deployment ran) and remembers the rollback for the heartbeats.
+void run_or_roll_back(AgentRuntime::Impl& s, WorkloadSpec const& spec) {
+  auto ran = s.options.workload->run(spec);
+  std::optional<WorkloadSpec> previous;
+  {
+    std::lock_guard lock(s.mutex);
+    if (s.deploying_id == spec.deployment_id) s.deploying_id.clear();
+    s.rolled_back_id.clear();
+    if (ran) {
+      s.last_started = spec;
+      return;
+    }
+    if (s.last_started && s.last_started->deployment_id != spec.deployment_id) previous = s.last_started;
+  }
+  auto const why = "deployment " + spec.deployment_id + " failed: " + ran.error().message();
+  core::log::warn(kComponent, why);
+  s.logs->append("agent", why);
+  if (!previous) return;
+  auto restored = s.options.workload->run(*previous);
+  std::lock_guard lock(s.mutex);
+  if (!restored) {
+    s.last_started.reset();
+    core::log::warn(kComponent, "rolling back to deployment ", previous->deployment_id,
+                    " failed: ", restored.error().message());
+    s.logs->append("agent", "rolling back to deployment " + previous->deployment_id +
+                                " failed: " + restored.error().message());
+    return;
+  }
+  s.rolled_back_id = spec.deployment_id;
+  core::log::info(kComponent, "rolled back deployment=", spec.deployment_id,
+                  " to deployment=", previous->deployment_id);
+  s.logs->append("agent", "rolled back to deployment " + previous->deployment_id);
+}
+
 Reply deploy(http::RequestContext& ctx, AgentRuntime::Impl& s) {
   if (auto ok = require_cp(s, ctx); !ok) co_return ok.error();
   if (!s.options.workload)
@@ -275,19 +310,10 @@ Reply deploy(http::RequestContext& ctx, AgentRuntime::Impl& s) {
                     .env = request->env};
   core::log::info(kComponent, "deploying deployment=", spec.deployment_id, " app=", spec.app_name,
                   " image=", spec.image);
-  // The CP signed this deploy after checking the owner: it replaces whatever runs. Progress reaches
-  // the CP with the next heartbeats.
-  asio::post(s.workload_queue, [&s, spec = std::move(spec)] {
-    auto ran = s.options.workload->run(spec);
-    std::lock_guard lock(s.mutex);
-    if (s.deploying_id == spec.deployment_id) s.deploying_id.clear();
-    if (!ran) {
-      core::log::warn(kComponent, "deployment ", spec.deployment_id,
-                      " failed: ", ran.error().message());
-      s.logs->append("agent",
-                     "deployment " + spec.deployment_id + " failed: " + ran.error().message());
-    }
-  });
+  // The CP signed this deploy after checking the owner: it replaces whatever runs. When it does
+  // not start, the workload that ran before is started again, so a bad upgrade costs a restart of
+  // the old version rather than the service. Progress reaches the CP with the next heartbeats.
+  asio::post(s.workload_queue, [&s, spec = std::move(spec)] { run_or_roll_back(s, spec); });
   co_return deploy_answer(request->deployment_id, "deploying");
 }
 
@@ -304,8 +330,15 @@ Reply undeploy(http::RequestContext& ctx, AgentRuntime::Impl& s) {
                                                    " runs here, not " + request->deployment_id);
   }
   // Behind any deploy still queued, so an undeploy never races the run it follows.
-  auto stopped =
-      co_await core::offload(s.workload_queue, [&s] { return s.options.workload->stop(); });
+  auto stopped = co_await core::offload(s.workload_queue, [&s] {
+    auto r = s.options.workload->stop();
+    if (r) {
+      std::lock_guard lock(s.mutex);
+      s.last_started.reset();
+      s.rolled_back_id.clear();
+    }
+    return r;
+  });
   if (!stopped) co_return stopped.error();
   core::log::info(kComponent, "undeployed deployment=",
                   current.deployment_id.empty() ? "-" : current.deployment_id);

@@ -347,6 +347,10 @@ asio::awaitable<void> heartbeat_until_lost(AgentRuntime::Impl& s) {
     hb.status = std::string(to_string(w.state));
     hb.deployment_id = w.deployment_id;
     if (w.state == WorkloadState::running) hb.image_digest = w.image_digest;
+    {
+      std::lock_guard lock(s.mutex);
+      hb.rolled_back = s.rolled_back_id;
+    }
     bool const attest = attestation_due || std::chrono::steady_clock::now() - last_attested >=
                                                s.options.timings.reattestation_interval;
     if (attest) {

@@ -53,6 +53,11 @@ struct AgentRuntime::Impl {
   std::optional<Registration> saved;         // loaded from the state dir at start
   std::string last_error;
   std::string deploying_id;  // a deploy queued or under way, for idempotence
+  // The last workload that started, to go back to when the next one does not start (its spec
+  // holds the deployment's environment: memory only, like the key).
+  std::optional<WorkloadSpec> last_started;
+  // A deployment that did not start and was rolled back from; heartbeats tell the CP.
+  std::string rolled_back_id;
 
   // Quotes for /api/health?attest=true in flight: the route is public and a quote is slow (the
   // host's quoting service), so a flood is answered 503 instead of queueing behind heartbeats.

@@ -506,6 +506,7 @@ std::string to_json(HeartbeatRequest const& r) {
   o["status"] = r.status;
   put_if(o, "image_digest", r.image_digest);
   put_if(o, "deployment_id", r.deployment_id);
+  put_if(o, "rolled_back", r.rolled_back);
   put_if(o, "nonce", r.nonce);
   put_if(o, "intel_ta_token", r.intel_ta_token);
   put_if(o, "quote_b64", r.quote_b64);
@@ -522,6 +523,7 @@ result<HeartbeatRequest> parse_heartbeat_request(std::string_view text) {
   if (auto ok = required(r, "status", check_status, out.status); !ok) return ok.error();
   if (auto ok = optional(r, "image_digest", check_digest, out.image_digest); !ok) return ok.error();
   if (auto ok = optional(r, "deployment_id", check_id, out.deployment_id); !ok) return ok.error();
+  if (auto ok = optional(r, "rolled_back", check_id, out.rolled_back); !ok) return ok.error();
   if (auto ok = optional(r, "nonce", check_nonce, out.nonce); !ok) return ok.error();
   if (auto ok = optional(r, "intel_ta_token", check_ita_token, out.intel_ta_token); !ok)
     return ok.error();

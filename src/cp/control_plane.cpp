@@ -6,8 +6,8 @@
 #include <easyenclave/registry/sqlite.hpp>
 #include <easyenclave/tdx/simulator.hpp>
 
+#include "cp/deployments.hpp"
 #include "cp/routes/routes.hpp"
-#include "cp/services.hpp"
 #include "detail/log.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -81,6 +81,13 @@ asio::awaitable<void> settings_pass(Services& s) {
 asio::awaitable<void> health_pass(Services& s) {
   if (auto r = co_await run_health_scrape(s); !r) {
     detail::log::warn("cp", "health scrape failed: ", r.error().message());
+  }
+}
+
+asio::awaitable<void> rollout_pass(Services& s, std::string rollout_id) {
+  if (auto r = co_await advance_rollout(s, rollout_id); !r) {
+    detail::log::warn("cp", "rolling deploy rollout=", rollout_id, " not advanced: ", r.error().message(),
+                      "; the maintenance pass tries again");
   }
 }
 
@@ -249,6 +256,10 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   impl->server = std::move(*server);
 
   if (o.background_tasks) {
+    // Off the heartbeat that made a step run: the next step's agent call must not hold it up.
+    s.kick_rollout = [&s, &tasks = impl->tasks](std::string rollout_id) {
+      asio::co_spawn(tasks, rollout_pass(s, std::move(rollout_id)), asio::detached);
+    };
     asio::co_spawn(impl->tasks, recovery_pass(s, std::move(*in_flight)), asio::detached);
     asio::co_spawn(impl->tasks, every(o.timings.maintenance_interval, s, maintenance_pass), asio::detached);
     if (s.live != nullptr) asio::co_spawn(impl->tasks, every(kSettingsRefresh, s, settings_pass), asio::detached);

@@ -9,7 +9,7 @@
 //   - an agent holding a deployment that has no record (stopped between claim and insert), or
 //     one already failed or stopped (stopped before the release), or one of another agent: the
 //     agent is freed (release_holders).
-#include "cp/services.hpp"
+#include "cp/deployments.hpp"
 
 #include "detail/log.hpp"
 
@@ -33,10 +33,12 @@ struct Tally {
   std::optional<Error> store_error{};
 };
 
-asio::awaitable<void> settle_failed(Services& s, registry::Deployment const& d, std::string const& reported,
-                                    Tally& tally) {
+asio::awaitable<void> settle_failed(Services& s, registry::Deployment const& d, DeploymentEvent event,
+                                    std::string const& reported, Tally& tally) {
   auto const detail = kRestarted + reported;
-  auto failed = co_await s.store([&s, &d, &detail, at = s.now()] { return fail_deployment(s, d, detail, at); });
+  auto failed = co_await s.store([&s, &d, event, &detail, at = s.now()] {
+    return apply_event(*s.stores.deployments, d, event, detail, at);
+  });
   if (!failed) {
     tally.store_error = failed.error();
     co_return;
@@ -44,7 +46,7 @@ asio::awaitable<void> settle_failed(Services& s, registry::Deployment const& d, 
   if (!*failed) co_return;  // moved on meanwhile (a heartbeat, an undeploy): nothing to recover
   ++tally.report.deployments_failed;
   detail::log::info("cp", "recovery failed deployment=", d.id, " agent=", d.agent_id, " was=", registry::to_string(d.status),
-                    " detail=", detail);
+                    " event=", to_string(event), " detail=", detail);
 }
 
 std::string what_it_holds(std::string const& deployment_id) {
@@ -70,12 +72,12 @@ asio::awaitable<result<std::string>> diagnose(Services& s, registry::Deployment 
   if (!parsed->agent_id.empty() && parsed->agent_id != agent->id) {
     co_return "the agent's address answers as agent " + parsed->agent_id + ", not " + agent->id;
   }
-  auto const& w = parsed->workload;
+  health = std::move(*parsed);
+  auto const& w = health->workload;
   if (w.deployment_id != d.id) {
     co_return "agent " + agent->id + " runs " + what_it_holds(w.deployment_id) + " (workload " + w.state + ")";
   }
   if (w.state == "idle" || w.state == "stopped") co_return "agent " + agent->id + " has the deployment " + w.state;
-  health = std::move(*parsed);
   co_return std::string();
 }
 
@@ -88,27 +90,28 @@ asio::awaitable<void> recover_one(Services& s, registry::Deployment const& d, Ta
     co_return;
   }
   if (!reason->empty()) {
-    co_await settle_failed(s, d, *reason, tally);
+    // An agent that runs the deployment this one replaced went back to it (or never left it).
+    bool const rolled_back = health && !d.replaces.empty() && health->workload.deployment_id == d.replaces &&
+                             health->workload.state == "running";
+    co_await settle_failed(s, d, rolled_back ? DeploymentEvent::rolled_back : DeploymentEvent::lost, *reason, tally);
     co_return;
   }
   auto const& w = health->workload;
 
   // The agent has it: the heartbeat's rule decides running or failed; otherwise it goes on.
   auto const now = s.now();
-  auto progress = co_await s.store([&s, &agent = *agent, &d, &w, &now]() -> result<Progress> {
-    auto applied = apply_workload_report(s, agent, d, w.state, w.image_digest, now);
-    if (!applied || *applied != Progress::unchanged || d.status != DeploymentStatus::pending) return applied;
-    auto moved = s.stores.deployments->set_status_if(d.id, DeploymentStatus::pending, DeploymentStatus::deploying, "", now);
-    if (!moved && moved.error() != registry::errc::conflict && moved.error() != registry::errc::not_found) {
-      return moved.error();
-    }
-    return Progress::unchanged;
+  WorkloadReport const report{w.deployment_id, w.state, w.image_digest, ""};
+  auto after = co_await s.store([&s, &agent = *agent, &d, &report, &now]() -> result<std::optional<registry::Deployment>> {
+    auto applied = apply_workload_report(s, agent, d, report, now);
+    if (!applied || *applied) return applied;
+    return apply_event(*s.stores.deployments, d, DeploymentEvent::accepted, "", now);
   });
-  if (!progress) {
-    tally.store_error = progress.error();
+  if (!after) {
+    tally.store_error = after.error();
     co_return;
   }
-  if (*progress == Progress::failed) {
+  auto const status = *after ? (*after)->status : d.status;
+  if (status == DeploymentStatus::failed) {
     ++tally.report.deployments_failed;
     detail::log::info("cp", "recovery failed deployment=", d.id, " agent=", d.agent_id,
                       " was=", registry::to_string(d.status), " workload=", w.state, " digest=", w.image_digest);
@@ -116,7 +119,8 @@ asio::awaitable<void> recover_one(Services& s, registry::Deployment const& d, Ta
   }
   ++tally.report.deployments_kept;
   detail::log::info("cp", "recovery kept deployment=", d.id, " agent=", d.agent_id,
-                    " status=", *progress == Progress::running ? "running" : "deploying", " workload=", w.state);
+                    " status=", registry::to_string(status), " workload=", w.state);
+  if (status == DeploymentStatus::running && !d.rollout_id.empty() && s.kick_rollout) s.kick_rollout(d.rollout_id);
 }
 
 asio::awaitable<void> recover_worker(Services& s, std::vector<registry::Deployment> const& deployments,

@@ -89,6 +89,11 @@ struct Services {
   /// Settings changed at run time (null without Options::settings or stores.settings).
   LiveSettings* live = nullptr;
 
+  /// Has the next step of a rolling deploy started soon, off the request that made a step run
+  /// (set by ControlPlane when it runs background tasks; the maintenance pass starts any step
+  /// that is due as well, so a lost kick only delays).
+  std::function<void(std::string rollout_id)> kick_rollout{};
+
   /// The timings in force: Options::timings with the reloadable keys as currently set.
   Timings timings() const { return live != nullptr ? live->current()->timings : options.timings; }
   /// Timings::reregistration_grace resolved: three heartbeat intervals when zero.
@@ -170,32 +175,6 @@ boost::asio::awaitable<result<http::Response>> call_agent(Services& services,
 /// about `deployment_id` (when not empty): errc::agent_answer_malformed otherwise, never relayed.
 result<api::AgentDeployResponse> read_deploy_answer(http::Response const& response, std::string const& deployment_id,
                                                     std::string const& agent_id);
-
-// --- deployment progress (deployment_progress.cpp) --------------------------------------------------
-
-/// The prefix of an agent's unverified_reason after it reported another image digest than the
-/// catalog's; it stays until an operator removes the agent.
-inline constexpr std::string_view kDigestReason = "digest mismatch: ";
-
-/// What an agent's report of a deployment's workload did to that deployment.
-enum class Progress { unchanged, running, failed };
-
-/// Fails `d` (compare-and-set from `d.status` as read) and then releases its agent if the agent
-/// still holds `d` (compare-and-set). false when `d` had moved on meanwhile (its new state
-/// stands). Blocking (stores): call it inside Services::store.
-result<bool> fail_deployment(Services& services, registry::Deployment const& d, std::string const& detail,
-                             TimePoint now);
-
-/// The one rule by which an agent's report of deployment `d`'s workload (its state and image
-/// digest, from a signed heartbeat or from the agent's health answer) moves `d` along: "failed"
-/// fails it and frees the agent; "running" with the catalog's digest makes it running; "running"
-/// with another digest fails it, frees the agent and marks the agent unverified
-/// (kDigestReason). Anything else, or `d` already failed or stopped: unchanged. Status changes
-/// are compare-and-sets from `d.status`, so a concurrent change wins. Blocking: call it inside
-/// Services::store.
-result<Progress> apply_workload_report(Services& services, registry::AgentRecord const& agent,
-                                       registry::Deployment const& d, std::string_view state,
-                                       std::string_view image_digest, TimePoint now);
 
 // --- recovery after a restart (recovery.cpp) ---------------------------------------------------------
 

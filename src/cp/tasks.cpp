@@ -1,10 +1,9 @@
 // The CP's background work: nonce expiry, stale agents, stuck deployments, health scraping.
 // Each pass is a coroutine that ControlPlane runs on its interval and tests run directly.
-#include "cp/services.hpp"
+#include "cp/deployments.hpp"
 
 #include <easyenclave/cp/error.hpp>
 
-#include "detail/json.hpp"
 #include "detail/log.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -12,6 +11,7 @@
 #include <boost/beast/http/verb.hpp>
 
 #include <atomic>
+#include <set>
 
 namespace ee::cp {
 namespace {
@@ -38,11 +38,11 @@ std::optional<registry::Health> observe(Services& s, registry::AgentRecord const
   return std::nullopt;
 }
 
+// The agent API's own answer (api::AgentHealth) with status "ok". Anything else that answers
+// 2xx (a captive page, another service at that address) is not the agent.
 bool is_agent_health(std::string_view body) {
-  auto doc = detail::json::parse(body);
-  if (!doc || !doc->is_object()) return false;
-  auto const* status = doc->as_object().if_contains("status");
-  return status != nullptr && status->is_string() && status->as_string() == "ok";
+  auto health = api::parse_agent_health(body);
+  return health && health->status == "ok";
 }
 
 asio::awaitable<void> scrape_one(Services& s, registry::AgentRecord const& agent) {
@@ -53,8 +53,6 @@ asio::awaitable<void> scrape_one(Services& s, registry::AgentRecord const& agent
   http::RequestOptions options;
   options.timeout = s.options.timings.agent_call_timeout;
   auto response = co_await s.http->send(std::move(request), options);
-  // Healthy is the agent API's own answer: a JSON object with "status": "ok". Anything else that
-  // answers 2xx (a captive page, another service at that address) is not the agent.
   bool const healthy = response && response->result_int() >= 200 && response->result_int() < 300 &&
                        is_agent_health(response->body());
   if (auto change = observe(s, agent, healthy)) {
@@ -83,8 +81,11 @@ asio::awaitable<result<void>> remove_agent(Services& s, registry::AgentRecord co
   auto const now = s.now();
   auto removed = co_await s.store([&s, &agent, &reason, &now]() -> result<void> {
     if (!agent.deployment_id.empty()) {
-      auto d = s.stores.deployments->set_status(agent.deployment_id, registry::DeploymentStatus::stopped, reason, now);
+      auto d = s.stores.deployments->get(agent.deployment_id);
       if (!d && d.error() != registry::errc::not_found) return d.error();
+      if (d) {
+        if (auto r = apply_event(*s.stores.deployments, *d, DeploymentEvent::agent_removed, reason, now); !r) return r.error();
+      }
     }
     return s.stores.agents->remove(agent.id);
   });
@@ -131,19 +132,34 @@ asio::awaitable<result<MaintenanceReport>> run_maintenance_pass(Services& s) {
       auto list = s.stores.deployments->list(filter);
       if (!list) return list.error();
       for (auto const& d : *list) {
-        auto detail = "not running after " + std::to_string(timeout.count()) + " s";
-        if (auto r = s.stores.deployments->set_status(d.id, registry::DeploymentStatus::failed, detail, now); !r) return r.error();
-        auto agent = s.stores.agents->get(d.agent_id);
-        if (agent && agent->deployment_id == d.id) {
-          if (auto r = s.stores.agents->set_deployment(d.agent_id, ""); !r) return r.error();
-        }
-        ++failed;
+        auto const detail = "not running after " + std::to_string(timeout.count()) + " s";
+        auto moved = apply_event(*s.stores.deployments, d, DeploymentEvent::timed_out, detail, now);
+        if (!moved) return moved.error();
+        if (*moved) ++failed;
       }
     }
     return failed;
   });
   if (!stuck) co_return stuck.error();
   report.deployments_timed_out = *stuck;
+
+  // Rolling deploys with a step due (the kick after the step before it ran was lost: a restart,
+  // or no background tasks): each is looked at once per pass.
+  auto due = co_await s.store([&s]() -> result<std::set<std::string>> {
+    registry::DeploymentFilter filter;
+    filter.status = registry::DeploymentStatus::queued;
+    auto queued = s.stores.deployments->list(filter);
+    if (!queued) return queued.error();
+    std::set<std::string> rollouts;
+    for (auto const& d : *queued) rollouts.insert(d.rollout_id);
+    return rollouts;
+  });
+  if (!due) co_return due.error();
+  for (auto const& rollout_id : *due) {
+    if (auto r = co_await advance_rollout(s, rollout_id); !r) {
+      detail::log::warn("cp", "rolling deploy rollout=", rollout_id, " not advanced: ", r.error().message());
+    }
+  }
   if (report.agents_removed + report.deployments_timed_out > 0) {
     detail::log::info("cp", "maintenance nonces_purged=", report.nonces_purged, " agents_removed=",
                       report.agents_removed, " deployments_timed_out=", report.deployments_timed_out);

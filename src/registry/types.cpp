@@ -8,8 +8,8 @@ namespace {
 
 // Indexed by the enumerator's value; the stored and wire spelling of each.
 constexpr std::array<std::string_view, 3> kHealthNames = {"unknown", "up", "down"};
-constexpr std::array<std::string_view, 5> kDeploymentStatusNames = {
-    "pending", "deploying", "running", "failed", "stopped"};
+constexpr std::array<std::string_view, 6> kDeploymentStatusNames = {
+    "queued", "pending", "deploying", "running", "failed", "stopped"};
 
 }  // namespace
 

@@ -473,6 +473,71 @@ TEST_F(AgentRuntimeTest, DeployReachesTheCpThroughHeartbeatsThenLogsAndUndeploy)
   EXPECT_EQ(agent->status().workload.state, ee::agent::WorkloadState::stopped);
 }
 
+// A runtime that cannot start one image (as a failed pull or start would) and runs the others
+// with the process runtime.
+class RefusingRuntime final : public ee::agent::WorkloadRuntime {
+ public:
+  RefusingRuntime(std::shared_ptr<ee::agent::WorkloadRuntime> inner, std::string refused)
+      : inner_(std::move(inner)), refused_(std::move(refused)) {}
+  ee::result<void> run(ee::agent::WorkloadSpec const& spec) override {
+    runs_.fetch_add(1);
+    if (spec.image == refused_) {
+      (void)inner_->stop();
+      return ee::Error(ee::agent::errc::command_failed, "pull: manifest unknown");
+    }
+    return inner_->run(spec);
+  }
+  ee::result<void> stop() override { return inner_->stop(); }
+  ee::agent::WorkloadStatus status() override { return inner_->status(); }
+  std::string_view name() const noexcept override { return "refusing"; }
+  int runs() const { return runs_.load(); }
+
+ private:
+  std::shared_ptr<ee::agent::WorkloadRuntime> inner_;
+  std::string refused_;
+  std::atomic<int> runs_{0};
+};
+
+TEST_F(AgentRuntimeTest, AnUpgradeThatDoesNotStartRollsBackAndHeartbeatsSaySo) {
+  auto o = options();
+  std::string const broken = "registry.example/hello@sha256:" + std::string(64, 'c');
+  auto refusing = std::make_shared<RefusingRuntime>(o.workload, broken);
+  o.workload = refusing;
+  auto agent = start(std::move(o));
+  ASSERT_TRUE(agent->wait_registered(15s));
+  ee::api::AgentDeployRequest v1{.deployment_id = "dep-1", .app_name = "hello", .version = "1", .image = kImage};
+  ASSERT_EQ(call(*agent, bhttp::verb::post, "/api/deploy", ee::api::to_json(v1), &cp.key()).result(),
+            bhttp::status::ok);
+  ASSERT_TRUE(eventually([&] {
+    auto w = agent->status().workload;
+    return w.state == ee::agent::WorkloadState::running && w.deployment_id == "dep-1";
+  }));
+
+  ee::api::AgentDeployRequest v2{.deployment_id = "dep-2", .app_name = "hello", .version = "2", .image = broken};
+  ASSERT_EQ(call(*agent, bhttp::verb::post, "/api/deploy", ee::api::to_json(v2), &cp.key()).result(),
+            bhttp::status::ok);
+  // dep-2 does not start: dep-1 runs again, and heartbeats name dep-2 as rolled back.
+  ASSERT_TRUE(eventually([&] {
+    for (auto const& hb : cp.heartbeats())
+      if (hb.rolled_back == "dep-2" && hb.deployment_id == "dep-1" && hb.status == "running") return true;
+    return false;
+  }));
+  EXPECT_EQ(refusing->runs(), 3);
+  EXPECT_EQ(agent->status().workload.deployment_id, "dep-1");
+
+  // An undeploy forgets both: nothing is rolled back to afterwards.
+  ee::api::AgentUndeployRequest undeploy{.deployment_id = "dep-1"};
+  ASSERT_EQ(call(*agent, bhttp::verb::post, "/api/undeploy", ee::api::to_json(undeploy), &cp.key()).result(),
+            bhttp::status::ok);
+  ee::api::AgentDeployRequest v3{.deployment_id = "dep-3", .app_name = "hello", .version = "3", .image = broken};
+  ASSERT_EQ(call(*agent, bhttp::verb::post, "/api/deploy", ee::api::to_json(v3), &cp.key()).result(),
+            bhttp::status::ok);
+  ASSERT_TRUE(eventually([&] { return refusing->runs() == 4; }));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(refusing->runs(), 4) << "no rollback after an undeploy";
+  EXPECT_NE(agent->status().workload.state, ee::agent::WorkloadState::running);
+}
+
 TEST_F(AgentRuntimeTest, LogsAndStatsAnswerTheirQueries) {
   auto agent = start(options());
   ASSERT_TRUE(agent->wait_registered(15s));

@@ -283,6 +283,9 @@ inline void expect_same(Deployment const& got, Deployment const& want) {
   EXPECT_EQ(got.requested_by, want.requested_by);
   EXPECT_EQ(nanos(got.created_at), nanos(want.created_at));
   EXPECT_EQ(nanos(got.updated_at), nanos(want.updated_at));
+  EXPECT_EQ(got.replaces, want.replaces);
+  EXPECT_EQ(got.rollout_id, want.rollout_id);
+  EXPECT_EQ(got.rollout_step, want.rollout_step);
 }
 
 template <class Record>
@@ -1114,13 +1117,16 @@ REGISTER_TYPED_TEST_SUITE_P(AppStoreConformance, CreateStoresTheAppAndItsFirstVe
 TYPED_TEST_SUITE_P(DeploymentStoreConformance);
 
 TYPED_TEST_P(DeploymentStoreConformance, InsertThenGetRoundTripsEveryFieldAndStatus) {
-  DeploymentStatus const statuses[] = {DeploymentStatus::pending, DeploymentStatus::deploying,
-                                       DeploymentStatus::running, DeploymentStatus::failed,
-                                       DeploymentStatus::stopped};
+  DeploymentStatus const statuses[] = {DeploymentStatus::queued,  DeploymentStatus::pending,
+                                       DeploymentStatus::deploying, DeploymentStatus::running,
+                                       DeploymentStatus::failed,  DeploymentStatus::stopped};
   int i = 0;
   for (auto status : statuses) {
     auto d = make_deployment("d-" + std::to_string(i), "a-1", "hello", seconds_after(base_time(), i));
     d.status = status;
+    d.replaces = i % 2 == 0 ? "" : "d-older-" + std::to_string(i);
+    d.rollout_id = i % 3 == 0 ? "" : "rollout-" + std::to_string(i);
+    d.rollout_step = i;
     d.detail = "pull failed: manifest unknown — “quoted”";
     d.updated_at = at_nanos(nanos(d.created_at) + 1'000 * i + 7);
     ++i;
@@ -1316,6 +1322,120 @@ TYPED_TEST_P(DeploymentStoreConformance, ConcurrentInsertsFromManyThreadsAreAllL
   EXPECT_EQ(this->deployments().list({.agent_id = "a-3"}).value().size(), std::size_t{kPerThread});
 }
 
+TYPED_TEST_P(DeploymentStoreConformance, InsertHoldingClaimsTheAgentAndInsertsInOneTransaction) {
+  ASSERT_TRUE(ok(this->agents().insert(make_agent("a-1", "vm-1", base_time()))));
+  auto first = make_deployment("d-1", "a-1", "hello", base_time());
+  auto inserted = this->deployments().insert_holding(first, "");
+  ASSERT_TRUE(ok(inserted));
+  expect_same(*inserted, first);
+  EXPECT_EQ(this->agents().get("a-1").value().deployment_id, "d-1");
+  // The agent holds d-1, not nothing: the second neither claims it nor is recorded.
+  auto second = make_deployment("d-2", "a-1", "hello", base_time());
+  EXPECT_TRUE(fails_with(this->deployments().insert_holding(second, ""), errc::conflict));
+  EXPECT_TRUE(fails_with(this->deployments().get("d-2"), errc::not_found));
+  EXPECT_EQ(this->agents().get("a-1").value().deployment_id, "d-1");
+  // An upgrade names what the agent holds.
+  second.replaces = "d-1";
+  ASSERT_TRUE(ok(this->deployments().insert_holding(second, "d-1")));
+  EXPECT_EQ(this->agents().get("a-1").value().deployment_id, "d-2");
+  // An unknown agent: nothing recorded.
+  EXPECT_TRUE(fails_with(this->deployments().insert_holding(make_deployment("d-3", "a-9", "hello", base_time()), ""),
+                         errc::not_found));
+  EXPECT_TRUE(fails_with(this->deployments().get("d-3"), errc::not_found));
+  // A duplicate id: the agent's claim is rolled back with it.
+  ASSERT_TRUE(ok(this->agents().insert(make_agent("a-2", "vm-2", base_time()))));
+  EXPECT_TRUE(fails_with(this->deployments().insert_holding(make_deployment("d-1", "a-2", "hello", base_time()), ""),
+                         errc::conflict));
+  EXPECT_EQ(this->agents().get("a-2").value().deployment_id, "");
+}
+
+TYPED_TEST_P(DeploymentStoreConformance, ConcurrentInsertHoldingHasExactlyOneWinner) {
+  constexpr int kThreads = 8;
+  ASSERT_TRUE(ok(this->agents().insert(make_agent("a-1", "vm-1", base_time()))));
+  std::atomic<int> wins{0};
+  std::atomic<int> conflicts{0};
+  run_threads(kThreads, [&](int t) {
+    auto r = this->deployments().insert_holding(make_deployment("d-" + std::to_string(t), "a-1", "hello", base_time()), "");
+    if (r) {
+      ++wins;
+    } else if (r.error() == errc::conflict) {
+      ++conflicts;
+    }
+  });
+  EXPECT_EQ(wins.load(), 1);
+  EXPECT_EQ(conflicts.load(), kThreads - 1);
+  EXPECT_EQ(this->deployments().list().value().size(), 1u);
+}
+
+TYPED_TEST_P(DeploymentStoreConformance, SetStatusIfMovesTheAgentsHoldOnlyWhileItHoldsTheDeployment) {
+  ASSERT_TRUE(ok(this->agents().insert(make_agent("a-1", "vm-1", base_time()))));
+  auto old = make_deployment("old", "a-1", "hello", base_time());
+  old.status = DeploymentStatus::running;
+  ASSERT_TRUE(ok(this->deployments().insert(old)));
+  auto next = make_deployment("new", "a-1", "hello", base_time());
+  next.replaces = "old";
+  ASSERT_TRUE(ok(this->deployments().insert_holding(next, "")));
+  auto const when = seconds_after(base_time(), 5);
+  // hand_back: the agent holds what the deployment replaced.
+  ASSERT_TRUE(ok(this->deployments().set_status_if("new", DeploymentStatus::pending, DeploymentStatus::failed, "x",
+                                                   when, AgentHold::hand_back)));
+  EXPECT_EQ(this->agents().get("a-1").value().deployment_id, "old");
+  // release of a deployment the agent does not hold: the status moves, the agent keeps "old".
+  auto other = make_deployment("other", "a-1", "hello", base_time());
+  ASSERT_TRUE(ok(this->deployments().insert(other)));
+  ASSERT_TRUE(ok(this->deployments().set_status_if("other", DeploymentStatus::pending, DeploymentStatus::failed, "y",
+                                                   when, AgentHold::release)));
+  EXPECT_EQ(this->agents().get("a-1").value().deployment_id, "old");
+  // keep: nothing; release of the held one: idle.
+  ASSERT_TRUE(ok(this->deployments().set_status_if("old", DeploymentStatus::running, DeploymentStatus::running, "",
+                                                   when, AgentHold::keep)));
+  EXPECT_EQ(this->agents().get("a-1").value().deployment_id, "old");
+  ASSERT_TRUE(ok(this->deployments().set_status_if("old", DeploymentStatus::running, DeploymentStatus::stopped, "",
+                                                   when, AgentHold::release)));
+  EXPECT_EQ(this->agents().get("a-1").value().deployment_id, "");
+  // A lost compare-and-set moves no hold either.
+  ASSERT_TRUE(ok(this->agents().set_deployment("a-1", "old")));
+  EXPECT_TRUE(fails_with(this->deployments().set_status_if("old", DeploymentStatus::running, DeploymentStatus::failed,
+                                                           "", when, AgentHold::release),
+                         errc::conflict));
+  EXPECT_EQ(this->agents().get("a-1").value().deployment_id, "old");
+}
+
+TYPED_TEST_P(DeploymentStoreConformance, StartQueuedClaimsTheAgentOrChangesNothing) {
+  ASSERT_TRUE(ok(this->agents().insert(make_agent("a-1", "vm-1", base_time()))));
+  auto step = make_deployment("s-1", "a-1", "hello", base_time());
+  step.status = DeploymentStatus::queued;
+  step.rollout_id = "r-1";
+  step.rollout_step = 1;
+  ASSERT_TRUE(ok(this->deployments().insert(step)));
+  ASSERT_TRUE(ok(this->agents().set_deployment("a-1", "running-one")));
+  // The agent holds another than the caller saw: the step stays queued.
+  EXPECT_TRUE(fails_with(this->deployments().start_queued("s-1", "", base_time()), errc::conflict));
+  EXPECT_EQ(to_string(this->deployments().get("s-1").value().status), "queued");
+  EXPECT_EQ(this->agents().get("a-1").value().deployment_id, "running-one");
+  auto const when = seconds_after(base_time(), 3);
+  auto started = this->deployments().start_queued("s-1", "running-one", when);
+  ASSERT_TRUE(ok(started));
+  EXPECT_EQ(to_string(started->status), "pending");
+  EXPECT_EQ(started->replaces, "running-one");
+  EXPECT_EQ(nanos(started->updated_at), nanos(when));
+  EXPECT_EQ(this->agents().get("a-1").value().deployment_id, "s-1");
+  // Not queued any more.
+  EXPECT_TRUE(fails_with(this->deployments().start_queued("s-1", "s-1", base_time()), errc::conflict));
+  EXPECT_TRUE(fails_with(this->deployments().start_queued("missing", "", base_time()), errc::not_found));
+}
+
+TYPED_TEST_P(DeploymentStoreConformance, ListFiltersByRollout) {
+  for (int i = 0; i < 4; ++i) {
+    auto d = make_deployment("d-" + std::to_string(i), "a-1", "hello", seconds_after(base_time(), i));
+    d.rollout_id = i % 2 == 0 ? "r-even" : "";
+    d.rollout_step = i;
+    ASSERT_TRUE(ok(this->deployments().insert(d)));
+  }
+  EXPECT_EQ(ids_of(this->deployments().list({.rollout_id = "r-even"}).value()), (std::vector<std::string>{"d-2", "d-0"}));
+  EXPECT_TRUE(this->deployments().list({.rollout_id = "r-none"}).value().empty());
+}
+
 REGISTER_TYPED_TEST_SUITE_P(DeploymentStoreConformance, InsertThenGetRoundTripsEveryFieldAndStatus,
                             InsertOfExistingIdConflicts, GetOfUnknownIdIsNotFound,
                             ListIsNewestFirstThenById, ListFiltersByAgent, ListFiltersByApp,
@@ -1323,7 +1443,11 @@ REGISTER_TYPED_TEST_SUITE_P(DeploymentStoreConformance, InsertThenGetRoundTripsE
                             ListAppliesLimitAfterFiltering, ListCombinesFilters,
                             SetStatusSetsStatusDetailAndTime, SetStatusOfUnknownIdIsNotFound,
                             SetStatusIfIsCompareAndSet, ConcurrentSetStatusIfHasExactlyOneWinner,
-                            ConcurrentInsertsFromManyThreadsAreAllListed);
+                            ConcurrentInsertsFromManyThreadsAreAllListed,
+                            InsertHoldingClaimsTheAgentAndInsertsInOneTransaction,
+                            ConcurrentInsertHoldingHasExactlyOneWinner,
+                            SetStatusIfMovesTheAgentsHoldOnlyWhileItHoldsTheDeployment,
+                            StartQueuedClaimsTheAgentOrChangesNothing, ListFiltersByRollout);
 
 // --- BootstrapTokenStore -----------------------------------------------------------------------
 

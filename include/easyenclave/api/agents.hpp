@@ -94,6 +94,9 @@ struct HeartbeatRequest {
   std::string status{};           ///< workload state: "idle", "pulling", "running", "failed", ...
   std::string image_digest{};     ///< of the running workload; empty when none
   std::string deployment_id{};    ///< the deployment the workload belongs to; empty when none
+  /// A deployment that did not start, after which the agent went back to the one it replaced
+  /// (which `deployment_id` then names); kept until the next deploy or undeploy.
+  std::string rolled_back{};
   /// Fresh evidence, sent when the CP asked for it (HeartbeatResponse::attestation_due).
   std::string nonce{};
   std::string intel_ta_token{};

@@ -92,6 +92,7 @@ class AppStore {
 
 struct DeploymentFilter {
   std::optional<std::string> agent_id{};
+  std::optional<std::string> rollout_id{};
   std::optional<std::string> app_name{};
   std::optional<DeploymentStatus> status{};
   std::optional<TimePoint> updated_before{};  ///< updated_at strictly before this
@@ -99,10 +100,27 @@ struct DeploymentFilter {
   std::size_t offset = 0;  ///< rows skipped first, in the listing's order (for paging)
 };
 
+/// What a deployment's status change does to the deployment its agent holds, in the same
+/// transaction. Applied only while the agent holds that deployment: an agent a newer deploy has
+/// claimed since keeps what it holds.
+enum class AgentHold {
+  keep,       ///< nothing
+  release,    ///< the agent holds nothing afterwards
+  hand_back,  ///< the agent holds the deployment's `replaces` again (nothing when that is "")
+};
+
+/// Deployments. An implementation shares its database with the AgentStore of the same Stores:
+/// the methods that move an agent's `deployment_id` along with a deployment do both in one
+/// transaction, so a crash never leaves an agent claimed by a deployment that has no record.
 class DeploymentStore {
  public:
   virtual ~DeploymentStore() = default;
   virtual result<Deployment> insert(Deployment const& d) = 0;  ///< errc::conflict on a duplicate id
+  /// Inserts `d` and has its agent hold it, in one transaction, if the agent holds `held_now`
+  /// now ("" for an idle agent; for an upgrade, the deployment `d.replaces`): the compare-and-set
+  /// that keeps two deploys racing for one agent from both winning. errc::not_found when the
+  /// agent is absent; errc::conflict when it holds another deployment, or on a duplicate id.
+  virtual result<Deployment> insert_holding(Deployment const& d, std::string const& held_now) = 0;
   virtual result<Deployment> get(std::string const& id) = 0;   ///< errc::not_found
   /// Newest first (created_at descending, then id).
   virtual result<std::vector<Deployment>> list(DeploymentFilter const& filter = {}) = 0;
@@ -110,11 +128,17 @@ class DeploymentStore {
   virtual result<Deployment> set_status(std::string const& id, DeploymentStatus status,
                                         std::string const& detail, TimePoint at) = 0;
   /// Sets status, detail and updated_at only if the status is `expected` now (compare-and-set,
-  /// so a background pass never overwrites what a concurrent request decided).
-  /// errc::not_found; errc::conflict when the status is another.
+  /// so a background pass never overwrites what a concurrent request decided), and applies
+  /// `hold` to its agent in the same transaction. errc::not_found; errc::conflict when the
+  /// status is another.
   virtual result<Deployment> set_status_if(std::string const& id, DeploymentStatus expected,
                                            DeploymentStatus status, std::string const& detail,
-                                           TimePoint at) = 0;
+                                           TimePoint at, AgentHold hold = AgentHold::keep) = 0;
+  /// Starts a queued deployment: `queued` becomes `pending`, `replaces` becomes `held_now`, and
+  /// its agent holds it if the agent holds `held_now` now; all in one transaction.
+  /// errc::not_found; errc::conflict when it is not queued or the agent holds another.
+  virtual result<Deployment> start_queued(std::string const& id, std::string const& held_now,
+                                          TimePoint at) = 0;
 };
 
 class BootstrapTokenStore {

@@ -127,8 +127,10 @@ struct SettingRow {
   TimePoint updated_at{};
 };
 
-/// Deployment lifecycle: pending → deploying → running | failed, then stopped.
-enum class DeploymentStatus { pending, deploying, running, failed, stopped };
+/// Deployment lifecycle: queued (a later step of a rolling deploy) → pending → deploying →
+/// running, and failed or stopped from any of them. Which event moves which status is one table,
+/// the control plane's deployment lifecycle (docs/api.md, "Deployments").
+enum class DeploymentStatus { queued, pending, deploying, running, failed, stopped };
 std::string_view to_string(DeploymentStatus s) noexcept;
 std::optional<DeploymentStatus> parse_deployment_status(std::string_view text) noexcept;
 
@@ -143,6 +145,13 @@ struct Deployment {
   std::string requested_by{};  ///< the repository (or "admin") that asked for it
   TimePoint created_at{};
   TimePoint updated_at{};
+  /// The deployment of the same app this one upgrades on its agent ("" when the agent was idle):
+  /// it runs until this one does, and the agent goes back to it when this one fails to start.
+  std::string replaces{};
+  /// The deployments of one rolling deploy share it and run one at a time, in `rollout_step`
+  /// order ("" for a deploy to one agent).
+  std::string rollout_id{};
+  std::int64_t rollout_step = 0;
 };
 
 }  // namespace ee::registry

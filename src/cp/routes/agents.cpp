@@ -7,6 +7,7 @@
 //   GET  /agents/{id}, /agents/{id}/attestation
 //   GET  /agents/{id}/logs       (owner's GitHub OIDC or admin) -> the agent's /api/logs
 //   POST /agents/{id}/undeploy   (owner's GitHub OIDC or admin)
+#include "cp/deployments.hpp"
 #include "cp/routes/routes.hpp"
 
 #include <easyenclave/cp/error.hpp>
@@ -337,17 +338,33 @@ asio::awaitable<result<void>> reattest(Services& s, registry::AgentRecord const&
   co_return result<void>{};
 }
 
-// Moves the agent's deployment along with what the heartbeat reports.
+// Moves the agent's deployment along with what the heartbeat reports; a step of a rolling deploy
+// that now runs lets the next one start.
 asio::awaitable<result<void>> reconcile(Services& s, registry::AgentRecord const& agent,
                                         api::HeartbeatRequest const& hb) {
-  if (agent.deployment_id.empty() || hb.deployment_id != agent.deployment_id) co_return result<void>{};
+  if (agent.deployment_id.empty()) co_return result<void>{};
+  if (hb.deployment_id != agent.deployment_id && hb.rolled_back != agent.deployment_id) co_return result<void>{};
   auto const now = s.now();
-  co_return co_await s.store([&s, &agent, &hb, &now]() -> result<void> {
+  WorkloadReport const report{hb.deployment_id, hb.status, hb.image_digest, hb.rolled_back};
+  auto moved = co_await s.store([&s, &agent, &report, &now]() -> result<std::optional<registry::Deployment>> {
     auto d = s.stores.deployments->get(agent.deployment_id);
-    if (!d) return d.error() == registry::errc::not_found ? s.stores.agents->set_deployment(agent.id, "") : d.error();
-    if (auto r = apply_workload_report(s, agent, *d, hb.status, hb.image_digest, now); !r) return r.error();
-    return {};
+    if (!d) {
+      if (d.error() != registry::errc::not_found) return d.error();
+      // A claim without a record (a CP stopped in between): free the agent.
+      if (auto r = s.stores.agents->release_deployment(agent.id, agent.deployment_id);
+          !r && r.error() != registry::errc::conflict && r.error() != registry::errc::not_found) {
+        return r.error();
+      }
+      return std::optional<registry::Deployment>();
+    }
+    return apply_workload_report(s, agent, *d, report, now);
   });
+  if (!moved) co_return moved.error();
+  if (*moved && (*moved)->status == registry::DeploymentStatus::running && !(*moved)->rollout_id.empty() &&
+      s.kick_rollout) {
+    s.kick_rollout((*moved)->rollout_id);
+  }
+  co_return result<void>{};
 }
 
 // The rule (agent_self) verified the signature with the key of the agent it read.
@@ -479,26 +496,8 @@ Reply agent_logs(http::RequestContext& ctx, Services& s, Caller const& caller) {
 
 // The rule (owner_of_agent_or_admin) read the agent and checked its owner.
 Reply undeploy(http::RequestContext&, Services& s, Caller const& caller) {
-  auto const* agent = &caller.agent.value();
-  auto const who = caller.name();
-  if (agent->deployment_id.empty()) {
-    co_return Error(errc::deployment_not_active, "agent " + agent->id + " holds no deployment");
-  }
-  api::AgentUndeployRequest request{agent->deployment_id};
-  auto response = co_await call_agent(s, *agent, bhttp::verb::post, "/api/undeploy", api::to_json(request));
-  if (!response) co_return response.error();
-  // Shape only: an agent answers with what it stopped, which may be an older deployment.
-  if (auto answer = read_deploy_answer(*response, "", agent->id); !answer) co_return answer.error();
-  auto const now = s.now();
-  auto stopped = co_await s.store([&s, &agent = *agent, &now, &by = who]() -> result<registry::Deployment> {
-    auto d = s.stores.deployments->set_status(agent.deployment_id, registry::DeploymentStatus::stopped,
-                                              "undeployed by " + by, now);
-    if (!d) return d.error();
-    if (auto r = s.stores.agents->set_deployment(agent.id, ""); !r) return r.error();
-    return d;
-  });
+  auto stopped = co_await cp::undeploy(s, caller.agent.value(), caller.name());
   if (!stopped) co_return stopped.error();
-  detail::log::info("cp", "undeployed deployment=", stopped->id, " agent=", agent->id, " by=", who);
   co_return json(deployment_json(*stopped));
 }
 

@@ -12,7 +12,7 @@
 
 namespace ee::registry::sqlite {
 
-inline constexpr std::array<char const*, 3> kMigrations = {
+inline constexpr std::array<char const*, 4> kMigrations = {
     // 1: agents, trusted measurements, apps with versions, deployments.
     R"sql(
 CREATE TABLE agents (
@@ -133,6 +133,13 @@ CREATE TABLE settings (
   updated_by TEXT    NOT NULL,
   updated_at INTEGER NOT NULL
 );
+)sql",
+    // 4: upgrades (the deployment one replaces) and rolling deploys.
+    R"sql(
+ALTER TABLE deployments ADD COLUMN replaces TEXT NOT NULL DEFAULT '';
+ALTER TABLE deployments ADD COLUMN rollout_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE deployments ADD COLUMN rollout_step INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX deployments_by_rollout ON deployments (rollout_id, rollout_step) WHERE rollout_id <> '';
 )sql",
 };
 

@@ -26,7 +26,7 @@ namespace ee::registry::sqlite::sql {
   "published_at"
 #define EE_DEPLOYMENT_COLUMNS                                                                  \
   "id, app_name, version, agent_id, image, status, detail, requested_by, created_at, "        \
-  "updated_at"
+  "updated_at, replaces, rollout_id, rollout_step"
 
 // --- agents ----------------------------------------------------------------------------------
 
@@ -74,6 +74,10 @@ inline constexpr char kClaimAgent[] =
 // The compare-and-set of a release: changes nothing unless the agent holds that deployment.
 inline constexpr char kReleaseAgent[] =
     "UPDATE agents SET deployment_id = '' WHERE id = ? AND deployment_id = ? AND deployment_id <> ''";
+// The compare-and-set every move of a deployment along with its agent uses: changes nothing
+// unless the agent holds the expected deployment ("" for none).
+inline constexpr char kMoveAgentHolding[] =
+    "UPDATE agents SET deployment_id = ? WHERE id = ? AND deployment_id = ?";
 inline constexpr char kSelectAgentDeployment[] = "SELECT deployment_id FROM agents WHERE id = ?";
 inline constexpr char kDeleteAgent[] = "DELETE FROM agents WHERE id = ?";
 
@@ -133,11 +137,12 @@ inline constexpr char kPurgeBootstrapTokens[] =
 // --- deployments -------------------------------------------------------------------------------
 
 inline constexpr char kInsertDeployment[] =
-    "INSERT INTO deployments (" EE_DEPLOYMENT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "INSERT INTO deployments (" EE_DEPLOYMENT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 inline constexpr char kSelectDeployment[] =
     "SELECT " EE_DEPLOYMENT_COLUMNS " FROM deployments WHERE id = ?";
 inline constexpr char kSelectDeployments[] = "SELECT " EE_DEPLOYMENT_COLUMNS " FROM deployments";
 inline constexpr char kDeploymentWhereAgent[] = "agent_id = ?";
+inline constexpr char kDeploymentWhereRollout[] = "rollout_id = ?";
 inline constexpr char kDeploymentWhereApp[] = "app_name = ?";
 inline constexpr char kDeploymentWhereStatus[] = "status = ?";
 inline constexpr char kDeploymentWhereUpdatedBefore[] = "updated_at < ?";
@@ -146,6 +151,9 @@ inline constexpr char kSetDeploymentStatus[] =
     "UPDATE deployments SET status = ?, detail = ?, updated_at = ? WHERE id = ?";
 inline constexpr char kSetDeploymentStatusIf[] =
     "UPDATE deployments SET status = ?, detail = ?, updated_at = ? WHERE id = ? AND status = ?";
+inline constexpr char kStartQueuedDeployment[] =
+    "UPDATE deployments SET status = 'pending', replaces = ?, detail = '', updated_at = ? "
+    "WHERE id = ? AND status = 'queued'";
 inline constexpr char kSelectDeploymentStatus[] = "SELECT status FROM deployments WHERE id = ?";
 
 // SQLite takes OFFSET only after a LIMIT; a negative LIMIT means none.

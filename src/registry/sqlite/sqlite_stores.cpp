@@ -189,6 +189,25 @@ result<std::string> held_deployment(Connection& c, std::string const& id) {
   return q->text(0);
 }
 
+std::string what_is_held(std::string const& deployment_id) {
+  return deployment_id.empty() ? "no deployment" : "deployment '" + deployment_id + "'";
+}
+
+// Moves agent `id` from holding `expected` to holding `next` (compare-and-set): not_found when
+// there is no such agent, conflict when it holds something else.
+result<void> move_holding(Connection& c, std::string const& id, std::string const& expected, std::string const& next) {
+  {
+    auto q = c.query(sql::kMoveAgentHolding);
+    if (!q) return q.error();
+    q->bind_text(next).bind_text(id).bind_text(expected);
+    if (auto done = q->run(); !done) return done.error();
+    if (q->changes() == 1) return {};
+  }
+  auto held = held_deployment(c, id);
+  if (!held) return held.error();
+  return Error(errc::conflict, "agent '" + id + "' holds " + what_is_held(*held) + ", not " + what_is_held(expected));
+}
+
 class SqliteAgentStore final : public AgentStore {
  public:
   explicit SqliteAgentStore(std::shared_ptr<Database> db) : db_(std::move(db)) {}
@@ -592,6 +611,9 @@ result<Deployment> read_deployment(Query& q) {
   d.requested_by = q.text(7);
   d.created_at = q.time(8);
   d.updated_at = q.time(9);
+  d.replaces = q.text(10);
+  d.rollout_id = q.text(11);
+  d.rollout_step = q.integer(12);
   if (auto row = q.check_row(); !row) return row.error();
   auto parsed = parse_deployment_status(status);
   if (!parsed) return Error(errc::store_corrupt, "column 'status' holds an unknown value");
@@ -611,21 +633,14 @@ class SqliteDeploymentStore final : public DeploymentStore {
   explicit SqliteDeploymentStore(std::shared_ptr<Database> db) : db_(std::move(db)) {}
 
   result<Deployment> insert(Deployment const& d) override {
-    return db_->write("insert deployment", [&](Connection& c) -> result<Deployment> {
-      auto q = c.query(sql::kInsertDeployment);
-      if (!q) return q.error();
-      q->bind_text(d.id)
-          .bind_text(d.app_name)
-          .bind_text(d.version)
-          .bind_text(d.agent_id)
-          .bind_text(d.image)
-          .bind_text(to_string(d.status))
-          .bind_text(d.detail)
-          .bind_text(d.requested_by)
-          .bind_time(d.created_at)
-          .bind_time(d.updated_at);
-      if (auto done = q->run(); !done) return done.error();
-      return d;
+    return db_->write("insert deployment", [&](Connection& c) { return insert_row(c, d); });
+  }
+
+  result<Deployment> insert_holding(Deployment const& d, std::string const& held_now) override {
+    return db_->write("insert deployment holding its agent", [&](Connection& c) -> result<Deployment> {
+      // Both or neither: a failure returns before COMMIT and the transaction rolls back.
+      if (auto r = move_holding(c, d.agent_id, held_now, d.id); !r) return r.error();
+      return insert_row(c, d);
     });
   }
 
@@ -642,6 +657,7 @@ class SqliteDeploymentStore final : public DeploymentStore {
     std::string text = sql::kSelectDeployments;
     bool first = true;
     if (filter.agent_id) append_condition(text, first, sql::kDeploymentWhereAgent);
+    if (filter.rollout_id) append_condition(text, first, sql::kDeploymentWhereRollout);
     if (filter.app_name) append_condition(text, first, sql::kDeploymentWhereApp);
     if (filter.status) append_condition(text, first, sql::kDeploymentWhereStatus);
     if (filter.updated_before) append_condition(text, first, sql::kDeploymentWhereUpdatedBefore);
@@ -652,6 +668,7 @@ class SqliteDeploymentStore final : public DeploymentStore {
       auto q = c.query(text);
       if (!q) return q.error();
       if (filter.agent_id) q->bind_text(*filter.agent_id);
+      if (filter.rollout_id) q->bind_text(*filter.rollout_id);
       if (filter.app_name) q->bind_text(*filter.app_name);
       if (filter.status) q->bind_text(to_string(*filter.status));
       if (filter.updated_before) q->bind_time(*filter.updated_before);
@@ -682,7 +699,7 @@ class SqliteDeploymentStore final : public DeploymentStore {
 
   result<Deployment> set_status_if(std::string const& id, DeploymentStatus expected,
                                    DeploymentStatus status, std::string const& detail,
-                                   TimePoint at) override {
+                                   TimePoint at, AgentHold hold) override {
     return db_->write("set deployment status if", [&](Connection& c) -> result<Deployment> {
       {
         auto q = c.query(sql::kSetDeploymentStatusIf);
@@ -693,25 +710,75 @@ class SqliteDeploymentStore final : public DeploymentStore {
             .bind_text(id)
             .bind_text(to_string(expected));
         if (auto done = q->run(); !done) return done.error();
-        if (q->changes() == 0) {
-          auto current = c.query(sql::kSelectDeploymentStatus);
-          if (!current) return current.error();
-          current->bind_text(id);
-          auto row = current->step();
-          if (!row) return row.error();
-          if (!*row) return not_found("no deployment with id '" + id + "'");
-          return Error(errc::conflict, "deployment '" + id + "' is " + current->text(0) + ", not " +
-                                           std::string(to_string(expected)));
-        }
+        if (q->changes() == 0) return status_conflict(c, id, expected);
       }
-      auto q = c.query(sql::kSelectDeployment);
-      if (!q) return q.error();
-      q->bind_text(id);
-      return read_one_deployment(*q, id);
+      auto d = select_one(c, id);
+      if (!d || hold == AgentHold::keep) return d;
+      auto const next = hold == AgentHold::hand_back ? d->replaces : std::string();
+      if (auto r = move_holding(c, d->agent_id, d->id, next); !r) {
+        // The agent is gone or holds another deployment: nothing of this one to hand on.
+        if (r.error() != errc::conflict && r.error() != errc::not_found) return r.error();
+      }
+      return d;
+    });
+  }
+
+  result<Deployment> start_queued(std::string const& id, std::string const& held_now, TimePoint at) override {
+    return db_->write("start queued deployment", [&](Connection& c) -> result<Deployment> {
+      {
+        auto q = c.query(sql::kStartQueuedDeployment);
+        if (!q) return q.error();
+        q->bind_text(held_now).bind_time(at).bind_text(id);
+        if (auto done = q->run(); !done) return done.error();
+        if (q->changes() == 0) return status_conflict(c, id, DeploymentStatus::queued);
+      }
+      auto d = select_one(c, id);
+      if (!d) return d;
+      if (auto r = move_holding(c, d->agent_id, held_now, d->id); !r) return r.error();
+      return d;
     });
   }
 
  private:
+  static result<Deployment> insert_row(Connection& c, Deployment const& d) {
+    auto q = c.query(sql::kInsertDeployment);
+    if (!q) return q.error();
+    q->bind_text(d.id)
+        .bind_text(d.app_name)
+        .bind_text(d.version)
+        .bind_text(d.agent_id)
+        .bind_text(d.image)
+        .bind_text(to_string(d.status))
+        .bind_text(d.detail)
+        .bind_text(d.requested_by)
+        .bind_time(d.created_at)
+        .bind_time(d.updated_at)
+        .bind_text(d.replaces)
+        .bind_text(d.rollout_id)
+        .bind_int(d.rollout_step);
+    if (auto done = q->run(); !done) return done.error();
+    return d;
+  }
+
+  static result<Deployment> select_one(Connection& c, std::string const& id) {
+    auto q = c.query(sql::kSelectDeployment);
+    if (!q) return q.error();
+    q->bind_text(id);
+    return read_one_deployment(*q, id);
+  }
+
+  // Why a compare-and-set of `id`'s status from `expected` changed nothing.
+  static Error status_conflict(Connection& c, std::string const& id, DeploymentStatus expected) {
+    auto current = c.query(sql::kSelectDeploymentStatus);
+    if (!current) return current.error();
+    current->bind_text(id);
+    auto row = current->step();
+    if (!row) return row.error();
+    if (!*row) return not_found("no deployment with id '" + id + "'");
+    return Error(errc::conflict, "deployment '" + id + "' is " + current->text(0) + ", not " +
+                                     std::string(to_string(expected)));
+  }
+
   std::shared_ptr<Database> db_;
 };
 
