@@ -109,30 +109,55 @@ struct Services {
   }
 };
 
-// --- evidence (evidence.cpp) -----------------------------------------------------------------------
+// --- the attestation gate (attestation_gate.cpp) ----------------------------------------------------
 
-/// The appraisal of `evidence`, bound to what it must be bound to: verifies the quote locally or
-/// the ITA token (as the policy allows), then checks that the verified report data begins with
-/// `nonce_bytes` (when given) and that bytes 32..64 are SHA-256 of `key` (when given).
-/// Errors: cp::errc::evidence_missing, appraiser_not_allowed, attestation_failed (with the
-/// verifier's reason), nonce_not_bound, key_not_bound, and upstream failures of key sets and
-/// collateral.
-boost::asio::awaitable<result<tdx::Appraisal>> appraise(Services& services, Evidence const& evidence,
-                                                       std::span<std::uint8_t const> nonce_bytes,
-                                                       std::optional<api::PublicKey> const& key);
+/// Evidence that passed the gate. It holds the nonce the evidence used: `consume()` keeps it used;
+/// a pass dropped without it makes the nonce usable again, so a nonce is spent only by a
+/// registration or re-attestation that succeeds (a later step failing leaves the agent free to
+/// retry with the same challenge). Move-only.
+class AttestationPass {
+ public:
+  AttestationPass(Services& services, std::optional<NonceTable::Entry> nonce, tdx::Appraisal appraisal,
+                  std::vector<PolicyWarning> warnings);
+  AttestationPass(AttestationPass&& other) noexcept;
+  AttestationPass& operator=(AttestationPass&&) = delete;
+  AttestationPass(AttestationPass const&) = delete;
+  AttestationPass& operator=(AttestationPass const&) = delete;
+  ~AttestationPass();
+
+  tdx::Appraisal const& appraisal() const noexcept { return appraisal_; }
+  /// The stored form of the appraisal.
+  registry::AttestationRecord const& record() const noexcept { return record_; }
+  /// What the policy tolerated (to log).
+  std::vector<PolicyWarning> const& warnings() const noexcept { return warnings_; }
+  /// Keeps the nonce used: the operation the evidence was for has succeeded.
+  void consume() noexcept { nonce_.reset(); }
+
+ private:
+  Services* services_;
+  std::optional<NonceTable::Entry> nonce_;
+  tdx::Appraisal appraisal_;
+  registry::AttestationRecord record_;
+  std::vector<PolicyWarning> warnings_;
+};
+
+/// The one gate registration and re-attestation pass through, in this order:
+///   1. the nonce: taken per the nonce mode, reserved for `vm_name` when it was issued for one;
+///   2. the appraisal: the quote verified locally or the ITA token, as the policy allows;
+///   3. the binding: the verified report data begins with the nonce and carries SHA-256 of `key`
+///      (when given) in bytes 32..64;
+///   4. the judgement: the trusted measurements and the policy for an agent of `node_size`.
+/// Errors: those of each step (cp::errc::unknown_nonce, nonce_expired, nonce_for_other_vm,
+/// evidence_missing, appraiser_not_allowed, attestation_failed, nonce_not_bound, key_not_bound,
+/// the policy's codes, upstream failures of key sets and collateral); after any of them the
+/// nonce is usable again.
+boost::asio::awaitable<result<AttestationPass>> pass_attestation_gate(Services& services, Evidence const& evidence,
+                                                                      std::string const& vm_name,
+                                                                      std::optional<api::PublicKey> const& key,
+                                                                      std::string const& node_size);
 
 /// The stored form of an appraisal.
 registry::AttestationRecord attestation_record(tdx::Appraisal const& appraisal);
-
-/// Takes the nonce of `evidence` per the nonce mode: the taken entry (to put back when a later
-/// step fails), or nullopt when the mode lets the evidence go without one.
-result<std::optional<NonceTable::Entry>> take_nonce(Services& services, std::string const& nonce,
-                                                    std::string const& vm_name);
-
-/// The trusted measurements and the policy verdict for `appraisal` of an agent of `node_size`.
-boost::asio::awaitable<result<std::vector<PolicyWarning>>> judge_appraisal(Services& services,
-                                                                           tdx::Appraisal const& appraisal,
-                                                                           std::string node_size);
 
 // --- bootstrap tokens (bootstrap_tokens.cpp) -------------------------------------------------------
 

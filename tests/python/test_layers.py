@@ -47,3 +47,28 @@ def test_an_unreadable_table_is_an_error_not_a_pass(tmp_path: Path) -> None:
     done = run(root)
     assert done.returncode == 2
     assert "unknown modules" in done.stderr
+
+
+def test_a_control_plane_write_outside_its_files_is_named(tmp_path: Path) -> None:
+    root = _mini_repo(tmp_path)
+    (root / "src/cp/routes").mkdir(parents=True)
+    (root / "src/cp/deployment_lifecycle.cpp").write_text(
+        "auto r = deployments.set_status_if(d.id, d.status, t->to, detail, now, t->hold);\n")
+    (root / "src/cp/routes/deploy.cpp").write_text("auto d = s.stores.deployments->get(id);\n")
+    assert run(root).returncode == 0
+    (root / "src/cp/routes/deploy.cpp").write_text(
+        "// set_status_if( in a comment is not a call\n"
+        "auto d = s.stores.deployments->set_status(id, DeploymentStatus::stopped, \"\", now);\n")
+    done = run(root)
+    assert done.returncode == 1
+    assert "src/cp/routes/deploy.cpp:2: calls set_status(" in done.stdout
+    assert "deploy.cpp:1" not in done.stdout
+
+
+def test_a_missing_write_table_is_an_error_not_a_pass(tmp_path: Path) -> None:
+    root = _mini_repo(tmp_path)
+    text = (root / "docs/architecture.md").read_text()
+    (root / "docs/architecture.md").write_text(text.replace("| write | only in |", "| write | where |"))
+    done = run(root)
+    assert done.returncode == 2
+    assert "write" in done.stderr

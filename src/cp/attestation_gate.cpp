@@ -1,6 +1,7 @@
-// Appraising an agent's evidence and binding it to the CP's challenge (DESIGN.md, attestation
-// model): the nonce and the key are checked on the *verified* report data, never on anything
-// the agent says about itself.
+// The attestation gate: an agent's evidence, appraised and bound to the CP's challenge and to the
+// agent's key (DESIGN.md, attestation model), then judged against the trusted measurements. The
+// nonce and the key are checked on the *verified* report data, never on anything the agent says
+// about itself. Registration and re-attestation both pass through it.
 #include "cp/services.hpp"
 
 #include <easyenclave/cp/error.hpp>
@@ -11,6 +12,7 @@
 #include "detail/crypto.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace ee::cp {
 namespace {
@@ -52,8 +54,6 @@ asio::awaitable<result<tdx::Appraisal>> appraise_ita_token(Services& s, std::str
   co_return std::move(verified->appraisal);
 }
 
-}  // namespace
-
 asio::awaitable<result<tdx::Appraisal>> appraise(Services& s, Evidence const& evidence,
                                                  std::span<std::uint8_t const> nonce_bytes,
                                                  std::optional<api::PublicKey> const& key) {
@@ -94,19 +94,8 @@ asio::awaitable<result<tdx::Appraisal>> appraise(Services& s, Evidence const& ev
   co_return appraisal;
 }
 
-registry::AttestationRecord attestation_record(tdx::Appraisal const& a) {
-  registry::AttestationRecord r;
-  r.mrtd = hex_encode(a.mr_td);
-  for (std::size_t i = 0; i < 4; ++i) r.rtmrs[i] = hex_encode(a.rtmr[i]);
-  r.tcb_status = std::string(tdx::to_string(a.tcb_status));
-  r.tcb_date = a.tcb_date;
-  r.advisory_ids = a.advisory_ids;
-  r.appraised_by = std::string(tdx::to_string(a.appraised_by));
-  r.appraised_at = a.appraised_at;
-  r.report_data = hex_encode(a.report_data);
-  return r;
-}
-
+// Takes the nonce per the nonce mode: the taken entry, or nullopt when the mode lets the evidence
+// go without one.
 result<std::optional<NonceTable::Entry>> take_nonce(Services& s, std::string const& nonce,
                                                     std::string const& vm_name) {
   switch (s.options.policy.nonce_mode) {
@@ -126,11 +115,75 @@ result<std::optional<NonceTable::Entry>> take_nonce(Services& s, std::string con
   return std::optional<NonceTable::Entry>(std::move(*entry));
 }
 
-asio::awaitable<result<std::vector<PolicyWarning>>> judge_appraisal(Services& s, tdx::Appraisal const& appraisal,
-                                                                     std::string node_size) {
+}  // namespace
+
+registry::AttestationRecord attestation_record(tdx::Appraisal const& a) {
+  registry::AttestationRecord r;
+  r.mrtd = hex_encode(a.mr_td);
+  for (std::size_t i = 0; i < 4; ++i) r.rtmrs[i] = hex_encode(a.rtmr[i]);
+  r.tcb_status = std::string(tdx::to_string(a.tcb_status));
+  r.tcb_date = a.tcb_date;
+  r.advisory_ids = a.advisory_ids;
+  r.appraised_by = std::string(tdx::to_string(a.appraised_by));
+  r.appraised_at = a.appraised_at;
+  r.report_data = hex_encode(a.report_data);
+  return r;
+}
+
+AttestationPass::AttestationPass(Services& s, std::optional<NonceTable::Entry> nonce, tdx::Appraisal appraisal,
+                                 std::vector<PolicyWarning> warnings)
+    : services_(&s),
+      nonce_(std::move(nonce)),
+      appraisal_(std::move(appraisal)),
+      record_(attestation_record(appraisal_)),
+      warnings_(std::move(warnings)) {}
+
+AttestationPass::AttestationPass(AttestationPass&& other) noexcept
+    : services_(other.services_),
+      nonce_(std::exchange(other.nonce_, std::nullopt)),
+      appraisal_(std::move(other.appraisal_)),
+      record_(std::move(other.record_)),
+      warnings_(std::move(other.warnings_)) {}
+
+AttestationPass::~AttestationPass() {
+  if (nonce_) services_->nonces.put_back(*nonce_, services_->now());
+}
+
+asio::awaitable<result<AttestationPass>> pass_attestation_gate(Services& s, Evidence const& evidence,
+                                                               std::string const& vm_name,
+                                                               std::optional<api::PublicKey> const& key,
+                                                               std::string const& node_size) {
+  // 1. The nonce, taken before the (slow) appraisal so two requests cannot both use it; every
+  //    failure below puts it back (the pass's destructor, or the explicit put-back here).
+  auto taken = take_nonce(s, evidence.nonce, vm_name);
+  if (!taken) co_return taken.error();
+  std::vector<std::uint8_t> bound;
+  if (*taken) {
+    auto bytes = hex_decode(evidence.nonce);  // as sent: 16 bytes from agents of the earlier CP
+    if (bytes) bound = std::move(*bytes);
+  }
+  auto give_back = [&s, &taken] {
+    if (*taken) s.nonces.put_back(**taken, s.now());
+  };
+  // 2-3. The appraisal and what it must be bound to.
+  auto appraisal = co_await appraise(s, evidence, bound, key);
+  if (!appraisal) {
+    give_back();
+    co_return appraisal.error();
+  }
+  // 4. The judgement: trusted measurements and the policy.
   auto trusted = co_await s.store([&m = s.stores.measurements] { return m->list(); });
-  if (!trusted) co_return trusted.error();
-  co_return judge(s.options.policy, appraisal, node_size, *trusted, s.trust_any_mrtd);
+  if (!trusted) {
+    give_back();
+    co_return trusted.error();
+  }
+  auto warnings = judge(s.options.policy, *appraisal, node_size, *trusted, s.trust_any_mrtd);
+  if (!warnings) {
+    give_back();
+    co_return warnings.error();
+  }
+  AttestationPass pass(s, std::move(*taken), std::move(*appraisal), std::move(*warnings));
+  co_return pass;
 }
 
 }  // namespace ee::cp
