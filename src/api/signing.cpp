@@ -3,6 +3,7 @@
 
 #include "detail/crypto.hpp"
 #include "detail/encoding.hpp"
+#include "detail/expiring_set.hpp"
 #include "detail/time.hpp"
 #include "tdx/x509.hpp"
 
@@ -479,43 +480,19 @@ result<void> verify_request(http::Request const& request, PublicKey const& key, 
 
 // --- ReplayGuard ------------------------------------------------------------------------------
 
-// Two indexes over the same entries: by signature for the lookup, by expiry for the purge and
-// the eviction. The expiry index refers to the map's keys, which stay put while the node lives.
 struct ReplayGuard::Impl {
-  std::size_t capacity = 1;
-  mutable std::mutex mutex{};
-  std::map<std::string, TimePoint, std::less<>> by_signature{};
-  std::set<std::pair<TimePoint, std::string_view>> by_expiry{};
-
-  void erase_first_expiring() {
-    auto const first = by_expiry.begin();
-    auto const it = by_signature.find(first->second);
-    by_expiry.erase(first);
-    by_signature.erase(it);
-  }
+  explicit Impl(std::size_t capacity) : seen(capacity, detail::ExpiringSet::WhenFull::evict_soonest) {}
+  detail::ExpiringSet seen;
 };
 
-ReplayGuard::ReplayGuard(std::size_t capacity) : impl_(std::make_unique<Impl>()) {
-  impl_->capacity = std::max<std::size_t>(capacity, 1);
-}
+ReplayGuard::ReplayGuard(std::size_t capacity) : impl_(std::make_unique<Impl>(capacity)) {}
 
 ReplayGuard::~ReplayGuard() = default;
 
 bool ReplayGuard::first_use(std::string_view signature, TimePoint expires_at, TimePoint now) {
-  if (expires_at <= now) return false;
-  std::lock_guard lock(impl_->mutex);
-  while (!impl_->by_expiry.empty() && impl_->by_expiry.begin()->first <= now)
-    impl_->erase_first_expiring();
-  if (impl_->by_signature.find(signature) != impl_->by_signature.end()) return false;
-  while (impl_->by_signature.size() >= impl_->capacity) impl_->erase_first_expiring();
-  auto const [it, inserted] = impl_->by_signature.emplace(std::string(signature), expires_at);
-  impl_->by_expiry.emplace(expires_at, std::string_view(it->first));
-  return inserted;
+  return impl_->seen.add(signature, expires_at, now) == detail::ExpiringSet::Added::added;
 }
 
-std::size_t ReplayGuard::size() const {
-  std::lock_guard lock(impl_->mutex);
-  return impl_->by_signature.size();
-}
+std::size_t ReplayGuard::size() const { return impl_->seen.size(); }
 
 }  // namespace ee::api

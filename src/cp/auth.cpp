@@ -9,6 +9,7 @@
 
 #include "detail/ascii.hpp"
 #include "detail/crypto.hpp"
+#include "detail/log.hpp"
 #include "detail/encoding.hpp"
 
 #include <boost/beast/http/field.hpp>
@@ -91,6 +92,19 @@ bool is_admin_token(Services const& s, std::string_view token) {
   return !s.options.admin_token.empty() &&
          detail::constant_time_equal(detail::as_bytes(token), detail::as_bytes(s.options.admin_token));
 }
+
+}  // namespace
+
+bool StoredSignatures::first_use(std::string_view signature, TimePoint expires_at, TimePoint now) {
+  auto first = store_->first_use(std::string(signature), expires_at, now);
+  if (!first) {
+    detail::log::warn("cp", "replay guard store failed, signature refused: ", first.error().message());
+    return false;
+  }
+  return *first;
+}
+
+namespace {
 
 // The agent `{id}`, when the request is signed with its recorded key.
 asio::awaitable<result<Caller>> authenticate_agent(Services& s, http::RequestContext const& ctx) {

@@ -8,6 +8,7 @@
 
 #include "cp/deployments.hpp"
 #include "cp/routes/routes.hpp"
+#include "detail/crypto.hpp"
 #include "detail/log.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -29,6 +30,10 @@ namespace asio = boost::asio;
 // Parsed agent keys kept for heartbeats: more than the agents one CP serves (bench_cp_load runs
 // 100 000), at about 1 KiB each.
 constexpr std::size_t kAgentKeyCacheSize = 200'000;
+
+// Signatures of signed requests remembered within their window (api::ReplayGuard's bound): past
+// it the soonest to leave the window is forgotten.
+constexpr std::size_t kReplayGuardSize = 100'000;
 
 // Production refuses configurations that would admit forged or replayed evidence (DESIGN.md:
 // "a production CP refuses to start with" the simulator root). --dev skips these checks.
@@ -53,13 +58,26 @@ result<void> check_production_safety(Options const& o, std::size_t trusted_count
   return {};
 }
 
-asio::awaitable<void> every(std::chrono::seconds interval, Services& s,
-                            asio::awaitable<void> (*pass)(Services&)) {
+// Runs `pass` every `interval`. A named pass runs only while this process holds its lease
+// (Stores::leases), so of the processes sharing a database one runs it; the lease lasts two
+// intervals, so another takes over within two intervals of the holder's death.
+asio::awaitable<void> every(std::chrono::seconds interval, Services& s, asio::awaitable<void> (*pass)(Services&),
+                            std::string lease = {}) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   for (;;) {
     timer.expires_after(interval);
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
+    if (!lease.empty()) {
+      auto held = co_await s.store([&s, &lease, interval] {
+        return s.stores.leases->acquire(lease, s.instance_id, s.now(), 2 * interval);
+      });
+      if (!held) {
+        detail::log::warn("cp", "lease ", lease, " not taken: ", held.error().message());
+        continue;
+      }
+      if (!*held) continue;  // another process runs it
+    }
     co_await pass(s);
   }
 }
@@ -109,7 +127,7 @@ struct ControlPlane::Impl {
   Options options;
   asio::thread_pool store_pool;
   std::unique_ptr<NonceTable> nonces;
-  api::ReplayGuard replay_guard;
+  std::unique_ptr<StoredSignatures> replay_guard;
   KeyCache agent_keys{kAgentKeyCacheSize};
   std::mutex quote_provider_mutex;
   std::mutex health_mutex;
@@ -131,6 +149,10 @@ struct ControlPlane::Impl {
       tasks.stop();
       if (tasks_thread.joinable()) tasks_thread.join();
       if (server) server->stop();
+      // Another process takes the passes over at once instead of after the lease runs out.
+      if (services && options.background_tasks) {
+        for (auto name : {"maintenance", "health_scrape"}) (void)options.stores.leases->release(name, services->instance_id);
+      }
     });
   }
 };
@@ -146,12 +168,17 @@ ControlPlane::~ControlPlane() {
 result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   auto impl = std::make_unique<Impl>(std::move(options));
   auto& o = impl->options;
-  auto nonces = NonceTable::create(o.max_used_nonces, o.timings.nonce_ttl);
+  // Spent nonces and accepted signatures: in this process's memory unless the embedder gives
+  // stores that replicas share.
+  if (!o.stores.nonces) o.stores.nonces = registry::make_memory_once_store(o.max_used_nonces, true);
+  if (!o.stores.replays) o.stores.replays = registry::make_memory_once_store(kReplayGuardSize, false);
+  auto nonces = NonceTable::create(o.stores.nonces, o.timings.nonce_ttl);
   if (!nonces) return nonces.error().with_context("challenge key");
   impl->nonces = std::move(*nonces);
+  impl->replay_guard = std::make_unique<StoredSignatures>(o.stores.replays);
 
   if (!o.stores.agents || !o.stores.measurements || !o.stores.apps || !o.stores.deployments ||
-      !o.stores.bootstrap_tokens) {
+      !o.stores.bootstrap_tokens || !o.stores.leases) {
     auto memory = registry::open_sqlite_stores(":memory:");
     if (!memory) return memory.error().with_context("in-memory registry");
     if (!o.stores.agents) o.stores.agents = memory->agents;
@@ -159,6 +186,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
     if (!o.stores.apps) o.stores.apps = memory->apps;
     if (!o.stores.deployments) o.stores.deployments = memory->deployments;
     if (!o.stores.bootstrap_tokens) o.stores.bootstrap_tokens = memory->bootstrap_tokens;
+    if (!o.stores.leases) o.stores.leases = memory->leases;
   }
   if (!o.http) {
     auto client = http::make_https_client();
@@ -193,12 +221,16 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   github_jwks.url = o.github_jwks_url;
   impl->github_keys = std::make_unique<jwt::JwksCache>(o.http, github_jwks, o.now);
 
+  // Who holds this process's leases: unique per start.
+  auto instance_id = detail::uuid_v4();
+  if (!instance_id) return instance_id.error().with_context("instance id");
   auto agent_networks = AgentNetworks::parse(o.agent_networks);
   if (!agent_networks) return agent_networks.error().with_context("agent_networks");
   impl->services.reset(new Services{
       .options = o,
       .now = o.now,
       .started_at = o.now(),
+      .instance_id = std::move(*instance_id),
       .dev = o.dev,
       .trust_any_mrtd = o.dev && trusted_agents == 0,
       .owner_proof_mode = o.owner_proof_mode.value_or(o.dev ? OwnerProofMode::optional : OwnerProofMode::required),
@@ -207,7 +239,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
       .store_pool = impl->store_pool,
       .http = o.http,
       .nonces = *impl->nonces,
-      .replay_guard = impl->replay_guard,
+      .replay_guard = *impl->replay_guard,
       .agent_keys = impl->agent_keys,
       .signing_key = *o.signing_key,
       .tunnels = o.tunnels,
@@ -261,10 +293,12 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
       asio::co_spawn(tasks, rollout_pass(s, std::move(rollout_id)), asio::detached);
     };
     asio::co_spawn(impl->tasks, recovery_pass(s, std::move(*in_flight)), asio::detached);
-    asio::co_spawn(impl->tasks, every(o.timings.maintenance_interval, s, maintenance_pass), asio::detached);
+    asio::co_spawn(impl->tasks, every(o.timings.maintenance_interval, s, maintenance_pass, "maintenance"),
+                   asio::detached);
     if (s.live != nullptr) asio::co_spawn(impl->tasks, every(kSettingsRefresh, s, settings_pass), asio::detached);
     if (o.timings.health_scrape_interval.count() > 0) {
-      asio::co_spawn(impl->tasks, every(o.timings.health_scrape_interval, s, health_pass), asio::detached);
+      asio::co_spawn(impl->tasks, every(o.timings.health_scrape_interval, s, health_pass, "health_scrape"),
+                     asio::detached);
     }
     impl->tasks_thread = std::thread([&tasks = impl->tasks] { tasks.run(); });
   }

@@ -33,22 +33,19 @@ std::int64_t seconds_since_epoch(NonceTable::TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
+// The spent-nonce record's key: the first 16 bytes, which every form of the nonce carries.
+std::string spent_key(std::span<std::uint8_t const> bytes) { return detail::hex_encode(bytes.first(kCoreSize)); }
+
 }  // namespace
 
-std::size_t NonceTable::CoreHash::operator()(Core const& c) const noexcept {
-  // The core ends in MAC bytes, which are uniformly distributed: any eight of them hash well.
-  std::uint64_t h = 0;
-  std::memcpy(&h, c.data() + 8, sizeof h);
-  return static_cast<std::size_t>(h);
-}
+NonceTable::NonceTable(Key key, std::shared_ptr<registry::OnceStore> spent, std::chrono::seconds ttl)
+    : key_(key), spent_(std::move(spent)), ttl_(ttl) {}
 
-NonceTable::NonceTable(Key key, std::size_t max_used, std::chrono::seconds ttl)
-    : key_(key), max_used_(max_used), ttl_(ttl) {}
-
-result<std::unique_ptr<NonceTable>> NonceTable::create(std::size_t max_used, std::chrono::seconds ttl) {
+result<std::unique_ptr<NonceTable>> NonceTable::create(std::shared_ptr<registry::OnceStore> spent,
+                                                       std::chrono::seconds ttl) {
   Key key{};
   if (auto r = detail::random_bytes(key); !r) return r.error();
-  return std::make_unique<NonceTable>(key, max_used, ttl);
+  return std::make_unique<NonceTable>(key, std::move(spent), ttl);
 }
 
 std::array<std::uint8_t, 6> NonceTable::core_mac(std::span<std::uint8_t const> head, std::string_view vm_name) const {
@@ -128,43 +125,25 @@ result<NonceTable::Entry> NonceTable::take(std::string_view nonce_hex, std::stri
   entry.expires_at = expires_at;
   entry.issued_at = expires_at - ttl_;
 
-  Core core{};
-  std::copy_n(bytes.begin(), kCoreSize, core.begin());
-  std::lock_guard lock(mutex_);
-  if (used_.size() >= max_used_ && purge_locked(now) == 0) {
-    return Error(errc::too_many_challenges, std::to_string(used_.size()) + " used nonces are still within their TTL; retry later");
+  auto spent = spent_->first_use(spent_key(bytes), expires_at, now);
+  if (!spent) {
+    if (spent.error() == registry::errc::store_full) {
+      return Error(errc::too_many_challenges, "used nonces still within their TTL fill the record; retry later");
+    }
+    return spent.error();
   }
-  if (!used_.emplace(core, expires_at).second) return Error(errc::unknown_nonce, "the nonce was already used");
-  expiry_order_.emplace(expires_at, core);
+  if (!*spent) return Error(errc::unknown_nonce, "the nonce was already used");
   return entry;
 }
 
 void NonceTable::put_back(Entry const& entry, TimePoint now) {
   if (entry.expires_at <= now) return;
-  Core core{};
-  std::copy_n(entry.bytes.begin(), kCoreSize, core.begin());
-  std::lock_guard lock(mutex_);
-  if (used_.erase(core) != 0) expiry_order_.erase({entry.expires_at, core});
+  // A failure leaves the nonce spent: the agent asks for another challenge.
+  (void)spent_->forget(spent_key(entry.bytes));
 }
 
-std::size_t NonceTable::purge(TimePoint now) {
-  std::lock_guard lock(mutex_);
-  return purge_locked(now);
-}
+result<std::size_t> NonceTable::purge(TimePoint now) { return spent_->purge(now); }
 
-std::size_t NonceTable::purge_locked(TimePoint now) {
-  std::size_t purged = 0;
-  while (!expiry_order_.empty() && expiry_order_.begin()->first <= now) {
-    used_.erase(expiry_order_.begin()->second);
-    expiry_order_.erase(expiry_order_.begin());
-    ++purged;
-  }
-  return purged;
-}
-
-std::size_t NonceTable::used() const {
-  std::lock_guard lock(mutex_);
-  return used_.size();
-}
+result<std::size_t> NonceTable::used() const { return spent_->count(); }
 
 }  // namespace ee::cp

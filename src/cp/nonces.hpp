@@ -16,22 +16,22 @@
 // first 16 bytes and the single-use record is keyed by them; a full nonce is also checked on its
 // tail, so a current agent's nonce is authenticated by 176 bits.
 //
+// Which nonces were spent is kept by a store port (registry::OnceStore: memory in one process,
+// a shared database for replicas), keyed by the hex of the first 16 bytes.
+//
 // The key is random per process: a restart invalidates outstanding challenges (agents ask again)
 // and can never revive a nonce that was used before it. Thread-safe.
 #include <easyenclave/error.hpp>
+#include <easyenclave/registry/store.hpp>
 
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <utility>
 #include <vector>
 
 namespace ee::cp {
@@ -48,12 +48,13 @@ class NonceTable {
     TimePoint expires_at{};
   };
 
-  /// `max_used`: how many used, unexpired nonces are remembered at most; beyond it `take`
-  /// refuses with errc::too_many_challenges (reaching it takes that many successful
-  /// registrations, or appraisals in flight, within one TTL).
-  NonceTable(Key key, std::size_t max_used, std::chrono::seconds ttl);
+  /// `spent`: where used, unexpired nonces are remembered; when it is full `take` refuses with
+  /// errc::too_many_challenges (reaching that takes as many successful registrations, or
+  /// appraisals in flight, within one TTL as the store holds).
+  NonceTable(Key key, std::shared_ptr<registry::OnceStore> spent, std::chrono::seconds ttl);
   /// With a fresh random key. errc::crypto_failure when the CSPRNG fails.
-  static result<std::unique_ptr<NonceTable>> create(std::size_t max_used, std::chrono::seconds ttl);
+  static result<std::unique_ptr<NonceTable>> create(std::shared_ptr<registry::OnceStore> spent,
+                                                    std::chrono::seconds ttl);
 
   /// A new nonce, optionally reserved for `vm_name`. Allocates nothing that outlives the call.
   result<Entry> issue(std::string vm_name, TimePoint now) const;
@@ -61,35 +62,25 @@ class NonceTable {
   /// Checks `nonce_hex` (64 hex chars, or the 32-char legacy prefix) and marks it used:
   /// errc::unknown_nonce when malformed, not issued by this table or already used,
   /// nonce_expired when past its TTL, nonce_for_other_vm when reserved for another vm_name,
-  /// too_many_challenges when the used-nonce record is full.
+  /// too_many_challenges when the used-nonce record is full, the store's error when it fails.
   result<Entry> take(std::string_view nonce_hex, std::string_view vm_name, TimePoint now);
 
   /// Makes a taken nonce usable again (its use failed later), unless it has expired since.
   void put_back(Entry const& entry, TimePoint now);
 
   /// Forgets used nonces that have expired; returns how many.
-  std::size_t purge(TimePoint now);
+  result<std::size_t> purge(TimePoint now);
   /// Used nonces remembered now.
-  std::size_t used() const;
+  result<std::size_t> used() const;
   std::chrono::seconds ttl() const noexcept { return ttl_; }
 
  private:
-  using Core = std::array<std::uint8_t, 16>;
-  struct CoreHash {
-    std::size_t operator()(Core const& c) const noexcept;
-  };
-
   std::array<std::uint8_t, 6> core_mac(std::span<std::uint8_t const> head, std::string_view vm_name) const;
   std::array<std::uint8_t, 16> tail_mac(std::span<std::uint8_t const> core) const;
-  std::size_t purge_locked(TimePoint now);
 
   Key const key_;
-  std::size_t const max_used_;
+  std::shared_ptr<registry::OnceStore> const spent_;
   std::chrono::seconds const ttl_;
-  mutable std::mutex mutex_;
-  std::unordered_map<Core, TimePoint, CoreHash> used_;  // core -> expiry
-  // Nonces are used in any order of their expiry; ordered by it, the next one to forget is first.
-  std::set<std::pair<TimePoint, Core>> expiry_order_;
 };
 
 }  // namespace ee::cp

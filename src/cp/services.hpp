@@ -46,6 +46,17 @@ struct Evidence {
   std::string quote_b64{};
 };
 
+/// The replay guard of signed requests over a store port (Stores::replays): memory in one
+/// process, shared by replicas on one database. A store that fails refuses the signature.
+class StoredSignatures final : public api::SeenSignatures {
+ public:
+  explicit StoredSignatures(std::shared_ptr<registry::OnceStore> store) : store_(std::move(store)) {}
+  bool first_use(std::string_view signature, TimePoint expires_at, TimePoint now) override;
+
+ private:
+  std::shared_ptr<registry::OnceStore> store_;
+};
+
 /// Health-scrape counters per agent (memory only; the hysteresis restarts with the CP).
 struct HealthCounters {
   int failures = 0;
@@ -56,6 +67,8 @@ struct Services {
   Options const& options;
   std::function<TimePoint()> now{};
   TimePoint started_at{};
+  /// This start of this process (a UUID): the holder of its leases.
+  std::string instance_id{};
   bool dev = false;
   /// Trust every MRTD: dev mode with no trusted MRTD configured.
   bool trust_any_mrtd = false;
@@ -67,7 +80,7 @@ struct Services {
   boost::asio::thread_pool& store_pool;
   std::shared_ptr<http::Client> http{};
   NonceTable& nonces;
-  api::ReplayGuard& replay_guard;
+  api::SeenSignatures& replay_guard;
   KeyCache& agent_keys;
   api::SigningKey signing_key;
   std::shared_ptr<cloudflare::TunnelProvider> tunnels{};

@@ -101,7 +101,11 @@ asio::awaitable<result<void>> remove_agent(Services& s, registry::AgentRecord co
 asio::awaitable<result<MaintenanceReport>> run_maintenance_pass(Services& s) {
   MaintenanceReport report;
   auto const now = s.now();
-  report.nonces_purged = s.nonces.purge(now);
+  if (auto purged = s.nonces.purge(now); !purged) {
+    detail::log::warn("cp", "purging spent nonces failed: ", purged.error().message());
+  } else {
+    report.nonces_purged = *purged;
+  }
   if (auto purged = co_await s.store([&s, &now] { return s.stores.bootstrap_tokens->purge(now); }); !purged) {
     detail::log::warn("cp", "purging bootstrap tokens failed: ", purged.error().message());
   } else {

@@ -14,6 +14,8 @@ constexpr CodeInfo kRegistryCodes[] = {
      condition::upstream_failure},
     {v(errc::store_corrupt), "store_corrupt",
      "the registry database holds data this build cannot read", condition::upstream_failure},
+    {v(errc::store_full), "store_full", "the store keeps no more records until some expire",
+     condition::unavailable},
 };
 }  // namespace
 

@@ -24,19 +24,24 @@ NonceTable::Key key(std::uint8_t fill) {
   return k;
 }
 
+// The spent-nonce record a single CP process uses.
+std::shared_ptr<ee::registry::OnceStore> spent(std::size_t capacity) {
+  return ee::registry::make_memory_once_store(capacity, true);
+}
+
 std::string hex(NonceTable::Entry const& e) { return ee::hex_encode(e.bytes); }
 
 TEST(NonceTable, IssuingStoresNothingEvenUnderAFlood) {
-  NonceTable table(key(1), 4, 300s);
+  NonceTable table(key(1), spent(4), 300s);
   for (int i = 0; i < 200'000; ++i) ASSERT_TRUE(table.issue("", kNow));
-  EXPECT_EQ(table.used(), 0u);
+  EXPECT_EQ(table.used().value(), 0u);
   // ...and a real agent's nonce still works after the flood (the flood once locked agents out).
   auto nonce = table.issue("vm-1", kNow).value();
   EXPECT_TRUE(table.take(hex(nonce), "vm-1", kNow + 1s));
 }
 
 TEST(NonceTable, ANonceIsSingleUseUntilPutBack) {
-  NonceTable table(key(1), 16, 300s);
+  NonceTable table(key(1), spent(16), 300s);
   auto nonce = table.issue("", kNow).value();
   auto taken = table.take(hex(nonce), "vm-a", kNow);
   ASSERT_TRUE(taken);
@@ -50,7 +55,7 @@ TEST(NonceTable, ANonceIsSingleUseUntilPutBack) {
 }
 
 TEST(NonceTable, TheLegacyPrefixIsTheSameNonce) {
-  NonceTable table(key(1), 16, 300s);
+  NonceTable table(key(1), spent(16), 300s);
   auto nonce = table.issue("", kNow).value();
   auto const full = hex(nonce);
   auto taken = table.take(full.substr(0, 32), "vm-a", kNow);
@@ -60,7 +65,7 @@ TEST(NonceTable, TheLegacyPrefixIsTheSameNonce) {
 }
 
 TEST(NonceTable, ReservedNoncesServeOnlyTheirVmName) {
-  NonceTable table(key(1), 16, 300s);
+  NonceTable table(key(1), spent(16), 300s);
   auto nonce = table.issue("vm-1", kNow).value();
   auto other = table.take(hex(nonce), "vm-2", kNow);
   ASSERT_FALSE(other);
@@ -69,23 +74,23 @@ TEST(NonceTable, ReservedNoncesServeOnlyTheirVmName) {
 }
 
 TEST(NonceTable, RefusesExpiredNoncesAndForgetsUsedOnesWhenTheyExpire) {
-  NonceTable table(key(1), 16, 300s);
+  NonceTable table(key(1), spent(16), 300s);
   auto nonce = table.issue("", kNow).value();
   auto late = table.take(hex(nonce), "", kNow + 300s);
   ASSERT_FALSE(late);
   EXPECT_EQ(late.error(), ee::cp::errc::nonce_expired);
   auto used = table.issue("", kNow).value();
   ASSERT_TRUE(table.take(hex(used), "", kNow));
-  EXPECT_EQ(table.used(), 1u);
-  EXPECT_EQ(table.purge(kNow + 299s), 0u);
-  EXPECT_EQ(table.purge(kNow + 300s), 1u);
-  EXPECT_EQ(table.used(), 0u);
+  EXPECT_EQ(table.used().value(), 1u);
+  EXPECT_EQ(table.purge(kNow + 299s).value(), 0u);
+  EXPECT_EQ(table.purge(kNow + 300s).value(), 1u);
+  EXPECT_EQ(table.used().value(), 0u);
   table.put_back(nonce, kNow + 301s);  // expired: nothing to put back
-  EXPECT_EQ(table.used(), 0u);
+  EXPECT_EQ(table.used().value(), 0u);
 }
 
 TEST(NonceTable, RefusesEveryAlteredByteAndNoncesOfAnotherKey) {
-  NonceTable table(key(1), 64, 300s);
+  NonceTable table(key(1), spent(64), 300s);
   auto nonce = table.issue("vm-1", kNow).value();
   for (std::size_t i = 0; i < nonce.bytes.size(); ++i) {
     auto altered = nonce;
@@ -97,7 +102,7 @@ TEST(NonceTable, RefusesEveryAlteredByteAndNoncesOfAnotherKey) {
   auto extended = nonce;
   extended.bytes[1] = 0xff;
   EXPECT_FALSE(table.take(hex(extended), "vm-1", kNow));
-  NonceTable other(key(2), 16, 300s);
+  NonceTable other(key(2), spent(16), 300s);
   auto foreign = other.issue("", kNow).value();
   auto r = table.take(hex(foreign), "", kNow);
   ASSERT_FALSE(r);
@@ -106,7 +111,7 @@ TEST(NonceTable, RefusesEveryAlteredByteAndNoncesOfAnotherKey) {
 }
 
 TEST(NonceTable, RefusesMalformedText) {
-  NonceTable table(key(1), 16, 300s);
+  NonceTable table(key(1), spent(16), 300s);
   for (std::string bad : std::vector<std::string>{"", "00", std::string(63, 'a'), std::string(64, 'g'), std::string(65, 'a'),
                           std::string(31, '0'), std::string(64, '0')}) {
     auto r = table.take(bad, "", kNow);
@@ -116,7 +121,7 @@ TEST(NonceTable, RefusesMalformedText) {
 }
 
 TEST(NonceTable, BoundsTheUsedRecord) {
-  NonceTable table(key(1), 2, 300s);
+  NonceTable table(key(1), spent(2), 300s);
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(table.take(hex(table.issue("", kNow).value()), "", kNow));
   auto full = table.take(hex(table.issue("", kNow).value()), "", kNow);
   ASSERT_FALSE(full);
@@ -126,8 +131,8 @@ TEST(NonceTable, BoundsTheUsedRecord) {
 }
 
 TEST(NonceTable, RandomKeysDifferAndNoncesAreUnique) {
-  auto a = NonceTable::create(16, 300s).value();
-  auto b = NonceTable::create(16, 300s).value();
+  auto a = NonceTable::create(spent(16), 300s).value();
+  auto b = NonceTable::create(spent(16), 300s).value();
   auto n = a->issue("", kNow).value();
   EXPECT_FALSE(b->take(hex(n), "", kNow));
   EXPECT_NE(hex(a->issue("", kNow).value()), hex(n));

@@ -42,6 +42,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, AppStoreConformance, SqliteImpls, Factory
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, DeploymentStoreConformance, SqliteImpls, FactoryName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, BootstrapTokenStoreConformance, SqliteImpls, FactoryName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, SettingStoreConformance, SqliteImpls, FactoryName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, LeaseStoreConformance, SqliteImpls, FactoryName);
 
 }  // namespace ee::registry::conformance
 
@@ -378,6 +379,25 @@ TEST(RegistryErrors, CodesHaveStableIdsAndConditions) {
   EXPECT_EQ(std::string(not_found.code().category().name()), "ee.registry");
   EXPECT_FALSE(not_found.message().empty());
   EXPECT_EQ(static_cast<int>(errc::store_corrupt), 4);
+}
+
+// Two processes on one database file (two store instances): each pass is leased to one, and a
+// deployment's claim of an agent is won by exactly one.
+TEST(SqliteTwoInstances, ALeaseAndAnAgentClaimHaveExactlyOneWinnerAcrossInstances) {
+  ee::test::TempDir dir;
+  auto a = open_sqlite_stores(dir.path() / "registry.db").value();
+  auto b = open_sqlite_stores(dir.path() / "registry.db").value();
+  EXPECT_TRUE(a.leases->acquire("maintenance", "cp-a", base_time(), std::chrono::seconds(60)).value());
+  EXPECT_FALSE(b.leases->acquire("maintenance", "cp-b", base_time(), std::chrono::seconds(60)).value());
+  ASSERT_TRUE(ok(a.agents->insert(make_agent("a-1", "vm-1", base_time()))));
+  std::atomic<int> wins{0};
+  ee::registry::conformance::run_threads(8, [&](int t) {
+    auto& stores = t % 2 == 0 ? a : b;
+    auto d = make_deployment("d-" + std::to_string(t), "a-1", "hello", base_time());
+    if (stores.deployments->insert_holding(d, "")) ++wins;
+  });
+  EXPECT_EQ(wins.load(), 1);
+  EXPECT_EQ(b.deployments->list().value().size(), 1u);
 }
 
 }  // namespace

@@ -324,6 +324,7 @@ class StoreTest : public ::testing::Test {
     ASSERT_NE(stores_.deployments, nullptr);
     ASSERT_NE(stores_.bootstrap_tokens, nullptr);
     ASSERT_NE(stores_.settings, nullptr);
+    ASSERT_NE(stores_.leases, nullptr);
   }
 
   AgentStore& agents() { return *stores_.agents; }
@@ -332,6 +333,7 @@ class StoreTest : public ::testing::Test {
   DeploymentStore& deployments() { return *stores_.deployments; }
   BootstrapTokenStore& bootstrap_tokens() { return *stores_.bootstrap_tokens; }
   SettingStore& settings() { return *stores_.settings; }
+  LeaseStore& leases() { return *stores_.leases; }
 
   // Declared before the stores so it outlives them (a temporary directory, a server).
   Factory factory_{};
@@ -350,6 +352,8 @@ template <class Factory>
 class BootstrapTokenStoreConformance : public StoreTest<Factory> {};
 template <class Factory>
 class SettingStoreConformance : public StoreTest<Factory> {};
+template <class Factory>
+class LeaseStoreConformance : public StoreTest<Factory> {};
 
 // --- AgentStore --------------------------------------------------------------------------------
 
@@ -1584,5 +1588,50 @@ TYPED_TEST_P(SettingStoreConformance, ValuesRoundTripAsWritten) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(SettingStoreConformance, PutListsReplacesAndRemoves, ValuesRoundTripAsWritten);
+
+// --- LeaseStore ----------------------------------------------------------------------------------
+
+TYPED_TEST_SUITE_P(LeaseStoreConformance);
+
+TYPED_TEST_P(LeaseStoreConformance, OneHolderAtATimeUntilTheLeaseExpires) {
+  auto const t0 = base_time();
+  auto const ttl = std::chrono::seconds(120);
+  EXPECT_TRUE(this->leases().acquire("maintenance", "cp-a", t0, ttl).value());
+  EXPECT_FALSE(this->leases().acquire("maintenance", "cp-b", t0 + std::chrono::seconds(119), ttl).value());
+  // The holder renews it; another lease name is independent.
+  EXPECT_TRUE(this->leases().acquire("maintenance", "cp-a", t0 + std::chrono::seconds(100), ttl).value());
+  EXPECT_TRUE(this->leases().acquire("health_scrape", "cp-b", t0, ttl).value());
+  EXPECT_FALSE(this->leases().acquire("maintenance", "cp-b", t0 + std::chrono::seconds(219), ttl).value());
+  // Expired (the holder died): another takes it, and the old holder has lost it.
+  EXPECT_TRUE(this->leases().acquire("maintenance", "cp-b", t0 + std::chrono::seconds(220), ttl).value());
+  EXPECT_FALSE(this->leases().acquire("maintenance", "cp-a", t0 + std::chrono::seconds(221), ttl).value());
+}
+
+TYPED_TEST_P(LeaseStoreConformance, ReleaseFreesOnlyTheHoldersLease) {
+  auto const t0 = base_time();
+  auto const ttl = std::chrono::seconds(60);
+  ASSERT_TRUE(this->leases().acquire("maintenance", "cp-a", t0, ttl).value());
+  ASSERT_TRUE(ok(this->leases().release("maintenance", "cp-b")));
+  EXPECT_FALSE(this->leases().acquire("maintenance", "cp-b", t0, ttl).value());
+  ASSERT_TRUE(ok(this->leases().release("maintenance", "cp-a")));
+  EXPECT_TRUE(this->leases().acquire("maintenance", "cp-b", t0, ttl).value());
+  EXPECT_TRUE(ok(this->leases().release("never-taken", "cp-a")));
+}
+
+TYPED_TEST_P(LeaseStoreConformance, ConcurrentAcquiresHaveExactlyOneWinner) {
+  constexpr int kThreads = 8;
+  for (int round = 0; round < 5; ++round) {
+    auto const name = "pass-" + std::to_string(round);
+    std::atomic<int> wins{0};
+    run_threads(kThreads, [&](int t) {
+      auto r = this->leases().acquire(name, "cp-" + std::to_string(t), base_time(), std::chrono::seconds(60));
+      if (r && *r) ++wins;
+    });
+    EXPECT_EQ(wins.load(), 1);
+  }
+}
+
+REGISTER_TYPED_TEST_SUITE_P(LeaseStoreConformance, OneHolderAtATimeUntilTheLeaseExpires,
+                            ReleaseFreesOnlyTheHoldersLease, ConcurrentAcquiresHaveExactlyOneWinner);
 
 }  // namespace ee::registry::conformance

@@ -88,16 +88,25 @@ std::string signing_input(std::string_view method, std::string_view target,
 /// bad_alloc).
 result<void> sign_request(http::Request& request, SigningKey const& key, TimePoint now);
 
+/// Where a verifier remembers the signatures it accepted, so that each is accepted once: in
+/// memory for one process (ReplayGuard), or a store the replicas of a control plane share.
+class SeenSignatures {
+ public:
+  virtual ~SeenSignatures() = default;
+  /// True the first time `signature` is offered while `expires_at` is after `now`; false after,
+  /// and when it cannot tell (an implementation whose store fails refuses: it fails closed).
+  virtual bool first_use(std::string_view signature, TimePoint expires_at, TimePoint now) = 0;
+};
+
 /// Remembers the signatures seen within the window so each is accepted once. Bounded: when
 /// full, it evicts the entries closest to leaving the window. Thread-safe.
-class ReplayGuard {
+class ReplayGuard final : public SeenSignatures {
  public:
   explicit ReplayGuard(std::size_t capacity = 100'000);
-  ~ReplayGuard();
+  ~ReplayGuard() override;
   ReplayGuard(ReplayGuard const&) = delete;
   ReplayGuard& operator=(ReplayGuard const&) = delete;
-  /// True the first time `signature` is offered while `expires_at` is after `now`; false after.
-  bool first_use(std::string_view signature, TimePoint expires_at, TimePoint now);
+  bool first_use(std::string_view signature, TimePoint expires_at, TimePoint now) override;
   std::size_t size() const;
 
  private:
@@ -109,7 +118,7 @@ struct VerifyRequestOptions {
   /// Accepted distance between the request's timestamp and `now`, either way.
   std::chrono::seconds window{300};
   /// When set, each signature is accepted once.
-  ReplayGuard* replay_guard = nullptr;
+  SeenSignatures* replay_guard = nullptr;
 };
 
 /// Checks the signature headers of `request` against `key` at `now`, in this order: both headers

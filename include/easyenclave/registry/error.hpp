@@ -10,6 +10,7 @@ enum class errc {
   conflict,           ///< a record with this key exists, or a compare-and-set lost -> conflict
   store_unavailable,  ///< the database cannot be opened, is locked or failed       -> upstream_failure
   store_corrupt,      ///< a stored row cannot be read back (bad value, newer schema) -> upstream_failure
+  store_full,         ///< a bounded store keeps no more records until some expire -> unavailable
 };
 
 error_code make_error_code(errc e) noexcept;

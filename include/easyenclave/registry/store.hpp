@@ -13,6 +13,7 @@
 #include <easyenclave/registry/error.hpp>
 #include <easyenclave/registry/types.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -170,6 +171,36 @@ class SettingStore {
   virtual result<void> remove(std::string const& name) = 0;  ///< errc::not_found
 };
 
+/// Keys used once until they expire: the control plane's spent nonces and the request signatures
+/// its replay guard has accepted. In one process they live in memory
+/// (`make_memory_once_store`); replicas of one control plane share a database's.
+class OnceStore {
+ public:
+  virtual ~OnceStore() = default;
+  /// Records `key` until `expires_at`: true the first time; false while it is recorded, or when
+  /// it has already expired at `now`. errc::store_full when the store keeps no more keys and
+  /// refuses rather than forget one.
+  virtual result<bool> first_use(std::string const& key, TimePoint expires_at, TimePoint now) = 0;
+  /// Forgets `key` (a nonce whose use failed later is usable again); success when absent.
+  virtual result<void> forget(std::string const& key) = 0;
+  /// Forgets the keys expired at `now`; returns how many.
+  virtual result<std::size_t> purge(TimePoint now) = 0;
+  virtual result<std::size_t> count() = 0;
+};
+
+/// Leases of background work, so that of the control plane processes sharing a database one at a
+/// time runs each pass (nonce purge, stale agents, health scrapes).
+class LeaseStore {
+ public:
+  virtual ~LeaseStore() = default;
+  /// Takes the lease `name` for `holder` until `now + ttl` when it is free, expired at `now`, or
+  /// already `holder`'s (which renews it): true; false while another holder's lease is live.
+  virtual result<bool> acquire(std::string const& name, std::string const& holder, TimePoint now,
+                               std::chrono::seconds ttl) = 0;
+  /// Gives the lease up if `holder` has it (a process that stops lets another take over at once).
+  virtual result<void> release(std::string const& name, std::string const& holder) = 0;
+};
+
 /// The stores a control plane uses. An embedder may mix implementations.
 struct Stores {
   std::shared_ptr<AgentStore> agents{};
@@ -179,6 +210,15 @@ struct Stores {
   std::shared_ptr<BootstrapTokenStore> bootstrap_tokens{};
   /// Null: settings cannot be changed at run time (the admin settings routes answer 503).
   std::shared_ptr<SettingStore> settings{};
+  /// Null: the control plane keeps its own in memory (one process).
+  std::shared_ptr<OnceStore> nonces{};
+  std::shared_ptr<OnceStore> replays{};
+  std::shared_ptr<LeaseStore> leases{};
 };
+
+/// Single-use keys in memory, at most `capacity` of them; when full, `first_use` either forgets
+/// the key that expires soonest (`refuse_when_full` false: a replay guard) or answers
+/// errc::store_full (spent nonces, where forgetting one would let it be spent again).
+std::shared_ptr<OnceStore> make_memory_once_store(std::size_t capacity, bool refuse_when_full);
 
 }  // namespace ee::registry

@@ -35,7 +35,9 @@ boost::asio::awaitable<result<http::Response>> health(http::RequestContext&, Ser
   body["tunnels"] = s.tunnels != nullptr;
   body["agents"] = counts->first;
   body["apps"] = counts->second;
-  body["used_nonces"] = s.nonces.used();
+  auto used = s.nonces.used();
+  if (!used) co_return used.error();
+  body["used_nonces"] = *used;
   co_return http::json_response(boost::beast::http::status::ok, detail::json::serialize(body));
 }
 

@@ -12,7 +12,7 @@
 
 namespace ee::registry::sqlite {
 
-inline constexpr std::array<char const*, 4> kMigrations = {
+inline constexpr std::array<char const*, 5> kMigrations = {
     // 1: agents, trusted measurements, apps with versions, deployments.
     R"sql(
 CREATE TABLE agents (
@@ -140,6 +140,14 @@ ALTER TABLE deployments ADD COLUMN replaces TEXT NOT NULL DEFAULT '';
 ALTER TABLE deployments ADD COLUMN rollout_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE deployments ADD COLUMN rollout_step INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX deployments_by_rollout ON deployments (rollout_id, rollout_step) WHERE rollout_id <> '';
+)sql",
+    // 5: leases of background passes, so processes sharing the database run each pass once.
+    R"sql(
+CREATE TABLE leases (
+  name       TEXT    NOT NULL PRIMARY KEY,
+  holder     TEXT    NOT NULL,
+  expires_at INTEGER NOT NULL
+);
 )sql",
 };
 

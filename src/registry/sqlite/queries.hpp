@@ -156,6 +156,16 @@ inline constexpr char kStartQueuedDeployment[] =
     "WHERE id = ? AND status = 'queued'";
 inline constexpr char kSelectDeploymentStatus[] = "SELECT status FROM deployments WHERE id = ?";
 
+// --- leases ------------------------------------------------------------------------------------
+
+// Takes a lease that is free, expired, or the holder's own, in one statement: the conflict branch
+// changes the row only under that condition, so of two processes racing exactly one changes it.
+inline constexpr char kAcquireLease[] =
+    "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+    "WHERE leases.holder = excluded.holder OR leases.expires_at <= ?";
+inline constexpr char kReleaseLease[] = "DELETE FROM leases WHERE name = ? AND holder = ?";
+
 // SQLite takes OFFSET only after a LIMIT; a negative LIMIT means none.
 inline constexpr char kLimitOffset[] = " LIMIT ? OFFSET ?";
 

@@ -949,6 +949,36 @@ class SqliteSettingStore final : public SettingStore {
   std::shared_ptr<Database> db_;
 };
 
+// --- leases ---------------------------------------------------------------------------------------
+
+class SqliteLeaseStore final : public LeaseStore {
+ public:
+  explicit SqliteLeaseStore(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+
+  result<bool> acquire(std::string const& name, std::string const& holder, TimePoint now,
+                       std::chrono::seconds ttl) override {
+    return db_->write("acquire lease", [&](Connection& c) -> result<bool> {
+      auto q = c.query(sql::kAcquireLease);
+      if (!q) return q.error();
+      q->bind_text(name).bind_text(holder).bind_time(now + ttl).bind_time(now);
+      if (auto done = q->run(); !done) return done.error();
+      return q->changes() == 1;
+    });
+  }
+
+  result<void> release(std::string const& name, std::string const& holder) override {
+    return db_->write("release lease", [&](Connection& c) -> result<void> {
+      auto q = c.query(sql::kReleaseLease);
+      if (!q) return q.error();
+      q->bind_text(name).bind_text(holder);
+      return q->run();
+    });
+  }
+
+ private:
+  std::shared_ptr<Database> db_;
+};
+
 }  // namespace
 
 result<Stores> open_sqlite_stores(std::filesystem::path const& path,
@@ -960,6 +990,7 @@ result<Stores> open_sqlite_stores(std::filesystem::path const& path,
   stores.measurements = std::make_shared<SqliteMeasurementStore>(*db);
   stores.apps = std::make_shared<SqliteAppStore>(*db);
   stores.deployments = std::make_shared<SqliteDeploymentStore>(*db);
+  stores.leases = std::make_shared<SqliteLeaseStore>(*db);
   stores.bootstrap_tokens = std::make_shared<SqliteBootstrapTokenStore>(*db);
   stores.settings = std::make_shared<SqliteSettingStore>(*db);
   return stores;
