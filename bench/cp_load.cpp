@@ -164,7 +164,11 @@ int main(int argc, char** argv) {
         "--simulator-dir", sim_dir.string(), "--appraisal", "local", "--log-level", "warn",
         "--health-scrape-interval", "0", "--threads", "2", "--cf-api-base", cf_url, "--cf-api-token",
         "bench-token", "--cf-account-id", "bench-account", "--cf-zone-id", "bench-zone",
-        "--domain", "agents.example.com"});
+        "--domain", "agents.example.com",
+        // Every client of the benchmark is 127.0.0.1, where a real network's agents come from as
+        // many addresses: the per-address limit of anonymous routes (challenges) would measure
+        // itself.
+        "--rate-limit-anonymous-per-minute", "0"});
   };
   auto cp = start_cp();
   auto const cp_url = ee::bench::url_or_exit(*cp, "ee-cp");
