@@ -80,6 +80,8 @@ struct PreparedStep {
 
 // The PCK chain of a quote, verified up to the pinned root.
 struct PreparedChain {
+  /// SHA-256 of the chain's PEM bytes: the chain cache's key (set by Verifier, empty otherwise).
+  std::string digest{};
   PreparedStep chain_step{};
   PreparedStep extension_step{};
   std::vector<SharedX509> certs{};
@@ -314,12 +316,83 @@ bool fail(Verdict& v, char const* name, Error e) {
   return false;
 }
 
-bool check_quote_signature(Quote const& quote, Verdict& v) {
-  auto key = detail::p256_key_from_raw(quote.attestation_key());
-  if (!key) {
-    return fail(v, kStepQuoteSignature, key.error());
+// What a platform's quoting enclave repeats in every quote, remembered by a long-lived Verifier:
+// its attestation key (the same until the QE restarts; importing a point sets up the group and
+// checks the point, a tenth of a verification) and its QE report with the PCK's signature over
+// it (the same for every quote of that attestation key). Keyed by the exact bytes each entry
+// vouches for, so a changed key, report, signature or chain is a miss and is verified in full.
+class PlatformCache {
+ public:
+  explicit PlatformCache(bool qe_reports) : qe_reports_enabled_(qe_reports) {}
+
+  std::shared_ptr<EVP_PKEY> attestation_key(P256Raw const& raw) {
+    std::string const key(raw.begin(), raw.end());
+    std::lock_guard lock(mutex_);
+    auto const it = keys_.find(key);
+    return it == keys_.end() ? nullptr : it->second;
   }
-  if (!detail::verify_p256(key->get(), quote.signed_bytes(), quote.signature())) {
+  void remember_attestation_key(P256Raw const& raw, std::shared_ptr<EVP_PKEY> pkey) {
+    std::string key(raw.begin(), raw.end());
+    std::lock_guard lock(mutex_);
+    if (keys_.emplace(key, std::move(pkey)).second) bound(keys_, key_order_, std::move(key));
+  }
+
+  /// The key under which a QE report signed with `chain`'s PCK key is remembered: empty when the
+  /// chain was not cached (no digest) or QE reports are not remembered.
+  std::string qe_report_key(Quote const& quote, PreparedChain const& chain) const {
+    if (!qe_reports_enabled_ || chain.digest.empty()) return {};
+    auto const report = quote.qe_report_bytes();
+    auto const& signature = quote.qe_report_signature();
+    std::string key;
+    key.reserve(chain.digest.size() + report.size() + signature.size());
+    key.append(chain.digest);
+    key.append(report.begin(), report.end());
+    key.append(signature.begin(), signature.end());
+    return key;
+  }
+  bool qe_report_verified(std::string const& key) {
+    if (key.empty()) return false;
+    std::lock_guard lock(mutex_);
+    return qe_reports_.contains(key);
+  }
+  void remember_qe_report(std::string key) {
+    if (key.empty()) return;
+    std::lock_guard lock(mutex_);
+    if (qe_reports_.emplace(key, true).second) bound(qe_reports_, qe_report_order_, std::move(key));
+  }
+
+ private:
+  // Platforms a control plane sees; past this the oldest entry is forgotten (and verified in full
+  // when it comes back).
+  static constexpr std::size_t kMaxEntries = 4096;
+
+  template <typename Map>
+  static void bound(Map& map, std::list<std::string>& order, std::string key) {
+    order.push_back(std::move(key));
+    if (order.size() > kMaxEntries) {
+      map.erase(order.front());
+      order.pop_front();
+    }
+  }
+
+  bool const qe_reports_enabled_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::shared_ptr<EVP_PKEY>> keys_;
+  std::list<std::string> key_order_;
+  std::unordered_map<std::string, bool> qe_reports_;
+  std::list<std::string> qe_report_order_;
+};
+
+bool check_quote_signature(Quote const& quote, Verdict& v, PlatformCache* cache) {
+  std::shared_ptr<EVP_PKEY> key = cache != nullptr ? cache->attestation_key(quote.attestation_key()) : nullptr;
+  if (!key) {
+    auto imported = detail::p256_key_from_raw(quote.attestation_key());
+    if (!imported) return fail(v, kStepQuoteSignature, imported.error());
+    key = std::shared_ptr<EVP_PKEY>(imported->release(), EVP_PKEY_free);
+    // A key is a point on the curve whatever it signed: remembered even if this signature fails.
+    if (cache != nullptr) cache->remember_attestation_key(quote.attestation_key(), key);
+  }
+  if (!detail::verify_p256(key.get(), quote.signed_bytes(), quote.signature())) {
     return fail(v, kStepQuoteSignature,
                 Error(errc::bad_quote_signature,
                       "quote signature does not verify with the attestation key over header and "
@@ -328,12 +401,15 @@ bool check_quote_signature(Quote const& quote, Verdict& v) {
   return pass(v, kStepQuoteSignature, "header and TD report signed by the attestation key");
 }
 
-bool check_qe_report(Quote const& quote, PreparedChain const& chain, Verdict& v) {
-  if (!detail::verify_p256(chain.pck_key.get(), quote.qe_report_bytes(),
-                           quote.qe_report_signature())) {
-    return fail(v, kStepQeReportSignature,
-                Error(errc::bad_qe_report_signature,
-                      "QE report signature does not verify with the PCK certificate key"));
+bool check_qe_report(Quote const& quote, PreparedChain const& chain, Verdict& v, PlatformCache* cache) {
+  auto report_key = cache != nullptr ? cache->qe_report_key(quote, chain) : std::string();
+  if (!cache || !cache->qe_report_verified(report_key)) {
+    if (!detail::verify_p256(chain.pck_key.get(), quote.qe_report_bytes(), quote.qe_report_signature())) {
+      return fail(v, kStepQeReportSignature,
+                  Error(errc::bad_qe_report_signature,
+                        "QE report signature does not verify with the PCK certificate key"));
+    }
+    if (cache != nullptr) cache->remember_qe_report(std::move(report_key));
   }
   pass(v, kStepQeReportSignature, "QE report signed by the PCK key");
 
@@ -425,14 +501,14 @@ bool evaluate_tcb(Quote const& quote, PckExtension const& pck, Collateral const&
 
 // The whole verification over prepared (possibly cached) parts.
 Verdict evaluate(Quote const& quote, PreparedChain const& chain, Collateral const* collateral,
-                 PreparedCollateral const* prepared, TimePoint now) {
+                 PreparedCollateral const* prepared, TimePoint now, PlatformCache* cache = nullptr) {
   Verdict v;
   v.checked_at = now;
   v.offline = collateral == nullptr;
   v.td_report = quote.td_report();
-  if (!check_quote_signature(quote, v)) return v;
+  if (!check_quote_signature(quote, v, cache)) return v;
   if (!apply(chain.chain_step, now, v)) return v;
-  if (!check_qe_report(quote, chain, v)) return v;
+  if (!check_qe_report(quote, chain, v, cache)) return v;
   if (!apply(chain.extension_step, now, v)) return v;
   v.pck = chain.pck;
   v.fmspc = chain.pck.fmspc;
@@ -529,6 +605,7 @@ struct Verifier::Impl {
   };
 
   TrustedRoot root;
+  PlatformCache platforms;
   std::mutex mutex;
   // Keyed by SHA-256 of the chain bytes, never by a serial number: Intel re-issued certificates
   // with the same serial and key but new validity.
@@ -536,7 +613,8 @@ struct Verifier::Impl {
   std::list<std::string> chain_order;  // oldest first, for eviction
   std::unordered_map<Collateral const*, CollateralEntry> collaterals;
 
-  explicit Impl(TrustedRoot r) : root(std::move(r)) {}
+  Impl(TrustedRoot r, VerifierOptions const& options)
+      : root(std::move(r)), platforms(options.cache_qe_reports) {}
 
   std::shared_ptr<PreparedChain const> chain_for(Quote const& quote, TimePoint now) {
     auto const digest = core::sha256(quote.pck_chain_pem());
@@ -548,7 +626,9 @@ struct Verifier::Impl {
       // outside it the uncached path reports the precise expiry.
       if (it != chains.end() && it->second->window.contains(now)) return it->second;
     }
-    auto prepared = std::make_shared<PreparedChain const>(prepare_chain(quote, root.state().get()));
+    auto chain = prepare_chain(quote, root.state().get());
+    chain.digest = key;
+    auto prepared = std::make_shared<PreparedChain const>(std::move(chain));
     if (prepared->ok() && prepared->window.contains(now)) {
       std::lock_guard lock(mutex);
       if (chains.emplace(key, prepared).second) {
@@ -587,15 +667,16 @@ struct Verifier::Impl {
   }
 };
 
-Verifier::Verifier(TrustedRoot root) : impl_(std::make_shared<Impl>(std::move(root))) {}
+Verifier::Verifier(TrustedRoot root, VerifierOptions options)
+    : impl_(std::make_shared<Impl>(std::move(root), options)) {}
 
 result<Verdict> Verifier::verify(Quote const& quote,
                                  std::shared_ptr<Collateral const> const& collateral,
                                  TimePoint now) const {
   auto const chain = impl_->chain_for(quote, now);
-  if (!collateral) return evaluate(quote, *chain, nullptr, nullptr, now);
+  if (!collateral) return evaluate(quote, *chain, nullptr, nullptr, now, &impl_->platforms);
   auto const prepared = impl_->collateral_for(collateral, now);
-  return evaluate(quote, *chain, collateral.get(), prepared.get(), now);
+  return evaluate(quote, *chain, collateral.get(), prepared.get(), now, &impl_->platforms);
 }
 
 }  // namespace ee::tdx

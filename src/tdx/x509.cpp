@@ -371,30 +371,40 @@ result<EvpPkeyPtr> p256_key_of(X509* cert, std::string_view what) {
   return EvpPkeyPtr(key);
 }
 
+namespace {
+
+// Appends the DER INTEGER of a 32-byte big-endian unsigned value: leading zero bytes dropped (one
+// kept for zero), a 0x00 in front when the top bit is set, so the value stays non-negative.
+std::size_t append_der_integer(unsigned char* out, std::uint8_t const* value) {
+  std::size_t skip = 0;
+  while (skip < 31 && value[skip] == 0) ++skip;
+  std::size_t const len = 32 - skip;
+  bool const pad = (value[skip] & 0x80) != 0;
+  std::size_t at = 0;
+  out[at++] = 0x02;
+  out[at++] = static_cast<unsigned char>(len + (pad ? 1 : 0));
+  if (pad) out[at++] = 0x00;
+  std::copy(value + skip, value + 32, out + at);
+  return at + len;
+}
+
+}  // namespace
+
 bool verify_p256(EVP_PKEY* key, ByteView message, P256Raw const& signature) noexcept {
   core::OpenSslErrorScope const openssl_errors;
-  // Intel's formats carry r||s (32 bytes each, big-endian); EVP wants the DER ECDSA-Sig-Value.
-  ECDSA_SIG* sig = ECDSA_SIG_new();
-  if (sig == nullptr) return false;
-  BIGNUM* r = BN_bin2bn(signature.data(), 32, nullptr);
-  BIGNUM* s = BN_bin2bn(signature.data() + 32, 32, nullptr);
-  if (r == nullptr || s == nullptr || ECDSA_SIG_set0(sig, r, s) != 1) {
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(sig);
-    return false;
-  }
-  unsigned char* der = nullptr;
-  int const der_len = i2d_ECDSA_SIG(sig, &der);
-  ECDSA_SIG_free(sig);
-  if (der_len <= 0) return false;
+  // Intel's formats carry r||s (32 bytes each, big-endian); EVP wants the DER ECDSA-Sig-Value,
+  // SEQUENCE { INTEGER r, INTEGER s }: at most 2 + 2 * (2 + 33) = 72 bytes, written here
+  // directly rather than through BIGNUMs and i2d_ECDSA_SIG, which allocate.
+  std::array<unsigned char, 72> der{};
+  std::size_t len = 2;
+  len += append_der_integer(der.data() + len, signature.data());
+  len += append_der_integer(der.data() + len, signature.data() + 32);
+  der[0] = 0x30;
+  der[1] = static_cast<unsigned char>(len - 2);
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool const ok = ctx != nullptr &&
-                  EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
-                  EVP_DigestVerify(ctx, der, static_cast<std::size_t>(der_len), message.data(),
-                                   message.size()) == 1;
+  bool const ok = ctx != nullptr && EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
+                  EVP_DigestVerify(ctx, der.data(), len, message.data(), message.size()) == 1;
   EVP_MD_CTX_free(ctx);
-  OPENSSL_free(der);
   return ok;
 }
 

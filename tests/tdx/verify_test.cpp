@@ -631,6 +631,42 @@ TEST(Verifier, DoesNotReuseACachedChainOrCollateralOutsideItsWindow) {
   expect_accepted(*again);
 }
 
+// A platform's attestation key and its PCK-signed QE report are remembered by their exact bytes:
+// any changed byte of the report, its signature or the key is verified in full and fails, and
+// the failures do not poison what was remembered.
+TEST(Verifier, AChangedQeReportSignatureOrKeyIsNeverServedFromTheCache) {
+  auto flipped = [](std::size_t offset, std::uint8_t value) {
+    auto bytes = quote_bytes("tdx_v4_gtg_spr_e4.dat");
+    bytes.at(offset) ^= value;
+    return tdx::parse_quote(bytes).value();
+  };
+  constexpr std::size_t kSignatureData = 0x27c;  // quote signature (64), attestation key (64)
+  constexpr std::size_t kQeReport = kSignatureData + 64 + 64 + 6;
+  auto const original = quote("tdx_v4_gtg_spr_e4.dat");
+  for (bool cache_qe_reports : {true, false}) {
+    SCOPED_TRACE(cache_qe_reports ? "QE reports cached" : "QE reports not cached");
+    tdx::Verifier const verifier(tdx::TrustedRoot::intel_sgx_root_ca(), {.cache_qe_reports = cache_qe_reports});
+    for (int round = 0; round < 2; ++round) {  // the second round with everything remembered
+      expect_accepted(*verifier.verify(original, nullptr, at(kGtgClock)));
+      expect_failure(*verifier.verify(flipped(kQeReport + 16, 0x01), nullptr, at(kGtgClock)),
+                     "qe_report_signature", tdx::errc::bad_qe_report_signature);
+      expect_failure(*verifier.verify(flipped(kQeReport + 64, 0x80), nullptr, at(kGtgClock)),
+                     "qe_report_signature", tdx::errc::bad_qe_report_signature);
+      expect_failure(*verifier.verify(flipped(kQeReport + 384 + 5, 0x01), nullptr, at(kGtgClock)),
+                     "qe_report_signature", tdx::errc::bad_qe_report_signature);
+      expect_failure(*verifier.verify(flipped(kQeReport + 384 + 63, 0x01), nullptr, at(kGtgClock)),
+                     "qe_report_signature", tdx::errc::bad_qe_report_signature);
+      // Another attestation key: the quote's signature no longer verifies (or the point is off
+      // the curve), whatever key was remembered before.
+      expect_failure(*verifier.verify(flipped(kSignatureData + 64 + 10, 0x01), nullptr, at(kGtgClock)),
+                     "quote_signature", tdx::errc::bad_quote_signature);
+      expect_failure(*verifier.verify(flipped(kSignatureData + 7, 0x01), nullptr, at(kGtgClock)),
+                     "quote_signature", tdx::errc::bad_quote_signature);
+    }
+    expect_same(*verifier.verify(original, nullptr, at(kGtgClock)), run(original, nullptr, kGtgClock));
+  }
+}
+
 TEST(Verifier, CopiesShareCachesAndAnotherRootIsRespected) {
   auto const q = quote("tdx_v4_dcapqvl.dat");
   tdx::Verifier const a;

@@ -131,17 +131,29 @@ struct VerifyOptions {
 result<Verdict> verify(Quote const& quote, Collateral const* collateral,
                        VerifyOptions const& options);
 
+struct VerifierOptions {
+  /// Remember QE reports whose PCK signature verified (keyed by the chain's digest, the report
+  /// and the signature bytes), so a platform seen before costs one ECDSA verification per quote.
+  /// Off: two, as tdx::verify (benchmarks compare both).
+  bool cache_qe_reports = true;
+};
+
 /// The same verification with caches for what does not change between quotes: parsed and
 /// verified PCK chains (keyed by the chain bytes, reused only inside the chain's validity window)
 /// and verified collateral (keyed by the Collateral object, reused only inside its window). With
-/// both cached, verifying a quote costs its two ECDSA verifications (quote and QE report) plus
-/// parsing. Cache entries that failed or are outside their window at the call's `now` are never
+/// both cached, verifying a quote of a new platform costs its two ECDSA verifications (quote and
+/// QE report) plus parsing. Cache entries that failed or are outside their window at the call's `now` are never
 /// stored or reused: such calls take the uncached path and report the precise failure. The
 /// collateral cache holds a weak reference to each Collateral and at most 64 entries; the chain
-/// cache at most 1024 chains. Thread-safe; cheap to copy (copies share the caches).
+/// cache at most 1024 chains. What a platform's quoting enclave repeats is remembered too: its
+/// attestation key (by its 64 bytes) and, unless VerifierOptions says otherwise, its QE report
+/// verified with a cached chain's PCK key (by the exact bytes of chain digest, report and
+/// signature), at most 4 096 of each; a quote of a platform seen before then costs one ECDSA
+/// verification. Verdicts are the same as tdx::verify's. Thread-safe; cheap to copy (copies
+/// share the caches).
 class Verifier {
  public:
-  explicit Verifier(TrustedRoot root = TrustedRoot::intel_sgx_root_ca());
+  explicit Verifier(TrustedRoot root = TrustedRoot::intel_sgx_root_ca(), VerifierOptions options = {});
   /// As `tdx::verify`; `collateral` may be null (offline mode).
   result<Verdict> verify(Quote const& quote, std::shared_ptr<Collateral const> const& collateral,
                          TimePoint now) const;
