@@ -131,6 +131,7 @@ struct ControlPlane::Impl {
   KeyCache agent_keys{kAgentKeyCacheSize};
   std::mutex quote_provider_mutex;
   std::mutex health_mutex;
+  StatusCounts status_counts;
   std::unordered_map<std::string, HealthCounters> health_counters;
   std::mutex registering_mutex;
   std::set<std::string> registering;
@@ -250,6 +251,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
       .github_keys = *impl->github_keys,
       .health_mutex = impl->health_mutex,
       .health_counters = impl->health_counters,
+      .status_counts = impl->status_counts,
       .registering_mutex = impl->registering_mutex,
       .registering = impl->registering,
   });

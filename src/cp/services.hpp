@@ -63,6 +63,35 @@ struct HealthCounters {
   int successes = 0;
 };
 
+/// The counts GET /health shows, read from the stores at most once a second: /health is what
+/// load balancers and monitors poll, and must not cost database queries each time.
+class StatusCounts {
+ public:
+  struct Counts {
+    std::size_t agents = 0;
+    std::size_t apps = 0;
+    std::size_t used_nonces = 0;
+  };
+  static constexpr std::chrono::seconds kLifetime{1};
+
+  /// The counts read less than kLifetime before `now`, if any.
+  std::optional<Counts> fresh(std::chrono::steady_clock::time_point now) const {
+    std::lock_guard lock(mutex_);
+    if (!read_at_ || now - *read_at_ >= kLifetime) return std::nullopt;
+    return counts_;
+  }
+  void remember(Counts counts, std::chrono::steady_clock::time_point read_at) {
+    std::lock_guard lock(mutex_);
+    counts_ = counts;
+    read_at_ = read_at;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  Counts counts_{};
+  std::optional<std::chrono::steady_clock::time_point> read_at_{};
+};
+
 struct Services {
   Options const& options;
   std::function<TimePoint()> now{};
@@ -93,6 +122,7 @@ struct Services {
 
   std::mutex& health_mutex;
   std::unordered_map<std::string, HealthCounters>& health_counters;
+  StatusCounts& status_counts;
 
   /// vm_names with a registration in flight: a second one for the same name is refused until
   /// the first is stored, so two registrations never decide on the same stale record.

@@ -15,11 +15,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -139,6 +142,63 @@ TEST(CpRoutesChallenge, AnswersA64HexNonceWithItsLifetime) {
   EXPECT_GT(drift, -5s);
   // Each challenge is new.
   EXPECT_NE(h.challenge(), nonce);
+}
+
+// --- GET /health reads the stores at most once a second ----------------------------------------
+
+// The registry's apps, counting how often the whole list is read (what /health counts from).
+class CountingApps final : public ee::registry::AppStore {
+ public:
+  explicit CountingApps(std::shared_ptr<ee::registry::AppStore> inner) : inner_(std::move(inner)) {}
+  std::atomic<int> lists{0};
+
+  ee::result<ee::registry::App> create(ee::registry::App const& app, ee::registry::AppVersion const& v) override {
+    return inner_->create(app, v);
+  }
+  ee::result<ee::registry::App> get(std::string const& name) override { return inner_->get(name); }
+  ee::result<std::vector<ee::registry::App>> list() override {
+    ++lists;
+    return inner_->list();
+  }
+  ee::result<ee::registry::AppVersion> add_version(ee::registry::AppVersion const& v) override {
+    return inner_->add_version(v);
+  }
+  ee::result<ee::registry::AppVersion> get_version(std::string const& app, std::string const& v) override {
+    return inner_->get_version(app, v);
+  }
+  ee::result<std::vector<ee::registry::AppVersion>> list_versions(std::string const& app) override {
+    return inner_->list_versions(app);
+  }
+
+ private:
+  std::shared_ptr<ee::registry::AppStore> inner_;
+};
+
+TEST(CpRoutesHealth, ReadsTheStoresAtMostOnceASecondAndShowsChangesAfterIt) {
+  std::shared_ptr<CountingApps> apps;
+  HarnessOptions o;
+  o.customize = [&apps](ee::cp::Options& cp) {
+    apps = std::make_shared<CountingApps>(cp.stores.apps);
+    cp.stores.apps = apps;
+    cp.server.rate_limits["anonymous"].per_minute = 0;
+  };
+  CpHarness h(o);
+  auto const start = std::chrono::steady_clock::now();
+  int const before = apps->lists;
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(h.call(bhttp::verb::get, "/health").result(), bhttp::status::ok);
+  auto const elapsed = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start);
+  EXPECT_LE(apps->lists - before, elapsed.count() + 1) << "50 calls in " << elapsed.count() << " s";
+
+  // A change shows once the counts are older than a second.
+  auto agent = h.agent("vm-health-count");
+  h.register_ok(agent);
+  auto const deadline = std::chrono::steady_clock::now() + 5s;
+  std::int64_t agents = 0;
+  while (agents != 1 && std::chrono::steady_clock::now() < deadline) {
+    agents = body(h.call(bhttp::verb::get, "/health")).at("agents").as_int64();
+    if (agents != 1) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(agents, 1);
 }
 
 // The attack: 90 000 anonymous challenges in 12 s filled the 100 000-entry table and every real

@@ -1,5 +1,6 @@
 // GET /health: liveness plus what an operator checks first: version, uptime, mode, counts, and
-// whether this CP itself runs attested (a TDX quote provider that is not the simulator).
+// whether this CP itself runs attested (a TDX quote provider that is not the simulator). The
+// counts are at most a second old (StatusCounts).
 #include "cp/routes/routes.hpp"
 
 #include <easyenclave/version.hpp>
@@ -15,14 +16,21 @@ namespace {
 boost::asio::awaitable<result<http::Response>> health(http::RequestContext&, Services& s, Caller const&) {
   auto const now = s.now();
   auto const uptime = std::chrono::duration_cast<std::chrono::seconds>(now - s.started_at);
-  auto counts = co_await s.store([&s]() -> result<std::pair<std::size_t, std::size_t>> {
-    auto agents = s.stores.agents->count();
-    if (!agents) return agents.error();
-    auto apps = s.stores.apps->list();
-    if (!apps) return apps.error();
-    return std::pair{*agents, apps->size()};
-  });
-  if (!counts) co_return counts.error();
+  auto counts = s.status_counts.fresh(std::chrono::steady_clock::now());
+  if (!counts) {
+    auto read = co_await s.store([&s]() -> result<StatusCounts::Counts> {
+      auto agents = s.stores.agents->count();
+      if (!agents) return agents.error();
+      auto apps = s.stores.apps->list();
+      if (!apps) return apps.error();
+      auto used = s.nonces.used();
+      if (!used) return used.error();
+      return StatusCounts::Counts{.agents = *agents, .apps = apps->size(), .used_nonces = *used};
+    });
+    if (!read) co_return read.error();
+    s.status_counts.remember(*read, std::chrono::steady_clock::now());
+    counts = *read;
+  }
 
   boost::json::object body;
   body["status"] = "ok";
@@ -33,11 +41,9 @@ boost::asio::awaitable<result<http::Response>> health(http::RequestContext&, Ser
   body["quote_provider"] = s.quote_provider ? std::string(s.quote_provider->name()) : std::string();
   body["dev"] = s.dev;
   body["tunnels"] = s.tunnels != nullptr;
-  body["agents"] = counts->first;
-  body["apps"] = counts->second;
-  auto used = s.nonces.used();
-  if (!used) co_return used.error();
-  body["used_nonces"] = *used;
+  body["agents"] = counts->agents;
+  body["apps"] = counts->apps;
+  body["used_nonces"] = counts->used_nonces;
   co_return http::json_response(boost::beast::http::status::ok, detail::json::serialize(body));
 }
 
