@@ -6,6 +6,7 @@
 // its path ("body.vm_name") and never echo its value: tokens, quotes and env values are secrets
 // or large.
 #include <easyenclave/api/agents.hpp>
+#include <easyenclave/api/image_reference.hpp>
 #include <easyenclave/api/signing.hpp>
 
 #include "detail/json.hpp"
@@ -36,7 +37,6 @@ constexpr std::size_t kMaxStatus = 32;
 constexpr std::size_t kMaxEnvEntries = 64;
 constexpr std::size_t kMaxEnvName = 128;
 constexpr std::size_t kMaxEnvValue = 4096;
-constexpr std::size_t kMaxImageName = 255;
 constexpr std::int64_t kMaxSeconds = 365LL * 24 * 3600;
 constexpr std::int64_t kMaxHeartbeatInterval = 24 * 3600;
 
@@ -333,20 +333,8 @@ result<void> check_digest(std::string_view value, std::string_view field) {
 }
 
 result<void> check_pinned_image(std::string_view value, std::string_view field) {
-  // name: a registry/repository[:tag] reference (OCI distribution spec names, loosely: the
-  // registry enforces its own grammar); the digest is what pins the content.
-  auto const at = value.find('@');
-  auto const name = value.substr(0, at);
-  bool const name_ok =
-      at != std::string_view::npos &&
-      is_token(name, kMaxImageName, is_alnum,
-               [](char c) {
-                 return is_alnum(c) || c == '.' || c == '_' || c == '-' || c == '/' || c == ':';
-               }) &&
-      is_alnum(name.back());
-  if (!name_ok || !check_digest(value.substr(at + 1), field))
-    return invalid(field, "must be NAME@sha256:<64 lower-case hex>, NAME 1-255 characters of "
-                          "[A-Za-z0-9._/:-] starting and ending with a letter or digit");
+  auto parsed = ImageReference::parse_pinned(value, field);
+  if (!parsed) return parsed.error();
   return {};
 }
 

@@ -27,7 +27,8 @@ result<void> check_node_size(std::string_view value, std::string_view field = "n
 /// "CLOUD:ZONE", each 1-40 of [a-z0-9-] starting with a letter or digit ("gcp:us-central1-a",
 /// "baremetal:lab1").
 result<void> check_datacenter(std::string_view value, std::string_view field = "datacenter");
-/// "name@sha256:<64 lowercase hex>": an image pinned by digest.
+/// An image pinned by digest, "NAME@sha256:<64 lowercase hex>":
+/// `ImageReference::parse_pinned` (api/image_reference.hpp) with its errors.
 result<void> check_pinned_image(std::string_view value, std::string_view field = "image");
 /// "sha256:<64 lowercase hex>".
 result<void> check_digest(std::string_view value, std::string_view field = "image_digest");
