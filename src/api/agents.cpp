@@ -171,6 +171,23 @@ result<void> check_quote_b64(std::string_view value, std::string_view field) {
   return {};
 }
 
+result<void> check_key_size(std::string_view value, std::string_view field) {
+  return check_max(value, field, kMaxPublicKey);
+}
+
+// A quote provider's name, for people: 1-64 printable ASCII characters.
+result<void> check_provider(std::string_view value, std::string_view field) {
+  if (value.size() > 64 || !all_of(value, [](char c) { return c > ' ' && c < 0x7f; }))
+    return invalid(field, "must be at most 64 printable ASCII characters without spaces");
+  return {};
+}
+
+result<void> check_report_data(std::string_view value, std::string_view field) {
+  if (value.size() != 128 || !all_of(value, is_lower_hex))
+    return invalid(field, "must be 128 lower-case hex characters");
+  return {};
+}
+
 result<void> check_public_key(std::string_view value, std::string_view field) {
   if (auto r = check_max(value, field, kMaxPublicKey); !r) return r;
   if (auto key = PublicKey::parse(value); !key)
@@ -649,16 +666,26 @@ std::string to_json(AgentHealth const& h) {
   bj::object workload;
   workload["state"] = h.workload.state;
   put_if(workload, "deployment_id", h.workload.deployment_id);
+  put_if(workload, "image", h.workload.image);
   put_if(workload, "image_digest", h.workload.image_digest);
   bj::object o;
   o["status"] = h.status;
   put_if(o, "agent_id", h.agent_id);
+  put_if(o, "public_key", h.public_key);
   o["workload"] = std::move(workload);
+  if (h.attestation) {
+    bj::object a;
+    a["quote_b64"] = h.attestation->quote_b64;
+    put_if(a, "report_data", h.attestation->report_data);
+    put_if(a, "provider", h.attestation->provider);
+    o["attestation"] = std::move(a);
+  }
   return to_text(std::move(o));
 }
 
 result<AgentHealth> parse_agent_health(std::string_view text) {
-  auto doc = json::parse(text, kSmallLimits);
+  // An attested answer carries a quote.
+  auto doc = json::parse(text, kEvidenceLimits);
   if (!doc) return doc.error();
   auto reader = ObjectReader::from(*doc);
   if (!reader) return reader.error();
@@ -672,8 +699,21 @@ result<AgentHealth> parse_agent_health(std::string_view text) {
   if (auto ok = required(*workload, "state", check_status, w.state); !ok) return ok.error();
   if (auto ok = optional(*workload, "deployment_id", check_id, w.deployment_id); !ok)
     return ok.error();
+  if (auto ok = optional(*workload, "image", check_pinned_image, w.image); !ok) return ok.error();
   if (auto ok = optional(*workload, "image_digest", check_digest, w.image_digest); !ok)
     return ok.error();
+  if (auto ok = optional(r, "public_key", check_key_size, out.public_key); !ok) return ok.error();
+  auto attestation = r.optional_child("attestation");
+  if (!attestation) return attestation.error();
+  if (*attestation) {
+    auto const& a = **attestation;
+    HealthAttestation evidence;
+    if (auto ok = required(a, "quote_b64", check_quote_b64, evidence.quote_b64); !ok) return ok.error();
+    if (auto ok = optional(a, "report_data", check_report_data, evidence.report_data); !ok)
+      return ok.error();
+    if (auto ok = optional(a, "provider", check_provider, evidence.provider); !ok) return ok.error();
+    out.attestation = std::move(evidence);
+  }
   return out;
 }
 
