@@ -7,11 +7,13 @@
 // compile with -ffunction-sections under the sanitizers, "Cannot represent a difference across
 // sections"; it reads only through the fuzzed JSON layer and api's vm_name/datacenter checks.)
 // It also reads the deploy route's body and answer (api::parse_deploy_request and
-// parse_deploy_response, each with its round trip).
+// parse_deploy_response, each with its round trip), and image references (api::ImageReference:
+// what parses spells itself, and pinned exactly when it has a digest).
 // Input: one mode byte (0 agent_url, 1 agent network entries one per line, 2 nonce, 3 agent
-// health, 4 quote file, 5 deploy request, 6 deploy response), then the bytes.
+// health, 4 quote file, 5 deploy request, 6 deploy response, 7 image reference), then the bytes.
 #include <easyenclave/api/agents.hpp>
 #include <easyenclave/api/deploy.hpp>
+#include <easyenclave/api/image_reference.hpp>
 #include <easyenclave/encoding.hpp>
 #include <easyenclave/tdx/describe.hpp>
 #include <easyenclave/tdx/quote.hpp>
@@ -105,6 +107,21 @@ void quote_file(std::span<std::uint8_t const> bytes) {
   (void)ee::tdx::parse_quote(decoded->bytes);
 }
 
+void image_reference(std::string_view text) {
+  auto ref = ee::api::ImageReference::parse(text);
+  auto const pinned = ee::api::ImageReference::parse_pinned(text);
+  ee_fuzz::check(pinned.has_value() == (ref && ref->pinned()), "parse_pinned disagrees with parse");
+  ee_fuzz::check(ee::api::check_pinned_image(text).has_value() == pinned.has_value(),
+                 "check_pinned_image disagrees with parse_pinned");
+  if (!ref) return;
+  // Nothing is normalised: the reference spells itself, and that spelling parses to it again.
+  ee_fuzz::check(ref->to_string() == text, "a reference does not spell itself");
+  auto again = ee::api::ImageReference::parse(ref->to_string());
+  ee_fuzz::check(again.has_value() && *again == *ref, "a reference does not round-trip");
+  ee_fuzz::check(!ref->repository().empty(), "a reference without a repository");
+  ee_fuzz::check(ref->name().size() <= ee::api::kMaxImageName, "a name over 255 characters");
+}
+
 template <class Parse>
 void round_trip(std::string_view text, Parse parse, char const* what) {
   auto message = parse(text);
@@ -120,7 +137,7 @@ void round_trip(std::string_view text, Parse parse, char const* what) {
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
   ee_fuzz::OpenSslErrorsCleared const queue_check;
   ee_fuzz::Selected in;
-  if (!ee_fuzz::select(data, size, 7, in)) return 0;
+  if (!ee_fuzz::select(data, size, 8, in)) return 0;
   switch (in.mode) {
     case 0: agent_url(in.text()); break;
     case 1: network_entries(in.text()); break;
@@ -131,10 +148,11 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
       round_trip(in.text(), [](std::string_view t) { return ee::api::parse_deploy_request(t); },
                  "a deploy request does not round-trip");
       break;
-    default:
+    case 6:
       round_trip(in.text(), [](std::string_view t) { return ee::api::parse_deploy_response(t); },
                  "a deploy response does not round-trip");
       break;
+    default: image_reference(in.text()); break;
   }
   return 0;
 }

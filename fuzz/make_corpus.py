@@ -181,7 +181,7 @@ def main():
     put("fuzz_api_messages", "public_key.pem", mode(8, (HERE / "data/signing_key.pub.pem").read_bytes()))
 
     # --- CP inputs: 0 agent_url, 1 agent network entries, 2 nonce ('$' is the issued one),
-    # 3 agent health, 4 quote file
+    # 3 agent health, 4 quote file, 7 image reference
     for i, url in enumerate(["http://10.1.2.3:8081", "https://[fd00::1]:443/path?q", "http://a.tunnel.example",
                              "http://169.254.169.254/latest", "HTTP://User@Host:80#x"]):
         put("fuzz_cp_inputs", f"agent_url_{i}.txt", mode(0, url))
@@ -196,6 +196,12 @@ def main():
     put("fuzz_cp_inputs", "quote_binary.dat", mode(4, quote))
     put("fuzz_cp_inputs", "quote_hex.txt", mode(4, quote.hex() + "\n"))
     put("fuzz_cp_inputs", "quote_base64.txt", mode(4, base64.b64encode(quote) + b"\n"))
+    # 7 image references
+    for name, ref in [("image_pinned.txt", "registry.local:5000/acme/app-x__y:v1.2@sha256:" + "ab" * 32),
+                      ("image_tag.txt", "docker.io/library/nginx:1.27"),
+                      ("image_ipv6.txt", "[fd00::1]:5000/a.b/c"),
+                      ("image_bad.txt", "ghcr.io/Acme/app@sha256:AB")]:
+        put("fuzz_cp_inputs", name, mode(7, ref))
 
 
 if __name__ == "__main__":

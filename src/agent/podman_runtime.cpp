@@ -11,7 +11,7 @@
 #include "agent/podman_runtime.hpp"
 
 #include <easyenclave/agent/error.hpp>
-#include <easyenclave/api/agents.hpp>
+#include <easyenclave/api/image_reference.hpp>
 
 #include "agent/processes.hpp"
 #include "detail/json.hpp"
@@ -120,10 +120,9 @@ result<void> check_workload_env(std::map<std::string, std::string> const& env) {
 }
 
 result<std::string> pinned_digest(std::string_view image) {
-  if (!api::check_pinned_image(image)) {
-    return invalid("image: must be NAME@sha256:<64 lower-case hex>");
-  }
-  return std::string(image.substr(image.rfind('@') + 1));
+  auto ref = api::ImageReference::parse_pinned(image);
+  if (!ref) return invalid(ref.error().message());
+  return ref->digest();
 }
 
 std::vector<std::string> pull_argv(PodmanOptions const& options, std::string const& image) {
@@ -182,9 +181,8 @@ bool image_has_digest(ImageFacts const& facts, std::string_view digest) {
   if (facts.digest == digest) return true;
   return std::any_of(facts.repo_digests.begin(), facts.repo_digests.end(),
                      [digest](std::string const& repo_digest) {
-                       auto const at = repo_digest.rfind('@');
-                       return at != std::string::npos &&
-                              std::string_view(repo_digest).substr(at + 1) == digest;
+                       auto ref = api::ImageReference::parse(repo_digest);
+                       return ref && ref->pinned() && ref->digest() == digest;
                      });
 }
 

@@ -2,7 +2,7 @@
 // supervised like cloudflared: restarted with backoff when it exits, its output in the log buffer.
 #include <easyenclave/agent/error.hpp>
 #include <easyenclave/agent/workload.hpp>
-#include <easyenclave/api/agents.hpp>
+#include <easyenclave/api/image_reference.hpp>
 
 #include "agent/supervisor.hpp"
 
@@ -15,18 +15,14 @@ namespace {
 // How long run() waits to see the command come up (or be missing) before it answers.
 constexpr auto kStartCheck = std::chrono::milliseconds(2000);
 
-std::string digest_of(std::string const& image) {
-  auto const at = image.rfind('@');
-  return at == std::string::npos ? std::string() : image.substr(at + 1);
-}
-
 class ProcessRuntime final : public WorkloadRuntime {
  public:
   explicit ProcessRuntime(ProcessRuntimeOptions options) : options_(std::move(options)) {}
   ~ProcessRuntime() override { (void)stop(); }
 
   result<void> run(WorkloadSpec const& spec) override {
-    if (auto ok = api::check_pinned_image(spec.image); !ok) return ok.error();
+    auto image = api::ImageReference::parse_pinned(spec.image);
+    if (!image) return image.error();
     if (options_.command.empty())
       return Error(errc::invalid_config, "the process runtime has no command");
     detail::SupervisorOptions supervised;
@@ -47,6 +43,7 @@ class ProcessRuntime final : public WorkloadRuntime {
       std::lock_guard lock(mutex_);
       previous = std::move(supervisor_);
       spec_ = spec;
+      digest_ = image->digest();
       since_ = std::chrono::system_clock::now();
       stopped_ = false;
     }
@@ -106,7 +103,7 @@ class ProcessRuntime final : public WorkloadRuntime {
     switch (s.state) {
       case detail::SupervisedState::running:
         out.state = WorkloadState::running;
-        out.image_digest = digest_of(spec_.image);
+        out.image_digest = digest_;
         break;
       case detail::SupervisedState::missing_binary:
         out.state = WorkloadState::failed;
@@ -128,6 +125,7 @@ class ProcessRuntime final : public WorkloadRuntime {
   ProcessRuntimeOptions const options_;
   std::mutex mutex_;
   WorkloadSpec spec_{};
+  std::string digest_{};  ///< spec_.image's
   std::chrono::system_clock::time_point since_{};
   bool stopped_ = false;
   std::unique_ptr<detail::Supervisor> supervisor_;

@@ -6,6 +6,7 @@
 // its path ("body.vm_name") and never echo its value: tokens, quotes and env values are secrets
 // or large.
 #include <easyenclave/api/agents.hpp>
+#include <easyenclave/api/image_reference.hpp>
 #include <easyenclave/api/signing.hpp>
 
 #include "detail/json.hpp"
@@ -36,7 +37,6 @@ constexpr std::size_t kMaxStatus = 32;
 constexpr std::size_t kMaxEnvEntries = 64;
 constexpr std::size_t kMaxEnvName = 128;
 constexpr std::size_t kMaxEnvValue = 4096;
-constexpr std::size_t kMaxImageName = 255;
 constexpr std::int64_t kMaxSeconds = 365LL * 24 * 3600;
 constexpr std::int64_t kMaxHeartbeatInterval = 24 * 3600;
 
@@ -168,6 +168,23 @@ result<void> check_quote_b64(std::string_view value, std::string_view field) {
   if (value.empty() ||
       !all_of(value, [](char c) { return is_alnum(c) || c == '+' || c == '/' || c == '='; }))
     return invalid(field, "must be standard base64");
+  return {};
+}
+
+result<void> check_key_size(std::string_view value, std::string_view field) {
+  return check_max(value, field, kMaxPublicKey);
+}
+
+// A quote provider's name, for people: 1-64 printable ASCII characters.
+result<void> check_provider(std::string_view value, std::string_view field) {
+  if (value.size() > 64 || !all_of(value, [](char c) { return c > ' ' && c < 0x7f; }))
+    return invalid(field, "must be at most 64 printable ASCII characters without spaces");
+  return {};
+}
+
+result<void> check_report_data(std::string_view value, std::string_view field) {
+  if (value.size() != 128 || !all_of(value, is_lower_hex))
+    return invalid(field, "must be 128 lower-case hex characters");
   return {};
 }
 
@@ -333,20 +350,8 @@ result<void> check_digest(std::string_view value, std::string_view field) {
 }
 
 result<void> check_pinned_image(std::string_view value, std::string_view field) {
-  // name: a registry/repository[:tag] reference (OCI distribution spec names, loosely: the
-  // registry enforces its own grammar); the digest is what pins the content.
-  auto const at = value.find('@');
-  auto const name = value.substr(0, at);
-  bool const name_ok =
-      at != std::string_view::npos &&
-      is_token(name, kMaxImageName, is_alnum,
-               [](char c) {
-                 return is_alnum(c) || c == '.' || c == '_' || c == '-' || c == '/' || c == ':';
-               }) &&
-      is_alnum(name.back());
-  if (!name_ok || !check_digest(value.substr(at + 1), field))
-    return invalid(field, "must be NAME@sha256:<64 lower-case hex>, NAME 1-255 characters of "
-                          "[A-Za-z0-9._/:-] starting and ending with a letter or digit");
+  auto parsed = ImageReference::parse_pinned(value, field);
+  if (!parsed) return parsed.error();
   return {};
 }
 
@@ -661,16 +666,26 @@ std::string to_json(AgentHealth const& h) {
   bj::object workload;
   workload["state"] = h.workload.state;
   put_if(workload, "deployment_id", h.workload.deployment_id);
+  put_if(workload, "image", h.workload.image);
   put_if(workload, "image_digest", h.workload.image_digest);
   bj::object o;
   o["status"] = h.status;
   put_if(o, "agent_id", h.agent_id);
+  put_if(o, "public_key", h.public_key);
   o["workload"] = std::move(workload);
+  if (h.attestation) {
+    bj::object a;
+    a["quote_b64"] = h.attestation->quote_b64;
+    put_if(a, "report_data", h.attestation->report_data);
+    put_if(a, "provider", h.attestation->provider);
+    o["attestation"] = std::move(a);
+  }
   return to_text(std::move(o));
 }
 
 result<AgentHealth> parse_agent_health(std::string_view text) {
-  auto doc = json::parse(text, kSmallLimits);
+  // An attested answer carries a quote.
+  auto doc = json::parse(text, kEvidenceLimits);
   if (!doc) return doc.error();
   auto reader = ObjectReader::from(*doc);
   if (!reader) return reader.error();
@@ -684,8 +699,21 @@ result<AgentHealth> parse_agent_health(std::string_view text) {
   if (auto ok = required(*workload, "state", check_status, w.state); !ok) return ok.error();
   if (auto ok = optional(*workload, "deployment_id", check_id, w.deployment_id); !ok)
     return ok.error();
+  if (auto ok = optional(*workload, "image", check_pinned_image, w.image); !ok) return ok.error();
   if (auto ok = optional(*workload, "image_digest", check_digest, w.image_digest); !ok)
     return ok.error();
+  if (auto ok = optional(r, "public_key", check_key_size, out.public_key); !ok) return ok.error();
+  auto attestation = r.optional_child("attestation");
+  if (!attestation) return attestation.error();
+  if (*attestation) {
+    auto const& a = **attestation;
+    HealthAttestation evidence;
+    if (auto ok = required(a, "quote_b64", check_quote_b64, evidence.quote_b64); !ok) return ok.error();
+    if (auto ok = optional(a, "report_data", check_report_data, evidence.report_data); !ok)
+      return ok.error();
+    if (auto ok = optional(a, "provider", check_provider, evidence.provider); !ok) return ok.error();
+    out.attestation = std::move(evidence);
+  }
   return out;
 }
 

@@ -3,6 +3,9 @@
 // docs/agent.md; GitHub: REST API "List releases" (GET /repos/{owner}/{repo}/releases).
 #include "client/catalog.hpp"
 
+#include <easyenclave/api/agents.hpp>
+#include <easyenclave/api/catalog.hpp>
+#include <easyenclave/api/image_reference.hpp>
 #include <easyenclave/encoding.hpp>
 
 #include "client/checks.hpp"
@@ -86,39 +89,23 @@ result<tdx::Measurement> measurement(std::string const& text, std::string const&
   return m;
 }
 
-result<PublishedVersion> parse_version(bj::value const& value, std::size_t index) {
+// A catalog version as connect() compares it: the parser checked the formats already.
+result<PublishedVersion> published_version(api::AppVersionView const& view, std::size_t index) {
   auto const path = "versions[" + std::to_string(index) + "]";
-  auto reader = ObjectReader::from(value, path);
-  if (!reader) return reader.error();
   PublishedVersion v;
-  auto version = reader->string("version");
-  if (!version) return version.error();
-  v.version = std::move(*version);
-  auto image = reader->string("image");
+  v.version = view.version;
+  v.image = view.image;
+  auto image = api::ImageReference::parse_pinned(view.image, path + ".image");
   if (!image) return image.error();
-  v.image = std::move(*image);
-  auto const at = v.image.rfind('@');
-  if (at == std::string::npos)
-    return reader->field_error("image", ee::errc::invalid_value, "expected NAME@sha256:<hex>");
-  v.image_digest = v.image.substr(at + 1);
-  auto mrtd_text = reader->string("mrtd");
-  if (!mrtd_text) return mrtd_text.error();
-  auto mrtd = measurement(*mrtd_text, path + ".mrtd");
+  v.image_digest = image->digest();
+  auto mrtd = measurement(view.mrtd, path + ".mrtd");
   if (!mrtd) return mrtd.error();
   v.mrtd = *mrtd;
-  if (auto const* rtmrs = reader->object().if_contains("rtmrs");
-      rtmrs != nullptr && !rtmrs->is_null()) {
-    if (!rtmrs->is_array() || rtmrs->as_array().size() != 4)
-      return reader->field_error("rtmrs", ee::errc::wrong_type, "expected an array of 4");
-    for (std::size_t i = 0; i < 4; ++i) {
-      auto const& entry = rtmrs->as_array()[i];
-      if (entry.is_null()) continue;
-      if (!entry.is_string())
-        return reader->field_error("rtmrs", ee::errc::wrong_type, "expected hex strings or null");
-      auto rtmr = measurement(std::string(entry.as_string()), path + ".rtmrs");
-      if (!rtmr) return rtmr.error();
-      v.rtmrs[i] = *rtmr;
-    }
+  for (std::size_t i = 0; i < 4; ++i) {
+    if (view.rtmrs[i].empty()) continue;
+    auto rtmr = measurement(view.rtmrs[i], path + ".rtmrs");
+    if (!rtmr) return rtmr.error();
+    v.rtmrs[i] = *rtmr;
   }
   return v;
 }
@@ -175,18 +162,13 @@ asio::awaitable<result<Expectations>> fetch_catalog_app(http::Client& http,
     if (listed->result() != bhttp::status::ok)
       co_return r.fail(errc::catalog_unavailable, "catalog_app", "HTTP 200 from GET /api/v1/apps",
                        status_text(*listed));
-    auto body = json_body(*listed, "GET /api/v1/apps");
-    if (!body || !body->is_array())
+    auto apps = api::parse_app_views(listed->body());
+    if (!apps)
       co_return r.fail(errc::catalog_unavailable, "catalog_app", "a JSON array of apps",
-                       "another body", body ? "" : body.error().message());
+                       "another body", apps.error().with_context("GET /api/v1/apps").message());
     std::vector<std::string> names;
-    for (auto const& item : body->as_array()) {
-      if (!item.is_object()) continue;
-      auto const* repo = item.as_object().if_contains("source_repo");
-      auto const* app = item.as_object().if_contains("name");
-      if (repo != nullptr && repo->is_string() && app != nullptr && app->is_string() &&
-          lower(std::string(repo->as_string())) == lower(target.source_repo))
-        names.emplace_back(app->as_string());
+    for (auto const& app : *apps) {
+      if (lower(app.source_repo) == lower(target.source_repo)) names.push_back(app.name);
     }
     if (names.empty())
       co_return r.fail(errc::app_not_found, "catalog_app",
@@ -212,26 +194,16 @@ asio::awaitable<result<Expectations>> fetch_catalog_app(http::Client& http,
   if (fetched->result() != bhttp::status::ok)
     co_return r.fail(errc::catalog_unavailable, "catalog_app",
                      "HTTP 200 from GET /api/v1/apps/" + name, status_text(*fetched));
-  auto body = json_body(*fetched, "GET /api/v1/apps/" + name);
-  if (!body)
-    co_return r.fail(errc::catalog_unavailable, "catalog_app", "the app as JSON", "another body",
-                     body.error().message());
-  auto app = ObjectReader::from(*body, "app");
+  auto app = api::parse_app_view(fetched->body());
   if (!app)
-    co_return r.fail(errc::catalog_unavailable, "catalog_app", "the app as a JSON object",
-                     "another body", app.error().message());
+    co_return r.fail(errc::catalog_unavailable, "catalog_app", "the app with its versions",
+                     "a malformed body", app.error().with_context("GET /api/v1/apps/" + name).message());
+  if (!app->versions)
+    co_return r.fail(errc::catalog_unavailable, "catalog_app", "the app with its versions",
+                     "an app without versions");
   Expectations expected;
-  auto app_name = app->string("name");
-  auto repo = app->string("source_repo");
-  auto versions = app->array("versions");
-  if (!app_name || !repo || !versions) {
-    auto const error = !app_name ? app_name.error() : !repo ? repo.error() : versions.error();
-    co_return r.fail(errc::catalog_unavailable, "catalog_app",
-                     "an app with name, source_repo and versions", "a body without them",
-                     error.message());
-  }
-  expected.app = std::move(*app_name);
-  expected.source_repo = std::move(*repo);
+  expected.app = app->name;
+  expected.source_repo = app->source_repo;
   if (!target.source_repo.empty() && lower(expected.source_repo) != lower(target.source_repo))
     co_return r.fail(errc::app_not_found, "catalog_app", "source_repo " + target.source_repo,
                      expected.source_repo);
@@ -239,8 +211,8 @@ asio::awaitable<result<Expectations>> fetch_catalog_app(http::Client& http,
          expected.app + " (source " + expected.source_repo + ")");
 
   std::vector<std::string> listed;
-  for (std::size_t i = 0; i < (*versions)->size(); ++i) {
-    auto v = parse_version((**versions)[i], i);
+  for (std::size_t i = 0; i < app->versions->size(); ++i) {
+    auto v = published_version((*app->versions)[i], i);
     if (!v)
       co_return r.fail(errc::catalog_unavailable, "catalog_versions", "well-formed versions",
                        "a malformed version", v.error().message());
@@ -278,51 +250,44 @@ asio::awaitable<result<RunningAgent>> find_running_agent(http::Client& http,
   if (listed->result() != bhttp::status::ok)
     co_return r.fail(errc::catalog_unavailable, "running_agent",
                      "HTTP 200 from GET /api/v1/deployments", status_text(*listed));
-  auto body = json_body(*listed, "GET /api/v1/deployments");
-  if (!body || !body->is_array())
+  auto deployments = api::parse_deployment_views(listed->body());
+  if (!deployments)
     co_return r.fail(errc::catalog_unavailable, "running_agent", "a JSON array of deployments",
-                     "another body", body ? "" : body.error().message());
+                     "another body",
+                     deployments.error().with_context("GET /api/v1/deployments").message());
 
   std::vector<std::string> passed_over;
-  for (auto const& item : body->as_array()) {
-    auto d = ObjectReader::from(item, "deployment");
-    if (!d) continue;
-    auto d_agent = d->string("agent_id");
-    auto d_version = d->string("version");
-    if (!d_agent || !d_version) continue;
-    if (!version.empty() && *d_version != version) continue;
+  for (auto const& d : *deployments) {
+    if (!version.empty() && d.version != version) continue;
 
-    auto const agent_url_at_cp = cp_url + "/api/v1/agents/" + percent_encode(*d_agent);
+    auto const agent_url_at_cp = cp_url + "/api/v1/agents/" + percent_encode(d.agent_id);
     auto fetched = co_await get(http, options, agent_url_at_cp, "application/json");
     if (!fetched || fetched->result() != bhttp::status::ok) {
-      passed_over.push_back(*d_agent + ": " +
+      passed_over.push_back(d.agent_id + ": " +
                             (fetched ? status_text(*fetched) : fetched.error().message()));
       continue;
     }
-    auto agent_body = json_body(*fetched, "GET /api/v1/agents/" + *d_agent);
-    if (!agent_body) continue;
-    auto agent = ObjectReader::from(*agent_body, "agent");
-    if (!agent) continue;
-    auto verified = agent->boolean("verified");
-    if (!verified || !*verified) {
-      passed_over.push_back(*d_agent + ": not verified by the control plane");
+    auto agent = api::parse_agent_view(fetched->body());
+    if (!agent) {
+      passed_over.push_back(d.agent_id + ": a malformed agent (" + agent.error().message() + ")");
       continue;
     }
-    auto hostname = agent->optional_string("hostname");
-    auto agent_url = agent->optional_string("agent_url");
-    auto public_key = agent->optional_string("public_key");
+    if (!agent->verified) {
+      passed_over.push_back(d.agent_id + ": not verified by the control plane");
+      continue;
+    }
     RunningAgent out;
-    out.agent_id = *d_agent;
-    out.version = *d_version;
-    if (hostname && *hostname && !(*hostname)->empty())
-      out.endpoint = "https://" + **hostname;
-    else if (agent_url && *agent_url && !(*agent_url)->empty())
-      out.endpoint = trim_slash(**agent_url);
+    out.agent_id = d.agent_id;
+    out.version = d.version;
+    if (!agent->hostname.empty())
+      out.endpoint = "https://" + agent->hostname;
+    else if (!agent->agent_url.empty())
+      out.endpoint = trim_slash(agent->agent_url);
     if (out.endpoint.empty()) {
-      passed_over.push_back(*d_agent + ": neither a tunnel hostname nor an agent_url");
+      passed_over.push_back(d.agent_id + ": neither a tunnel hostname nor an agent_url");
       continue;
     }
-    if (public_key && *public_key) out.public_key = **public_key;
+    out.public_key = agent->public_key;
     std::string detail = "deployment of version " + out.version;
     for (auto const& p : passed_over) detail += "; passed over " + p;
     r.pass("running_agent", expectation, "agent " + out.agent_id + " at " + out.endpoint, detail);
@@ -349,43 +314,26 @@ asio::awaitable<result<Evidence>> fetch_agent_evidence(http::Client& http,
   if (fetched->result() != bhttp::status::ok)
     co_return r.fail(errc::agent_unreachable, "evidence", "HTTP 200 from GET /api/health",
                      status_text(*fetched));
-  auto body = json_body(*fetched, "health");
   auto const malformed = [&](Error const& error) {
     return r.fail(errc::malformed_evidence, "evidence",
                   "a health body with public_key, workload and attestation.quote_b64",
                   "a malformed body", error.message());
   };
-  if (!body) co_return malformed(body.error());
-  auto health = ObjectReader::from(*body, "health");
-  if (!health) co_return malformed(health.error());
+  auto health = api::parse_agent_health(fetched->body());
+  if (!health) co_return malformed(health.error().with_context("health"));
+  if (!health->attestation)
+    co_return malformed(Error(ee::errc::missing_field, "health: attestation is missing"));
   Evidence evidence;
-  // Optional here: a missing key is judged by the "key_binding" check, not as a malformed body.
-  auto public_key = health->optional_string("public_key");
-  if (!public_key) co_return malformed(public_key.error());
-  if (*public_key) evidence.public_key = std::move(**public_key);
-  auto workload = health->child("workload");
-  if (!workload) co_return malformed(workload.error());
-  auto state = workload->string("state");
-  auto image = workload->optional_string("image");
-  auto digest = workload->optional_string("image_digest");
-  auto deployment = workload->optional_string("deployment_id");
-  if (!state) co_return malformed(state.error());
-  if (!image) co_return malformed(image.error());
-  if (!digest) co_return malformed(digest.error());
-  if (!deployment) co_return malformed(deployment.error());
-  evidence.workload_state = std::move(*state);
-  evidence.workload_image = image->value_or("");
-  evidence.workload_image_digest = digest->value_or("");
-  evidence.deployment_id = deployment->value_or("");
-  auto attestation = health->child("attestation");
-  if (!attestation) co_return malformed(attestation.error());
-  auto quote_b64 = attestation->string("quote_b64");
-  if (!quote_b64) co_return malformed(quote_b64.error());
-  auto quote = base64_decode(*quote_b64);
+  // A missing key is judged by the "key_binding" check, not as a malformed body.
+  evidence.public_key = health->public_key;
+  evidence.workload_state = health->workload.state;
+  evidence.workload_image = health->workload.image;
+  evidence.workload_image_digest = health->workload.image_digest;
+  evidence.deployment_id = health->workload.deployment_id;
+  auto quote = base64_decode(health->attestation->quote_b64);
   if (!quote) co_return malformed(quote.error().with_context("health.attestation.quote_b64"));
   evidence.quote = std::move(*quote);
-  if (auto provider = attestation->optional_string("provider"); provider && *provider)
-    evidence.provider = **provider;
+  evidence.provider = health->attestation->provider;
   r.pass("evidence", expectation,
          "a quote of " + std::to_string(evidence.quote.size()) + " bytes" +
              (evidence.provider.empty() ? "" : " from provider " + evidence.provider),

@@ -2,6 +2,7 @@
 
 #include "cp/caller.hpp"
 
+#include <easyenclave/api/image_reference.hpp>
 #include <easyenclave/cp/error.hpp>
 
 #include "detail/crypto.hpp"
@@ -18,10 +19,11 @@ namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 using registry::DeploymentStatus;
 
-// "name@sha256:<hex>" -> "sha256:<hex>"
+// The digest a catalog image is pinned by; empty for a record that is not (none is: publish
+// requires the digest).
 std::string digest_of(std::string const& image) {
-  auto const at = image.rfind('@');
-  return at == std::string::npos ? std::string() : image.substr(at + 1);
+  auto ref = api::ImageReference::parse(image);
+  return ref ? ref->digest() : std::string();
 }
 
 // One agent a deploy goes to, and the deployment of the same app it upgrades there (if any).

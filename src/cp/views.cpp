@@ -1,135 +1,105 @@
-// Public JSON forms of the registry's records. What is not here is not public: tunnel ids, DNS
-// record ids and (never stored anyway) tunnel tokens stay inside the CP.
+// The CP's public views of the registry's records, as the api/ types clients read
+// (api/catalog.hpp): this file only chooses what each record shows; the JSON is theirs. What is
+// not here is not public: tunnel ids, DNS record ids and (never stored anyway) tunnel tokens stay
+// inside the CP.
 #include "cp/services.hpp"
 
+#include <easyenclave/api/catalog.hpp>
 #include <easyenclave/registry/types.hpp>
-
-#include "detail/json.hpp"
-#include "detail/time.hpp"
-
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
 
 namespace ee::cp {
 namespace {
 
-namespace bj = boost::json;
-
-bj::value time_value(TimePoint t) {
-  if (t == TimePoint{}) return nullptr;
-  return bj::value(detail::format_rfc3339(t));
-}
-
-bj::array strings(auto const& values) {
-  bj::array out;
-  for (auto const& v : values) out.emplace_back(v);
-  return out;
-}
-
-bj::object attestation_object(registry::AttestationRecord const& a) {
-  bj::object o;
-  o["mrtd"] = a.mrtd;
-  o["rtmrs"] = strings(a.rtmrs);
-  o["tcb_status"] = a.tcb_status;
-  o["tcb_date"] = a.tcb_date ? time_value(*a.tcb_date) : bj::value(nullptr);
-  o["advisory_ids"] = strings(a.advisory_ids);
-  o["appraised_by"] = a.appraised_by;
-  o["appraised_at"] = time_value(a.appraised_at);
-  o["report_data"] = a.report_data;
-  return o;
-}
-
-bj::object agent_object(registry::AgentRecord const& a, TimePoint now) {
-  bj::object o;
-  o["agent_id"] = a.id;
-  o["vm_name"] = a.vm_name;
-  o["owner"] = a.owner;
+api::AgentView agent_view(registry::AgentRecord const& a, TimePoint now) {
+  api::AgentView v;
+  v.agent_id = a.id;
+  v.vm_name = a.vm_name;
+  v.owner = a.owner;
   // The owner's GitHub id when a bootstrap token proved the owner; "" while it is a claim.
-  o["owner_id"] = a.owner_id;
-  o["node_size"] = a.node_size;
-  o["datacenter"] = a.datacenter;
-  o["status"] = std::string(registry::agent_status(a));
-  o["verified"] = a.verified;
-  if (!a.verified) o["unverified_reason"] = a.unverified_reason;
-  o["health"] = std::string(registry::to_string(a.health));
-  o["hostname"] = a.hostname;
+  v.owner_id = a.owner_id;
+  v.node_size = a.node_size;
+  v.datacenter = a.datacenter;
+  v.status = std::string(registry::agent_status(a));
+  v.verified = a.verified;
+  v.unverified_reason = a.unverified_reason;
+  v.health = std::string(registry::to_string(a.health));
+  v.hostname = a.hostname;
   // Where the agent says it serves without a tunnel (dev); self-reported, so clients still verify
   // what answers there (easyenclave.connect does).
-  o["agent_url"] = a.agent_url;
-  o["public_key"] = a.public_key;
-  o["mrtd"] = a.attestation.mrtd;
-  o["tcb_status"] = a.attestation.tcb_status;
-  o["deployment_id"] = a.deployment_id.empty() ? bj::value(nullptr) : bj::value(a.deployment_id);
-  o["reported_status"] = a.reported_status;
-  o["reported_digest"] = a.reported_digest;
-  o["registered_at"] = time_value(a.registered_at);
-  o["last_registered_at"] = time_value(a.last_registered_at);
-  o["last_heartbeat_at"] = time_value(a.last_heartbeat_at);
-  auto const since =
-      std::chrono::duration_cast<std::chrono::seconds>(now - a.last_heartbeat_at).count();
-  o["seconds_since_heartbeat"] = since < 0 ? 0 : since;
-  return o;
+  v.agent_url = a.agent_url;
+  v.public_key = a.public_key;
+  v.mrtd = a.attestation.mrtd;
+  v.tcb_status = a.attestation.tcb_status;
+  v.deployment_id = a.deployment_id;
+  v.reported_status = a.reported_status;
+  v.reported_digest = a.reported_digest;
+  v.registered_at = a.registered_at;
+  v.last_registered_at = a.last_registered_at;
+  v.last_heartbeat_at = a.last_heartbeat_at;
+  auto const since = std::chrono::duration_cast<std::chrono::seconds>(now - a.last_heartbeat_at).count();
+  v.seconds_since_heartbeat = since < 0 ? 0 : since;
+  return v;
 }
 
-bj::object app_object(registry::App const& a) {
-  bj::object o;
-  o["name"] = a.name;
-  o["description"] = a.description;
-  o["owner_id"] = a.owner_id;
-  o["source_repo"] = a.source_repo;
-  o["owner"] = a.owner;
-  o["created_at"] = time_value(a.created_at);
-  return o;
+api::AppVersionView version_view(registry::AppVersion const& r) {
+  api::AppVersionView v;
+  v.app_name = r.app_name;
+  v.version = r.version;
+  v.image = r.image;
+  v.mrtd = r.mrtd;
+  v.rtmrs = r.rtmrs;
+  v.node_size = r.node_size;
+  v.published_by = r.published_by;
+  v.published_at = r.published_at;
+  return v;
 }
 
-bj::object version_object(registry::AppVersion const& v) {
-  bj::object o;
-  o["app_name"] = v.app_name;
-  o["version"] = v.version;
-  o["image"] = v.image;
-  o["mrtd"] = v.mrtd;
-  bj::array rtmrs;
-  for (auto const& r : v.rtmrs) rtmrs.emplace_back(r.empty() ? bj::value(nullptr) : bj::value(r));
-  o["rtmrs"] = std::move(rtmrs);
-  o["node_size"] = v.node_size;
-  o["published_by"] = v.published_by;
-  o["published_at"] = time_value(v.published_at);
-  return o;
+api::AppView app_view(registry::App const& a) {
+  api::AppView v;
+  v.name = a.name;
+  v.description = a.description;
+  v.owner_id = a.owner_id;
+  v.source_repo = a.source_repo;
+  v.owner = a.owner;
+  v.created_at = a.created_at;
+  return v;
 }
 
-bj::object deployment_object(registry::Deployment const& d) {
-  bj::object o;
-  o["deployment_id"] = d.id;
-  o["app_name"] = d.app_name;
-  o["version"] = d.version;
-  o["agent_id"] = d.agent_id;
-  o["image"] = d.image;
-  o["status"] = std::string(registry::to_string(d.status));
-  o["detail"] = d.detail;
-  o["requested_by"] = d.requested_by;
-  o["created_at"] = time_value(d.created_at);
-  o["updated_at"] = time_value(d.updated_at);
-  return o;
+api::DeploymentView deployment_view(registry::Deployment const& d) {
+  api::DeploymentView v;
+  v.deployment_id = d.id;
+  v.app_name = d.app_name;
+  v.version = d.version;
+  v.agent_id = d.agent_id;
+  v.image = d.image;
+  v.status = std::string(registry::to_string(d.status));
+  v.detail = d.detail;
+  v.requested_by = d.requested_by;
+  v.created_at = d.created_at;
+  v.updated_at = d.updated_at;
+  v.replaces = d.replaces;
+  v.rollout_id = d.rollout_id;
+  v.rollout_step = d.rollout_step;
+  return v;
 }
 
-bj::object measurement_object(registry::TrustedMeasurement const& m) {
-  bj::object o;
-  o["mrtd"] = m.mrtd;
-  o["type"] = m.kind;
-  o["node_size"] = m.node_size;
-  o["note"] = m.note;
-  o["added_at"] = time_value(m.added_at);
-  return o;
+api::TrustedMeasurementView measurement_view(registry::TrustedMeasurement const& m) {
+  api::TrustedMeasurementView v;
+  v.mrtd = m.mrtd;
+  v.type = m.kind;
+  v.node_size = m.node_size;
+  v.note = m.note;
+  v.added_at = m.added_at;
+  return v;
 }
 
-// Serialised one item at a time: a listing of 100 000 agents never holds a DOM of all of them
-// beside the records and the text.
+// One record at a time, so a listing of 100 000 agents never holds all their views at once.
 template <class T, class F>
-std::string array_json(std::vector<T> const& items, F to_object) {
+std::string array_json(std::vector<T> const& items, F view) {
   std::string out = "[";
   for (auto const& item : items) {
     if (out.size() > 1) out += ',';
-    out += detail::json::serialize(to_object(item));
+    out += api::to_json(view(item));
   }
   out += ']';
   return out;
@@ -138,50 +108,53 @@ std::string array_json(std::vector<T> const& items, F to_object) {
 }  // namespace
 
 std::string agent_json(registry::AgentRecord const& agent, TimePoint now) {
-  return detail::json::serialize(agent_object(agent, now));
+  return api::to_json(agent_view(agent, now));
 }
 
 std::string agents_json(std::vector<registry::AgentRecord> const& agents, TimePoint now) {
-  return array_json(agents, [now](auto const& a) { return agent_object(a, now); });
+  return array_json(agents, [now](auto const& a) { return agent_view(a, now); });
 }
 
 std::string attestation_json(registry::AgentRecord const& agent) {
-  auto o = attestation_object(agent.attestation);
-  o["agent_id"] = agent.id;
-  o["vm_name"] = agent.vm_name;
-  o["verified"] = agent.verified;
-  if (!agent.verified) o["unverified_reason"] = agent.unverified_reason;
-  o["public_key"] = agent.public_key;
-  return detail::json::serialize(o);
+  auto const& a = agent.attestation;
+  api::AgentAttestationView v;
+  v.mrtd = a.mrtd;
+  v.rtmrs = a.rtmrs;
+  v.tcb_status = a.tcb_status;
+  v.tcb_date = a.tcb_date.value_or(TimePoint{});
+  v.advisory_ids = a.advisory_ids;
+  v.appraised_by = a.appraised_by;
+  v.appraised_at = a.appraised_at;
+  v.report_data = a.report_data;
+  v.agent_id = agent.id;
+  v.vm_name = agent.vm_name;
+  v.verified = agent.verified;
+  v.unverified_reason = agent.unverified_reason;
+  v.public_key = agent.public_key;
+  return api::to_json(v);
 }
 
 std::string app_json(registry::App const& app, std::vector<registry::AppVersion> const* versions) {
-  auto o = app_object(app);
+  auto v = app_view(app);
   if (versions) {
-    bj::array vs;
-    for (auto const& v : *versions) vs.emplace_back(version_object(v));
-    o["versions"] = std::move(vs);
+    v.versions.emplace();
+    v.versions->reserve(versions->size());
+    for (auto const& version : *versions) v.versions->push_back(version_view(version));
   }
-  return detail::json::serialize(o);
+  return api::to_json(v);
 }
 
-std::string apps_json(std::vector<registry::App> const& apps) {
-  return array_json(apps, app_object);
-}
-std::string version_json(registry::AppVersion const& version) {
-  return detail::json::serialize(version_object(version));
-}
-std::string deployment_json(registry::Deployment const& d) {
-  return detail::json::serialize(deployment_object(d));
-}
+std::string apps_json(std::vector<registry::App> const& apps) { return array_json(apps, app_view); }
+std::string version_json(registry::AppVersion const& version) { return api::to_json(version_view(version)); }
+std::string deployment_json(registry::Deployment const& d) { return api::to_json(deployment_view(d)); }
 std::string deployments_json(std::vector<registry::Deployment> const& ds) {
-  return array_json(ds, deployment_object);
+  return array_json(ds, deployment_view);
 }
 std::string measurement_json(registry::TrustedMeasurement const& m) {
-  return detail::json::serialize(measurement_object(m));
+  return api::to_json(measurement_view(m));
 }
 std::string measurements_json(std::vector<registry::TrustedMeasurement> const& ms) {
-  return array_json(ms, measurement_object);
+  return array_json(ms, measurement_view);
 }
 
 }  // namespace ee::cp

@@ -8,6 +8,7 @@
 // symlink from a lower layer ("etc -> /etc") would otherwise let a later layer's "etc/passwd"
 // write through it onto the host. With podman the image is pulled and a container of it exported
 // as one flat archive, which tar unpacks in one go.
+#include <easyenclave/api/image_reference.hpp>
 #include <easyenclave/file.hpp>
 #include <easyenclave/launcher/launcher.hpp>
 
@@ -282,12 +283,10 @@ result<void> unpack_with_podman(fs::path const& podman, std::string const& refer
 result<std::filesystem::path> prepare_oci_image(std::string const& reference,
                                                 std::filesystem::path const& work_dir,
                                                 OciOptions const& options) {
-  // The reference becomes an argument of podman: one starting with '-' would be an option.
-  bool const sane = !reference.empty() && reference.front() != '-' &&
-                    std::none_of(reference.begin(), reference.end(), [](char c) {
-                      return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
-                    });
-  if (!sane) return Error(errc::invalid_request, "OCI reference '" + reference + "' is malformed");
+  // The reference becomes an argument of skopeo or podman: only the reference grammar (no
+  // leading '-', no spaces or control characters) reaches them.
+  if (auto ref = api::ImageReference::parse(reference, "OCI reference"); !ref)
+    return Error(errc::invalid_request, ref.error().message());
   auto const skopeo = detail::find_program(options.skopeo);
   auto const podman = skopeo ? std::nullopt : detail::find_program(options.podman);
   if (!skopeo && !podman) {

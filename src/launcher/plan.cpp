@@ -4,6 +4,7 @@
 #include <easyenclave/api/agent_config.hpp>
 #include <easyenclave/api/agents.hpp>
 #include <easyenclave/api/boot_config.hpp>
+#include <easyenclave/api/image_reference.hpp>
 #include <easyenclave/launcher/launcher.hpp>
 
 #include "detail/crypto.hpp"
@@ -305,16 +306,17 @@ result<LaunchPlan> plan_launch(LaunchRequest const& request, HostPaths const& pa
 }
 
 bool is_oci_reference(std::string_view image) noexcept {
-  if (image.empty() || image.front() == '/' || image.front() == '.' || image.front() == '~') {
-    return false;
-  }
-  // A digest or a tag after the last path component; "disk.qcow2" and "vm.img" are files.
-  auto const slash = image.rfind('/');
-  auto const last = image.substr(slash == std::string_view::npos ? 0 : slash + 1);
-  if (image.find("@sha256:") != std::string_view::npos) return true;
-  if (slash == std::string_view::npos) return false;  // a bare file name in this directory
-  for (auto const* ext : {".qcow2", ".img", ".raw"}) {
-    if (last.ends_with(ext)) return false;
+  // Paths like "/images/disk.qcow2", "./vm.img" or "~/x.img" do not parse as references.
+  auto ref = api::ImageReference::parse(image);
+  if (!ref) return false;
+  if (ref->pinned()) return true;
+  // "disk.qcow2" and "images/vm.img" do: a name without a '/' is a file in this directory, and
+  // one ending like a disk image, with no tag, is a file too.
+  if (ref->name().find('/') == std::string::npos) return false;
+  if (ref->tag().empty()) {
+    for (auto const* ext : {".qcow2", ".img", ".raw"}) {
+      if (ref->repository().ends_with(ext)) return false;
+    }
   }
   return true;
 }

@@ -4,6 +4,7 @@
 #include "fakes/fake_github.hpp"
 #include "support/loopback_server.hpp"
 
+#include <easyenclave/api/catalog.hpp>
 #include <easyenclave/api/signing.hpp>
 #include <easyenclave/block_on.hpp>
 #include <easyenclave/client/connect.hpp>
@@ -59,7 +60,7 @@ struct World {
   // The catalog.
   std::string app_status = "200";  // "200", "404", "500"
   std::string published_mrtd = ee::hex_encode(filled(0x11));
-  bj::value published_rtmrs = bj::array{nullptr, nullptr, nullptr, nullptr};
+  std::array<std::string, 4> published_rtmrs{};  // "": not pinned
   std::string published_digest = kDigest;
   std::string deployment_status_filter_seen;
   bool has_deployment = true;
@@ -91,30 +92,32 @@ struct World {
   }
 };
 
-bj::object app_json(World& w) {
-  bj::object version;
-  version["app_name"] = "hello";
-  version["version"] = "1.0.0";
-  version["image"] = std::string("registry.example/octo-org/hello@") + w.published_digest;
-  version["mrtd"] = w.published_mrtd;
-  version["rtmrs"] = w.published_rtmrs;
-  version["node_size"] = "";
-  bj::object app;
-  app["name"] = "hello";
-  app["description"] = "test";
-  app["source_repo"] = "octo-org/hello";
-  app["owner"] = "octo-org";
-  app["versions"] = bj::array{version};
+// The stand-in CP answers with the api/ views, as the real one does.
+ee::api::AppView app_view(World& w) {
+  ee::api::AppVersionView version;
+  version.app_name = "hello";
+  version.version = "1.0.0";
+  version.image = std::string("registry.example/octo-org/hello@") + w.published_digest;
+  version.mrtd = w.published_mrtd;
+  version.rtmrs = w.published_rtmrs;
+  version.published_by = "octo-org/hello";
+  ee::api::AppView app;
+  app.name = "hello";
+  app.description = "test";
+  app.source_repo = "octo-org/hello";
+  app.owner = "octo-org";
+  app.versions = std::vector<ee::api::AppVersionView>{version};
   return app;
 }
 
 Reply cp_apps(World* w) {
-  bj::object app = app_json(*w);
-  app.erase("versions");
-  bj::object other;
-  other["name"] = "other";
-  other["source_repo"] = "someone/else";
-  co_return w->json(bj::array{app, other});
+  auto app = app_view(*w);
+  app.versions.reset();
+  ee::api::AppView other;
+  other.name = "other";
+  other.source_repo = "someone/else";
+  co_return ee::http::json_response(bhttp::status::ok,
+                                    ee::api::to_json(std::vector<ee::api::AppView>{app, other}));
 }
 
 Reply cp_app(World* w, ee::http::RequestContext& ctx) {
@@ -124,7 +127,7 @@ Reply cp_app(World* w, ee::http::RequestContext& ctx) {
   if (w->app_status == "404" || ctx.params.get("name") != "hello")
     co_return ee::http::error_response(bhttp::status::not_found, "registry.not_found", "no app",
                                        "x");
-  co_return w->json(app_json(*w));
+  co_return ee::http::json_response(bhttp::status::ok, ee::api::to_json(app_view(*w)));
 }
 
 Reply cp_deployments(World* w, ee::http::RequestContext& ctx) {
@@ -132,31 +135,37 @@ Reply cp_deployments(World* w, ee::http::RequestContext& ctx) {
     std::lock_guard lock(w->mutex);
     w->deployment_status_filter_seen = ctx.query("status").value_or("");
   }
-  bj::array list;
+  std::vector<ee::api::DeploymentView> list;
   if (w->has_deployment && ctx.query("app_name") == "hello") {
-    bj::object d;
-    d["deployment_id"] = "dep-1";
-    d["app_name"] = "hello";
-    d["version"] = "1.0.0";
-    d["agent_id"] = "agent-1";
-    d["status"] = "running";
+    ee::api::DeploymentView d;
+    d.deployment_id = "dep-1";
+    d.app_name = "hello";
+    d.version = "1.0.0";
+    d.agent_id = "agent-1";
+    d.image = std::string("registry.example/octo-org/hello@") + w->published_digest;
+    d.status = "running";
     list.push_back(d);
   }
-  co_return w->json(list);
+  co_return ee::http::json_response(bhttp::status::ok, ee::api::to_json(list));
 }
 
 Reply cp_agent(World* w, ee::http::RequestContext& ctx) {
   if (ctx.params.get("id") != "agent-1")
     co_return ee::http::error_response(bhttp::status::not_found, "registry.not_found", "no", "x");
-  bj::object a;
-  a["agent_id"] = "agent-1";
-  a["verified"] = w->agent_verified;
-  a["hostname"] = "";
-  a["agent_url"] = w->agent_url;
+  ee::api::AgentView a;
+  a.agent_id = "agent-1";
+  a.vm_name = "tdx-1";
+  a.status = w->agent_verified ? "deployed" : "unverified";
+  a.verified = w->agent_verified;
+  a.health = "up";
+  a.agent_url = w->agent_url;
+  a.mrtd = ee::hex_encode(filled(0x11));
+  a.deployment_id = "dep-1";
+  // A legacy agent's record has an empty key.
   if (w->cp_lists_key)
-    a["public_key"] =
+    a.public_key =
         w->cp_agent_key.empty() ? w->agent_key.public_key().base64() : w->cp_agent_key;
-  co_return w->json(a);
+  co_return ee::http::json_response(bhttp::status::ok, ee::api::to_json(a));
 }
 
 Reply agent_health(World* w, ee::http::RequestContext& ctx) {
@@ -405,13 +414,12 @@ TEST_F(ConnectTest, MrtdNotPublishedFails) {
 }
 
 TEST_F(ConnectTest, PinnedRtmrMismatchFails) {
-  world.published_rtmrs = bj::array{nullptr, nullptr, ee::hex_encode(filled(0x77)), nullptr};
+  world.published_rtmrs = {"", "", ee::hex_encode(filled(0x77)), ""};
   expect_failed(attempt(), client::errc::rtmr_mismatch, "rtmrs");
 }
 
 TEST_F(ConnectTest, PinnedRtmrsThatMatchPass) {
-  world.published_rtmrs =
-      bj::array{ee::hex_encode(filled(0x20)), nullptr, nullptr, ee::hex_encode(filled(0x23))};
+  world.published_rtmrs = {ee::hex_encode(filled(0x20)), "", "", ee::hex_encode(filled(0x23))};
   auto a = attempt();
   ASSERT_TRUE(a.connection) << a.error.message();
 }

@@ -337,12 +337,16 @@ TEST(PlanLaunch, ValidatesEveryArgumentNamingIt) {
 
 TEST(OciReference, TellsReferencesFromFiles) {
   for (auto const* ref :
-       {"ghcr.io/org/app:1.0", "docker.io/library/busybox", "registry.example/app@sha256:0123",
-        "localhost:5000/a/b:c", "app@sha256:ab"}) {
+       {"ghcr.io/org/app:1.0", "docker.io/library/busybox",
+        "registry.example/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "localhost:5000/a/b:c", "app@sha256:abababababababababababababababababababababababababababababababab",
+        "images/disk.qcow2:v1"}) {
     EXPECT_TRUE(is_oci_reference(ref)) << ref;
   }
   for (auto const* file :
-       {"/images/disk.qcow2", "./disk.img", "disk.raw", "images/vm.qcow2", "", "~/x.img"}) {
+       {"/images/disk.qcow2", "./disk.img", "disk.raw", "images/vm.qcow2", "", "~/x.img", "app:1.0",
+        // Malformed references: a short digest, an upper-case repository, a leading '-'.
+        "registry.example/app@sha256:0123", "ghcr.io/Org/app:1", "-x/app:1"}) {
     EXPECT_FALSE(is_oci_reference(file)) << file;
   }
 }

@@ -27,7 +27,8 @@ result<void> check_node_size(std::string_view value, std::string_view field = "n
 /// "CLOUD:ZONE", each 1-40 of [a-z0-9-] starting with a letter or digit ("gcp:us-central1-a",
 /// "baremetal:lab1").
 result<void> check_datacenter(std::string_view value, std::string_view field = "datacenter");
-/// "name@sha256:<64 lowercase hex>": an image pinned by digest.
+/// An image pinned by digest, "NAME@sha256:<64 lowercase hex>":
+/// `ImageReference::parse_pinned` (api/image_reference.hpp) with its errors.
 result<void> check_pinned_image(std::string_view value, std::string_view field = "image");
 /// "sha256:<64 lowercase hex>".
 result<void> check_digest(std::string_view value, std::string_view field = "image_digest");
@@ -148,20 +149,35 @@ result<AgentDeployResponse> parse_agent_deploy_response(std::string_view json);
 struct AgentWorkload {
   std::string state{};          ///< "idle", "pulling", "starting", "running", "stopped", "failed"
   std::string deployment_id{};  ///< the deployment the workload belongs to; empty when none
+  std::string image{};          ///< the image it runs, pinned by digest; empty when none
   std::string image_digest{};   ///< of the running workload; empty when none
 };
 
-/// GET /api/health on the agent, without attestation: what the CP reads of it (the agent sends
-/// more, for people and clients; readers ignore fields they do not know). Unsigned: as
-/// trustworthy as the path it came over.
+/// The evidence part of an agent's health answer to `?attest=true&nonce=HEX`.
+struct HealthAttestation {
+  std::string quote_b64{};    ///< standard base64 of the TDX quote
+  std::string report_data{};  ///< 128 hex: the nonce (zero-padded) and SHA-256 of the agent key
+  std::string provider{};     ///< the quote provider: "tsm", "simulator", ...
+};
+
+/// GET /api/health on the agent: what the CP and clients read of it (the agent sends more, for
+/// people; readers ignore fields they do not know). Unsigned: as trustworthy as the path it came
+/// over, except the quote, which clients verify.
 struct AgentHealth {
   std::string status{};    ///< "ok"
   std::string agent_id{};  ///< the id the CP gave it; empty before it registered
+  /// The agent's key, base64 DER SubjectPublicKeyInfo; empty when left out. Only its size is
+  /// checked here: clients judge it against the quote (key binding) and the CP's record.
+  std::string public_key{};
   AgentWorkload workload{};
+  /// Present when the request asked for attestation.
+  std::optional<HealthAttestation> attestation{};
 };
 std::string to_json(AgentHealth const& h);
-/// Requires `workload` with its `state`; checks every field it reads (id, digest and state
-/// formats) and names the field at fault ("body.workload.image_digest").
+/// Requires `workload` with its `state`, and `attestation.quote_b64` when `attestation` is
+/// there; checks every field it reads (id, image, digest, state, base64 and hex formats, sizes)
+/// and names the field at fault ("body.workload.image_digest"). Fails with a ee::errc code or
+/// errc::invalid_field; does not throw.
 result<AgentHealth> parse_agent_health(std::string_view json);
 
 }  // namespace ee::api

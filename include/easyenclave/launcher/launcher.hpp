@@ -123,8 +123,10 @@ result<LaunchPlan> plan_launch(LaunchRequest const& request, HostPaths const& pa
 // --- OCI images
 // -----------------------------------------------------------------------------------
 
-/// True when `image` reads as an OCI reference rather than a file path (no '/' at its start, a
-/// registry or repository name, a tag or a digest), e.g. "ghcr.io/org/app@sha256:...".
+/// True when `image` reads as an OCI reference rather than a file path: it parses as an
+/// `api::ImageReference` and either carries a digest, or has a '/' in its name and does not end
+/// in ".qcow2", ".img" or ".raw" without a tag. E.g. "ghcr.io/org/app@sha256:..." and
+/// "ghcr.io/org/app:1" are references; "disk.qcow2", "images/vm.img" and "./x" are files.
 bool is_oci_reference(std::string_view image) noexcept;
 
 struct OciOptions {
