@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <string>
@@ -15,14 +16,31 @@
 
 namespace ee::cli {
 
+/// What a program adds to its registry's flags.
+struct SettingFlagExtras {
+  /// The keys to add (a subcommand takes only its own); empty: every key that has a flag.
+  std::vector<std::string_view> only{};
+  /// More names of a key's flag, by key: {"quote_provider", "--provider"} (short forms kept from
+  /// earlier releases).
+  std::map<std::string_view, std::string_view> aliases{};
+};
+
 class SettingFlags {
  public:
   /// Adds the flags of `registry` to `app`; `group_title` names each group in --help.
   SettingFlags(CLI::App& app, settings::Registry const& registry,
-               std::function<std::string_view(std::string_view)> const& group_title) {
+               std::function<std::string_view(std::string_view)> const& group_title,
+               SettingFlagExtras const& extras = {}) {
     for (auto const& spec : registry.specs()) {
       if (spec.flag.empty()) continue;
-      auto const flag = "--" + std::string(spec.flag);
+      if (!extras.only.empty() &&
+          std::find(extras.only.begin(), extras.only.end(), spec.name) == extras.only.end()) {
+        continue;
+      }
+      auto flag = "--" + std::string(spec.flag);
+      if (auto const alias = extras.aliases.find(spec.name); alias != extras.aliases.end()) {
+        flag += "," + std::string(alias->second);
+      }
       std::string help(spec.help);
       if (!spec.choices.empty()) help += " (" + std::string(spec.choices) + ")";
       // As CLI11 writes its own environment names, so tools reading --help find them one way.

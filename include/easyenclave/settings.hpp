@@ -44,6 +44,8 @@ struct Spec {
   std::string_view help{};
   std::string_view choices{};  ///< text: the allowed values, "|"-separated; empty: any
   std::int64_t min = std::numeric_limits<std::int64_t>::min();  ///< integer and seconds
+  /// Integer and seconds: the largest value. Text: the longest value in characters when set
+  /// (an argv or a JSON object may need more than the 4096 a text takes otherwise).
   std::int64_t max = std::numeric_limits<std::int64_t>::max();
   /// Never shown, returned or logged: only whether it is set.
   bool secret = false;

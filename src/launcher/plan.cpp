@@ -8,6 +8,7 @@
 
 #include "detail/crypto.hpp"
 #include "detail/encoding.hpp"
+#include "detail/json.hpp"
 
 #include <boost/url/parse.hpp>
 
@@ -79,10 +80,15 @@ std::string default_name(LaunchRequest const& r) {
          ::ee::detail::hex_encode(std::span(digest).first(4));
 }
 
-// The settings that must not appear on a host's process list.
+// The settings that must not appear on a host's process list: any key the agent's registry marks
+// secret that differs from its default (the written configuration holds only those).
 bool carries_secrets(api::AgentConfig const& c) {
-  return !c.tunnel_token.empty() || !c.ita_api_key.empty() || !c.cp_env.empty() ||
-         !c.bootstrap_token.empty();
+  auto doc = ::ee::detail::json::parse(api::agent_config_json(c));
+  if (!doc || !doc->is_object()) return true;
+  for (auto const& spec : api::agent_setting_registry().specs()) {
+    if (spec.secret && doc->as_object().contains(spec.name)) return true;
+  }
+  return false;
 }
 
 // Keys the launcher sets from its own flags: a --set for one of them would make the agent's

@@ -144,6 +144,17 @@ TEST(SettingsRegistry, MalformedValuesOfEveryTypeAreRefused) {
   EXPECT_FALSE(check("nonce_mode", ""));
 }
 
+TEST(SettingsRegistry, ATextKeyMayAllowLongerValuesThanTheUsual4096) {
+  constexpr Spec argv{.name = "command", .env = "EE_COMMAND", .flag = "command", .help = "argv", .max = 10000};
+  constexpr Spec plain{.name = "name", .env = "EE_NAME", .flag = "name", .help = "a name"};
+  EXPECT_TRUE(Registry::normalize(argv, std::string(10000, 'a')));
+  auto longer = Registry::normalize(argv, std::string(10001, 'a'));
+  ASSERT_FALSE(longer);
+  EXPECT_NE(longer.error().message().find("at most 10000 characters"), std::string::npos);
+  EXPECT_TRUE(Registry::normalize(plain, std::string(4096, 'a')));
+  EXPECT_FALSE(Registry::normalize(plain, std::string(4097, 'a')));
+}
+
 TEST(SettingsRegistry, ASecretIsNeverRepeated) {
   auto r = Registry::normalize(*registry().find("admin_token"), std::string("s3cr3t\x01"));
   ASSERT_FALSE(r);
