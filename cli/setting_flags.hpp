@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,6 +95,31 @@ class SettingFlags {
   std::map<std::string, std::vector<std::string>> lists_;
   std::map<std::string, bool> switches_;
   std::vector<std::pair<std::string, CLI::Option*>> options_;
+};
+
+/// The setting flags of a program whose subcommands each take some of its keys (`ee`): one
+/// SettingFlags per subcommand, kept alive (CLI11 writes into them) and read together.
+class SettingFlagSet {
+ public:
+  SettingFlagSet(settings::Registry const& registry, std::function<std::string_view(std::string_view)> group_title)
+      : registry_(registry), group_title_(std::move(group_title)) {}
+
+  /// Adds the flags of `extras.only` to `app` (a subcommand).
+  void add(CLI::App& app, SettingFlagExtras const& extras) {
+    sets_.push_back(std::make_unique<SettingFlags>(app, registry_, group_title_, extras));
+  }
+
+  /// The flags given on the command line, by key name, after `app.parse`.
+  settings::FlagValues values() const {
+    settings::FlagValues out;
+    for (auto const& set : sets_) out.merge(set->values());
+    return out;
+  }
+
+ private:
+  settings::Registry const& registry_;
+  std::function<std::string_view(std::string_view)> group_title_;
+  std::vector<std::unique_ptr<SettingFlags>> sets_;
 };
 
 }  // namespace ee::cli

@@ -87,7 +87,9 @@ std::string settings_table_problems(std::string const& section, settings::Regist
     }
     auto const& c = row->second;
     std::string const flag = spec.flag.empty() ? "" : "`--" + std::string(spec.flag) + "`";
-    if (flag.empty() ? !c[1].empty() : !(c[1] == flag || c[1].starts_with(flag + ", "))) {
+    // The flag, then perhaps its other names or where it is taken: "`--dir`, ...", "`--qemu` (launch)".
+    if (flag.empty() ? !c[1].empty()
+                     : !(c[1] == flag || c[1].starts_with(flag + ", ") || c[1].starts_with(flag + " ("))) {
       problems += name + ": flag " + c[1] + ", the registry's is " + flag + "\n";
     }
     std::string variables;

@@ -90,6 +90,13 @@ struct AgentConfig {
   friend bool operator==(AgentConfig const&, AgentConfig const&) = default;
 };
 
+/// The control plane's URL, one key wherever it is read: the agent's `cp_url`, `ee launch
+/// --cp-url` (launcher/settings.hpp) and the client's default (client/settings.hpp) copy this
+/// spec, so its name, flag and variable (`EE_CP_URL`) are defined once. Constant data.
+inline constexpr settings::Spec kCpUrlSetting{.name = "cp_url", .env = "EE_CP_URL", .flag = "cp-url",
+                                              .group = "registration",
+                                              .help = "The control plane, absolute http(s) URL"};
+
 /// Every key of the agent, checked once: constant data. The defaults are `AgentConfig`'s member
 /// initialisers (a test holds them equal). Never throws. Thread-safe.
 settings::Registry const& agent_setting_registry();
