@@ -187,17 +187,15 @@ int main(int argc, char** argv) {
     // --help and --version exit 0; every other parse problem is a usage error (exit 2).
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
-  auto const env = ee::settings::process_environment();
-  auto resolved = ee::settings::Settings::resolve(ee::launcher::setting_registry(), settings_flags.values(), env);
-  if (!resolved) return fail(resolved.error());
-  auto const host = ee::launcher::host_settings(*resolved, env);
-  s.dir = host.simulator_dir.string();
+  auto const host = ee::launcher::resolve_host_settings(settings_flags.values(), ee::settings::process_environment());
+  if (!host) return fail(host.error());
+  s.dir = host->simulator_dir.string();
   ee::log::Level level{};
-  if (!ee::log::parse_level(host.log_level, level)) return kExitUsage;  // the registry's choices
+  if (!ee::log::parse_level(host->log_level, level)) return kExitUsage;  // the registry's choices
   ee::log::set_level(level);
   ee::log::set_sink(ee::log::make_stderr_sink(ee::log::Format::text));
 
-  if (auto code = run_vm_command(*vms, host)) return *code;
+  if (auto code = run_vm_command(*vms, *host)) return *code;
   if (*inspect) return quote_inspect(q);
   if (*verify) return quote_verify(q);
   if (*token_v) return token_verify(t);

@@ -257,6 +257,15 @@ Environment fixed_environment(std::map<std::string, std::string, std::less<>> va
   };
 }
 
+Environment without_empty(Environment env) {
+  return [env = std::move(env)](std::string_view name) -> std::optional<std::string> {
+    if (!env) return std::nullopt;
+    auto value = env(name);
+    if (value && value->empty()) return std::nullopt;
+    return value;
+  };
+}
+
 Settings::Settings(Registry const& registry, std::map<std::string, Value, std::less<>> values)
     : registry_(&registry), values_(std::move(values)) {}
 

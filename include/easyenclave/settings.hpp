@@ -96,6 +96,10 @@ Environment process_environment();
 /// An environment of exactly `variables` (tests, and programs that read a file of them).
 Environment fixed_environment(std::map<std::string, std::string, std::less<>> variables);
 
+/// `env` in which a variable set to the empty string counts as unset (how ee-agent and ee read
+/// their environment, as CLI11 did for them). A null `env` is an empty environment.
+Environment without_empty(Environment env);
+
 /// Values of flags given on the command line, by key name, as written.
 using FlagValues = std::map<std::string, std::string, std::less<>>;
 

@@ -113,12 +113,7 @@ result<LoadedConfig> load_agent_config(ConfigSources const& sources) {
     }
   }
   // Empty counts as unset, as the agent has always read its environment.
-  settings::Environment const env = [&sources](std::string_view name) -> std::optional<std::string> {
-    if (!sources.env) return std::nullopt;
-    auto value = sources.env(name);
-    if (value && value->empty()) return std::nullopt;
-    return value;
-  };
+  auto const env = settings::without_empty(sources.env);
   auto resolved = settings::Settings::resolve(api::agent_setting_registry(), sources.flags, env);
   if (!resolved) return Error(api::errc::invalid_agent_config, resolved.error().message());
   if (auto ok = api::apply_agent_settings(*resolved, out.config); !ok) return ok.error();

@@ -101,4 +101,11 @@ HostSettings host_settings(settings::Settings const& settings, settings::Environ
   return out;
 }
 
+result<HostSettings> resolve_host_settings(settings::FlagValues const& flags, settings::Environment const& env) {
+  auto const variables = settings::without_empty(env);
+  auto resolved = settings::Settings::resolve(setting_registry(), flags, variables);
+  if (!resolved) return resolved.error();
+  return host_settings(*resolved, variables);
+}
+
 }  // namespace ee::launcher

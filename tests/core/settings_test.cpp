@@ -155,6 +155,16 @@ TEST(SettingsRegistry, ATextKeyMayAllowLongerValuesThanTheUsual4096) {
   EXPECT_FALSE(Registry::normalize(plain, std::string(4097, 'a')));
 }
 
+TEST(SettingsRegistry, WithoutEmptyAVariableSetToNothingIsUnset) {
+  auto const env = ee::settings::without_empty(ee::settings::fixed_environment({{"EE_LISTEN", ""}, {"EE_THREADS", "3"}}));
+  EXPECT_FALSE(env("EE_LISTEN"));
+  EXPECT_EQ(env("EE_THREADS"), "3");
+  auto s = Settings::resolve(registry(), {}, env).value();
+  EXPECT_EQ(s.text("listen"), "127.0.0.1:8080");
+  EXPECT_EQ(s.value("listen").source, Source::default_value);
+  EXPECT_FALSE(ee::settings::without_empty(nullptr)("EE_LISTEN"));
+}
+
 TEST(SettingsRegistry, ASecretIsNeverRepeated) {
   auto r = Registry::normalize(*registry().find("admin_token"), std::string("s3cr3t\x01"));
   ASSERT_FALSE(r);

@@ -14,17 +14,14 @@
 
 namespace {
 
-using ee::settings::Settings;
-
 ee::settings::Environment env(std::map<std::string, std::string, std::less<>> variables) {
   return ee::settings::fixed_environment(std::move(variables));
 }
 
 ee::launcher::HostSettings host(ee::settings::FlagValues flags, std::map<std::string, std::string, std::less<>> vars) {
-  auto const e = env(std::move(vars));
-  auto resolved = Settings::resolve(ee::launcher::setting_registry(), flags, e);
+  auto resolved = ee::launcher::resolve_host_settings(flags, env(std::move(vars)));
   EXPECT_TRUE(resolved) << resolved.error().message();
-  return ee::launcher::host_settings(*resolved, e);
+  return resolved.value();
 }
 
 TEST(LauncherSettings, EveryKeyHasAFlagAVariableAndATitledGroup) {
@@ -75,6 +72,15 @@ TEST(LauncherSettings, FlagsWinOverVariablesAndEarlierNamesAreRead) {
   EXPECT_EQ(h.tunnel_token, "t0k");
   EXPECT_EQ(h.cp_url, "https://cp.example.com");
   EXPECT_EQ(host({}, {{"EE_SIM_DIR", "/old"}, {"EE_SIMULATOR_DIR", "/new"}}).simulator_dir, "/new");
+}
+
+TEST(LauncherSettings, AnEmptyVariableIsUnsetAndABadOneIsNamed) {
+  auto const h = host({}, {{"EE_QEMU", ""}, {"EE_VM_STATE_DIR", ""}, {"HOME", "/home/u"}});
+  EXPECT_EQ(h.paths.qemu, "qemu-system-x86_64");
+  auto bad = ee::launcher::resolve_host_settings({}, env({{"EE_TUNNEL_TOKEN", "sekrit\x01"}}));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("EE_TUNNEL_TOKEN: tunnel_token"), std::string::npos) << bad.error().message();
+  EXPECT_EQ(bad.error().message().find("sekrit"), std::string::npos) << bad.error().message();
 }
 
 TEST(LauncherSettings, OperationsGuideListsExactlyTheRegistrysKeys) {

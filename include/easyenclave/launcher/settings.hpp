@@ -5,6 +5,7 @@
 /// docs/operations.md are checked against it. Defaults that depend on the host (the state root
 /// under $XDG_DATA_HOME or $HOME, the simulator's directory under $HOME) are empty in the table
 /// and filled by `host_settings` from the environment it is given.
+#include <easyenclave/error.hpp>
 #include <easyenclave/launcher/launcher.hpp>
 #include <easyenclave/settings.hpp>
 
@@ -38,6 +39,12 @@ struct HostSettings {
 /// `$HOME/.local/share/easyenclave/simulator` (HOME read through `env`; "." when unset).
 /// Never throws (except bad_alloc). Thread-safe.
 HostSettings host_settings(settings::Settings const& settings, settings::Environment const& env);
+
+/// `ee`'s settings from its command line's `flags` (by key) and `env` (a variable set to the empty
+/// string counts as unset), resolved flag > environment > default, as `host_settings` makes them.
+/// @returns ee::errc::invalid_value or out_of_range naming the flag or variable and the key (a
+///          secret's value never repeated). Never throws (except bad_alloc).
+result<HostSettings> resolve_host_settings(settings::FlagValues const& flags, settings::Environment const& env);
 
 /// The VMs' state root: `/var/lib/easyenclave/vms` as root, else `$XDG_DATA_HOME/easyenclave/vms`
 /// when that is absolute, else `$HOME/.local/share/easyenclave/vms`, the variables read
