@@ -4,10 +4,12 @@
 // test-only quote simulator). Parses flags, calls the library, prints text or JSON. Exit codes:
 // 0 ok, 1 rejected, 2 usage, 3 I/O or upstream.
 #include "ee_vms.hpp"
+#include "setting_flags.hpp"
 
 #include <easyenclave/encoding.hpp>
 #include <easyenclave/file.hpp>
 #include <easyenclave/jwt/describe.hpp>
+#include <easyenclave/launcher/settings.hpp>
 #include <easyenclave/log.hpp>
 #include <easyenclave/tdx/describe.hpp>
 #include <easyenclave/tdx/simulator.hpp>
@@ -30,12 +32,6 @@ constexpr int kExitIo = 3;
 int fail(ee::Error const& e) {
   std::cerr << "ee: " << e.message() << " (" << e.id() << ")\n";
   return e == ee::condition::invalid_input ? kExitUsage : kExitIo;
-}
-
-std::filesystem::path default_simulator_dir() {
-  if (char const* dir = std::getenv("EE_SIM_DIR")) return dir;
-  char const* home = std::getenv("HOME");
-  return std::filesystem::path(home ? home : ".") / ".local/share/easyenclave/simulator";
 }
 
 // The check time of --at (RFC 3339 or Unix seconds), or now.
@@ -94,7 +90,7 @@ int token_verify(TokenArgs const& a) {
 }
 
 struct SimArgs {
-  std::string dir = default_simulator_dir().string();
+  std::string dir;  // the simulator_dir setting
   std::string report_data, mrtd, out;
 };
 
@@ -143,8 +139,9 @@ int main(int argc, char** argv) {
   CLI::App app{"ee: launch and verify easyenclave TDX VMs", "ee"};
   app.set_version_flag("--version", std::string(ee::version()));
   app.require_subcommand(1);
-  std::string log_level = "warn";
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->envname("EE_LOG_LEVEL");
+  // Every flag with a variable is a key of ee's settings registry (launcher/settings.hpp).
+  ee::cli::SettingFlagSet settings_flags(ee::launcher::setting_registry(), ee::launcher::setting_group_title);
+  settings_flags.add(app, {.only = {"log_level"}, .aliases = {}});
 
   QuoteArgs q;
   auto* quote = app.add_subcommand("quote", "Inspect and verify TDX quotes")->require_subcommand(1);
@@ -171,12 +168,12 @@ int main(int argc, char** argv) {
   token_v->add_option("--at", t.at, "Check time, RFC 3339 or Unix seconds (default: now)");
   token_v->add_flag("--json", t.json, "JSON output");
 
-  auto const vms = add_vm_commands(app);
+  auto const vms = add_vm_commands(app, settings_flags);
 
   SimArgs s;
   auto* sim = app.add_subcommand("sim", "The TDX quote simulator (test PKI, never trusted by default)")
                   ->require_subcommand(1);
-  sim->add_option("--dir", s.dir, "Simulator state directory")->envname("EE_SIM_DIR")->capture_default_str();
+  settings_flags.add(*sim, {.only = {"simulator_dir"}, .aliases = {{"simulator_dir", "--dir"}}});
   auto* sim_q = sim->add_subcommand("quote", "Make a simulated quote (base64 on stdout unless --out)");
   sim_q->add_option("--report-data", s.report_data, "Report data, hex, up to 64 bytes")->required();
   sim_q->add_option("--mrtd", s.mrtd, "MRTD, 96 hex characters");
@@ -190,15 +187,15 @@ int main(int argc, char** argv) {
     // --help and --version exit 0; every other parse problem is a usage error (exit 2).
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
+  auto const host = ee::launcher::resolve_host_settings(settings_flags.values(), ee::settings::process_environment());
+  if (!host) return fail(host.error());
+  s.dir = host->simulator_dir.string();
   ee::log::Level level{};
-  if (!ee::log::parse_level(log_level, level)) {
-    std::cerr << "ee: --log-level must be trace|debug|info|warn|error\n";
-    return kExitUsage;
-  }
+  if (!ee::log::parse_level(host->log_level, level)) return kExitUsage;  // the registry's choices
   ee::log::set_level(level);
   ee::log::set_sink(ee::log::make_stderr_sink(ee::log::Format::text));
 
-  if (auto code = run_vm_command(*vms)) return *code;
+  if (auto code = run_vm_command(*vms, *host)) return *code;
   if (*inspect) return quote_inspect(q);
   if (*verify) return quote_verify(q);
   if (*token_v) return token_verify(t);

@@ -1,6 +1,10 @@
-// ee-agent: the easyenclave agent inside a TDX VM. Loads the configuration (file, kernel command
-// line, environment, flags: ee::agent::load_agent_config), installs a log sink that feeds both
-// stderr and the agent's log buffer, starts ee::agent::AgentRuntime and serves until SIGTERM.
+// ee-agent: the easyenclave agent inside a TDX VM. Its flags and --help come from the agent's
+// settings registry (ee::api::agent_setting_registry); ee::agent::load_agent_config reads the
+// base (config file or kernel command line) and resolves flags and environment over it. It
+// installs a log sink that feeds both stderr and the agent's log buffer, starts
+// ee::agent::AgentRuntime and serves until SIGTERM.
+#include "setting_flags.hpp"
+
 #include <easyenclave/agent/config.hpp>
 #include <easyenclave/agent/runtime.hpp>
 #include <easyenclave/log.hpp>
@@ -8,12 +12,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include <cstdlib>
 #include <iostream>
-#include <map>
 #include <string>
-
-extern char** environ;
 
 namespace {
 
@@ -30,62 +30,44 @@ int fail(char const* what, ee::Error const& e) {
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "ee-agent: the easyenclave agent (attests, registers, runs one workload, heartbeats)",
+      "ee-agent: the easyenclave agent (attests, registers, runs one workload, heartbeats). "
+      "Every setting has a flag and an environment variable; flags win over the environment, "
+      "which wins over the config file or boot configuration.",
       "ee-agent"};
   app.set_version_flag("--version", std::string(ee::version()));
   app.get_formatter()->column_width(44);
   ee::agent::ConfigSources sources;
-  std::string log_level = "info";
-  std::string log_format = "text";
+  // Where the base comes from: not settings (they have no variable, and no place in a file).
   app.add_option("--config", sources.file_path, "Configuration file (JSON); used when it exists")
       ->capture_default_str();
   app.add_option("--cmdline", sources.cmdline_path,
                  "Kernel command line with easyenclave.config(z)=, when no file")
       ->capture_default_str();
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
-      ->envname("EE_LOG_LEVEL")
-      ->capture_default_str();
-  app.add_option("--log-format", log_format, "text|json")
-      ->envname("EE_LOG_FORMAT")
-      ->capture_default_str();
-  // One flag per setting, named after its key; --provider and --workload are the short forms.
-  std::map<std::string, std::string> values;
-  std::map<std::string, CLI::Option*> given;
-  for (auto const& key : ee::agent::agent_config_keys()) {
-    std::string const name(key.name);
-    std::string flag = "--" + name;
-    for (char& c : flag) c = c == '_' ? '-' : c;
-    if (name == "quote_provider") flag += ",--provider";
-    if (name == "workload_runtime") flag += ",--workload";
-    given[name] = app.add_option(flag, values[name],
-                                 std::string(key.help) + " [env " + std::string(key.env) + "]");
-  }
+  ee::cli::SettingFlags flags(app, ee::api::agent_setting_registry(), ee::api::agent_setting_group_title,
+                              {.only = {},
+                               .aliases = {{"quote_provider", "--provider"}, {"workload_runtime", "--workload"}}});
   try {
     app.parse(argc, argv);
   } catch (CLI::ParseError const& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
-  for (auto const& [name, option] : given) {
-    if (option->count() > 0) sources.flags[name] = values[name];
-  }
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string const entry(*e);
-    auto const eq = entry.find('=');
-    if (eq != std::string::npos) sources.env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
-  }
+  sources.flags = flags.values();
+  sources.env = ee::settings::process_environment();
 
+  auto loaded = ee::agent::load_agent_config(sources);
+  if (!loaded) return fail("configuration", loaded.error());
   ee::log::Level level{};
   ee::log::Format format{};
-  if (!ee::log::parse_level(log_level, level) || !ee::log::parse_format(log_format, format)) {
-    std::cerr
-        << "ee-agent: --log-level must be trace|debug|info|warn|error and --log-format text|json\n";
+  // The registry admits only names these parse; checked all the same, so a new name in the table
+  // without a parser here fails loudly.
+  if (!ee::log::parse_level(loaded->config.log_level, level) ||
+      !ee::log::parse_format(loaded->config.log_format, format)) {
+    std::cerr << "ee-agent: log_level must be trace|debug|info|warn|error and log_format text|json\n";
     return kExitUsage;
   }
   ee::log::set_level(level);
   auto const stderr_sink = ee::log::make_stderr_sink(format);
 
-  auto loaded = ee::agent::load_agent_config(sources);
-  if (!loaded) return fail("configuration", loaded.error());
   auto options = ee::agent::make_agent_options(loaded->config);
   if (!options) return fail("setup", options.error());
   // The agent's own log lines go to stderr and into the buffer the CP reads through /api/logs.

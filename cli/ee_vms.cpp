@@ -19,9 +19,7 @@ struct VmCommands {
   CLI::App* list = nullptr;
   CLI::App* logs = nullptr;
   CLI::App* preflight = nullptr;
-  ee::launcher::LaunchRequest request;
-  ee::launcher::HostPaths paths;
-  std::string state_root = ee::launcher::default_state_root().string();
+  ee::launcher::LaunchRequest request;  // cp_url and the tokens come from the settings
   std::vector<std::string> settings, cp_env;
   std::string name;
   std::size_t lines = 0;
@@ -53,26 +51,28 @@ bool pairs(std::vector<std::string> const& items, std::map<std::string, std::str
 // ee-cp's settings from this environment (--cp): every variable ee-cp reads (its settings
 // registry, earlier names included) whose value means the same inside the VM; paths, addresses
 // and modes of this machine stay here. --cp-env wins.
-void cp_environment(std::map<std::string, std::string>& out) {
+void cp_environment(ee::settings::Environment const& env, std::map<std::string, std::string>& out) {
   for (auto const& spec : ee::cp::setting_registry().specs()) {
     if (!spec.portable) continue;
     for (auto variable : ee::settings::variables(spec)) {
       std::string const name(variable);
-      char const* value = std::getenv(name.c_str());
-      if (value != nullptr && !out.contains(name)) out[name] = value;
+      if (auto value = env(name); value && !out.contains(name)) out[name] = *value;
     }
   }
 }
 
-int launch(VmCommands const& c) {
+int launch(VmCommands const& c, ee::launcher::HostSettings const& host) {
   auto request = c.request;
   request.tdx = !c.no_tdx;
+  request.cp_url = host.cp_url;
+  request.cf_tunnel_token = host.tunnel_token;
+  request.bootstrap_token = host.bootstrap_token;
   if (!pairs(c.settings, request.agent_settings) || !pairs(c.cp_env, request.cp_env)) {
     return fail(ee::Error(ee::errc::invalid_value, "--set and --cp-env take KEY=VALUE"));
   }
-  if (request.cp) cp_environment(request.cp_env);
-  auto paths = c.paths;
-  paths.state_root = c.state_root;
+  if (request.cp) cp_environment(ee::settings::process_environment(), request.cp_env);
+  auto paths = host.paths;
+  auto const& state_root = paths.state_root;
   auto checks = ee::launcher::preflight({.paths = paths, .tdx = request.tdx});
   for (auto const& check : checks) {
     if (check.name == "kvm") paths.kvm = check.ok;
@@ -88,7 +88,7 @@ int launch(VmCommands const& c) {
   bool const file = std::filesystem::exists(request.image, ec);
   if (!file && ee::launcher::is_oci_reference(request.image) && !c.dry_run) {
     auto disk = ee::launcher::prepare_oci_image(request.image,
-                                                std::filesystem::path(c.state_root) / ".images");
+                                                state_root / ".images");
     if (!disk) return fail(disk.error());
     request.image = disk->string();
   }
@@ -118,17 +118,17 @@ int launch(VmCommands const& c) {
   return 0;
 }
 
-int logs(VmCommands const& c) {
+int logs(VmCommands const& c, std::filesystem::path const& state_root) {
   std::optional<std::size_t> lines;
   if (c.lines > 0) lines = c.lines;
-  auto text = ee::launcher::read_serial_log(c.state_root, c.name, lines);
+  auto text = ee::launcher::read_serial_log(state_root, c.name, lines);
   if (!text) return fail(text.error());
   std::cout << *text << std::flush;
   if (!c.follow) return 0;
   // --follow: what the VM writes from the end of the log on, until interrupted or the VM is gone.
-  auto end = ee::launcher::read_serial_log_from(c.state_root, c.name, 0, 0);
+  auto end = ee::launcher::read_serial_log_from(state_root, c.name, 0, 0);
   for (std::uint64_t offset = end ? end->next_offset : 0;;) {
-    auto chunk = ee::launcher::read_serial_log_from(c.state_root, c.name, offset);
+    auto chunk = ee::launcher::read_serial_log_from(state_root, c.name, offset);
     if (!chunk) return 0;
     std::cout << chunk->text << std::flush;
     if (chunk->next_offset == offset) std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -138,7 +138,7 @@ int logs(VmCommands const& c) {
 
 }  // namespace
 
-std::shared_ptr<VmCommands> add_vm_commands(CLI::App& app) {
+std::shared_ptr<VmCommands> add_vm_commands(CLI::App& app, ee::cli::SettingFlagSet& settings) {
   auto c = std::make_shared<VmCommands>();
   auto& r = c->request;
   c->launch =
@@ -150,15 +150,8 @@ std::shared_ptr<VmCommands> add_vm_commands(CLI::App& app) {
   l->add_option("--node-size", r.node_size, "tiny | standard | llm")->capture_default_str();
   l->add_option("--memory", r.memory_gib, "Memory, GiB (overrides the size)");
   l->add_option("--vcpus", r.vcpus, "vCPUs (overrides the size)");
-  l->add_option("--cp-url", r.cp_url, "The control plane the agent registers with")
-      ->envname("EE_CP_URL");
   l->add_option("--datacenter", r.datacenter, "CLOUD:ZONE")->capture_default_str();
   l->add_option("--name", r.name, "VM name (default derived from owner and size)");
-  l->add_option("--cf-tunnel-token", r.cf_tunnel_token, "--cp: the CP's tunnel token")
-      ->envname("EE_CF_TUNNEL_TOKEN");
-  l->add_option("--bootstrap-token", r.bootstrap_token,
-                "The owner's bootstrap token (POST /api/v1/owners/bootstrap-tokens; secret: config drive only)")
-      ->envname("EE_BOOTSTRAP_TOKEN");
   l->add_option("--cp-env", c->cp_env,
                 "--cp: KEY=VALUE for ee-cp (also every portable ee-cp variable set here, see ee-cp --help)");
   l->add_option("--set", c->settings, "KEY=VALUE agent setting (see ee-agent --help)");
@@ -178,12 +171,9 @@ std::shared_ptr<VmCommands> add_vm_commands(CLI::App& app) {
   l->add_flag("--wait-registered", c->wait_registered, "Wait until the agent appears at the CP");
   l->add_option("--wait-seconds", c->wait_seconds, "How long --wait-registered waits")
       ->capture_default_str();
-  l->add_option("--qemu", c->paths.qemu, "QEMU binary")->envname("EE_QEMU")->capture_default_str();
-  l->add_option("--tdx-firmware", c->paths.tdx_firmware, "TDVF")
-      ->envname("EE_TDX_FIRMWARE")
-      ->capture_default_str();
-  l->add_option("--firmware", c->paths.firmware, "Firmware without TDX (default: QEMU's)")
-      ->envname("EE_FIRMWARE");
+  settings.add(*l, {.only = {"cp_url", "tunnel_token", "bootstrap_token", "qemu", "tdx_firmware", "firmware",
+                             "vm_state_dir"},
+                    .aliases = {}});
   c->stop = app.add_subcommand(
       "stop", "Stop a VM (QMP quit, then SIGTERM, then SIGKILL) and remove its state");
   c->stop->add_option("NAME", c->name, "VM name")->required();
@@ -194,34 +184,31 @@ std::shared_ptr<VmCommands> add_vm_commands(CLI::App& app) {
   c->logs->add_flag("--follow", c->follow, "Keep printing what the VM writes");
   c->preflight = app.add_subcommand("preflight", "Check this host for TDX VMs");
   c->preflight->add_flag("--no-tdx", c->no_tdx, "Check for VMs without TDX");
-  c->preflight->add_option("--qemu", c->paths.qemu, "QEMU binary")->envname("EE_QEMU");
+  settings.add(*c->preflight, {.only = {"qemu"}, .aliases = {}});
   for (auto* verb : {c->launch, c->list, c->preflight})
     verb->add_flag("--json", c->json, "JSON output");
-  for (auto* verb : {c->launch, c->stop, c->list, c->logs}) {
-    verb->add_option("--state-dir", c->state_root, "VMs' state")
-        ->envname("EE_VM_STATE_DIR")
-        ->capture_default_str();
-  }
+  for (auto* verb : {c->stop, c->list, c->logs}) settings.add(*verb, {.only = {"vm_state_dir"}, .aliases = {}});
   return c;
 }
 
-std::optional<int> run_vm_command(VmCommands const& c) {
-  if (*c.launch) return launch(c);
+std::optional<int> run_vm_command(VmCommands const& c, ee::launcher::HostSettings const& host) {
+  auto const& state_root = host.paths.state_root;
+  if (*c.launch) return launch(c, host);
   if (*c.stop) {
-    auto stopped = ee::launcher::stop_vm(c.state_root, c.name);
+    auto stopped = ee::launcher::stop_vm(state_root, c.name);
     return stopped ? 0 : fail(stopped.error());
   }
   if (*c.list) {
-    auto vms = ee::launcher::list_vms(c.state_root);
+    auto vms = ee::launcher::list_vms(state_root);
     if (!vms) return fail(vms.error());
     auto const now = std::chrono::system_clock::now();
     std::cout << (c.json ? ee::launcher::describe_vms_json(*vms, now) + "\n"
                          : ee::launcher::describe_vms_text(*vms, now));
     return 0;
   }
-  if (*c.logs) return logs(c);
+  if (*c.logs) return logs(c, state_root);
   if (*c.preflight) {
-    auto checks = ee::launcher::preflight({.paths = c.paths, .tdx = !c.no_tdx});
+    auto checks = ee::launcher::preflight({.paths = host.paths, .tdx = !c.no_tdx});
     std::cout << (c.json ? ee::launcher::describe_checks_json(checks) + "\n"
                          : ee::launcher::describe_checks_text(checks));
     return ee::launcher::preflight_passed(checks) ? 0 : kExitIo;

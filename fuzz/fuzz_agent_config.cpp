@@ -3,7 +3,8 @@
 // and the round trip through agent_config_json; and single settings as environment variables or
 // flags carry them, to the agent's table and to the control plane's settings registry (values an
 // operator stores through the admin settings routes).
-// Input: one mode byte (0: a config document; 1: "key=value" for apply_agent_config_value; 2:
+// Input: one mode byte (0: a config document; 1: "key=value" for apply_agent_config_value and the
+// agent's settings registry; 2:
 // "key=value" for settings::Registry::normalize of ee-cp's key), then the text.
 #include <easyenclave/api/agent_config.hpp>
 #include <easyenclave/cp/settings.hpp>
@@ -37,6 +38,13 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     ee::api::AgentConfig config;
     if (ee::api::apply_agent_config_value(text.substr(0, eq), text.substr(eq + 1), config))
       (void)ee::api::validate_agent_config(config);
+    // The agent's registry: a flag's or variable's shown form is a fixed point too.
+    if (auto const* spec = ee::api::agent_setting_registry().find(text.substr(0, eq))) {
+      if (auto shown = ee::settings::Registry::normalize(*spec, text.substr(eq + 1))) {
+        auto again = ee::settings::Registry::normalize(*spec, *shown);
+        ee_fuzz::check(again.has_value() && *again == *shown, "an agent setting's shown form does not normalize to itself");
+      }
+    }
     return 0;
   }
   std::vector<std::string> unknown;

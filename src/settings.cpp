@@ -99,6 +99,12 @@ result<std::int64_t> parse_seconds(Spec const& spec, std::string_view text) {
   return count * unit;
 }
 
+// The longest text value: `max` when the key sets one (an argv, a JSON object), else 4096.
+std::size_t text_length_limit(Spec const& spec) {
+  if (spec.max == std::numeric_limits<std::int64_t>::max() || spec.max < 0) return 4096;
+  return static_cast<std::size_t>(spec.max);
+}
+
 // Numbers, durations and booleans have no empty value: empty means "not given here".
 bool empty_means_unset(Type type) { return type == Type::integer || type == Type::seconds || type == Type::boolean; }
 
@@ -138,7 +144,10 @@ result<std::string> Registry::normalize(Spec const& spec, std::string_view raw) 
   auto const value = trim(raw);
   switch (spec.type) {
     case Type::text: {
-      if (value.size() > 4096) return invalid(spec, value, "must be at most 4096 characters", ee::errc::out_of_range);
+      auto const longest = text_length_limit(spec);
+      if (value.size() > longest) {
+        return invalid(spec, value, "must be at most " + std::to_string(longest) + " characters", ee::errc::out_of_range);
+      }
       for (char c : value) {
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
           return invalid(spec, value, "must not contain control characters");
@@ -245,6 +254,15 @@ Environment fixed_environment(std::map<std::string, std::string, std::less<>> va
     auto const it = variables.find(name);
     if (it == variables.end()) return std::nullopt;
     return it->second;
+  };
+}
+
+Environment without_empty(Environment env) {
+  return [env = std::move(env)](std::string_view name) -> std::optional<std::string> {
+    if (!env) return std::nullopt;
+    auto value = env(name);
+    if (value && value->empty()) return std::nullopt;
+    return value;
   };
 }
 

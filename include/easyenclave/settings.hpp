@@ -44,6 +44,8 @@ struct Spec {
   std::string_view help{};
   std::string_view choices{};  ///< text: the allowed values, "|"-separated; empty: any
   std::int64_t min = std::numeric_limits<std::int64_t>::min();  ///< integer and seconds
+  /// Integer and seconds: the largest value. Text: the longest value in characters when set
+  /// (an argv or a JSON object may need more than the 4096 a text takes otherwise).
   std::int64_t max = std::numeric_limits<std::int64_t>::max();
   /// Never shown, returned or logged: only whether it is set.
   bool secret = false;
@@ -93,6 +95,10 @@ using Environment = std::function<std::optional<std::string>(std::string_view na
 Environment process_environment();
 /// An environment of exactly `variables` (tests, and programs that read a file of them).
 Environment fixed_environment(std::map<std::string, std::string, std::less<>> variables);
+
+/// `env` in which a variable set to the empty string counts as unset (how ee-agent and ee read
+/// their environment, as CLI11 did for them). A null `env` is an empty environment.
+Environment without_empty(Environment env);
 
 /// Values of flags given on the command line, by key name, as written.
 using FlagValues = std::map<std::string, std::string, std::less<>>;

@@ -1,9 +1,11 @@
 // Where the agent's configuration comes from (config.hpp): the config file or the boot
-// configuration on the kernel command line, then the environment, then flags, all through the
-// schema in api/agent_config.hpp; and the runtime options a validated configuration describes.
+// configuration on the kernel command line as the base, then the environment and flags resolved
+// over the settings registry of api/agent_config.hpp; and the runtime options a validated
+// configuration describes.
 #include <easyenclave/agent/config.hpp>
 
 #include <easyenclave/agent/error.hpp>
+#include <easyenclave/api/error.hpp>
 #include <easyenclave/api/boot_config.hpp>
 #include <easyenclave/encoding.hpp>
 #include <easyenclave/file.hpp>
@@ -103,19 +105,18 @@ result<LoadedConfig> load_agent_config(ConfigSources const& sources) {
       out.base = "cmdline";
     }
   }
-  for (auto const& key : api::agent_config_keys()) {
-    auto const it = sources.env.find(std::string(key.env));
-    // Empty counts as unset, as CLI11 treats the environment in the other programs.
-    if (it == sources.env.end() || it->second.empty()) continue;
-    if (auto ok = apply_agent_config_value(key.name, it->second, out.config); !ok) {
-      return ok.error().with_context("environment " + std::string(key.env));
-    }
-  }
+  // A flag is the program's own doing (ee-agent generates its flags from the registry): a key
+  // outside it is a programming error, named.
   for (auto const& [name, value] : sources.flags) {
-    if (auto ok = apply_agent_config_value(name, value, out.config); !ok) {
-      return ok.error().with_context("flag");
+    if (api::agent_setting_registry().find(name) == nullptr) {
+      return Error(api::errc::invalid_agent_config, "unknown setting '" + name + "'").with_context("flag");
     }
   }
+  // Empty counts as unset, as the agent has always read its environment.
+  auto const env = settings::without_empty(sources.env);
+  auto resolved = settings::Settings::resolve(api::agent_setting_registry(), sources.flags, env);
+  if (!resolved) return Error(api::errc::invalid_agent_config, resolved.error().message());
+  if (auto ok = api::apply_agent_settings(*resolved, out.config); !ok) return ok.error();
   if (auto ok = validate_agent_config(out.config); !ok) return ok.error();
   return out;
 }

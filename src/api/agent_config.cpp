@@ -1,6 +1,7 @@
-// The agent's configuration schema (api/agent_config.hpp). One table of keys drives the JSON
-// reader, the environment and the flags, so a key cannot be known to one source and not to
-// another. The agent loads it (agent/config.hpp); the launcher writes it.
+// The agent's configuration schema (api/agent_config.hpp). One table of keys, each a settings::Spec
+// bound to its AgentConfig member, drives the JSON reader, the environment, the flags and their
+// help, so a key cannot be known to one source and not to another. The agent loads it
+// (agent/config.hpp); the launcher writes it.
 #include <easyenclave/api/agent_config.hpp>
 
 #include <easyenclave/api/agents.hpp>
@@ -18,6 +19,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <filesystem>
 
 #include <unistd.h>
 
@@ -25,143 +27,224 @@ namespace ee::api {
 namespace {
 
 namespace json = ::ee::detail::json;
+using settings::Spec;
+using settings::Type;
 
 // A config is a few hundred bytes; the bound keeps a wrong document from being parsed whole.
 constexpr std::size_t kMaxConfigBytes = 256 * 1024;
+// The longest argv or cp_env a flag or variable may carry: what a whole config may hold.
+constexpr std::int64_t kMaxValueChars = static_cast<std::int64_t>(kMaxConfigBytes);
 // Intervals are turned into timer durations; a week bounds them far from any overflow.
 constexpr std::int64_t kMaxIntervalSeconds = 7 * 24 * 3600;
 
-enum class Kind { text, list, number, map, boolean };
-
-struct Key {
-  std::string_view name;
-  std::string_view env;
-  std::string_view help;
-  Kind kind;
-  std::string AgentConfig::* text = nullptr;
-  std::vector<std::string> AgentConfig::* list = nullptr;
-  std::int64_t AgentConfig::* number = nullptr;
-  std::map<std::string, std::string> AgentConfig::* map = nullptr;
-  bool AgentConfig::* boolean = nullptr;
-};
-
-constexpr Key text(std::string_view name, std::string_view env, std::string_view help,
-                   std::string AgentConfig::* member) {
-  return {name, env, help, Kind::text, member, nullptr, nullptr, nullptr};
-}
-constexpr Key list(std::string_view name, std::string_view env, std::string_view help,
-                   std::vector<std::string> AgentConfig::* member) {
-  return {name, env, help, Kind::list, nullptr, member, nullptr, nullptr};
-}
-constexpr Key number(std::string_view name, std::string_view env, std::string_view help,
-                     std::int64_t AgentConfig::* member) {
-  return {name, env, help, Kind::number, nullptr, nullptr, member, nullptr};
-}
-constexpr Key map(std::string_view name, std::string_view env, std::string_view help,
-                  std::map<std::string, std::string> AgentConfig::* member) {
-  return {name, env, help, Kind::map, nullptr, nullptr, nullptr, member};
-}
-constexpr Key boolean(std::string_view name, std::string_view env, std::string_view help,
-                      bool AgentConfig::* member) {
-  return {name, env, help, Kind::boolean, nullptr, nullptr, nullptr, nullptr, member};
-}
+// How a key's value sits in AgentConfig, and so how a file writes it: text and numbers as
+// themselves, booleans as true/false, `list` (a registry list) and `argv` as arrays of strings,
+// `map` as an object of strings.
+enum class Kind { text, number, boolean, list, argv, map };
 
 using C = AgentConfig;
-constexpr std::array kKeys = {
-    text("mode", "EE_MODE", "agent | cp-bootstrap", &C::mode),
-    text("cp_url", "EE_CP_URL", "the control plane, https://... (agent mode)", &C::cp_url),
-    text("owner", "EE_OWNER", "github:org/NAME or github:user/NAME", &C::owner),
-    text("node_size", "EE_NODE_SIZE", "node size label (tiny, standard, llm, ...)", &C::node_size),
-    text("datacenter", "EE_DATACENTER", "CLOUD:ZONE", &C::datacenter),
-    text("vm_name", "EE_VM_NAME", "default: the hostname", &C::vm_name),
-    text("agent_url", "EE_AGENT_URL", "where the CP reaches this API without a tunnel (dev)",
-         &C::agent_url),
-    text("appraisal", "EE_APPRAISAL",
-         "quote (raw quote, DCAP at the CP) | ita (Intel Trust Authority token)", &C::appraisal),
-    text("ita_url", "EE_ITA_URL", "Intel Trust Authority API", &C::ita_url),
-    text("ita_api_key", "ITA_API_KEY",
-         "Intel Trust Authority API key (secret; prefer the environment)", &C::ita_api_key),
-    text("quote_provider", "EE_QUOTE_PROVIDER", "tsm (configfs-tsm) | simulator (dev)",
-         &C::quote_provider),
-    text("simulator_dir", "EE_SIMULATOR_DIR", "the simulator's state (provider simulator)",
-         &C::simulator_dir),
-    text("state_dir", "EE_STATE_DIR", "keeps the registration (0700)", &C::state_dir),
-    text("key_file", "EE_KEY_FILE",
-         "keeps the agent's key across restarts, on a tmpfs (0600); empty: in memory only",
-         &C::key_file),
-    boolean("key_file_allow_disk", "EE_KEY_FILE_ALLOW_DISK",
-            "dev: allow key_file off tmpfs/ramfs (true|false)", &C::key_file_allow_disk),
-    text("cp_mrtd", "EE_CP_MRTD",
-         "the CP's MRTD (96 hex): attest the CP before trusting its key; empty: trust on first use",
-         &C::cp_mrtd),
-    text("cp_rtmr0", "EE_CP_RTMR0", "the CP's expected RTMR0 (96 hex; with cp_mrtd)", &C::cp_rtmr0),
-    text("cp_rtmr1", "EE_CP_RTMR1", "the CP's expected RTMR1 (96 hex; with cp_mrtd)", &C::cp_rtmr1),
-    text("cp_rtmr2", "EE_CP_RTMR2", "the CP's expected RTMR2 (96 hex; with cp_mrtd)", &C::cp_rtmr2),
-    text("cp_rtmr3", "EE_CP_RTMR3", "the CP's expected RTMR3 (96 hex; with cp_mrtd)", &C::cp_rtmr3),
-    text("cp_appraisal", "EE_CP_APPRAISAL",
-         "how the CP's quote is appraised: dcap (here, Intel collateral) | ita", &C::cp_appraisal),
-    list("cp_allowed_tcb_statuses", "EE_CP_ALLOWED_TCB_STATUSES",
-         "TCB statuses accepted of the CP's platform (list; default UpToDate)",
-         &C::cp_allowed_tcb_statuses),
-    text("cp_quote_root_file", "EE_CP_QUOTE_ROOT_FILE",
-         "dcap: PEM/DER root of the CP's PCK chain (default: Intel SGX Root CA)",
-         &C::cp_quote_root_file),
-    text("cp_collateral_file", "EE_CP_COLLATERAL_FILE",
-         "dcap: fixed collateral bundle (JSON); empty: fetched from cp_pccs_url",
-         &C::cp_collateral_file),
-    text("cp_pccs_url", "EE_CP_PCCS_URL", "dcap: Intel PCS or a PCCS for the CP's collateral",
-         &C::cp_pccs_url),
-    text("ita_jwks_url", "EE_ITA_JWKS_URL",
-         "cp_appraisal ita: Intel Trust Authority's token signing keys", &C::ita_jwks_url),
-    text("listen", "EE_LISTEN", "HOST:PORT of the agent API (not the workload's port)", &C::listen),
-    number("workload_port", "EE_WORKLOAD_PORT",
-           "the workload's port on 127.0.0.1 (8080; the tunnel's ingress sends there)",
-           &C::workload_port),
-    text("cloudflared", "EE_CLOUDFLARED", "the cloudflared binary", &C::cloudflared),
-    text("tunnel_token", "EE_TUNNEL_TOKEN",
-         "cp-bootstrap: the pre-configured tunnel token (secret)", &C::tunnel_token),
-    text("bootstrap_token", "EE_BOOTSTRAP_TOKEN",
-         "the owner's bootstrap token, proving the owner at registration (secret)", &C::bootstrap_token),
-    text("workload_runtime", "EE_WORKLOAD_RUNTIME", "podman | process", &C::workload_runtime),
-    text("podman", "EE_PODMAN", "the podman binary", &C::podman),
-    list("process_command", "EE_PROCESS_COMMAND",
-         "argv of the process runtime (JSON array, or words)", &C::process_command),
-    list("cp_command", "EE_CP_COMMAND", "cp-bootstrap: argv of ee-cp (JSON array, or words)",
-         &C::cp_command),
-    map("cp_env", "EE_CP_ENV", "cp-bootstrap: environment for ee-cp (JSON object of strings)",
-        &C::cp_env),
-    text("cp_ca_file", "EE_CP_CA_FILE", "extra PEM CA for outbound TLS (CP, ITA)", &C::cp_ca_file),
-    number("register_retry_min", "EE_REGISTER_RETRY_MIN", "seconds before the first retry",
-           &C::register_retry_min),
-    number("register_retry_max", "EE_REGISTER_RETRY_MAX", "seconds, the backoff's cap",
-           &C::register_retry_max),
-    number("refused_retry", "EE_REFUSED_RETRY", "seconds between attempts after a refusal",
-           &C::refused_retry),
-    number("reattestation_interval", "EE_REATTESTATION_INTERVAL", "seconds between fresh evidence",
-           &C::reattestation_interval),
-    number("log_buffer_bytes", "EE_LOG_BUFFER_BYTES", "cap of the log ring buffer",
-           &C::log_buffer_bytes),
+
+// A registry entry and the member it sets.
+struct Key {
+  constexpr Key(Spec s, std::string C::*m) : spec(s), kind(Kind::text), text(m) {}
+  constexpr Key(Spec s, std::int64_t C::*m) : spec(s), kind(Kind::number), number(m) {}
+  constexpr Key(Spec s, bool C::*m) : spec(s), kind(Kind::boolean), boolean(m) {}
+  constexpr Key(Spec s, std::vector<std::string> C::*m, Kind k) : spec(s), kind(k), list(m) {}
+  constexpr Key(Spec s, std::map<std::string, std::string> C::*m) : spec(s), kind(Kind::map), map(m) {}
+
+  Spec spec;
+  Kind kind;
+  std::string C::*text = nullptr;
+  std::int64_t C::*number = nullptr;
+  bool C::*boolean = nullptr;
+  std::vector<std::string> C::*list = nullptr;
+  std::map<std::string, std::string> C::*map = nullptr;
 };
+
+// Every key of the agent, in the order of its help and of docs/operations.md. Variables are EE_
+// and the key in capitals (ITA_API_KEY is the deployment's existing secret name); where ee-cp has
+// the same setting the variable is ee-cp's, with ee-cp's earlier names. The registry's
+// `storable`, `reloadable` and `portable` mean nothing to the agent (no database; nothing hands
+// its settings on), so they keep their defaults.
+constexpr std::array kKeys{
+    // registration
+    Key{Spec{.name = "mode", .env = "EE_MODE", .flag = "mode", .default_value = "agent", .group = "registration",
+             .help = "agent (register with a CP) or cp-bootstrap (run ee-cp and its tunnel)",
+             .choices = "agent|cp-bootstrap"},
+        &C::mode},
+    Key{kCpUrlSetting, &C::cp_url},
+    Key{Spec{.name = "owner", .env = "EE_OWNER", .flag = "owner", .group = "registration",
+             .help = "github:org/NAME or github:user/NAME (agent mode)"},
+        &C::owner},
+    Key{Spec{.name = "node_size", .env = "EE_NODE_SIZE", .flag = "node-size", .default_value = "tiny",
+             .group = "registration", .help = "Node size label (tiny, standard, llm, ...)"},
+        &C::node_size},
+    Key{Spec{.name = "datacenter", .env = "EE_DATACENTER", .flag = "datacenter", .group = "registration",
+             .help = "CLOUD:ZONE (agent mode)"},
+        &C::datacenter},
+    Key{Spec{.name = "vm_name", .env = "EE_VM_NAME", .flag = "vm-name", .group = "registration",
+             .help = "This VM's name, unique per CP (empty: the hostname)"},
+        &C::vm_name},
+    Key{Spec{.name = "agent_url", .env = "EE_AGENT_URL", .flag = "agent-url", .group = "registration",
+             .help = "Where the CP reaches this API without a tunnel (development)"},
+        &C::agent_url},
+    Key{Spec{.name = "bootstrap_token", .env = "EE_BOOTSTRAP_TOKEN", .flag = "bootstrap-token",
+             .group = "registration", .help = "The owner's bootstrap token, proving the owner at registration",
+             .secret = true},
+        &C::bootstrap_token},
+    // attestation
+    Key{Spec{.name = "appraisal", .env = "EE_APPRAISAL", .flag = "appraisal", .default_value = "quote",
+             .group = "attestation",
+             .help = "Evidence sent: the raw quote (DCAP at the CP) or an Intel Trust Authority token",
+             .choices = "quote|ita"},
+        &C::appraisal},
+    Key{Spec{.name = "ita_url", .env = "EE_ITA_URL", .flag = "ita-url",
+             .default_value = "https://api.trustauthority.intel.com", .group = "attestation",
+             .help = "Intel Trust Authority API"},
+        &C::ita_url},
+    Key{Spec{.name = "ita_api_key", .env = "ITA_API_KEY", .flag = "ita-api-key", .group = "attestation",
+             .help = "Intel Trust Authority API key (prefer the environment)", .secret = true},
+        &C::ita_api_key},
+    Key{Spec{.name = "quote_provider", .env = "EE_QUOTE_PROVIDER", .flag = "quote-provider", .default_value = "tsm",
+             .group = "attestation", .help = "Where quotes come from: configfs-tsm, or the simulator (development)",
+             .choices = "tsm|simulator"},
+        &C::quote_provider},
+    Key{Spec{.name = "simulator_dir", .env = "EE_SIMULATOR_DIR", .flag = "simulator-dir", .group = "attestation",
+             .help = "The simulator's state (provider simulator)"},
+        &C::simulator_dir},
+    // cp_attestation
+    Key{Spec{.name = "cp_mrtd", .env = "EE_CP_MRTD", .flag = "cp-mrtd", .group = "cp_attestation",
+             .help = "The CP's MRTD (96 hex): attest the CP before trusting its key (empty: trust on first use)"},
+        &C::cp_mrtd},
+    Key{Spec{.name = "cp_rtmr0", .env = "EE_CP_RTMR0", .flag = "cp-rtmr0", .group = "cp_attestation",
+             .help = "The CP's expected RTMR0 (96 hex; with cp_mrtd)"},
+        &C::cp_rtmr0},
+    Key{Spec{.name = "cp_rtmr1", .env = "EE_CP_RTMR1", .flag = "cp-rtmr1", .group = "cp_attestation",
+             .help = "The CP's expected RTMR1 (96 hex; with cp_mrtd)"},
+        &C::cp_rtmr1},
+    Key{Spec{.name = "cp_rtmr2", .env = "EE_CP_RTMR2", .flag = "cp-rtmr2", .group = "cp_attestation",
+             .help = "The CP's expected RTMR2 (96 hex; with cp_mrtd)"},
+        &C::cp_rtmr2},
+    Key{Spec{.name = "cp_rtmr3", .env = "EE_CP_RTMR3", .flag = "cp-rtmr3", .group = "cp_attestation",
+             .help = "The CP's expected RTMR3 (96 hex; with cp_mrtd)"},
+        &C::cp_rtmr3},
+    Key{Spec{.name = "cp_appraisal", .env = "EE_CP_APPRAISAL", .flag = "cp-appraisal", .default_value = "dcap",
+             .group = "cp_attestation", .help = "How the CP's quote is appraised: here with Intel collateral, or ITA",
+             .choices = "dcap|ita"},
+        &C::cp_appraisal},
+    Key{Spec{.name = "cp_allowed_tcb_statuses", .env = "EE_CP_ALLOWED_TCB_STATUSES",
+             .flag = "cp-allowed-tcb-statuses", .type = Type::list, .default_value = "UpToDate",
+             .group = "cp_attestation", .help = "TCB statuses accepted of the CP's platform (comma-separated)"},
+        &C::cp_allowed_tcb_statuses, Kind::list},
+    Key{Spec{.name = "cp_quote_root_file", .env = "EE_CP_QUOTE_ROOT_FILE", .flag = "cp-quote-root-file",
+             .group = "cp_attestation", .help = "dcap: root of the CP's PCK chain (empty: Intel SGX Root CA)"},
+        &C::cp_quote_root_file},
+    Key{Spec{.name = "cp_collateral_file", .env = "EE_CP_COLLATERAL_FILE", .flag = "cp-collateral-file",
+             .group = "cp_attestation", .help = "dcap: fixed collateral bundle (empty: fetched from cp_pccs_url)"},
+        &C::cp_collateral_file},
+    Key{Spec{.name = "cp_pccs_url", .env = "EE_CP_PCCS_URL", .flag = "cp-pccs-url",
+             .default_value = "https://api.trustedservices.intel.com", .group = "cp_attestation",
+             .help = "dcap: Intel PCS or a PCCS for the CP's collateral"},
+        &C::cp_pccs_url},
+    Key{Spec{.name = "ita_jwks_url", .env = "EE_ITA_JWKS_URL", .flag = "ita-jwks-url",
+             .default_value = "https://portal.trustauthority.intel.com/certs", .group = "cp_attestation",
+             .help = "cp_appraisal ita: Intel Trust Authority's token signing keys"},
+        &C::ita_jwks_url},
+    // runtime
+    Key{Spec{.name = "listen", .env = "EE_LISTEN", .flag = "listen", .default_value = "127.0.0.1:8081",
+             .group = "runtime", .help = "HOST:PORT of the agent API (not the workload's port)"},
+        &C::listen},
+    Key{Spec{.name = "state_dir", .env = "EE_STATE_DIR", .flag = "state-dir", .default_value = "/data/ee-agent",
+             .group = "runtime", .help = "Keeps the registration (0700)"},
+        &C::state_dir},
+    Key{Spec{.name = "key_file", .env = "EE_KEY_FILE", .flag = "key-file",
+             .default_value = "/run/easyenclave/agent-key.pem", .group = "runtime",
+             .help = "Keeps the agent's key across restarts, on a tmpfs (0600); empty: in memory only"},
+        &C::key_file},
+    Key{Spec{.name = "key_file_allow_disk", .env = "EE_KEY_FILE_ALLOW_DISK", .flag = "key-file-allow-disk",
+             .type = Type::boolean, .default_value = "false", .group = "runtime",
+             .help = "Development: allow key_file off tmpfs/ramfs"},
+        &C::key_file_allow_disk},
+    Key{Spec{.name = "cp_ca_file", .env = "EE_CP_CA_FILE", .flag = "cp-ca-file", .group = "runtime",
+             .help = "Extra PEM CA for outbound TLS (CP, ITA)"},
+        &C::cp_ca_file},
+    Key{Spec{.name = "log_buffer_bytes", .env = "EE_LOG_BUFFER_BYTES", .flag = "log-buffer-bytes",
+             .type = Type::integer, .default_value = "4194304", .group = "runtime",
+             .help = "Cap of the log ring buffer served at /api/logs", .min = 64 * 1024, .max = 1024LL * 1024 * 1024},
+        &C::log_buffer_bytes},
+    Key{Spec{.name = "log_level", .env = "EE_LOG_LEVEL", .flag = "log-level", .default_value = "info",
+             .group = "runtime", .help = "Log level", .choices = "trace|debug|info|warn|error"},
+        &C::log_level},
+    Key{Spec{.name = "log_format", .env = "EE_LOG_FORMAT", .flag = "log-format", .default_value = "text",
+             .group = "runtime", .help = "Log format", .choices = "text|json"},
+        &C::log_format},
+    // workload
+    Key{Spec{.name = "workload_runtime", .env = "EE_WORKLOAD_RUNTIME", .flag = "workload-runtime",
+             .default_value = "podman", .group = "workload", .help = "How the workload runs",
+             .choices = "podman|process"},
+        &C::workload_runtime},
+    Key{Spec{.name = "workload_port", .env = "EE_WORKLOAD_PORT", .flag = "workload-port", .type = Type::integer,
+             .default_value = "8080", .group = "workload",
+             .help = "The workload's port on 127.0.0.1 (the tunnel's ingress sends to 8080)", .min = 1,
+             .max = 65535},
+        &C::workload_port},
+    Key{Spec{.name = "podman", .env = "EE_PODMAN", .flag = "podman", .default_value = "podman", .group = "workload",
+             .help = "The podman binary"},
+        &C::podman},
+    Key{Spec{.name = "process_command", .env = "EE_PROCESS_COMMAND", .flag = "process-command", .group = "workload",
+             .help = "argv of the process runtime (JSON array, or words)", .max = kMaxValueChars},
+        &C::process_command, Kind::argv},
+    Key{Spec{.name = "cloudflared", .env = "EE_CLOUDFLARED", .flag = "cloudflared", .default_value = "cloudflared",
+             .group = "workload", .help = "The cloudflared binary"},
+        &C::cloudflared},
+    // cp_bootstrap
+    Key{Spec{.name = "tunnel_token", .env = "EE_TUNNEL_TOKEN", .flag = "tunnel-token", .group = "cp_bootstrap",
+             .help = "cp-bootstrap: the CP's pre-configured tunnel token", .secret = true},
+        &C::tunnel_token},
+    Key{Spec{.name = "cp_command", .env = "EE_CP_COMMAND", .flag = "cp-command", .default_value = "ee-cp",
+             .group = "cp_bootstrap", .help = "cp-bootstrap: argv of ee-cp (JSON array, or words)",
+             .max = kMaxValueChars},
+        &C::cp_command, Kind::argv},
+    Key{Spec{.name = "cp_env", .env = "EE_CP_ENV", .flag = "cp-env", .group = "cp_bootstrap",
+             .help = "cp-bootstrap: environment for ee-cp (JSON object of strings)", .max = kMaxValueChars,
+             .secret = true},
+        &C::cp_env},
+    // timings
+    Key{Spec{.name = "register_retry_min", .env = "EE_REGISTER_RETRY_MIN", .flag = "register-retry-min",
+             .type = Type::seconds, .default_value = "1", .group = "timings",
+             .help = "Before the first registration retry", .min = 1, .max = kMaxIntervalSeconds},
+        &C::register_retry_min},
+    Key{Spec{.name = "register_retry_max", .env = "EE_REGISTER_RETRY_MAX", .flag = "register-retry-max",
+             .type = Type::seconds, .default_value = "60", .group = "timings",
+             .help = "Cap of the registration backoff (at least register_retry_min)", .min = 1,
+             .max = kMaxIntervalSeconds},
+        &C::register_retry_max},
+    Key{Spec{.name = "refused_retry", .env = "EE_REFUSED_RETRY", .flag = "refused-retry", .type = Type::seconds,
+             .default_value = "300", .group = "timings", .help = "Between attempts after a refusal", .min = 1,
+             .max = kMaxIntervalSeconds},
+        &C::refused_retry},
+    // Fresh evidence costs a quote and perhaps an ITA call; more often than a minute is a mistake.
+    Key{Spec{.name = "reattestation_interval", .env = "EE_REATTESTATION_INTERVAL",
+             .flag = "reattestation-interval", .type = Type::seconds, .default_value = "3600", .group = "timings",
+             .help = "Fresh evidence at least every", .min = 60, .max = kMaxIntervalSeconds,
+             .env_aliases = "EE_REATTESTATION_INTERVAL_SECONDS"},
+        &C::reattestation_interval},
+};
+
+constexpr auto kSpecs = [] {
+  std::array<Spec, kKeys.size()> out{};
+  for (std::size_t i = 0; i < kKeys.size(); ++i) out[i] = kKeys[i].spec;
+  return out;
+}();
 
 Key const* find_key(std::string_view name) {
   for (auto const& k : kKeys) {
-    if (k.name == name) return &k;
+    if (k.spec.name == name) return &k;
   }
   return nullptr;
 }
 
 Error invalid(std::string text) { return Error(errc::invalid_agent_config, std::move(text)); }
-
-// Messages name the key and what was expected, never the value: it may be a secret.
-result<std::int64_t> parse_number(std::string_view key, std::string_view text) {
-  std::int64_t value = 0;
-  auto const* const end = text.data() + text.size();
-  auto [stop, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || stop != end) {
-    return invalid(std::string(key) + ": expected a whole number");
-  }
-  return value;
-}
 
 result<std::vector<std::string>> strings_of(std::string_view key, json::bj::value const& value) {
   auto const wrong = [&] { return invalid(std::string(key) + ": expected an array of strings"); };
@@ -193,40 +276,93 @@ result<std::map<std::string, std::string>> string_map_of(std::string_view key,
   return out;
 }
 
-// A list as text: a JSON array when it starts with '[', else words separated by spaces (no
-// quoting: a word with a space needs the JSON form).
-result<std::vector<std::string>> parse_list(std::string_view key, std::string_view text) {
-  if (text.starts_with('[')) {
-    auto doc = json::parse(text, {.max_bytes = kMaxConfigBytes});
-    if (!doc) return invalid(std::string(key) + ": expected a JSON array of strings");
-    return strings_of(key, *doc);
-  }
+// Items of `text` split at any of `separators`, empty ones dropped.
+std::vector<std::string> split_any(std::string_view text, std::string_view separators) {
   std::vector<std::string> out;
   std::size_t i = 0;
   while (i < text.size()) {
-    while (i < text.size() && text[i] == ' ') ++i;
+    while (i < text.size() && separators.find(text[i]) != std::string_view::npos) ++i;
     auto const start = i;
-    while (i < text.size() && text[i] != ' ') ++i;
+    while (i < text.size() && separators.find(text[i]) == std::string_view::npos) ++i;
     if (i > start) out.emplace_back(text.substr(start, i - start));
   }
   return out;
 }
 
-result<void> set_from_json(Key const& key, json::bj::value const& value, AgentConfig& config) {
-  std::string const name(key.name);
+// A list or argv as text: a JSON array when it starts with '[', else items separated by
+// `separators` (no quoting: an argv word with a space needs the JSON form).
+result<std::vector<std::string>> parse_list(std::string_view key, std::string_view text,
+                                            std::string_view separators) {
+  if (text.starts_with('[')) {
+    auto doc = json::parse(text, {.max_bytes = kMaxConfigBytes});
+    if (!doc) return invalid(std::string(key) + ": expected a JSON array of strings");
+    return strings_of(key, *doc);
+  }
+  return split_any(text, separators);
+}
+
+// Sets `key`'s member from its value in the registry's shown form (normalized).
+result<void> set_from_text(Key const& key, std::string const& shown, AgentConfig& config) {
   switch (key.kind) {
     case Kind::text:
-      if (!value.is_string()) return invalid(name + ": expected a string");
-      config.*(key.text) = std::string(value.as_string());
+      config.*(key.text) = shown;
+      return {};
+    case Kind::number: {
+      if (shown.empty()) return invalid(std::string(key.spec.name) + ": expected a value");
+      std::int64_t n = 0;
+      std::from_chars(shown.data(), shown.data() + shown.size(), n);  // normalized: a number
+      config.*(key.number) = n;
+      return {};
+    }
+    case Kind::boolean:
+      if (shown.empty()) return invalid(std::string(key.spec.name) + ": expected true or false");
+      config.*(key.boolean) = shown == "true";
       return {};
     case Kind::list: {
-      auto items = strings_of(key.name, value);
+      // Comma-separated as the registry writes it; words and a JSON array are the earlier forms.
+      auto items = parse_list(key.spec.name, shown, ", ");
+      if (!items) return items.error();
+      config.*(key.list) = std::move(*items);
+      return {};
+    }
+    case Kind::argv: {
+      auto items = parse_list(key.spec.name, shown, " ");
       if (!items) return items.error();
       config.*(key.list) = std::move(*items);
       return {};
     }
     case Kind::map: {
-      auto items = string_map_of(key.name, value);
+      if (shown.empty()) {
+        config.*(key.map) = {};
+        return {};
+      }
+      auto doc = json::parse(shown, {.max_bytes = kMaxConfigBytes});
+      if (!doc) return invalid(std::string(key.spec.name) + ": expected a JSON object of strings");
+      auto items = string_map_of(key.spec.name, *doc);
+      if (!items) return items.error();
+      config.*(key.map) = std::move(*items);
+      return {};
+    }
+  }
+  return {};
+}
+
+result<void> set_from_json(Key const& key, json::bj::value const& value, AgentConfig& config) {
+  std::string const name(key.spec.name);
+  switch (key.kind) {
+    case Kind::text:
+      if (!value.is_string()) return invalid(name + ": expected a string");
+      config.*(key.text) = std::string(value.as_string());
+      return {};
+    case Kind::list:
+    case Kind::argv: {
+      auto items = strings_of(key.spec.name, value);
+      if (!items) return items.error();
+      config.*(key.list) = std::move(*items);
+      return {};
+    }
+    case Kind::map: {
+      auto items = string_map_of(key.spec.name, value);
       if (!items) return items.error();
       config.*(key.map) = std::move(*items);
       return {};
@@ -245,6 +381,30 @@ result<void> set_from_json(Key const& key, json::bj::value const& value, AgentCo
   return {};
 }
 
+// A registry error as the agent's: the registry's message (the key, what it takes, never a
+// secret's value) under api::errc::invalid_agent_config.
+Error as_agent_error(Error const& e) { return invalid(e.message()); }
+
+// Every scalar key's value in `c` checked against its registry entry, the way a flag's would be;
+// text is stored trimmed. Lists, argv and cp_env are checked by their own rules.
+result<void> check_against_registry(AgentConfig& c) {
+  for (auto const& key : kKeys) {
+    std::string value;
+    switch (key.kind) {
+      case Kind::text: value = c.*(key.text); break;
+      case Kind::number: value = std::to_string(c.*(key.number)); break;
+      case Kind::boolean:
+      case Kind::list:
+      case Kind::argv:
+      case Kind::map: continue;
+    }
+    auto shown = settings::Registry::normalize(key.spec, value);
+    if (!shown) return as_agent_error(shown.error());
+    if (key.kind == Kind::text) c.*(key.text) = std::move(*shown);
+  }
+  return {};
+}
+
 bool is_http_url(std::string_view text) {
   auto url = boost::urls::parse_absolute_uri(text);
   return url && (url->scheme() == "http" || url->scheme() == "https") &&
@@ -252,27 +412,9 @@ bool is_http_url(std::string_view text) {
          !url->has_fragment();
 }
 
-result<void> one_of(std::string_view key, std::string const& value,
-                    std::initializer_list<std::string_view> allowed) {
-  for (auto a : allowed) {
-    if (value == a) return {};
-  }
-  std::string names;
-  for (auto a : allowed) names += (names.empty() ? "" : " | ") + std::string(a);
-  return invalid(std::string(key) + ": must be " + names);
-}
-
 // The wire format checks (api/agents.hpp) name the field already; only the code changes.
 result<void> check_field(result<void> checked) {
   if (!checked) return invalid(checked.error().message());
-  return {};
-}
-
-result<void> check_interval(std::string_view key, std::int64_t value, std::int64_t min) {
-  if (value < min || value > kMaxIntervalSeconds) {
-    return invalid(std::string(key) + ": must be from " + std::to_string(min) + " to " +
-                   std::to_string(kMaxIntervalSeconds) + " seconds");
-  }
   return {};
 }
 
@@ -289,7 +431,6 @@ result<tdx::Measurement> measurement(std::string_view key, std::string const& te
 
 // The settings of the CP's attestation (cp_mrtd and the rest), checked in agent mode only.
 result<void> validate_cp_attestation(AgentConfig const& c) {
-  if (auto ok = one_of("cp_appraisal", c.cp_appraisal, {"dcap", "ita"}); !ok) return ok;
   std::pair<std::string_view, std::string const*> const rtmrs[] = {{"cp_rtmr0", &c.cp_rtmr0},
                                                                    {"cp_rtmr1", &c.cp_rtmr1},
                                                                    {"cp_rtmr2", &c.cp_rtmr2},
@@ -370,11 +511,21 @@ result<void> validate_mode(AgentConfig& c) {
 
 }  // namespace
 
-std::vector<ConfigKey> agent_config_keys() {
-  std::vector<ConfigKey> out;
-  out.reserve(kKeys.size());
-  for (auto const& k : kKeys) out.push_back({.name = k.name, .env = k.env, .help = k.help});
-  return out;
+settings::Registry const& agent_setting_registry() {
+  // The table is checked by its tests; a mistake in it is a programming error found at once.
+  static settings::Registry const registry = settings::Registry::create(kSpecs).value();
+  return registry;
+}
+
+std::string_view agent_setting_group_title(std::string_view group) noexcept {
+  if (group == "registration") return "Registration";
+  if (group == "attestation") return "Attestation";
+  if (group == "cp_attestation") return "Attesting the control plane";
+  if (group == "runtime") return "Runtime";
+  if (group == "workload") return "Workload";
+  if (group == "cp_bootstrap") return "cp-bootstrap";
+  if (group == "timings") return "Timings";
+  return group;
 }
 
 result<AgentConfig> parse_agent_config(std::string_view text,
@@ -398,35 +549,20 @@ result<void> apply_agent_config_value(std::string_view name, std::string_view va
                                       AgentConfig& config) {
   auto const* key = find_key(name);
   if (key == nullptr) return invalid("unknown setting '" + std::string(name) + "'");
-  switch (key->kind) {
-    case Kind::text:
-      config.*(key->text) = std::string(value);
-      return {};
-    case Kind::list: {
-      auto items = parse_list(key->name, value);
-      if (!items) return items.error();
-      config.*(key->list) = std::move(*items);
-      return {};
-    }
-    case Kind::number: {
-      auto n = parse_number(key->name, value);
-      if (!n) return n.error();
-      config.*(key->number) = *n;
-      return {};
-    }
-    case Kind::boolean:
-      if (value != "true" && value != "false") {
-        return invalid(std::string(key->name) + ": expected true or false");
-      }
-      config.*(key->boolean) = value == "true";
-      return {};
-    case Kind::map: {
-      auto doc = json::parse(value, {.max_bytes = kMaxConfigBytes});
-      if (!doc) return invalid(std::string(key->name) + ": expected a JSON object of strings");
-      auto items = string_map_of(key->name, *doc);
-      if (!items) return items.error();
-      config.*(key->map) = std::move(*items);
-      return {};
+  auto shown = settings::Registry::normalize(key->spec, value);
+  if (!shown) return as_agent_error(shown.error());
+  AgentConfig changed = config;
+  if (auto ok = set_from_text(*key, *shown, changed); !ok) return ok;
+  config = std::move(changed);
+  return {};
+}
+
+result<void> apply_agent_settings(settings::Settings const& settings, AgentConfig& config) {
+  for (auto const& key : kKeys) {
+    auto const& value = settings.value(key.spec.name);
+    if (value.source == settings::Source::default_value) continue;
+    if (auto ok = set_from_text(key, value.text, config); !ok) {
+      return ok.error().with_context(value.origin);
     }
   }
   return {};
@@ -436,12 +572,13 @@ std::string agent_config_json(AgentConfig const& config) {
   AgentConfig const defaults;
   json::bj::object out;
   for (auto const& key : kKeys) {
-    std::string const name(key.name);
+    std::string const name(key.spec.name);
     switch (key.kind) {
       case Kind::text:
         if (config.*(key.text) != defaults.*(key.text)) out[name] = config.*(key.text);
         break;
       case Kind::list:
+      case Kind::argv:
         if (config.*(key.list) != defaults.*(key.list)) {
           json::bj::array items;
           for (auto const& item : config.*(key.list)) items.emplace_back(item);
@@ -467,17 +604,11 @@ std::string agent_config_json(AgentConfig const& config) {
 }
 
 result<void> validate_agent_config(AgentConfig& c) {
-  if (auto ok = one_of("mode", c.mode, {"agent", "cp-bootstrap"}); !ok) return ok;
-  if (auto ok = one_of("appraisal", c.appraisal, {"quote", "ita"}); !ok) return ok;
-  if (auto ok = one_of("quote_provider", c.quote_provider, {"tsm", "simulator"}); !ok) return ok;
-  if (auto ok = one_of("workload_runtime", c.workload_runtime, {"podman", "process"}); !ok) {
-    return ok;
-  }
+  // Choices, bounds and text rules come from the registry, so a value refused from a flag is
+  // refused from a file too, with the same words.
+  if (auto ok = check_against_registry(c); !ok) return ok;
   auto listen = http::parse_host_port(c.listen);
   if (!listen) return invalid("listen: " + listen.error().message());
-  if (c.workload_port < 1 || c.workload_port > 65535) {
-    return invalid("workload_port: must be from 1 to 65535");
-  }
   if (listen->port == c.workload_port) {
     return invalid("listen: port " + std::to_string(c.workload_port) +
                    " is the workload's (workload_port); the agent API needs another");
@@ -508,18 +639,8 @@ result<void> validate_agent_config(AgentConfig& c) {
     return invalid("key_file: must be an absolute path (or empty: the key in memory only)");
   }
   if (c.cloudflared.empty()) return invalid("cloudflared: must not be empty");
-  if (auto ok = check_interval("register_retry_min", c.register_retry_min, 1); !ok) return ok;
-  if (auto ok = check_interval("register_retry_max", c.register_retry_max, 1); !ok) return ok;
   if (c.register_retry_max < c.register_retry_min) {
     return invalid("register_retry_max: must not be less than register_retry_min");
-  }
-  if (auto ok = check_interval("refused_retry", c.refused_retry, 1); !ok) return ok;
-  // Fresh evidence costs a quote and perhaps an ITA call; more often than a minute is a mistake.
-  if (auto ok = check_interval("reattestation_interval", c.reattestation_interval, 60); !ok) {
-    return ok;
-  }
-  if (c.log_buffer_bytes < 64 * 1024 || c.log_buffer_bytes > 1024LL * 1024 * 1024) {
-    return invalid("log_buffer_bytes: must be from 64 KiB to 1 GiB");
   }
   return validate_mode(c);
 }

@@ -1,5 +1,7 @@
 #include <easyenclave/launcher/describe.hpp>
 
+#include <easyenclave/api/agent_config.hpp>
+
 #include "detail/json.hpp"
 #include "detail/time.hpp"
 
@@ -15,17 +17,19 @@ namespace {
 namespace bj = boost::json;
 namespace json = ::ee::detail::json;
 
-// Configuration keys whose values are secrets (api/agent_config.hpp), and the environment handed to
-// ee-cp, whose values may be.
-constexpr std::string_view kSecretKeys[] = {"tunnel_token", "ita_api_key", "cp_env", "bootstrap_token"};
+// Whether the agent's registry marks `key` secret (cp_env, the environment handed to ee-cp, is:
+// its values may be).
+bool secret_key(std::string_view key) {
+  auto const* spec = api::agent_setting_registry().find(key);
+  return spec != nullptr && spec->secret;
+}
 
 // The configuration with secret values replaced, for showing.
 bj::value redacted_config(std::string const& text) {
   auto doc = json::parse(text);
   if (!doc || !doc->is_object()) return bj::value(nullptr);
   for (auto& [key, value] : doc->as_object()) {
-    if (std::find(std::begin(kSecretKeys), std::end(kSecretKeys), key) == std::end(kSecretKeys))
-      continue;
+    if (!secret_key(key)) continue;
     if (value.is_object()) {
       for (auto& [name, inner] : value.as_object()) inner = "***";
     } else {

@@ -6,9 +6,11 @@
 #include <easyenclave/api/boot_config.hpp>
 #include <easyenclave/api/image_reference.hpp>
 #include <easyenclave/launcher/launcher.hpp>
+#include <easyenclave/launcher/settings.hpp>
 
 #include "detail/crypto.hpp"
 #include "detail/encoding.hpp"
+#include "detail/json.hpp"
 
 #include <boost/url/parse.hpp>
 
@@ -80,10 +82,15 @@ std::string default_name(LaunchRequest const& r) {
          ::ee::detail::hex_encode(std::span(digest).first(4));
 }
 
-// The settings that must not appear on a host's process list.
+// The settings that must not appear on a host's process list: any key the agent's registry marks
+// secret that differs from its default (the written configuration holds only those).
 bool carries_secrets(api::AgentConfig const& c) {
-  return !c.tunnel_token.empty() || !c.ita_api_key.empty() || !c.cp_env.empty() ||
-         !c.bootstrap_token.empty();
+  auto doc = ::ee::detail::json::parse(api::agent_config_json(c));
+  if (!doc || !doc->is_object()) return true;
+  for (auto const& spec : api::agent_setting_registry().specs()) {
+    if (spec.secret && doc->as_object().contains(spec.name)) return true;
+  }
+  return false;
 }
 
 // Keys the launcher sets from its own flags: a --set for one of them would make the agent's
@@ -117,6 +124,10 @@ result<api::AgentConfig> agent_config(LaunchRequest const& r, std::string const&
   // the guest's user network). A --set listen below still wins.
   if (r.forward_agent_port != 0) c.listen = "0.0.0.0:" + std::to_string(kAgentPort);
   for (auto const& [key, value] : r.agent_settings) {
+    // Checked against the agent's registry before anything else, so a typo is named as one.
+    if (api::agent_setting_registry().find(key) == nullptr) {
+      return invalid("--set " + key + ": not a setting of the agent (ee-agent --help lists them)");
+    }
     for (auto const& [flag_key, flag] : kFlagKeys) {
       if (key == flag_key) return invalid("--set " + key + ": use " + std::string(flag));
     }
@@ -248,14 +259,7 @@ result<NodeSize> node_size(std::string_view name) {
   return invalid("--node-size '" + std::string(name) + "' is not one of tiny, standard, llm");
 }
 
-std::filesystem::path default_state_root() {
-  if (::geteuid() == 0) return "/var/lib/easyenclave/vms";
-  if (char const* xdg = std::getenv("XDG_DATA_HOME"); xdg != nullptr && *xdg == '/') {
-    return std::filesystem::path(xdg) / "easyenclave/vms";
-  }
-  char const* home = std::getenv("HOME");
-  return std::filesystem::path(home != nullptr ? home : ".") / ".local/share/easyenclave/vms";
-}
+std::filesystem::path default_state_root() { return default_state_root(settings::process_environment()); }
 
 result<LaunchPlan> plan_launch(LaunchRequest const& request, HostPaths const& paths) {
   if (auto ok = check_request(request); !ok) return ok.error();

@@ -29,6 +29,11 @@ using ee::agent::ConfigSources;
 using ee::agent::load_agent_config;
 using ee::agent::parse_agent_config;
 
+// An environment of exactly these variables.
+ee::settings::Environment env(std::map<std::string, std::string, std::less<>> variables) {
+  return ee::settings::fixed_environment(std::move(variables));
+}
+
 constexpr char kFile[] =
     R"({"cp_url":"https://cp.example.com/","owner":"github:org/octo-org","node_size":"tiny",)"
     R"("datacenter":"gcp:us-central1-a","vm_name":"from-file","workload_runtime":"process",)"
@@ -206,14 +211,14 @@ TEST(AgentConfig, EnvironmentOverridesTheBaseAndFlagsOverrideTheEnvironment) {
   Fixture f;
   f.write_file(kFile);
   auto sources = f.sources();
-  sources.env = {{"EE_VM_NAME", "from-env"},
+  sources.env = env({{"EE_VM_NAME", "from-env"},
                  {"EE_NODE_SIZE", "standard"},
                  {"ITA_API_KEY", "secret"},
                  {"EE_REFUSED_RETRY", "42"},
                  {"EE_PROCESS_COMMAND", "/usr/bin/serve --port 8080"},
                  {"EE_DATACENTER", ""},  // empty: unset, the file's value stays
                  {"VM_NAME", "not ours"},
-                 {"vm_name", "not ours either"}};
+                 {"vm_name", "not ours either"}});
   sources.flags = {{"vm_name", "from-flag"}};
   auto loaded = load_agent_config(sources);
   ASSERT_TRUE(loaded) << loaded.error().message();
@@ -228,7 +233,7 @@ TEST(AgentConfig, EnvironmentOverridesTheBaseAndFlagsOverrideTheEnvironment) {
   Fixture g;
   g.write_cmdline(kCmdline);
   auto from_cmdline = g.sources();
-  from_cmdline.env = {{"EE_CP_URL", "https://env.example.com"}};
+  from_cmdline.env = env({{"EE_CP_URL", "https://env.example.com"}});
   auto c = load_agent_config(from_cmdline);
   ASSERT_TRUE(c) << c.error().message();
   EXPECT_EQ(c->base, "cmdline");
@@ -240,9 +245,9 @@ TEST(AgentConfig, EveryKeyReadsTheSameFromItsVariableAndItsFlag) {
   Fixture f;
   f.write_file(kFile);
   auto const base = load_agent_config(f.sources()).value().config;
-  for (auto const& key : ee::agent::agent_config_keys()) {
+  for (auto const& key : ee::agent::agent_setting_registry().specs()) {
     auto by_env = f.sources();
-    by_env.env = {{std::string(key.env), "12345"}};
+    by_env.env = env({{std::string(key.env), "12345"}});
     auto by_flag = f.sources();
     by_flag.flags = {{std::string(key.name), "12345"}};
     auto const a = load_agent_config(by_env);
@@ -265,16 +270,16 @@ TEST(AgentConfig, ListsTakeAJsonArrayFromTheEnvironment) {
   Fixture f;
   f.write_file(kFile);
   auto sources = f.sources();
-  sources.env = {{"EE_PROCESS_COMMAND", R"(["/bin/sh","-c","echo a b"])"}};
+  sources.env = env({{"EE_PROCESS_COMMAND", R"(["/bin/sh","-c","echo a b"])"}});
   auto loaded = load_agent_config(sources);
   ASSERT_TRUE(loaded) << loaded.error().message();
   EXPECT_EQ(loaded->config.process_command,
             (std::vector<std::string>{"/bin/sh", "-c", "echo a b"}));
-  sources.env = {{"EE_PROCESS_COMMAND", R"(["/bin/sh",1])"}};
+  sources.env = env({{"EE_PROCESS_COMMAND", R"(["/bin/sh",1])"}});
   EXPECT_TRUE(refused(load_agent_config(sources), "EE_PROCESS_COMMAND: process_command"));
-  sources.env = {{"EE_PROCESS_COMMAND", R"([unclosed)"}};
+  sources.env = env({{"EE_PROCESS_COMMAND", R"([unclosed)"}});
   EXPECT_TRUE(refused(load_agent_config(sources), "process_command"));
-  sources.env = {{"EE_REFUSED_RETRY", "12x"}};
+  sources.env = env({{"EE_REFUSED_RETRY", "12x"}});
   EXPECT_TRUE(refused(load_agent_config(sources), "EE_REFUSED_RETRY: refused_retry"));
 }
 
@@ -348,7 +353,7 @@ TEST(AgentConfig, ValidationNamesWhatIsWrong) {
   Fixture f;
   f.write_file(kFile);
   for (auto const& c : std::vector<Case>{
-           {"mode", "server", "mode: must be agent | cp-bootstrap"},
+           {"mode", "server", "mode 'server': must be one of agent|cp-bootstrap"},
            {"cp_url", "cp.example.com", "cp_url: must be an absolute http(s) URL"},
            {"cp_url", "ftp://cp.example.com", "cp_url"},
            {"cp_url", "https://user@cp.example.com", "cp_url"},
@@ -364,35 +369,35 @@ TEST(AgentConfig, ValidationNamesWhatIsWrong) {
            {"listen", "nowhere", "listen"},
            {"listen", "127.0.0.1:8080", "listen: port 8080 is the workload's"},
            {"listen", "0.0.0.0:8080", "port 8080"},
-           {"workload_port", "0", "workload_port: must be from 1 to 65535"},
+           {"workload_port", "0", "workload_port '0': must be a whole number from 1 to 65535"},
            {"workload_port", "65536", "workload_port"},
            {"workload_port", "9000", "listen: port 9000 is the workload's (workload_port)"},
-           {"appraisal", "both", "appraisal: must be quote | ita"},
+           {"appraisal", "both", "appraisal 'both': must be one of quote|ita"},
            {"appraisal", "ita", "ita_api_key (ITA_API_KEY): required"},
-           {"quote_provider", "sgx", "quote_provider: must be tsm | simulator"},
+           {"quote_provider", "sgx", "quote_provider 'sgx': must be one of tsm|simulator"},
            {"quote_provider", "simulator", "simulator_dir: required"},
-           {"workload_runtime", "docker", "workload_runtime: must be podman | process"},
+           {"workload_runtime", "docker", "workload_runtime 'docker': must be one of podman|process"},
            {"process_command", "", "process_command: required"},
            {"agent_url", "ftp://x", "agent_url"},
            {"state_dir", "", "state_dir"},
            {"cloudflared", "", "cloudflared"},
-           {"reattestation_interval", "59", "reattestation_interval: must be from 60"},
+           {"reattestation_interval", "59", "reattestation_interval '59': must be a duration from 60"},
            {"reattestation_interval", "604801", "reattestation_interval"},
            {"register_retry_min", "0", "register_retry_min"},
            {"register_retry_min", "-5", "register_retry_min"},
            {"register_retry_min", "61", "register_retry_max: must not be less"},
            {"register_retry_max", "9999999999", "register_retry_max"},
            {"refused_retry", "0", "refused_retry"},
-           {"refused_retry", "12x", "refused_retry: expected a whole number"},
-           {"refused_retry", "99999999999999999999", "refused_retry: expected a whole number"},
-           {"log_buffer_bytes", "10", "log_buffer_bytes: must be from 64 KiB to 1 GiB"},
+           {"refused_retry", "12x", "refused_retry '12x': must be a duration in seconds"},
+           {"refused_retry", "99999999999999999999", "refused_retry '99999999999999999999': must be a duration"},
+           {"log_buffer_bytes", "10", "log_buffer_bytes '10': must be a whole number from 65536 to 1073741824"},
            {"log_buffer_bytes", "2147483648", "log_buffer_bytes"},
            {"key_file", "agent-key.pem", "key_file: must be an absolute path"},
-           {"key_file_allow_disk", "yes", "key_file_allow_disk: expected true or false"},
+           {"key_file_allow_disk", "maybe", "key_file_allow_disk 'maybe': must be true or false"},
            {"cp_mrtd", "abc", "cp_mrtd: must be 96 hex characters"},
            {"cp_mrtd", std::string(96, 'g'), "cp_mrtd: must be 96 hex characters"},
            {"cp_rtmr2", std::string(96, 'a'), "cp_rtmr2: needs cp_mrtd (EE_CP_MRTD)"},
-           {"cp_appraisal", "quote", "cp_appraisal: must be dcap | ita"},
+           {"cp_appraisal", "quote", "cp_appraisal 'quote': must be one of dcap|ita"},
        }) {
     auto sources = f.sources();
     sources.flags = {{c.key, c.value}};
@@ -434,15 +439,29 @@ TEST(AgentConfig, SecretsStayOutOfErrors) {
   Fixture f;
   f.write_file(kFile);
   auto sources = f.sources();
-  sources.env = {{"ITA_API_KEY", "sekrit-key"}, {"EE_TUNNEL_TOKEN", "sekrit-token"}};
+  sources.env = env({{"ITA_API_KEY", "sekrit-key"}, {"EE_TUNNEL_TOKEN", "sekrit-token"}});
   sources.flags = {{"mode", "nonsense"}};
   auto r = load_agent_config(sources);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message().find("sekrit"), std::string::npos);
-  sources.flags = {{"log_buffer_bytes", "sekrit"}};
-  auto n = load_agent_config(sources);
-  ASSERT_FALSE(n);
-  EXPECT_EQ(n.error().message().find("sekrit"), std::string::npos);
+  // A bad value of a secret key is never repeated (other keys' values are, as ee-cp's are, to
+  // show what was read).
+  for (auto const& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"ita_api_key", "sekrit\x01key"},
+           {"tunnel_token", "sekrit\ttoken"},
+           {"bootstrap_token", std::string(5000, 's') + "sekrit"},
+           {"cp_env", "sekrit-not-json"},
+           {"cp_env", R"({"A":"sekrit","B":1})"}}) {
+    auto by_flag = f.sources();
+    by_flag.flags = {{key, value}};
+    auto by_env = f.sources();
+    by_env.env = env({{std::string(ee::agent::agent_setting_registry().find(key)->env), value}});
+    for (auto const& got : {load_agent_config(by_flag), load_agent_config(by_env)}) {
+      ASSERT_FALSE(got) << key;
+      EXPECT_NE(got.error().message().find(key), std::string::npos) << got.error().message();
+      EXPECT_EQ(got.error().message().find("sekrit"), std::string::npos) << got.error().message();
+    }
+  }
 }
 
 TEST(AgentConfig, CpBootstrapNeedsNoControlPlaneUrl) {
@@ -476,7 +495,7 @@ TEST(AgentConfig, VmNameDefaultsToTheHostname) {
   ASSERT_TRUE(loaded) << loaded.error().message();
   EXPECT_EQ(loaded->config.vm_name, this_hostname());
   // A name that is set is kept.
-  sources.env = {{"EE_VM_NAME", "named"}};
+  sources.env = env({{"EE_VM_NAME", "named"}});
   EXPECT_EQ(load_agent_config(sources).value().config.vm_name, "named");
 }
 
@@ -514,7 +533,7 @@ TEST(AgentConfig, OptionsFollowTheConfiguration) {
 
 TEST(AgentConfig, TheCpAttestationSettingsAreCheckedWithCpMrtd) {
   struct Case {
-    std::map<std::string, std::string> flags;
+    ee::settings::FlagValues flags;
     std::string mentions;
   };
   Fixture f;
@@ -614,7 +633,12 @@ TEST(AgentConfig, BooleansAreTrueOrFalseInEverySource) {
   EXPECT_TRUE(from_flag.key_file_allow_disk);
   ASSERT_TRUE(ee::agent::apply_agent_config_value("key_file_allow_disk", "false", from_flag));
   EXPECT_FALSE(from_flag.key_file_allow_disk);
-  EXPECT_FALSE(ee::agent::apply_agent_config_value("key_file_allow_disk", "1", from_flag));
+  // The registry's spellings: 1|0, yes|no, on|off too; anything else is refused.
+  ASSERT_TRUE(ee::agent::apply_agent_config_value("key_file_allow_disk", "1", from_flag));
+  EXPECT_TRUE(from_flag.key_file_allow_disk);
+  ASSERT_TRUE(ee::agent::apply_agent_config_value("key_file_allow_disk", "off", from_flag));
+  EXPECT_FALSE(from_flag.key_file_allow_disk);
+  EXPECT_FALSE(ee::agent::apply_agent_config_value("key_file_allow_disk", "maybe", from_flag));
   // An empty key_file from a flag or file keeps the key in memory only.
   ASSERT_TRUE(ee::agent::apply_agent_config_value("key_file", "", from_flag));
   EXPECT_TRUE(from_flag.key_file.empty());
@@ -626,8 +650,8 @@ TEST(AgentConfig, BooleansAreTrueOrFalseInEverySource) {
 }
 
 TEST(AgentConfig, EveryKeyHasAnEnvironmentVariableAndHelp) {
-  auto const keys = ee::agent::agent_config_keys();
-  EXPECT_EQ(keys.size(), 42u);
+  auto const keys = ee::agent::agent_setting_registry().specs();
+  EXPECT_EQ(keys.size(), 44u);
   for (auto const& k : keys) {
     EXPECT_FALSE(k.help.empty()) << k.name;
     if (k.name == "ita_api_key") {

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <span>
 
 namespace {
@@ -186,6 +187,37 @@ TEST(EeCli, AVerdictThatFailedBeforeThePckWasReadPrintsNoFmspc) {
   auto ok = run({ee_bin(), "quote", "verify", quote_file("tdx_v4_dcapqvl.dat"), "--collateral",
                  collateral_file("dcapqvl_tdx_b0c06f000000.json"), "--at", "1752919234"});
   EXPECT_NE(ok.out.find("fmspc=b0c06f000000"), std::string::npos) << ok.out;
+}
+
+}  // namespace
+
+namespace {
+
+// ee's flags with variables come from its settings registry; --set keys from the agent's.
+TEST(EeCli, SettingsComeFromTheRegistryAndSetKeysFromTheAgents) {
+  ee::test::TempDir dir;
+  auto const image = dir.write("disk.raw", "not really a disk").string();
+  auto unknown = run({ee_bin(), "launch", image, "--owner", "github:org/o", "--cp-url", "https://cp.example.com",
+                      "--kernel", image, "--set", "no_such_key=1", "--dry-run", "--state-dir", dir.path().string()});
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.err;
+  EXPECT_NE(unknown.err.find("--set no_such_key: not a setting of the agent"), std::string::npos) << unknown.err;
+  auto bad_value = run({ee_bin(), "launch", image, "--owner", "github:org/o", "--kernel", image, "--set",
+                        "log_format=xml", "--dry-run", "--state-dir", dir.path().string()},
+                       {{"EE_CP_URL", "https://cp.example.com"}});
+  EXPECT_EQ(bad_value.exit_code, 2) << bad_value.err;
+  EXPECT_NE(bad_value.err.find("log_format 'xml'"), std::string::npos) << bad_value.err;
+  auto level = run({ee_bin(), "list"}, {{"EE_LOG_LEVEL", "loud"}});
+  EXPECT_EQ(level.exit_code, 2);
+  EXPECT_NE(level.err.find("EE_LOG_LEVEL: log_level 'loud'"), std::string::npos) << level.err;
+  // The simulator's directory under its earlier variable name.
+  auto const sim = (dir.path() / "sim").string();
+  auto out = dir.path() / "collateral";
+  auto made = run({ee_bin(), "sim", "collateral", "--out", out.string()}, {{"EE_SIM_DIR", sim}});
+  EXPECT_EQ(made.exit_code, 0) << made.err;
+  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(sim) / "root_ca.pem")) << made.err;
+  auto help = run({ee_bin(), "launch", "--help"});
+  EXPECT_NE(help.out.find("(Env:EE_CP_URL)"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("--qemu TEXT=qemu-system-x86_64"), std::string::npos) << help.out;
 }
 
 }  // namespace

@@ -144,6 +144,27 @@ TEST(SettingsRegistry, MalformedValuesOfEveryTypeAreRefused) {
   EXPECT_FALSE(check("nonce_mode", ""));
 }
 
+TEST(SettingsRegistry, ATextKeyMayAllowLongerValuesThanTheUsual4096) {
+  constexpr Spec argv{.name = "command", .env = "EE_COMMAND", .flag = "command", .help = "argv", .max = 10000};
+  constexpr Spec plain{.name = "name", .env = "EE_NAME", .flag = "name", .help = "a name"};
+  EXPECT_TRUE(Registry::normalize(argv, std::string(10000, 'a')));
+  auto longer = Registry::normalize(argv, std::string(10001, 'a'));
+  ASSERT_FALSE(longer);
+  EXPECT_NE(longer.error().message().find("at most 10000 characters"), std::string::npos);
+  EXPECT_TRUE(Registry::normalize(plain, std::string(4096, 'a')));
+  EXPECT_FALSE(Registry::normalize(plain, std::string(4097, 'a')));
+}
+
+TEST(SettingsRegistry, WithoutEmptyAVariableSetToNothingIsUnset) {
+  auto const env = ee::settings::without_empty(ee::settings::fixed_environment({{"EE_LISTEN", ""}, {"EE_THREADS", "3"}}));
+  EXPECT_FALSE(env("EE_LISTEN"));
+  EXPECT_EQ(env("EE_THREADS"), "3");
+  auto s = Settings::resolve(registry(), {}, env).value();
+  EXPECT_EQ(s.text("listen"), "127.0.0.1:8080");
+  EXPECT_EQ(s.value("listen").source, Source::default_value);
+  EXPECT_FALSE(ee::settings::without_empty(nullptr)("EE_LISTEN"));
+}
+
 TEST(SettingsRegistry, ASecretIsNeverRepeated) {
   auto r = Registry::normalize(*registry().find("admin_token"), std::string("s3cr3t\x01"));
   ASSERT_FALSE(r);

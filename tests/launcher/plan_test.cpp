@@ -308,7 +308,7 @@ TEST(PlanLaunch, ValidatesEveryArgumentNamingIt) {
       {"initrd without kernel", [](LaunchRequest& r) { r.kernel.clear(); }, "--initrd"},
       {"tunnel token for an agent", [](LaunchRequest& r) { r.cf_tunnel_token = "t"; }, "--cp"},
       {"unknown setting", [](LaunchRequest& r) { r.agent_settings = {{"no_such", "1"}}; },
-       "no_such"},
+       "--set no_such: not a setting of the agent"},
       {"bad setting", [](LaunchRequest& r) { r.agent_settings = {{"appraisal", "x"}}; },
        "appraisal"},
       {"flag key in a setting", [](LaunchRequest& r) { r.agent_settings = {{"vm_name", "other"}}; },

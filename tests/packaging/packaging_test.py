@@ -280,7 +280,7 @@ def samples(args):
 
         # ee-agent: every variable of the unit is one it reads; the sample file parses entirely.
         agent_help = run(prefix / "bin/ee-agent", "--help").stdout
-        read = set(re.findall(r"\[env ([A-Z0-9_]+)\]", agent_help)) | {"EE_LOG_LEVEL", "EE_LOG_FORMAT"}
+        read = set(re.findall(r"\(Env:([A-Z0-9_]+)\)", agent_help))  # as ee-cp's, from the registry
         unknown = named_variables(units_dir / "ee-agent.service") - read
         if unknown:
             fail(f"ee-agent.service names variables ee-agent does not read: {sorted(unknown)}")

@@ -140,6 +140,18 @@ def test_bad_arguments_raise_before_any_network_call():
         easyenclave.connect("hello", "http://127.0.0.1:1", timeout="soon")
 
 
+def test_cp_url_comes_from_the_settings_registry(monkeypatch):
+    # No argument and no EE_CP_URL: nothing to ask.
+    monkeypatch.delenv("EE_CP_URL", raising=False)
+    with pytest.raises(easyenclave.InvalidInput, match="EE_CP_URL"):
+        easyenclave.connect("hello")
+    # EE_CP_URL is read as every program reads its settings: a control character is refused,
+    # naming the variable and the key.
+    monkeypatch.setenv("EE_CP_URL", "http://127.0.0.1:1/\x01")
+    with pytest.raises(easyenclave.InvalidInput, match="EE_CP_URL: cp_url"):
+        easyenclave.connect("hello")
+
+
 # --- an agent the CP lists, behind a man in the middle ---------------------------------------------
 
 

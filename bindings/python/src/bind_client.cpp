@@ -3,6 +3,7 @@
 // every network and crypto call with without_gil (gil.hpp) and results are unwrapped with it held.
 #include <easyenclave/block_on.hpp>
 #include <easyenclave/client/connect.hpp>
+#include <easyenclave/client/settings.hpp>
 #include <easyenclave/http/https_client.hpp>
 #include <easyenclave/tdx/collateral.hpp>
 #include <easyenclave/tdx/fetcher.hpp>
@@ -213,10 +214,10 @@ client::Connection connect(std::string const& target, py::object cp_url, py::obj
     throw_error(Error(errc::invalid_value,
                       "source: expected 'catalog' or 'github-release', got '" + source + "'"));
   }
-  options.cp_url = optional_text(cp_url, "cp_url");
-  if (options.cp_url.empty()) {
-    if (char const* env = std::getenv("EE_CP_URL")) options.cp_url = env;
-  }
+  // The argument, else EE_CP_URL: the client's settings registry, the same key as the agent's.
+  auto resolved = client::resolve_cp_url(optional_text(cp_url, "cp_url"), settings::process_environment());
+  if (!resolved) throw_error(resolved.error());
+  options.cp_url = std::move(*resolved);
   if (options.source == client::Source::catalog && options.cp_url.empty())
     throw_error(Error(errc::missing_field, "cp_url: not given and EE_CP_URL is not set"));
   if (auto api = optional_text(github_api, "github_api"); !api.empty()) options.github_api = api;

@@ -7,13 +7,18 @@
 /// The base document is the first source that exists: the config file (`--config`, default
 /// `/etc/easyenclave/agent.json`), else the boot configuration on the kernel command line
 /// (`easyenclave.configz=` / `easyenclave.config=`, decoded by api/boot_config.hpp, the codec
-/// `ee launch` encodes with), else nothing (the defaults). Environment variables override the
-/// base, and flags override the environment. Keys the agent does not know are reported
+/// `ee launch` encodes with), else nothing (the defaults). Over the base, the flags and the
+/// environment are resolved by `settings::Settings::resolve` over `api::agent_setting_registry()`
+/// (flag > environment > default), and every key a flag or a variable set replaces the base's
+/// value. So the precedence is flag > environment > base (file or boot configuration) > default:
+/// the launcher-written base sits where a default would, and whoever starts the agent can still
+/// override it. Keys the agent does not know are reported
 /// (`LoadedConfig::unknown_keys`), not silently ignored, and not refused either, so an older agent
 /// boots with a newer launcher's config.
 #include <easyenclave/agent/runtime.hpp>
 #include <easyenclave/api/agent_config.hpp>
 #include <easyenclave/error.hpp>
+#include <easyenclave/settings.hpp>
 
 #include <map>
 #include <string>
@@ -24,9 +29,8 @@ namespace ee::agent {
 // The schema's names, where the agent's callers have always found them.
 using api::AgentConfig;
 using api::agent_config_json;
-using api::agent_config_keys;
+using api::agent_setting_registry;
 using api::apply_agent_config_value;
-using api::ConfigKey;
 using api::parse_agent_config;
 using api::validate_agent_config;
 
@@ -36,10 +40,11 @@ struct ConfigSources {
   std::string file_path = "/etc/easyenclave/agent.json";
   /// The kernel command line; read when there is no file. Empty: not read.
   std::string cmdline_path = "/proc/cmdline";
-  /// Environment variables (the process's, typically); only the table's names are read.
-  std::map<std::string, std::string> env{};
+  /// Environment variables (`settings::process_environment()`, typically); only the registry's
+  /// names are read, and one set to the empty string counts as unset. Empty: no environment.
+  settings::Environment env{};
   /// Flag values by config key (`cp_url`, not `--cp-url`); an unknown key is an error.
-  std::map<std::string, std::string> flags{};
+  settings::FlagValues flags{};
 };
 
 /// What `load_agent_config` found.
@@ -49,8 +54,8 @@ struct LoadedConfig {
   std::vector<std::string> unknown_keys{};  ///< keys of the base the agent does not know
 };
 
-/// Reads the sources in their order of precedence (file or command line, then environment, then
-/// flags) and validates the result.
+/// Reads the base (file or command line), resolves flags and environment over it (flag >
+/// environment > base > default) and validates the result.
 /// @returns api::errc::invalid_agent_config naming the source and the key; api::errc::
 ///          invalid_boot_config for a malformed command-line configuration; the file's read
 ///          errors (core errc::io_error, errc::out_of_range above 256 KiB). Never throws (except

@@ -3,60 +3,26 @@
 /// flags, and their checks. The agent loads it (agent/config.hpp); a launcher writes it (`ee
 /// launch`), so both sides of the boot configuration share one definition.
 ///
+/// Every key is one `settings::Spec` of `agent_setting_registry()` (settings.hpp): its name (the
+/// key in a file or boot configuration), flag, environment variable (and earlier names), type,
+/// bounds or choices, default, group and whether it is secret. `ee-agent --help` is generated from
+/// it, and the ee-agent table of docs/operations.md is checked against it
+/// (tests/api/agent_settings_test.cpp); that table is the reference, not a copy here.
+///
 /// Keys the agent does not know are reported (`parse_agent_config`'s `unknown_keys`), not
 /// silently ignored, and not refused either, so an older agent boots with a newer launcher's
 /// config.
 ///
-/// | key | environment | default | meaning |
-/// |---|---|---|---|
-/// | mode | EE_MODE | agent | `agent` or `cp-bootstrap` |
-/// | cp_url | EE_CP_URL | | the control plane; required in agent mode |
-/// | owner | EE_OWNER | | `github:org/NAME` or `github:user/NAME`; required in agent mode |
-/// | node_size | EE_NODE_SIZE | tiny | |
-/// | datacenter | EE_DATACENTER | | `CLOUD:ZONE`; required in agent mode |
-/// | vm_name | EE_VM_NAME | the hostname | |
-/// | agent_url | EE_AGENT_URL | | where the CP reaches the API without a tunnel (dev) |
-/// | appraisal | EE_APPRAISAL | quote | `quote` (raw quote, DCAP at the CP) or `ita` |
-/// | ita_url | EE_ITA_URL | https://api.trustauthority.intel.com | |
-/// | ita_api_key | ITA_API_KEY | | secret; required with appraisal `ita` |
-/// | quote_provider | EE_QUOTE_PROVIDER | tsm | `tsm` (configfs-tsm) or `simulator` (dev) |
-/// | simulator_dir | EE_SIMULATOR_DIR | | the simulator's state (provider `simulator`) |
-/// | state_dir | EE_STATE_DIR | /data/ee-agent | |
-/// | key_file | EE_KEY_FILE | /run/easyenclave/agent-key.pem | the key across restarts, on a tmpfs/ramfs, 0600; empty: in memory only |
-/// | key_file_allow_disk | EE_KEY_FILE_ALLOW_DISK | false | development: allow key_file off tmpfs/ramfs |
-/// | cp_mrtd | EE_CP_MRTD | | the CP's MRTD (96 hex): attest the CP first; empty: trust on first use |
-/// | cp_rtmr0..cp_rtmr3 | EE_CP_RTMR0..EE_CP_RTMR3 | | the CP's expected RTMRs (96 hex), with cp_mrtd |
-/// | cp_appraisal | EE_CP_APPRAISAL | dcap | `dcap` (local, Intel collateral) or `ita` (needs ita_api_key) |
-/// | cp_allowed_tcb_statuses | EE_CP_ALLOWED_TCB_STATUSES | ["UpToDate"] | the CP platform's accepted TCB statuses (list) |
-/// | cp_quote_root_file | EE_CP_QUOTE_ROOT_FILE | | dcap: root of the CP's PCK chain; empty: Intel SGX Root CA |
-/// | cp_collateral_file | EE_CP_COLLATERAL_FILE | | dcap: fixed collateral bundle; empty: fetched |
-/// | cp_pccs_url | EE_CP_PCCS_URL | https://api.trustedservices.intel.com | dcap: Intel PCS or a PCCS |
-/// | ita_jwks_url | EE_ITA_JWKS_URL | https://portal.trustauthority.intel.com/certs | cp_appraisal ita: ITA's key set |
-/// | listen | EE_LISTEN | 127.0.0.1:8081 | the agent API (not the workload's port) |
-/// | workload_port | EE_WORKLOAD_PORT | 8080 | the workload's port (others only in dev) |
-/// | cloudflared | EE_CLOUDFLARED | cloudflared | |
-/// | tunnel_token | EE_TUNNEL_TOKEN | | cp-bootstrap's pre-configured token; secret |
-/// | bootstrap_token | EE_BOOTSTRAP_TOKEN | | the owner's bootstrap token, sent at registration; secret |
-/// | workload_runtime | EE_WORKLOAD_RUNTIME | podman | `podman` or `process` |
-/// | podman | EE_PODMAN | podman | |
-/// | process_command | EE_PROCESS_COMMAND | | argv of the process runtime (list) |
-/// | cp_command | EE_CP_COMMAND | ["ee-cp"] | argv of ee-cp in cp-bootstrap mode (list) |
-/// | cp_env | EE_CP_ENV | {} | cp-bootstrap: environment for ee-cp (object of strings; secrets) |
-/// | cp_ca_file | EE_CP_CA_FILE | | extra PEM CA for the CP's and ITA's TLS |
-/// | register_retry_min | EE_REGISTER_RETRY_MIN | 1 | seconds, first retry |
-/// | register_retry_max | EE_REGISTER_RETRY_MAX | 60 | seconds, backoff cap |
-/// | refused_retry | EE_REFUSED_RETRY | 300 | seconds between attempts after a 4xx refusal |
-/// | reattestation_interval | EE_REATTESTATION_INTERVAL | 3600 | seconds, at least 60 |
-/// | log_buffer_bytes | EE_LOG_BUFFER_BYTES | 4194304 | 64 KiB to 1 GiB |
-///
-/// Intervals are at most 7 days (604800 s). An environment variable set to the empty string
-/// counts as unset, as CLI11 treats the environment of the other programs.
-///
 /// In a file or a boot configuration, strings are JSON strings, lists JSON arrays of strings,
-/// numbers JSON integers and booleans JSON true/false. In the environment and flags every value is
-/// text: lists are a JSON array or words separated by spaces, numbers are decimal, booleans
-/// `true` or `false`.
+/// numbers (integers and seconds) JSON integers and booleans JSON true/false. In the environment
+/// and flags every value is text, read as the registry reads it (`settings::Registry::normalize`:
+/// durations may carry a unit, "5m"; booleans are true|false, 1|0, yes|no, on|off).
+/// `cp_allowed_tcb_statuses` is comma-separated (as ee-cp's lists), and also takes words
+/// separated by spaces or a JSON array (earlier forms); the argv keys `process_command` and
+/// `cp_command` are a JSON array or words separated by spaces; `cp_env` is a JSON object of
+/// strings. An environment variable set to the empty string counts as unset.
 #include <easyenclave/error.hpp>
+#include <easyenclave/settings.hpp>
 
 #include <cstdint>
 #include <map>
@@ -66,7 +32,7 @@
 
 namespace ee::api {
 
-/// The settings, as the table above describes them. Plain data: `parse_agent_config` and
+/// The settings of `agent_setting_registry()`, typed. Plain data: `parse_agent_config` and
 /// `apply_agent_config_value` check types, `validate_agent_config` checks values.
 struct AgentConfig {
   std::string mode = "agent";  ///< "agent" or "cp-bootstrap"
@@ -118,21 +84,25 @@ struct AgentConfig {
   std::int64_t refused_retry = 300;      ///< seconds; after a refusal retrying cannot fix soon
   std::int64_t reattestation_interval = 3600;  ///< seconds
   std::int64_t log_buffer_bytes = 4 * 1024 * 1024;
+  std::string log_level = "info";   ///< trace|debug|info|warn|error
+  std::string log_format = "text";  ///< text|json
 
   friend bool operator==(AgentConfig const&, AgentConfig const&) = default;
 };
 
-/// A setting: its key (in files, and as `--key-with-dashes` in ee-agent), its environment
-/// variable and a line of help.
-struct ConfigKey {
-  std::string_view name{};
-  std::string_view env{};
-  std::string_view help{};
-};
+/// The control plane's URL, one key wherever it is read: the agent's `cp_url`, `ee launch
+/// --cp-url` (launcher/settings.hpp) and the client's default (client/settings.hpp) copy this
+/// spec, so its name, flag and variable (`EE_CP_URL`) are defined once. Constant data.
+inline constexpr settings::Spec kCpUrlSetting{.name = "cp_url", .env = "EE_CP_URL", .flag = "cp-url",
+                                              .group = "registration",
+                                              .help = "The control plane, absolute http(s) URL"};
 
-/// Every setting, in the order of the table above. The views refer to static storage.
-/// Never throws (except bad_alloc). Thread-safe.
-std::vector<ConfigKey> agent_config_keys();
+/// Every key of the agent, checked once: constant data. The defaults are `AgentConfig`'s member
+/// initialisers (a test holds them equal). Never throws. Thread-safe.
+settings::Registry const& agent_setting_registry();
+
+/// The title of a group of `agent_setting_registry()` for help and docs ("Registration").
+std::string_view agent_setting_group_title(std::string_view group) noexcept;
 
 /// The configuration a JSON document describes: the defaults, with each key of the object set.
 /// The text must be one strict JSON object (RFC 8259, no repeated keys, at most 256 KiB); each
@@ -146,18 +116,27 @@ result<AgentConfig> parse_agent_config(std::string_view json,
                                        std::vector<std::string>& unknown_keys);
 
 /// Sets the setting `key` (a config key such as "cp_url") of `config` from text, as an
-/// environment variable or a flag carries it.
-/// @returns api::errc::invalid_agent_config for an unknown key or a list or number that does not
-///          parse; `config` is unchanged then. Never throws (except bad_alloc).
+/// environment variable or a flag carries it, read by the registry's rules for the key's type.
+/// @returns api::errc::invalid_agent_config for an unknown key ("unknown setting 'KEY'") or a
+///          value the key does not take, naming the key and what it takes (a secret's value is
+///          never repeated); `config` is unchanged then. Never throws (except bad_alloc).
+result<void> apply_agent_config_value(std::string_view key, std::string_view value,
+                                      AgentConfig& config);
+
+/// Sets in `config` every key of `settings` (resolved over `agent_setting_registry()`) whose value
+/// came from a flag or the environment; keys at their default keep what `config` has (the boot
+/// configuration's value, or the default). So flag > environment > `config` > default.
+/// @returns api::errc::invalid_agent_config naming the flag or variable and the key (a list,
+///          argv or object that does not parse). Never throws (except bad_alloc).
+result<void> apply_agent_settings(settings::Settings const& settings, AgentConfig& config);
+
 /// The JSON object of the keys of `config` that differ from the defaults, compactly: what a
 /// launcher writes for the agent, and `parse_agent_config` reads back to the same config.
 /// Never throws (except bad_alloc).
 std::string agent_config_json(AgentConfig const& config);
 
-result<void> apply_agent_config_value(std::string_view key, std::string_view value,
-                                      AgentConfig& config);
-
-/// Checks that the whole configuration is usable and normalises it: known modes and kinds;
+/// Checks that the whole configuration is usable and normalises it: every key against its
+/// registry entry (choices, bounds; text trimmed); known modes and kinds;
 /// the formats of owner, node size, datacenter, vm name (api/agents.hpp), URLs and the listen
 /// address; what each mode, appraisal, provider and runtime requires; interval and size ranges.
 /// Fills `vm_name` from the hostname when empty and drops trailing '/' from `cp_url`.
