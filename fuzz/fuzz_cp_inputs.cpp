@@ -1,17 +1,23 @@
 // Fuzzes what the control plane reads from agents and owners besides the wire messages of
 // fuzz_api_messages: an agent's self-reported agent_url (cp::parse_agent_origin) and whether the
 // CP may reach it (cp::AgentNetworks, whose entries are operator settings), the nonce an agent
-// sends back (cp::NonceTable::take), an agent's health answer (api::parse_agent_health), and a
-// quote file as `ee quote` reads it (tdx::decode_quote_file: binary, hex or base64 text).
+// sends back (cp::NonceTable::take), an agent's whole health answer (api::parse_agent_health),
+// and a quote file as `ee quote` reads it (tdx::decode_quote_file: binary, hex or base64 text).
 // (cp::parse_bootstrap_token_request is not here: its file holds coroutines that clang 14 cannot
 // compile with -ffunction-sections under the sanitizers, "Cannot represent a difference across
 // sections"; it reads only through the fuzzed JSON layer and api's vm_name/datacenter checks.)
 // It also reads the deploy route's body and answer (api::parse_deploy_request and
 // parse_deploy_response, each with its round trip), and image references (api::ImageReference:
-// what parses spells itself, and pinned exactly when it has a digest).
+// what parses spells itself, and pinned exactly when it has a digest), and the CP's public views
+// and the catalog's request bodies as clients and the CP read them (api/catalog.hpp), each with
+// its round trip.
 // Input: one mode byte (0 agent_url, 1 agent network entries one per line, 2 nonce, 3 agent
-// health, 4 quote file, 5 deploy request, 6 deploy response, 7 image reference), then the bytes.
+// health, 4 quote file, 5 deploy request, 6 deploy response, 7 image reference, 8 catalog), then
+// the bytes. Mode 8 takes a second byte that picks the catalog parser: 0 agent view, 1 agent
+// list, 2 agent attestation, 3 app version, 4 app, 5 app list, 6 deployment, 7 deployment list,
+// 8 trusted MRTD, 9 trusted MRTD list, 10 version request, 11 publish request.
 #include <easyenclave/api/agents.hpp>
+#include <easyenclave/api/catalog.hpp>
 #include <easyenclave/api/deploy.hpp>
 #include <easyenclave/api/image_reference.hpp>
 #include <easyenclave/encoding.hpp>
@@ -25,6 +31,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <span>
 #include <string>
 #include <string_view>
@@ -132,12 +139,45 @@ void round_trip(std::string_view text, Parse parse, char const* what) {
   ee_fuzz::check(ee::api::to_json(*again) == json, what);
 }
 
+template <auto Parse>
+void stable(std::string_view text, char const* what) {
+  round_trip(text, Parse, what);
+}
+
+namespace api = ee::api;
+
+// The parsers of api/catalog.hpp, in the order of mode 8's second byte.
+struct CatalogCase {
+  void (*run)(std::string_view, char const*);
+  char const* what;
+};
+CatalogCase const kCatalog[] = {
+    {stable<&api::parse_agent_view>, "an agent view does not round-trip"},
+    {stable<&api::parse_agent_views>, "an agent list does not round-trip"},
+    {stable<&api::parse_agent_attestation_view>, "an attestation view does not round-trip"},
+    {stable<&api::parse_app_version_view>, "a version view does not round-trip"},
+    {stable<&api::parse_app_view>, "an app view does not round-trip"},
+    {stable<&api::parse_app_views>, "an app list does not round-trip"},
+    {stable<&api::parse_deployment_view>, "a deployment view does not round-trip"},
+    {stable<&api::parse_deployment_views>, "a deployment list does not round-trip"},
+    {stable<&api::parse_trusted_measurement_view>, "a trusted MRTD view does not round-trip"},
+    {stable<&api::parse_trusted_measurement_views>, "a trusted MRTD list does not round-trip"},
+    {stable<&api::parse_version_request>, "a version request does not round-trip"},
+    {stable<&api::parse_publish_request>, "a publish request does not round-trip"},
+};
+
+void catalog(std::span<std::uint8_t const> in) {
+  if (in.empty()) return;
+  auto const& c = kCatalog[std::size_t{in[0]} % std::size(kCatalog)];
+  c.run({reinterpret_cast<char const*>(in.data()) + 1, in.size() - 1}, c.what);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
   ee_fuzz::OpenSslErrorsCleared const queue_check;
   ee_fuzz::Selected in;
-  if (!ee_fuzz::select(data, size, 8, in)) return 0;
+  if (!ee_fuzz::select(data, size, 9, in)) return 0;
   switch (in.mode) {
     case 0: agent_url(in.text()); break;
     case 1: network_entries(in.text()); break;
@@ -152,7 +192,8 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
       round_trip(in.text(), [](std::string_view t) { return ee::api::parse_deploy_response(t); },
                  "a deploy response does not round-trip");
       break;
-    default: image_reference(in.text()); break;
+    case 7: image_reference(in.text()); break;
+    default: catalog(in.rest); break;
   }
   return 0;
 }

@@ -181,7 +181,9 @@ def main():
     put("fuzz_api_messages", "public_key.pem", mode(8, (HERE / "data/signing_key.pub.pem").read_bytes()))
 
     # --- CP inputs: 0 agent_url, 1 agent network entries, 2 nonce ('$' is the issued one),
-    # 3 agent health, 4 quote file, 7 image reference
+    # 3 agent health, 4 quote file, 7 image reference. The seeds of 5 and 6 (deploy body and
+    # answer), 8 (the catalog views) and the full health answers are api::to_json output, not
+    # written here (corpus/README.md).
     for i, url in enumerate(["http://10.1.2.3:8081", "https://[fd00::1]:443/path?q", "http://a.tunnel.example",
                              "http://169.254.169.254/latest", "HTTP://User@Host:80#x"]):
         put("fuzz_cp_inputs", f"agent_url_{i}.txt", mode(0, url))

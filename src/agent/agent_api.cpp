@@ -68,15 +68,15 @@ asio::awaitable<WorkloadStatus> workload_status(AgentRuntime::Impl& s) {
   co_return co_await core::offload(s.blocking, [&s] { return s.options.workload->status(); });
 }
 
-bj::object workload_json(WorkloadStatus const& w) {
-  bj::object o;
-  o["state"] = to_string(w.state);
-  o["deployment_id"] = w.deployment_id;
-  o["image"] = w.image;
-  o["image_digest"] = w.image_digest;
-  o["detail"] = w.detail;
-  o["restarts"] = w.restarts;
-  return o;
+api::AgentWorkload workload_view(WorkloadStatus const& w) {
+  api::AgentWorkload out;
+  out.state = std::string(to_string(w.state));
+  out.deployment_id = w.deployment_id;
+  out.image = w.image;
+  out.image_digest = w.image_digest;
+  out.detail = w.detail;
+  out.restarts = w.restarts;
+  return out;
 }
 
 // --- GET /api/health[?attest=true&nonce=HEX] --------------------------------------------------
@@ -99,29 +99,27 @@ Reply health(http::RequestContext& ctx, AgentRuntime::Impl& s) {
 
   auto const status = s.snapshot();
   auto const w = co_await workload_status(s);
-  bj::object body;
-  body["status"] = "ok";
-  body["version"] = std::string(ee::version());
-  body["mode"] = s.options.mode == Mode::agent ? "agent" : "cp-bootstrap";
-  body["agent_id"] = status.agent_id;
-  body["vm_name"] = status.vm_name;
-  body["registered"] = status.registered;
-  body["hostname"] = status.hostname;
-  body["public_key"] = s.key.public_key().base64();
-  body["uptime_seconds"] =
+  api::AgentHealth body;
+  body.status = "ok";
+  body.version = std::string(ee::version());
+  body.mode = s.options.mode == Mode::agent ? "agent" : "cp-bootstrap";
+  body.agent_id = status.agent_id;
+  body.vm_name = status.vm_name;
+  body.registered = status.registered;
+  body.hostname = status.hostname;
+  body.public_key = s.key.public_key().base64();
+  body.uptime_seconds =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - s.started)
           .count();
-  body["workload"] = workload_json(w);
-  bj::object tunnel;
-  tunnel["state"] = status.tunnel;
-  tunnel["restarts"] = status.tunnel_restarts;
-  body["tunnel"] = std::move(tunnel);
-  if (!status.control_plane.empty()) body["control_plane"] = status.control_plane;
+  body.workload = workload_view(w);
+  body.tunnel.state = status.tunnel;
+  body.tunnel.restarts = status.tunnel_restarts;
+  body.control_plane = status.control_plane;
   if (s.options.mode == Mode::agent) {
-    body["cp_trust"] = to_string(status.cp_trust);
-    if (status.cp_trust == CpTrust::attested) body["cp_mrtd"] = status.cp_mrtd;
+    body.cp_trust = std::string(to_string(status.cp_trust));
+    if (status.cp_trust == CpTrust::attested) body.cp_mrtd = status.cp_mrtd;
   }
-  if (!status.last_error.empty()) body["last_error"] = status.last_error;
+  body.last_error = status.last_error;
 
   if (nonce) {
     if (s.attestations_in_flight.fetch_add(1) >= kMaxAttestationsInFlight) {
@@ -133,13 +131,13 @@ Reply health(http::RequestContext& ctx, AgentRuntime::Impl& s) {
         s.blocking, [&s, &report_data] { return s.options.quotes->get_quote(report_data); });
     --s.attestations_in_flight;
     if (!quote) co_return quote.error().with_context("quote");
-    bj::object attestation;
-    attestation["quote_b64"] = base64_encode(*quote);
-    attestation["report_data"] = hex_encode(report_data);
-    attestation["provider"] = std::string(s.options.quotes->name());
-    body["attestation"] = std::move(attestation);
+    api::HealthAttestation attestation;
+    attestation.quote_b64 = base64_encode(*quote);
+    attestation.report_data = hex_encode(report_data);
+    attestation.provider = std::string(s.options.quotes->name());
+    body.attestation = std::move(attestation);
   }
-  co_return json(body);
+  co_return http::json_response(bhttp::status::ok, api::to_json(body));
 }
 
 // --- GET /api/logs?since=&lines= ----------------------------------------------------------------

@@ -188,6 +188,16 @@ result<void> check_report_data(std::string_view value, std::string_view field) {
   return {};
 }
 
+// Text for people (a workload's detail, the agent's last error): any string; the document's
+// size bounds it. A reader that refused odd text here would take a working agent for a broken one.
+result<void> check_free_text(std::string_view, std::string_view) { return {}; }
+
+result<void> check_mrtd(std::string_view value, std::string_view field) {
+  if (value.size() != 96 || !all_of(value, is_lower_hex))
+    return invalid(field, "must be 96 lower-case hex characters (an MRTD)");
+  return {};
+}
+
 result<void> check_public_key(std::string_view value, std::string_view field) {
   if (auto r = check_max(value, field, kMaxPublicKey); !r) return r;
   if (auto key = PublicKey::parse(value); !key)
@@ -291,6 +301,21 @@ result<TimePoint> read_time(ObjectReader const& r, std::string_view key) {
   auto t = detail::parse_rfc3339(**text);
   if (!t) return invalid(join(r.path(), key), "must be an RFC 3339 timestamp");
   return *t;
+}
+
+// A count or a duration in seconds: a whole number, never negative.
+result<void> read_count(ObjectReader const& r, std::string_view key, std::int64_t& out) {
+  auto v = r.optional_integer(key, 0);
+  if (!v) return v.error();
+  out = v->value_or(0);
+  return {};
+}
+
+result<void> read_bool(ObjectReader const& r, std::string_view key, bool& out) {
+  auto v = r.optional_boolean(key);
+  if (!v) return v.error();
+  out = v->value_or(false);
+  return {};
 }
 
 // --- writing --------------------------------------------------------------------------------
@@ -662,17 +687,34 @@ result<AgentDeployResponse> parse_agent_deploy_response(std::string_view text) {
 
 // --- agent health ---------------------------------------------------------------------------
 
+// In the order ee-agent has always written them (src/agent/agent_api.cpp builds an AgentHealth).
 std::string to_json(AgentHealth const& h) {
   bj::object workload;
   workload["state"] = h.workload.state;
-  put_if(workload, "deployment_id", h.workload.deployment_id);
-  put_if(workload, "image", h.workload.image);
-  put_if(workload, "image_digest", h.workload.image_digest);
+  workload["deployment_id"] = h.workload.deployment_id;
+  workload["image"] = h.workload.image;
+  workload["image_digest"] = h.workload.image_digest;
+  workload["detail"] = h.workload.detail;
+  workload["restarts"] = h.workload.restarts;
+  bj::object tunnel;
+  tunnel["state"] = h.tunnel.state;
+  tunnel["restarts"] = h.tunnel.restarts;
   bj::object o;
   o["status"] = h.status;
-  put_if(o, "agent_id", h.agent_id);
-  put_if(o, "public_key", h.public_key);
+  o["version"] = h.version;
+  o["mode"] = h.mode;
+  o["agent_id"] = h.agent_id;
+  o["vm_name"] = h.vm_name;
+  o["registered"] = h.registered;
+  o["hostname"] = h.hostname;
+  o["public_key"] = h.public_key;
+  o["uptime_seconds"] = h.uptime_seconds;
   o["workload"] = std::move(workload);
+  o["tunnel"] = std::move(tunnel);
+  put_if(o, "control_plane", h.control_plane);
+  put_if(o, "cp_trust", h.cp_trust);
+  put_if(o, "cp_mrtd", h.cp_mrtd);
+  put_if(o, "last_error", h.last_error);
   if (h.attestation) {
     bj::object a;
     a["quote_b64"] = h.attestation->quote_b64;
@@ -692,7 +734,15 @@ result<AgentHealth> parse_agent_health(std::string_view text) {
   auto const& r = *reader;
   AgentHealth out;
   if (auto ok = optional(r, "status", check_status, out.status); !ok) return ok.error();
+  if (auto ok = optional(r, "version", check_version, out.version); !ok) return ok.error();
+  if (auto ok = optional(r, "mode", check_status, out.mode); !ok) return ok.error();
   if (auto ok = optional(r, "agent_id", check_id, out.agent_id); !ok) return ok.error();
+  if (auto ok = optional(r, "vm_name", check_vm_name, out.vm_name); !ok) return ok.error();
+  if (auto ok = read_bool(r, "registered", out.registered); !ok) return ok.error();
+  if (auto ok = optional(r, "hostname", check_hostname, out.hostname); !ok) return ok.error();
+  if (auto ok = optional(r, "public_key", check_key_size, out.public_key); !ok) return ok.error();
+  if (auto ok = read_count(r, "uptime_seconds", out.uptime_seconds); !ok) return ok.error();
+
   auto workload = r.child("workload");
   if (!workload) return workload.error();
   auto& w = out.workload;
@@ -702,16 +752,34 @@ result<AgentHealth> parse_agent_health(std::string_view text) {
   if (auto ok = optional(*workload, "image", check_pinned_image, w.image); !ok) return ok.error();
   if (auto ok = optional(*workload, "image_digest", check_digest, w.image_digest); !ok)
     return ok.error();
-  if (auto ok = optional(r, "public_key", check_key_size, out.public_key); !ok) return ok.error();
+  if (auto ok = optional(*workload, "detail", check_free_text, w.detail); !ok) return ok.error();
+  if (auto ok = read_count(*workload, "restarts", w.restarts); !ok) return ok.error();
+
+  auto tunnel = r.optional_child("tunnel");
+  if (!tunnel) return tunnel.error();
+  if (*tunnel) {
+    auto const& t = **tunnel;
+    if (auto ok = optional(t, "state", check_status, out.tunnel.state); !ok) return ok.error();
+    if (auto ok = read_count(t, "restarts", out.tunnel.restarts); !ok) return ok.error();
+  }
+  if (auto ok = optional(r, "control_plane", check_status, out.control_plane); !ok)
+    return ok.error();
+  if (auto ok = optional(r, "cp_trust", check_status, out.cp_trust); !ok) return ok.error();
+  if (auto ok = optional(r, "cp_mrtd", check_mrtd, out.cp_mrtd); !ok) return ok.error();
+  if (auto ok = optional(r, "last_error", check_free_text, out.last_error); !ok)
+    return ok.error();
+
   auto attestation = r.optional_child("attestation");
   if (!attestation) return attestation.error();
   if (*attestation) {
     auto const& a = **attestation;
     HealthAttestation evidence;
-    if (auto ok = required(a, "quote_b64", check_quote_b64, evidence.quote_b64); !ok) return ok.error();
+    if (auto ok = required(a, "quote_b64", check_quote_b64, evidence.quote_b64); !ok)
+      return ok.error();
     if (auto ok = optional(a, "report_data", check_report_data, evidence.report_data); !ok)
       return ok.error();
-    if (auto ok = optional(a, "provider", check_provider, evidence.provider); !ok) return ok.error();
+    if (auto ok = optional(a, "provider", check_provider, evidence.provider); !ok)
+      return ok.error();
     out.attestation = std::move(evidence);
   }
   return out;

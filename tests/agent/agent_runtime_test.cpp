@@ -312,6 +312,20 @@ class AgentRuntimeTest : public ::testing::Test {
   }
 
   static bj::value body(ee::http::Response const& r) { return bj::parse(r.body()); }
+
+  // GET /api/health, checked to be exactly what api::to_json writes of what
+  // api::parse_agent_health reads of it: every field modelled, in the agent's order, with its
+  // type and presence.
+  bj::value health(ee::agent::AgentRuntime const& agent, std::string const& query = "") {
+    auto const answer = call(agent, bhttp::verb::get, "/api/health" + query);
+    EXPECT_EQ(answer.result(), bhttp::status::ok) << answer.body();
+    auto parsed = ee::api::parse_agent_health(answer.body());
+    EXPECT_TRUE(parsed.has_value()) << parsed.error().message() << "\n" << answer.body();
+    if (parsed) {
+      EXPECT_EQ(ee::api::to_json(*parsed), answer.body());
+    }
+    return bj::parse(answer.body());
+  }
 };
 
 TEST_F(AgentRuntimeTest, RegistersAfterTwoFailuresWithAFreshNonceBoundEachTime) {
@@ -344,7 +358,7 @@ TEST_F(AgentRuntimeTest, ARefusalIsReportedAndRetriedSlowly) {
   EXPECT_FALSE(agent->status().registered);
   EXPECT_NE(agent->status().last_error.find("cp.attestation_failed"), std::string::npos)
       << agent->status().last_error;
-  auto health = body(call(*agent, bhttp::verb::get, "/api/health"));
+  auto health = this->health(*agent);
   EXPECT_EQ(health.at("version").as_string(), std::string(ee::version()));
   EXPECT_FALSE(health.at("registered").as_bool());
   EXPECT_NE(std::string(health.at("last_error").as_string()).find("403"), std::string::npos);
@@ -450,8 +464,10 @@ TEST_F(AgentRuntimeTest, DeployReachesTheCpThroughHeartbeatsThenLogsAndUndeploy)
     return false;
   }));
   // The CP's reader of the health answer (its recovery at start) sees the same.
-  auto health = ee::api::parse_agent_health(call(*agent, bhttp::verb::get, "/api/health").body());
+  auto const text = call(*agent, bhttp::verb::get, "/api/health").body();
+  auto health = ee::api::parse_agent_health(text);
   ASSERT_TRUE(health.has_value()) << health.error().message();
+  EXPECT_EQ(ee::api::to_json(*health), text);
   EXPECT_EQ(health->agent_id, agent->status().agent_id);
   EXPECT_EQ(health->workload.state, "running");
   EXPECT_EQ(health->workload.deployment_id, "dep-1");
@@ -561,9 +577,7 @@ TEST_F(AgentRuntimeTest, LogsAndStatsAnswerTheirQueries) {
 TEST_F(AgentRuntimeTest, HealthWithAttestBindsTheCallersNonceAndTheAgentKey) {
   auto agent = start(options());
   std::string const nonce(64, 'c');
-  auto answer = call(*agent, bhttp::verb::get, "/api/health?attest=true&nonce=" + nonce);
-  ASSERT_EQ(answer.result(), bhttp::status::ok) << answer.body();
-  auto const doc = body(answer);
+  auto const doc = health(*agent, "?attest=true&nonce=" + nonce);
   EXPECT_EQ(doc.at("vm_name").as_string(), "vm-a");
   EXPECT_EQ(doc.at("public_key").as_string(), agent->public_key());
   auto quote = ee::tdx::parse_quote(
@@ -827,7 +841,7 @@ TEST_F(AgentRuntimeTest, ACloudflaredThatExitsIsRestartedAndAMissingOneIsReporte
   auto second = start(missing);  // options() points cloudflared at a file that does not exist
   ASSERT_TRUE(second->wait_registered(15s));
   ASSERT_TRUE(eventually([&] { return second->status().tunnel == "missing_binary"; }));
-  auto health = body(call(*second, bhttp::verb::get, "/api/health"));
+  auto health = this->health(*second);
   EXPECT_EQ(health.at("tunnel").at("state").as_string(), "missing_binary");
 }
 
@@ -872,7 +886,7 @@ TEST_F(AgentRuntimeTest, CpBootstrapRunsTheControlPlaneAndItsTunnelWithoutRegist
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(cp.challenges(), 0u);
   EXPECT_TRUE(cp.registrations().empty());
-  auto health = body(call(*agent, bhttp::verb::get, "/api/health"));
+  auto health = this->health(*agent);
   EXPECT_EQ(health.at("mode").as_string(), "cp-bootstrap");
   EXPECT_EQ(health.at("control_plane").as_string(), "running");
   ::unsetenv("EE_TEST_FLAG");
@@ -906,7 +920,7 @@ TEST_F(AgentRuntimeTest, WithTheCpMrtdItAttestsTheCpBeforeRegisteringAndHealthSa
   auto const status = agent->status();
   EXPECT_EQ(status.cp_trust, ee::agent::CpTrust::attested);
   EXPECT_EQ(status.cp_mrtd, ee::hex_encode(simulator_mrtd()));
-  auto health = body(call(*agent, bhttp::verb::get, "/api/health"));
+  auto health = this->health(*agent);
   EXPECT_EQ(health.at("cp_trust").as_string(), "attested");
   EXPECT_EQ(health.at("cp_mrtd").as_string(), ee::hex_encode(simulator_mrtd()));
   // The attested key is the one whose commands it takes.
@@ -918,7 +932,7 @@ TEST_F(AgentRuntimeTest, WithoutTheCpMrtdHealthSaysTrustOnFirstUse) {
   ASSERT_TRUE(agent->wait_registered(15s)) << agent->status().last_error;
   EXPECT_EQ(cp.attestations(), 0u);
   EXPECT_EQ(agent->status().cp_trust, ee::agent::CpTrust::trust_on_first_use);
-  auto health = body(call(*agent, bhttp::verb::get, "/api/health"));
+  auto health = this->health(*agent);
   EXPECT_EQ(health.at("cp_trust").as_string(), "trust_on_first_use");
   EXPECT_FALSE(health.as_object().contains("cp_mrtd"));
 }
@@ -934,7 +948,7 @@ TEST_F(AgentRuntimeTest, ACpWithAnotherMrtdIsNeverRegisteredWithAndRetriedWithBa
   EXPECT_TRUE(cp.registrations().empty());
   EXPECT_FALSE(agent->status().registered);
   EXPECT_EQ(agent->status().cp_trust, ee::agent::CpTrust::not_attested);
-  auto health = body(call(*agent, bhttp::verb::get, "/api/health"));
+  auto health = this->health(*agent);
   EXPECT_EQ(health.at("cp_trust").as_string(), "not_attested");
   EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/stats", "", &cp.key()).result(),
             bhttp::status::unauthorized);

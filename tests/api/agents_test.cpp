@@ -1311,45 +1311,116 @@ TEST(AgentDeployResponse, RejectsBadFields) {
                  api::errc::invalid_field, "body.deployment_id"));
 }
 
+// What ee-agent answers when registered, running a deployment, and asked for fresh evidence.
 api::AgentHealth agent_health() {
   api::AgentHealth h;
   h.status = "ok";
+  h.version = "0.1.0";
+  h.mode = "agent";
   h.agent_id = "agent-1";
-  h.workload.state = "running";
-  h.workload.deployment_id = "dep-1";
-  h.workload.image_digest = digest();
+  h.vm_name = "vm-1";
+  h.registered = true;
+  h.hostname = "agent-1.agents.example.com";
+  h.public_key = agent_key();
+  h.uptime_seconds = 3600;
+  h.workload = {.state = "running",
+                .deployment_id = "dep-1",
+                .image = image(),
+                .image_digest = digest(),
+                .detail = "up since 12:00; \"quoted\"\n",
+                .restarts = 2};
+  h.tunnel = {.state = "running", .restarts = 1};
+  h.cp_trust = "attested";
+  h.cp_mrtd = std::string(96, 'a');
+  h.last_error = "heartbeat: HTTP 503";
+  h.attestation = api::HealthAttestation{.quote_b64 = std::string(kQuote),
+                                         .report_data = std::string(kHex64) + std::string(kHex64),
+                                         .provider = "simulator"};
   return h;
 }
 
 auto fields(api::AgentHealth const& h) {
-  return std::tie(h.status, h.agent_id, h.workload.state, h.workload.deployment_id,
-                  h.workload.image_digest);
+  return std::tie(h.status, h.version, h.mode, h.agent_id, h.vm_name, h.registered, h.hostname,
+                  h.public_key, h.uptime_seconds, h.workload.state, h.workload.deployment_id,
+                  h.workload.image, h.workload.image_digest, h.workload.detail,
+                  h.workload.restarts, h.tunnel.state, h.tunnel.restarts, h.control_plane,
+                  h.cp_trust, h.cp_mrtd, h.last_error);
 }
 
 TEST(AgentHealth, RoundTrips) {
   api::AgentHealth idle;
   idle.status = "ok";
   idle.workload.state = "idle";
-  EXPECT_EQ(api::to_json(idle), R"({"status":"ok","workload":{"state":"idle"}})");
+  // Every field the agent always sends is written, empty or not; the others only when set.
+  EXPECT_EQ(api::to_json(idle),
+            R"({"status":"ok","version":"","mode":"","agent_id":"","vm_name":"","registered":false,)"
+            R"("hostname":"","public_key":"","uptime_seconds":0,"workload":{"state":"idle",)"
+            R"("deployment_id":"","image":"","image_digest":"","detail":"","restarts":0},)"
+            R"("tunnel":{"state":"","restarts":0}})");
   for (auto const& in : {idle, agent_health()}) {
     auto out = api::parse_agent_health(api::to_json(in));
     ASSERT_TRUE(out) << out.error().message();
     EXPECT_EQ(fields(*out), fields(in));
+    ASSERT_EQ(out->attestation.has_value(), in.attestation.has_value());
+    if (in.attestation) {
+      EXPECT_EQ(out->attestation->quote_b64, in.attestation->quote_b64);
+      EXPECT_EQ(out->attestation->report_data, in.attestation->report_data);
+      EXPECT_EQ(out->attestation->provider, in.attestation->provider);
+    }
+    EXPECT_EQ(api::to_json(*out), api::to_json(in));
   }
 }
 
-// What ee-agent writes (src/agent/agent_api.cpp): every workload field, empty ones as "".
-TEST(AgentHealth, ReadsTheAgentsAnswerWithEmptyFieldsAndExtras) {
+// What ee-agent writes (src/agent/agent_api.cpp), byte for byte: before it registered, in agent
+// mode (cp_trust, no cp_mrtd), and in cp-bootstrap mode (control_plane, no cp_trust). Each reads
+// and writes back to itself.
+TEST(AgentHealth, WritesTheAgentsAnswerByteForByte) {
+  for (std::string const text : {
+           R"({"status":"ok","version":"0.1.0","mode":"agent","agent_id":"","vm_name":"vm-1",)"
+           R"("registered":false,"hostname":"","public_key":"x","uptime_seconds":3,)"
+           R"("workload":{"state":"idle","deployment_id":"","image":"","image_digest":"",)"
+           R"("detail":"","restarts":0},"tunnel":{"state":"none","restarts":0},)"
+           R"("cp_trust":"trust_on_first_use","last_error":"register: HTTP 403 \"no\""})",
+           R"({"status":"ok","version":"0.1.0","mode":"cp-bootstrap","agent_id":"",)"
+           R"("vm_name":"cp-1","registered":false,"hostname":"","public_key":"x",)"
+           R"("uptime_seconds":70,"workload":{"state":"idle","deployment_id":"","image":"",)"
+           R"("image_digest":"","detail":"","restarts":0},"tunnel":{"state":"restarting",)"
+           R"("restarts":4},"control_plane":"running"})",
+       }) {
+    auto out = api::parse_agent_health(text);
+    ASSERT_TRUE(out) << out.error().message();
+    EXPECT_EQ(api::to_json(*out), text);
+  }
+  auto bootstrap = api::parse_agent_health(
+      R"({"status":"ok","mode":"cp-bootstrap","uptime_seconds":70,"workload":{"state":"idle"},)"
+      R"("tunnel":{"state":"restarting","restarts":4},"control_plane":"running"})");
+  ASSERT_TRUE(bootstrap) << bootstrap.error().message();
+  EXPECT_EQ(bootstrap->mode, "cp-bootstrap");
+  EXPECT_EQ(bootstrap->uptime_seconds, 70);
+  EXPECT_EQ(bootstrap->tunnel.state, "restarting");
+  EXPECT_EQ(bootstrap->tunnel.restarts, 4);
+  EXPECT_EQ(bootstrap->control_plane, "running");
+  EXPECT_EQ(bootstrap->cp_trust, "");
+}
+
+// Older agents and stand-ins send less, and newer ones may send more: absent and null fields read
+// as their defaults, unknown ones are ignored.
+TEST(AgentHealth, ReadsAShorterAnswerAsDefaultsAndIgnoresUnknownFields) {
   auto out = api::parse_agent_health(
-      R"({"status":"ok","mode":"agent","agent_id":"","vm_name":"vm-1","registered":false,)"
-      R"("hostname":"","public_key":"x","uptime_seconds":3,"workload":{"state":"idle",)"
-      R"("deployment_id":"","image":"","image_digest":"","detail":"","restarts":0},)"
-      R"("tunnel":{"state":"stopped","restarts":0}})");
+      R"({"status":"ok","agent_id":null,"registered":null,"tunnel":null,"future":{"x":[1]},)"
+      R"("workload":{"state":"running","deployment_id":"dep-1","restarts":null,"more":true}})");
   ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(out->status, "ok");
+  EXPECT_EQ(out->version, "");
   EXPECT_EQ(out->agent_id, "");
-  EXPECT_EQ(out->workload.state, "idle");
-  EXPECT_EQ(out->workload.deployment_id, "");
-  EXPECT_EQ(out->workload.image_digest, "");
+  EXPECT_FALSE(out->registered);
+  EXPECT_EQ(out->uptime_seconds, 0);
+  EXPECT_EQ(out->workload.state, "running");
+  EXPECT_EQ(out->workload.deployment_id, "dep-1");
+  EXPECT_EQ(out->workload.restarts, 0);
+  EXPECT_EQ(out->tunnel.state, "");
+  EXPECT_EQ(out->tunnel.restarts, 0);
+  EXPECT_FALSE(out->attestation);
 }
 
 TEST(AgentHealth, RejectsMissingOrMalformedFieldsNamingThem) {
@@ -1370,6 +1441,49 @@ TEST(AgentHealth, RejectsMissingOrMalformedFieldsNamingThem) {
   EXPECT_TRUE(fails_with(
       api::parse_agent_health(R"({"agent_id":"a b","workload":{"state":"idle"}})"),
       api::errc::invalid_field, "body.agent_id"));
+
+  // Every other field, one at a time, in an answer that is otherwise the agent's.
+  struct Case {
+    std::string json;  // members put in front of a valid workload
+    ee::error_code code;
+    char const* field;
+  };
+  ee::error_code const invalid = api::errc::invalid_field;
+  ee::error_code const wrong_type = ee::errc::wrong_type;
+  ee::error_code const out_of_range = ee::errc::out_of_range;
+  for (auto const& c : std::initializer_list<Case>{
+           {R"("status":1)", wrong_type, "body.status"},
+           {R"("version":"0.1 beta")", invalid, "body.version"},
+           {R"("mode":"Agent")", invalid, "body.mode"},
+           {R"("vm_name":"-vm")", invalid, "body.vm_name"},
+           {R"("registered":"yes")", wrong_type, "body.registered"},
+           {R"("hostname":"a..example")", invalid, "body.hostname"},
+           {R"("public_key":7)", wrong_type, "body.public_key"},
+           {R"("uptime_seconds":-1)", out_of_range, "body.uptime_seconds"},
+           {R"("uptime_seconds":1.5)", wrong_type, "body.uptime_seconds"},
+           {R"("tunnel":"running")", wrong_type, "body.tunnel"},
+           {R"("tunnel":{"state":"up now"})", invalid, "body.tunnel.state"},
+           {R"("tunnel":{"restarts":-2})", out_of_range, "body.tunnel.restarts"},
+           {R"("control_plane":"Running")", invalid, "body.control_plane"},
+           {R"("cp_trust":"trust on first use")", invalid, "body.cp_trust"},
+           {R"("cp_mrtd":"abc")", invalid, "body.cp_mrtd"},
+           {R"("cp_mrtd":")" + std::string(96, 'A') + R"(")", invalid, "body.cp_mrtd"},
+           {R"("last_error":["x"])", wrong_type, "body.last_error"},
+       }) {
+    std::string const text = "{" + c.json + R"(,"workload":{"state":"idle"}})";
+    auto r = api::parse_agent_health(text);
+    ASSERT_FALSE(r) << text;
+    EXPECT_EQ(r.error().code(), c.code) << text << ": " << r.error().message();
+    EXPECT_NE(r.error().message().find(c.field), std::string::npos) << r.error().message();
+  }
+  for (std::string const workload : {R"({"state":"idle","detail":{}})",
+                                     R"({"state":"idle","restarts":-1})",
+                                     R"({"state":"idle","restarts":"1"})"}) {
+    auto r = api::parse_agent_health(R"({"workload":)" + workload + "}");
+    ASSERT_FALSE(r) << workload;
+    EXPECT_EQ(r.error(), condition::invalid_input);
+    EXPECT_NE(r.error().message().find("body.workload."), std::string::npos) << r.error().message();
+  }
 }
 
 // ============================================================================================

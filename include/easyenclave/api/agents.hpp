@@ -151,6 +151,17 @@ struct AgentWorkload {
   std::string deployment_id{};  ///< the deployment the workload belongs to; empty when none
   std::string image{};          ///< the image it runs, pinned by digest; empty when none
   std::string image_digest{};   ///< of the running workload; empty when none
+  /// Why it failed, or what it is doing, for people; never a secret. Free text: only its type is
+  /// checked.
+  std::string detail{};
+  std::int64_t restarts = 0;  ///< times the runtime restarted it since it was deployed
+};
+
+/// The tunnel part of an agent's health answer: cloudflared as the agent supervises it.
+struct AgentTunnel {
+  /// "not_started", "running", "restarting", "missing_binary", "stopped", or "none" (no token).
+  std::string state{};
+  std::int64_t restarts = 0;
 };
 
 /// The evidence part of an agent's health answer to `?attest=true&nonce=HEX`.
@@ -160,24 +171,50 @@ struct HealthAttestation {
   std::string provider{};     ///< the quote provider: "tsm", "simulator", ...
 };
 
-/// GET /api/health on the agent: what the CP and clients read of it (the agent sends more, for
-/// people; readers ignore fields they do not know). Unsigned: as trustworthy as the path it came
-/// over, except the quote, which clients verify.
+/// GET /api/health on the agent (docs/agent.md), the whole answer. ee-agent builds one and writes
+/// it with `to_json`; the CP (its health scrape and its recovery at start) and clients read it
+/// with `parse_agent_health`. Unsigned: as trustworthy as the path it came over, except the
+/// quote, which clients verify.
+///
+/// `to_json` writes what ee-agent always sends every time, empty strings as "", zeros and false
+/// included, in the agent's order; `control_plane`, `cp_trust`, `cp_mrtd` and `last_error` only
+/// when not empty, and `attestation` only when present. `parse_agent_health` requires only
+/// `workload.state` (older agents and stand-ins send less): a field that is absent reads as its
+/// default, as does JSON null, and "" reads as "".
 struct AgentHealth {
-  std::string status{};    ///< "ok"
-  std::string agent_id{};  ///< the id the CP gave it; empty before it registered
+  std::string status{};     ///< "ok"
+  std::string version{};    ///< the agent's easyenclave version ("0.1.0")
+  std::string mode{};       ///< "agent" or "cp-bootstrap"
+  std::string agent_id{};   ///< the id the CP gave it; empty before it registered
+  std::string vm_name{};
+  bool registered = false;  ///< it holds a registration with the CP
+  std::string hostname{};   ///< its tunnel hostname; empty before it registered or without one
   /// The agent's key, base64 DER SubjectPublicKeyInfo; empty when left out. Only its size is
   /// checked here: clients judge it against the quote (key binding) and the CP's record.
   std::string public_key{};
+  std::int64_t uptime_seconds = 0;  ///< since the agent started
   AgentWorkload workload{};
+  AgentTunnel tunnel{};
+  /// cp-bootstrap: the state of ee-cp, in the words of `tunnel.state`; empty in agent mode.
+  std::string control_plane{};
+  /// Agent mode: how it trusts the CP's key, "attested", "not_attested" or
+  /// "trust_on_first_use"; empty in cp-bootstrap mode.
+  std::string cp_trust{};
+  /// With cp_trust "attested": the CP's attested MRTD, 96 lowercase hex; empty otherwise.
+  std::string cp_mrtd{};
+  /// The last registration or heartbeat problem, for people; never a secret. Free text: only its
+  /// type is checked.
+  std::string last_error{};
   /// Present when the request asked for attestation.
   std::optional<HealthAttestation> attestation{};
 };
+/// Compact JSON as described at AgentHealth. Does not throw (but std::bad_alloc).
 std::string to_json(AgentHealth const& h);
 /// Requires `workload` with its `state`, and `attestation.quote_b64` when `attestation` is
-/// there; checks every field it reads (id, image, digest, state, base64 and hex formats, sizes)
-/// and names the field at fault ("body.workload.image_digest"). Fails with a ee::errc code or
-/// errc::invalid_field; does not throw.
+/// there; checks every field it reads (id, names, version, image, digest, states, hostname,
+/// counts, base64 and hex formats, sizes) and names the field at fault
+/// ("body.workload.image_digest", "body.tunnel.restarts"). Ignores fields it does not know.
+/// Fails with a ee::errc code or errc::invalid_field; does not throw.
 result<AgentHealth> parse_agent_health(std::string_view json);
 
 }  // namespace ee::api
