@@ -425,31 +425,45 @@ result<AgentView> read_agent_view(bj::value const& v, std::string path) {
 
 }  // namespace
 
+// Written field by field rather than through a value tree: listings write this 100 000 times a
+// request. The output is what serialising the same object would give (tests compare them).
 std::string to_json(AgentView const& a) {
-  bj::object o;
-  o["agent_id"] = a.agent_id;
-  o["vm_name"] = a.vm_name;
-  o["owner"] = a.owner;
-  o["owner_id"] = a.owner_id;
-  o["node_size"] = a.node_size;
-  o["datacenter"] = a.datacenter;
-  o["status"] = a.status;
-  o["verified"] = a.verified;
-  if (!a.verified) o["unverified_reason"] = a.unverified_reason;
-  o["health"] = a.health;
-  o["hostname"] = a.hostname;
-  o["agent_url"] = a.agent_url;
-  o["public_key"] = a.public_key;
-  o["mrtd"] = a.mrtd;
-  o["tcb_status"] = a.tcb_status;
-  o["deployment_id"] = string_or_null(a.deployment_id);
-  o["reported_status"] = a.reported_status;
-  o["reported_digest"] = a.reported_digest;
-  o["registered_at"] = time_value(a.registered_at);
-  o["last_registered_at"] = time_value(a.last_registered_at);
-  o["last_heartbeat_at"] = time_value(a.last_heartbeat_at);
-  o["seconds_since_heartbeat"] = a.seconds_since_heartbeat;
-  return text(std::move(o));
+  std::string out;
+  out.reserve(768);
+  json::ObjectWriter o(out);
+  o.string("agent_id", a.agent_id)
+      .string("vm_name", a.vm_name)
+      .string("owner", a.owner)
+      .string("owner_id", a.owner_id)
+      .string("node_size", a.node_size)
+      .string("datacenter", a.datacenter)
+      .string("status", a.status)
+      .boolean("verified", a.verified);
+  if (!a.verified) o.string("unverified_reason", a.unverified_reason);
+  o.string("health", a.health)
+      .string("hostname", a.hostname)
+      .string("agent_url", a.agent_url)
+      .string("public_key", a.public_key)
+      .string("mrtd", a.mrtd)
+      .string("tcb_status", a.tcb_status);
+  if (a.deployment_id.empty()) {
+    o.null("deployment_id");
+  } else {
+    o.string("deployment_id", a.deployment_id);
+  }
+  o.string("reported_status", a.reported_status).string("reported_digest", a.reported_digest);
+  for (auto const& [name, at] : {std::pair{"registered_at", a.registered_at},
+                                 std::pair{"last_registered_at", a.last_registered_at},
+                                 std::pair{"last_heartbeat_at", a.last_heartbeat_at}}) {
+    if (at == TimePoint{}) {
+      o.null(name);
+    } else {
+      o.string(name, detail::format_rfc3339(at));
+    }
+  }
+  o.integer("seconds_since_heartbeat", a.seconds_since_heartbeat);
+  o.end();
+  return out;
 }
 
 result<AgentView> parse_agent_view(std::string_view json_text) {

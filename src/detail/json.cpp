@@ -130,6 +130,64 @@ result<bj::value> parse(std::string_view text, ParseLimits limits) {
 
 std::string serialize(bj::value const& v) { return bj::serialize(v); }
 
+void append_string(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t plain = 0;  // start of the run of bytes copied as they are
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto const c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(text.data() + plain, i - plain);
+    plain = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0x0f];
+    }
+  }
+  out.append(text.data() + plain, text.size() - plain);
+  out += '"';
+}
+
+void ObjectWriter::key(std::string_view key) {
+  if (!first_) out_ += ',';
+  first_ = false;
+  append_string(out_, key);
+  out_ += ':';
+}
+
+ObjectWriter& ObjectWriter::string(std::string_view key, std::string_view value) {
+  this->key(key);
+  append_string(out_, value);
+  return *this;
+}
+
+ObjectWriter& ObjectWriter::boolean(std::string_view key, bool value) {
+  this->key(key);
+  out_ += value ? "true" : "false";
+  return *this;
+}
+
+ObjectWriter& ObjectWriter::integer(std::string_view key, std::int64_t value) {
+  this->key(key);
+  out_ += std::to_string(value);
+  return *this;
+}
+
+ObjectWriter& ObjectWriter::null(std::string_view key) {
+  this->key(key);
+  out_ += "null";
+  return *this;
+}
+
 std::string_view kind_name(bj::value const& v) noexcept {
   switch (v.kind()) {
     case bj::kind::null: return "null";

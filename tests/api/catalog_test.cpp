@@ -2,6 +2,8 @@
 // each required with its type, formats and bounds, and errors that name the field.
 #include <easyenclave/api/catalog.hpp>
 
+#include "detail/time.hpp"
+
 #include <gtest/gtest.h>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -209,6 +211,46 @@ TEST(AgentView, RoundTripsInTheDocumentedShape) {
   EXPECT_EQ(parsed->last_heartbeat_at, kAt + 120s);
   EXPECT_EQ(bj::parse(json).at("last_heartbeat_at").as_string(), "2025-10-09T08:55:20Z");
   EXPECT_FALSE(bj::parse(json).as_object().contains("unverified_reason"));
+}
+
+// to_json writes agents field by field (listings write 100 000 of them): it must be exactly
+// what serialising the documented object gives, in the documented order.
+TEST(AgentView, IsWrittenExactlyAsTheDocumentedObjectSerialises) {
+  auto reference = [](api::AgentView const& a) {
+    auto time = [](api::TimePoint t) { return t == api::TimePoint{} ? bj::value(nullptr) : bj::value(ee::detail::format_rfc3339(t)); };
+    bj::object o;
+    o["agent_id"] = a.agent_id;
+    o["vm_name"] = a.vm_name;
+    o["owner"] = a.owner;
+    o["owner_id"] = a.owner_id;
+    o["node_size"] = a.node_size;
+    o["datacenter"] = a.datacenter;
+    o["status"] = a.status;
+    o["verified"] = a.verified;
+    if (!a.verified) o["unverified_reason"] = a.unverified_reason;
+    o["health"] = a.health;
+    o["hostname"] = a.hostname;
+    o["agent_url"] = a.agent_url;
+    o["public_key"] = a.public_key;
+    o["mrtd"] = a.mrtd;
+    o["tcb_status"] = a.tcb_status;
+    o["deployment_id"] = a.deployment_id.empty() ? bj::value(nullptr) : bj::value(a.deployment_id);
+    o["reported_status"] = a.reported_status;
+    o["reported_digest"] = a.reported_digest;
+    o["registered_at"] = time(a.registered_at);
+    o["last_registered_at"] = time(a.last_registered_at);
+    o["last_heartbeat_at"] = time(a.last_heartbeat_at);
+    o["seconds_since_heartbeat"] = a.seconds_since_heartbeat;
+    return bj::serialize(o);
+  };
+  auto a = agent();
+  EXPECT_EQ(api::to_json(a), reference(a));
+  a.verified = false;
+  a.unverified_reason = "quote \"failed\"\n\x01";
+  a.deployment_id.clear();
+  a.registered_at = {};
+  a.hostname = "caf\xc3\xa9.example.com";
+  EXPECT_EQ(api::to_json(a), reference(a));
 }
 
 TEST(AgentView, EmptyDeploymentAndUnsetTimesAreNullAndAnUnverifiedAgentSaysWhy) {

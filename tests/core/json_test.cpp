@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
 #include <string>
 
 namespace {
@@ -168,3 +170,37 @@ TEST(ObjectReader, RejectsNonObjects) {
 }
 
 }  // namespace
+
+// The writer must give what serialising the same value gives, byte for byte: every single byte
+// (control characters, quote, backslash, DEL, bytes of UTF-8 sequences), and mixed text.
+TEST(JsonWriter, EscapesEveryByteAsSerializeDoes) {
+  for (int b = 0; b < 256; ++b) {
+    std::string const text = std::string("a") + static_cast<char>(b) + "z";
+    std::string written;
+    ee::detail::json::append_string(written, text);
+    EXPECT_EQ(written, ee::detail::json::serialize(boost::json::value(text))) << "byte " << b;
+  }
+  std::string const mixed = "tab\there \"quoted\" back\\slash \x01\x1f caf\xc3\xa9 /path\n";
+  std::string written;
+  ee::detail::json::append_string(written, mixed);
+  EXPECT_EQ(written, ee::detail::json::serialize(boost::json::value(mixed)));
+}
+
+TEST(JsonWriter, WritesAnObjectAsSerializeWouldInTheOrderGiven) {
+  std::string out;
+  ee::detail::json::ObjectWriter w(out);
+  w.string("name", "x\"y").boolean("ok", true).boolean("no", false).integer("n", -42).null("gone")
+      .integer("big", std::numeric_limits<std::int64_t>::max());
+  w.end();
+  boost::json::object o;
+  o["name"] = "x\"y";
+  o["ok"] = true;
+  o["no"] = false;
+  o["n"] = -42;
+  o["gone"] = nullptr;
+  o["big"] = std::numeric_limits<std::int64_t>::max();
+  EXPECT_EQ(out, ee::detail::json::serialize(o));
+  std::string empty;
+  ee::detail::json::ObjectWriter(empty).end();
+  EXPECT_EQ(empty, "{}");
+}
