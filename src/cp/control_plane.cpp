@@ -19,6 +19,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <easyenclave/block_on.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <set>
 #include <thread>
 
@@ -109,12 +111,26 @@ asio::awaitable<void> rollout_pass(Services& s, std::string rollout_id) {
   }
 }
 
-// Runs once, right after the server is up: agents that answer slowly delay nothing else.
+// Runs once, right after the server is up: agents that answer slowly delay nothing else. Under
+// the "recovery" lease, so that of processes starting together on one database one recovers;
+// the others leave the in-flight deployments to it (or to the deploy timeout). The lease is
+// short (a minute, or four agent calls) because a process killed while recovering leaves it
+// behind, and a process started after that must not wait long to recover in its place.
+constexpr char kRecoveryLease[] = "recovery";
+
 asio::awaitable<void> recovery_pass(Services& s, InFlight in_flight) {
+  auto const ttl = std::max(std::chrono::seconds(60), 4 * s.timings().agent_call_timeout);
+  auto held = co_await s.store([&s, ttl] { return s.stores.leases->acquire(kRecoveryLease, s.instance_id, s.now(), ttl); });
+  if (!held || !*held) {
+    detail::log::info("cp", "recovery after restart left to another process: ",
+                      held ? std::string("it holds the lease") : held.error().message());
+    co_return;
+  }
   if (auto r = co_await recover_in_flight(s, in_flight); !r) {
     detail::log::warn("cp", "recovery after restart failed: ", r.error().message(),
                       "; in-flight deployments fail after the deploy timeout instead");
   }
+  (void)co_await s.store([&s] { return s.stores.leases->release(kRecoveryLease, s.instance_id); });
 }
 
 }  // namespace
@@ -152,7 +168,7 @@ struct ControlPlane::Impl {
       if (server) server->stop();
       // Another process takes the passes over at once instead of after the lease runs out.
       if (services && options.background_tasks) {
-        for (auto name : {"maintenance", "health_scrape"}) (void)options.stores.leases->release(name, services->instance_id);
+        for (auto name : {"maintenance", "health_scrape", "recovery"}) (void)options.stores.leases->release(name, services->instance_id);
       }
     });
   }

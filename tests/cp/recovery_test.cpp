@@ -373,4 +373,16 @@ TEST_F(CpRecoveryAtStart, StartRecoversInTheBackground) {
   expect_retry_accepted();
 }
 
+// Of processes starting on one database, the one holding the "recovery" lease recovers; here
+// another holds it, so this start leaves the interrupted deployment alone.
+TEST_F(CpRecoveryAtStart, AnotherProcessHoldingTheRecoveryLeaseRecoversInsteadOfThisOne) {
+  interrupted(DeploymentStatus::pending);
+  auto taken = h.stores().leases->acquire("recovery", "other-replica", h.now(), std::chrono::hours(1));
+  ASSERT_TRUE(taken.has_value());
+  ASSERT_TRUE(*taken);
+  h.restart(false);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(deployment().status, DeploymentStatus::pending);
+}
+
 }  // namespace
