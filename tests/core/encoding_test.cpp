@@ -95,4 +95,26 @@ TEST(Base64, RoundTripsEveryLength) {
   }
 }
 
+// The decoder works four symbols at a time: a bad symbol anywhere, in a full group or in the
+// tail, is refused with its own offset, and the tails' unused bits must be zero.
+TEST(Base64Url, NamesTheOffsetOfABadSymbolAnywhereAndChecksBothTails) {
+  std::string const good = "Zm9vYmFyZm9vYmE";  // 15 symbols: three groups and a tail of three
+  ASSERT_TRUE(ee::detail::base64url_decode(good));
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    for (char bad : {'.', '=', '+', '\0', '\x80'}) {
+      auto text = good;
+      text[i] = bad;
+      auto r = ee::detail::base64url_decode(text);
+      ASSERT_FALSE(r) << "offset " << i;
+      EXPECT_NE(r.error().message().find("offset " + std::to_string(i)), std::string::npos) << r.error().message();
+    }
+  }
+  EXPECT_TRUE(ee::detail::base64url_decode("Zm8"));   // two bytes, unused bits zero
+  EXPECT_FALSE(ee::detail::base64url_decode("Zm9"));  // unused bits set
+  EXPECT_TRUE(ee::detail::base64url_decode("Zg"));
+  for (char c : std::string("hijklmnopqrstuvxyzBCDEF")) {  // not A, Q, g, w: their low 4 bits are zero
+    EXPECT_FALSE(ee::detail::base64url_decode(std::string("Z") + c)) << c;
+  }
+}
+
 }  // namespace
