@@ -26,6 +26,7 @@
 #include <list>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace ee::tdx {
 
@@ -358,7 +359,7 @@ class PlatformCache {
   void remember_qe_report(std::string key) {
     if (key.empty()) return;
     std::lock_guard lock(mutex_);
-    if (qe_reports_.emplace(key, true).second) bound(qe_reports_, qe_report_order_, std::move(key));
+    if (qe_reports_.insert(key).second) bound(qe_reports_, qe_report_order_, std::move(key));
   }
 
  private:
@@ -366,11 +367,11 @@ class PlatformCache {
   // when it comes back).
   static constexpr std::size_t kMaxEntries = 4096;
 
-  template <typename Map>
-  static void bound(Map& map, std::list<std::string>& order, std::string key) {
+  template <typename Container>
+  static void bound(Container& entries, std::list<std::string>& order, std::string key) {
     order.push_back(std::move(key));
     if (order.size() > kMaxEntries) {
-      map.erase(order.front());
+      entries.erase(order.front());
       order.pop_front();
     }
   }
@@ -379,7 +380,7 @@ class PlatformCache {
   std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<EVP_PKEY>> keys_;
   std::list<std::string> key_order_;
-  std::unordered_map<std::string, bool> qe_reports_;
+  std::unordered_set<std::string> qe_reports_;
   std::list<std::string> qe_report_order_;
 };
 

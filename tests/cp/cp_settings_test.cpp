@@ -5,6 +5,7 @@
 #include <easyenclave/registry/sqlite.hpp>
 
 #include "cp/live_settings.hpp"
+#include "support/settings_docs.hpp"
 
 #include <gtest/gtest.h>
 
@@ -31,33 +32,6 @@ using ee::settings::Settings;
 
 Settings resolve(FlagValues flags, std::map<std::string, std::string, std::less<>> env = {}) {
   return Settings::resolve(ee::cp::setting_registry(), flags, ee::settings::fixed_environment(std::move(env))).value();
-}
-
-std::string read_source_file(std::string const& relative) {
-  std::ifstream in(std::string(EE_SOURCE_DIR) + "/" + relative, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-// The cells of a Markdown table row, trimmed.
-std::vector<std::string> cells(std::string const& line) {
-  std::vector<std::string> out;
-  std::string cell;
-  bool in_code = false;
-  for (std::size_t i = 1; i < line.size(); ++i) {
-    char const c = line[i];
-    if (c == '`') in_code = !in_code;
-    if (c == '|' && !in_code) {
-      auto const first = cell.find_first_not_of(' ');
-      auto const last = cell.find_last_not_of(' ');
-      out.push_back(first == std::string::npos ? "" : cell.substr(first, last - first + 1));
-      cell.clear();
-      continue;
-    }
-    cell += c;
-  }
-  return out;
 }
 
 TEST(CpSettings, TheRegistryHoldsEveryKeyEeCpTakes) {
@@ -147,16 +121,17 @@ TEST(CpSettings, StoredSettingsApplyAtStartExceptTheDatabaseAndTheMode) {
 }
 
 TEST(CpSettings, OperationsGuideListsExactlyTheRegistrysKeys) {
-  auto const doc = read_source_file("docs/operations.md");
-  auto const start = doc.find("\n## ee-cp");
-  ASSERT_NE(start, std::string::npos);
-  auto const end = doc.find("\n## ", start + 1);
-  std::istringstream section(doc.substr(start, end - start));
+  // ee-cp's tables name only the current variable (earlier names are in the text) and write
+  // boolean defaults as on/off, so the rows are checked here rather than by
+  // settings_table_problems.
+  auto const text = ee::test::markdown_section(ee::test::read_source_file("docs/operations.md"), "## ee-cp");
+  ASSERT_FALSE(text.empty());
+  std::istringstream section(text);
   std::map<std::string, std::vector<std::string>> rows;  // setting -> cells
   std::string problems;
   for (std::string line; std::getline(section, line);) {
     if (!line.starts_with("| `")) continue;
-    auto const c = cells(line);
+    auto const c = ee::test::markdown_cells(line);
     if (c.size() != 5) {
       problems += "not five cells: " + line + "\n";
       continue;
