@@ -96,6 +96,30 @@ bool parse_format(std::string_view text, Format& out) noexcept {
   return true;
 }
 
+namespace {
+
+// The value of a `request_id=` pair in a message: the characters a request id may hold
+// (http::RequestContext::request_id). Empty when the message has none.
+std::string_view request_id_in(std::string_view message) {
+  constexpr std::string_view kKey = "request_id=";
+  for (std::size_t at = message.find(kKey); at != std::string_view::npos; at = message.find(kKey, at + 1)) {
+    if (at > 0 && message[at - 1] != ' ') continue;  // part of another key
+    auto const start = at + kKey.size();
+    auto end = start;
+    while (end < message.size() && end - start < 128) {
+      char const c = message[end];
+      bool const ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                      c == '_' || c == '-';
+      if (!ok) break;
+      ++end;
+    }
+    if (end > start) return message.substr(start, end - start);
+  }
+  return {};
+}
+
+}  // namespace
+
 Sink make_stderr_sink(Format format) {
   auto write_mutex = std::make_shared<std::mutex>();
   return [format, write_mutex](Level at, std::string_view component, std::string_view message) {
@@ -109,6 +133,11 @@ Sink make_stderr_sink(Format format) {
       append_json_string(line, component);
       line += ",\"msg\":";
       append_json_string(line, message);
+      // A request's lines carry its id as a field of its own, to filter one request's lines.
+      if (auto const id = request_id_in(message); !id.empty()) {
+        line += ",\"request_id\":";
+        append_json_string(line, id);
+      }
       line += "}\n";
     } else {
       line += ts;

@@ -153,6 +153,7 @@ asio::awaitable<result<api::RegisterResponse>> admit(Services& s, api::RegisterR
   cloudflare::Tunnel tunnel;
   if (s.tunnels) {
     auto ensured = co_await s.tunnels->ensure(cloudflare::label_for(req.vm_name));
+    s.metrics.tunnel_operations.with({"ensure", outcome_of(ensured)}).inc();
     if (!ensured) co_return ensured.error().with_context("tunnel");
     tunnel = std::move(*ensured);
   }
@@ -297,6 +298,7 @@ asio::awaitable<result<api::RegisterResponse>> register_agent(Services& s, api::
     key = std::move(*parsed);
   }
   auto admitted = co_await admit(s, req, key);
+  s.metrics.registrations.with({outcome_of(admitted)}).inc();
   if (!admitted) {
     detail::log::info("cp", "registration refused vm_name=", req.vm_name, " code=", admitted.error().id(),
                       " reason=", admitted.error().message());
@@ -304,8 +306,10 @@ asio::awaitable<result<api::RegisterResponse>> register_agent(Services& s, api::
   co_return admitted;
 }
 
-asio::awaitable<result<api::HeartbeatResponse>> record_heartbeat(Services& s, registry::AgentRecord const& caller,
-                                                                 api::HeartbeatRequest const& heartbeat) {
+namespace {
+
+asio::awaitable<result<api::HeartbeatResponse>> heartbeat_of(Services& s, registry::AgentRecord const& caller,
+                                                             api::HeartbeatRequest const& heartbeat) {
   auto const* agent = &caller;
   auto const* hb = &heartbeat;
   auto const& id = agent->id;
@@ -338,6 +342,15 @@ asio::awaitable<result<api::HeartbeatResponse>> record_heartbeat(Services& s, re
   out.attestation_due = now - current->attestation.appraised_at >= timings.reattestation_interval;
   out.heartbeat_interval_seconds = timings.heartbeat_interval.count();
   co_return out;
+}
+
+}  // namespace
+
+asio::awaitable<result<api::HeartbeatResponse>> record_heartbeat(Services& s, registry::AgentRecord const& caller,
+                                                                 api::HeartbeatRequest const& heartbeat) {
+  auto recorded = co_await heartbeat_of(s, caller, heartbeat);
+  s.metrics.heartbeats.with({outcome_of(recorded)}).inc();
+  co_return recorded;
 }
 
 }  // namespace ee::cp

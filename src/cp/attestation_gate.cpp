@@ -149,10 +149,12 @@ AttestationPass::~AttestationPass() {
   if (nonce_) services_->nonces.put_back(*nonce_, services_->now());
 }
 
-asio::awaitable<result<AttestationPass>> pass_attestation_gate(Services& s, Evidence const& evidence,
-                                                               std::string const& vm_name,
-                                                               std::optional<api::PublicKey> const& key,
-                                                               std::string const& node_size) {
+namespace {
+
+asio::awaitable<result<AttestationPass>> judge_evidence(Services& s, Evidence const& evidence,
+                                                        std::string const& vm_name,
+                                                        std::optional<api::PublicKey> const& key,
+                                                        std::string const& node_size) {
   // 1. The nonce, taken before the (slow) appraisal so two requests cannot both use it; every
   //    failure below puts it back (the pass's destructor, or the explicit put-back here).
   auto taken = take_nonce(s, evidence.nonce, vm_name);
@@ -183,6 +185,24 @@ asio::awaitable<result<AttestationPass>> pass_attestation_gate(Services& s, Evid
     co_return warnings.error();
   }
   AttestationPass pass(s, std::move(*taken), std::move(*appraisal), std::move(*warnings));
+  co_return pass;
+}
+
+// The kind of evidence, as the metrics label it.
+std::string_view evidence_kind(Evidence const& evidence) {
+  if (!evidence.intel_ta_token.empty()) return "ita_token";
+  if (!evidence.quote_b64.empty()) return "quote";
+  return "none";
+}
+
+}  // namespace
+
+asio::awaitable<result<AttestationPass>> pass_attestation_gate(Services& s, Evidence const& evidence,
+                                                               std::string const& vm_name,
+                                                               std::optional<api::PublicKey> const& key,
+                                                               std::string const& node_size) {
+  auto pass = co_await judge_evidence(s, evidence, vm_name, key, node_size);
+  s.metrics.attestations.with({evidence_kind(evidence), outcome_of(pass)}).inc();
   co_return pass;
 }
 

@@ -6,6 +6,7 @@
 #include <easyenclave/registry/sqlite.hpp>
 #include <easyenclave/tdx/simulator.hpp>
 
+#include "cp/counted_stores.hpp"
 #include "cp/deployments.hpp"
 #include "cp/routes/routes.hpp"
 #include "detail/crypto.hpp"
@@ -60,52 +61,66 @@ result<void> check_production_safety(Options const& o, std::size_t trusted_count
   return {};
 }
 
-// Runs `pass` every `interval`. A named pass runs only while this process holds its lease
-// (Stores::leases), so of the processes sharing a database one runs it; the lease lasts two
-// intervals, so another takes over within two intervals of the holder's death.
-asio::awaitable<void> every(std::chrono::seconds interval, Services& s, asio::awaitable<void> (*pass)(Services&),
-                            std::string lease = {}) {
+// Runs one background pass and counts it (ee_cp_task_runs_total, ee_cp_task_duration_seconds).
+template <class Pass>
+asio::awaitable<result<void>> run_counted(Services& s, std::string const& task, Pass pass) {
+  auto const started = std::chrono::steady_clock::now();
+  result<void> r = co_await pass();
+  s.metrics.task_durations.with({task}).observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  s.metrics.task_runs.with({task, outcome_of(r)}).inc();
+  co_return r;
+}
+
+using Pass = asio::awaitable<result<void>> (*)(Services&);
+
+// Runs `pass` every `interval` as the task `task`. A leased pass runs only while this process
+// holds the lease named `task` (Stores::leases), so of the processes sharing a database one runs
+// it; the lease lasts two intervals, so another takes over within two intervals of the holder's
+// death. A failed pass is logged and tried again at the next interval.
+asio::awaitable<void> every(std::chrono::seconds interval, Services& s, std::string task, Pass pass, bool leased) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   for (;;) {
     timer.expires_after(interval);
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
-    if (!lease.empty()) {
-      auto held = co_await s.store([&s, &lease, interval] {
-        return s.stores.leases->acquire(lease, s.instance_id, s.now(), 2 * interval);
+    if (leased) {
+      auto held = co_await s.store([&s, &task, interval] {
+        return s.stores.leases->acquire(task, s.instance_id, s.now(), 2 * interval);
       });
       if (!held) {
-        detail::log::warn("cp", "lease ", lease, " not taken: ", held.error().message());
+        detail::log::warn("cp", "lease ", task, " not taken: ", held.error().message());
+        s.metrics.task_runs.with({task, held.error().id()}).inc();
         continue;
       }
-      if (!*held) continue;  // another process runs it
+      if (!*held) {  // another process runs it
+        s.metrics.task_runs.with({task, "skipped"}).inc();
+        continue;
+      }
     }
-    co_await pass(s);
+    auto r = co_await run_counted(s, task, [&s, pass] { return pass(s); });
+    if (!r) detail::log::warn("cp", task, " failed: ", r.error().message());
   }
 }
 
-asio::awaitable<void> maintenance_pass(Services& s) {
-  if (auto r = co_await run_maintenance_pass(s); !r) {
-    detail::log::warn("cp", "maintenance failed: ", r.error().message());
-  }
+asio::awaitable<result<void>> maintenance_pass(Services& s) {
+  auto r = co_await run_maintenance_pass(s);
+  if (!r) co_return r.error();
+  co_return result<void>{};
 }
 
 // How often stored settings are read again: a change on another replica applies within it.
 constexpr std::chrono::seconds kSettingsRefresh{5};
 
-asio::awaitable<void> settings_pass(Services& s) {
-  auto refreshed = co_await s.store([&s] { return s.live->refresh(); });
-  if (!refreshed) detail::log::warn("cp", "reading stored settings failed: ", refreshed.error().message());
+asio::awaitable<result<void>> settings_pass(Services& s) {
+  co_return co_await s.store([&s] { return s.live->refresh(); });
 }
 
-asio::awaitable<void> health_pass(Services& s) {
-  if (auto r = co_await run_health_scrape(s); !r) {
-    detail::log::warn("cp", "health scrape failed: ", r.error().message());
-  }
-}
+asio::awaitable<result<void>> health_pass(Services& s) { co_return co_await run_health_scrape(s); }
 
 asio::awaitable<void> rollout_pass(Services& s, std::string rollout_id) {
-  if (auto r = co_await advance_rollout(s, rollout_id); !r) {
+  auto r = co_await run_counted(s, "rollout", [&s, &rollout_id] { return advance_rollout(s, rollout_id); });
+  if (!r) {
     detail::log::warn("cp", "rolling deploy rollout=", rollout_id, " not advanced: ", r.error().message(),
                       "; the maintenance pass tries again");
   }
@@ -126,7 +141,12 @@ asio::awaitable<void> recovery_pass(Services& s, InFlight in_flight) {
                       held ? std::string("it holds the lease") : held.error().message());
     co_return;
   }
-  if (auto r = co_await recover_in_flight(s, in_flight); !r) {
+  auto r = co_await run_counted(s, kRecoveryLease, [&s, &in_flight]() -> asio::awaitable<result<void>> {
+    auto report = co_await recover_in_flight(s, in_flight);
+    if (!report) co_return report.error();
+    co_return result<void>{};
+  });
+  if (!r) {
     detail::log::warn("cp", "recovery after restart failed: ", r.error().message(),
                       "; in-flight deployments fail after the deploy timeout instead");
   }
@@ -154,8 +174,10 @@ struct ControlPlane::Impl {
   std::unique_ptr<jwt::JwksCache> ita_keys;
   std::unique_ptr<jwt::JwksCache> github_keys;
   std::unique_ptr<LiveSettings> live;  // before services, which point at it
+  std::unique_ptr<CpMetrics> metrics;  // before services, which point at it
   std::unique_ptr<Services> services;
   std::unique_ptr<http::Server> server;
+  std::unique_ptr<http::Server> metrics_server;
   std::vector<RouteInfo> routes;
   asio::io_context tasks{1};
   std::thread tasks_thread;
@@ -166,6 +188,7 @@ struct ControlPlane::Impl {
       tasks.stop();
       if (tasks_thread.joinable()) tasks_thread.join();
       if (server) server->stop();
+      if (metrics_server) metrics_server->stop();
       // Another process takes the passes over at once instead of after the lease runs out.
       if (services && options.background_tasks) {
         for (auto name : {"maintenance", "health_scrape", "recovery"}) (void)options.stores.leases->release(name, services->instance_id);
@@ -238,6 +261,14 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   github_jwks.url = o.github_jwks_url;
   impl->github_keys = std::make_unique<jwt::JwksCache>(o.http, github_jwks, o.now);
 
+  if (!o.metrics) {
+    o.metrics = std::make_shared<metrics::Registry>();
+    metrics::add_process_metrics(*o.metrics);
+  }
+  if (!o.server.metrics) o.server.metrics = o.metrics;
+  impl->metrics = std::make_unique<CpMetrics>(*o.metrics);
+  o.stores.deployments = count_status_changes(o.stores.deployments, impl->metrics->deployment_changes);
+
   // Who holds this process's leases: unique per start.
   auto instance_id = detail::uuid_v4();
   if (!instance_id) return instance_id.error().with_context("instance id");
@@ -270,6 +301,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
       .status_counts = impl->status_counts,
       .registering_mutex = impl->registering_mutex,
       .registering = impl->registering,
+      .metrics = *impl->metrics,
   });
   auto& s = *impl->services;
   if (o.settings && o.stores.settings) {
@@ -304,6 +336,11 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   auto server = http::Server::start(std::move(routes.router()), o.server);
   if (!server) return server.error().with_context("control plane");
   impl->server = std::move(*server);
+  if (o.metrics_server) {
+    auto metrics_only = http::Server::start(metrics_router(s), *o.metrics_server);
+    if (!metrics_only) return metrics_only.error().with_context("metrics listener");
+    impl->metrics_server = std::move(*metrics_only);
+  }
 
   if (o.background_tasks) {
     // Off the heartbeat that made a step run: the next step's agent call must not hold it up.
@@ -311,11 +348,13 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
       asio::co_spawn(tasks, rollout_pass(s, std::move(rollout_id)), asio::detached);
     };
     asio::co_spawn(impl->tasks, recovery_pass(s, std::move(*in_flight)), asio::detached);
-    asio::co_spawn(impl->tasks, every(o.timings.maintenance_interval, s, maintenance_pass, "maintenance"),
+    asio::co_spawn(impl->tasks, every(o.timings.maintenance_interval, s, "maintenance", maintenance_pass, true),
                    asio::detached);
-    if (s.live != nullptr) asio::co_spawn(impl->tasks, every(kSettingsRefresh, s, settings_pass), asio::detached);
+    if (s.live != nullptr) {
+      asio::co_spawn(impl->tasks, every(kSettingsRefresh, s, "settings_refresh", settings_pass, false), asio::detached);
+    }
     if (o.timings.health_scrape_interval.count() > 0) {
-      asio::co_spawn(impl->tasks, every(o.timings.health_scrape_interval, s, health_pass, "health_scrape"),
+      asio::co_spawn(impl->tasks, every(o.timings.health_scrape_interval, s, "health_scrape", health_pass, true),
                      asio::detached);
     }
     impl->tasks_thread = std::thread([&tasks = impl->tasks] { tasks.run(); });
@@ -329,6 +368,11 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
 }
 
 boost::asio::ip::tcp::endpoint ControlPlane::endpoint() const noexcept { return impl_->server->endpoint(); }
+
+std::optional<boost::asio::ip::tcp::endpoint> ControlPlane::metrics_endpoint() const {
+  if (!impl_->metrics_server) return std::nullopt;
+  return impl_->metrics_server->endpoint();
+}
 
 std::string ControlPlane::url() const {
   auto const ep = endpoint();

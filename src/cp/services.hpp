@@ -2,6 +2,7 @@
 // What the CP's handlers and background tasks use, built once by ControlPlane::start and alive
 // as long as it is. Handlers are free functions over this struct (STYLE.md, route handlers).
 #include "cp/agent_networks.hpp"
+#include "cp/cp_metrics.hpp"
 #include "cp/key_cache.hpp"
 #include "cp/live_settings.hpp"
 #include "cp/nonces.hpp"
@@ -128,6 +129,8 @@ struct Services {
   /// the first is stored, so two registrations never decide on the same stale record.
   std::mutex& registering_mutex;
   std::set<std::string>& registering;
+
+  CpMetrics& metrics;
 
   /// Settings changed at run time (null without Options::settings or stores.settings).
   LiveSettings* live = nullptr;
@@ -272,6 +275,15 @@ boost::asio::awaitable<result<void>> remove_agent(Services& services, registry::
 boost::asio::awaitable<result<MaintenanceReport>> run_maintenance_pass(Services& services);
 /// One scrape of every agent's /api/health with the hysteresis applied.
 boost::asio::awaitable<result<void>> run_health_scrape(Services& services);
+
+// --- metrics (cp_metrics.cpp) -------------------------------------------------------------------------
+
+/// The registry in the text format, with the scrape-time gauges (agents by status, active
+/// deployments) read from the stores when older than CpMetrics::kGaugeLifetime. A store that
+/// fails leaves the gauges as last read (logged), so a scrape still answers.
+boost::asio::awaitable<http::Response> render_metrics(Services& services);
+/// The router of Options::metrics_server: GET /metrics, to anyone.
+http::Router metrics_router(Services& services);
 
 // --- JSON views (views.cpp): public forms, never a secret ------------------------------------------
 

@@ -20,6 +20,10 @@ constexpr std::array kSpecs{
     // server
     Spec{.name = "listen", .env = "EE_LISTEN", .flag = "listen", .default_value = "127.0.0.1:8080", .group = "server",
          .help = "HOST:PORT to serve the API on (port 0: any free port)", .portable = false},
+    Spec{.name = "metrics_listen", .env = "EE_METRICS_LISTEN", .flag = "metrics-listen", .group = "server",
+         .help = "HOST:PORT of a second listener serving only GET /metrics to anyone, for a Prometheus on a private "
+                 "network (empty: none; /metrics on the API needs the admin token)",
+         .portable = false},
     Spec{.name = "threads", .env = "EE_THREADS", .flag = "threads", .type = Type::integer, .default_value = "2",
          .group = "server", .help = "Server I/O threads", .min = 1, .max = 64},
     Spec{.name = "max_connections", .env = "EE_MAX_CONNECTIONS", .flag = "max-connections", .type = Type::integer,

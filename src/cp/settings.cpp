@@ -175,6 +175,15 @@ result<Options> make_options(settings::Settings const& given) {
   o.server.host = address->host;
   o.server.port = address->port;
   o.server.threads = static_cast<std::size_t>(c.integer("threads"));
+  if (auto const& text = c.text("metrics_listen"); !text.empty()) {
+    auto metrics_address = http::parse_host_port(text);
+    if (!metrics_address) return metrics_address.error().with_context("metrics_listen");
+    http::ServerOptions metrics_server;
+    metrics_server.host = metrics_address->host;
+    metrics_server.port = metrics_address->port;
+    metrics_server.rate_limits.clear();  // the scraper is the one client
+    o.metrics_server = std::move(metrics_server);
+  }
   o.server.max_connections = static_cast<std::size_t>(c.integer("max_connections"));
   auto& anonymous = o.server.rate_limits["anonymous"];
   anonymous.per_minute = static_cast<std::size_t>(c.integer("rate_limit_anonymous_per_minute"));

@@ -76,7 +76,9 @@ asio::awaitable<result<void>> remove_agent(Services& s, registry::AgentRecord co
     tunnel.id = agent.tunnel_id;
     tunnel.hostname = agent.hostname;
     tunnel.dns_record_id = agent.dns_record_id;
-    if (auto r = co_await s.tunnels->remove(tunnel); !r) co_return r.error().with_context("tunnel of agent " + agent.id);
+    auto removed_tunnel = co_await s.tunnels->remove(tunnel);
+    s.metrics.tunnel_operations.with({"remove", outcome_of(removed_tunnel)}).inc();
+    if (!removed_tunnel) co_return removed_tunnel.error().with_context("tunnel of agent " + agent.id);
   }
   auto const now = s.now();
   auto removed = co_await s.store([&s, &agent, &reason, &now]() -> result<void> {

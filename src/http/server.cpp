@@ -50,6 +50,7 @@
 #include <csignal>
 #include <ctime>
 #include <exception>
+#include <charconv>
 #include <limits>
 #include <map>
 #include <memory>
@@ -251,6 +252,16 @@ struct ServerState {
   AddressSet trusted_proxies{};
   std::map<std::string, std::unique_ptr<RateLimiter>, std::less<>> limiters{};
 
+  // ServerOptions::metrics' instruments; all null without a registry.
+  struct Instruments {
+    metrics::Family<metrics::Counter>* requests = nullptr;
+    metrics::Family<metrics::Histogram>* durations = nullptr;
+    metrics::Gauge* in_flight = nullptr;
+    metrics::Gauge* open = nullptr;
+    metrics::Counter* refused = nullptr;
+    metrics::Counter* rate_limited = nullptr;
+  } instruments{};
+
   std::atomic<std::size_t> refused{0};        // connections over the cap, since start
   std::atomic<std::size_t> refusing{0};       // 503 answers being written right now
   std::atomic<std::size_t> rate_limited{0};   // 429 answers, since start
@@ -284,14 +295,45 @@ class SessionRegistration {
 
 class InFlight {
  public:
-  explicit InFlight(std::atomic<std::size_t>& counter) : counter_(counter) { ++counter_; }
-  ~InFlight() { --counter_; }
+  explicit InFlight(Impl& impl) : impl_(impl) {
+    ++impl_.in_flight;
+    if (impl_.instruments.in_flight != nullptr) impl_.instruments.in_flight->add(1);
+  }
+  ~InFlight() {
+    --impl_.in_flight;
+    if (impl_.instruments.in_flight != nullptr) impl_.instruments.in_flight->add(-1);
+  }
   InFlight(InFlight const&) = delete;
   InFlight& operator=(InFlight const&) = delete;
 
  private:
-  std::atomic<std::size_t>& counter_;
+  Impl& impl_;
 };
+
+// The `method` label: a standard verb's name, else "other" (an unknown method is the caller's
+// text, and labels must not be).
+std::string_view method_label(bhttp::verb method) {
+  if (method == bhttp::verb::unknown) return "other";
+  auto const name = bhttp::to_string(method);
+  return {name.data(), name.size()};
+}
+
+// Route labels of requests no route pattern names.
+constexpr std::string_view kUnmatchedRoute = "unmatched";
+constexpr std::string_view kRefusedRoute = "refused";
+
+void count_request(Impl& impl, bhttp::verb method, std::string_view route, unsigned status,
+                   Clock::time_point started) {
+  auto& instruments = impl.instruments;
+  if (instruments.requests == nullptr) return;
+  char digits[8];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, status);
+  std::string_view const status_text(digits, ec == std::errc() ? static_cast<std::size_t>(end - digits) : 0);
+  auto const verb = method_label(method);
+  instruments.requests->with({verb, route, status_text}).inc();
+  instruments.durations->with({verb, route})
+      .observe(std::chrono::duration<double>(Clock::now() - started).count());
+}
 
 void finish_headers(Response& response, std::string_view request_id, bool keep_alive) {
   response.version(11);
@@ -349,6 +391,7 @@ asio::awaitable<void> refuse(Impl& impl, Session<Stream>& session, bhttp::status
   auto response = error_response(status, code, message, request_id);
   finish_headers(response, request_id, false);
   co_await write_response(impl, session, response, false);
+  count_request(impl, bhttp::string_to_verb(method), kRefusedRoute, static_cast<unsigned>(status), started);
   detail::log::debug(kComponent, "method=", method, " status=", static_cast<unsigned>(status),
                      " duration_ms=",
                      std::chrono::duration<double, std::milli>(Clock::now() - started).count(),
@@ -365,6 +408,7 @@ std::optional<Response> over_rate_limit(Impl& impl, Router::Route const& route,
   auto const decision = limiter->second->take(context.client);
   if (decision.allowed) return std::nullopt;
   ++impl.rate_limited;
+  if (impl.instruments.rate_limited != nullptr) impl.instruments.rate_limited->inc();
   {
     std::lock_guard const lock(impl.rate_log_mutex);
     std::size_t count = 0;
@@ -384,11 +428,14 @@ std::optional<Response> over_rate_limit(Impl& impl, Router::Route const& route,
   return response;
 }
 
+// `route` is set to the matched pattern (it lives in the router), or kUnmatchedRoute.
 asio::awaitable<Response> dispatch(Impl& impl, Request const& request,
-                                   std::string const& request_id, tcp::endpoint const& remote) {
+                                   std::string const& request_id, tcp::endpoint const& remote,
+                                   std::string_view& route) {
   RequestContext context{request, {}, request_id, remote,
                          client_address(remote.address(), request, impl.trusted_proxies)};
   auto match = impl.router.match(request.method(), context.path());
+  route = match.kind == Router::MatchKind::found ? std::string_view(match.route->pattern) : kUnmatchedRoute;
   if (match.kind == Router::MatchKind::not_found) {
     co_return error_response(bhttp::status::not_found, code_id(errc::route_not_found),
                              "no route matches this path", request_id);
@@ -578,12 +625,13 @@ asio::awaitable<bool> serve_one(Impl& impl, Session<Stream>& session, beast::fla
   }
 
   Request request = parser.release();
+  std::string_view route = kUnmatchedRoute;
   bool keep_alive = false;
   bool written = false;
   unsigned status = 0;
   {
-    InFlight const in_flight(impl.in_flight);
-    Response response = co_await dispatch(impl, request, request_id, session.remote());
+    InFlight const in_flight(impl);
+    Response response = co_await dispatch(impl, request, request_id, session.remote(), route);
     // Once a stop has begun, every response closes its connection (RFC 9112 section 9.6).
     keep_alive = request.keep_alive() && !impl.stopping.load();
     finish_headers(response, request_id, keep_alive);
@@ -591,6 +639,7 @@ asio::awaitable<bool> serve_one(Impl& impl, Session<Stream>& session, beast::fla
     written = co_await write_response(impl, session, response,
                                       request.method() == bhttp::verb::head);
   }
+  count_request(impl, request.method(), route, status, started);
   if (ee::log::enabled(ee::log::Level::debug)) {
     RequestContext const view{request, {}, {}, {}};
     detail::log::debug(kComponent, "method=", request.method_string(), " path=", view.path(),
@@ -746,6 +795,7 @@ asio::awaitable<void> accept_loop(Impl& impl) {
     }
     if (impl.connections.load() >= impl.max_connections) {
       ++impl.refused;
+      if (impl.instruments.refused != nullptr) impl.instruments.refused->inc();
       if (std::size_t count = 0; refusals.note(Clock::now(), count)) {
         detail::log::warn(kComponent, "connection cap of ", impl.max_connections,
                           " reached: refused ", count,
@@ -885,6 +935,23 @@ result<void> open_listener(Impl& impl) {
   return {};
 }
 
+void setup_metrics(Impl& impl) {
+  auto* registry = impl.options.metrics.get();
+  if (registry == nullptr) return;
+  auto& in = impl.instruments;
+  in.requests = &registry->counter("ee_http_requests_total", "HTTP requests answered, by method, route pattern and status",
+                                   {"method", "route", "status"});
+  in.durations = &registry->histogram("ee_http_request_duration_seconds",
+                                      "Time from the end of a request's header to its response written, in seconds",
+                                      {"method", "route"}, metrics::duration_buckets());
+  in.in_flight = &registry->gauge("ee_http_requests_in_flight", "Requests being handled").get();
+  in.open = &registry->gauge("ee_http_connections_open", "Open connections").get();
+  in.refused = &registry->counter("ee_http_connections_refused_total",
+                                  "Connections refused for being over the connection cap").get();
+  in.rate_limited = &registry->counter("ee_http_requests_rate_limited_total",
+                                       "Requests answered 429 for being over their client's rate limit").get();
+}
+
 void run_io(asio::io_context& ioc) {
   while (true) {
     try {
@@ -902,12 +969,14 @@ void ServerState::register_session(std::uint64_t id, std::weak_ptr<Connection> c
   std::lock_guard const lock(mutex);
   sessions.emplace(id, std::move(connection));
   ++connections;
+  if (instruments.open != nullptr) instruments.open->add(1);
 }
 
 void ServerState::unregister_session(std::uint64_t id) {
   std::lock_guard const lock(mutex);
   if (sessions.erase(id) == 0) return;
   --connections;
+  if (instruments.open != nullptr) instruments.open->add(-1);
   if (sessions.empty()) changed.notify_all();
 }
 
@@ -984,6 +1053,7 @@ result<std::unique_ptr<Server>> Server::start(Router router, ServerOptions optio
   auto impl = std::make_unique<Impl>(std::move(router), std::move(options));
   if (auto limits = setup_limits(*impl); !limits) return limits.error();
   if (auto tls = setup_tls(*impl); !tls) return tls.error();
+  setup_metrics(*impl);
   if (auto listening = open_listener(*impl); !listening) return listening.error();
 
   asio::co_spawn(impl->acceptor->get_executor(), accept_loop(*impl), [](std::exception_ptr e) {

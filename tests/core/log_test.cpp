@@ -103,6 +103,8 @@ TEST(LogStderrSink, WritesOneJsonLinePerEvent) {
   auto sink = ee::log::make_stderr_sink(ee::log::Format::json);
   sink(ee::log::Level::warn, "http", "line one\nwith \"quotes\"");
   sink(ee::log::Level::info, "cp", "second");
+  sink(ee::log::Level::debug, "http", "method=GET status=200 request_id=Ab9._-x\"y other_request_id=zzz");
+  sink(ee::log::Level::debug, "http", "other_request_id=zzz");
   std::fflush(stderr);
   dup2(saved, fileno(stderr));
   close(saved);
@@ -111,7 +113,11 @@ TEST(LogStderrSink, WritesOneJsonLinePerEvent) {
   char buf[512];
   while (auto n = std::fread(buf, 1, sizeof buf, capture)) text.append(buf, n);
   std::fclose(capture);
-  ASSERT_EQ(std::count(text.begin(), text.end(), '\n'), 2);
+  ASSERT_EQ(std::count(text.begin(), text.end(), '\n'), 4);
+  // A request line's id is a field too (only the id's own characters; another key's ending in
+  // request_id is not it).
+  EXPECT_NE(text.find(R"(other_request_id=zzz","request_id":"Ab9._-x"})"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("msg":"other_request_id=zzz"})"), std::string::npos) << text;
   EXPECT_NE(text.find(R"("level":"warn","component":"http","msg":"line one\nwith \"quotes\""})"), std::string::npos)
       << text;
   EXPECT_NE(text.find(R"("msg":"second"})"), std::string::npos);

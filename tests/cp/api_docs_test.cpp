@@ -47,7 +47,7 @@ std::string read_source_file(std::string const& relative) {
 
 // What the documents must cover: the canonical /api/v1 routes and the root /health.
 bool in_documented_scope(std::string_view path) {
-  return path.starts_with(kV1Prefix) || path == "/health";
+  return path.starts_with(kV1Prefix) || path == "/health" || path == "/metrics";
 }
 
 struct ServedRoutes {

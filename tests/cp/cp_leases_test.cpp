@@ -53,10 +53,21 @@ TEST_F(CpLeases, AnotherHoldersLeaseKeepsThePassFromRunningUntilItIsReleased) {
   // Three maintenance intervals: the lease is the other process's, so this one removes nothing.
   std::this_thread::sleep_for(3s);
   EXPECT_TRUE(registered(agent));
+  auto metrics = h.call_bearer(boost::beast::http::verb::get, "/metrics", h.admin_token()).body();
+  EXPECT_NE(metrics.find("ee_cp_task_runs_total{task=\"maintenance\",outcome=\"skipped\"}"), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("ee_cp_task_runs_total{task=\"maintenance\",outcome=\"ok\"}"), std::string::npos) << metrics;
 
   // The other process stops and lets go: this one takes the pass over at its next interval.
   ASSERT_TRUE(leases.release("maintenance", "other-replica").has_value());
   EXPECT_TRUE(becomes(agent, false, 5s));
+  // The run is counted when the pass ends, just after the removal.
+  for (int i = 0; i < 40; ++i) {
+    metrics = h.call_bearer(boost::beast::http::verb::get, "/metrics", h.admin_token()).body();
+    if (metrics.find("ee_cp_task_runs_total{task=\"maintenance\",outcome=\"ok\"}") != std::string::npos) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_NE(metrics.find("ee_cp_task_runs_total{task=\"maintenance\",outcome=\"ok\"}"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("ee_cp_task_duration_seconds_count{task=\"maintenance\"}"), std::string::npos) << metrics;
 }
 
 TEST_F(CpLeases, AnExpiredLeaseIsTakenOverWithoutARelease) {

@@ -17,6 +17,7 @@
 #include <easyenclave/http/client.hpp>
 #include <easyenclave/http/router.hpp>
 #include <easyenclave/http/server.hpp>
+#include <easyenclave/metrics.hpp>
 #include <easyenclave/registry/store.hpp>
 #include <easyenclave/settings.hpp>
 #include <easyenclave/tdx/appraisal.hpp>
@@ -81,6 +82,13 @@ struct ExtraRoute {
 struct Options {
   /// Where the API listens; port 0 lets the kernel pick (see `ControlPlane::endpoint`).
   http::ServerOptions server{};
+  /// Where the CP counts its requests, registrations, attestations, heartbeats, tunnel
+  /// operations, deployments, background passes and the process's figures; served at
+  /// GET /metrics to the operator (docs/operations.md lists the metrics). Null: its own.
+  std::shared_ptr<metrics::Registry> metrics{};
+  /// A second listener that serves only GET /metrics, to anyone: for a Prometheus that scrapes
+  /// over a private network without the admin token. Unset: none.
+  std::optional<http::ServerOptions> metrics_server{};
   /// Development mode: the start-up safety checks are skipped (so the simulator root, a
   /// disabled nonce check and an empty trusted-MRTD list are accepted) and, with no trusted
   /// MRTD configured, every MRTD is trusted.
@@ -205,6 +213,8 @@ class ControlPlane {
   boost::asio::ip::tcp::endpoint endpoint() const noexcept;
   /// "http://127.0.0.1:PORT".
   std::string url() const;
+  /// The metrics listener's address, when Options::metrics_server started one.
+  std::optional<boost::asio::ip::tcp::endpoint> metrics_endpoint() const;
   /// Every route this CP serves, built-in and extra, with who may call it, in registration
   /// order (docs/api.md and docs/openapi.json are checked against it).
   std::vector<RouteInfo> routes() const;

@@ -2,6 +2,7 @@
 /// @file A coroutine HTTP/1.1 server: keep-alive, body limit, read timeouts, optional TLS, a
 /// request id per request and a graceful stop that drains requests in flight.
 #include <easyenclave/error.hpp>
+#include <easyenclave/metrics.hpp>
 #include <easyenclave/http/rate_limit.hpp>
 #include <easyenclave/http/router.hpp>
 
@@ -59,6 +60,14 @@ struct ServerOptions {
   std::vector<std::string> trusted_proxies{};
   /// The clock of the rate limiters; empty: std::chrono::steady_clock. For tests.
   std::function<std::chrono::steady_clock::time_point()> rate_limit_clock{};
+  /// Where the server counts its requests, null: nowhere. It registers
+  /// `ee_http_requests_total{method,route,status}` and
+  /// `ee_http_request_duration_seconds{method,route}` (route: the matched pattern, "unmatched"
+  /// when none matched, "refused" for what the server refused before routing; method: the
+  /// standard verb or "other"), `ee_http_requests_in_flight`, `ee_http_connections_open`,
+  /// `ee_http_connections_refused_total` and `ee_http_requests_rate_limited_total`. Label values
+  /// never come from the request's own text, so a caller cannot add series.
+  std::shared_ptr<metrics::Registry> metrics{};
 };
 
 /// The cap `ServerOptions::max_connections` = 0 never exceeds.

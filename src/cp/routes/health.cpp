@@ -47,9 +47,17 @@ boost::asio::awaitable<result<http::Response>> health(http::RequestContext&, Ser
   co_return http::json_response(boost::beast::http::status::ok, detail::json::serialize(body));
 }
 
+// GET /metrics: the Prometheus text format (docs/operations.md, "Metrics"). The operator's: the
+// counts by route, error code and task tell an outsider what the CP sees. A Prometheus without
+// the admin token scrapes Options::metrics_server instead.
+boost::asio::awaitable<result<http::Response>> metrics_page(http::RequestContext&, Services& s, Caller const&) {
+  co_return co_await render_metrics(s);
+}
+
 }  // namespace
 
 void add_health_routes(Routes& routes) {
+  routes.add_at(boost::beast::http::verb::get, "/metrics", Access::admin, metrics_page);
   routes.add_at(boost::beast::http::verb::get, "/health", Access::anyone, health);
   routes.add(boost::beast::http::verb::get, "/health", Access::anyone, health);
 }
