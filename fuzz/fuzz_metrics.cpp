@@ -3,8 +3,10 @@
 // process's own choice) and the exposition the registry renders from label values and help text
 // (src/metrics.cpp): whatever bytes a label holds, each series stays one line whose quoted value
 // ends where its escaping says.
+// And the reader of expositions the CP relays from agents (metrics::canonical_exposition): what it
+// writes is its own canonical form, and it reads back to itself.
 // Input: one mode byte (0: /proc/<pid>/stat; 1: /proc/stat for btime; 2: label values split at
-// '|', rendered), then the text.
+// '|', rendered; 3: an exposition), then the text.
 #include <easyenclave/metrics.hpp>
 
 #include "detail/proc_self.hpp"
@@ -42,7 +44,7 @@ void check_exposition(std::string_view text) {
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
   ee_fuzz::Selected in;
-  if (!ee_fuzz::select(data, size, 3, in)) return 0;
+  if (!ee_fuzz::select(data, size, 4, in)) return 0;
   auto const text = in.text();
   if (in.mode == 0) {
     (void)ee::detail::parse_proc_stat(text);
@@ -50,6 +52,14 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
   }
   if (in.mode == 1) {
     (void)ee::detail::parse_boot_time(text);
+    return 0;
+  }
+  if (in.mode == 3) {
+    auto const once = ee::metrics::canonical_exposition(text, 1000);
+    if (!once) return 0;
+    check_exposition(*once);
+    auto const twice = ee::metrics::canonical_exposition(*once, 1000);
+    ee_fuzz::check(twice.has_value() && *twice == *once, "a canonical exposition is not a fixed point");
     return 0;
   }
   auto const bar = text.find('|');

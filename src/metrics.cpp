@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <variant>
 
 namespace ee::metrics {
@@ -381,6 +382,202 @@ std::string Registry::render() const {
       }
       default: break;
     }
+  }
+  return out;
+}
+
+namespace {
+
+// One line of an exposition being read; every reader advances `at` past what it consumed.
+class LineReader {
+ public:
+  explicit LineReader(std::string_view line) : line_(line) {}
+
+  bool done() const { return at_ >= line_.size(); }
+  char peek() const { return done() ? '\0' : line_[at_]; }
+  bool take(char c) {
+    if (peek() != c) return false;
+    ++at_;
+    return true;
+  }
+  void skip_blanks() {
+    while (!done() && (line_[at_] == ' ' || line_[at_] == '\t')) ++at_;
+  }
+  // A metric (colons allowed) or label name.
+  std::string_view name(bool allow_colon) {
+    auto const start = at_;
+    while (!done()) {
+      char const c = line_[at_];
+      bool const ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (allow_colon && c == ':') ||
+                      (at_ > start && c >= '0' && c <= '9');
+      if (!ok) break;
+      ++at_;
+    }
+    return line_.substr(start, at_ - start);
+  }
+  // A token up to the next blank.
+  std::string_view word() {
+    auto const start = at_;
+    while (!done() && line_[at_] != ' ' && line_[at_] != '\t') ++at_;
+    return line_.substr(start, at_ - start);
+  }
+  std::string_view rest() const { return done() ? std::string_view() : line_.substr(at_); }
+  // A quoted label value, unescaped into `out`. False when unterminated or badly escaped.
+  bool quoted(std::string& out) {
+    if (!take('"')) return false;
+    while (!done()) {
+      char const c = line_[at_++];
+      if (c == '"') return true;
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
+      if (done()) return false;
+      char const escaped = line_[at_++];
+      if (escaped == 'n') {
+        out += '\n';
+      } else if (escaped == '\\' || escaped == '"') {
+        out += escaped;
+      } else {
+        return false;
+      }
+    }
+    return false;
+  }
+
+ private:
+  std::string_view line_;
+  std::size_t at_ = 0;
+};
+
+std::optional<double> parse_sample_value(std::string_view text) {
+  if (text == "+Inf" || text == "Inf") return std::numeric_limits<double>::infinity();
+  if (text == "-Inf") return -std::numeric_limits<double>::infinity();
+  if (text == "NaN") return std::numeric_limits<double>::quiet_NaN();
+  if (text.empty()) return std::nullopt;
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
+bool is_type_name(std::string_view type) {
+  return type == "counter" || type == "gauge" || type == "histogram" || type == "summary" || type == "untyped";
+}
+
+// Help text as the format escapes it (backslash and newline only), with no control character.
+bool is_help_text(std::string_view help) {
+  for (std::size_t i = 0; i < help.size(); ++i) {
+    auto const c = static_cast<unsigned char>(help[i]);
+    if (c < 0x20 || c == 0x7f) return false;
+    if (c == '\\') {
+      if (i + 1 >= help.size() || (help[i + 1] != '\\' && help[i + 1] != 'n')) return false;
+      ++i;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+result<std::string> canonical_exposition(std::string_view text, std::size_t max_lines) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t number = 0;
+  while (!text.empty()) {
+    auto const end = text.find('\n');
+    auto line = text.substr(0, end);
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    ++number;
+    if (number > max_lines) {
+      return Error(errc::out_of_range, "the exposition has more than " + std::to_string(max_lines) + " lines");
+    }
+    auto const bad = [number](std::string const& why) {
+      return Error(errc::invalid_value, "line " + std::to_string(number) + ": " + why);
+    };
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    LineReader in(line);
+    in.skip_blanks();
+    if (in.done()) continue;
+    if (in.take('#')) {
+      in.skip_blanks();
+      auto const keyword = in.word();
+      if (keyword != "HELP" && keyword != "TYPE") continue;  // a plain comment: dropped
+      in.skip_blanks();
+      auto const name = in.name(true);
+      if (name.empty() || !(in.done() || in.peek() == ' ' || in.peek() == '\t')) {
+        return bad("a " + std::string(keyword) + " line without a valid metric name");
+      }
+      in.skip_blanks();
+      auto const rest = in.rest();
+      if (keyword == "TYPE") {
+        auto type = rest;
+        while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+        if (!is_type_name(type)) return bad("unknown metric type");
+        out += "# TYPE ";
+        out += name;
+        out += ' ';
+        out += type;
+        out += '\n';
+      } else {
+        if (!is_help_text(rest)) return bad("help text with a control character or a bad escape");
+        out += "# HELP ";
+        out += name;
+        out += ' ';
+        out += rest;
+        out += '\n';
+      }
+      continue;
+    }
+    auto const name = in.name(true);
+    if (name.empty()) return bad("a sample must start with a metric name");
+    out += name;
+    if (in.take('{')) {
+      out += '{';
+      bool first = true;
+      for (;;) {
+        in.skip_blanks();
+        if (in.take('}')) break;
+        auto const label = in.name(false);
+        if (label.empty()) return bad("a label name is missing or invalid");
+        in.skip_blanks();
+        if (!in.take('=')) return bad("a label without '='");
+        in.skip_blanks();
+        std::string value;
+        if (!in.quoted(value)) return bad("a label value is not a properly escaped quoted string");
+        if (!first) out += ',';
+        first = false;
+        out += label;
+        out += "=\"";
+        append_escaped(out, value, true);
+        out += '"';
+        in.skip_blanks();
+        if (in.take(',')) continue;
+        if (in.take('}')) break;
+        return bad("labels must be separated by ',' and closed by '}'");
+      }
+      out += '}';
+    }
+    if (!(in.peek() == ' ' || in.peek() == '\t')) return bad("a sample needs a value after its name");
+    in.skip_blanks();
+    auto const value = parse_sample_value(in.word());
+    if (!value) return bad("the value is not a number");
+    out += ' ';
+    append_number(out, *value);
+    in.skip_blanks();
+    if (!in.done()) {
+      auto const stamp = in.word();
+      std::int64_t ms = 0;
+      auto [stamp_end, ec] = std::from_chars(stamp.data(), stamp.data() + stamp.size(), ms);
+      if (stamp.empty() || ec != std::errc() || stamp_end != stamp.data() + stamp.size()) {
+        return bad("the timestamp is not an integer");
+      }
+      out += ' ';
+      out += stamp;
+      in.skip_blanks();
+      if (!in.done()) return bad("text after the timestamp");
+    }
+    out += '\n';
   }
   return out;
 }

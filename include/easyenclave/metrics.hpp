@@ -148,6 +148,15 @@ class Registry {
   std::vector<std::unique_ptr<Entry>> rejected_;
 };
 
+/// Reads a text exposition another process served and writes it again as `Registry::render`
+/// writes: only `# HELP name text`, `# TYPE name counter|gauge|histogram|summary|untyped` and
+/// samples `name{label="value",...} value [timestamp]` with valid names, escapes and numbers
+/// pass, each on a line of its own; other comments and blank lines are dropped. A relay (the CP
+/// handing on an agent's metrics) thereby never passes on bytes it did not understand.
+/// @returns errc::invalid_value naming the line and what is wrong with it; errc::out_of_range
+///          past `max_lines` lines.
+result<std::string> canonical_exposition(std::string_view text, std::size_t max_lines = 10'000);
+
 /// Registers Prometheus' standard process metrics, read from /proc/self at each render:
 /// process_cpu_seconds_total, process_resident_memory_bytes, process_virtual_memory_bytes,
 /// process_open_fds, process_max_fds, process_start_time_seconds.

@@ -200,6 +200,18 @@ std::pair<std::uint64_t, std::uint64_t> memory() {
   return {total, available};
 }
 
+// GET /api/metrics, CP-signed like logs and stats: the counts say what the agent does and when.
+// The CP relays them to the agent's owner and the operator (GET /api/v1/agents/{id}/metrics).
+Reply metrics_page(http::RequestContext& ctx, AgentRuntime::Impl& s) {
+  if (auto ok = require_cp(s, ctx); !ok) co_return ok.error();
+  http::Response response{bhttp::status::ok, 11};
+  response.set(bhttp::field::content_type, std::string(metrics::kContentType));
+  response.set(bhttp::field::cache_control, "no-store");
+  response.body() = s.metrics_registry->render();
+  response.prepare_payload();
+  co_return response;
+}
+
 Reply stats(http::RequestContext& ctx, AgentRuntime::Impl& s) {
   if (auto ok = require_cp(s, ctx); !ok) co_return ok.error();
   bj::object cpu;
@@ -443,6 +455,7 @@ http::Router make_agent_router(AgentRuntime::Impl& s) {
   add(router, bhttp::verb::get, "/api/health", health, s);
   add(router, bhttp::verb::get, "/api/logs", logs, s);
   add(router, bhttp::verb::get, "/api/stats", stats, s);
+  add(router, bhttp::verb::get, "/api/metrics", metrics_page, s);
   add(router, bhttp::verb::post, "/api/deploy", deploy, s);
   add(router, bhttp::verb::post, "/api/undeploy", undeploy, s);
   if (s.options.mode == Mode::agent && !s.options.workload_url.empty()) {

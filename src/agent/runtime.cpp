@@ -222,6 +222,7 @@ asio::awaitable<Outcome> register_once(AgentRuntime::Impl& s) {
     co_return Outcome::retry;
   }
   auto evidence = co_await fresh_evidence(s, *nonce);
+  s.counters.evidence.with({evidence ? "ok" : "failed"}).inc();
   if (!evidence) {
     s.note_error("evidence: " + evidence.error().message());
     co_return Outcome::retry;
@@ -312,6 +313,9 @@ asio::awaitable<void> register_until_done(AgentRuntime::Impl& s) {
   auto delay = s.options.timings.retry_min;
   for (;;) {
     auto const outcome = co_await register_once(s);
+    s.counters.registrations
+        .with({outcome == Outcome::registered ? "ok" : outcome == Outcome::refused ? "refused" : "retry"})
+        .inc();
     if (outcome == Outcome::registered) co_return;
     if (outcome == Outcome::refused) {
       co_await sleep_for(jittered(s.options.timings.refused_retry));
@@ -358,6 +362,7 @@ asio::awaitable<void> heartbeat_until_lost(AgentRuntime::Impl& s) {
       auto nonce = co_await fetch_challenge(s);
       if (nonce) {
         evidence = co_await fresh_evidence(s, *nonce);
+        s.counters.evidence.with({evidence ? "ok" : "failed"}).inc();
       } else {
         evidence = nonce.error();
       }
@@ -377,11 +382,13 @@ asio::awaitable<void> heartbeat_until_lost(AgentRuntime::Impl& s) {
     }
     auto response = co_await s.http->send(std::move(request), call_options(s));
     if (!response) {
+      s.counters.heartbeats.with({"unreachable"}).inc();
       s.note_error("heartbeat: " + response.error().message());
       continue;
     }
     auto const status = response->result_int();
     if (status == 404 || status == 401) {
+      s.counters.heartbeats.with({"lost"}).inc();
       core::log::warn(kComponent, "the control plane no longer accepts agent ", r.agent_id, " (",
                       describe(*response), "); registering again");
       std::lock_guard lock(s.mutex);
@@ -389,14 +396,17 @@ asio::awaitable<void> heartbeat_until_lost(AgentRuntime::Impl& s) {
       co_return;
     }
     if (status != 200) {
+      s.counters.heartbeats.with({"refused"}).inc();
       s.note_error("heartbeat: " + describe(*response));
       continue;
     }
     auto answer = api::parse_heartbeat_response(response->body());
     if (!answer) {
+      s.counters.heartbeats.with({"refused"}).inc();
       s.note_error("heartbeat: the answer does not parse: " + answer.error().message());
       continue;
     }
+    s.counters.heartbeats.with({"ok"}).inc();
     if (!hb.nonce.empty()) last_attested = std::chrono::steady_clock::now();
     attestation_due = answer->attestation_due;
     interval = std::chrono::seconds(std::max<std::int64_t>(answer->heartbeat_interval_seconds, 1));
@@ -472,7 +482,30 @@ std::string_view to_string(CpTrust trust) noexcept {
   return "trust_on_first_use";
 }
 
-AgentRuntime::Impl::Impl(Options o, api::SigningKey k) : options(std::move(o)), key(std::move(k)) {}
+AgentMetrics::AgentMetrics(metrics::Registry& r)
+    : registrations(r.counter("ee_agent_registrations_total",
+                              "Registration attempts, by outcome (ok, retry: to try again soon, refused: by the CP)",
+                              {"outcome"})),
+      heartbeats(r.counter("ee_agent_heartbeats_total",
+                           "Heartbeats sent, by outcome (ok, refused, unreachable, lost: the CP no longer knows "
+                           "this agent)",
+                           {"outcome"})),
+      evidence(r.counter("ee_agent_evidence_total", "Attestation evidence produced (quote or ITA token), by outcome",
+                         {"outcome"})) {}
+
+AgentRuntime::Impl::Impl(Options o, api::SigningKey k) : options(std::move(o)), key(std::move(k)) {
+  auto& r = *metrics_registry;
+  metrics::add_process_metrics(r);
+  // Read at scrape time from what the runtime keeps anyway; the registry lives in this Impl, so
+  // the callbacks never outlive what they read.
+  r.callback("ee_agent_registered", "1 while the agent holds a registration with the CP", metrics::Type::gauge,
+             [this] { return snapshot().registered ? 1.0 : 0.0; });
+  r.callback("ee_agent_tunnel_restarts_total", "Restarts of cloudflared", metrics::Type::counter,
+             [this] { return static_cast<double>(snapshot().tunnel_restarts); });
+  r.callback("ee_agent_uptime_seconds", "Seconds since the agent started", metrics::Type::gauge, [this] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  });
+}
 
 void AgentRuntime::Impl::note_error(std::string text) {
   core::log::warn(kComponent, text);
@@ -577,6 +610,7 @@ result<std::unique_ptr<AgentRuntime>> AgentRuntime::start(Options options) {
     if (s.saved) s.ensure_tunnel(s.saved->tunnel_token);
   }
 
+  s.options.server.metrics = s.metrics_registry;  // what /api/metrics renders
   auto server = http::Server::start(make_agent_router(s), s.options.server);
   if (!server) {
     s.stop();

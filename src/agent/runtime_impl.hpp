@@ -9,6 +9,7 @@
 #include <easyenclave/http/router.hpp>
 #include <easyenclave/http/server.hpp>
 #include <easyenclave/jwt/ita.hpp>
+#include <easyenclave/metrics.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -34,6 +35,15 @@ struct Registration {
   std::optional<tdx::Measurement> cp_attested_mrtd{};
 };
 
+/// The agent's metrics, served CP-signed at /api/metrics (and relayed by the CP to the agent's
+/// owner and the operator). Outcome labels come from fixed sets, never from the CP's answer.
+struct AgentMetrics {
+  explicit AgentMetrics(metrics::Registry& registry);
+  metrics::Family<metrics::Counter>& registrations;  ///< {outcome}: ok, retry, refused
+  metrics::Family<metrics::Counter>& heartbeats;     ///< {outcome}: ok, refused, unreachable, lost
+  metrics::Family<metrics::Counter>& evidence;       ///< {outcome}: ok, failed (quotes and tokens made)
+};
+
 struct AgentRuntime::Impl {
   explicit Impl(Options o, api::SigningKey k);
 
@@ -46,6 +56,8 @@ struct AgentRuntime::Impl {
   std::unique_ptr<detail::CpVerifier> cp_verifier;
   api::ReplayGuard replay_guard;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::shared_ptr<metrics::Registry> metrics_registry = std::make_shared<metrics::Registry>();
+  AgentMetrics counters{*metrics_registry};
 
   mutable std::mutex mutex;  // guards the fields below
   std::condition_variable registered_changed;

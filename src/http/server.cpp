@@ -390,8 +390,8 @@ asio::awaitable<void> refuse(Impl& impl, Session<Stream>& session, bhttp::status
                              Clock::time_point started) {
   auto response = error_response(status, code, message, request_id);
   finish_headers(response, request_id, false);
-  co_await write_response(impl, session, response, false);
   count_request(impl, bhttp::string_to_verb(method), kRefusedRoute, static_cast<unsigned>(status), started);
+  co_await write_response(impl, session, response, false);
   detail::log::debug(kComponent, "method=", method, " status=", static_cast<unsigned>(status),
                      " duration_ms=",
                      std::chrono::duration<double, std::milli>(Clock::now() - started).count(),
@@ -636,10 +636,12 @@ asio::awaitable<bool> serve_one(Impl& impl, Session<Stream>& session, beast::fla
     keep_alive = request.keep_alive() && !impl.stopping.load();
     finish_headers(response, request_id, keep_alive);
     status = response.result_int();
+    // Counted before it is written, so a client that reads its response and then the metrics
+    // finds its request counted.
+    count_request(impl, request.method(), route, status, started);
     written = co_await write_response(impl, session, response,
                                       request.method() == bhttp::verb::head);
   }
-  count_request(impl, request.method(), route, status, started);
   if (ee::log::enabled(ee::log::Level::debug)) {
     RequestContext const view{request, {}, {}, {}};
     detail::log::debug(kComponent, "method=", request.method_string(), " path=", view.path(),
@@ -942,7 +944,7 @@ void setup_metrics(Impl& impl) {
   in.requests = &registry->counter("ee_http_requests_total", "HTTP requests answered, by method, route pattern and status",
                                    {"method", "route", "status"});
   in.durations = &registry->histogram("ee_http_request_duration_seconds",
-                                      "Time from the end of a request's header to its response written, in seconds",
+                                      "Time from the end of a request's header to its response ready to write, in seconds",
                                       {"method", "route"}, metrics::duration_buckets());
   in.in_flight = &registry->gauge("ee_http_requests_in_flight", "Requests being handled").get();
   in.open = &registry->gauge("ee_http_connections_open", "Open connections").get();

@@ -7,6 +7,7 @@
 
 #include <easyenclave/agent/error.hpp>
 #include <easyenclave/agent/runtime.hpp>
+#include <easyenclave/metrics.hpp>
 #include <easyenclave/api/agents.hpp>
 #include <easyenclave/api/signing.hpp>
 #include <easyenclave/block_on.hpp>
@@ -414,6 +415,18 @@ TEST_F(AgentRuntimeTest, TheApiTakesOnlyRequestsSignedByItsControlPlane) {
   EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/stats", "", &cp.key()).result(),
             bhttp::status::ok);
   EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/logs").result(), bhttp::status::unauthorized);
+  EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/metrics").result(), bhttp::status::unauthorized);
+  auto metrics = call(*agent, bhttp::verb::get, "/api/metrics", "", &cp.key());
+  ASSERT_EQ(metrics.result(), bhttp::status::ok) << metrics.body();
+  // What the agent counted: its registration, and the requests its API has answered.
+  EXPECT_NE(metrics.body().find("ee_agent_registrations_total{outcome=\"ok\"} 1\n"), std::string::npos) << metrics.body();
+  EXPECT_NE(metrics.body().find("ee_agent_registered 1\n"), std::string::npos) << metrics.body();
+  EXPECT_NE(metrics.body().find("ee_agent_evidence_total{outcome=\"ok\"} 1\n"), std::string::npos) << metrics.body();
+  EXPECT_NE(metrics.body().find("ee_http_requests_total{method=\"GET\",route=\"/api/logs\",status=\"401\"} 2\n"),
+            std::string::npos)
+      << metrics.body();
+  // A relay can read it as it is.
+  EXPECT_TRUE(ee::metrics::canonical_exposition(metrics.body()));
   auto const other = ee::api::SigningKey::generate().value();
   EXPECT_EQ(call(*agent, bhttp::verb::get, "/api/logs", "", &other).result(),
             bhttp::status::unauthorized);

@@ -107,7 +107,7 @@ TEST(CloudflareTunnels, EnsureCreatesTheTunnelItsIngressAndAProxiedCname) {
   ASSERT_EQ(ingress->size(), 3u);
   // The agent API's own paths to the agent, everything else on the hostname to the workload.
   EXPECT_EQ((*ingress)[0].hostname, "web.agents.example.com");
-  EXPECT_EQ((*ingress)[0].path, "^/api/(health|logs|stats|deploy|undeploy)$");
+  EXPECT_EQ((*ingress)[0].path, "^/api/(health|logs|stats|metrics|deploy|undeploy)$");
   EXPECT_EQ((*ingress)[0].service, "http://127.0.0.1:8081");
   EXPECT_EQ((*ingress)[1].hostname, "web.agents.example.com");
   EXPECT_EQ((*ingress)[1].path, "");

@@ -169,6 +169,76 @@ TEST(Metrics, ProcessMetricsReadThisProcess) {
   EXPECT_GT(ee::detail::count_open_fds(), 2u);
 }
 
+TEST(CanonicalExposition, ARenderIsItsOwnCanonicalForm) {
+  Registry r;
+  r.counter("app_requests_total", "Requests \\ served\nhere", {"route"}).with({"/a\"b\\c\nd"}).inc(3);
+  r.histogram("app_seconds", "D", {"task"}, {0.5, 1}).with({"x"}).observe(0.7);
+  r.gauge("app_level", "G").get().set(-2.25);
+  ee::metrics::add_process_metrics(r);
+  auto const text = r.render();
+  auto const again = ee::metrics::canonical_exposition(text);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(*again, text);
+}
+
+TEST(CanonicalExposition, NormalisesSpacingDropsCommentsAndKeepsTimestamps) {
+  auto const out = ee::metrics::canonical_exposition(
+      "# a plain comment\n"
+      "\n"
+      "#  TYPE  x_total   counter  \r\n"
+      "x_total{ a = \"1\" , b=\"q\\\"\" ,} 3.0 1700000000000\n"
+      "y\t+Inf\n"
+      "z -Inf -5\n"
+      "w NaN");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(*out,
+            "# TYPE x_total counter\n"
+            "x_total{a=\"1\",b=\"q\\\"\"} 3 1700000000000\n"
+            "y +Inf\n"
+            "z -Inf -5\n"
+            "w NaN\n");
+}
+
+TEST(CanonicalExposition, RefusesWhatItCannotReadNamingTheLine) {
+  struct Case {
+    char const* text;
+    char const* says;
+  };
+  for (auto const& c : std::initializer_list<Case>{
+           {"<html>", "line 1"},
+           {"ok 1\n1bad 2", "line 2"},
+           {"x{a=\"1} 1", "quoted"},
+           {"x{a=\"\\t\"} 1", "quoted"},
+           {"x{a=1} 1", "quoted"},
+           {"x{=\"1\"} 1", "label name"},
+           {"x{a=\"1\" b=\"2\"} 1", "separated"},
+           {"x", "value"},
+           {"x{a=\"1\"}", "value"},
+           {"x 1x", "number"},
+           {"x 0x10", "number"},
+           {"x 1e999", "number"},
+           {"x 1 12.5", "timestamp"},
+           {"x 1 2 3", "after the timestamp"},
+           {"# TYPE x widget", "type"},
+           {"# TYPE 9x counter", "metric name"},
+           {"# HELP x bell\x07", "control"},
+           {"# HELP x bad \\t escape", "escape"},
+       }) {
+    auto const out = ee::metrics::canonical_exposition(c.text);
+    ASSERT_FALSE(out) << c.text;
+    EXPECT_NE(out.error().message().find(c.says), std::string::npos) << c.text << ": " << out.error().message();
+  }
+}
+
+TEST(CanonicalExposition, StopsAtTheLineLimit) {
+  std::string text;
+  for (int i = 0; i < 11; ++i) text += "x " + std::to_string(i) + "\n";
+  EXPECT_TRUE(ee::metrics::canonical_exposition(text, 11));
+  auto const out = ee::metrics::canonical_exposition(text, 10);
+  ASSERT_FALSE(out);
+  EXPECT_NE(out.error().message().find("more than 10 lines"), std::string::npos);
+}
+
 TEST(ProcStat, ParsesFieldsAfterACommandNameWithSpacesAndParentheses) {
   // Fields 3.. of proc(5); utime 14 = 11, stime 15 = 22, starttime 22 = 333, vsize 23 = 4096,
   // rss 24 = 7.

@@ -1147,6 +1147,37 @@ TEST_F(CpRoutesDeploy, LogsAreProxiedFromTheAgentWithTheCpsSignature) {
                        "registry.not_found"));
 }
 
+TEST_F(CpRoutesDeploy, MetricsAreRelayedOnlyAsAnExpositionTheCpCouldRead) {
+  auto const path = "/api/v1/agents/" + agent.agent_id + "/metrics";
+  auto metrics = h.call_bearer(bhttp::verb::get, path, token);
+  ASSERT_EQ(metrics.result(), bhttp::status::ok) << metrics.body();
+  EXPECT_EQ(metrics[bhttp::field::content_type], "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(metrics.body().find("ee_agent_heartbeats_total{outcome=\"ok\"} 12\n"), std::string::npos) << metrics.body();
+  EXPECT_EQ(h.call_bearer(bhttp::verb::get, path, h.admin_token()).result(), bhttp::status::ok);
+  EXPECT_EQ(agent.api->rejected_signatures(), 0u);
+
+  EXPECT_TRUE(is_error(h.call_bearer(bhttp::verb::get, path, h.github_token("evil-org/hello")),
+                       bhttp::status::forbidden, "cp.owner_mismatch"));
+  EXPECT_TRUE(is_error(h.call(bhttp::verb::get, path), bhttp::status::unauthorized, "cp.missing_credentials"));
+  EXPECT_TRUE(is_error(h.call_bearer(bhttp::verb::get, "/api/v1/agents/ghost/metrics", token),
+                       bhttp::status::not_found, "registry.not_found"));
+
+  // Whatever else answers at the agent's address is never handed on: a page of HTML, a script
+  // smuggled into a label, a value that is no number.
+  for (std::string const& junk : {std::string("<html><script>alert(1)</script></html>"),
+                                 std::string("ok_total{a=\"<script>\n\"} 1\n"), std::string("ok_total x\n")}) {
+    agent.api->answer_metrics_with(junk);
+    auto relayed = h.call_bearer(bhttp::verb::get, path, token);
+    EXPECT_TRUE(is_error(relayed, bhttp::status::bad_gateway, "cp.agent_answer_malformed")) << junk;
+    EXPECT_EQ(relayed.body().find("<script>"), std::string::npos);
+  }
+  // Comments and odd spacing are dropped or normalised, never relayed as sent.
+  agent.api->answer_metrics_with("# a comment\n\nx_total{ a = \"1\" ,} 3.0 1700000000000\r\n");
+  auto normalised = h.call_bearer(bhttp::verb::get, path, token);
+  ASSERT_EQ(normalised.result(), bhttp::status::ok) << normalised.body();
+  EXPECT_EQ(normalised.body(), "x_total{a=\"1\"} 3 1700000000000\n");
+}
+
 // --- trusted MRTDs and admin ---------------------------------------------------------------------------
 
 std::string trusted_json(std::string const& mrtd, std::string const& extra = "") {

@@ -85,6 +85,18 @@ std::unique_ptr<FakeAgentApi> FakeAgentApi::start() {
     }
     co_return http::json_response(bhttp::status::ok, std::move(logs));
   });
+  router.get("/api/metrics", [self](http::RequestContext& ctx) -> Reply {
+    ++self->requests_;
+    if (auto r = self->check_signature(ctx); !r) co_return r.error();
+    http::Response out{bhttp::status::ok, 11};
+    out.set(bhttp::field::content_type, "text/plain; version=0.0.4");
+    {
+      std::lock_guard lock(self->mutex_);
+      out.body() = self->metrics_body_;
+    }
+    out.prepare_payload();
+    co_return out;
+  });
   fake->server_ = http::Server::start(std::move(router)).value();
   return fake;
 }
@@ -126,6 +138,11 @@ result<void> FakeAgentApi::check_signature(http::RequestContext const& ctx) {
 void FakeAgentApi::answer_deploys_with(std::string body) {
   std::lock_guard lock(mutex_);
   deploy_body_ = std::move(body);
+}
+
+void FakeAgentApi::answer_metrics_with(std::string body) {
+  std::lock_guard lock(mutex_);
+  metrics_body_ = std::move(body);
 }
 
 void FakeAgentApi::answer_logs_with(std::string body) {

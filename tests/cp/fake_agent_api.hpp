@@ -34,6 +34,8 @@ class FakeAgentApi {
   void fail_deploys(bool fail) { fail_deploys_ = fail; }
   /// What /api/logs answers (with 200) from now on; by default the real agent's shape.
   void answer_logs_with(std::string body);
+  /// What /api/metrics answers (with 200) from now on.
+  void answer_metrics_with(std::string body);
   /// What /api/deploy answers (with 200) from now on; empty: the real agent's answer.
   void answer_deploys_with(std::string body);
   /// Requests of any kind that reached this API.
@@ -66,6 +68,9 @@ class FakeAgentApi {
   std::string logs_body_ =
       R"({"lines":[{"seq":1,"at":"2026-01-01T00:00:00Z","source":"workload","text":"workload started"},)"
       R"({"seq":2,"at":"2026-01-01T00:00:01Z","source":"workload","text":"listening on 8080"}],"dropped":0})";
+  std::string metrics_body_ =
+      "# HELP ee_agent_heartbeats_total Heartbeats sent\n# TYPE ee_agent_heartbeats_total counter\n"
+      "ee_agent_heartbeats_total{outcome=\"ok\"} 12\n";
   std::atomic<bool> healthy_{true};
   std::atomic<bool> fail_deploys_{false};
   std::atomic<bool> hang_deploys_{false};

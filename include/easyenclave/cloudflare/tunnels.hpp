@@ -39,7 +39,7 @@ struct Settings {
   std::string agent_api_service = "http://127.0.0.1:8081";
   /// The agent API's routes, as a cloudflared ingress path regex; the workload keeps every other
   /// path, its own /api/... included.
-  std::string agent_api_path = "^/api/(health|logs|stats|deploy|undeploy)$";
+  std::string agent_api_path = "^/api/(health|logs|stats|metrics|deploy|undeploy)$";
   http::RequestOptions request{};
   /// All of api_token, account_id, zone_id and domain are set.
   bool configured() const noexcept {

@@ -6,6 +6,7 @@
 //   GET  /agents[?status=&vm_name=&owner=] -> [agent, ...]
 //   GET  /agents/{id}, /agents/{id}/attestation
 //   GET  /agents/{id}/logs       (owner's GitHub OIDC or admin) -> the agent's /api/logs
+//   GET  /agents/{id}/metrics    (owner's GitHub OIDC or admin) -> the agent's /api/metrics
 //   POST /agents/{id}/undeploy   (owner's GitHub OIDC or admin)
 #include "cp/agents.hpp"
 #include "cp/deployments.hpp"
@@ -13,6 +14,7 @@
 
 #include <easyenclave/cp/error.hpp>
 #include <easyenclave/encoding.hpp>
+#include <easyenclave/metrics.hpp>
 
 #include "detail/crypto.hpp"
 #include "detail/json.hpp"
@@ -159,6 +161,24 @@ Reply agent_logs(http::RequestContext& ctx, Services& s, Caller const& caller) {
   co_return json(std::move(*logs));
 }
 
+// The agent's /api/metrics, read sample by sample and written again (metrics::
+// canonical_exposition): like logs, only what parses as an exposition reaches the caller.
+Reply agent_metrics(http::RequestContext&, Services& s, Caller const& caller) {
+  auto const* agent = &caller.agent.value();
+  auto response = co_await call_agent(s, *agent, bhttp::verb::get, "/api/metrics", "");
+  if (!response) co_return response.error();
+  auto text = metrics::canonical_exposition(response->body());
+  if (!text) {
+    co_return Error(errc::agent_answer_malformed, "agent " + agent->id + ": /api/metrics: " + text.error().message());
+  }
+  http::Response out{bhttp::status::ok, 11};
+  out.set(bhttp::field::content_type, std::string(metrics::kContentType));
+  out.set(bhttp::field::cache_control, "no-store");
+  out.body() = std::move(*text);
+  out.prepare_payload();
+  co_return out;
+}
+
 // The rule (owner_of_agent_or_admin) read the agent and checked its owner.
 Reply undeploy(http::RequestContext&, Services& s, Caller const& caller) {
   auto stopped = co_await cp::undeploy(s, caller.agent.value(), caller.name());
@@ -178,6 +198,7 @@ void add_agent_routes(Routes& routes) {
   routes.add(bhttp::verb::get, "/agents/{id}", Access::anyone, get_agent);
   routes.add(bhttp::verb::get, "/agents/{id}/attestation", Access::anyone, get_attestation);
   routes.add(bhttp::verb::get, "/agents/{id}/logs", Access::owner_of_agent_or_admin, agent_logs);
+  routes.add(bhttp::verb::get, "/agents/{id}/metrics", Access::owner_of_agent_or_admin, agent_metrics);
   routes.add(bhttp::verb::post, "/agents/{id}/undeploy", Access::owner_of_agent_or_admin, undeploy);
 }
 
