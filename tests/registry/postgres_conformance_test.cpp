@@ -4,12 +4,16 @@
 // twice, one agent claimed by two deploys: exactly one wins each round), migrations under the
 // advisory lock, reconnection after the server dropped the connections, and what messages and
 // logs may show of the URL.
+#include <easyenclave/cp/control_plane.hpp>
+#include <easyenclave/cp/settings.hpp>
 #include <easyenclave/log.hpp>
 #include <easyenclave/registry/postgres.hpp>
+#include <easyenclave/settings.hpp>
 
 #include "registry/postgres/migrations.hpp"
 #include "registry/store_conformance.hpp"
 #include "support/postgres_server.hpp"
+#include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 
@@ -339,6 +343,49 @@ TEST(PostgresUrls, RecognisesBothSchemesAndRedactsPasswords) {
   EXPECT_EQ(redact_postgres_url("postgresql://h/db"), "postgresql://h/db");
   EXPECT_EQ(redact_postgres_url("postgresql://u@h/db"), "postgresql://u@h/db");
   EXPECT_EQ(redact_postgres_url("postgresql://h:5432"), "postgresql://h:5432");
+}
+
+// --- ee-cp's engine selection ----------------------------------------------------------------------
+
+ee::settings::Settings cp_settings(ee::settings::FlagValues flags) {
+  return ee::settings::Settings::resolve(ee::cp::setting_registry(), flags, ee::settings::fixed_environment({}))
+      .value();
+}
+
+TEST(PostgresEngineSelection, APostgresUrlSelectsSharedStoresAndAPathSqlite) {
+  REQUIRE_POSTGRES();
+  auto const url = ee::test::fresh_database_url();
+  {
+    auto stores = open_postgres_stores(url).value();
+    ASSERT_TRUE(ok(stores.settings->put({.name = "threads", .value = "5", .updated_by = "admin",
+                                         .updated_at = base_time()})));
+  }
+  auto options = ee::cp::make_options(cp_settings({{"db", url}, {"dev", "true"}, {"db_pool_size", "2"}}));
+  ASSERT_TRUE(options) << options.error().message();
+  // The settings stored in PostgreSQL apply; nonces, the replay guard and leases are the database's.
+  EXPECT_EQ(options->server.threads, 5u);
+  ASSERT_NE(options->stores.nonces, nullptr);
+  ASSERT_NE(options->stores.replays, nullptr);
+  ASSERT_NE(options->stores.leases, nullptr);
+  auto other = open_postgres_stores(url).value();
+  auto const t0 = base_time();
+  EXPECT_TRUE(options->stores.nonces->first_use("n-1", t0 + 60s, t0).value());
+  EXPECT_FALSE(other.nonces->first_use("n-1", t0 + 60s, t0).value()) << "spent on the other process";
+
+  // A path is SQLite, as before: nonces and the replay guard stay in the process.
+  ee::test::TempDir dir;
+  auto sqlite = ee::cp::make_options(cp_settings({{"db", (dir.path() / "cp.db").string()}, {"dev", "true"}}));
+  ASSERT_TRUE(sqlite) << sqlite.error().message();
+  EXPECT_EQ(sqlite->stores.nonces, nullptr);
+  EXPECT_EQ(sqlite->stores.replays, nullptr);
+  EXPECT_NE(sqlite->stores.leases, nullptr);
+
+  // A URL that cannot be reached fails the start with the setting named, without the password.
+  auto down = ee::cp::make_options(
+      cp_settings({{"db", "postgresql://ee:pw-s3cr3t@127.0.0.1:9/x?connect_timeout=2"}, {"dev", "true"}}));
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().message().rfind("db: ", 0), 0u) << down.error().message();
+  EXPECT_EQ(down.error().message().find("pw-s3cr3t"), std::string::npos) << down.error().message();
 }
 
 }  // namespace
