@@ -1,5 +1,7 @@
 #include "support/postgres_server.hpp"
 
+#include "support/test_pki.hpp"
+
 #include <libpq-fe.h>
 
 #include <algorithm>
@@ -8,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -150,6 +153,23 @@ std::unique_ptr<PostgresServer> PostgresServer::start(std::string& why) {
     why = "initdb failed: " + tail_of(initdb_log);
     return nullptr;
   }
+  // TLS: a server certificate from a root of the test's own, and an unrelated root.
+  auto const ca = CertificateAuthority::create_root("easyenclave test PostgreSQL CA");
+  auto const tls = write_pem_files(
+      ca.issue({.common_name = "localhost", .dns_names = {"localhost"}, .ip_addresses = {"127.0.0.1"}}),
+      server->dir_, "server");
+  std::ofstream(server->dir_ / "ca.pem") << ca.credential().certificate_pem();
+  std::ofstream(server->dir_ / "other_ca.pem")
+      << CertificateAuthority::create_root("unrelated CA").credential().certificate_pem();
+  if (::geteuid() == 0) {
+    // The server reads its key as itself and refuses one others may read (write_pem_files: 0600).
+    for (auto const& file : {tls.certificate, tls.private_key}) {
+      if (::chown(file.c_str(), kUnprivilegedUid, kUnprivilegedGid) != 0) {
+        why = "cannot hand the TLS files to nobody: " + std::string(std::strerror(errno));
+        return nullptr;
+      }
+    }
+  }
   // A port taken between the probe and the bind makes the server exit at once: try again.
   for (int attempt = 0; attempt < 5; ++attempt) {
     int const port = free_loopback_port();
@@ -158,7 +178,9 @@ std::unique_ptr<PostgresServer> PostgresServer::start(std::string& why) {
     pid_t const pid = spawn({(bin / "postgres").string(), "-D", data.string(), "-p", std::to_string(port), "-k",
                              server->dir_.string(), "-h", "127.0.0.1", "-c", "fsync=off", "-c",
                              "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200",
-                             "-c", "shared_buffers=16MB", "-c", "log_min_messages=warning"},
+                             "-c", "shared_buffers=16MB", "-c", "log_min_messages=warning", "-c", "ssl=on", "-c",
+                             "ssl_cert_file=" + tls.certificate.string(), "-c",
+                             "ssl_key_file=" + tls.private_key.string()},
                             log);
     if (pid < 0) break;
     auto const deadline = std::chrono::steady_clock::now() + 30s;
@@ -208,7 +230,10 @@ std::string PostgresServer::url(std::string const& database) const {
   return "postgresql://" + std::string(kSuperuser) + "@127.0.0.1:" + std::to_string(port_) + "/" + database;
 }
 
-std::string PostgresServer::database_of(std::string const& url) { return url.substr(url.rfind('/') + 1); }
+std::string PostgresServer::database_of(std::string const& url) {
+  auto const path = url.substr(0, url.find('?'));
+  return path.substr(path.rfind('/') + 1);
+}
 
 std::string PostgresServer::admin(std::string const& sql, std::string const& database) const {
   PGconn* conn = PQconnectdb(conninfo(port_, database).c_str());
@@ -284,7 +309,9 @@ std::string fresh_database_url() {
   auto const name = "t" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
   std::string why;
   if (!server->create_database(name, why)) return {};
-  return server->url(name);
+  // Plain connections: the server offers TLS, which libpq's default (prefer) would take, and
+  // handshakes cost the tests time without testing anything but TLS.
+  return server->url(name) + "?sslmode=disable";
 }
 
 std::string fresh_schema_url() {
@@ -298,7 +325,7 @@ std::string fresh_schema_url() {
   auto const schema = "s" + std::to_string(++counter);
   if (server->admin("CREATE SCHEMA " + schema, "schemas").rfind("error: ", 0) == 0) return {};
   // options=-c search_path=<schema>, percent-encoded for the URI.
-  return server->url("schemas") + "?options=-c%20search_path%3D" + schema;
+  return server->url("schemas") + "?sslmode=disable&options=-c%20search_path%3D" + schema;
 }
 
 }  // namespace ee::test

@@ -25,6 +25,11 @@ class PostgresServer {
   PostgresServer& operator=(PostgresServer const&) = delete;
 
   int port() const noexcept { return port_; }
+  /// The server accepts TLS too (ssl=on, plain connections still allowed), with a certificate
+  /// for 127.0.0.1 and localhost issued by the root in ca_file(); other_ca_file() is an
+  /// unrelated root, for a client that must refuse the server.
+  std::filesystem::path ca_file() const { return dir_ / "ca.pem"; }
+  std::filesystem::path other_ca_file() const { return dir_ / "other_ca.pem"; }
   /// A URL of `database` on this server for the superuser "ee" (trust authentication).
   std::string url(std::string const& database) const;
   /// Creates database `name` (from template0, UTF-8); false with `why` on failure.
@@ -32,7 +37,7 @@ class PostgresServer {
   /// Runs `sql` as the superuser on `database`; the first value of the first row ("" when
   /// none), or "error: ..." on failure.
   std::string admin(std::string const& sql, std::string const& database = "postgres") const;
-  /// The database name of a url() of this server.
+  /// The database name of a URL of this server (its path, without the parameters).
   static std::string database_of(std::string const& url);
 
  private:
@@ -53,7 +58,8 @@ std::string postgres_unavailable();
 bool postgres_required();
 /// Stops the shared server (a gtest Environment's TearDown calls it; otherwise it stops at exit).
 void stop_shared_postgres();
-/// A URL of a new, empty database on the shared server ("" when unavailable).
+/// A URL of a new, empty database on the shared server, with sslmode=disable ("" when
+/// unavailable).
 std::string fresh_database_url();
 /// A URL of a new, empty schema of one database of the shared server, first on the connections'
 /// search_path (libpq's `options` parameter): as isolated from other tests as a database for

@@ -11,6 +11,8 @@
 #include <thread>
 #include <utility>
 
+#include <poll.h>
+
 namespace ee::registry::postgres {
 namespace {
 
@@ -216,6 +218,13 @@ std::int64_t Rows::changed() const noexcept {
 
 Session::~Session() { PQfinish(conn_); }
 
+bool Session::alive() const noexcept {
+  if (broken()) return false;
+  pollfd p{.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
+  // An idle connection receives nothing (no LISTEN here): readable means an error, EOF or reset.
+  return p.fd >= 0 && ::poll(&p, 1, 0) == 0;
+}
+
 void Session::begin_call(Kind kind) noexcept {
   kind_ = kind;
   in_transaction_ = false;
@@ -255,7 +264,11 @@ result<Rows> Session::exec(std::string_view sql, Params const& params) {
   if (it == prepared_.end()) {
     auto name = "ee" + std::to_string(prepared_.size() + 1);
     Rows prepared(PQprepare(conn_, name.c_str(), text.c_str(), 0, nullptr));
-    if (prepared.status() != PGRES_COMMAND_OK) return failure(prepared.get(), "prepare", false);
+    if (prepared.status() != PGRES_COMMAND_OK) {
+      auto error = failure(prepared.get(), "prepare", false);
+      outcome_unknown_ = false;  // preparing runs nothing: the call may be run again whatever happened
+      return error;
+    }
     it = prepared_.emplace(std::move(text), std::move(name)).first;
   }
   Rows rows(PQexecPrepared(conn_, it->second.c_str(), params.size(), params.pointers(), nullptr,

@@ -125,10 +125,11 @@ class Session {
 
   /// Whether the connection is gone (the pool then replaces it).
   bool broken() const noexcept { return PQstatus(conn_) != CONNECTION_OK; }
-  /// Reads what the server sent while the session was idle, without blocking: a backend that was
-  /// terminated or a server that shut down has sent an error and closed the socket, and the
-  /// connection is then broken() before a statement is wasted on it.
-  bool alive() noexcept { return PQconsumeInput(conn_) == 1 && !broken(); }
+  /// Whether an idle session may be used, without a round trip: nothing may be waiting on its
+  /// socket. A backend that was terminated, or a server that shut down or failed over, has sent
+  /// an error and closed the connection, which leaves the socket readable; such a session is
+  /// replaced before a statement is sent on it (where a write's outcome would be unknown).
+  bool alive() const noexcept;
 
   // --- for Database::run: what the latest failure says about trying again ---
   void begin_call(Kind kind) noexcept;
