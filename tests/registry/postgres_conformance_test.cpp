@@ -16,6 +16,7 @@
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
 #include <atomic>
 #include <chrono>
@@ -199,6 +200,67 @@ TEST(PostgresTwoInstances, ALeaseAndABootstrapTokenUseHaveExactlyOneWinner) {
     if (stores.bootstrap_tokens->use("tok-1", t0 + 1s)) ++uses;
   });
   EXPECT_EQ(uses.load(), 1);
+}
+
+// A deadlock between a store transaction and another session: the server aborts the store's
+// (SQLSTATE 40P01, found by the session that waited first) and the store runs it again.
+TEST(PostgresTransactions, ADeadlockedCallIsRunAgainAndSucceeds) {
+  REQUIRE_POSTGRES();
+  auto const url = ee::test::fresh_database_url();
+  auto stores = open_postgres_stores(url, {.pool_size = 1}).value();
+  ASSERT_TRUE(ok(stores.agents->insert(make_agent("a-1", "vm-1", base_time()))));
+  auto d = make_deployment("d-1", "a-1", "hello", base_time());
+  ASSERT_TRUE(ok(stores.deployments->insert_holding(d, "")));
+
+  PGconn* other = PQconnectdb(url.c_str());
+  ASSERT_EQ(PQstatus(other), CONNECTION_OK) << PQerrorMessage(other);
+  auto run = [&](char const* sql) {
+    PGresult* r = PQexec(other, sql);
+    auto const status = PQresultStatus(r);
+    std::string error = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ? "" : PQresultErrorMessage(r);
+    PQclear(r);
+    return error;
+  };
+  // This session never reports the deadlock itself: the store's, waiting first, does.
+  ASSERT_EQ(run("SET deadlock_timeout = '10s'"), "");
+  ASSERT_EQ(run("BEGIN"), "");
+  ASSERT_EQ(run("UPDATE agents SET reported_status = 'locked' WHERE id = 'a-1'"), "");
+  // The store locks the deployment, then waits for the agent's row.
+  std::optional<ee::result<ee::registry::Deployment>> failed;
+  std::thread store_call([&] {
+    failed = stores.deployments->set_status_if("d-1", ee::registry::DeploymentStatus::pending,
+                                               ee::registry::DeploymentStatus::failed, "start failed",
+                                               seconds_after(base_time(), 1), ee::registry::AgentHold::release);
+  });
+  auto const database = ee::test::PostgresServer::database_of(url);
+  bool waiting = false;
+  for (int i = 0; i < 500 && !waiting; ++i) {
+    waiting = ee::test::shared_postgres()->admin(
+                  "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE NOT l.granted AND "
+                  "a.datname = '" + database + "'") != "0";
+    if (!waiting) std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_TRUE(waiting) << "the store call never waited for the agent's row";
+  // Now this session wants the deployment the store holds: a cycle. The store's transaction is
+  // aborted; this one gets the row, commits, and the store's second attempt goes through.
+  EXPECT_EQ(run("UPDATE deployments SET detail = 'touched' WHERE id = 'd-1'"), "");
+  EXPECT_EQ(run("COMMIT"), "");
+  store_call.join();
+  PQfinish(other);
+  ASSERT_TRUE(failed.has_value());
+  ASSERT_TRUE(ok(*failed));
+  EXPECT_EQ((*failed)->status, ee::registry::DeploymentStatus::failed);
+  EXPECT_EQ(stores.agents->get("a-1").value().deployment_id, "") << "released in the same transaction";
+  EXPECT_EQ(stores.agents->get("a-1").value().reported_status, "locked");
+  // The server did see a deadlock: its statistics are flushed when the store's backend exits.
+  stores = {};
+  std::string deadlocks;
+  for (int i = 0; i < 300 && (deadlocks.empty() || deadlocks == "0"); ++i) {
+    deadlocks = ee::test::shared_postgres()->admin("SELECT deadlocks FROM pg_stat_database WHERE datname = '" +
+                                                   database + "'");
+    if (deadlocks.empty() || deadlocks == "0") std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_NE(deadlocks, "0");
 }
 
 // --- migrations --------------------------------------------------------------------------------

@@ -174,11 +174,13 @@ std::unique_ptr<PostgresServer> PostgresServer::start(std::string& why) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     int const port = free_loopback_port();
     auto const log = server->dir_ / "server.log";
-    // Durability off (a test cluster); a small footprint; unix socket in the private directory.
+    // Durability off (a test cluster); a small footprint; unix socket in the private directory;
+    // deadlocks found within 100 ms (a test makes one).
     pid_t const pid = spawn({(bin / "postgres").string(), "-D", data.string(), "-p", std::to_string(port), "-k",
                              server->dir_.string(), "-h", "127.0.0.1", "-c", "fsync=off", "-c",
                              "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200",
-                             "-c", "shared_buffers=16MB", "-c", "log_min_messages=warning", "-c", "ssl=on", "-c",
+                             "-c", "shared_buffers=16MB", "-c", "log_min_messages=warning", "-c", "deadlock_timeout=100ms",
+                             "-c", "ssl=on", "-c",
                              "ssl_cert_file=" + tls.certificate.string(), "-c",
                              "ssl_key_file=" + tls.private_key.string()},
                             log);
