@@ -113,6 +113,18 @@ TEST(PostgresOnceStore, AKeyIsUsedOnceUntilItExpiresOrIsForgotten) {
   EXPECT_TRUE(stores.replays->first_use("k", t0 + 120s, t0 + 60s).value());
 }
 
+TEST(PostgresOnceStore, ExpiredKeysArePurgedEvery256FirstUsesWithoutAPurgeCall) {
+  REQUIRE_POSTGRES();
+  auto stores = open_postgres_stores(ee::test::fresh_schema_url()).value();
+  auto& replays = *stores.replays;
+  auto const t0 = base_time();
+  for (int i = 0; i < 255; ++i) ASSERT_TRUE(replays.first_use("sig-" + std::to_string(i), t0 + 1s, t0).value());
+  EXPECT_EQ(replays.count().value(), 255u);
+  // The 256th first use, once the others have expired, takes them away.
+  EXPECT_TRUE(replays.first_use("sig-last", t0 + 60s, t0 + 2s).value());
+  EXPECT_EQ(replays.count().value(), 1u);
+}
+
 TEST(PostgresTwoInstances, ANonceIssuedOnOneIsConsumedExactlyOnceAcrossBoth) {
   REQUIRE_POSTGRES();
   TwoInstances two;

@@ -25,6 +25,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -894,18 +895,25 @@ class PgLeaseStore final : public LeaseStore {
 };
 
 // Keys of one scope of the once_keys table. Unbounded (never store_full): the database holds what
-// is recorded until it expires and the control plane's maintenance pass purges it.
+// is recorded until it expires and is purged, by purge() (the control plane's maintenance pass
+// purges the nonces) and, every kPurgeEvery first uses, by the store itself, so a scope nobody
+// purges (the replay guard's) stays bounded by what is unexpired.
 class PgOnceStore final : public OnceStore {
  public:
+  static constexpr std::uint64_t kPurgeEvery = 256;
+
   PgOnceStore(std::shared_ptr<Database> db, std::string scope) : db_(std::move(db)), scope_(std::move(scope)) {}
 
   result<bool> first_use(std::string const& key, TimePoint expires_at, TimePoint now) override {
     if (expires_at <= now) return false;  // already expired: never a first use
-    return db_->run("record single-use key", Kind::write, [&](Session& s) -> result<bool> {
+    auto first = db_->run("record single-use key", Kind::write, [&](Session& s) -> result<bool> {
       auto done = s.exec(sql::kFirstUse, Params().text(scope_).text(key).time(expires_at).time(now));
       if (!done) return done.error();
       return done->changed() == 1;
     });
+    // Housekeeping after the answer is known; its failure changes nothing of it.
+    if (calls_.fetch_add(1, std::memory_order_relaxed) % kPurgeEvery == kPurgeEvery - 1) (void)purge(now);
+    return first;
   }
 
   result<void> forget(std::string const& key) override {
@@ -932,6 +940,7 @@ class PgOnceStore final : public OnceStore {
  private:
   std::shared_ptr<Database> db_;
   std::string scope_;
+  std::atomic<std::uint64_t> calls_{0};
 };
 
 }  // namespace
