@@ -10,7 +10,8 @@
 #   fuzz       the C++ tool chain and libraries, clang with libFuzzer       (make fuzz-build, fuzz)
 #   vm         what the launcher's VM tests boot with: QEMU, Debian's cloud kernel, cpio, xorriso
 #   container  podman, runc, a loopback registry and skopeo  (make container, the podman tests)
-#   test       all of the above, procps (pgrep) and pytest and scikit-build-core in the venv
+#   test       all of the above, procps (pgrep), postgresql (the server the PostgreSQL store tests
+#              start), and pytest and scikit-build-core in the venv
 #                                                                      (make test, deps, wheel)
 #
 # Python packages go into a virtual environment, never into an interpreter of the system:
@@ -31,6 +32,7 @@ toolchain=(
   build-essential cmake ninja-build pkg-config ccache
   libboost1.81-dev libboost-system1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev zlib1g-dev
+  libpq-dev  # the PostgreSQL registry engine's client library (the server is only for the tests)
 )
 # The Python module (easyenclave._core) is built by the ci preset: Python's headers, and venv to
 # make the virtual environment its build requirements live in.
@@ -49,8 +51,9 @@ vm=(qemu-system-x86 linux-image-cloud-amd64 cpio xorriso e2fsprogs busybox-stati
 # the launcher's: podman with runc and the CNI plugins, a loopback registry, skopeo to push to it,
 # a static busybox to build an image from.
 container=(podman runc containernetworking-plugins skopeo docker-registry busybox-static)
-# tests/python/test_demo.py checks with pgrep that the demo left no process behind.
-test=("${demo[@]}" "${fuzz[@]}" "${vm[@]}" "${container[@]}" procps)
+# tests/python/test_demo.py checks with pgrep that the demo left no process behind. The PostgreSQL
+# registry tests (tests/registry/postgres_conformance_test.cpp) start Debian's server themselves.
+test=("${demo[@]}" "${fuzz[@]}" "${vm[@]}" "${container[@]}" procps postgresql)
 
 # pybind11 is pinned once, in pyproject.toml, and read from there.
 pybind11_req=$(grep -oE "pybind11==[0-9.]+" "$root/pyproject.toml")

@@ -41,8 +41,15 @@ constexpr std::array kSpecs{
          .group = "server",
          .help = "Peer address or prefix whose CF-Connecting-IP/X-Forwarded-For names the client (127.0.0.1 behind a "
                  "tunnel; repeat or comma-separate)"},
+    // Secret: a PostgreSQL URL may hold the database password.
     Spec{.name = "db", .env = "EE_DB", .flag = "db", .group = "server",
-         .help = "SQLite database file (a cache agents rebuild); empty: in memory, --dev only", .storable = false, .portable = false},
+         .help = "SQLite database file (a cache agents rebuild), or a postgres:// or postgresql:// URL of a PostgreSQL "
+                 "database that replicas share; empty: in memory, --dev only",
+         .secret = true, .storable = false, .portable = false},
+    Spec{.name = "db_pool_size", .env = "EE_DB_POOL_SIZE", .flag = "db-pool-size", .type = Type::integer,
+         .default_value = "4", .group = "server",
+         .help = "Connections to a PostgreSQL database at most (unused with SQLite)", .min = 1, .max = 1000,
+         .storable = false},
     Spec{.name = "admin_token", .env = "EE_ADMIN_TOKEN", .flag = "admin-token", .group = "server",
          .help = "Bearer token of the admin routes (empty: admin off)", .secret = true},
     Spec{.name = "signing_key_file", .env = "EE_SIGNING_KEY_FILE", .flag = "signing-key", .group = "server",

@@ -6,6 +6,7 @@
 #include <easyenclave/http/address.hpp>
 #include <easyenclave/http/https_client.hpp>
 #include <easyenclave/http/rate_limit.hpp>
+#include <easyenclave/registry/postgres.hpp>
 #include <easyenclave/registry/sqlite.hpp>
 #include <easyenclave/tdx/simulator.hpp>
 
@@ -162,7 +163,14 @@ result<Options> make_options(settings::Settings const& given) {
   o.dev = given.boolean("dev");
   auto const& db = given.text("db");
   if (db.empty() && !o.dev) return bad("db", "a database path is required outside --dev");
-  auto stores = registry::open_sqlite_stores(db.empty() ? std::filesystem::path(":memory:") : std::filesystem::path(db));
+  // A PostgreSQL URL selects the engine whose stores replicas share, the nonces, the replay guard
+  // and the leases included; anything else is a SQLite file, with nonces and the replay guard in
+  // this process's memory.
+  auto stores = registry::is_postgres_url(db)
+                    ? registry::open_postgres_stores(
+                          db, {.pool_size = static_cast<std::size_t>(given.integer("db_pool_size"))})
+                    : registry::open_sqlite_stores(db.empty() ? std::filesystem::path(":memory:")
+                                                              : std::filesystem::path(db));
   if (!stores) return stores.error().with_context("db");
   o.stores = std::move(*stores);
   o.settings = given;

@@ -10,6 +10,7 @@
 //
 //   ee::result<ee::registry::Stores> open();   // a fresh, empty set of stores
 //   static constexpr char kName[] = "...";     // the test-name part
+//   (optional) static std::string unavailable(); static bool required();  // see StoreTest
 //
 // and instantiated once per suite, inside namespace ee::registry::conformance:
 //
@@ -315,6 +316,15 @@ template <class Factory>
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // A factory whose engine needs a server may say it has none here (static std::string
+    // unavailable(), "" when it has one, and static bool required()): the tests then fail when it
+    // is required, else skip.
+    if constexpr (requires { Factory::unavailable(); }) {
+      if (auto why = Factory::unavailable(); !why.empty()) {
+        if (Factory::required()) FAIL() << why;
+        GTEST_SKIP() << why;
+      }
+    }
     auto opened = factory_.open();
     ASSERT_TRUE(ok(opened));
     stores_ = std::move(*opened);
