@@ -3,6 +3,7 @@
 // an unreachable CP, malformed answers (scripted), the credential order and the stored token's
 // mode, the GitHub Actions token endpoint (a loopback stand-in that checks the request token),
 // and following a deployment until it settles.
+#include "client/actions_token_endpoint.hpp"
 #include "cp/cp_harness.hpp"
 #include "support/fake_http_client.hpp"
 #include "support/loopback_server.hpp"
@@ -289,40 +290,9 @@ TEST(ControlPlaneClient, MalformedSettingAndLogBodiesAreRefusedForEveryTruncatio
 
 // --- credentials ---------------------------------------------------------------------------------
 
-// GitHub's token request endpoint, played on loopback: it answers only the request token it
-// handed out, and mints with the issuer of `h` for the audience asked.
-class ActionsTokenEndpoint {
- public:
-  ActionsTokenEndpoint(ee::test::FakeGithubIssuer& github, std::string request_token)
-      : server_(router(github, std::move(request_token), calls_)) {}
-  std::string request_url() const { return server_.url() + "/token?api-version=2.0"; }
-  int calls() const { return calls_.load(); }
-
- private:
-  static ee::http::Router router(ee::test::FakeGithubIssuer& github, std::string expected,
-                                 std::atomic<int>& calls) {
-    ee::http::Router r;
-    r.get("/token", [&github, expected, &calls](ee::http::RequestContext& ctx)
-                        -> boost::asio::awaitable<ee::result<ee::http::Response>> {
-      ++calls;
-      if (std::string(ctx.request[bhttp::field::authorization]) != "bearer " + expected) {
-        co_return ee::http::json_response(bhttp::status::unauthorized, R"({"message":"bad request token"})");
-      }
-      ee::test::GithubTokenRequest request;
-      request.repository = "octo-org/hello";
-      request.audience = ctx.query("audience").value_or("");
-      if (ctx.query("api-version").value_or("") != "2.0") co_return ee::http::json_response(bhttp::status::bad_request, "{}");
-      co_return ee::http::json_response(bhttp::status::ok, R"({"count":1,"value":")" + github.mint(request) + "\"}");
-    });
-    return r;
-  }
-  std::atomic<int> calls_{0};
-  ee::test::LoopbackServer server_;
-};
-
 TEST(ControlPlaneCredentials, TheOrderIsArgumentEnvironmentActionsThenTheStoredToken) {
   CpHarness h;
-  ActionsTokenEndpoint actions(h.github(), "request-token-1");
+  ee::test::ActionsTokenEndpoint actions(h.github(), "request-token-1");
   ee::test::TempDir dir;
   auto http = transport();
   auto const path = ee::client::stored_token_path(ee::settings::fixed_environment({{"XDG_CONFIG_HOME", dir.path().string()}}));
