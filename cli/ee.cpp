@@ -1,7 +1,9 @@
 // ee: the host-side tool. `ee launch | stop | list | logs | preflight` (TDX VMs with QEMU/KVM; in
 // ee_vms.cpp), `ee quote inspect|verify` (DCAP verification of TDX quotes), `ee token verify`
 // (ITA, GitHub OIDC and other JWTs against a key set file) and `ee sim quote|collateral` (the
-// test-only quote simulator). Parses flags, calls the library, prints text or JSON. Exit codes:
+// test-only quote simulator), and the control plane's verbs (agents, apps, deploy, deployments,
+// measurements, settings, verify, login; in ee_cp_*.cpp, docs/cli.md). Parses flags, calls the
+// library, prints text or JSON. Exit codes:
 // 0 ok, 1 rejected, 2 usage, 3 I/O or upstream.
 #include "ee_cp_verbs.hpp"
 #include "ee_vms.hpp"

@@ -5,6 +5,10 @@
 
 #include <easyenclave/api/catalog.hpp>
 #include <easyenclave/client/control_plane.hpp>
+#include <easyenclave/http/client.hpp>
+#include <easyenclave/settings.hpp>
+
+#include <memory>
 
 #include <string>
 #include <vector>
@@ -39,3 +43,27 @@ struct CpCommands {
   std::vector<std::string> allow_tcb{"UpToDate"};
   bool allow_keyless = false;
 };
+
+/// What a verb runs with: its arguments, the CP's URL, the transport and the environment.
+struct CpContext {
+  CpCommands const& c;
+  std::string url;
+  std::shared_ptr<ee::http::Client> http;
+  ee::settings::Environment env;
+
+  /// A client without a credential (public routes).
+  ee::client::ControlPlaneClient cp(std::string token = {}) const;
+  /// A client with the credential of --token, EE_TOKEN, GitHub Actions or `ee login`.
+  ee::result<ee::client::ControlPlaneClient> cp_with_credential() const;
+  /// Prints the error with a hint; its exit code.
+  int fail(ee::Error const& e) const;
+};
+
+// The verbs with more to them than one call and a print (ee_cp_flows.cpp).
+int run_publish(CpContext const& x);
+int run_deploy(CpContext const& x);
+int run_verify(CpContext const& x);
+int run_login(CpContext const& x);
+int run_logout(CpContext const& x);
+/// "{"ok":true}" for --json, nothing for --quiet, else `what`; exit 0.
+int run_done(CpContext const& x, std::string const& what);

@@ -1,8 +1,8 @@
 #pragma once
 // The control-plane verbs of `ee` (agents, apps, deploy, undeploy, deployments, measurements,
 // settings, verify, login, logout), kept in their own files so each part of the program stays
-// short: ee_cp_verbs.cpp declares them, ee_cp_run.cpp runs them over client::ControlPlaneClient,
-// ee_cp_output.cpp prints. ee.cpp registers them and runs the one chosen.
+// short: ee_cp_verbs.cpp declares them, ee_cp_run.cpp and ee_cp_flows.cpp run them over
+// client::ControlPlaneClient, ee_cp_output.cpp prints. ee.cpp registers them and runs the one chosen.
 #include <CLI/CLI.hpp>
 
 #include <memory>

@@ -1,5 +1,5 @@
-// Where `ee` and the Python package find the credential they send to the control plane, and how
-// `ee deploy --wait` follows a deployment (client/control_plane.hpp).
+// Where `ee` and the Python package find the credential they send to the control plane
+// (client/control_plane.hpp).
 //
 // GitHub Actions: a job with `permissions: id-token: write` has ACTIONS_ID_TOKEN_REQUEST_URL and
 // ACTIONS_ID_TOKEN_REQUEST_TOKEN; GET <url>&audience=<aud> with "Authorization: bearer <token>"
@@ -11,10 +11,6 @@
 
 #include "detail/json.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 
 #include <sys/stat.h>
@@ -189,38 +185,6 @@ result<bool> remove_stored_token(std::filesystem::path const& path) {
   auto const removed = std::filesystem::remove(path, ec);
   if (ec) return Error(ee::errc::io_error, "cannot remove " + path.string() + ": " + ec.message());
   return removed;
-}
-
-// --- following a deployment ------------------------------------------------------------------
-
-bool is_settled(std::string_view status) noexcept {
-  return status == "running" || status == "failed" || status == "stopped";
-}
-
-asio::awaitable<result<api::DeploymentView>> wait_for_deployment(ControlPlaneClient const& cp, std::string id,
-                                                                  WaitOptions options) {
-  auto const start = std::chrono::steady_clock::now();
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  std::string last;
-  for (;;) {
-    auto d = co_await cp.deployment(id);
-    if (!d) co_return d.error();
-    auto const waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-    auto const seen = d->status + "\n" + d->detail;
-    if (seen != last) {
-      last = seen;
-      if (options.on_change) options.on_change(*d, waited);
-    }
-    if (is_settled(d->status)) co_return std::move(*d);
-    if (waited >= options.timeout) {
-      co_return Error(errc::cp_unavailable, "deployment " + id + " is still " + d->status + " after " +
-                                                std::to_string(waited.count() / 1000) +
-                                                "s; follow it with `ee deployments show " + id + "`");
-    }
-    timer.expires_after(std::min(options.poll, options.timeout - waited));
-    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return Error(ee::errc::cancelled, "waiting for deployment " + id + " was cancelled");
-  }
 }
 
 }  // namespace ee::client

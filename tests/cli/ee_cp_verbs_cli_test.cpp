@@ -130,7 +130,7 @@ TEST_F(EeCpVerbs, ExitCodesAreRefusedUsageAndUnreachableEachWithAHint) {
   auto missing = ee({"apps", "show", "no-such-app"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("registry.not_found"), std::string::npos) << missing.err;
-  EXPECT_NE(missing.err.find("hint: "), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("hint: check the name or id with `ee apps list`"), std::string::npos) << missing.err;
   auto anonymous = ee({"settings", "list"});
   EXPECT_EQ(anonymous.exit_code, 1);
   EXPECT_NE(anonymous.err.find("ee login"), std::string::npos) << anonymous.err;

@@ -124,9 +124,34 @@ TEST(ControlPlaneClient, PublishesListsDeploysAndUndeploysThroughTheTypedCalls) 
   ASSERT_TRUE(d);
   EXPECT_EQ(d->app_name, "hello");
 
+  // What `ee verify` makes of a target: the agent (by id or by the URL it serves at) runs
+  // hello 1.0.0; an app name passes through; an unknown URL names what to do.
+  auto by_id = block_on(ee::client::resolve_verify_target(cp, agent.agent_id));
+  ASSERT_TRUE(by_id) << by_id.error().message();
+  EXPECT_EQ(by_id->app, "hello");
+  EXPECT_EQ(by_id->agent_id, agent.agent_id);
+  EXPECT_EQ(by_id->version, "1.0.0");
+  auto by_url = block_on(ee::client::resolve_verify_target(cp, one->agent_url + "/"));
+  ASSERT_TRUE(by_url) << by_url.error().message();
+  EXPECT_EQ(by_url->agent_id, agent.agent_id);
+  auto by_app = block_on(ee::client::resolve_verify_target(cp, "hello"));
+  ASSERT_TRUE(by_app);
+  EXPECT_EQ(by_app->app, "hello");
+  EXPECT_TRUE(by_app->agent_id.empty());
+  auto nowhere = block_on(ee::client::resolve_verify_target(cp, "https://nowhere.example"));
+  ASSERT_FALSE(nowhere);
+  EXPECT_EQ(nowhere.error(), ee::client::errc::no_running_agent);
+  EXPECT_EQ(block_on(ee::client::newest_version(cp, "hello")).value(), "2.0.0");
+  auto no_app = block_on(ee::client::newest_version(cp, "nope"));
+  ASSERT_FALSE(no_app);
+  EXPECT_EQ(no_app.error(), ee::client::errc::cp_not_found);
+
   auto stopped = block_on(cp.undeploy(agent.agent_id));
   ASSERT_TRUE(stopped) << stopped.error().message();
   EXPECT_EQ(stopped->status, "stopped");
+  auto idle = block_on(ee::client::resolve_verify_target(cp, agent.agent_id));
+  ASSERT_FALSE(idle);
+  EXPECT_NE(idle.error().message().find("ee deploy APP --agent"), std::string::npos) << idle.error().message();
 }
 
 TEST(ControlPlaneClient, TheCpsErrorsComeBackWithTheirConditionAndCode) {

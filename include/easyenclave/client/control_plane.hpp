@@ -132,7 +132,10 @@ class ControlPlaneClient {
   boost::asio::awaitable<result<std::string>> health() const;
 
   // --- agents ------------------------------------------------------------------------------
-  boost::asio::awaitable<result<std::vector<api::AgentView>>> agents(AgentFilter filter = {}) const;
+  // (No class-type default arguments on these coroutines: GCC 12 destroys such a default twice
+  // when the call is itself awaited in a coroutine. The overloads without one forward instead.)
+  boost::asio::awaitable<result<std::vector<api::AgentView>>> agents(AgentFilter filter) const;
+  boost::asio::awaitable<result<std::vector<api::AgentView>>> agents() const { return agents(AgentFilter{}); }
   boost::asio::awaitable<result<api::AgentView>> agent(std::string id) const;
   boost::asio::awaitable<result<api::AgentAttestationView>> agent_attestation(std::string id) const;
   /// `GET /agents/{id}/logs?lines=N` (owner's OIDC or admin); `lines` 0: the agent's default.
@@ -155,8 +158,10 @@ class ControlPlaneClient {
   // --- deploys -----------------------------------------------------------------------------
   /// `POST /deploy` (GitHub OIDC).
   boost::asio::awaitable<result<api::DeployResponse>> deploy(api::DeployRequest request) const;
-  boost::asio::awaitable<result<std::vector<api::DeploymentView>>> deployments(
-      DeploymentFilter filter = {}) const;
+  boost::asio::awaitable<result<std::vector<api::DeploymentView>>> deployments(DeploymentFilter filter) const;
+  boost::asio::awaitable<result<std::vector<api::DeploymentView>>> deployments() const {
+    return deployments(DeploymentFilter{});
+  }
   boost::asio::awaitable<result<api::DeploymentView>> deployment(std::string id) const;
 
   // --- trusted measurements ------------------------------------------------------------------
@@ -170,7 +175,8 @@ class ControlPlaneClient {
 
   // --- settings (admin) --------------------------------------------------------------------
   /// `GET /admin/settings[?group=]`.
-  boost::asio::awaitable<result<std::vector<SettingView>>> settings(std::string group = {}) const;
+  boost::asio::awaitable<result<std::vector<SettingView>>> settings(std::string group) const;
+  boost::asio::awaitable<result<std::vector<SettingView>>> settings() const { return settings(std::string()); }
   boost::asio::awaitable<result<SettingView>> setting(std::string name) const;
   /// `PUT /admin/settings/{name}` {"value"}: stored; it wins over flag, environment and default.
   boost::asio::awaitable<result<SettingView>> set_setting(std::string name, std::string value) const;
@@ -185,6 +191,25 @@ class ControlPlaneClient {
 /// (null unless verified), "checks": [{"name", "result": "pass"|"fail"|"skip", "expected",
 /// "actual", "detail"}]}. Never throws (except bad_alloc).
 std::string to_json(std::string const& target, Report const& report, bool verified, std::string const& endpoint);
+
+/// What a target of `ee verify` names, for `connect`: an app (name or org/repo, as given) and,
+/// when the target is an agent, that agent and the version its deployment runs.
+struct VerifyTarget {
+  std::string app{};
+  std::string agent_id{};
+  std::string version{};
+};
+
+/// Resolves `target`: an http(s) URL is the agent serving there (its tunnel hostname as
+/// https://HOST, or its agent_url); a word the CP knows as an agent id is that agent; anything
+/// else is passed on as an app name or org/repo. An agent must hold a deployment, whose app it
+/// names. @returns errc::no_running_agent saying what to do when no agent answers at the URL or
+/// the agent runs nothing; the CP's errors otherwise.
+boost::asio::awaitable<result<VerifyTarget>> resolve_verify_target(ControlPlaneClient const& cp, std::string target);
+
+/// The newest published version of `app` (the catalog lists versions oldest first).
+/// errc::no_published_version when it has none; the CP's errors otherwise.
+boost::asio::awaitable<result<std::string>> newest_version(ControlPlaneClient const& cp, std::string app);
 
 /// A deployment's status is final: running, failed or stopped.
 bool is_settled(std::string_view deployment_status) noexcept;
