@@ -212,3 +212,11 @@ def test_connect_is_a_context_manager_and_ee_deploy_waits_and_ee_verify_reports(
     with easyenclave.connect(APP, n.cp_url, root=sim.root_pem, collateral=sim.collateral) as conn:
         assert conn.agent_id == agent.agent_id
         assert conn.get("/").status == 200
+    cp = easyenclave.ControlPlane(n.cp_url, token="")
+    assert cp.credential_source == "none"
+    for target in (agent.agent_id, agent.api_url, APP):
+        with cp.verify(target, root=sim.root_pem, collateral=sim.collateral) as conn:
+            assert conn.agent_id == agent.agent_id and conn.version == "1.0.0"
+    with pytest.raises(easyenclave.NotFound) as e:
+        cp.verify("https://nowhere.example")
+    assert e.value.code == "client.no_running_agent"

@@ -258,7 +258,7 @@ class ControlPlane:
 
     url: the control plane ("https://cp.example.com"); None reads ``EE_CP_URL``.
     token: the bearer credential: the operator's admin token, or a GitHub Actions OIDC token
-        for publish and deploy. None finds one as ``ee`` does: ``EE_TOKEN``, else (in a GitHub
+        for publish and deploy; ``""`` for none. None finds one as ``ee`` does: ``EE_TOKEN``, else (in a GitHub
         Actions job with ``id-token: write``) a token minted for ``audience``, else the token
         ``ee login`` stored; else no credential (public routes only).
     timeout: seconds per request.
@@ -401,6 +401,20 @@ class ControlPlane:
         """Polls the deployment until it is ``running``, ``failed`` or ``stopped`` and returns it
         (whatever that status); Unavailable when ``timeout`` seconds pass first."""
         return _build(Deployment, json.loads(self._client.wait(deployment_id, float(timeout), float(poll))))
+
+    def verify(self, target: str, **options: Any) -> "_core.Connection":
+        """What ``ee verify`` checks: ``target`` is an agent id (the app its deployment runs, on
+        that agent), an app name or ``org/repo``, or the URL an agent serves at. Returns the
+        verified :class:`easyenclave.Connection` (a context manager); ``options`` are
+        :func:`easyenclave.connect`'s (``root``, ``collateral``, ``policy``, ``version``, ...).
+        Raises as connect does, or NotFound when no agent serves at the URL or the agent runs
+        nothing."""
+        resolved = json.loads(self._client.resolve_verify_target(target))
+        if resolved["agent_id"]:
+            options.setdefault("agent_id", resolved["agent_id"])
+        if resolved["version"]:
+            options.setdefault("version", resolved["version"])
+        return _core.connect(resolved["app"], self.url, **options)
 
     # --- trusted measurements --------------------------------------------------------------------
 

@@ -40,7 +40,9 @@ class PyControlPlane {
       auto http = shared_http_client();
       if (!http) return http.error();
       o.http = *http;
-      // token=None: the credential `ee` would use (EE_TOKEN, GitHub Actions, `ee login`).
+      // A given token is used as it is ("" for none); None: the credential `ee` would use
+      // (EE_TOKEN, GitHub Actions, `ee login`).
+      if (token && token->empty()) return client::Credential{};
       return block_on(client::resolve_credential(
           **http, {.argument = token.value_or(""), .env = settings::process_environment(), .audience = audience},
           o.request));
@@ -146,6 +148,13 @@ void register_control_plane(py::module_& m) {
         return p.run([&](CP const& c) { return client::wait_for_deployment(c, id, w); },
                      [](auto const& v) { return one(v); });
       }, "id"_a, "timeout"_a = 300.0, "poll"_a = 1.0)
+      .def("resolve_verify_target", [](PyControlPlane const& p, std::string target) {
+        return p.run([&](CP const& c) { return client::resolve_verify_target(c, target); },
+                     [](client::VerifyTarget const& t) {
+                       py::dict d("app"_a = t.app, "agent_id"_a = t.agent_id, "version"_a = t.version);
+                       return py::module_::import("json").attr("dumps")(d).cast<std::string>();
+                     });
+      })
       .def("measurements", [](PyControlPlane const& p) {
         return p.run([](CP const& c) { return c.measurements(); }, [](auto const& v) { return api::to_json(v); });
       })
