@@ -53,6 +53,7 @@ int wait_for_steps(CpContext const& x, client::ControlPlaneClient const& cp, api
     if (step.deployment_id.empty()) continue;
     client::WaitOptions wait;
     wait.timeout = std::chrono::seconds(x.c.wait_seconds);
+    wait.report_every = std::chrono::seconds(10);  // "still deploying after 30s"
     wait.on_change = [&x](api::DeploymentView const& d, std::chrono::milliseconds waited) {
       if (x.c.quiet) return;
       std::cerr << "waiting for deployment " << d.deployment_id << " (" << d.app_name << "@" << d.version

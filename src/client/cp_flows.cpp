@@ -93,13 +93,17 @@ asio::awaitable<result<api::DeploymentView>> wait_for_deployment(ControlPlaneCli
   auto const start = std::chrono::steady_clock::now();
   asio::steady_timer timer(co_await asio::this_coro::executor);
   std::string last;
+  std::chrono::milliseconds last_report{0};
   for (;;) {
     auto d = co_await cp.deployment(id);
     if (!d) co_return d.error();
     auto const waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
     auto const seen = d->status + "\n" + d->detail;
-    if (seen != last) {
+    auto const quiet_for = waited - last_report;
+    auto const due = options.report_every.count() > 0 && quiet_for >= options.report_every;
+    if (seen != last || due) {
       last = seen;
+      last_report = waited;
       if (options.on_change) options.on_change(*d, waited);
     }
     if (is_settled(d->status)) co_return std::move(*d);

@@ -428,6 +428,13 @@ TEST(ControlPlaneWait, FollowsADeploymentUntilItSettlesAndReportsEachChange) {
   ASSERT_FALSE(timed_out);
   EXPECT_EQ(timed_out.error().cond(), ee::condition::unavailable);
   EXPECT_NE(timed_out.error().message().find("ee deployments show d1"), std::string::npos);
+  // Without a change, report_every still says it is waiting.
+  seen.clear();
+  wait.timeout = std::chrono::milliseconds(60);
+  wait.report_every = std::chrono::milliseconds(15);
+  EXPECT_FALSE(block_on(ee::client::wait_for_deployment(cp2, "d1", wait)));
+  EXPECT_GE(seen.size(), 2u);
+  EXPECT_TRUE(std::all_of(seen.begin(), seen.end(), [](auto const& s) { return s == "deploying"; }));
   EXPECT_TRUE(ee::client::is_settled("failed"));
   EXPECT_FALSE(ee::client::is_settled("queued"));
 }

@@ -219,6 +219,9 @@ struct WaitOptions {
   std::chrono::milliseconds timeout{std::chrono::minutes{5}};
   /// Called with the deployment each time its status (or detail) changes, and the time waited.
   std::function<void(api::DeploymentView const&, std::chrono::milliseconds waited)> on_change{};
+  /// Also call `on_change` when this long passed since the last call without a change (so a
+  /// person sees it is still waiting); 0: only on changes.
+  std::chrono::milliseconds report_every{0};
 };
 
 /// Polls `GET /deployments/{id}` until it settles (is_settled) and returns it, whatever its
