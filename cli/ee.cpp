@@ -1,8 +1,11 @@
 // ee: the host-side tool. `ee launch | stop | list | logs | preflight` (TDX VMs with QEMU/KVM; in
 // ee_vms.cpp), `ee quote inspect|verify` (DCAP verification of TDX quotes), `ee token verify`
 // (ITA, GitHub OIDC and other JWTs against a key set file) and `ee sim quote|collateral` (the
-// test-only quote simulator). Parses flags, calls the library, prints text or JSON. Exit codes:
+// test-only quote simulator), and the control plane's verbs (agents, apps, deploy, deployments,
+// measurements, settings, verify, login; in ee_cp_*.cpp, docs/cli.md). Parses flags, calls the
+// library, prints text or JSON. Exit codes:
 // 0 ok, 1 rejected, 2 usage, 3 I/O or upstream.
+#include "ee_cp_verbs.hpp"
 #include "ee_vms.hpp"
 #include "setting_flags.hpp"
 
@@ -169,6 +172,7 @@ int main(int argc, char** argv) {
   token_v->add_flag("--json", t.json, "JSON output");
 
   auto const vms = add_vm_commands(app, settings_flags);
+  auto const cp_verbs = add_cp_commands(app);  // agents, apps, deploy, ... (ee_cp_verbs.cpp)
 
   SimArgs s;
   auto* sim = app.add_subcommand("sim", "The TDX quote simulator (test PKI, never trusted by default)")
@@ -196,6 +200,7 @@ int main(int argc, char** argv) {
   ee::log::set_sink(ee::log::make_stderr_sink(ee::log::Format::text));
 
   if (auto code = run_vm_command(*vms, *host)) return *code;
+  if (auto code = run_cp_command(*cp_verbs)) return *code;
   if (*inspect) return quote_inspect(q);
   if (*verify) return quote_verify(q);
   if (*token_v) return token_verify(t);

@@ -9,7 +9,9 @@ constexpr auto ii = condition::invalid_input;
 constexpr auto ua = condition::unauthenticated;
 constexpr auto fb = condition::forbidden;
 constexpr auto nf = condition::not_found;
+constexpr auto cf = condition::conflict;
 constexpr auto uf = condition::upstream_failure;
+constexpr auto un = condition::unavailable;
 constexpr int v(errc e) { return static_cast<int>(e); }
 constexpr CodeInfo kClientCodes[] = {
     {v(errc::invalid_target), "invalid_target", "the target is neither org/repo nor an app name",
@@ -42,6 +44,18 @@ constexpr CodeInfo kClientCodes[] = {
     {v(errc::policy_refused), "policy_refused", "the attestation policy refuses the appraisal", fb},
     {v(errc::release_not_found), "release_not_found",
      "no release carries an attestation.json asset", nf},
+    {v(errc::cp_refused_input), "cp_refused_input", "the control plane refused the request as malformed",
+     ii},
+    {v(errc::cp_unauthenticated), "cp_unauthenticated", "the control plane did not accept the credential",
+     ua},
+    {v(errc::cp_forbidden), "cp_forbidden", "the control plane refused the caller", fb},
+    {v(errc::cp_not_found), "cp_not_found", "the control plane has no such thing", nf},
+    {v(errc::cp_conflict), "cp_conflict", "the request conflicts with the control plane's state", cf},
+    {v(errc::cp_unavailable), "cp_unavailable", "the control plane is busy or unavailable", un},
+    {v(errc::cp_failed), "cp_failed", "the control plane failed", uf},
+    {v(errc::cp_answer_malformed), "cp_answer_malformed", "the control plane's answer is not as documented",
+     uf},
+    {v(errc::credentials_unavailable), "credentials_unavailable", "no credential could be obtained", ua},
 };
 }  // namespace
 

@@ -25,6 +25,16 @@ Or connect to a service by its repository and let the library check everything f
     print(conn.report())              # every check: nonce, key binding, MRTD, image digest, TCB
     print(conn.get("/hello").json())  # sent only to the verified endpoint
 
+The same ``with`` block form works too (``with easyenclave.connect(...) as conn:``).
+
+The control plane's API is :class:`ControlPlane` (the client ``ee`` uses), answering dataclasses::
+
+    cp = easyenclave.ControlPlane("https://cp.example.com")   # token: EE_TOKEN, Actions, ee login
+    for agent in cp.agents(status="idle"):
+        print(agent.agent_id, agent.node_size)
+    result = cp.deploy("hello", "1.0.0")
+    print(cp.wait(result.deployment_id).status)
+
 Tokens verify against a pinned key set::
 
     appraisal = easyenclave.verify_ita_token(token, ita_jwks)   # Intel Trust Authority
@@ -62,22 +72,48 @@ from ._core import (
     verify_ita_token,
     verify_quote,
 )
+from .control_plane import (
+    Agent,
+    AgentAttestation,
+    AgentLogs,
+    App,
+    AppVersion,
+    ControlPlane,
+    DeployResult,
+    DeployStep,
+    Deployment,
+    LogLine,
+    Setting,
+    TrustedMeasurement,
+)
 
 __all__ = [
+    "Agent",
+    "AgentAttestation",
+    "AgentLogs",
+    "App",
+    "AppVersion",
     "Appraisal",
     "Collateral",
     "Conflict",
     "Connection",
+    "ControlPlane",
+    "DeployResult",
+    "DeployStep",
+    "Deployment",
     "EnclaveReport",
     "Error",
     "Forbidden",
     "InvalidInput",
+    "LogLine",
     "NotFound",
     "Policy",
     "Quote",
     "Response",
+    "Setting",
     "Simulator",
     "Step",
+    "TrustedMeasurement",
     "Unauthenticated",
     "Unavailable",
     "UpstreamFailure",

@@ -12,5 +12,7 @@ void register_jwt(pybind11::module_& m);
 void register_log(pybind11::module_& m);
 /// connect(), Connection and Response: verify-then-talk (bind_client.cpp).
 void register_client(pybind11::module_& m);
+/// ControlPlaneClient: the control plane's API (bind_control_plane.cpp).
+void register_control_plane(pybind11::module_& m);
 
 }  // namespace ee::python

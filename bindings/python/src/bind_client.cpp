@@ -385,6 +385,13 @@ void register_client(py::module_& m) {
           "headers"_a = py::none(),
           "POST path with a str/bytes body (or json=, serialised) on the verified endpoint; see "
           "request().")
+      .def("__enter__", [](py::object self) { return self; },
+           "A Connection is its own context manager: `with easyenclave.connect(...) as conn:`.")
+      .def(
+          "__exit__",
+          [](client::Connection const&, py::object, py::object, py::object) { return false; },
+          "Leaves the block; exceptions propagate. A Connection holds no socket of its own (the "
+          "process's HTTP client pools them), so there is nothing else to release.")
       .def("__repr__", [](client::Connection const& c) {
         return "<Connection " + c.app() + " at " + c.endpoint() + ">";
       });

@@ -1,5 +1,7 @@
 #include "errors.hpp"
 
+#include <easyenclave/client/control_plane.hpp>
+
 #include <array>
 #include <string>
 #include <utility>
@@ -31,7 +33,10 @@ constexpr std::array<ConditionClass, 7> kClasses = {{
 void register_errors(py::module_& m) {
   // The module attributes own the classes; the translator looks them up there.
   py::exception<SystemError> base(m, "Error", PyExc_RuntimeError);
-  base.doc() = "Base class of every easyenclave error. `.code` is the stable code string.";
+  base.doc() =
+      "Base class of every easyenclave error. `.code` is the stable code string: for an error the "
+      "control plane answered, the CP's own code (\"registry.not_found\"), with the client's "
+      "(\"client.cp_not_found\") as `.client_code`.";
   for (auto const& c : kClasses) {
     auto cls = py::exception<SystemError>(m, c.name, base.ptr());
     cls.doc() = c.doc;
@@ -53,7 +58,11 @@ void register_errors(py::module_& m) {
       for (auto const& c : kClasses)
         if (c.cond == cond) cls = module.attr(c.name);
       py::object instance = cls(e.error().message());
-      instance.attr("code") = e.error().id();
+      // An error the control plane answered carries the CP's own code ("registry.not_found");
+      // the client's code for it ("client.cp_not_found") stays as .client_code.
+      auto const cp_code = client::cp_error_code(e.error());
+      instance.attr("code") = cp_code.empty() ? e.error().id() : cp_code;
+      instance.attr("client_code") = e.error().id();
       PyErr_SetObject(cls.ptr(), instance.ptr());
     }
   });

@@ -42,4 +42,5 @@ PYBIND11_MODULE(_core, m) {
   ee::python::register_tdx(m);
   ee::python::register_jwt(m);
   ee::python::register_client(m);
+  ee::python::register_control_plane(m);
 }

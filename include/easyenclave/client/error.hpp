@@ -26,6 +26,17 @@ enum class errc {
   workload_not_running,   ///< the workload on the agent is not running             -> forbidden
   policy_refused,         ///< TCB status, debug or collateral age refused          -> forbidden
   release_not_found,      ///< no GitHub release carries attestation.json           -> not_found
+  // The control plane's API (client/control_plane.hpp): the CP answered with an error body. The
+  // message starts with the CP's own code ("registry.not_found: ..."); cp_error_code() reads it.
+  cp_refused_input,       ///< the CP answered 400 (or 405, 413, 431)                -> invalid_input
+  cp_unauthenticated,     ///< the CP answered 401: no or a bad credential           -> unauthenticated
+  cp_forbidden,           ///< the CP answered 403                                   -> forbidden
+  cp_not_found,           ///< the CP answered 404                                   -> not_found
+  cp_conflict,            ///< the CP answered 409                                   -> conflict
+  cp_unavailable,         ///< the CP answered 429 or 503: retry later               -> unavailable
+  cp_failed,              ///< the CP answered another non-2xx status                -> upstream_failure
+  cp_answer_malformed,    ///< a 2xx answer is not the documented JSON               -> upstream_failure
+  credentials_unavailable,  ///< no token could be read or minted (file, Actions)    -> unauthenticated
 };
 
 error_code make_error_code(errc e) noexcept;
