@@ -212,9 +212,6 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   // stores that replicas share.
   if (!o.stores.nonces) o.stores.nonces = registry::make_memory_once_store(o.max_used_nonces, true);
   if (!o.stores.replays) o.stores.replays = registry::make_memory_once_store(kReplayGuardSize, false);
-  auto nonces = NonceTable::create(o.stores.nonces, o.timings.nonce_ttl);
-  if (!nonces) return nonces.error().with_context("challenge key");
-  impl->nonces = std::move(*nonces);
   impl->replay_guard = std::make_unique<StoredSignatures>(o.stores.replays);
 
   if (!o.stores.agents || !o.stores.measurements || !o.stores.apps || !o.stores.deployments ||
@@ -238,6 +235,9 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
     if (!key) return key.error().with_context("CP signing key");
     o.signing_key = std::move(*key);
   }
+  // From the signing key, which replicas share: a nonce one issued is good at another.
+  impl->nonces = std::make_unique<NonceTable>(NonceTable::derive_key(o.signing_key->private_key_pem()),
+                                              o.stores.nonces, o.timings.nonce_ttl);
 
   // Seed the configured trusted MRTDs; those already present (from an earlier run) stay as they are.
   for (auto m : o.trusted_mrtds) {

@@ -41,6 +41,14 @@ std::string spent_key(std::span<std::uint8_t const> bytes) { return detail::hex_
 NonceTable::NonceTable(Key key, std::shared_ptr<registry::OnceStore> spent, std::chrono::seconds ttl)
     : key_(key), spent_(std::move(spent)), ttl_(ttl) {}
 
+NonceTable::Key NonceTable::derive_key(std::string_view signing_key_pem) {
+  constexpr std::string_view kLabel = "easyenclave cp nonce key v1";
+  auto const mac = detail::hmac_sha256(detail::as_bytes(signing_key_pem), detail::as_bytes(kLabel));
+  Key key{};
+  std::copy_n(mac.begin(), key.size(), key.begin());
+  return key;
+}
+
 result<std::unique_ptr<NonceTable>> NonceTable::create(std::shared_ptr<registry::OnceStore> spent,
                                                        std::chrono::seconds ttl) {
   Key key{};

@@ -55,6 +55,12 @@ class NonceTable {
   /// With a fresh random key. errc::crypto_failure when the CSPRNG fails.
   static result<std::unique_ptr<NonceTable>> create(std::shared_ptr<registry::OnceStore> spent,
                                                     std::chrono::seconds ttl);
+  /// The key of the CP whose signing key is `signing_key_pem`: replicas of one CP share its
+  /// signing key (agents check every replica's calls against the one public key they were
+  /// given), so they derive the same nonce key, and a nonce one replica issued is good at
+  /// another. HMAC-SHA-256 under the key's PEM with a label of its own: the nonce key reveals
+  /// nothing of the signing key, and no other use of the signing key yields it.
+  static Key derive_key(std::string_view signing_key_pem);
 
   /// A new nonce, optionally reserved for `vm_name`. Allocates nothing that outlives the call.
   result<Entry> issue(std::string vm_name, TimePoint now) const;

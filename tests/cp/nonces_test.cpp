@@ -2,6 +2,7 @@
 // use, bound to its vm_name when reserved, and authenticated by the table's key.
 #include "cp/nonces.hpp"
 
+#include <easyenclave/api/signing.hpp>
 #include <easyenclave/cp/error.hpp>
 #include <easyenclave/encoding.hpp>
 
@@ -136,6 +137,31 @@ TEST(NonceTable, RandomKeysDifferAndNoncesAreUnique) {
   auto n = a->issue("", kNow).value();
   EXPECT_FALSE(b->take(hex(n), "", kNow));
   EXPECT_NE(hex(a->issue("", kNow).value()), hex(n));
+}
+
+}  // namespace
+
+namespace {
+
+// Replicas of one CP share its signing key file, so they derive one nonce key: a challenge one
+// replica answered is good at another, and spent at one it is spent at both (a shared store).
+TEST(NonceTable, ReplicasSharingTheSigningKeyAcceptEachOthersNoncesOnce) {
+  auto const signing = ee::api::SigningKey::generate().value();
+  auto const other = ee::api::SigningKey::generate().value();
+  auto const pem = signing.private_key_pem();
+  EXPECT_EQ(NonceTable::derive_key(pem), NonceTable::derive_key(pem));
+  EXPECT_NE(NonceTable::derive_key(pem), NonceTable::derive_key(other.private_key_pem()));
+
+  auto const shared = spent(16);
+  NonceTable replica_a(NonceTable::derive_key(pem), shared, 300s);
+  NonceTable replica_b(NonceTable::derive_key(pem), shared, 300s);
+  NonceTable stranger(NonceTable::derive_key(other.private_key_pem()), spent(16), 300s);
+  auto const nonce = replica_a.issue("vm-r", kNow).value();
+  EXPECT_FALSE(stranger.take(hex(nonce), "vm-r", kNow));
+  EXPECT_TRUE(replica_b.take(hex(nonce), "vm-r", kNow));
+  auto again = replica_a.take(hex(nonce), "vm-r", kNow);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error(), ee::cp::errc::unknown_nonce);
 }
 
 }  // namespace
