@@ -3,6 +3,7 @@
 // (ITA, GitHub OIDC and other JWTs against a key set file) and `ee sim quote|collateral` (the
 // test-only quote simulator). Parses flags, calls the library, prints text or JSON. Exit codes:
 // 0 ok, 1 rejected, 2 usage, 3 I/O or upstream.
+#include "ee_image.hpp"
 #include "ee_vms.hpp"
 #include "setting_flags.hpp"
 
@@ -169,6 +170,7 @@ int main(int argc, char** argv) {
   token_v->add_flag("--json", t.json, "JSON output");
 
   auto const vms = add_vm_commands(app, settings_flags);
+  auto const images = add_image_commands(app);
 
   SimArgs s;
   auto* sim = app.add_subcommand("sim", "The TDX quote simulator (test PKI, never trusted by default)")
@@ -196,6 +198,7 @@ int main(int argc, char** argv) {
   ee::log::set_sink(ee::log::make_stderr_sink(ee::log::Format::text));
 
   if (auto code = run_vm_command(*vms, *host)) return *code;
+  if (auto code = run_image_command(*images)) return *code;
   if (*inspect) return quote_inspect(q);
   if (*verify) return quote_verify(q);
   if (*token_v) return token_verify(t);
