@@ -173,8 +173,9 @@ find "$initrd" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 # --- root file system and dm-verity --------------------------------------------------------------
 find "$rootfs" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 rm -f "$out/rootfs.squashfs"
-nice mksquashfs "$rootfs" "$out/rootfs.squashfs" -noappend -comp zstd -no-progress -quiet \
-  -mkfs-time "$SOURCE_DATE_EPOCH" -all-time "$SOURCE_DATE_EPOCH" -xattrs >/dev/null
+# mksquashfs takes its file system and file times from SOURCE_DATE_EPOCH (and refuses
+# -mkfs-time / -all-time beside it); its output is reproducible by default since 4.5.
+nice mksquashfs "$rootfs" "$out/rootfs.squashfs" -noappend -comp zstd -Xcompression-level 6 -no-progress -quiet -xattrs >/dev/null
 # Salt and UUID from the file system itself: the same input gives the same tree and root hash.
 fs_digest=$(sha256sum "$out/rootfs.squashfs" | cut -d' ' -f1)
 salt="$fs_digest"

@@ -6,6 +6,7 @@
 
 #include <easyenclave/encoding.hpp>
 #include <easyenclave/launcher/error.hpp>
+#include <easyenclave/launcher/launcher.hpp>
 
 #include "support/temp_dir.hpp"
 
@@ -13,6 +14,7 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -314,6 +316,95 @@ TEST(ImageBoot, FindsTheImagesOwnKernelOrSaysWhatIsMissing) {
   auto none = launcher::image_boot_files(bare.path() / "disk.qcow2");
   ASSERT_FALSE(none);
   EXPECT_NE(none.error().message().find("no --kernel"), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+launcher::HostPaths host(fs::path const& root) {
+  launcher::HostPaths paths;
+  paths.state_root = root;
+  return paths;
+}
+
+bool argv_contains(std::vector<std::string> const& argv, std::string const& needle) {
+  return std::any_of(argv.begin(), argv.end(),
+                     [&](auto const& a) { return a.find(needle) != std::string::npos; });
+}
+
+TEST(ImageLaunch, WithoutAKernelTheImagesOwnBootsWithTheManifestsCommandLine) {
+  BuildDir b;
+  auto const m = launcher::make_image_manifest(b.inputs).value();
+  b.dir.write("manifest.json", launcher::image_manifest_json(m));
+  launcher::LaunchRequest r;
+  r.image = (b.dir.path() / "disk.qcow2").string();
+  r.owner = "github:org/acme";
+  r.cp_url = "https://cp.example.com";
+  r.tdx = false;
+  ASSERT_TRUE(launcher::use_image_kernel(r));
+  EXPECT_EQ(r.kernel, (b.dir.path() / "vmlinuz").string());
+  auto p = launcher::plan_launch(r, host(b.dir.path() / "vms"));
+  ASSERT_TRUE(p) << p.error().message();
+  auto const& argv = p->qemu_argv;
+  auto const append = std::find(argv.begin(), argv.end(), "-append");
+  ASSERT_NE(append, argv.end());
+  EXPECT_EQ(*(append + 1), m.cmdline);  // no configuration added: RTMR2 stays as predicted
+  EXPECT_FALSE(p->config_drive.empty());
+  EXPECT_TRUE(argv_contains(argv, "disk.qcow2,if=virtio,format=qcow2,readonly=on"));
+  EXPECT_TRUE(argv_contains(argv, (b.dir.path() / "initrd.img").string()));
+
+  // A request with its own kernel, or a disk without a manifest, is left as it is.
+  launcher::LaunchRequest own;
+  own.image = (b.dir.path() / "disk.qcow2").string();
+  own.kernel = "/boot/vmlinuz";
+  own.append = "console=ttyS0";
+  auto const before = own;
+  ASSERT_TRUE(launcher::use_image_kernel(own));
+  EXPECT_EQ(own.append, before.append);
+  EXPECT_FALSE(own.config_drive);
+  ee::test::TempDir bare;
+  launcher::LaunchRequest plain;
+  plain.image = bare.write("disk.img", "raw").string();
+  ASSERT_TRUE(launcher::use_image_kernel(plain));
+  EXPECT_TRUE(plain.kernel.empty());
+}
+
+TEST(ImageLaunch, TheCpVmsSecretsGoOnTheConfigDriveNeverTheCommandLine) {
+  BuildDir b;
+  b.dir.write("manifest.json",
+              launcher::image_manifest_json(launcher::make_image_manifest(b.inputs).value()));
+  launcher::LaunchRequest r;
+  r.image = b.dir.path().string();  // the build's directory works as well as its disk
+  r.cp = true;
+  r.tdx = false;
+  r.forward_cp_port = 18080;
+  r.cf_tunnel_token = "tunnel-secret-1";
+  r.cp_env = {{"EE_ADMIN_TOKEN", "admin-secret-2"}, {"CLOUDFLARE_API_TOKEN", "cf-secret-3"}};
+  ASSERT_TRUE(launcher::use_image_kernel(r));
+  auto p = launcher::plan_launch(r, host(b.dir.path() / "vms"));
+  ASSERT_TRUE(p) << p.error().message();
+  for (auto const* secret : {"tunnel-secret-1", "admin-secret-2", "cf-secret-3"}) {
+    EXPECT_FALSE(argv_contains(p->qemu_argv, secret)) << secret;
+    EXPECT_NE(p->agent_config.find(secret), std::string::npos) << secret;  // on the drive
+  }
+  EXPECT_TRUE(argv_contains(p->qemu_argv, "hostfwd=tcp:127.0.0.1:18080-:8080"));
+  // ee-cp listens where the forward arrives.
+  EXPECT_NE(p->agent_config.find(R"("EE_LISTEN":"0.0.0.0:8080")"), std::string::npos);
+}
+
+TEST(ImageLaunch, AMissingKernelIsNamed) {
+  BuildDir b;
+  b.dir.write("manifest.json",
+              launcher::image_manifest_json(launcher::make_image_manifest(b.inputs).value()));
+  fs::remove(b.dir.path() / "vmlinuz");
+  launcher::LaunchRequest r;
+  r.image = (b.dir.path() / "disk.qcow2").string();
+  auto own = launcher::use_image_kernel(r);
+  ASSERT_FALSE(own);
+  EXPECT_EQ(own.error(), launcher::errc::image_failed);
+  EXPECT_NE(own.error().message().find("kernel"), std::string::npos);
+  EXPECT_NE(own.error().message().find("missing"), std::string::npos);
 }
 
 }  // namespace
