@@ -29,6 +29,8 @@ constexpr std::uint32_t kMaxVcpus = 256;
 constexpr std::uint16_t kAgentPort = 8081;
 // ee-cp's default listen port (its `listen` setting, 127.0.0.1:8080).
 constexpr std::uint16_t kCpPort = 8080;
+// Where the image's mount-config-drive copies the config drive's simulator/ (a tmpfs).
+constexpr std::string_view kGuestSimulatorDir = "/run/easyenclave/simulator";
 
 // The presets of the issue: tiny and standard fixed, llm a starting point for GPU-less large
 // models (override with --memory / --vcpus).
@@ -130,6 +132,10 @@ result<api::AgentConfig> agent_config(LaunchRequest const& r, std::string const&
   if (r.cp && r.forward_cp_port != 0 && !c.cp_env.contains("EE_LISTEN")) {
     c.cp_env["EE_LISTEN"] = "0.0.0.0:" + std::to_string(kCpPort);
   }
+  if (!r.simulator_dir.empty()) {
+    c.quote_provider = "simulator";
+    c.simulator_dir = std::string(kGuestSimulatorDir);
+  }
   for (auto const& [key, value] : r.agent_settings) {
     // Checked against the agent's registry before anything else, so a typo is named as one.
     if (api::agent_setting_registry().find(key) == nullptr) {
@@ -177,6 +183,9 @@ result<void> check_request(LaunchRequest const& r) {
     return invalid("--vcpus must be from 1 to " + std::to_string(kMaxVcpus));
   }
   if (!r.initrd.empty() && r.kernel.empty()) return invalid("--initrd needs --kernel");
+  if (!r.simulator_dir.empty() && r.tdx) {
+    return invalid("--simulator-dir is for --no-tdx (a TDX guest makes real quotes)");
+  }
   for (auto const& [name, value] : r.cp_env) {
     if (!is_env_name(name)) return invalid("--cp-env: '" + name + "' is not a variable name");
   }
@@ -297,7 +306,10 @@ result<LaunchPlan> plan_launch(LaunchRequest const& request, HostPaths const& pa
   // The command line is measured by TDVF into an RTMR and is the simplest way in, but it is
   // visible in the host's process list and limited to 2048 bytes, and only a kernel QEMU boots
   // itself takes it: otherwise the configuration goes on a config drive.
-  if (request.config_drive) {
+  if (!request.simulator_dir.empty()) {
+    p.config_drive_reason = "it carries the quote simulator (--simulator-dir)";
+    p.config_drive_simulator = request.simulator_dir;
+  } else if (request.config_drive) {
     p.config_drive_reason =
         "the image's own command line is measured (RTMR2) and stays as its manifest says";
   } else if (carries_secrets(*config)) {

@@ -82,6 +82,10 @@ struct LaunchRequest {
   /// Attach the image read-only (an image build's disk: its root is dm-verity, and several VMs
   /// may boot the same file); set by `use_image_kernel`.
   bool read_only_image = false;
+  /// --no-tdx only: a quote simulator's directory (`ee sim`, tdx/simulator.hpp) copied onto the
+  /// config drive, where the image's agent uses it (quote_provider simulator), so the guest's
+  /// quotes verify against the same test PKI as a host's `ee-cp --dev --simulator-dir`.
+  std::filesystem::path simulator_dir{};
 };
 
 /// Where things are on the host.
@@ -118,6 +122,8 @@ struct LaunchPlan {
   std::string config_drive_reason{};
   std::filesystem::path vm_dir{}, serial_log{}, qmp_socket{}, pid_file{}, config_file{},
       config_drive{};
+  /// A simulator directory to copy onto the config drive as simulator/ (LaunchRequest's).
+  std::filesystem::path config_drive_simulator{};
   /// The QEMU command line, ready for exec.
   std::vector<std::string> qemu_argv{};
 };
