@@ -219,7 +219,6 @@ case "$target" in
     # What `gcloud compute images create --source-uri` imports: disk.raw in a gzip'd tar in GNU
     # format, sparse.
     disk=disk.tar.gz
-    mv "$raw" "$work/disk.raw"
     tar -C "$work" --format=oldgnu -S --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 \
       --numeric-owner -cf - disk.raw | gzip -9 -n > "$out/$disk"
     ;;
