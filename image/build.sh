@@ -55,7 +55,7 @@ for p in ee-agent ee-cp ee; do
   [ -x "$(program "$p")" ] || die "$(program "$p") is missing: build first (make build)"
 done
 [ -z "$cloudflared" ] || [ -x "$cloudflared" ] || die "--cloudflared $cloudflared is not an executable"
-for tool in debootstrap veritysetup mksquashfs sfdisk qemu-img cpio modprobe; do
+for tool in debootstrap veritysetup mksquashfs sfdisk qemu-img cpio modprobe objcopy mkfs.vfat mcopy; do
   command -v "$tool" >/dev/null || die "$tool is missing (make deps-image installs the tools)"
 done
 
@@ -186,14 +186,40 @@ veritysetup format "$out/rootfs.squashfs" "$out/rootfs.verity" --salt="$salt" --
 roothash=$(cat "$work/roothash")
 cmdline="console=ttyS0 panic=-1 systemd.show_status=error easyenclave.roothash=$roothash"
 
-# --- the disk ------------------------------------------------------------------------------------
-# GPT: ee-root (the squashfs), ee-verity (its hash tree). The partitions are found by name; the
-# GUIDs are derived from the root hash so the disk is the same for the same inputs.
+# --- the EFI system partition -------------------------------------------------------------------
+# For firmware that boots the disk by itself (GCE, Azure, libvirt with OVMF): a unified kernel
+# image, systemd-stub with the kernel, the initrd and the same command line as sections, as the
+# removable-media path EFI/BOOT/BOOTX64.EFI on a FAT partition. Section addresses follow the
+# stub's layout (systemd 252's ends below 0x20000).
+stub=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
+[ -f "$stub" ] || die "$stub is missing (systemd-boot-efi; make deps-image)"
+printf '%s' "$cmdline" > "$work/cmdline.txt"
+printf 'NAME=easyenclave\nID=easyenclave\nPRETTY_NAME="easyenclave guest (Debian 12)"\n' > "$work/os-release"
+objcopy \
+  --add-section .osrel="$work/os-release" --change-section-vma .osrel=0x20000 \
+  --add-section .cmdline="$work/cmdline.txt" --change-section-vma .cmdline=0x30000 \
+  --add-section .linux="$out/vmlinuz" --change-section-vma .linux=0x2000000 \
+  --add-section .initrd="$out/initrd.img" --change-section-vma .initrd=0x3000000 \
+  "$stub" "$work/uki.efi"
+python3 "$here/fix_stamps.py" pe "$work/uki.efi" "$SOURCE_DATE_EPOCH"
+mkdir -p "$work/esp/EFI/BOOT"
+mv "$work/uki.efi" "$work/esp/EFI/BOOT/BOOTX64.EFI"
+find "$work/esp" -exec touch -d "@$SOURCE_DATE_EPOCH" {} +
 mib=$((1024 * 1024))
 size_mib() { echo $(( ($(stat -c %s "$1") + mib - 1) / mib )); }
+esp_mib=$(( $(size_mib "$work/esp/EFI/BOOT/BOOTX64.EFI") + 4 ))
+esp="$work/esp.img"
+rm -f "$esp"
+mkfs.vfat -C "$esp" $((esp_mib * 1024)) -n EE-ESP --invariant >/dev/null
+# Copied as a tree with its times (-s -m): directories mmd made would carry the current time.
+mcopy -i "$esp" -s -m "$work/esp/EFI" ::/
+
+# --- the disk ------------------------------------------------------------------------------------
+# GPT: ee-esp, ee-root (the squashfs), ee-verity (its hash tree). The partitions are found by
+# name; the GUIDs are derived from the root hash so the disk is the same for the same inputs.
 root_mib=$(size_mib "$out/rootfs.squashfs")
 verity_mib=$(size_mib "$out/rootfs.verity")
-disk_mib=$((1 + root_mib + verity_mib + 1))
+disk_mib=$((1 + esp_mib + root_mib + verity_mib + 1))
 # GCE imports whole GiB only; Azure wants whole MiB, which every size here is.
 [ "$target" = gcp ] && disk_mib=$(( (disk_mib + 1023) / 1024 * 1024 ))
 guid() { echo "$roothash$1" | sha256sum | sed -E 's/^(.{8})(.{4}).(.{3}).(.{3})(.{12}).*/\1-\2-4\3-8\4-\5/'; }
@@ -203,11 +229,13 @@ sfdisk --quiet "$raw" <<EOF
 label: gpt
 label-id: $(guid disk)
 first-lba: 2048
-start=1MiB, size=${root_mib}MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=$(guid root), name=ee-root
+start=1MiB, size=${esp_mib}MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=$(guid esp), name=ee-esp
+size=${root_mib}MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=$(guid root), name=ee-root
 size=${verity_mib}MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=$(guid verity), name=ee-verity
 EOF
-dd if="$out/rootfs.squashfs" of="$raw" bs=1M seek=1 conv=notrunc status=none
-dd if="$out/rootfs.verity" of="$raw" bs=1M seek=$((1 + root_mib)) conv=notrunc status=none
+dd if="$esp" of="$raw" bs=1M seek=1 conv=notrunc status=none
+dd if="$out/rootfs.squashfs" of="$raw" bs=1M seek=$((1 + esp_mib)) conv=notrunc status=none
+dd if="$out/rootfs.verity" of="$raw" bs=1M seek=$((1 + esp_mib + root_mib)) conv=notrunc status=none
 
 rm -f "$out"/disk.*
 case "$target" in
@@ -226,7 +254,7 @@ case "$target" in
     # A fixed-size VHD; its footer's time stamp and unique id are set from the build's inputs.
     disk=disk.vhd
     qemu-img convert -f raw -O vpc -o subformat=fixed,force_size "$raw" "$out/$disk"
-    python3 "$here/vhd_footer.py" "$out/$disk" "$SOURCE_DATE_EPOCH" "$(guid vhd)"
+    python3 "$here/fix_stamps.py" vhd "$out/$disk" "$SOURCE_DATE_EPOCH" "$(guid vhd)"
     ;;
 esac
 

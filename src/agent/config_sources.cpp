@@ -44,13 +44,9 @@ result<std::optional<std::string>> fetch_metadata(std::string const& url, std::s
   send_options.timeout = timeout;
   send_options.max_response_bytes = kMaxConfigBytes * 2;
   auto response = block_on((*client)->send(std::move(request), send_options));
-  if (!response) return std::optional<std::string>();  // not on this cloud
-  auto const status = response->result_int();
-  if (status == 404) return std::optional<std::string>();
-  if (status != 200) {
-    return Error(errc::invalid_config,
-                 std::string(what) + " answered HTTP " + std::to_string(status));
-  }
+  // No answer: not on this cloud. Any status but 200: none there either; the address may be
+  // another cloud's metadata server (GCE's answers 169.254.169.254 too, 403 without its header).
+  if (!response || response->result_int() != 200) return std::optional<std::string>();
   if (blank(response->body())) return std::optional<std::string>();
   return std::optional<std::string>(std::move(response->body()));
 }

@@ -17,7 +17,7 @@ for tool in debootstrap veritysetup mksquashfs sfdisk qemu-img cpio modprobe qem
 done
 cache="${EE_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/easyenclave/image}"
 # The inputs: the recipe and the programs it copies in.
-key=$(cd "$source_dir" && cat image/build.sh image/vhd_footer.py image/files/* \
+key=$(cd "$source_dir" && cat image/build.sh image/fix_stamps.py image/files/* \
         "$build_dir/cli/ee-agent" "$build_dir/cli/ee-cp" | sha256sum | cut -c1-16)
 out="$cache/test-$key"
 started=$(date +%s)

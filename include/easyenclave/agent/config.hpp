@@ -54,7 +54,8 @@ struct ConfigSources {
   /// configuration, GCE first: the instance attribute `ee-config` (a JSON configuration, header
   /// `Metadata-Flavor: Google`), then Azure IMDS `userData` (base64 of a JSON configuration,
   /// header `Metadata: true`; Azure's customData is not served by IMDS). Empty: not asked. A
-  /// server that does not answer, or answers 404 or an empty value, holds none.
+  /// server that does not answer, answers any status but 200 (another cloud's server at the
+  /// same address) or an empty value holds none.
   std::string gce_metadata_url{};
   std::string azure_imds_url{};
   /// For each metadata request (link-local servers answer in milliseconds where they exist).
@@ -78,8 +79,7 @@ struct BootConfigText {
 /// first that holds one wins and the rest are not read. Sources whose path or URL is empty are
 /// skipped. Blocking (the metadata requests); call it before any io_context runs.
 /// @returns std::nullopt when none holds a configuration; api::errc::invalid_boot_config for a
-///          command line or an IMDS value that does not decode; agent::errc::invalid_config for a
-///          metadata server that answers an error status; read errors naming the file.
+///          command line or an IMDS value that does not decode; read errors naming the file.
 result<std::optional<BootConfigText>> read_boot_config(ConfigSources const& sources);
 
 /// What `load_agent_config` found.
