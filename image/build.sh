@@ -75,17 +75,27 @@ fi
 # busybox for the initrd. full adds podman with runc (the workload runtime) and CA certificates.
 packages="systemd-sysv udev linux-image-cloud-amd64 cryptsetup-bin busybox-static kmod
   libboost-json1.81.0 libboost-url1.81.0 libssl3 libsqlite3-0 libpq5 ca-certificates iproute2"
+# The workload runtime goes in with apt inside the new root, after debootstrap configured the base:
+# debootstrap configures --include'd packages together with the base, and podman's
+# containers-common fails to configure that way.
+extra=""
 if [ "$profile" = full ]; then
-  packages="$packages podman runc uidmap fuse-overlayfs slirp4netns"
+  extra="podman runc uidmap fuse-overlayfs slirp4netns"
 fi
 packages=$(echo $packages | tr ' ' '\n' | LC_ALL=C sort | tr '\n' ',' | sed 's/,$//')
 
-base_key=$(printf '%s\n' "base-v1" "$suite" "$mirror" "$packages" | sha256sum | cut -c1-16)
+base_key=$(printf '%s\n' "base-v1" "$suite" "$mirror" "$packages" ${extra:+"$extra"} | sha256sum | cut -c1-16)
 base_tar="$cache/base-$base_key.tar"
 mkdir -p "$cache" "$out"
 work=$(mktemp -d "${TMPDIR:-/tmp}/ee-image.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 rootfs="$work/rootfs"
+# Never remove through a mount: the apt step binds /proc, /sys and /dev into the root.
+cleanup() {
+  for fs in dev sys proc; do umount -l "$rootfs/$fs" 2>/dev/null || true; done
+  rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 started=$(date +%s)
 if [ -f "$base_tar" ]; then
@@ -93,7 +103,23 @@ if [ -f "$base_tar" ]; then
 else
   say "base $base_key: debootstrap $suite from $mirror (a few minutes)"
   nice debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$mirror" \
-    > "$work/debootstrap.log" 2>&1 || { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
+    > "$work/debootstrap.log" 2>&1 || {
+      tail -n 30 "$work/debootstrap.log" "$rootfs/debootstrap/debootstrap.log" >&2 || true
+      die "debootstrap failed"
+    }
+  if [ -n "$extra" ]; then
+    echo "deb $mirror $suite main" > "$rootfs/etc/apt/sources.list"
+    printf '#!/bin/sh\nexit 101\n' > "$rootfs/usr/sbin/policy-rc.d"  # start no service here
+    chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
+    for fs in proc sys dev; do mount --bind "/$fs" "$rootfs/$fs"; done
+    installed=0
+    { chroot "$rootfs" apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive chroot "$rootfs" apt-get install -y -qq --no-install-recommends \
+        $extra; } > "$work/apt.log" 2>&1 || installed=$?
+    for fs in dev sys proc; do umount "$rootfs/$fs"; done
+    rm -f "$rootfs/usr/sbin/policy-rc.d"
+    [ "$installed" = 0 ] || { tail -n 30 "$work/apt.log" >&2; die "apt-get install $extra failed"; }
+  fi
   chroot "$rootfs" apt-get clean
   tar -C "$rootfs" --numeric-owner --xattrs -cf "$base_tar.partial" .
   mv "$base_tar.partial" "$base_tar"
