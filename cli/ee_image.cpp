@@ -20,13 +20,12 @@ struct ImageCommands {
 
 namespace {
 
+// Exit codes shared by the programs (STYLE.md): 1 rejected (files differ), 2 usage, 3 I/O.
 constexpr int kExitRejected = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitIo = 3;
 
 int fail(ee::Error const& e) {
   std::cerr << "ee: " << e.message() << " (" << e.id() << ")\n";
-  return e == ee::condition::invalid_input ? kExitUsage : kExitIo;
+  return e == ee::condition::invalid_input ? 2 : 3;
 }
 
 void print_text(ee::launcher::ImageManifest const& m) {
@@ -107,6 +106,5 @@ std::optional<int> run_image_command(ImageCommands const& c) {
     return 0;
   }
   if (*c.measure) return measure(c);
-  (void)kExitUsage;
   return std::nullopt;
 }
