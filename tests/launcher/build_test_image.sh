@@ -18,22 +18,28 @@ done
 cache="${EE_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/easyenclave/image}"
 # The inputs: the recipe and the programs it copies in.
 key=$(cd "$source_dir" && cat image/build.sh image/fix_stamps.py image/files/* \
-        "$build_dir/cli/ee-agent" "$build_dir/cli/ee-cp" | sha256sum | cut -c1-16)
+        "$build_dir/cli/ee-agent" "$build_dir/cli/ee-cp" "$build_dir/cli/ee" | sha256sum | cut -c1-16)
 out="$cache/test-$key"
 started=$(date +%s)
 if [ -f "$out/manifest.json" ]; then
   echo "test image $out from the cache"
 else
-  rm -rf "$out.partial"
   mkdir -p "$cache"
-  # The time stamps come from the inputs' hash, not the commit: the same programs, the same image.
+  # Another checkout may build the same inputs at the same time: each into its own directory,
+  # the first to finish wins.
+  partial="$out.partial.$$"
+  rm -rf "$partial"
+  # The time stamps are fixed, not the commit's: the same programs give the same image.
   SOURCE_DATE_EPOCH=1700000000 bash "$source_dir/image/build.sh" --target local --profile test \
-    --build-dir "$build_dir" --out "$out.partial" --cache "$cache"
-  rm -rf "$out"
-  mv "$out.partial" "$out"
+    --build-dir "$build_dir" --out "$partial" --cache "$cache"
+  mv -T "$partial" "$out" 2>/dev/null || rm -rf "$partial"
   echo "test image built in $(( $(date +%s) - started ))s: $out"
 fi
 touch "$out"
 ln -sfn "$out" "$link"
-# Keep the newest two test images.
-ls -1dt "$cache"/test-* 2>/dev/null | grep -v partial | tail -n +3 | xargs -r rm -rf
+# Keep the newest two test images, and any used in the last two hours (other checkouts' tests
+# may be booting them).
+ls -1dt "$cache"/test-* 2>/dev/null | grep -v partial | tail -n +3 |
+  while read -r old; do
+    if [ -n "$(find "$old" -maxdepth 0 -mmin +120)" ]; then rm -rf "$old"; fi
+  done
