@@ -31,8 +31,8 @@ all: build
 deps:
 	@$(INSTALL_DEPS) test
 
-.PHONY: deps-build deps-demo deps-fuzz deps-vm deps-container
-deps-build deps-demo deps-fuzz deps-vm deps-container:
+.PHONY: deps-build deps-demo deps-fuzz deps-vm deps-image deps-container
+deps-build deps-demo deps-fuzz deps-vm deps-image deps-container:
 	@$(INSTALL_DEPS) $(@:deps-%=%)
 
 configure: deps-build
@@ -69,6 +69,16 @@ fuzz: fuzz-build
 
 fuzz-merge: fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) bash scripts/fuzz.sh merge
+
+# The guest image (docs/image.md): `make image TARGET=local|gcp|azure [PROFILE=full|test]
+# [CLOUDFLARED=/path/to/cloudflared]`, into build/image/$(TARGET)/ with its manifest.json. Needs root.
+TARGET ?= local
+PROFILE ?= full
+CLOUDFLARED ?=
+.PHONY: image
+image: deps-image build
+	@bash image/build.sh --target $(TARGET) --profile $(PROFILE) --build-dir $(BUILD_DIR) \
+	  --out build/image/$(TARGET) $(if $(CLOUDFLARED),--cloudflared $(CLOUDFLARED))
 
 # Only what the demo uses: no QEMU, podman or kernel (install-deps.sh demo).
 demo: deps-demo configure

@@ -6,6 +6,7 @@
 // library, prints text or JSON. Exit codes:
 // 0 ok, 1 rejected, 2 usage, 3 I/O or upstream.
 #include "ee_cp_verbs.hpp"
+#include "ee_image.hpp"
 #include "ee_vms.hpp"
 #include "setting_flags.hpp"
 
@@ -173,6 +174,7 @@ int main(int argc, char** argv) {
 
   auto const vms = add_vm_commands(app, settings_flags);
   auto const cp_verbs = add_cp_commands(app);  // agents, apps, deploy, ... (ee_cp_verbs.cpp)
+  auto const images = add_image_commands(app);
 
   SimArgs s;
   auto* sim = app.add_subcommand("sim", "The TDX quote simulator (test PKI, never trusted by default)")
@@ -201,6 +203,7 @@ int main(int argc, char** argv) {
 
   if (auto code = run_vm_command(*vms, *host)) return *code;
   if (auto code = run_cp_command(*cp_verbs)) return *code;
+  if (auto code = run_image_command(*images)) return *code;
   if (*inspect) return quote_inspect(q);
   if (*verify) return quote_verify(q);
   if (*token_v) return token_verify(t);

@@ -1,6 +1,6 @@
 // ee-agent: the easyenclave agent inside a TDX VM. Its flags and --help come from the agent's
 // settings registry (ee::api::agent_setting_registry); ee::agent::load_agent_config reads the
-// base (config file or kernel command line) and resolves flags and environment over it. It
+// base (config file, config drive, kernel command line or cloud metadata) and resolves flags and environment over it. It
 // installs a log sink that feeds both stderr and the agent's log buffer, starts
 // ee::agent::AgentRuntime and serves until SIGTERM.
 #include "setting_flags.hpp"
@@ -43,6 +43,14 @@ int main(int argc, char** argv) {
   app.add_option("--cmdline", sources.cmdline_path,
                  "Kernel command line with easyenclave.config(z)=, when no file")
       ->capture_default_str();
+  app.add_option("--config-drive", sources.config_drive_path,
+                 "Mounted config drive: its config.json, before the command line");
+  bool cloud_metadata = false;
+  app.add_flag("--cloud-metadata", cloud_metadata,
+               "When nothing local holds a configuration, ask GCE metadata (ee-config), then "
+               "Azure IMDS (userData)");
+  app.add_option("--gce-metadata-url", sources.gce_metadata_url, "GCE metadata URL (tests)");
+  app.add_option("--azure-imds-url", sources.azure_imds_url, "Azure IMDS URL (tests)");
   ee::cli::SettingFlags flags(app, ee::api::agent_setting_registry(), ee::api::agent_setting_group_title,
                               {.only = {},
                                .aliases = {{"quote_provider", "--provider"}, {"workload_runtime", "--workload"}}});
@@ -50,6 +58,10 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (CLI::ParseError const& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+  if (cloud_metadata) {
+    if (sources.gce_metadata_url.empty()) sources.gce_metadata_url = ee::agent::kGceMetadataUrl;
+    if (sources.azure_imds_url.empty()) sources.azure_imds_url = ee::agent::kAzureImdsUrl;
   }
   sources.flags = flags.values();
   sources.env = ee::settings::process_environment();

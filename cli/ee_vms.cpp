@@ -92,6 +92,7 @@ int launch(VmCommands const& c, ee::launcher::HostSettings const& host) {
     if (!disk) return fail(disk.error());
     request.image = disk->string();
   }
+  if (auto own = ee::launcher::use_image_kernel(request); !own) return fail(own.error());
   auto plan = ee::launcher::plan_launch(request, paths);
   if (!plan) return fail(plan.error());
   if (c.dry_run) {
@@ -156,12 +157,15 @@ std::shared_ptr<VmCommands> add_vm_commands(CLI::App& app, ee::cli::SettingFlagS
                 "--cp: KEY=VALUE for ee-cp (also every portable ee-cp variable set here, see ee-cp --help)");
   l->add_option("--set", c->settings, "KEY=VALUE agent setting (see ee-agent --help)");
   l->add_option("--kernel", r.kernel,
-                "Boot this kernel (the configuration rides on its command line)");
+                "Boot this kernel (the configuration rides on its command line); without it, an image build's own kernel");
   l->add_option("--initrd", r.initrd, "Its initrd");
   l->add_option("--append", r.append, "Kernel command line before the configuration")
       ->capture_default_str();
   l->add_option("--forward-agent-port", r.forward_agent_port,
                 "Forward 127.0.0.1:PORT to the agent API");
+  l->add_option("--forward-cp-port", r.forward_cp_port, "--cp: forward 127.0.0.1:PORT to ee-cp");
+  l->add_option("--simulator-dir", r.simulator_dir,
+                "--no-tdx: this quote simulator (ee sim) on the config drive, for a host's ee-cp --dev");
   l->add_flag("--no-tdx", c->no_tdx, "The same VM without TDX (KVM, else TCG), for local testing");
   l->add_option("--accel", c->accel, "--no-tdx: auto | kvm | tcg")
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}))

@@ -47,13 +47,20 @@ fuzz=("${toolchain[@]}" clang-14 libclang-rt-14-dev lld-14 llvm-14 python3-crypt
 # from an initrd made with cpio and a static busybox; xorriso makes config drives; e2fsprogs makes
 # (and debugfs reads back) the disks made from OCI images; python3 runs the stand-in QEMU.
 vm=(qemu-system-x86 linux-image-cloud-amd64 cpio xorriso e2fsprogs busybox-static python3)
+# The guest image (image/build.sh, `make image`, its boot tests): debootstrap builds the root,
+# mksquashfs packs it, veritysetup (cryptsetup-bin) makes its dm-verity tree, sfdisk (fdisk) lays
+# out the GPT, qemu-img (qemu-utils) converts the disk, kmod's modprobe orders the initrd's modules;
+# the EFI partition: systemd-boot-efi's stub and objcopy (binutils) make the UKI, dosfstools and
+# mtools the FAT file system.
+image=(debootstrap squashfs-tools cryptsetup-bin fdisk qemu-utils kmod cpio python3 systemd-boot-efi
+       binutils dosfstools mtools)
 # The podman workload runtime's tests (tests/agent/podman_runtime_test.cpp) and the OCI disks of
 # the launcher's: podman with runc and the CNI plugins, a loopback registry, skopeo to push to it,
 # a static busybox to build an image from.
 container=(podman runc containernetworking-plugins skopeo docker-registry busybox-static)
 # tests/python/test_demo.py checks with pgrep that the demo left no process behind. The PostgreSQL
 # registry tests (tests/registry/postgres_conformance_test.cpp) start Debian's server themselves.
-test=("${demo[@]}" "${fuzz[@]}" "${vm[@]}" "${container[@]}" procps postgresql)
+test=("${demo[@]}" "${fuzz[@]}" "${vm[@]}" "${image[@]}" "${container[@]}" procps postgresql)
 
 # pybind11 is pinned once, in pyproject.toml, and read from there.
 pybind11_req=$(grep -oE "pybind11==[0-9.]+" "$root/pyproject.toml")
@@ -68,8 +75,8 @@ for group in "${groups[@]}"; do
   case $group in
     build | demo) venv_wanted+=("${venv_build[@]}") ;;
     test) venv_wanted+=("${venv_test[@]}") ;;
-    fuzz | vm | container) ;;
-    *) echo "install-deps: unknown group '$group' (build, demo, fuzz, vm, container, test)" >&2
+    fuzz | vm | image | container) ;;
+    *) echo "install-deps: unknown group '$group' (build, demo, fuzz, vm, image, container, test)" >&2
        exit 2 ;;
   esac
   declare -n list=$group

@@ -20,12 +20,6 @@
 namespace ee::agent {
 namespace {
 
-// A config is a few hundred bytes; the bound only keeps a wrong path (a log, a disk image) from
-// being read whole.
-constexpr std::size_t kMaxConfigBytes = 256 * 1024;
-// /proc/cmdline is at most a page on every architecture; more is not a command line.
-constexpr std::size_t kMaxCmdlineBytes = 64 * 1024;
-
 Error invalid(std::string text) { return Error(errc::invalid_config, std::move(text)); }
 
 // A measurement register of a validated configuration (96 hex characters).
@@ -85,25 +79,21 @@ result<CpAttestationPolicy> cp_attestation_policy(AgentConfig const& c,
 result<LoadedConfig> load_agent_config(ConfigSources const& sources) {
   LoadedConfig out;
   out.base = "none";
-  std::error_code ec;  // a path we cannot even stat counts as absent, as a missing one does
-  if (!sources.file_path.empty() && std::filesystem::exists(sources.file_path, ec)) {
-    auto text = read_file(sources.file_path, kMaxConfigBytes);
-    if (!text) return text.error();
-    auto config = parse_agent_config(*text, out.unknown_keys);
-    if (!config) return config.error().with_context("config file " + sources.file_path);
-    out.config = std::move(*config);
-    out.base = "file";
-  } else if (!sources.cmdline_path.empty() && std::filesystem::exists(sources.cmdline_path, ec)) {
-    auto cmdline = read_file(sources.cmdline_path, kMaxCmdlineBytes);
-    if (!cmdline) return cmdline.error();
-    auto boot = api::decode_boot_config(*cmdline);
-    if (!boot) return boot.error().with_context("kernel command line " + sources.cmdline_path);
-    if (*boot) {
-      auto config = parse_agent_config(**boot, out.unknown_keys);
-      if (!config) return config.error().with_context("kernel command line boot configuration");
-      out.config = std::move(*config);
-      out.base = "cmdline";
+  auto base = read_boot_config(sources);
+  if (!base) return base.error();
+  if (*base) {
+    auto const& [text, source] = **base;
+    auto config = parse_agent_config(text, out.unknown_keys);
+    if (!config) {
+      auto const where = source == "file"           ? "config file " + sources.file_path
+                         : source == "config-drive" ? "config drive " + sources.config_drive_path
+                         : source == "cmdline"      ? std::string("kernel command line boot configuration")
+                         : source == "gce"          ? std::string("GCE metadata ee-config")
+                                                    : std::string("Azure IMDS userData");
+      return config.error().with_context(where);
     }
+    out.config = std::move(*config);
+    out.base = source;
   }
   // A flag is the program's own doing (ee-agent generates its flags from the registry): a key
   // outside it is a programming error, named.

@@ -5,6 +5,7 @@
 #include <easyenclave/api/agents.hpp>
 #include <easyenclave/api/boot_config.hpp>
 #include <easyenclave/api/image_reference.hpp>
+#include <easyenclave/launcher/image.hpp>
 #include <easyenclave/launcher/launcher.hpp>
 #include <easyenclave/launcher/settings.hpp>
 
@@ -26,6 +27,10 @@ constexpr std::uint32_t kMaxMemoryGib = 1024;
 constexpr std::uint32_t kMaxVcpus = 256;
 // The agent API inside the guest (api/agent_config.hpp's default listen port).
 constexpr std::uint16_t kAgentPort = 8081;
+// ee-cp's default listen port (its `listen` setting, 127.0.0.1:8080).
+constexpr std::uint16_t kCpPort = 8080;
+// Where the image's mount-config-drive copies the config drive's simulator/ (a tmpfs).
+constexpr std::string_view kGuestSimulatorDir = "/run/easyenclave/simulator";
 
 // The presets of the issue: tiny and standard fixed, llm a starting point for GPU-less large
 // models (override with --memory / --vcpus).
@@ -123,6 +128,14 @@ result<api::AgentConfig> agent_config(LaunchRequest const& r, std::string const&
   // agent API forwarded on request listens on every guest address (only the forward reaches
   // the guest's user network). A --set listen below still wins.
   if (r.forward_agent_port != 0) c.listen = "0.0.0.0:" + std::to_string(kAgentPort);
+  // The same for ee-cp behind a forwarded port (its listen setting, EE_LISTEN).
+  if (r.cp && r.forward_cp_port != 0 && !c.cp_env.contains("EE_LISTEN")) {
+    c.cp_env["EE_LISTEN"] = "0.0.0.0:" + std::to_string(kCpPort);
+  }
+  if (!r.simulator_dir.empty()) {
+    c.quote_provider = "simulator";
+    c.simulator_dir = std::string(kGuestSimulatorDir);
+  }
   for (auto const& [key, value] : r.agent_settings) {
     // Checked against the agent's registry before anything else, so a typo is named as one.
     if (api::agent_setting_registry().find(key) == nullptr) {
@@ -170,6 +183,9 @@ result<void> check_request(LaunchRequest const& r) {
     return invalid("--vcpus must be from 1 to " + std::to_string(kMaxVcpus));
   }
   if (!r.initrd.empty() && r.kernel.empty()) return invalid("--initrd needs --kernel");
+  if (!r.simulator_dir.empty() && r.tdx) {
+    return invalid("--simulator-dir is for --no-tdx (a TDX guest makes real quotes)");
+  }
   for (auto const& [name, value] : r.cp_env) {
     if (!is_env_name(name)) return invalid("--cp-env: '" + name + "' is not a variable name");
   }
@@ -219,7 +235,8 @@ std::vector<std::string> qemu_argv(LaunchPlan const& p, LaunchRequest const& r,
   // The format is stated, never probed: probing a raw image lets a guest that writes a qcow2
   // header into its own disk change what QEMU opens next time.
   auto const format = r.image.ends_with(".qcow2") ? "qcow2" : "raw";
-  add({"-drive", "file=" + qemu_escape(r.image) + ",if=virtio,format=" + format});
+  add({"-drive", "file=" + qemu_escape(r.image) + ",if=virtio,format=" + format +
+                     (r.read_only_image ? ",readonly=on" : "")});
   if (!r.kernel.empty()) {
     add({"-kernel", r.kernel});
     if (!r.initrd.empty()) add({"-initrd", r.initrd});
@@ -240,6 +257,10 @@ std::vector<std::string> qemu_argv(LaunchPlan const& p, LaunchRequest const& r,
     // Bound to the host's loopback only: the agent API is for the operator, not the network.
     netdev += ",hostfwd=tcp:127.0.0.1:" + std::to_string(r.forward_agent_port) +
               "-:" + std::to_string(kAgentPort);
+  }
+  if (r.cp && r.forward_cp_port != 0) {
+    netdev += ",hostfwd=tcp:127.0.0.1:" + std::to_string(r.forward_cp_port) + "-:" +
+              std::to_string(kCpPort);
   }
   add({"-netdev", netdev, "-device", "virtio-net-pci,netdev=net0"});
   // -daemonize: QEMU forks once the VM is set up, so `launch` returns with it running and the
@@ -285,7 +306,13 @@ result<LaunchPlan> plan_launch(LaunchRequest const& request, HostPaths const& pa
   // The command line is measured by TDVF into an RTMR and is the simplest way in, but it is
   // visible in the host's process list and limited to 2048 bytes, and only a kernel QEMU boots
   // itself takes it: otherwise the configuration goes on a config drive.
-  if (carries_secrets(*config)) {
+  if (!request.simulator_dir.empty()) {
+    p.config_drive_reason = "it carries the quote simulator (--simulator-dir)";
+    p.config_drive_simulator = request.simulator_dir;
+  } else if (request.config_drive) {
+    p.config_drive_reason =
+        "the image's own command line is measured (RTMR2) and stays as its manifest says";
+  } else if (carries_secrets(*config)) {
     p.config_drive_reason =
         "it carries secrets (tunnel token, API keys), which must not show on "
         "the host's process list";
@@ -307,6 +334,24 @@ result<LaunchPlan> plan_launch(LaunchRequest const& request, HostPaths const& pa
   if (p.config_param.empty()) p.config_drive = p.vm_dir / "config.iso";
   p.qemu_argv = qemu_argv(p, request, paths);
   return p;
+}
+
+result<void> use_image_kernel(LaunchRequest& r) {
+  if (!r.kernel.empty()) return {};
+  std::error_code ec;
+  std::filesystem::path const image(r.image);
+  if (!std::filesystem::exists(image, ec)) return {};  // an OCI reference, or a typo plan names
+  auto const dir = std::filesystem::is_directory(image, ec) ? image : image.parent_path();
+  if (!std::filesystem::exists((dir.empty() ? "." : dir) / "manifest.json", ec)) return {};
+  auto boot = image_boot_files(image);
+  if (!boot) return boot.error();
+  r.image = boot->disk.string();
+  r.kernel = boot->kernel.string();
+  r.initrd = boot->initrd.string();
+  r.append = boot->cmdline;
+  r.config_drive = true;
+  r.read_only_image = true;
+  return {};
 }
 
 bool is_oci_reference(std::string_view image) noexcept {

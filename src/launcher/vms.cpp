@@ -276,6 +276,18 @@ result<void> make_config_drive(LaunchPlan const& plan) {
   if (auto w = write_file_atomic(staging / "config.json", plan.agent_config, 0600); !w) {
     return w.error();
   }
+  if (!plan.config_drive_simulator.empty()) {
+    // The simulator's PEM files and collateral (no subdirectories, no lock file).
+    fs::create_directory(staging / "simulator", ec);
+    for (fs::directory_iterator it(plan.config_drive_simulator, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      if (it->is_regular_file() && it->path().filename() != ".lock") {
+        fs::copy_file(it->path(), staging / "simulator" / it->path().filename(), ec);
+        if (ec) break;
+      }
+    }
+    if (ec) return io_error("cannot copy the simulator " + plan.config_drive_simulator.string(), ec);
+  }
   auto const iso = plan.config_drive.string();
   for (std::string const a : {"-quiet", "-V", "EE_CONFIG", "-J", "-r", "-o"}) argv.push_back(a);
   argv.push_back(iso);

@@ -20,7 +20,9 @@
 #include <easyenclave/error.hpp>
 #include <easyenclave/settings.hpp>
 
+#include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,12 +47,45 @@ struct ConfigSources {
   settings::Environment env{};
   /// Flag values by config key (`cp_url`, not `--cp-url`); an unknown key is an error.
   settings::FlagValues flags{};
+  /// Where the image mounts the config drive `ee launch` attaches (ISO 9660, volume id
+  /// EE_CONFIG): its `config.json` is read when there is no file. Empty: not read.
+  std::string config_drive_path{};
+  /// Cloud metadata, asked only when no file, config drive or command line holds a
+  /// configuration, GCE first: the instance attribute `ee-config` (a JSON configuration, header
+  /// `Metadata-Flavor: Google`), then Azure IMDS `userData` (base64 of a JSON configuration,
+  /// header `Metadata: true`; Azure's customData is not served by IMDS). Empty: not asked. A
+  /// server that does not answer, answers any status but 200 (another cloud's server at the
+  /// same address) or an empty value holds none.
+  std::string gce_metadata_url{};
+  std::string azure_imds_url{};
+  /// For each metadata request (link-local servers answer in milliseconds where they exist).
+  std::chrono::milliseconds metadata_timeout{2000};
 };
+
+/// The metadata URLs ee-agent's --cloud-metadata sets.
+inline constexpr char kGceMetadataUrl[] =
+    "http://metadata.google.internal/computeMetadata/v1/instance/attributes/ee-config";
+inline constexpr char kAzureImdsUrl[] =
+    "http://169.254.169.254/metadata/instance/compute/userData?api-version=2021-01-01&format=text";
+
+/// A configuration's text and where it came from.
+struct BootConfigText {
+  std::string json{};
+  std::string source{};  ///< "file", "config-drive", "cmdline", "gce", "azure"
+};
+
+/// The one reader of the agent's base configuration, in one precedence: the config file, the
+/// config drive, the kernel command line (easyenclave.config(z)=), GCE metadata, Azure IMDS; the
+/// first that holds one wins and the rest are not read. Sources whose path or URL is empty are
+/// skipped. Blocking (the metadata requests); call it before any io_context runs.
+/// @returns std::nullopt when none holds a configuration; api::errc::invalid_boot_config for a
+///          command line or an IMDS value that does not decode; read errors naming the file.
+result<std::optional<BootConfigText>> read_boot_config(ConfigSources const& sources);
 
 /// What `load_agent_config` found.
 struct LoadedConfig {
   AgentConfig config{};
-  std::string base{};  ///< "file", "cmdline" or "none": which source the base came from
+  std::string base{};  ///< read_boot_config's source, or "none"
   std::vector<std::string> unknown_keys{};  ///< keys of the base the agent does not know
 };
 

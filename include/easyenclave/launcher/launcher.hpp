@@ -73,6 +73,19 @@ struct LaunchRequest {
   bool tdx = true;
   /// Forward this host port (on 127.0.0.1) to the agent API (guest port 8081); 0: none.
   std::uint16_t forward_agent_port = 0;
+  /// --cp: forward this host port (on 127.0.0.1) to ee-cp (guest port 8080, where ee-cp then
+  /// listens on every guest address unless --cp-env EE_LISTEN says otherwise); 0: none.
+  std::uint16_t forward_cp_port = 0;
+  /// Put the configuration on the config drive even with --kernel: the image's own command line
+  /// is measured (RTMR2) and must stay as its manifest says (set by `use_image_kernel`).
+  bool config_drive = false;
+  /// Attach the image read-only (an image build's disk: its root is dm-verity, and several VMs
+  /// may boot the same file); set by `use_image_kernel`.
+  bool read_only_image = false;
+  /// --no-tdx only: a quote simulator's directory (`ee sim`, tdx/simulator.hpp) copied onto the
+  /// config drive, where the image's agent uses it (quote_provider simulator), so the guest's
+  /// quotes verify against the same test PKI as a host's `ee-cp --dev --simulator-dir`.
+  std::filesystem::path simulator_dir{};
 };
 
 /// Where things are on the host.
@@ -109,6 +122,8 @@ struct LaunchPlan {
   std::string config_drive_reason{};
   std::filesystem::path vm_dir{}, serial_log{}, qmp_socket{}, pid_file{}, config_file{},
       config_drive{};
+  /// A simulator directory to copy onto the config drive as simulator/ (LaunchRequest's).
+  std::filesystem::path config_drive_simulator{};
   /// The QEMU command line, ready for exec.
   std::vector<std::string> qemu_argv{};
 };
@@ -119,6 +134,15 @@ struct LaunchPlan {
 ///          memory or vCPUs out of range, a datacenter or CP URL of the wrong form; the codec's
 ///          errors. Never throws (except bad_alloc).
 result<LaunchPlan> plan_launch(LaunchRequest const& request, HostPaths const& paths);
+
+/// `ee launch IMAGE` without --kernel, where IMAGE is the disk of an image build (manifest.json
+/// beside it) or the build's directory: boots the image's own kernel, initrd and command line
+/// (image.hpp's image_boot_files) with the configuration on the config drive, so the command line
+/// TDVF measures is the manifest's. Leaves a request with a kernel, an OCI reference or a disk
+/// without a manifest as it is. Reads the manifest.
+/// @returns launcher::errc::image_failed naming what is missing (the kernel, the initrd, the
+///          disk) or what is wrong in the manifest.
+result<void> use_image_kernel(LaunchRequest& request);
 
 // --- OCI images
 // -----------------------------------------------------------------------------------
