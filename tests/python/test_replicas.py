@@ -108,19 +108,29 @@ class Postgres:
                 raise RuntimeError("initdb failed:\n" + (self.dir / "initdb.log").read_text())
         for _ in range(5):  # a port taken between the probe and the bind: try another
             self.port = ln.free_port()
-            with open(self.log, "ab") as out:
-                self.process = self._run(
-                    [self.bin / "postgres", "-D", self.dir / "data", "-p", self.port, "-k", self.dir,
-                     "-h", "127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-                     "-c", "full_page_writes=off", "-c", "shared_buffers=16MB", "-c", "max_connections=60"],
-                    stdout=out, stderr=subprocess.STDOUT)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and self.process.poll() is None:
-                if self.psql("SELECT 1", database="postgres", check=False) == "1":
-                    return
-                time.sleep(0.1)
-            self.stop_server()
+            if self._launch():
+                return
         raise RuntimeError("PostgreSQL did not start:\n" + self.log.read_text(errors="replace")[-2000:])
+
+    def _launch(self) -> bool:
+        with open(self.log, "ab") as out:
+            self.process = self._run(
+                [self.bin / "postgres", "-D", self.dir / "data", "-p", self.port, "-k", self.dir,
+                 "-h", "127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+                 "-c", "full_page_writes=off", "-c", "shared_buffers=16MB", "-c", "max_connections=60"],
+                stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if self.psql("SELECT 1", database="postgres", check=False) == "1":
+                return True
+            time.sleep(0.1)
+        self.stop_server()
+        return False
+
+    def start_again(self):
+        """The server again on its port, with its data (a restart, as a failover looks to clients)."""
+        if not self._launch():
+            raise RuntimeError("PostgreSQL did not start again:\n" + self.log.read_text(errors="replace")[-2000:])
 
     def psql(self, sql: str, database: str = "ee", check: bool = True) -> str:
         r = subprocess.run([str(self.bin / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
@@ -472,3 +482,39 @@ def test_killing_a_replica_loses_no_acknowledged_registration(cluster, tmp_path)
     print(f"\n{len(keys)} agents registered by 2 streams ({at_kill} before the kill), "
           f"{len(spent)} acknowledged registrations, {len(failures)} failed attempt(s) retried; killed "
           f"cp{victim.index} {killed_at - started:.1f} s in; checks done {time.monotonic() - killed_at:.1f} s after")
+
+
+def test_the_replicas_ride_out_a_database_restart(cluster, tmp_path):
+    """While the database is away calls fail with registry.store_unavailable and /health says so;
+    once it is back the same processes serve again on new connections."""
+    net, pg = cluster.net, cluster.pg
+    replicas = [r for r in cluster.replicas if r.alive()]
+    pg.stop_server()
+    down_at = time.monotonic()
+    try:
+        for r in replicas:
+            # /health's counts are at most a second old: the next read fails.
+            ln.wait_for(lambda: ln.call("GET", r.url + "/health")[0] == 502, 10, f"cp{r.index}'s /health to fail")
+            status, body = ln.call("GET", r.url + "/health")
+            assert error_code(body) == "registry.store_unavailable", body
+        der = new_key(tmp_path / "k.pem")
+        status, body = register(replicas[0].url, registration(net.simulator, replicas[0].url, "vm-outage", der))
+        assert status == 502 and error_code(body) == "registry.store_unavailable", (status, body)
+    finally:
+        pg.start_again()
+    outage = time.monotonic() - down_at
+    for r in replicas:
+        assert r.alive(), r.program.tail()
+        ln.wait_for(lambda: ln.call("GET", r.url + "/health")[0] == 200, 15, f"cp{r.index} to serve again")
+    status, body = register(cluster.lb_url, registration(net.simulator, cluster.lb_url, "vm-outage", der))
+    assert status == 200, body
+    assert pg.psql("SELECT count(*) FROM agents WHERE vm_name = 'vm-outage'") == "1"
+    since = {a.agent_id: ln.call("GET", f"{replicas[0].url}/api/v1/agents/{a.agent_id}")[1]["last_heartbeat_at"]
+             for a in net.agents}
+
+    def heartbeats_went_on():
+        return all(ln.call("GET", f"{replicas[0].url}/api/v1/agents/{i}")[1]["last_heartbeat_at"] > t
+                   for i, t in since.items())
+
+    ln.wait_for(heartbeats_went_on, 15, "the agents' heartbeats after the restart")
+    print(f"database away {outage:.1f} s; replicas serving again {time.monotonic() - down_at:.1f} s after it left")
