@@ -10,7 +10,8 @@ it through the balancer. Then a stream of registrations (signed by keys of the t
 simulator quotes over CP nonces, retried as an agent retries) runs while the replica holding the
 maintenance lease is killed with SIGKILL, and the test checks that every acknowledged
 registration is stored exactly once, no spent nonce is accepted again by any replica, heartbeats
-go on, and a survivor takes the maintenance pass over.
+go on, and a survivor takes the maintenance pass over. Last, the database restarts: calls fail
+with registry.store_unavailable meanwhile, and the same processes serve again afterwards.
 
 Without haproxy or PostgreSQL's server the test is skipped, or fails under CI=true (run
 scripts/install-deps.sh test).
