@@ -11,8 +11,8 @@
 #   vm         what the launcher's VM tests boot with: QEMU, Debian's cloud kernel, cpio, xorriso
 #   container  podman, runc, a loopback registry and skopeo  (make container, the podman tests)
 #   test       all of the above, procps (pgrep), postgresql (the server the PostgreSQL store tests
-#              start), and pytest and scikit-build-core in the venv
-#                                                                      (make test, deps, wheel)
+#              start), haproxy (the replica test's balancer), and pytest and scikit-build-core in
+#              the venv                                                (make test, deps, wheel)
 #
 # Python packages go into a virtual environment, never into an interpreter of the system:
 # EE_VENV (default .venv in the checkout), created from PYTHON (default Debian's /usr/bin/python3;
@@ -60,7 +60,8 @@ image=(debootstrap squashfs-tools cryptsetup-bin fdisk qemu-utils kmod cpio pyth
 container=(podman runc containernetworking-plugins skopeo docker-registry busybox-static)
 # tests/python/test_demo.py checks with pgrep that the demo left no process behind. The PostgreSQL
 # registry tests (tests/registry/postgres_conformance_test.cpp) start Debian's server themselves.
-test=("${demo[@]}" "${fuzz[@]}" "${vm[@]}" "${image[@]}" "${container[@]}" procps postgresql)
+# tests/python/test_replicas.py puts haproxy in front of three ee-cp replicas on one PostgreSQL.
+test=("${demo[@]}" "${fuzz[@]}" "${vm[@]}" "${image[@]}" "${container[@]}" procps postgresql haproxy)
 
 # pybind11 is pinned once, in pyproject.toml, and read from there.
 pybind11_req=$(grep -oE "pybind11==[0-9.]+" "$root/pyproject.toml")
