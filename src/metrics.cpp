@@ -303,7 +303,11 @@ std::string Registry::render() const {
   std::string out;
   out.reserve(4096);
   std::lock_guard const lock(mutex_);
-  for (auto const& [name, entry] : entries_) {
+  // Named members, not a structured binding: the lambdas below use them, which clang 14 (the
+  // fuzz build) does not allow of a binding.
+  for (auto const& item : entries_) {
+    auto const& name = item.first;
+    auto const& entry = item.second;
     out += "# HELP ";
     out += name;
     out += ' ';
