@@ -3,13 +3,20 @@
 //      (full local DCAP verification, SQLite write, a tunnel from the Cloudflare stand-in);
 //   2. heartbeats per second: signature check and one store update each;
 //   3. GET /api/v1/agents latency with 10,000 and 100,000 agents in the registry, and ee-cp's
-//      resident memory at 100,000.
+//      resident memory at 100,000 (SQLite only).
+// With --postgres the registry is a PostgreSQL server the benchmark starts itself (Debian's, as
+// the tests do), and --replicas N runs N ee-cp processes on it sharing one signing key: each
+// registration takes its challenge from one replica and registers at the next, each heartbeat
+// goes to the next replica in turn. The CPU per operation is then the sum over the replicas, and
+// the database's (every process named postgres, with the children it reaped) is printed beside.
 // Each figure is printed beside the physical limit measured in the same run: OpenSSL's ECDSA
 // P-256 verifications per second on this machine (a registration needs at least two — the quote
 // and the QE report — and a heartbeat one).
 //
 // usage: bench_cp_load [--agents N] [--clients C] [--heartbeats N] [--skip-list]
+//                      [--postgres [--replicas N]]
 #include "bench/programs.hpp"
+#include "support/postgres_server.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -28,6 +35,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -44,6 +52,8 @@ struct Settings {
   int clients = 16;
   int heartbeats = 4000;
   bool list = true;
+  bool postgres = false;
+  int replicas = 1;
 };
 
 ee::http::Response send(ee::http::Client& client, ee::http::Request request, ee::http::RequestOptions options = {}) {
@@ -92,6 +102,31 @@ double cpu_seconds(int pid) {
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// CPU seconds of every process named postgres (a server and its backends), with what the
+// server reaped of backends that ended (fields 16 and 17): the database's share of a phase.
+double postgres_cpu_seconds() {
+  double total = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+    auto const name = it->path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
+    std::ifstream comm(it->path() / "comm");
+    std::string command;
+    std::getline(comm, command);
+    if (command != "postgres") continue;
+    std::ifstream in(it->path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto const after_name = stat.rfind(')');
+    if (after_name == std::string::npos) continue;
+    std::istringstream fields(stat.substr(after_name + 2));
+    std::string field;
+    for (int i = 3; i <= 17 && fields >> field; ++i) {
+      if (i >= 14) total += std::stod(field);
+    }
+  }
+  return total / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 // The figures of one phase: the rate the clients saw, and what each operation cost ee-cp in CPU.
 // Clients and server share this machine's cores, so the CPU cost is the fairer comparison with
 // the limit, which is measured on one core.
@@ -136,11 +171,20 @@ int main(int argc, char** argv) {
     else if (flag == "--clients") settings.clients = next();
     else if (flag == "--heartbeats") settings.heartbeats = next();
     else if (flag == "--skip-list") settings.list = false;
+    else if (flag == "--postgres") settings.postgres = true;
+    else if (flag == "--replicas") settings.replicas = std::max(1, next());
     else {
-      std::fprintf(stderr, "usage: bench_cp_load [--agents N] [--clients C] [--heartbeats N] [--skip-list]\n");
+      std::fprintf(stderr,
+                   "usage: bench_cp_load [--agents N] [--clients C] [--heartbeats N] [--skip-list] "
+                   "[--postgres [--replicas N]]\n");
       return 2;
     }
   }
+  if (settings.replicas > 1 && !settings.postgres) {
+    std::fprintf(stderr, "--replicas needs --postgres: replicas share a PostgreSQL database\n");
+    return 2;
+  }
+  if (settings.postgres) settings.list = false;  // the listing phase seeds SQLite directly
 
   // The limit: ECDSA P-256 verifications per second through OpenSSL on this machine, now.
   auto key = ee::api::SigningKey::generate().value();
@@ -154,13 +198,26 @@ int main(int argc, char** argv) {
   auto const sim_dir = dir.path() / "simulator";
   auto simulator = ee::tdx::Simulator::load_or_create(sim_dir).value();
   auto const db = dir.path() / "cp.db";
+  std::unique_ptr<ee::test::PostgresServer> postgres;
+  std::string db_arg = db.string();
+  if (settings.postgres) {
+    std::string why;
+    postgres = ee::test::PostgresServer::start(why);
+    if (!postgres || !postgres->create_database("bench", why)) {
+      std::fprintf(stderr, "PostgreSQL: %s\n", why.c_str());
+      return 2;
+    }
+    db_arg = postgres->url("bench");
+  }
+  auto const signing_key = dir.path() / "cp-signing-key.pem";
 
   ee::test::Process cloudflare({ee::test::program("ee-fake-cloudflare").string(), "--port", "0", "--api-token",
                                "bench-token", "--account-id", "bench-account", "--zone-id", "bench-zone"});
   auto const cf_url = ee::bench::url_or_exit(cloudflare, "ee-fake-cloudflare");
   auto start_cp = [&] {
     return std::make_unique<ee::test::Process>(std::vector<std::string>{
-        ee::test::program("ee-cp").string(), "--listen", "127.0.0.1:0", "--dev", "--db", db.string(),
+        ee::test::program("ee-cp").string(), "--listen", "127.0.0.1:0", "--dev", "--db", db_arg,
+        "--signing-key", signing_key.string(),
         "--simulator-dir", sim_dir.string(), "--appraisal", "local", "--log-level", "warn",
         "--health-scrape-interval", "0", "--threads", "2", "--cf-api-base", cf_url, "--cf-api-token",
         "bench-token", "--cf-account-id", "bench-account", "--cf-zone-id", "bench-zone",
@@ -170,19 +227,37 @@ int main(int argc, char** argv) {
         // itself.
         "--rate-limit-anonymous-per-minute", "0"});
   };
-  auto cp = start_cp();
-  auto const cp_url = ee::bench::url_or_exit(*cp, "ee-cp");
+  // One at a time: the first creates the shared signing key file the others read.
+  std::vector<std::unique_ptr<ee::test::Process>> replicas;
+  std::vector<std::string> urls;
+  for (int r = 0; r < settings.replicas; ++r) {
+    replicas.push_back(start_cp());
+    urls.push_back(ee::bench::url_or_exit(*replicas.back(), "ee-cp"));
+  }
+  auto& cp = replicas.front();
+  auto const replica_url = [&urls](int i) { return urls[static_cast<std::size_t>(i) % urls.size()]; };
+  auto const cp_cpu = [&replicas] {
+    double total = 0;
+    for (auto const& r : replicas) total += cpu_seconds(r->pid());
+    return total;
+  };
+  auto const db_cpu = [&settings] { return settings.postgres ? postgres_cpu_seconds() : 0.0; };
+  auto const report_db = [&settings](double seconds, int ops) {
+    if (settings.postgres) std::printf("  %-40s %8s     database CPU %7.1f us/op\n", "", "", seconds * 1e6 / ops);
+  };
   auto client = ee::http::make_https_client().value();
 
   // 1. registrations
   std::vector<ee::api::SigningKey> keys;
   std::vector<std::string> ids(static_cast<std::size_t>(settings.agents));
   for (int i = 0; i < settings.agents; ++i) keys.push_back(ee::api::SigningKey::generate().value());
-  std::printf("\nee-cp, %d clients\n", settings.clients);
-  double const cpu_before_registrations = cpu_seconds(cp->pid());
+  std::printf("\nee-cp x%d on %s, %d clients\n", settings.replicas, settings.postgres ? "PostgreSQL" : "SQLite",
+              settings.clients);
+  double const cpu_before_registrations = cp_cpu();
+  double const db_before_registrations = db_cpu();
   double const registrations = run_concurrently(settings.agents, settings.clients, [&](int i) {
     auto const idx = static_cast<std::size_t>(i);
-    auto challenge = send(*client, json_request(bhttp::verb::get, cp_url + "/api/v1/agents/challenge", ""));
+    auto challenge = send(*client, json_request(bhttp::verb::get, replica_url(i) + "/api/v1/agents/challenge", ""));
     auto nonce = ee::api::parse_challenge(challenge.body()).value().nonce;
     ee::tdx::ReportData rd{};
     auto nonce_bytes = ee::hex_decode(nonce).value();
@@ -197,28 +272,31 @@ int main(int argc, char** argv) {
     r.nonce = nonce;
     r.public_key = keys[idx].public_key().base64();
     r.quote_b64 = ee::base64_encode(simulator->quote(rd).value());
-    auto response = send(*client, json_request(bhttp::verb::post, cp_url + "/api/v1/agents/register", ee::api::to_json(r)));
+    auto response =
+        send(*client, json_request(bhttp::verb::post, replica_url(i + 1) + "/api/v1/agents/register", ee::api::to_json(r)));
     if (response.result() != bhttp::status::ok) {
       std::fprintf(stderr, "register: %s\n", response.body().c_str());
       std::exit(1);
     }
     ids[idx] = ee::api::parse_register_response(response.body()).value().agent_id;
   });
-  report("registrations (DCAP + SQLite + tunnel)", registrations, cpu_seconds(cp->pid()) - cpu_before_registrations,
-         settings.agents, ecdsa / 2, "ECDSA/2");
+  report(settings.postgres ? "registrations (DCAP + PostgreSQL + tunnel)" : "registrations (DCAP + SQLite + tunnel)",
+         registrations, cp_cpu() - cpu_before_registrations, settings.agents, ecdsa / 2, "ECDSA/2");
+  report_db(db_cpu() - db_before_registrations, settings.agents);
 
   // 2. heartbeats
   ee::api::HeartbeatRequest hb;
   hb.status = "idle";
   auto const hb_body = ee::api::to_json(hb);
-  double const cpu_before_heartbeats = cpu_seconds(cp->pid());
+  double const cpu_before_heartbeats = cp_cpu();
+  double const db_before_heartbeats = db_cpu();
   double const heartbeats = run_concurrently(settings.heartbeats, settings.clients, [&](int i) {
     auto const idx = static_cast<std::size_t>(i % settings.agents);
     auto const target = "/api/v1/agents/" + ids[idx] + "/heartbeat";
     ee::http::Request origin{bhttp::verb::post, target, 11};
     origin.body() = hb_body;
     ee::api::sign_request(origin, keys[idx], std::chrono::system_clock::now()).value();
-    auto request = json_request(bhttp::verb::post, cp_url + target, hb_body);
+    auto request = json_request(bhttp::verb::post, replica_url(i) + target, hb_body);
     for (auto name : {ee::api::kTimestampHeader, ee::api::kSignatureHeader}) request.set(name, origin[name]);
     auto response = send(*client, std::move(request));
     if (response.result() != bhttp::status::ok) {
@@ -226,8 +304,9 @@ int main(int argc, char** argv) {
       std::exit(1);
     }
   });
-  report("heartbeats (signature + store update)", heartbeats, cpu_seconds(cp->pid()) - cpu_before_heartbeats,
-         settings.heartbeats, ecdsa, "ECDSA");
+  report("heartbeats (signature + store update)", heartbeats, cp_cpu() - cpu_before_heartbeats, settings.heartbeats,
+         ecdsa, "ECDSA");
+  report_db(db_cpu() - db_before_heartbeats, settings.heartbeats);
   if (!settings.list) return 0;
 
   // 3. listing at 10k and 100k agents (seeded straight into the database while ee-cp is down).
