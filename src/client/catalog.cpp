@@ -43,23 +43,6 @@ std::string trim_slash(std::string url) {
   return url;
 }
 
-// Everything but unreserved characters (RFC 3986 section 2.3) percent-encoded.
-std::string percent_encode(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : value) {
-    auto const u = static_cast<unsigned char>(c);
-    if ((std::isalnum(u) != 0) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 0x0f];
-    }
-  }
-  return out;
-}
-
 // The code of an easyenclave error body, for messages; empty when there is none.
 std::string error_code_of(std::string const& body) {
   auto parsed = detail::json::parse(body);
@@ -183,7 +166,7 @@ asio::awaitable<result<Expectations>> fetch_catalog_app(http::Client& http,
     name = names.front();
   }
 
-  auto const app_url = cp_url + "/api/v1/apps/" + percent_encode(name);
+  auto const app_url = cp_url + "/api/v1/apps/" + detail::percent_encode(name);
   auto fetched = co_await get(http, options, app_url, "application/json");
   if (!fetched)
     co_return r.fail(errc::catalog_unavailable, "catalog_app", "app '" + name + "' from " + cp_url,
@@ -238,8 +221,8 @@ asio::awaitable<result<RunningAgent>> find_running_agent(http::Client& http,
                                                          Report& report) {
   Recorder r{report};
   cp_url = trim_slash(cp_url);
-  auto url = cp_url + "/api/v1/deployments?status=running&app_name=" + percent_encode(expected.app);
-  if (!agent_id.empty()) url += "&agent_id=" + percent_encode(agent_id);
+  auto url = cp_url + "/api/v1/deployments?status=running&app_name=" + detail::percent_encode(expected.app);
+  if (!agent_id.empty()) url += "&agent_id=" + detail::percent_encode(agent_id);
   auto const expectation =
       "a running deployment of " + expected.app + (version.empty() ? "" : " " + version) +
       (agent_id.empty() ? "" : " on agent " + agent_id) + " on a verified agent";
@@ -260,7 +243,7 @@ asio::awaitable<result<RunningAgent>> find_running_agent(http::Client& http,
   for (auto const& d : *deployments) {
     if (!version.empty() && d.version != version) continue;
 
-    auto const agent_url_at_cp = cp_url + "/api/v1/agents/" + percent_encode(d.agent_id);
+    auto const agent_url_at_cp = cp_url + "/api/v1/agents/" + detail::percent_encode(d.agent_id);
     auto fetched = co_await get(http, options, agent_url_at_cp, "application/json");
     if (!fetched || fetched->result() != bhttp::status::ok) {
       passed_over.push_back(d.agent_id + ": " +

@@ -4,6 +4,7 @@
 // by the CP's code so callers (and Python's exceptions) can name it.
 #include <easyenclave/client/control_plane.hpp>
 
+#include "detail/encoding.hpp"
 #include "detail/json.hpp"
 
 #include <boost/beast/http/field.hpp>
@@ -21,31 +22,13 @@ using detail::json::ObjectReader;
 
 namespace {
 
-// Everything but unreserved characters (RFC 3986 section 2.3) percent-encoded: path segments
-// and query values.
-std::string escape(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : value) {
-    auto const u = static_cast<unsigned char>(c);
-    if ((std::isalnum(u) != 0) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 0x0f];
-    }
-  }
-  return out;
-}
-
 // Appends "name=value" to a query being built, skipping empty values.
 void add_query(std::string& query, std::string_view name, std::string_view value) {
   if (value.empty()) return;
   query += query.empty() ? '?' : '&';
   query += name;
   query += '=';
-  query += escape(value);
+  query += detail::percent_encode(value);
 }
 
 bool is_code_char(char c) {
@@ -341,12 +324,12 @@ asio::awaitable<result<std::vector<api::AgentView>>> ControlPlaneClient::agents(
 }
 
 asio::awaitable<result<api::AgentView>> ControlPlaneClient::agent(std::string id) const {
-  auto r = co_await exchange(options_, bhttp::verb::get, api("/agents/" + escape(id)), "");
+  auto r = co_await exchange(options_, bhttp::verb::get, api("/agents/" + detail::percent_encode(id)), "");
   co_return parse_answer<api::AgentView>(r, "GET /api/v1/agents/{id}", api::parse_agent_view);
 }
 
 asio::awaitable<result<api::AgentAttestationView>> ControlPlaneClient::agent_attestation(std::string id) const {
-  auto r = co_await exchange(options_, bhttp::verb::get, api("/agents/" + escape(id) + "/attestation"), "");
+  auto r = co_await exchange(options_, bhttp::verb::get, api("/agents/" + detail::percent_encode(id) + "/attestation"), "");
   co_return parse_answer<api::AgentAttestationView>(r, "GET /api/v1/agents/{id}/attestation",
                                                     api::parse_agent_attestation_view);
 }
@@ -354,17 +337,17 @@ asio::awaitable<result<api::AgentAttestationView>> ControlPlaneClient::agent_att
 asio::awaitable<result<AgentLogs>> ControlPlaneClient::agent_logs(std::string id, std::size_t lines) const {
   std::string query;
   if (lines > 0) add_query(query, "lines", std::to_string(lines));
-  auto r = co_await exchange(options_, bhttp::verb::get, api("/agents/" + escape(id) + "/logs") + query, "");
+  auto r = co_await exchange(options_, bhttp::verb::get, api("/agents/" + detail::percent_encode(id) + "/logs") + query, "");
   co_return parse_answer<AgentLogs>(r, "GET /api/v1/agents/{id}/logs", parse_agent_logs);
 }
 
 asio::awaitable<result<api::DeploymentView>> ControlPlaneClient::undeploy(std::string agent_id) const {
-  auto r = co_await exchange(options_, bhttp::verb::post, api("/agents/" + escape(agent_id) + "/undeploy"), "");
+  auto r = co_await exchange(options_, bhttp::verb::post, api("/agents/" + detail::percent_encode(agent_id) + "/undeploy"), "");
   co_return parse_answer<api::DeploymentView>(r, "POST /api/v1/agents/{id}/undeploy", api::parse_deployment_view);
 }
 
 asio::awaitable<result<void>> ControlPlaneClient::remove_agent(std::string id) const {
-  auto r = co_await exchange(options_, bhttp::verb::delete_, api("/admin/agents/" + escape(id)), "");
+  auto r = co_await exchange(options_, bhttp::verb::delete_, api("/admin/agents/" + detail::percent_encode(id)), "");
   if (!r) co_return r.error();
   if (auto ok = parse_removed(r->body()); !ok) co_return malformed(ok.error(), "DELETE /api/v1/admin/agents/{id}");
   co_return result<void>{};
@@ -376,7 +359,7 @@ asio::awaitable<result<std::vector<api::AppView>>> ControlPlaneClient::apps() co
 }
 
 asio::awaitable<result<api::AppView>> ControlPlaneClient::app(std::string name) const {
-  auto r = co_await exchange(options_, bhttp::verb::get, api("/apps/" + escape(name)), "");
+  auto r = co_await exchange(options_, bhttp::verb::get, api("/apps/" + detail::percent_encode(name)), "");
   co_return parse_answer<api::AppView>(r, "GET /api/v1/apps/{name}", api::parse_app_view);
 }
 
@@ -387,7 +370,7 @@ asio::awaitable<result<api::AppView>> ControlPlaneClient::publish(api::PublishRe
 
 asio::awaitable<result<api::AppVersionView>> ControlPlaneClient::add_version(std::string app,
                                                                               api::VersionRequest request) const {
-  auto r = co_await exchange(options_, bhttp::verb::post, api("/apps/" + escape(app) + "/versions"),
+  auto r = co_await exchange(options_, bhttp::verb::post, api("/apps/" + detail::percent_encode(app) + "/versions"),
                              api::to_json(request));
   co_return parse_answer<api::AppVersionView>(r, "POST /api/v1/apps/{name}/versions", api::parse_app_version_view);
 }
@@ -411,7 +394,7 @@ asio::awaitable<result<std::vector<api::DeploymentView>>> ControlPlaneClient::de
 }
 
 asio::awaitable<result<api::DeploymentView>> ControlPlaneClient::deployment(std::string id) const {
-  auto r = co_await exchange(options_, bhttp::verb::get, api("/deployments/" + escape(id)), "");
+  auto r = co_await exchange(options_, bhttp::verb::get, api("/deployments/" + detail::percent_encode(id)), "");
   co_return parse_answer<api::DeploymentView>(r, "GET /api/v1/deployments/{id}", api::parse_deployment_view);
 }
 
@@ -434,7 +417,7 @@ asio::awaitable<result<api::TrustedMeasurementView>> ControlPlaneClient::add_mea
 }
 
 asio::awaitable<result<void>> ControlPlaneClient::remove_measurement(std::string mrtd) const {
-  auto r = co_await exchange(options_, bhttp::verb::delete_, api("/admin/trusted-mrtds/" + escape(mrtd)), "");
+  auto r = co_await exchange(options_, bhttp::verb::delete_, api("/admin/trusted-mrtds/" + detail::percent_encode(mrtd)), "");
   if (!r) co_return r.error();
   if (auto ok = parse_removed(r->body()); !ok) {
     co_return malformed(ok.error(), "DELETE /api/v1/admin/trusted-mrtds/{mrtd}");
@@ -450,20 +433,20 @@ asio::awaitable<result<std::vector<SettingView>>> ControlPlaneClient::settings(s
 }
 
 asio::awaitable<result<SettingView>> ControlPlaneClient::setting(std::string name) const {
-  auto r = co_await exchange(options_, bhttp::verb::get, api("/admin/settings/" + escape(name)), "");
+  auto r = co_await exchange(options_, bhttp::verb::get, api("/admin/settings/" + detail::percent_encode(name)), "");
   co_return parse_answer<SettingView>(r, "GET /api/v1/admin/settings/{key}", parse_setting_view);
 }
 
 asio::awaitable<result<SettingView>> ControlPlaneClient::set_setting(std::string name, std::string value) const {
   bj::object body;
   body["value"] = value;
-  auto r = co_await exchange(options_, bhttp::verb::put, api("/admin/settings/" + escape(name)),
+  auto r = co_await exchange(options_, bhttp::verb::put, api("/admin/settings/" + detail::percent_encode(name)),
                              detail::json::serialize(body));
   co_return parse_answer<SettingView>(r, "PUT /api/v1/admin/settings/{key}", parse_setting_view);
 }
 
 asio::awaitable<result<SettingView>> ControlPlaneClient::unset_setting(std::string name) const {
-  auto r = co_await exchange(options_, bhttp::verb::delete_, api("/admin/settings/" + escape(name)), "");
+  auto r = co_await exchange(options_, bhttp::verb::delete_, api("/admin/settings/" + detail::percent_encode(name)), "");
   co_return parse_answer<SettingView>(r, "DELETE /api/v1/admin/settings/{key}", parse_setting_view);
 }
 

@@ -9,6 +9,7 @@
 
 #include <easyenclave/file.hpp>
 
+#include "detail/encoding.hpp"
 #include "detail/json.hpp"
 
 #include <boost/beast/http/field.hpp>
@@ -25,22 +26,6 @@ namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 
 namespace {
-
-std::string escape_query(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : value) {
-    auto const u = static_cast<unsigned char>(c);
-    if ((std::isalnum(u) != 0) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 0x0f];
-    }
-  }
-  return out;
-}
 
 std::string env_value(settings::Environment const& env, std::string_view name) {
   if (!env) return {};
@@ -86,7 +71,7 @@ asio::awaitable<result<std::string>> mint_actions_token(http::Client& http, std:
                                                         http::RequestOptions options) {
   auto const what = std::string("the GitHub Actions token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL)");
   auto url = request_url;
-  if (!audience.empty()) url += (url.find('?') == std::string::npos ? "?" : "&") + ("audience=" + escape_query(audience));
+  if (!audience.empty()) url += (url.find('?') == std::string::npos ? "?" : "&") + ("audience=" + detail::percent_encode(audience));
   http::Request request{bhttp::verb::get, url, 11};
   request.set(bhttp::field::authorization, "bearer " + request_token);
   request.set(bhttp::field::accept, "application/json");

@@ -7,6 +7,7 @@
 // came from elsewhere (a database row, an agent) cannot change which resource a request touches.
 #include <easyenclave/cloudflare/tunnels.hpp>
 
+#include "detail/encoding.hpp"
 #include "detail/json.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
@@ -61,26 +62,6 @@ bool is_id(std::string_view id) noexcept {
 result<void> check_id(std::string_view what, std::string_view id) {
   if (is_id(id)) return {};
   return Error(errc::invalid_id, std::string(what) + " is not 1-64 of [A-Za-z0-9-]");
-}
-
-// RFC 3986 section 2.3: everything but the unreserved characters is escaped.
-std::string percent_encode(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    bool const unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                            c == '-' || c == '.' || c == '_' || c == '~';
-    if (unreserved) {
-      out.push_back(c);
-      continue;
-    }
-    auto const byte = static_cast<unsigned char>(c);
-    out.push_back('%');
-    out.push_back(kHex[byte >> 4]);
-    out.push_back(kHex[byte & 0x0f]);
-  }
-  return out;
 }
 
 bool equals_ignore_case(std::string_view a, std::string_view b) noexcept {
@@ -367,7 +348,7 @@ asio::awaitable<result<std::vector<Client::TunnelInfo>>> Client::find_tunnels(st
   if (!base) co_return base.error();
   Call call{.method = bhttp::verb::get,
             .path = *base,
-            .query = "name=" + percent_encode(name) + "&is_deleted=false",
+            .query = "name=" + detail::percent_encode(name) + "&is_deleted=false",
             .what = "list tunnels named " + quoted(name)};
   auto items = co_await send_paged(*http_, settings_, call);
   if (!items) co_return items.error();
@@ -465,7 +446,7 @@ asio::awaitable<result<std::vector<Client::DnsRecord>>> Client::find_cnames(std:
   auto base = zone_path(settings_);
   if (!base) co_return base.error();
   Call call{.method = bhttp::verb::get, .path = *base,
-            .query = "type=CNAME&name=" + percent_encode(name),
+            .query = "type=CNAME&name=" + detail::percent_encode(name),
             .what = "list CNAME records named " + quoted(name)};
   auto items = co_await send_paged(*http_, settings_, call);
   if (!items) co_return items.error();

@@ -39,4 +39,8 @@ std::string base64url_encode(ByteView bytes);
 /// Rejects '=', '+', '/', a length of 1 mod 4 and non-zero trailing bits.
 result<Bytes> base64url_decode(std::string_view text);
 
+/// Every byte but the unreserved characters (RFC 3986 section 2.3) as %XX: a path segment or a
+/// query value.
+std::string percent_encode(std::string_view value);
+
 }  // namespace ee::detail

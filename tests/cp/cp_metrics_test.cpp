@@ -104,7 +104,6 @@ TEST(CpMetrics, NothingACallerSendsBecomesALabel) {
   EXPECT_TRUE(value_of(text, R"(ee_http_requests_total{method="other",route="/health",status="405"})") ||
               value_of(text, R"(ee_http_requests_total{method="other",route="unmatched",status="405"})"))
       << text;
-  ASSERT_TRUE(h.cp().routes().size() > 0);
 }
 
 TEST(CpMetrics, TheSeparateListenerServesOnlyMetricsToAnyone) {
