@@ -166,9 +166,7 @@ struct ControlPlane::Impl {
   std::unique_ptr<StoredSignatures> replay_guard;
   KeyCache agent_keys{kAgentKeyCacheSize};
   std::mutex quote_provider_mutex;
-  std::mutex health_mutex;
   StatusCounts status_counts;
-  std::unordered_map<std::string, HealthCounters> health_counters;
   std::mutex registering_mutex;
   std::set<std::string> registering;
   std::unique_ptr<jwt::JwksCache> ita_keys;
@@ -296,8 +294,6 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
       .verifier = tdx::Verifier(o.quote_root),
       .ita_keys = *impl->ita_keys,
       .github_keys = *impl->github_keys,
-      .health_mutex = impl->health_mutex,
-      .health_counters = impl->health_counters,
       .status_counts = impl->status_counts,
       .registering_mutex = impl->registering_mutex,
       .registering = impl->registering,

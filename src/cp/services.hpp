@@ -33,7 +33,6 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace ee::cp {
@@ -56,12 +55,6 @@ class StoredSignatures final : public api::SeenSignatures {
 
  private:
   std::shared_ptr<registry::OnceStore> store_;
-};
-
-/// Health-scrape counters per agent (memory only; the hysteresis restarts with the CP).
-struct HealthCounters {
-  int failures = 0;
-  int successes = 0;
 };
 
 /// The counts GET /health shows, read from the stores at most once a second: /health is what
@@ -121,8 +114,6 @@ struct Services {
   jwt::JwksCache& ita_keys;
   jwt::JwksCache& github_keys;
 
-  std::mutex& health_mutex;
-  std::unordered_map<std::string, HealthCounters>& health_counters;
   StatusCounts& status_counts;
 
   /// vm_names with a registration in flight: a second one for the same name is refused until

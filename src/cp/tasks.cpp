@@ -19,24 +19,8 @@ namespace {
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 
-constexpr int kDownAfterFailures = 3;
-constexpr int kUpAfterSuccesses = 2;
-
-// Applies one scrape outcome to the counters; returns the health to store when it changes.
-std::optional<registry::Health> observe(Services& s, registry::AgentRecord const& agent, bool healthy) {
-  std::lock_guard lock(s.health_mutex);
-  auto& c = s.health_counters[agent.id];
-  if (healthy) {
-    c.failures = 0;
-    ++c.successes;
-    if (c.successes >= kUpAfterSuccesses && agent.health != registry::Health::up) return registry::Health::up;
-  } else {
-    c.successes = 0;
-    ++c.failures;
-    if (c.failures >= kDownAfterFailures && agent.health != registry::Health::down) return registry::Health::down;
-  }
-  return std::nullopt;
-}
+// Two answers in a row bring an agent up, three misses take it down.
+constexpr registry::HealthHysteresis kHysteresis{.up_after = 2, .down_after = 3};
 
 // The agent API's own answer (api::AgentHealth) with status "ok". Anything else that answers
 // 2xx (a captive page, another service at that address) is not the agent.
@@ -55,11 +39,11 @@ asio::awaitable<void> scrape_one(Services& s, registry::AgentRecord const& agent
   auto response = co_await s.http->send(std::move(request), options);
   bool const healthy = response && response->result_int() >= 200 && response->result_int() < 300 &&
                        is_agent_health(response->body());
-  if (auto change = observe(s, agent, healthy)) {
-    auto stored = co_await s.store([&s, &id = agent.id, &h = *change] { return s.stores.agents->set_health(id, h); });
-    if (stored) {
-      detail::log::info("cp", "agent health id=", agent.id, " health=", registry::to_string(*change));
-    }
+  // Counted in the store: the hysteresis outlives this process and the lease holder.
+  auto health = co_await s.store(
+      [&s, &id = agent.id, healthy] { return s.stores.agents->observe_health(id, healthy, kHysteresis); });
+  if (health && *health != agent.health) {
+    detail::log::info("cp", "agent health id=", agent.id, " health=", registry::to_string(*health));
   }
 }
 
@@ -92,10 +76,6 @@ asio::awaitable<result<void>> remove_agent(Services& s, registry::AgentRecord co
     return s.stores.agents->remove(agent.id);
   });
   if (!removed) co_return removed.error();
-  {
-    std::lock_guard lock(s.health_mutex);
-    s.health_counters.erase(agent.id);
-  }
   detail::log::info("cp", "agent removed id=", agent.id, " vm_name=", agent.vm_name, " reason=", reason);
   co_return result<void>{};
 }

@@ -288,6 +288,27 @@ TEST(CpFlow, HealthScrapingMarksAgentsDownAfterThreeFailuresAndUpAfterTwoSuccess
   EXPECT_EQ(health(), "up");
 }
 
+TEST(CpFlow, TheHealthHysteresisCarriesOverARestartOfTheCp) {
+  // The counts live in the registry, as they must for the replica that takes the scrape lease
+  // over: two misses before a restart and one after take the agent down.
+  CpHarness h;
+  auto agent = h.agent("vm-health-restart");
+  h.register_ok(agent);
+  auto health = [&] {
+    return std::string(body(h.call(bhttp::verb::get, "/api/v1/agents/" + agent.agent_id)).at("health").as_string());
+  };
+  ASSERT_TRUE(h.cp().scrape_health());
+  ASSERT_TRUE(h.cp().scrape_health());
+  ASSERT_EQ(health(), "up");
+  agent.api->set_healthy(false);
+  ASSERT_TRUE(h.cp().scrape_health());
+  ASSERT_TRUE(h.cp().scrape_health());
+  h.restart(/*wipe_database=*/false);
+  EXPECT_EQ(health(), "up");
+  ASSERT_TRUE(h.cp().scrape_health());
+  EXPECT_EQ(health(), "down");
+}
+
 TEST(CpFlow, TheCpServesItsOwnQuoteWithTheCallersNonceBound) {
   std::shared_ptr<ee::tdx::QuoteProvider> provider;
   CpHarness h({.customize = [&provider](ee::cp::Options& o) {

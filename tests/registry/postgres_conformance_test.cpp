@@ -1,7 +1,8 @@
 // The PostgreSQL stores against a real server (tests/support/postgres_server.hpp: one server for
 // this binary, a fresh database per test): the conformance suite unchanged, the single-use keys,
 // two store instances on one database racing (one nonce consumed twice, one vm_name registered
-// twice, one agent claimed by two deploys: exactly one wins each round), migrations under the
+// twice, one agent claimed by two deploys: exactly one wins each round; health outcomes counted
+// from both without a lost update), migrations under the
 // advisory lock, reconnection after the server dropped the connections, and what messages and
 // logs may show of the URL.
 #include <easyenclave/cp/control_plane.hpp>
@@ -187,6 +188,31 @@ TEST(PostgresTwoInstances, TwoDeploysClaimingOneAgentHaveExactlyOneWinner) {
     ASSERT_EQ(listed.size(), 1u);
     EXPECT_EQ(two.b.agents->get(agent_id).value().deployment_id, listed[0].id);
   }
+}
+
+TEST(PostgresTwoInstances, HealthOutcomesFromBothAreCountedWithoutALostUpdate) {
+  REQUIRE_POSTGRES();
+  TwoInstances two;
+  // 4 threads over the two instances report 100 failures of one up agent. With the threshold at
+  // exactly 100 the agent goes down only if every outcome was counted, and not before the last.
+  constexpr int kOutcomes = 100;
+  constexpr ee::registry::HealthHysteresis rule{.up_after = 2, .down_after = kOutcomes};
+  auto agent = make_agent("agent-health", "vm-health", base_time());
+  agent.health = ee::registry::Health::up;
+  ASSERT_TRUE(two.a.agents->insert(agent));
+  std::atomic<int> downs{0};
+  std::atomic<int> errors{0};
+  run_threads(4, [&](int t) {
+    auto& stores = t % 2 == 0 ? two.a : two.b;
+    for (int i = 0; i < kOutcomes / 4; ++i) {
+      auto health = stores.agents->observe_health(agent.id, false, rule);
+      if (!health) ++errors;
+      else if (*health == ee::registry::Health::down) ++downs;
+    }
+  });
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(downs.load(), 1);  // only the 100th outcome saw the threshold reached
+  EXPECT_EQ(two.b.agents->get(agent.id).value().health, ee::registry::Health::down);
 }
 
 TEST(PostgresTwoInstances, ALeaseAndABootstrapTokenUseHaveExactlyOneWinner) {

@@ -746,6 +746,58 @@ TYPED_TEST_P(AgentStoreConformance, SetHealthSetsHealth) {
   EXPECT_TRUE(fails_with(this->agents().set_health("missing", Health::up), errc::not_found));
 }
 
+TYPED_TEST_P(AgentStoreConformance, ObserveHealthAppliesTheHysteresis) {
+  constexpr HealthHysteresis rule{.up_after = 2, .down_after = 3};
+  auto agent = make_agent("a-1", "vm-1", base_time());
+  agent.health = Health::unknown;
+  ASSERT_TRUE(ok(this->agents().insert(agent)));
+  auto observe = [&](bool healthy) { return this->agents().observe_health("a-1", healthy, rule).value(); };
+  EXPECT_EQ(observe(true), Health::unknown);  // one answer is not enough
+  EXPECT_EQ(observe(true), Health::up);
+  EXPECT_EQ(this->agents().get("a-1").value().health, Health::up);
+  EXPECT_EQ(observe(false), Health::up);
+  EXPECT_EQ(observe(false), Health::up);
+  EXPECT_EQ(observe(true), Health::up);  // a success resets the failures
+  EXPECT_EQ(observe(false), Health::up);
+  EXPECT_EQ(observe(false), Health::up);
+  EXPECT_EQ(observe(false), Health::down);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(observe(false), Health::down);  // counts stop at the threshold
+  EXPECT_EQ(observe(true), Health::down);
+  EXPECT_EQ(observe(false), Health::down);  // a failure resets the successes
+  EXPECT_EQ(observe(true), Health::down);
+  EXPECT_EQ(observe(true), Health::up);
+  // Nothing else of the record changes.
+  agent.health = Health::up;
+  expect_same(this->agents().get("a-1").value(), agent);
+  EXPECT_TRUE(fails_with(this->agents().observe_health("missing", true, rule), errc::not_found));
+}
+
+TYPED_TEST_P(AgentStoreConformance, ObserveHealthCountsSurviveUpdatesAndAreKeptPerAgent) {
+  constexpr HealthHysteresis rule{.up_after = 2, .down_after = 3};
+  auto first = make_agent("a-1", "vm-1", base_time());
+  auto second = make_agent("a-2", "vm-2", base_time());
+  ASSERT_TRUE(ok(this->agents().insert(first)));
+  ASSERT_TRUE(ok(this->agents().insert(second)));
+  EXPECT_EQ(this->agents().observe_health("a-1", false, rule).value(), first.health);
+  EXPECT_EQ(this->agents().observe_health("a-1", false, rule).value(), first.health);
+  // A re-registration rewrites the record; the scrape's counts are not part of it.
+  ASSERT_TRUE(ok(this->agents().update(first)));
+  EXPECT_EQ(this->agents().observe_health("a-2", false, rule).value(), second.health);
+  EXPECT_EQ(this->agents().observe_health("a-1", false, rule).value(), Health::down);
+  EXPECT_EQ(this->agents().get("a-2").value().health, second.health);
+}
+
+TYPED_TEST_P(AgentStoreConformance, ObserveHealthTreatsThresholdsBelowOneAsOne) {
+  auto agent = make_agent("a-1", "vm-1", base_time());
+  agent.health = Health::unknown;
+  ASSERT_TRUE(ok(this->agents().insert(agent)));
+  for (int threshold : {0, -5}) {
+    HealthHysteresis const rule{.up_after = threshold, .down_after = threshold};
+    EXPECT_EQ(this->agents().observe_health("a-1", false, rule).value(), Health::down);
+    EXPECT_EQ(this->agents().observe_health("a-1", true, rule).value(), Health::up);
+  }
+}
+
 TYPED_TEST_P(AgentStoreConformance, SetDeploymentSetsAndClears) {
   auto agent = make_agent("a-1", "vm-1", base_time());
   ASSERT_TRUE(ok(this->agents().insert(agent)));
@@ -910,6 +962,9 @@ REGISTER_TYPED_TEST_SUITE_P(AgentStoreConformance, InsertThenGetRoundTripsEveryF
                             RecordHeartbeatSetsOnlyItsThreeFields,
                             SetVerificationWithAttestationReplacesIt,
                             SetVerificationWithoutAttestationKeepsIt, SetHealthSetsHealth,
+                            ObserveHealthAppliesTheHysteresis,
+                            ObserveHealthCountsSurviveUpdatesAndAreKeptPerAgent,
+                            ObserveHealthTreatsThresholdsBelowOneAsOne,
                             SetDeploymentSetsAndClears, ClaimForDeploymentIsCompareAndSet,
                             ReleaseDeploymentIsCompareAndSet,
                             ConcurrentReleasesAndClaimsNeverLoseAClaim,

@@ -52,6 +52,12 @@ class AgentStore {
   virtual result<void> set_verification(std::string const& id, bool verified, std::string const& reason,
                                         std::optional<AttestationRecord> const& attestation) = 0;
   virtual result<void> set_health(std::string const& id, Health health) = 0;  ///< errc::not_found
+  /// Counts one health-scrape outcome and applies `rule` in one atomic step: a success resets
+  /// the failure count and adds to the success count (and the reverse), and a count reaching its
+  /// threshold sets the health. The counts live with the agent, so the hysteresis survives a
+  /// restart and carries over to the replica that runs the next scrape. Returns the health after
+  /// this outcome. errc::not_found.
+  virtual result<Health> observe_health(std::string const& id, bool healthy, HealthHysteresis const& rule) = 0;
   /// Sets the deployment the agent holds ("" = idle). errc::not_found.
   virtual result<void> set_deployment(std::string const& id, std::string const& deployment_id) = 0;
   /// Assigns `deployment_id` only if the agent holds no deployment now (compare-and-set, so two

@@ -32,6 +32,13 @@ enum class Health { unknown, up, down };
 std::string_view to_string(Health h) noexcept;
 std::optional<Health> parse_health(std::string_view text) noexcept;
 
+/// How many scrape outcomes in a row flip an agent's health: one lost answer does not mark an
+/// agent down, one answer does not bring a failing agent back. A threshold below 1 acts as 1.
+struct HealthHysteresis {
+  int up_after = 2;    ///< successes in a row that make the agent up
+  int down_after = 3;  ///< failures in a row that make the agent down
+};
+
 /// A registered agent (a TDX VM running ee-agent).
 struct AgentRecord {
   std::string id{};          ///< UUIDv4, kept across re-registrations of the same vm_name

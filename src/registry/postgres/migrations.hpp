@@ -23,7 +23,7 @@ inline constexpr char kCreateMigrationTable[] =
     "CREATE TABLE IF NOT EXISTS ee_schema_migrations ("
     "version INTEGER NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
-inline constexpr std::array<char const*, 1> kMigrations = {
+inline constexpr std::array<char const*, 2> kMigrations = {
     // 1: every store of the SQLite schema's five migrations, plus the single-use keys (spent
     // nonces, accepted request signatures) that replicas share.
     R"sql(
@@ -159,6 +159,12 @@ CREATE TABLE once_keys (
   PRIMARY KEY (scope, key)
 );
 CREATE INDEX once_keys_by_expiry ON once_keys (scope, expires_at);
+)sql",
+    // 2: the health scrape's hysteresis counts, with the agent, so that the replica that takes
+    // the scrape over goes on counting where the last one stopped.
+    R"sql(
+ALTER TABLE agents ADD COLUMN health_successes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agents ADD COLUMN health_failures INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 

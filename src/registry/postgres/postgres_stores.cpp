@@ -343,6 +343,20 @@ class PgAgentStore final : public AgentStore {
     });
   }
 
+  result<Health> observe_health(std::string const& id, bool healthy, HealthHysteresis const& rule) override {
+    return db_->run("observe agent health", Kind::write, [&](Session& s) -> result<Health> {
+      auto rows = s.exec(sql::kObserveHealth,
+                         Params().boolean(healthy).integer(rule.up_after).integer(rule.down_after).text(id));
+      if (!rows) return rows.error();
+      if (rows->size() == 0) return not_found("no agent with id '" + id + "'");
+      auto row = rows->row(0);
+      auto health = parse_health(row.text(0));
+      if (auto ok = row.check(); !ok) return ok.error();
+      if (!health) return Error(errc::store_corrupt, "column 'health' holds an unknown value");
+      return *health;
+    });
+  }
+
   result<void> set_deployment(std::string const& id, std::string const& deployment_id) override {
     return db_->run("set agent deployment", Kind::write, [&](Session& s) {
       return changed_one_agent(s.exec(sql::kSetDeployment, Params().text(deployment_id).text(id)), id);

@@ -12,7 +12,7 @@
 
 namespace ee::registry::sqlite {
 
-inline constexpr std::array<char const*, 5> kMigrations = {
+inline constexpr std::array<char const*, 6> kMigrations = {
     // 1: agents, trusted measurements, apps with versions, deployments.
     R"sql(
 CREATE TABLE agents (
@@ -148,6 +148,11 @@ CREATE TABLE leases (
   holder     TEXT    NOT NULL,
   expires_at INTEGER NOT NULL
 );
+)sql",
+    // 6: the health scrape's hysteresis counts, with the agent, so that they outlive the process.
+    R"sql(
+ALTER TABLE agents ADD COLUMN health_successes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agents ADD COLUMN health_failures INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 

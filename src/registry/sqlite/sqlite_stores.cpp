@@ -341,6 +341,21 @@ class SqliteAgentStore final : public AgentStore {
     });
   }
 
+  result<Health> observe_health(std::string const& id, bool healthy, HealthHysteresis const& rule) override {
+    return db_->write("observe agent health", [&](Connection& c) -> result<Health> {
+      auto q = c.query(sql::kObserveHealth);
+      if (!q) return q.error();
+      q->bind_bool(healthy).bind_int(rule.up_after).bind_int(rule.down_after).bind_text(id);
+      auto row = q->step();
+      if (!row) return row.error();
+      if (!*row) return not_found("no agent with id '" + id + "'");
+      auto health = parse_health(q->text(0));
+      if (!health) return Error(errc::store_corrupt, "column 'health' holds an unknown value");
+      if (auto ok = q->check_row(); !ok) return ok.error();
+      return *health;
+    });
+  }
+
   result<void> set_deployment(std::string const& id, std::string const& deployment_id) override {
     return db_->write("set agent deployment", [&](Connection& c) -> result<void> {
       auto q = c.query(sql::kSetDeployment);
