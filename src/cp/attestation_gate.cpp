@@ -11,6 +11,8 @@
 
 #include "detail/crypto.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
 #include <utility>
 
@@ -146,7 +148,13 @@ AttestationPass::AttestationPass(AttestationPass&& other) noexcept
       warnings_(std::move(other.warnings_)) {}
 
 AttestationPass::~AttestationPass() {
-  if (nonce_) services_->nonces.put_back(*nonce_, services_->now());
+  // On the store pool, as every store call: with replicas the spent nonce is a database row, and
+  // a destructor must not block a server thread on a round trip. ControlPlane joins the pool
+  // before the nonce table goes away.
+  if (nonce_) {
+    boost::asio::post(services_->store_pool, [&nonces = services_->nonces, entry = std::move(*nonce_),
+                                              now = services_->now()] { nonces.put_back(entry, now); });
+  }
 }
 
 namespace {
@@ -157,31 +165,36 @@ asio::awaitable<result<AttestationPass>> judge_evidence(Services& s, Evidence co
                                                         std::string const& node_size) {
   // 1. The nonce, taken before the (slow) appraisal so two requests cannot both use it; every
   //    failure below puts it back (the pass's destructor, or the explicit put-back here).
-  auto taken = take_nonce(s, evidence.nonce, vm_name);
+  auto taken = co_await s.store([&s, &evidence, &vm_name] { return take_nonce(s, evidence.nonce, vm_name); });
   if (!taken) co_return taken.error();
   std::vector<std::uint8_t> bound;
   if (*taken) {
     auto bytes = hex_decode(evidence.nonce);  // as sent: 16 bytes from agents of the earlier CP
     if (bytes) bound = std::move(*bytes);
   }
-  auto give_back = [&s, &taken] {
-    if (*taken) s.nonces.put_back(**taken, s.now());
+  // Awaited where it is called, so the references outlive it.
+  auto give_back = [&s, &taken]() -> asio::awaitable<void> {
+    if (!*taken) co_return;
+    co_await s.store([&s, &entry = **taken] {
+      s.nonces.put_back(entry, s.now());
+      return true;
+    });
   };
   // 2-3. The appraisal and what it must be bound to.
   auto appraisal = co_await appraise(s, evidence, bound, key);
   if (!appraisal) {
-    give_back();
+    co_await give_back();
     co_return appraisal.error();
   }
   // 4. The judgement: trusted measurements and the policy.
   auto trusted = co_await s.store([&m = s.stores.measurements] { return m->list(); });
   if (!trusted) {
-    give_back();
+    co_await give_back();
     co_return trusted.error();
   }
   auto warnings = judge(s.options.policy, *appraisal, node_size, *trusted, s.trust_any_mrtd);
   if (!warnings) {
-    give_back();
+    co_await give_back();
     co_return warnings.error();
   }
   AttestationPass pass(s, std::move(*taken), std::move(*appraisal), std::move(*warnings));

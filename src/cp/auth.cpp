@@ -109,21 +109,25 @@ namespace {
 // The agent `{id}`, when the request is signed with its recorded key.
 asio::awaitable<result<Caller>> authenticate_agent(Services& s, http::RequestContext const& ctx) {
   auto const id = std::string(ctx.params.get("id"));
-  auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
-  if (!agent) co_return agent.error();
-  if (agent->public_key.empty()) {
-    co_return Error(api::errc::signature_invalid, "agent registered without a public key: register again with one");
-  }
-  auto key = s.agent_keys.get(agent->public_key);
-  if (!key) co_return Error(registry::errc::store_corrupt, "stored public key of agent " + id + " does not parse");
-  api::VerifyRequestOptions options;
-  options.window = s.timings().signature_window;
-  options.replay_guard = &s.replay_guard;
-  if (auto r = api::verify_request(ctx.request, *key, s.now(), options); !r) co_return r.error();
-  Caller caller;
-  caller.principal = SignedAgent{id};
-  caller.agent = std::move(*agent);
-  co_return caller;
+  // The lookup and the verification in one trip to the store pool: the replay guard's first_use
+  // is a database round trip when replicas share it, and must not block a server thread.
+  co_return co_await s.store([&s, &ctx, &id]() -> result<Caller> {
+    auto agent = s.stores.agents->get(id);
+    if (!agent) return agent.error();
+    if (agent->public_key.empty()) {
+      return Error(api::errc::signature_invalid, "agent registered without a public key: register again with one");
+    }
+    auto key = s.agent_keys.get(agent->public_key);
+    if (!key) return Error(registry::errc::store_corrupt, "stored public key of agent " + id + " does not parse");
+    api::VerifyRequestOptions options;
+    options.window = s.timings().signature_window;
+    options.replay_guard = &s.replay_guard;
+    if (auto r = api::verify_request(ctx.request, *key, s.now(), options); !r) return r.error();
+    Caller caller;
+    caller.principal = SignedAgent{id};
+    caller.agent = std::move(*agent);
+    return caller;
+  });
 }
 
 // The request's credential as a principal, verified. Only kinds the route can admit are

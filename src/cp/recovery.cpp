@@ -156,6 +156,12 @@ result<std::size_t> release_holders(Services& s, std::vector<registry::AgentReco
 
 }  // namespace
 
+std::chrono::seconds dispatch_grace(Services const& s) {
+  // The margin covers the store writes around the call and a dispatcher's clock running behind.
+  constexpr std::chrono::seconds kMargin{5};
+  return s.timings().agent_call_timeout + kMargin;
+}
+
 result<InFlight> read_in_flight(Services& s) {
   InFlight out;
   for (auto status : {DeploymentStatus::pending, DeploymentStatus::deploying}) {
@@ -173,14 +179,24 @@ result<InFlight> read_in_flight(Services& s) {
   return out;
 }
 
-asio::awaitable<result<RecoveryReport>> recover_in_flight(Services& s, InFlight const& in_flight) {
+asio::awaitable<result<Recovered>> recover_in_flight(Services& s, InFlight const& in_flight,
+                                                     TimePoint defer_pending_changed_after) {
   Tally tally;
   auto released = co_await s.store([&s, &in_flight] { return release_holders(s, in_flight.holders); });
   if (!released) co_return released.error();
   tally.report.agents_released = *released;
 
+  // A deployment goes from `pending` to `deploying` when its agent accepts it; one younger than
+  // the call that decides that may belong to a live dispatcher, not to a dead one.
+  std::vector<registry::Deployment> deployments;
+  std::vector<registry::Deployment> deferred;
+  for (auto const& d : in_flight.deployments) {
+    bool const young = d.status == DeploymentStatus::pending && d.updated_at > defer_pending_changed_after;
+    (young ? deferred : deployments).push_back(d);
+  }
+  tally.report.deployments_deferred = deferred.size();
+
   std::atomic<std::size_t> next{0};
-  auto const& deployments = in_flight.deployments;
   using namespace asio::experimental::awaitable_operators;
   // Eight agents asked at a time, as the health scrape does: a CP with many interrupted deploys
   // settles them within a few agent call timeouts without flooding its outbound connections.
@@ -192,9 +208,9 @@ asio::awaitable<result<RecoveryReport>> recover_in_flight(Services& s, InFlight 
   if (!in_flight.deployments.empty() || tally.report.agents_released > 0) {
     detail::log::info("cp", "recovery done in_flight=", in_flight.deployments.size(), " kept=",
                       tally.report.deployments_kept, " failed=", tally.report.deployments_failed,
-                      " agents_freed=", tally.report.agents_released);
+                      " deferred=", deferred.size(), " agents_freed=", tally.report.agents_released);
   }
-  co_return tally.report;
+  co_return Recovered{.report = tally.report, .deferred = std::move(deferred)};
 }
 
 }  // namespace ee::cp

@@ -251,10 +251,21 @@ struct InFlight {
 /// Reads the in-flight state from the stores. Blocking.
 result<InFlight> read_in_flight(Services& services);
 
+/// How long after its last change a `pending` deployment may still be in its dispatcher's hands:
+/// the agent call (Timings::agent_call_timeout) and the store write after it.
+std::chrono::seconds dispatch_grace(Services const& services);
+
 /// Settles `in_flight` (see ControlPlane::recover_deployments), asking each deployment's agent
 /// what it runs, at most eight at a time. Logs one line per deployment kept or failed and per
-/// agent freed.
-boost::asio::awaitable<result<RecoveryReport>> recover_in_flight(Services& services, InFlight const& in_flight);
+/// agent freed. `pending` deployments changed after `defer_pending_changed_after` (now minus
+/// dispatch_grace, at first) are not judged but returned in `deferred`: another replica may be
+/// dispatching them.
+struct Recovered {
+  RecoveryReport report{};
+  std::vector<registry::Deployment> deferred{};
+};
+boost::asio::awaitable<result<Recovered>> recover_in_flight(Services& services, InFlight const& in_flight,
+                                                            TimePoint defer_pending_changed_after);
 
 // --- background work (tasks.cpp) --------------------------------------------------------------------
 

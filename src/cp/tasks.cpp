@@ -83,10 +83,17 @@ asio::awaitable<result<void>> remove_agent(Services& s, registry::AgentRecord co
 asio::awaitable<result<MaintenanceReport>> run_maintenance_pass(Services& s) {
   MaintenanceReport report;
   auto const now = s.now();
-  if (auto purged = s.nonces.purge(now); !purged) {
+  if (auto purged = co_await s.store([&s, &now] { return s.nonces.purge(now); }); !purged) {
     detail::log::warn("cp", "purging spent nonces failed: ", purged.error().message());
   } else {
     report.nonces_purged = *purged;
+  }
+  // The replay guard's signatures, once outside the window nobody can replay them in: a store
+  // shared by replicas would otherwise keep every signature it ever accepted.
+  if (auto purged = co_await s.store([&s, &now] { return s.stores.replays->purge(now); }); !purged) {
+    detail::log::warn("cp", "purging accepted request signatures failed: ", purged.error().message());
+  } else {
+    report.signatures_purged = *purged;
   }
   if (auto purged = co_await s.store([&s, &now] { return s.stores.bootstrap_tokens->purge(now); }); !purged) {
     detail::log::warn("cp", "purging bootstrap tokens failed: ", purged.error().message());

@@ -245,6 +245,27 @@ TEST(CpFlow, StaleAgentsAreRemovedWithTheirTunnels) {
   EXPECT_EQ(h.cloudflare()->dns_record_count(), 1u);
 }
 
+TEST(CpFlow, AcceptedSignaturesArePurgedOnceOutsideTheWindowAndAReplayIsStillRefusedWithin) {
+  CpHarness h;
+  auto agent = h.agent("vm-signatures");
+  h.register_ok(agent);
+  ee::api::HeartbeatRequest hb;
+  hb.status = "idle";
+  auto const first = h.signed_heartbeat(agent, hb);
+  ASSERT_EQ(h.send(first).result(), bhttp::status::ok);
+  ASSERT_EQ(h.heartbeat(agent, hb).result(), bhttp::status::ok);
+  auto report = h.cp().run_maintenance();
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->signatures_purged, 0u) << "inside the window a signature must stay remembered";
+  auto replayed = h.send(first);
+  EXPECT_EQ(replayed.result(), bhttp::status::unauthorized);
+  EXPECT_NE(replayed.body().find("api.replayed_request"), std::string::npos) << replayed.body();
+  h.advance(std::chrono::seconds(601));  // past the 300 s signature window either way
+  report = h.cp().run_maintenance();
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->signatures_purged, 2u);
+}
+
 TEST(CpFlow, UsedNoncesAreForgottenWhenTheyExpireAndStuckDeploymentsFail) {
   CpHarness h;
   (void)h.challenge();  // issued, never used: nothing to forget

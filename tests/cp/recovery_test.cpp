@@ -54,7 +54,12 @@ class CpRecovery : public ::testing::Test {
     return d;
   }
 
+  // Past the dispatch grace (the agent call timeout, 15 s, and a 5 s margin): younger `pending`
+  // deployments may be another replica's deploy in progress and are deferred (tested below).
+  static constexpr auto kPastTheDispatchGrace = 26s;
+
   ee::cp::RecoveryReport restart_and_recover() {
+    h.advance(kPastTheDispatchGrace);
     h.restart(false);
     auto report = h.cp().recover_deployments();
     EXPECT_TRUE(report) << report.error().message();
@@ -243,9 +248,14 @@ TEST_F(CpRecoveryShortTimeout, AnAgentSilentPastTheCallTimeoutFailsTheDeploy) {
 TEST_F(CpRecoveryShortTimeout, AHeartbeatDuringRecoveryIsNotOverwritten) {
   interrupted(DeploymentStatus::pending);
   agent.api->hang_health(true);  // the recovery will get no answer, and would fail it
+  h.advance(kPastTheDispatchGrace);
   h.restart(false);
   auto recovery = std::async(std::launch::async, [this] { return h.cp().recover_deployments(); });
-  while (agent.api->health_calls() == 0) std::this_thread::sleep_for(10ms);
+  auto const deadline = std::chrono::steady_clock::now() + 10s;
+  while (agent.api->health_calls() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_GT(agent.api->health_calls(), 0u) << "the recovery never asked the agent";
   ee::api::HeartbeatRequest hb;
   hb.status = "running";
   hb.deployment_id = "dep-1";
@@ -353,6 +363,41 @@ TEST_F(CpRecovery, TheDeployRouteKeepsWhatAHeartbeatDecidedFirst) {
   EXPECT_EQ(deployment(id).status, DeploymentStatus::running);
 }
 
+// --- replicas: a young pending deployment may be another process's deploy in progress ------------
+
+TEST_F(CpRecovery, AYoungPendingDeploymentIsDeferredNotFailed) {
+  // Another replica claimed the agent and recorded the deployment a moment ago and is waiting
+  // for the agent's answer; this process restarts now. Failing the deploy would break a deploy
+  // that is about to succeed.
+  interrupted(DeploymentStatus::pending);
+  h.restart(false);
+  auto report = h.cp().recover_deployments();
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_EQ(report->deployments_deferred, 1u);
+  EXPECT_EQ(report->deployments_failed, 0u);
+  EXPECT_EQ(agent.api->health_calls(), 0u) << "a deferred deployment's agent is not even asked";
+  EXPECT_EQ(deployment().status, DeploymentStatus::pending);
+  EXPECT_EQ(held(), "dep-1");
+  // Once it is older than the grace nobody can still be dispatching it.
+  h.advance(kPastTheDispatchGrace);
+  report = h.cp().recover_deployments();
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_EQ(report->deployments_deferred, 0u);
+  EXPECT_EQ(report->deployments_failed, 1u);
+  EXPECT_TRUE(failed_with(deployment(), "runs no deployment"));
+}
+
+TEST_F(CpRecovery, AYoungDeployingDeploymentIsJudgedAtOnce) {
+  // `deploying` means its agent accepted it: asking the agent is safe whoever dispatched it.
+  interrupted(DeploymentStatus::deploying);
+  report_workload("running", "dep-1", digest());
+  h.restart(false);
+  auto report = h.cp().recover_deployments();
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_EQ(report->deployments_deferred, 0u);
+  EXPECT_EQ(report->deployments_kept, 1u);
+}
+
 // --- at start ------------------------------------------------------------------------------------
 
 class CpRecoveryAtStart : public CpRecovery {
@@ -364,6 +409,7 @@ class CpRecoveryAtStart : public CpRecovery {
 // With background tasks on, start runs the pass itself, without the deploy timeout.
 TEST_F(CpRecoveryAtStart, StartRecoversInTheBackground) {
   interrupted(DeploymentStatus::pending);
+  h.advance(kPastTheDispatchGrace);
   h.restart(false);
   auto const deadline = std::chrono::steady_clock::now() + 10s;
   while (deployment().status == DeploymentStatus::pending && std::chrono::steady_clock::now() < deadline) {
@@ -380,9 +426,46 @@ TEST_F(CpRecoveryAtStart, AnotherProcessHoldingTheRecoveryLeaseRecoversInsteadOf
   auto taken = h.stores().leases->acquire("recovery", "other-replica", h.now(), std::chrono::hours(1));
   ASSERT_TRUE(taken.has_value());
   ASSERT_TRUE(*taken);
+  h.advance(kPastTheDispatchGrace);  // old enough that only the lease keeps this start away
   h.restart(false);
   std::this_thread::sleep_for(1500ms);
   EXPECT_EQ(deployment().status, DeploymentStatus::pending);
+}
+
+// The pass start runs waits the grace (real time, 6 s with a 1 s call timeout) for the young
+// pending deployments, then judges those still pending and unchanged, and leaves alone those a
+// living dispatcher moved on meanwhile.
+class CpRecoveryAtStartWithReplicas : public CpRecovery {
+ protected:
+  CpRecoveryAtStartWithReplicas()
+      : CpRecovery(HarnessOptions{.customize = [](ee::cp::Options& o) {
+          o.background_tasks = true;
+          o.timings.agent_call_timeout = 1s;
+        }}) {}
+};
+
+TEST_F(CpRecoveryAtStartWithReplicas, DeferredDeploymentsAreJudgedAfterTheGraceUnlessTheirDispatcherMovedThemOn) {
+  auto other = h.agent("vm-recover-other");
+  h.register_ok(other);
+  interrupted(DeploymentStatus::pending, "dep-1");
+  interrupted(DeploymentStatus::pending, "dep-2", other.agent_id);
+  ASSERT_TRUE(h.stores().agents->claim_for_deployment(other.agent_id, "dep-2").has_value());
+  h.restart(false);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(deployment("dep-1").status, DeploymentStatus::pending) << "judged inside the grace";
+  EXPECT_EQ(deployment("dep-2").status, DeploymentStatus::pending) << "judged inside the grace";
+  // The other replica's dispatch of dep-2 completes: its agent accepted it.
+  ASSERT_TRUE(h.stores()
+                  .deployments->set_status_if("dep-2", DeploymentStatus::pending, DeploymentStatus::deploying, "",
+                                              h.now())
+                  .has_value());
+  auto const deadline = std::chrono::steady_clock::now() + 20s;
+  while (deployment("dep-1").status == DeploymentStatus::pending && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(failed_with(deployment("dep-1"), "runs no deployment"));
+  EXPECT_EQ(deployment("dep-2").status, DeploymentStatus::deploying) << deployment("dep-2").detail;
+  EXPECT_EQ(h.stores().agents->get(other.agent_id).value().deployment_id, "dep-2");
 }
 
 }  // namespace

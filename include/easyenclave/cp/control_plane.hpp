@@ -183,6 +183,7 @@ struct Options {
 /// Counts of what one maintenance pass did.
 struct MaintenanceReport {
   std::size_t nonces_purged = 0;
+  std::size_t signatures_purged = 0;        ///< accepted request signatures past their window
   std::size_t bootstrap_tokens_purged = 0;  ///< expired or used up
   std::size_t agents_removed = 0;
   std::size_t deployments_timed_out = 0;
@@ -197,6 +198,10 @@ struct RecoveryReport {
   std::size_t deployments_failed = 0;
   /// Agents freed that held a deployment with no record, or one already over.
   std::size_t agents_released = 0;
+  /// `pending` deployments changed less than the agent call timeout (plus a margin) ago, left
+  /// alone: another process sharing the database may still be dispatching them. The pass `start`
+  /// runs settles them once they are that old; `recover_deployments` reports them.
+  std::size_t deployments_deferred = 0;
 };
 
 /// A running control plane. Thread-safe; stops on destruction.
@@ -242,7 +247,10 @@ class ControlPlane {
   /// saying the CP restarted during the deploy and what the agent reported, and frees the agent
   /// if it still holds that deployment. Agents that hold a deployment with no record, or one
   /// already failed or stopped, are freed. Every change is a compare-and-set, so a concurrent
-  /// heartbeat, undeploy or new deploy is never overwritten.
+  /// heartbeat, undeploy or new deploy is never overwritten. A `pending` deployment younger than
+  /// the agent call timeout plus a margin is deferred, not judged: with replicas on one
+  /// database, its dispatcher may be another process that is alive and still waiting for the
+  /// agent's answer.
   ///
   /// `start` runs this once in the background, right after the server is up, over the state
   /// read before it served anything (when `Options::background_tasks` is on). Without
