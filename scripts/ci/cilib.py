@@ -218,8 +218,11 @@ class Gce:
             if time.monotonic() > deadline:
                 raise CiError(f"operation {operation.get('name')} not done after {timeout:.0f} s")
             time.sleep(self.poll)
-            zone = operation["zone"].rsplit("/", 1)[-1]
-            _, operation = request("GET", self._url(f"zones/{zone}/operations/{operation['name']}"), token=self.token())
+            if operation.get("zone"):
+                where = f"zones/{operation['zone'].rsplit('/', 1)[-1]}/operations/{operation['name']}"
+            else:
+                where = f"global/operations/{operation['name']}"
+            _, operation = request("GET", self._url(where), token=self.token())
         if operation.get("error"):
             errors = operation["error"].get("errors") or [{}]
             raise CiError(f"operation {operation.get('operationType')} {operation.get('targetLink', '')}: "
@@ -269,6 +272,35 @@ class Gce:
         for name_ in deleted:
             log(f"deleted instance {name_}")
         return deleted
+
+    def upload(self, bucket: str, name: str, path: str, content_type: str = "application/octet-stream") -> dict:
+        """One object into a Cloud Storage bucket (JSON API, media upload); its metadata."""
+        api = os.environ.get("GCS_UPLOAD_BASE") or "https://storage.googleapis.com/upload/storage/v1"
+        url = f"{api.rstrip('/')}/b/{urllib.parse.quote(bucket, safe='')}/o?" + urllib.parse.urlencode(
+            {"uploadType": "media", "name": name})
+        with open(path, "rb") as f:
+            data = f.read()
+        req = urllib.request.Request(url, data=data, method="POST", headers={
+            "Authorization": f"Bearer {self.token()}", "Content-Type": content_type})
+        try:
+            with urllib.request.urlopen(req, timeout=600) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as e:
+            raise CiError(f"upload gs://{bucket}/{name}: {e.code} {message_of(json.loads(e.read() or b'null'))}") from None
+
+    def create_image(self, name: str, family: str, source_uri: str, description: str, labels: dict) -> dict:
+        """A TDX-capable UEFI image from a disk.tar.gz in Cloud Storage; an existing one is kept."""
+        body = {"name": name, "family": family, "description": description, "labels": labels,
+                "rawDisk": {"source": source_uri},
+                "guestOsFeatures": [{"type": t} for t in ("UEFI_COMPATIBLE", "TDX_CAPABLE", "GVNIC")]}
+        status, operation = request("POST", self._url("global/images"), body, token=self.token(), ok_statuses=(200, 409))
+        if status == 409:
+            log(f"image {name} exists; keeping it")
+        else:
+            self.wait(operation)
+            log(f"created image {name} in family {family}")
+        _, image = request("GET", self._url(f"global/images/{name}"), token=self.token())
+        return image
 
 
 def external_ip(instance: dict) -> str:

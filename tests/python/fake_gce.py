@@ -13,6 +13,11 @@ with the real API's shapes:
   GET    /compute/v1/projects/P/zones/Z/instances/NAME     -> the Instance (404 notFound)
   DELETE /compute/v1/projects/P/zones/Z/instances/NAME     -> an Operation (404 notFound)
   GET    /compute/v1/projects/P/zones/Z/operations/OP      -> PENDING, RUNNING, then DONE
+  POST   /compute/v1/projects/P/global/images              {"name", "family", "rawDisk": {"source":
+                                   "https://storage.googleapis.com/B/O"}, "guestOsFeatures"} -> an
+                                   Operation (global: no zone); the source must be an uploaded object
+  GET    /compute/v1/projects/P/global/images/NAME, /global/operations/OP
+  POST   /upload/storage/v1/b/B/o?uploadType=media&name=O  the body becomes object O of bucket B
 
 Every compute call needs `Authorization: Bearer <a token it issued>` (401 otherwise) and the one
 project it serves (404 otherwise). `filter` takes the real syntax's terms `labels.KEY = "V"` and
@@ -59,6 +64,8 @@ class FakeGce:
         self.project = project
         self.instances: dict[tuple[str, str], dict] = {}  # (zone, name) -> instance
         self.operations: dict[str, dict] = {}
+        self.images: dict[str, dict] = {}
+        self.objects: dict[tuple[str, str], bytes] = {}
         self.tokens: set[str] = set()
         self.requests: list[tuple[str, str]] = []
         self.public_key: Path | None = None
@@ -117,8 +124,9 @@ class FakeGce:
 
     def _operation(self, zone, kind, target):
         op = {"kind": "compute#operation", "id": str(secrets.randbits(60)), "name": f"operation-{secrets.token_hex(8)}",
-              "zone": f"{self.api_base}/projects/{self.project}/zones/{zone}", "operationType": kind,
-              "targetLink": target, "status": "PENDING", "polls": 0}
+              "operationType": kind, "targetLink": target, "status": "PENDING", "polls": 0}
+        if zone:
+            op["zone"] = f"{self.api_base}/projects/{self.project}/zones/{zone}"
         self.operations[op["name"]] = op
         return self._public(op)
 
@@ -141,6 +149,8 @@ class FakeGce:
             self.requests.append((method, url.path))
             if url.path == "/token" and method == "POST":
                 status, answer = self._token(urllib.parse.parse_qs(body.decode()))
+            elif url.path.startswith("/upload/storage/v1/b/") and method == "POST":
+                status, answer = self._upload(h, url.path, query, body)
             else:
                 status, answer = self._compute(h, method, url.path, query, body)
         data = json.dumps(answer).encode()
@@ -195,17 +205,21 @@ class FakeGce:
         rest = m.group(2)
         if rest == "aggregated/instances" and method == "GET":
             return self._aggregated(query)
+        if rest == "global/images" and method == "POST":
+            return self._insert_image(body)
+        m = re.match(r"^global/(images|operations)/([^/]+)$", rest)
+        if m and method == "GET":
+            kind, name = m.groups()
+            if kind == "images":
+                return (200, self.images[name]) if name in self.images else self._error(
+                    404, "notFound", f"The resource 'projects/{self.project}/global/images/{name}' was not found")
+            return self._poll(name)
         m = re.match(r"^zones/([a-z0-9-]+)/(instances|operations)(?:/([^/]+))?$", rest)
         if not m:
             return self._error(404, "notFound", "not found")
         zone, kind, name = m.groups()
         if kind == "operations" and name and method == "GET":
-            op = self.operations.get(name)
-            if not op:
-                return self._error(404, "notFound", f"The resource 'operations/{name}' was not found")
-            op["polls"] += 1
-            op["status"] = "RUNNING" if op["polls"] == 1 else "DONE"
-            return 200, self._public(op)
+            return self._poll(name)
         if kind != "instances":
             return self._error(404, "notFound", "not found")
         target = f"{self.api_base}/projects/{self.project}/zones/{zone}/instances/"
@@ -222,6 +236,46 @@ class FakeGce:
             del self.instances[(zone, name)]
             return 200, self._operation(zone, "delete", target + name)
         return self._error(405, "methodNotAllowed", "method not allowed")
+
+    def _poll(self, name):
+        op = self.operations.get(name)
+        if not op:
+            return self._error(404, "notFound", f"The resource 'operations/{name}' was not found")
+        op["polls"] += 1
+        op["status"] = "RUNNING" if op["polls"] == 1 else "DONE"
+        return 200, self._public(op)
+
+    def _upload(self, h, path, query, body):
+        auth = h.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+            return self._error(401, "required", "Anonymous caller does not have storage.objects.create access")
+        bucket = urllib.parse.unquote(path[len("/upload/storage/v1/b/"):].removesuffix("/o"))
+        if query.get("uploadType") != "media" or not query.get("name") or "/" in bucket:
+            return self._error(400, "invalid", "uploadType=media and name are required")
+        self.objects[(bucket, query["name"])] = body
+        return 200, {"kind": "storage#object", "bucket": bucket, "name": query["name"], "size": str(len(body)),
+                     "contentType": h.headers.get("Content-Type", "")}
+
+    def _insert_image(self, body):
+        try:
+            spec = json.loads(body)
+        except ValueError:
+            return self._error(400, "parseError", "bad JSON")
+        name, family = spec.get("name", ""), spec.get("family", "")
+        if not NAME.match(name) or (family and not NAME.match(family)):
+            return self._error(400, "invalid", f"Invalid value for field 'resource.name': '{name}'.")
+        source = (spec.get("rawDisk") or {}).get("source", "")
+        m = re.match(r"^https://storage\.googleapis\.com/([^/]+)/(.+)$", source)
+        if not m or (m.group(1), m.group(2)) not in self.objects:
+            return self._error(400, "invalid", f"The resource '{source}' was not found")
+        if name in self.images:
+            return self._error(409, "alreadyExists", f"The resource 'projects/{self.project}/global/images/{name}' already exists")
+        link = f"{self.api_base}/projects/{self.project}/global/images/{name}"
+        self.images[name] = {"kind": "compute#image", "name": name, "family": family, "selfLink": link,
+                             "description": spec.get("description", ""), "labels": spec.get("labels", {}),
+                             "guestOsFeatures": spec.get("guestOsFeatures", []), "rawDisk": spec["rawDisk"],
+                             "status": "READY"}
+        return 200, self._operation(None, "insert", link)
 
     def _insert(self, zone, body, target):
         try:

@@ -3,6 +3,7 @@ stand-ins: Compute Engine and Google's token endpoint (tests/python/fake_gce.py)
 (ee-fake-cloudflare from the build). Under CI=true nothing is skipped.
 """
 
+import hashlib
 import json
 import os
 import subprocess
@@ -195,3 +196,27 @@ def test_cleanup_removes_its_namespace_twice_over_and_nothing_of_another(clouds)
     assert {"ee-pr-2-cp", "ee-pr-2-agent", "ee-pr-12-cp", "ee-pr-12-agent", "web-1"} <= gce.names()
     assert {"ee-pr-2-cp", "ee-pr-12-cp", "ee-prod-vm-production-1"} <= tunnels(clouds)
     assert len([r for r in records(clouds) if r.startswith("ee-pr-2-")]) == 57 and f"www.{DOMAIN}" in records(clouds)
+
+
+def test_gcp_image_uploads_the_disk_and_manifest_and_makes_a_tdx_image(clouds):
+    gce, work = clouds["gce"], clouds["work"]
+    clouds["env"]["GCS_UPLOAD_BASE"] = gce.url + "/upload/storage/v1"
+    disk, manifest = work / "disk.tar.gz", work / "manifest.json"
+    disk.write_bytes(b"\x1f\x8b" + b"disk" * 1000)
+    manifest.write_text(json.dumps({"schema": 1, "target": "gcp", "verity": {"root_hash": "ab" * 32, "salt": "cd" * 32}}))
+    argv = ["publish", "--disk", disk, "--manifest", manifest, "--bucket", "ee-images", "--family", "easyenclave",
+            "--name", "easyenclave-0123456789ab"]
+    code, out, err = script(clouds, "gcp-image", *argv)
+    assert code == 0, err
+    assert out.strip().endswith("/global/images/easyenclave-0123456789ab")
+    assert gce.objects[("ee-images", "easyenclave-0123456789ab.tar.gz")] == disk.read_bytes()
+    assert gce.objects[("ee-images", "easyenclave-0123456789ab.manifest.json")] == manifest.read_bytes()
+    image = gce.images["easyenclave-0123456789ab"]
+    assert image["family"] == "easyenclave"
+    assert {f["type"] for f in image["guestOsFeatures"]} == {"UEFI_COMPATIBLE", "TDX_CAPABLE", "GVNIC"}
+    digest = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    assert f"manifest.json sha256 {digest}" in image["description"] and "ab" * 32 in image["description"]
+    code, out, err = script(clouds, "gcp-image", *argv)  # a re-run keeps it
+    assert code == 0 and "exists" in err, err
+    code, out, err = script(clouds, "gcp-image", *argv[:-1], "Not_A_Name")
+    assert code == 1 and "--name" in err
