@@ -220,3 +220,69 @@ def test_gcp_image_uploads_the_disk_and_manifest_and_makes_a_tdx_image(clouds):
     assert code == 0 and "exists" in err, err
     code, out, err = script(clouds, "gcp-image", *argv[:-1], "Not_A_Name")
     assert code == 1 and "--name" in err
+
+
+def test_pr_e2e_steps_against_a_local_control_plane(tmp_path, monkeypatch):
+    """pr-e2e's verbs against the real ee-cp (--dev, simulator quotes, an admin token) and
+    ee-agent: what the workflow does once its VMs are up."""
+    admin = "pr-e2e-admin-token"
+    monkeypatch.setenv("EE_ADMIN_TOKEN", admin)  # the CP reads these from its environment, as from cp_env
+    monkeypatch.setenv("EE_QUOTE_PROVIDER", "simulator")  # its own quotes (GET /api/v1/attestation)
+    network = ln.Network(work=tmp_path / "net", bin=build_dir() / "cli")
+    (tmp_path / "net").mkdir()
+    ee = str(build_dir() / "cli" / "ee")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EE_", "ACTIONS_ID_TOKEN"))}
+
+    def step(*argv, **more):
+        done = subprocess.run([str(CI / "pr-e2e"), *map(str, argv)], env={**env, **more}, capture_output=True,
+                              text=True, timeout=120)
+        return done.returncode, done.stdout.strip(), done.stderr
+
+    try:
+        network.start_core()
+        monkeypatch.delenv("EE_ADMIN_TOKEN")
+        monkeypatch.delenv("EE_QUOTE_PROVIDER")
+        cp, mrtd = network.cp_url, network.simulator.mr_td.hex()
+        code, out, err = step("wait-cp", "--cp-url", cp, "--timeout", "30")
+        assert code == 0, err
+        # The platform's MRTD, read from the CP's own verified quote, becomes trusted for agents.
+        removed = subprocess.run([ee, "measurements", "remove", mrtd, "--cp-url", cp, "--token", admin],
+                                 capture_output=True, text=True)
+        assert removed.returncode == 0, removed.stderr
+        root, collateral = network.work / "simulator-root.pem", network.work / "simulator-collateral.json"
+        code, out, err = step("trust-cp-mrtd", "--cp-url", cp, "--ee", ee, "--root", root, "--collateral", collateral,
+                              EE_TOKEN=admin)
+        assert code == 0 and out == mrtd, err
+        status, listed = ln.call("GET", f"{cp}/api/v1/trusted-mrtds")
+        assert mrtd in [m["mrtd"] for m in listed]
+        # Intel's root does not sign the simulator's quote: refused, nothing trusted.
+        code, out, err = step("trust-cp-mrtd", "--cp-url", cp, "--ee", ee, EE_TOKEN=admin)
+        assert code == 1 and out == "" and "pr-e2e: ee quote verify" in err, err
+        # The owner's bootstrap token, minted with the job's OIDC token.
+        code, out, err = step("bootstrap-token", "--cp-url", cp,
+                              ACTIONS_ID_TOKEN_REQUEST_URL=f"{network.github_url}/token?repository=octo-org/hello",
+                              ACTIONS_ID_TOKEN_REQUEST_TOKEN="request-token")
+        assert code == 0 and out.startswith("ee_bt_"), err
+        # The VMs' configurations: secrets only in files of mode 0600.
+        (tmp_path / "tunnel-token").write_text("tunnel-secret\n")
+        secrets = {"CLOUDFLARE_API_TOKEN": "cf", "CLOUDFLARE_ACCOUNT_ID": "acct", "CLOUDFLARE_ZONE_ID": "zone",
+                   "ITA_API_KEY": "ita", "EE_DOMAIN": DOMAIN, "EE_ADMIN_TOKEN": admin,
+                   "EE_TUNNEL_TOKEN_FILE": str(tmp_path / "tunnel-token"), "EE_BOOTSTRAP_TOKEN": out}
+        code, vm, err = step("configs", "--namespace", "pr-5", "--cp-hostname", f"ee-pr-5-cp.{DOMAIN}", "--zone",
+                             "us-central1-a", "--owner", "github:org/octo-org", "--out", tmp_path / "configs", **secrets)
+        assert code == 0 and vm == "ee-pr-5-agent", err
+        cp_config = json.loads((tmp_path / "configs" / "cp.json").read_text())
+        agent_config = json.loads((tmp_path / "configs" / "agent.json").read_text())
+        assert (tmp_path / "configs" / "cp.json").stat().st_mode & 0o777 == 0o600
+        assert cp_config["mode"] == "cp-bootstrap" and cp_config["tunnel_token"] == "tunnel-secret"
+        assert cp_config["cp_env"]["EE_CP_INSTANCE_ID"] == "pr-5" and cp_config["cp_env"]["EE_ADMIN_TOKEN"] == admin
+        assert cp_config["cp_env"]["EE_QUOTE_PROVIDER"] == "tsm" and cp_config["cp_env"]["CLOUDFLARE_API_TOKEN"] == "cf"
+        assert agent_config["cp_url"] == f"https://ee-pr-5-cp.{DOMAIN}" and agent_config["bootstrap_token"] == out
+        assert agent_config["datacenter"] == "gcp:us-central1-a" and agent_config["appraisal"] == "ita"
+        # The agent registers; wait-agent prints its id.
+        agent = network.start_agent(vm, "github:org/octo-org")
+        code, out, err = step("wait-agent", "--ee", ee, "--vm-name", vm, "--timeout", "60", EE_CP_URL=cp)
+        assert code == 0, err
+        assert out == network.wait_registered(agent)["agent_id"]
+    finally:
+        network.stop()
