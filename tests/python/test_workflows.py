@@ -27,8 +27,8 @@ import action_runner as ar  # noqa: E402
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 EXAMPLE = ROOT / "examples" / "hello-tdx"
 EXAMPLE_WORKFLOWS = sorted((EXAMPLE / ".github" / "workflows").glob("*.yml"))
-# Seed 000's names, GitHub's own token, and what docs/quickstart.md's "The project's workflows"
-# adds: PRODUCTION_CP_CONFIG (the production CP VM's configuration), EE_DOMAIN, EE_GCP_ZONE,
+# Seed 000's names, GitHub's own token, and what .github/README.md adds: PRODUCTION_CP_CONFIG
+# (the production CP VM's configuration), EE_DOMAIN, EE_GCP_ZONE,
 # EE_GCP_IMAGE_BUCKET; the example's EE_CP_URL and EE_AGENT_MRTD.
 SECRETS = {"GITHUB_TOKEN", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_ZONE_ID", "ITA_API_KEY",
            "GCP_PROJECT_ID", "GCP_SERVICE_ACCOUNT_KEY", "PRODUCTION_GCP_PROJECT_ID",
