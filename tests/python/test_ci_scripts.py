@@ -279,6 +279,11 @@ def test_pr_e2e_steps_against_a_local_control_plane(tmp_path, monkeypatch):
         assert cp_config["cp_env"]["EE_QUOTE_PROVIDER"] == "tsm" and cp_config["cp_env"]["CLOUDFLARE_API_TOKEN"] == "cf"
         assert agent_config["cp_url"] == f"https://ee-pr-5-cp.{DOMAIN}" and agent_config["bootstrap_token"] == out
         assert agent_config["datacenter"] == "gcp:us-central1-a" and agent_config["appraisal"] == "ita"
+        # The agent's alone, as the workflow writes it once it has the bootstrap token.
+        code, vm, err = step("configs", "--agent-only", "--namespace", "pr-5", "--cp-hostname", "cp.example.com",
+                             "--zone", "z", "--owner", "github:org/octo-org", "--out", tmp_path / "agent-only",
+                             ITA_API_KEY="ita", EE_BOOTSTRAP_TOKEN="ee_bt_x")
+        assert code == 0 and sorted(os.listdir(tmp_path / "agent-only")) == ["agent.json"], err
         # The agent registers; wait-agent prints its id.
         agent = network.start_agent(vm, "github:org/octo-org")
         code, out, err = step("wait-agent", "--ee", ee, "--vm-name", vm, "--timeout", "60", EE_CP_URL=cp)
