@@ -19,7 +19,7 @@ import tarfile
 import threading
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -104,22 +104,20 @@ class Files:
     """A directory served over HTTP (the release's download URL)."""
 
     def __init__(self, directory: Path):
-        handler = lambda *a, **k: _Quiet(*a, directory=str(directory), **k)  # noqa: E731
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        class Quiet(SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(directory), **kwargs)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
-
-
-from http.server import SimpleHTTPRequestHandler  # noqa: E402
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -284,7 +282,7 @@ def test_ee_comes_from_the_release_checked_against_its_sums(net, tmp_path):
         result = run(net, tmp_path / "ref", only_install, ref=f"v{version}")
         assert result.ok, result.log
         installed = result.step("ee").outputs["path"]
-        assert installed.endswith(f"/bin/ee") and f"ee {version} at {installed}" in result.step("ee").stdout
+        assert installed.endswith("/bin/ee") and f"ee {version} at {installed}" in result.step("ee").stdout
         assert subprocess.run([installed, "--version"], capture_output=True).returncode == 0
         # ee-version wins over a branch ref, and ee-sha256 pins the tarball.
         pinned = run(net, tmp_path / "pin", {**only_install, "ee-version": version, "ee-sha256": digest})
