@@ -38,14 +38,26 @@ VARIABLES = {"EE_GCP_SOURCE_IMAGE_FAMILY", "EE_GCP_SOURCE_IMAGE_PROJECT", "EE_DO
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
+def missing(what: str):
+    message = f"{what} not found: run scripts/install-deps.sh test"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def tool(name: str) -> str:
     for candidate in (Path(sys.executable).parent / name, shutil.which(name)):
         if candidate and Path(candidate).exists():
             return str(candidate)
-    message = f"{name} not found: run scripts/install-deps.sh test"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    missing(name)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def yaml_parser():
+    try:
+        import ruamel.yaml  # noqa: F401  (installed with check-jsonschema)
+    except ImportError:
+        missing("ruamel.yaml (with check-jsonschema)")
 
 
 def run(*argv):
