@@ -66,7 +66,9 @@ test=("${demo[@]}" "${fuzz[@]}" "${vm[@]}" "${image[@]}" "${container[@]}" procp
 # pybind11 is pinned once, in pyproject.toml, and read from there.
 pybind11_req=$(grep -oE "pybind11==[0-9.]+" "$root/pyproject.toml")
 venv_build=("$pybind11_req")
-venv_test=("$pybind11_req" scikit-build-core pytest)
+# check-jsonschema (GitHub's workflow and action schemas; ruamel.yaml with it reads action.yml) and
+# zizmor (the workflows' security audit, offline): tests/python/test_workflows.py, test_action.py.
+venv_test=("$pybind11_req" scikit-build-core pytest check-jsonschema==0.39.0 zizmor==1.32.0)
 
 groups=("$@")
 ((${#groups[@]})) || groups=(test)
