@@ -61,6 +61,8 @@ void add_measurement_routes(Routes& routes);
 void add_attestation_routes(Routes& routes);
 void add_owner_routes(Routes& routes);
 void add_settings_routes(Routes& routes);
+/// The web console's files (src/cp/console.hpp), each at its fixed path, open to anyone.
+void add_console_routes(Routes& routes);
 
 /// The `limit` (1-10000, absent: all) and `offset` (default 0) query parameters of a listing.
 /// ee::errc::invalid_value naming the parameter when either is not a decimal number in range.
