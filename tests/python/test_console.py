@@ -199,6 +199,12 @@ def test_the_fleet_shows_every_agent_with_its_status(net, browser, artifacts):
     assert browser.find_element(By.CSS_SELECTOR, "[data-count=deployed]").text == "1"
     assert "easyenclave control plane" in browser.find_element(By.ID, "footer").text
     assert "Public view" in browser.find_element(By.ID, "session").text
+    stale = browser.find_element(By.ID, "agents")
+    browser.find_element(By.ID, "refresh").click()
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+    WebDriverWait(browser, WAIT).until(ec.staleness_of(stale))
+    wait_css(browser, "#agents tbody tr")
     screenshot(browser, artifacts / "fleet.png")
     assert errors_in_log(browser) == []
 

@@ -82,5 +82,9 @@ async function footer() {
 }
 
 window.addEventListener('hashchange', render);
+document.getElementById('refresh').addEventListener('click', () => {
+  render();
+  footer();
+});
 render();
 footer();

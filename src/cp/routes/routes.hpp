@@ -35,7 +35,8 @@ class Routes {
   void add(boost::beast::http::verb method, std::string const& path_after_api, Access access, ServiceHandler handler);
   /// The same at exactly `pattern` (the root /health).
   void add_at(boost::beast::http::verb method, std::string const& pattern, Access access, ServiceHandler handler);
-  /// An embedder's route (Options::extra_routes) at its full pattern, behind `access`.
+  /// A route with a handler of its own at its full pattern, behind `access`: an embedder's
+  /// (Options::extra_routes) or one of the console's files.
   void add_extra(ExtraRoute route);
 
   http::Router& router() noexcept { return router_; }
