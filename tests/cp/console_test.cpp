@@ -174,7 +174,8 @@ TEST(ConsoleRoutes, EveryFileIsServedAtItsPathToAnyone) {
     EXPECT_FALSE(header(r, "X-Request-Id").empty());
     expect_security_headers(r);
 
-    auto const again = h.call(bhttp::verb::get, std::string(asset.path), "", {{"If-None-Match", std::string(asset.etag)}});
+    auto const again =
+        h.call(bhttp::verb::get, std::string(asset.path), "", {{"If-None-Match", std::string(asset.etag)}});
     EXPECT_EQ(again.result(), bhttp::status::not_modified) << asset.path;
     EXPECT_TRUE(again.body().empty());
     EXPECT_EQ(header(again, "ETag"), asset.etag);
