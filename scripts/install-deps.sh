@@ -11,8 +11,9 @@
 #   vm         what the launcher's VM tests boot with: QEMU, Debian's cloud kernel, cpio, xorriso
 #   container  podman, runc, a loopback registry and skopeo  (make container, the podman tests)
 #   test       all of the above, procps (pgrep), postgresql (the server the PostgreSQL store tests
-#              start), haproxy (the replica test's balancer), and pytest and scikit-build-core in
-#              the venv                                                (make test, deps, wheel)
+#              start), haproxy (the replica test's balancer), chromium and chromium-driver (the
+#              console's browser test), and pytest, scikit-build-core and selenium in the venv
+#                                                                      (make test, deps, wheel)
 #
 # Python packages go into a virtual environment, never into an interpreter of the system:
 # EE_VENV (default .venv in the checkout), created from PYTHON (default Debian's /usr/bin/python3;
@@ -61,14 +62,18 @@ container=(podman runc containernetworking-plugins skopeo docker-registry busybo
 # tests/python/test_demo.py checks with pgrep that the demo left no process behind. The PostgreSQL
 # registry tests (tests/registry/postgres_conformance_test.cpp) start Debian's server themselves.
 # tests/python/test_replicas.py puts haproxy in front of three ee-cp replicas on one PostgreSQL.
-test=("${demo[@]}" "${fuzz[@]}" "${vm[@]}" "${image[@]}" "${container[@]}" procps postgresql haproxy)
+# tests/python/test_console.py loads the web console in headless Chromium, driven by Selenium
+# (PyPI, below) through Debian's chromedriver.
+test=("${demo[@]}" "${fuzz[@]}" "${vm[@]}" "${image[@]}" "${container[@]}" procps postgresql haproxy
+      chromium chromium-driver)
 
 # pybind11 is pinned once, in pyproject.toml, and read from there.
 pybind11_req=$(grep -oE "pybind11==[0-9.]+" "$root/pyproject.toml")
 venv_build=("$pybind11_req")
 # check-jsonschema (GitHub's workflow and action schemas; ruamel.yaml with it reads action.yml) and
 # zizmor (the workflows' security audit, offline): tests/python/test_workflows.py, test_action.py.
-venv_test=("$pybind11_req" scikit-build-core pytest check-jsonschema==0.39.0 zizmor==1.32.0)
+# selenium drives the browser of tests/python/test_console.py; pinned, as its API moves.
+venv_test=("$pybind11_req" scikit-build-core pytest check-jsonschema==0.39.0 zizmor==1.32.0 selenium==4.51.0)
 
 groups=("$@")
 ((${#groups[@]})) || groups=(test)

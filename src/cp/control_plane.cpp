@@ -337,6 +337,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   add_attestation_routes(routes);
   add_owner_routes(routes);
   add_settings_routes(routes);
+  if (o.console) add_console_routes(routes);
   for (auto extra : o.extra_routes) routes.add_extra(std::move(extra));
   if (auto r = routes.check(); !r) return r.error().with_context("control plane routes");
   impl->routes = routes.table();

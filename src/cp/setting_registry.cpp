@@ -24,6 +24,8 @@ constexpr std::array kSpecs{
          .help = "HOST:PORT of a second listener serving only GET /metrics to anyone, for a Prometheus on a private "
                  "network (empty: none; /metrics on the API needs the admin token)",
          .portable = false},
+    Spec{.name = "console", .env = "EE_CONSOLE", .flag = "console", .type = Type::boolean, .default_value = "true",
+         .group = "server", .help = "Serve the read-only web console at / (docs/console.md)"},
     Spec{.name = "threads", .env = "EE_THREADS", .flag = "threads", .type = Type::integer, .default_value = "2",
          .group = "server", .help = "Server I/O threads", .min = 1, .max = 64},
     Spec{.name = "max_connections", .env = "EE_MAX_CONNECTIONS", .flag = "max-connections", .type = Type::integer,

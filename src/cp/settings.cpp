@@ -183,6 +183,7 @@ result<Options> make_options(settings::Settings const& given) {
   o.server.host = address->host;
   o.server.port = address->port;
   o.server.threads = static_cast<std::size_t>(c.integer("threads"));
+  o.console = c.boolean("console");
   if (auto const& text = c.text("metrics_listen"); !text.empty()) {
     auto metrics_address = http::parse_host_port(text);
     if (!metrics_address) return metrics_address.error().with_context("metrics_listen");

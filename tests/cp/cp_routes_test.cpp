@@ -1404,7 +1404,7 @@ TEST(CpRoutesAttestation, RefusesAMissingMalformedOrLongNonce) {
 
 TEST(CpRoutes, AnUnknownPathIsNotFound) {
   CpHarness h;
-  for (auto path : {"/api/v1/nothing-here", "/api/v2/agents", "/", "/api/v1/agents/x/y/z"}) {
+  for (auto path : {"/api/v1/nothing-here", "/api/v2/agents", "/index.html", "/api/v1/agents/x/y/z"}) {
     EXPECT_TRUE(is_error(h.call(bhttp::verb::get, path), bhttp::status::not_found, "http.route_not_found")) << path;
   }
 }

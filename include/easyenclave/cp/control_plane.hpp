@@ -93,6 +93,9 @@ struct Options {
   /// disabled nonce check and an empty trusted-MRTD list are accepted) and, with no trusted
   /// MRTD configured, every MRTD is trusted.
   bool dev = false;
+  /// Serve the read-only web console (docs/console.md): its page at `/` and its files under
+  /// `/console/`, open to anyone and showing only what the public routes show.
+  bool console = true;
   /// The clock; injected so tests control expiry, staleness and uptime.
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();

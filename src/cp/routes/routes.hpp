@@ -35,7 +35,8 @@ class Routes {
   void add(boost::beast::http::verb method, std::string const& path_after_api, Access access, ServiceHandler handler);
   /// The same at exactly `pattern` (the root /health).
   void add_at(boost::beast::http::verb method, std::string const& pattern, Access access, ServiceHandler handler);
-  /// An embedder's route (Options::extra_routes) at its full pattern, behind `access`.
+  /// A route with a handler of its own at its full pattern, behind `access`: an embedder's
+  /// (Options::extra_routes) or one of the console's files.
   void add_extra(ExtraRoute route);
 
   http::Router& router() noexcept { return router_; }
@@ -61,6 +62,8 @@ void add_measurement_routes(Routes& routes);
 void add_attestation_routes(Routes& routes);
 void add_owner_routes(Routes& routes);
 void add_settings_routes(Routes& routes);
+/// The web console's files (src/cp/console.hpp), each at its fixed path, open to anyone.
+void add_console_routes(Routes& routes);
 
 /// The `limit` (1-10000, absent: all) and `offset` (default 0) query parameters of a listing.
 /// ee::errc::invalid_value naming the parameter when either is not a decimal number in range.
