@@ -87,6 +87,7 @@ int launch(VmCommands const& c, ee::launcher::HostSettings const& host) {
   std::error_code ec;
   bool const file = std::filesystem::exists(request.image, ec);
   if (!file && ee::launcher::is_oci_reference(request.image) && !c.dry_run) {
+    std::cerr << "ee: pulling " << request.image << " and writing it to a disk\n";
     auto disk = ee::launcher::prepare_oci_image(request.image,
                                                 state_root / ".images");
     if (!disk) return fail(disk.error());
@@ -106,11 +107,20 @@ int launch(VmCommands const& c, ee::launcher::HostSettings const& host) {
                       ? "configuration on a config drive: " + plan->config_drive_reason
                       : "configuration on the kernel command line")
               << "\n";
+  std::cerr << "ee: " << plan->name << ": starting QEMU\n";
   auto vm = ee::launcher::launch(*plan);
   if (!vm) return fail(vm.error());
+  std::cerr << "ee: " << plan->name << ": QEMU answers (pid " << vm->pid << "); serial log: ee logs " << plan->name
+            << "\n";
   if (c.wait_registered) {
-    auto seen = ee::launcher::wait_registered(request.cp_url, plan->name,
-                                              std::chrono::seconds(c.wait_seconds));
+    // Each boot stage as the console shows it, so a slow boot says where it is.
+    ee::launcher::RegistrationWait wait{
+        .timeout = std::chrono::seconds(c.wait_seconds),
+        .state_root = state_root,
+        .on_stage = [&name = plan->name](ee::launcher::BootStage stage, std::chrono::seconds after) {
+          std::cerr << "ee: " << name << ": " << ee::launcher::to_string(stage) << " (" << after.count() << "s)\n";
+        }};
+    auto seen = ee::launcher::wait_registered(request.cp_url, plan->name, wait);
     if (!seen) return fail(seen.error());
   }
   auto const now = std::chrono::system_clock::now();

@@ -3,9 +3,11 @@
 // the kernel's splitting and quoting, the easyenclave.config / easyenclave.configz parameters,
 // base64, zlib inflation with its bound, and strict JSON; then the agent's configuration parser
 // on what it decodes, as load_agent_config does. What decodes must encode and decode back to
-// itself.
+// itself. The same bytes as a serial console (the guest writes it, the host reads it while `ee
+// launch --wait-registered` waits): the failure line stays bounded and printable.
 #include <easyenclave/api/agent_config.hpp>
 #include <easyenclave/api/boot_config.hpp>
+#include <easyenclave/launcher/launcher.hpp>
 
 #include "fuzz_support.hpp"
 
@@ -15,6 +17,9 @@
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
+  auto const progress = ee::launcher::read_boot_progress(ee_fuzz::as_text(data, size));
+  ee_fuzz::check(progress.failure.size() <= 512, "a console failure line over its bound");
+  for (char c : progress.failure) ee_fuzz::check(c >= 0x20 && c < 0x7f, "an unprintable byte in a failure line");
   auto decoded = ee::api::decode_boot_config(ee_fuzz::as_text(data, size));
   if (!decoded || !*decoded) return 0;
   auto const& json = **decoded;

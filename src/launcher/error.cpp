@@ -25,6 +25,7 @@ constexpr CodeInfo kLauncherCodes[] = {
     {v(errc::preflight_failed), "preflight_failed", "a hard preflight check failed", un},
     {v(errc::registration_timeout), "registration_timeout", "the agent did not register in time",
      uf},
+    {v(errc::guest_failed), "guest_failed", "the guest reported a fatal error", uf},
 };
 
 }  // namespace

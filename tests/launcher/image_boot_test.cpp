@@ -37,6 +37,7 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <vector>
 #include <thread>
 
 #include <unistd.h>
@@ -296,6 +297,20 @@ TEST_F(ImageVm, AnAgentVmRegistersIsDeployedToAndServesAVerifiedWorkload) {
   ASSERT_FALSE(p.name.empty());
   auto const started = std::chrono::steady_clock::now();
   start(p);
+
+  // What `ee launch --wait-registered` does: follow the real console's boot stages until the CP
+  // lists the agent verified.
+  std::vector<launcher::BootStage> stages;
+  auto waited = launcher::wait_registered(
+      cp_url, p.name,
+      {.timeout = 300s, .state_root = root_, .on_stage = [&stages](launcher::BootStage stage, std::chrono::seconds after) {
+         stages.push_back(stage);
+         std::cout << "[ image boot ] " << launcher::to_string(stage) << " after " << after.count() << " s\n";
+       }});
+  ASSERT_TRUE(waited) << waited.error().message() << "\n" << *launcher::read_serial_log(root_, p.name, 60) << cp.err();
+  ASSERT_FALSE(stages.empty());
+  EXPECT_GE(stages.back(), launcher::BootStage::kernel) << "the kernel's banner is on the console";
+  for (std::size_t i = 1; i < stages.size(); ++i) EXPECT_LT(stages[i - 1], stages[i]);
 
   std::string agent_id;
   bool const registered = slowly(

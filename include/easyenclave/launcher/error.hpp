@@ -17,6 +17,7 @@ enum class errc {
   image_failed,          ///< the image could not be fetched or made a disk      -> upstream_failure
   preflight_failed,      ///< a hard preflight check failed                      -> unavailable
   registration_timeout,  ///< the VM's agent did not register in time            -> upstream_failure
+  guest_failed,          ///< the guest wrote a fatal error on its console        -> upstream_failure
 };
 
 error_code make_error_code(errc e) noexcept;

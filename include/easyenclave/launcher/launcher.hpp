@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -232,10 +233,42 @@ result<std::vector<VmInfo>> list_vms(std::filesystem::path const& state_root);
 result<void> stop_vm(std::filesystem::path const& state_root, std::string const& name,
                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+/// How far a VM's boot got, as its serial console shows it; in boot order.
+enum class BootStage {
+  not_started,  ///< nothing on the console yet
+  firmware,     ///< the console has output, no kernel yet
+  kernel,       ///< the kernel is booting (its banner)
+  system,       ///< the root file system passed dm-verity and systemd runs
+  agent,        ///< ee-agent runs (it has its key)
+  registered,   ///< ee-agent says the CP registered it
+};
+std::string_view to_string(BootStage stage) noexcept;  ///< "kernel booting", ...
+
+/// What a serial console's text says of the boot: the furthest stage seen and, when the guest
+/// gave up (the init's FATAL line, ee-agent stopping), that line. Reads only what it is given.
+struct BootProgress {
+  BootStage stage = BootStage::not_started;
+  std::string failure{};  ///< the guest's own line, at most 512 bytes; empty while it goes on
+};
+BootProgress read_boot_progress(std::string_view serial_text);
+
+struct RegistrationWait {
+  std::chrono::seconds timeout{300};
+  /// Where the VM's serial log is (its state root); empty: the console is not read, and neither
+  /// stages nor a guest's failure are seen.
+  std::filesystem::path state_root{};
+  /// Called with each new boot stage and the time since the wait began.
+  std::function<void(BootStage stage, std::chrono::seconds after)> on_stage{};
+};
+
 /// Polls the control plane at `cp_url` (`GET /api/v1/agents?vm_name=`) until the agent of
-/// `vm_name` is registered and verified, or `timeout` passes. Blocking.
-/// @returns launcher::errc::invalid_request without a CP URL; registration_timeout when the agent
-///          did not appear in time (the last thing the CP said in the detail).
+/// `vm_name` is registered and verified, or `wait.timeout` passes, following the boot on the
+/// VM's serial console meanwhile. Blocking.
+/// @returns launcher::errc::invalid_request without a CP URL; guest_failed as soon as the
+///          console shows the guest gave up (its line in the detail); registration_timeout when
+///          the agent did not appear in time (the boot stage reached and the last thing the CP
+///          said in the detail).
+result<void> wait_registered(std::string const& cp_url, std::string const& vm_name, RegistrationWait const& wait);
 result<void> wait_registered(std::string const& cp_url, std::string const& vm_name,
                              std::chrono::seconds timeout);
 
