@@ -631,6 +631,20 @@ result<std::vector<AppView>> parse_app_views(std::string_view json_text) {
 
 namespace {
 
+// A deployment changes status a handful of times; a longer history is not one the CP wrote.
+constexpr std::size_t kMaxHistory = 1000;
+
+result<DeploymentChangeView> read_deployment_change(bj::value const& v, std::string path) {
+  auto reader = ObjectReader::from(v, std::move(path));
+  if (!reader) return reader.error();
+  Fields f(*reader);
+  DeploymentChangeView c;
+  f.text("status", c.status, deployment_status);
+  f.text("detail", c.detail, at_most<kMaxText>);
+  f.time("at", c.at);
+  return finish(f, std::move(c));
+}
+
 result<DeploymentView> read_deployment_view(bj::value const& v, std::string path) {
   auto reader = ObjectReader::from(v, std::move(path));
   if (!reader) return reader.error();
@@ -649,6 +663,24 @@ result<DeploymentView> read_deployment_view(bj::value const& v, std::string path
   f.optional_text("replaces", d.replaces, id);
   f.optional_text("rollout_id", d.rollout_id, id);
   if (f.ok() && !d.rollout_id.empty()) f.integer("rollout_step", d.rollout_step, 0, 1'000'000);
+  if (f.ok()) {
+    if (auto const* present = reader->object().if_contains("history"); present != nullptr && !present->is_null()) {
+      auto list = reader->array("history");
+      if (f.take(list)) {
+        d.history.emplace();
+        d.history->reserve(std::min<std::size_t>((*list)->size(), kMaxHistory));
+        for (std::size_t i = 0; f.ok() && i < (*list)->size(); ++i) {
+          auto const where = f.field("history") + "[" + std::to_string(i) + "]";
+          if (i >= kMaxHistory) {
+            f.take(result<int>(bad(where, ee::errc::out_of_range, "more entries than a deployment's history has")));
+            break;
+          }
+          auto one = read_deployment_change((**list)[i], where);
+          if (f.take(one)) d.history->push_back(std::move(*one));
+        }
+      }
+    }
+  }
   return finish(f, std::move(d));
 }
 
@@ -670,6 +702,17 @@ std::string to_json(DeploymentView const& d) {
   if (!d.rollout_id.empty()) {
     o["rollout_id"] = d.rollout_id;
     o["rollout_step"] = d.rollout_step;
+  }
+  if (d.history) {
+    bj::array history;
+    for (auto const& c : *d.history) {
+      bj::object entry;
+      entry["status"] = c.status;
+      entry["detail"] = c.detail;
+      entry["at"] = time_value(c.at);
+      history.emplace_back(std::move(entry));
+    }
+    o["history"] = std::move(history);
   }
   return text(std::move(o));
 }

@@ -13,6 +13,9 @@ class CountedDeployments final : public registry::DeploymentStore {
     return counted(inner_->insert_holding(d, held_now));
   }
   result<registry::Deployment> get(std::string const& id) override { return inner_->get(id); }
+  result<std::vector<registry::DeploymentChange>> history(std::string const& id) override {
+    return inner_->history(id);
+  }
   result<std::vector<registry::Deployment>> list(registry::DeploymentFilter const& filter) override {
     return inner_->list(filter);
   }

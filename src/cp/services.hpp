@@ -296,6 +296,8 @@ std::string app_json(registry::App const& app, std::vector<registry::AppVersion>
 std::string apps_json(std::vector<registry::App> const& apps);
 std::string version_json(registry::AppVersion const& version);
 std::string deployment_json(registry::Deployment const& deployment);
+/// The same with its history (GET /deployments/{id}).
+std::string deployment_json(registry::Deployment const& deployment, std::vector<registry::DeploymentChange> const& history);
 std::string deployments_json(std::vector<registry::Deployment> const& deployments);
 std::string measurement_json(registry::TrustedMeasurement const& m);
 std::string measurements_json(std::vector<registry::TrustedMeasurement> const& ms);

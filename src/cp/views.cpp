@@ -147,6 +147,16 @@ std::string app_json(registry::App const& app, std::vector<registry::AppVersion>
 std::string apps_json(std::vector<registry::App> const& apps) { return array_json(apps, app_view); }
 std::string version_json(registry::AppVersion const& version) { return api::to_json(version_view(version)); }
 std::string deployment_json(registry::Deployment const& d) { return api::to_json(deployment_view(d)); }
+
+std::string deployment_json(registry::Deployment const& d, std::vector<registry::DeploymentChange> const& history) {
+  auto v = deployment_view(d);
+  v.history.emplace();
+  v.history->reserve(history.size());
+  for (auto const& c : history) {
+    v.history->push_back({.status = std::string(registry::to_string(c.status)), .detail = c.detail, .at = c.at});
+  }
+  return api::to_json(v);
+}
 std::string deployments_json(std::vector<registry::Deployment> const& ds) {
   return array_json(ds, deployment_view);
 }

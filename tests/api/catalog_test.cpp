@@ -453,6 +453,41 @@ TEST(DeploymentView, EveryFieldIsRequiredWithItsType) {
   EXPECT_EQ(list->size(), 2u);
 }
 
+TEST(DeploymentView, AHistoryRoundTripsAndEachEntryIsChecked) {
+  auto d = deployment(false);
+  EXPECT_EQ(api::to_json(d).find("history"), std::string::npos) << "lists carry no history";
+  d.history = std::vector<api::DeploymentChangeView>{
+      {.status = "pending", .detail = "", .at = d.created_at},
+      {.status = "failed", .detail = "image pull failed", .at = d.updated_at}};
+  auto const json = api::to_json(d);
+  EXPECT_NE(json.find(R"("history":[{"status":"pending","detail":"","at":"2025-10-09T08:53:20Z"},)"), std::string::npos) << json;
+  auto parsed = api::parse_deployment_view(json);
+  ASSERT_TRUE(parsed) << parsed.error().message();
+  ASSERT_TRUE(parsed->history.has_value());
+  ASSERT_EQ(parsed->history->size(), 2u);
+  EXPECT_EQ((*parsed->history)[1].detail, "image pull failed");
+  EXPECT_EQ(api::to_json(*parsed), json);
+  // An empty history is a history; null or absent is none.
+  d.history.emplace();
+  EXPECT_TRUE(api::parse_deployment_view(api::to_json(d)).value().history.has_value());
+  EXPECT_FALSE(api::parse_deployment_view(with(api::to_json(d), "history", bj::value(nullptr))).value().history.has_value());
+  // Each entry is checked like the deployment's own fields.
+  auto bad_entry = [&](std::string entry) {
+    auto text = api::to_json(deployment(false));
+    text.insert(text.size() - 1, R"(,"history":[)" + entry + "]");
+    return api::parse_deployment_view(text);
+  };
+  EXPECT_TRUE(bad_entry(R"({"status":"pending","detail":"","at":"2025-10-09T08:53:20Z"})"));
+  EXPECT_TRUE(refused_naming(bad_entry(R"({"status":"done","detail":"","at":"2025-10-09T08:53:20Z"})"), "history[0].status"));
+  EXPECT_TRUE(refused_naming(bad_entry(R"({"status":"pending","detail":"","at":"yesterday"})"), "history[0].at"));
+  EXPECT_TRUE(refused_naming(bad_entry(R"({"status":"pending","at":"2025-10-09T08:53:20Z"})"), "history[0].detail"));
+  EXPECT_TRUE(refused_naming(bad_entry(R"("pending")"), "history[0]"));
+  EXPECT_FALSE(bad_entry(R"({"status":"pending","detail":")" + std::string(4097, 'd') + R"(","at":"2025-10-09T08:53:20Z"})"));
+  std::string many;
+  for (int i = 0; i < 1001; ++i) many += std::string(i ? "," : "") + R"({"status":"running","detail":"","at":"2025-10-09T08:53:20Z"})";
+  EXPECT_TRUE(refused_naming(bad_entry(many), "history"));
+}
+
 // --- trusted measurements ---------------------------------------------------------------------
 
 TEST(TrustedMeasurementView, RoundTripsAndRequiresItsFields) {

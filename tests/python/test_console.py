@@ -282,10 +282,14 @@ def test_deployments_show_their_state_history(net, browser, artifacts):
     browser.find_element(By.LINK_TEXT, net["v1"][:8]).click()
     wait_css(browser, "#history li")
     history = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#history li")]
-    assert len(history) == 3, history
-    assert history[0].endswith("requested by " + REPO)
-    assert "upgrade requested: " + net["v2"][:8] + f" ({APP} 2.0.0, now running)" in history[1]
-    assert "stopped" in history[2] and "replaced by deployment " + net["v2"] in history[2]
+    # Every status v1 took, as the CP recorded it, in order, and the upgrade that replaced it.
+    assert "pending" in history[0] and history[0].endswith("requested by " + REPO), history
+    statuses = [badge.text for badge in browser.find_elements(By.CSS_SELECTOR, "#history li .badge")]
+    assert statuses == ["pending", "deploying", "running", "stopped"], history
+    assert any("upgrade requested: " + net["v2"][:8] + f" ({APP} 2.0.0, now running)" in line
+               for line in history), history
+    stopped = next(line for line in history if "UTCstopped" in line)
+    assert "replaced by deployment " + net["v2"] in stopped, history
     screenshot(browser, artifacts / "deployment.png")
 
     browser.get(cp + f"/#/deployments/{net['v2']}")

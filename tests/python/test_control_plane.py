@@ -121,6 +121,12 @@ def test_publish_deploy_wait_and_undeploy_with_a_workflow_token(net, no_credenti
     assert isinstance(logs, easyenclave.AgentLogs) and all(isinstance(x, easyenclave.LogLine) for x in logs.lines)
     stopped = cp.undeploy(agent.agent_id)
     assert stopped.status == "stopped"
+    # Its history, as the CP's database recorded each change; lists carry none.
+    history = cp.deployment(result.deployment_id).history
+    assert history is not None and all(isinstance(c, easyenclave.DeploymentChange) for c in history)
+    assert [c.status for c in history] == ["pending", "deploying", "running", "stopped"], history
+    assert all(c.at is not None for c in history) and history[-1].detail
+    assert all(d.history is None for d in cp.deployments(app=APP))
 
 
 def test_the_cps_errors_are_exceptions_with_the_cps_code(net, no_credentials):

@@ -1206,6 +1206,46 @@ TYPED_TEST_P(DeploymentStoreConformance, InsertThenGetRoundTripsEveryFieldAndSta
   }
 }
 
+TYPED_TEST_P(DeploymentStoreConformance, HistoryRecordsTheInsertAndEveryChangeOfStatusOrDetail) {
+  EXPECT_TRUE(this->deployments().history("d-1").value().empty()) << "an unknown id has no history";
+  auto d = make_deployment("d-1", "a-1", "hello", base_time());
+  ASSERT_TRUE(ok(this->deployments().insert(d)));
+  ASSERT_TRUE(ok(this->deployments().set_status("d-1", DeploymentStatus::deploying, "", seconds_after(base_time(), 1))));
+  // The same status and detail again is no change; a compare-and-set that loses is none either.
+  ASSERT_TRUE(ok(this->deployments().set_status("d-1", DeploymentStatus::deploying, "", seconds_after(base_time(), 2))));
+  EXPECT_TRUE(fails_with(this->deployments().set_status_if("d-1", DeploymentStatus::pending, DeploymentStatus::failed,
+                                                           "late", seconds_after(base_time(), 3)),
+                         errc::conflict));
+  ASSERT_TRUE(ok(this->deployments().set_status_if("d-1", DeploymentStatus::deploying, DeploymentStatus::running, "",
+                                                   seconds_after(base_time(), 4))));
+  ASSERT_TRUE(ok(this->deployments().set_status("d-1", DeploymentStatus::running, "restarted twice",
+                                                seconds_after(base_time(), 5))));
+  ASSERT_TRUE(ok(this->deployments().set_status("d-1", DeploymentStatus::stopped, "undeployed by acme/hello",
+                                                seconds_after(base_time(), 6))));
+  // Another deployment's changes are its own.
+  ASSERT_TRUE(ok(this->deployments().insert(make_deployment("d-2", "a-2", "hello", base_time()))));
+  ASSERT_TRUE(ok(this->deployments().set_status("d-2", DeploymentStatus::failed, "x", seconds_after(base_time(), 7))));
+
+  auto history = this->deployments().history("d-1").value();
+  ASSERT_EQ(history.size(), 5u);
+  struct Want {
+    DeploymentStatus status;
+    std::string detail;
+    int second;
+  };
+  Want const want[] = {{DeploymentStatus::pending, "", 0},
+                       {DeploymentStatus::deploying, "", 1},
+                       {DeploymentStatus::running, "", 4},
+                       {DeploymentStatus::running, "restarted twice", 5},
+                       {DeploymentStatus::stopped, "undeployed by acme/hello", 6}};
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    EXPECT_EQ(history[i].status, want[i].status) << i;
+    EXPECT_EQ(history[i].detail, want[i].detail) << i;
+    EXPECT_EQ(nanos(history[i].at), nanos(seconds_after(base_time(), want[i].second))) << i;
+  }
+  EXPECT_EQ(this->deployments().history("d-2").value().size(), 2u);
+}
+
 TYPED_TEST_P(DeploymentStoreConformance, InsertOfExistingIdConflicts) {
   auto d = make_deployment("d-1", "a-1", "hello", base_time());
   ASSERT_TRUE(ok(this->deployments().insert(d)));
@@ -1506,6 +1546,7 @@ TYPED_TEST_P(DeploymentStoreConformance, ListFiltersByRollout) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(DeploymentStoreConformance, InsertThenGetRoundTripsEveryFieldAndStatus,
+                            HistoryRecordsTheInsertAndEveryChangeOfStatusOrDetail,
                             InsertOfExistingIdConflicts, GetOfUnknownIdIsNotFound,
                             ListIsNewestFirstThenById, ListFiltersByAgent, ListFiltersByApp,
                             ListFiltersByStatus, ListFiltersByUpdatedBeforeStrictly,

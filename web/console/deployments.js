@@ -48,8 +48,8 @@ export async function deploymentPage(id) {
       h('h2', {}, 'History'),
       h('ol', { class: 'timeline', id: 'history' }, history(d, successors).map(([at, what]) =>
         h('li', {}, h('span', { class: 'when' }, when(at)), what))),
-      h('p', { class: 'note' }, 'The control plane keeps a deployment\'s current status, when it last changed and why ' +
-        '(docs/api.md, "Deployment lifecycle"); the history is built from those and from the deployments around it.'),
+      h('p', { class: 'note' }, 'Every status the deployment took, as the control plane recorded it in the same ' +
+        'transaction (docs/api.md, "Deployment object"), and the upgrades requested for its agent after it.'),
       steps.length > 1 ? [h('h2', {}, 'Steps of this rolling deploy'), table([
         ['Step', (s) => String(s.rollout_step)],
         ['Deployment', (s) => pageLink(shortId(s.deployment_id), 'deployments', s.deployment_id)],
@@ -60,14 +60,20 @@ export async function deploymentPage(id) {
   };
 }
 
-// [[time, content]] oldest first.
+// [[time, content]] oldest first: the recorded changes (the first is the request), and the
+// upgrades requested after it. A CP without `history` gives the current status alone.
 function history(d, successors) {
-  const events = [[d.created_at, ['requested by ' + d.requested_by,
-    d.replaces ? [' to replace ', pageLink(shortId(d.replaces), 'deployments', d.replaces)] : null]]];
+  const changes = Array.isArray(d.history) && d.history.length > 0
+    ? d.history
+    : [{ status: d.status, detail: d.detail, at: d.updated_at }];
+  const events = changes.map((c, i) => [c.at, [statusBadge(c.status),
+    i === 0 ? [' requested by ' + d.requested_by,
+      d.replaces ? [' to replace ', pageLink(shortId(d.replaces), 'deployments', d.replaces)] : null] : null,
+    c.detail ? ' ' + c.detail : '']]);
   for (const s of successors) {
     events.push([s.created_at, ['upgrade requested: ', pageLink(shortId(s.deployment_id), 'deployments', s.deployment_id),
       ' (' + s.app_name + ' ' + s.version + ', now ' + s.status + ')']]);
   }
-  events.push([d.updated_at, [statusBadge(d.status), d.detail ? ' ' + d.detail : '']]);
+  // Stable: changes recorded at the same second keep their order.
   return events.sort((a, b) => String(a[0]).localeCompare(String(b[0])));
 }

@@ -35,6 +35,7 @@ __all__ = [
     "DeployResult",
     "DeployStep",
     "Deployment",
+    "DeploymentChange",
     "LogLine",
     "Setting",
     "TrustedMeasurement",
@@ -166,6 +167,15 @@ class App:
 
 
 @dataclasses.dataclass(frozen=True)
+class DeploymentChange:
+    """One entry of a deployment's history: a status it took (or a new detail) and when."""
+
+    status: str = ""
+    detail: str = ""
+    at: Optional[datetime.datetime] = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Deployment:
     """A deployment (docs/api.md, "Deployment object")."""
 
@@ -183,6 +193,8 @@ class Deployment:
     replaces: str = ""
     rollout_id: str = ""
     rollout_step: int = 0
+    history: Optional[List[DeploymentChange]] = None
+    """Oldest first; only from ``deployment(id)`` (None in lists and deploy answers)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,6 +257,18 @@ def _app(data: Dict[str, Any]) -> App:
     if versions is None:
         return app
     return dataclasses.replace(app, versions=[_build(AppVersion, v) for v in versions])
+
+
+def _deployment(data: Dict[str, Any]) -> Deployment:
+    history = data.get("history")
+    deployment = _build(Deployment, {k: v for k, v in data.items() if k != "history"})
+    if history is None:
+        return deployment
+    changes = [
+        DeploymentChange(status=c.get("status", ""), detail=c.get("detail", ""), at=_time(c.get("at")))
+        for c in history
+    ]
+    return dataclasses.replace(deployment, history=changes)
 
 
 def _deploy_result(data: Dict[str, Any]) -> DeployResult:
@@ -395,7 +419,7 @@ class ControlPlane:
 
     def deployment(self, deployment_id: str) -> Deployment:
         """One deployment (public)."""
-        return _build(Deployment, json.loads(self._client.deployment(deployment_id)))
+        return _deployment(json.loads(self._client.deployment(deployment_id)))
 
     def wait(self, deployment_id: str, *, timeout: float = 300.0, poll: float = 1.0) -> Deployment:
         """Polls the deployment until it is ``running``, ``failed`` or ``stopped`` and returns it

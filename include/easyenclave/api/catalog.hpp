@@ -136,6 +136,13 @@ std::string to_json(std::vector<AppView> const& list);
 result<std::vector<AppView>> parse_app_views(std::string_view json);
 
 /// A deployment (docs/api.md, "Deployment object").
+/// One entry of a deployment's history: a status it took (or a new detail) and when.
+struct DeploymentChangeView {
+  std::string status{};
+  std::string detail{};
+  TimePoint at{};
+};
+
 struct DeploymentView {
   std::string deployment_id{};
   std::string app_name{};
@@ -150,6 +157,8 @@ struct DeploymentView {
   std::string replaces{};    ///< the deployment it upgrades on its agent; empty: left out
   std::string rollout_id{};  ///< a rolling deploy's id; empty: left out, with rollout_step
   std::int64_t rollout_step = 0;
+  /// Oldest first; only in `GET /deployments/{id}` (absent from lists and deploy answers).
+  std::optional<std::vector<DeploymentChangeView>> history{};
 };
 std::string to_json(DeploymentView const& v);
 result<DeploymentView> parse_deployment_view(std::string_view json);

@@ -131,6 +131,9 @@ class DeploymentStore {
   virtual result<Deployment> get(std::string const& id) = 0;   ///< errc::not_found
   /// Newest first (created_at descending, then id).
   virtual result<std::vector<Deployment>> list(DeploymentFilter const& filter = {}) = 0;
+  /// Every status (or detail) the deployment took, oldest first: its insert and each change
+  /// after it, as the database recorded them in the same transaction. Empty for an unknown id.
+  virtual result<std::vector<DeploymentChange>> history(std::string const& id) = 0;
   /// Sets status, detail and updated_at. errc::not_found.
   virtual result<Deployment> set_status(std::string const& id, DeploymentStatus status,
                                         std::string const& detail, TimePoint at) = 0;

@@ -141,6 +141,14 @@ enum class DeploymentStatus { queued, pending, deploying, running, failed, stopp
 std::string_view to_string(DeploymentStatus s) noexcept;
 std::optional<DeploymentStatus> parse_deployment_status(std::string_view text) noexcept;
 
+/// One entry of a deployment's history: a status (or detail) it took and when. The database
+/// records it itself (a trigger on the deployments table), in the transaction of the change.
+struct DeploymentChange {
+  DeploymentStatus status = DeploymentStatus::pending;
+  std::string detail{};
+  TimePoint at{};
+};
+
 struct Deployment {
   std::string id{};            ///< UUIDv4
   std::string app_name{};

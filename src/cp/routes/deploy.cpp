@@ -48,9 +48,15 @@ Reply list_deployments(http::RequestContext& ctx, Services& s, Caller const&) {
 
 Reply get_deployment(http::RequestContext& ctx, Services& s, Caller const&) {
   auto const id = std::string(ctx.params.get("id"));
-  auto d = co_await s.store([&s, &id] { return s.stores.deployments->get(id); });
-  if (!d) co_return d.error();
-  co_return http::json_response(bhttp::status::ok, deployment_json(*d));
+  auto json = co_await s.store([&s, &id]() -> result<std::string> {
+    auto d = s.stores.deployments->get(id);
+    if (!d) return d.error();
+    auto history = s.stores.deployments->history(id);
+    if (!history) return history.error();
+    return deployment_json(*d, *history);
+  });
+  if (!json) co_return json.error();
+  co_return http::json_response(bhttp::status::ok, std::move(*json));
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ inline constexpr char kCreateMigrationTable[] =
     "CREATE TABLE IF NOT EXISTS ee_schema_migrations ("
     "version INTEGER NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
-inline constexpr std::array<char const*, 2> kMigrations = {
+inline constexpr std::array<char const*, 3> kMigrations = {
     // 1: every store of the SQLite schema's five migrations, plus the single-use keys (spent
     // nonces, accepted request signatures) that replicas share.
     R"sql(
@@ -165,6 +165,32 @@ CREATE INDEX once_keys_by_expiry ON once_keys (scope, expires_at);
     R"sql(
 ALTER TABLE agents ADD COLUMN health_successes INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE agents ADD COLUMN health_failures INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 3: each deployment's history, written by a trigger in the transaction of each change, so no
+    // code path can change a status without it being recorded. A deployment's current state
+    // stands for the history it had before this migration.
+    R"sql(
+CREATE TABLE deployment_changes (
+  seq           BIGSERIAL PRIMARY KEY,
+  deployment_id TEXT COLLATE "C" NOT NULL REFERENCES deployments (id) ON DELETE CASCADE,
+  status        TEXT COLLATE "C" NOT NULL,
+  detail        TEXT NOT NULL,
+  at            BIGINT NOT NULL
+);
+CREATE INDEX deployment_changes_by_deployment ON deployment_changes (deployment_id, seq);
+INSERT INTO deployment_changes (deployment_id, status, detail, at)
+  SELECT id, status, detail, updated_at FROM deployments ORDER BY created_at, id;
+CREATE FUNCTION ee_record_deployment_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP = 'INSERT' OR OLD.status IS DISTINCT FROM NEW.status OR OLD.detail IS DISTINCT FROM NEW.detail THEN
+    INSERT INTO deployment_changes (deployment_id, status, detail, at)
+      VALUES (NEW.id, NEW.status, NEW.detail, NEW.updated_at);
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER deployment_changes_record AFTER INSERT OR UPDATE ON deployments
+  FOR EACH ROW EXECUTE FUNCTION ee_record_deployment_change();
 )sql",
 };
 

@@ -644,6 +644,24 @@ class PgDeploymentStore final : public DeploymentStore {
     });
   }
 
+  result<std::vector<DeploymentChange>> history(std::string const& id) override {
+    return db_->run("deployment history", Kind::read, [&](Session& s) -> result<std::vector<DeploymentChange>> {
+      auto rows = s.exec(sql::kSelectDeploymentHistory, Params().text(id));
+      if (!rows) return rows.error();
+      std::vector<DeploymentChange> out;
+      out.reserve(static_cast<std::size_t>(rows->size()));
+      for (int i = 0; i < rows->size(); ++i) {
+        auto row = rows->row(i);
+        auto status = parse_deployment_status(row.text(0));
+        DeploymentChange change{.status = status.value_or(DeploymentStatus::pending), .detail = row.text(1), .at = row.time(2)};
+        if (auto ok = row.check(); !ok) return ok.error();
+        if (!status) return Error(errc::store_corrupt, "column 'status' of deployment_changes holds an unknown value");
+        out.push_back(std::move(change));
+      }
+      return out;
+    });
+  }
+
   result<Deployment> get(std::string const& id) override {
     return db_->run("get deployment", Kind::read, [&](Session& s) -> result<Deployment> {
       auto rows = s.exec(sql::kSelectDeployment, Params().text(id));

@@ -67,6 +67,8 @@ inline constexpr char kSetVerificationWithAttestation[] =
     "UPDATE agents SET verified = $1, unverified_reason = $2, mrtd = $3, rtmr0 = $4, rtmr1 = $5, "
     "rtmr2 = $6, rtmr3 = $7, tcb_status = $8, tcb_date = $9, advisory_ids = $10, "
     "appraised_by = $11, appraised_at = $12, report_data = $13 WHERE id = $14";
+inline constexpr char kSelectDeploymentHistory[] =
+    "SELECT status, detail, at FROM deployment_changes WHERE deployment_id = $1 ORDER BY seq";
 inline constexpr char kSetHealth[] = "UPDATE agents SET health = $1 WHERE id = $2";
 // One scrape outcome ($1 healthy, $2 up_after, $3 down_after, $4 the id), under the row's lock.
 // The right-hand sides read the row as it was, so the thresholds compare the count this outcome

@@ -12,7 +12,7 @@
 
 namespace ee::registry::sqlite {
 
-inline constexpr std::array<char const*, 6> kMigrations = {
+inline constexpr std::array<char const*, 7> kMigrations = {
     // 1: agents, trusted measurements, apps with versions, deployments.
     R"sql(
 CREATE TABLE agents (
@@ -153,6 +153,33 @@ CREATE TABLE leases (
     R"sql(
 ALTER TABLE agents ADD COLUMN health_successes INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE agents ADD COLUMN health_failures INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 7: each deployment's history, written by triggers in the transaction of each change, so no
+    // code path can change a status without it being recorded. A deployment's current state
+    // stands for the history it had before this migration.
+    R"sql(
+CREATE TABLE deployment_changes (
+  seq           INTEGER NOT NULL PRIMARY KEY,
+  deployment_id TEXT    NOT NULL,
+  status        TEXT    NOT NULL,
+  detail        TEXT    NOT NULL,
+  at            INTEGER NOT NULL
+);
+CREATE INDEX deployment_changes_by_deployment ON deployment_changes (deployment_id, seq);
+INSERT INTO deployment_changes (deployment_id, status, detail, at)
+  SELECT id, status, detail, updated_at FROM deployments ORDER BY created_at, id;
+CREATE TRIGGER deployment_changes_on_insert AFTER INSERT ON deployments BEGIN
+  INSERT INTO deployment_changes (deployment_id, status, detail, at)
+    VALUES (NEW.id, NEW.status, NEW.detail, NEW.updated_at);
+END;
+CREATE TRIGGER deployment_changes_on_update AFTER UPDATE OF status, detail ON deployments
+  WHEN OLD.status IS NOT NEW.status OR OLD.detail IS NOT NEW.detail BEGIN
+  INSERT INTO deployment_changes (deployment_id, status, detail, at)
+    VALUES (NEW.id, NEW.status, NEW.detail, NEW.updated_at);
+END;
+CREATE TRIGGER deployment_changes_on_delete AFTER DELETE ON deployments BEGIN
+  DELETE FROM deployment_changes WHERE deployment_id = OLD.id;
+END;
 )sql",
 };
 

@@ -66,6 +66,8 @@ inline constexpr char kSetVerificationWithAttestation[] =
     "UPDATE agents SET verified = ?, unverified_reason = ?, mrtd = ?, rtmr0 = ?, rtmr1 = ?, "
     "rtmr2 = ?, rtmr3 = ?, tcb_status = ?, tcb_date = ?, advisory_ids = ?, appraised_by = ?, "
     "appraised_at = ?, report_data = ? WHERE id = ?";
+inline constexpr char kSelectDeploymentHistory[] =
+    "SELECT status, detail, at FROM deployment_changes WHERE deployment_id = ? ORDER BY seq";
 inline constexpr char kSetHealth[] = "UPDATE agents SET health = ? WHERE id = ?";
 // One scrape outcome (?1: 1 healthy, 0 not; ?2: up_after; ?3: down_after; ?4: the id). The
 // right-hand sides read the row as it was, so the thresholds compare the count this outcome

@@ -668,6 +668,25 @@ class SqliteDeploymentStore final : public DeploymentStore {
     });
   }
 
+  result<std::vector<DeploymentChange>> history(std::string const& id) override {
+    return db_->read("deployment history", [&](Connection& c) -> result<std::vector<DeploymentChange>> {
+      auto q = c.query(sql::kSelectDeploymentHistory);
+      if (!q) return q.error();
+      q->bind_text(id);
+      std::vector<DeploymentChange> out;
+      for (;;) {
+        auto row = q->step();
+        if (!row) return row.error();
+        if (!*row) return out;
+        auto status = parse_deployment_status(q->text(0));
+        DeploymentChange change{.status = status.value_or(DeploymentStatus::pending), .detail = q->text(1), .at = q->time(2)};
+        if (auto ok = q->check_row(); !ok) return ok.error();
+        if (!status) return Error(errc::store_corrupt, "column 'status' of deployment_changes holds an unknown value");
+        out.push_back(std::move(change));
+      }
+    });
+  }
+
   result<std::vector<Deployment>> list(DeploymentFilter const& filter) override {
     std::string text = sql::kSelectDeployments;
     bool first = true;
