@@ -766,6 +766,10 @@ TYPED_TEST_P(AgentStoreConformance, ObserveHealthAppliesTheHysteresis) {
   EXPECT_EQ(observe(false), Health::down);  // a failure resets the successes
   EXPECT_EQ(observe(true), Health::down);
   EXPECT_EQ(observe(true), Health::up);
+  EXPECT_EQ(observe(true), Health::up);  // settled: nothing to write, the health still read back
+  // Counts settled on "up" do not hide a health set otherwise meanwhile: the next success fixes it.
+  ASSERT_TRUE(ok(this->agents().set_health("a-1", Health::down)));
+  EXPECT_EQ(observe(true), Health::up);
   // Nothing else of the record changes.
   agent.health = Health::up;
   expect_same(this->agents().get("a-1").value(), agent);

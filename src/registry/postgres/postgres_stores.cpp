@@ -348,7 +348,11 @@ class PgAgentStore final : public AgentStore {
       auto rows = s.exec(sql::kObserveHealth,
                          Params().boolean(healthy).integer(rule.up_after).integer(rule.down_after).text(id));
       if (!rows) return rows.error();
-      if (rows->size() == 0) return not_found("no agent with id '" + id + "'");
+      if (rows->size() == 0) {  // settled already (nothing written), or no such agent
+        rows = s.exec(sql::kSelectHealth, Params().text(id));
+        if (!rows) return rows.error();
+        if (rows->size() == 0) return not_found("no agent with id '" + id + "'");
+      }
       auto row = rows->row(0);
       auto health = parse_health(row.text(0));
       if (auto ok = row.check(); !ok) return ok.error();

@@ -73,13 +73,20 @@ inline constexpr char kSetHealth[] = "UPDATE agents SET health = $1 WHERE id = $
 // One scrape outcome ($1 healthy, $2 up_after, $3 down_after, $4 the id), under the row's lock.
 // The right-hand sides read the row as it was, so the thresholds compare the count this outcome
 // makes; counts stop at their threshold, so an agent failing for years cannot overflow them.
+// A row already settled on this outcome (counted to its threshold, health agreeing) is not
+// written at all: the steady state of a healthy fleet costs no writes (and no dead tuples). It
+// returns no row then, and kSelectHealth tells that from an unknown id.
 inline constexpr char kObserveHealth[] =
     "UPDATE agents SET "
     "health_successes = CASE WHEN $1::boolean THEN LEAST(health_successes + 1, $2::integer) ELSE 0 END, "
     "health_failures = CASE WHEN $1::boolean THEN 0 ELSE LEAST(health_failures + 1, $3::integer) END, "
     "health = CASE WHEN $1::boolean AND health_successes + 1 >= $2::integer THEN 'up' "
     "WHEN NOT $1::boolean AND health_failures + 1 >= $3::integer THEN 'down' ELSE health END "
-    "WHERE id = $4 RETURNING health";
+    "WHERE id = $4 AND NOT (CASE WHEN $1::boolean "
+    "THEN health_failures = 0 AND health_successes >= $2::integer AND health = 'up' "
+    "ELSE health_successes = 0 AND health_failures >= $3::integer AND health = 'down' END) "
+    "RETURNING health";
+inline constexpr char kSelectHealth[] = "SELECT health FROM agents WHERE id = $1";
 inline constexpr char kSetDeployment[] = "UPDATE agents SET deployment_id = $1 WHERE id = $2";
 // The compare-and-sets. Under READ COMMITTED a concurrent UPDATE of the same row waits for the
 // first to commit and then re-checks its WHERE against the committed row, so of two racing

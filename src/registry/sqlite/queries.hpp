@@ -72,13 +72,20 @@ inline constexpr char kSetHealth[] = "UPDATE agents SET health = ? WHERE id = ?"
 // One scrape outcome (?1: 1 healthy, 0 not; ?2: up_after; ?3: down_after; ?4: the id). The
 // right-hand sides read the row as it was, so the thresholds compare the count this outcome
 // makes; counts stop at their threshold, so an agent failing for years cannot overflow them.
+// A row already settled on this outcome (counted to its threshold, health agreeing) is not
+// written at all: the steady state of a healthy fleet costs no writes. It returns no row then,
+// and kSelectHealth tells that from an unknown id.
 inline constexpr char kObserveHealth[] =
     "UPDATE agents SET "
     "health_successes = CASE WHEN ?1 THEN min(health_successes + 1, ?2) ELSE 0 END, "
     "health_failures = CASE WHEN ?1 THEN 0 ELSE min(health_failures + 1, ?3) END, "
     "health = CASE WHEN ?1 AND health_successes + 1 >= ?2 THEN 'up' "
     "WHEN NOT ?1 AND health_failures + 1 >= ?3 THEN 'down' ELSE health END "
-    "WHERE id = ?4 RETURNING health";
+    "WHERE id = ?4 AND NOT (CASE WHEN ?1 "
+    "THEN health_failures = 0 AND health_successes >= ?2 AND health = 'up' "
+    "ELSE health_successes = 0 AND health_failures >= ?3 AND health = 'down' END) "
+    "RETURNING health";
+inline constexpr char kSelectHealth[] = "SELECT health FROM agents WHERE id = ?";
 inline constexpr char kSetDeployment[] = "UPDATE agents SET deployment_id = ? WHERE id = ?";
 // The compare-and-set: changes nothing unless the agent is idle.
 inline constexpr char kClaimAgent[] =

@@ -170,6 +170,14 @@ result<AgentRecord> read_one_agent(Query& q, std::string_view key) {
 }
 
 // Runs an UPDATE/DELETE of one agent by id; not_found when no row matched.
+// The health in column 0 of the current row.
+result<Health> read_health(Query& q) {
+  auto health = parse_health(q.text(0));
+  if (auto ok = q.check_row(); !ok) return ok.error();
+  if (!health) return Error(errc::store_corrupt, "column 'health' holds an unknown value");
+  return *health;
+}
+
 result<void> run_on_agent(Query& q, std::string const& id) {
   if (auto done = q.run(); !done) return done.error();
   if (q.changes() == 0) return not_found("no agent with id '" + id + "'");
@@ -348,11 +356,15 @@ class SqliteAgentStore final : public AgentStore {
       q->bind_bool(healthy).bind_int(rule.up_after).bind_int(rule.down_after).bind_text(id);
       auto row = q->step();
       if (!row) return row.error();
+      if (*row) return read_health(*q);
+      // Settled already (nothing written), or no such agent.
+      auto settled = c.query(sql::kSelectHealth);
+      if (!settled) return settled.error();
+      settled->bind_text(id);
+      row = settled->step();
+      if (!row) return row.error();
       if (!*row) return not_found("no agent with id '" + id + "'");
-      auto health = parse_health(q->text(0));
-      if (!health) return Error(errc::store_corrupt, "column 'health' holds an unknown value");
-      if (auto ok = q->check_row(); !ok) return ok.error();
-      return *health;
+      return read_health(*settled);
     });
   }
 
