@@ -56,6 +56,9 @@ def _venv(path: Path, env: dict) -> Path:
 
 
 def _pip_install(venv: Path, env: dict) -> subprocess.Popen:
+    # A cache of its own per install: pip's shared wheel cache is not safe for two pips at once
+    # (one reads the other's half-written origin.json), and what is tested here is our build.
+    env = dict(env, PIP_CACHE_DIR=str(venv / "pip-cache"))
     return subprocess.Popen(
         [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-build-isolation", "--no-deps",
          "--no-input", "--disable-pip-version-check", "-q", str(ROOT)],
