@@ -145,27 +145,7 @@ asio::awaitable<void> recovery_pass(Services& s, InFlight in_flight) {
     auto recovered = co_await recover_in_flight(s, in_flight, s.now() - dispatch_grace(s));
     if (!recovered) co_return recovered.error();
     if (recovered->deferred.empty()) co_return result<void>{};
-    // Young `pending` deployments: those unchanged after a whole grace (timed here, not by the
-    // records' clock) have no living dispatcher, which would have moved them on; they are judged
-    // as the others were.
-    asio::steady_timer timer(co_await asio::this_coro::executor, dispatch_grace(s));
-    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    auto still = co_await s.store([&s, &deferred = recovered->deferred]() -> result<InFlight> {
-      InFlight left;
-      for (auto const& d : deferred) {
-        auto now = s.stores.deployments->get(d.id);
-        if (!now && now.error() != registry::errc::not_found) return now.error();
-        if (now && now->status == registry::DeploymentStatus::pending && now->updated_at == d.updated_at) {
-          left.deployments.push_back(std::move(*now));
-        }
-      }
-      return left;
-    });
-    if (!still) co_return still.error();
-    if (still->deployments.empty()) co_return result<void>{};
-    auto settled = co_await recover_in_flight(s, *still, TimePoint::max());
-    if (!settled) co_return settled.error();
-    co_return result<void>{};
+    co_return co_await recover_deferred(s, std::move(recovered->deferred));
   });
   if (!r) {
     detail::log::warn("cp", "recovery after restart failed: ", r.error().message(),

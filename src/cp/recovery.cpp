@@ -13,7 +13,11 @@
 
 #include "detail/log.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/verb.hpp>
 
 #include <atomic>
@@ -211,6 +215,27 @@ asio::awaitable<result<Recovered>> recover_in_flight(Services& s, InFlight const
                       " deferred=", deferred.size(), " agents_freed=", tally.report.agents_released);
   }
   co_return Recovered{.report = tally.report, .deferred = std::move(deferred)};
+}
+
+asio::awaitable<result<void>> recover_deferred(Services& s, std::vector<registry::Deployment> deferred) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, dispatch_grace(s));
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  auto still = co_await s.store([&s, &deferred]() -> result<InFlight> {
+    InFlight left;
+    for (auto const& d : deferred) {
+      auto now = s.stores.deployments->get(d.id);
+      if (!now && now.error() != registry::errc::not_found) return now.error();
+      if (now && now->status == DeploymentStatus::pending && now->updated_at == d.updated_at) {
+        left.deployments.push_back(std::move(*now));
+      }
+    }
+    return left;
+  });
+  if (!still) co_return still.error();
+  if (still->deployments.empty()) co_return result<void>{};
+  auto settled = co_await recover_in_flight(s, *still, TimePoint::max());
+  if (!settled) co_return settled.error();
+  co_return result<void>{};
 }
 
 }  // namespace ee::cp

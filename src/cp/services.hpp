@@ -266,6 +266,10 @@ struct Recovered {
 };
 boost::asio::awaitable<result<Recovered>> recover_in_flight(Services& services, InFlight const& in_flight,
                                                             TimePoint defer_pending_changed_after);
+/// After recover_in_flight deferred some: waits out dispatch_grace (timed here, not by the
+/// records' clock), then judges those still `pending` and unchanged, which have no living
+/// dispatcher (it would have moved them on).
+boost::asio::awaitable<result<void>> recover_deferred(Services& services, std::vector<registry::Deployment> deferred);
 
 // --- background work (tasks.cpp) --------------------------------------------------------------------
 

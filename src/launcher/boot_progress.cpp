@@ -32,12 +32,12 @@ constexpr std::array<std::string_view, 2> kFailureMarks = {
 
 constexpr std::size_t kMaxFailureLine = 512;
 
-std::string line_at(std::string_view text, std::size_t at) {
-  auto const begin = text.rfind('\n', at);
-  auto const from = begin == std::string_view::npos ? 0 : begin + 1;
+// The guest's line from its mark on: whatever the console interleaved before the mark is not the
+// guest's message, and must not push the message past the bound.
+std::string line_from(std::string_view text, std::size_t at) {
   auto end = text.find('\n', at);
   if (end == std::string_view::npos) end = text.size();
-  auto line = text.substr(from, std::min(end - from, kMaxFailureLine));
+  auto line = text.substr(at, std::min(end - at, kMaxFailureLine));
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
   std::string out;
   out.reserve(line.size());
@@ -68,7 +68,7 @@ BootProgress read_boot_progress(std::string_view text) {
   }
   for (auto mark : kFailureMarks) {
     if (auto at = text.find(mark); at != std::string_view::npos) {
-      progress.failure = line_at(text, at);
+      progress.failure = line_from(text, at);
       break;
     }
   }

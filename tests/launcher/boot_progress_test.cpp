@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <mutex>
@@ -74,12 +75,21 @@ TEST(BootProgress, TheGuestsFatalLineIsTheFailureCleanedForATerminal) {
   EXPECT_EQ(launcher::read_boot_progress("easyenclave-init: FATAL: x").failure, "easyenclave-init: FATAL: x");
 }
 
-TEST(BootProgress, AnyTextIsReadWithoutFailing) {
+TEST(BootProgress, AnyBytesGiveABoundedPrintableFailureLine) {
   std::string text;
   for (int i = 0; i < 4096; ++i) text.push_back(static_cast<char>(i * 131 % 256));
-  for (std::size_t cut = 0; cut < text.size(); cut += 97) (void)launcher::read_boot_progress(text.substr(cut));
-  (void)launcher::read_boot_progress(std::string(100, '\n') + "easyenclave-init: FATAL: ");
-  SUCCEED();
+  auto const printable = [](std::string const& line) {
+    return std::all_of(line.begin(), line.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+  };
+  for (std::size_t cut = 0; cut < text.size(); cut += 97) {
+    auto const progress = launcher::read_boot_progress(text.substr(cut) + "easyenclave-init: FATAL: " + text.substr(0, cut));
+    EXPECT_LE(progress.failure.size(), 512u);
+    EXPECT_TRUE(progress.failure.starts_with("easyenclave-init: FATAL:")) << cut;
+    EXPECT_TRUE(printable(progress.failure)) << cut;
+  }
+  // A fatal mark with nothing after it, after many empty lines.
+  EXPECT_EQ(launcher::read_boot_progress(std::string(100, '\n') + "easyenclave-init: FATAL: ").failure,
+            "easyenclave-init: FATAL:");
 }
 
 // A CP stand-in that lists the VM's agent once `verified` is set, and a VM directory whose serial

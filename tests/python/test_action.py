@@ -28,24 +28,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import action_runner as ar  # noqa: E402
+from support import build_dir, missing  # noqa: E402
 import local_network as ln  # noqa: E402
 
 OWNER, REPO = "github:org/octo-org", "octo-org/hello"
 REQUEST_TOKEN = "runner-request-token-for-the-test"
 
 
-def missing(what: str):
-    message = f"{what} not found: run scripts/install-deps.sh test"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def build_dir() -> Path:
-    build = os.environ.get("EE_BUILD_DIR")
-    if not build or not (Path(build) / "cli" / "ee").exists():
-        missing("EE_BUILD_DIR with the programs of a build (cli/ee, cli/ee-cp, cli/ee-agent)")
-    return Path(build)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -123,7 +112,7 @@ class Files:
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
     """A CP, two registered agents of octo-org and the job's token endpoint."""
-    network = ln.Network(work=tmp_path_factory.mktemp("action"), bin=build_dir() / "cli")
+    network = ln.Network(work=tmp_path_factory.mktemp("action"), bin=build_dir("ee", "ee-cp", "ee-agent") / "cli")
     endpoint = None
     try:
         network.start_core()
@@ -147,7 +136,7 @@ def job_env(n, tokens) -> dict:
 
 
 def inputs(n, **more) -> dict:
-    base = {"cp-url": n.cp_url, "ee-path": str(build_dir() / "cli" / "ee"),
+    base = {"cp-url": n.cp_url, "ee-path": str(build_dir("ee", "ee-cp", "ee-agent") / "cli" / "ee"),
             "mrtd": n.simulator.mr_td.hex(),
             # The simulator's PKI: a development network (production uses Intel's root and PCS).
             "verify-root": str(n.work / "simulator-root.pem"),
@@ -262,7 +251,7 @@ def release(tmp_path: Path, version: str) -> tuple[Path, str]:
     name = f"easyenclave-{version}-linux-{os.uname().machine}"
     directory = tmp_path / "release"
     (directory / "tree" / name / "bin").mkdir(parents=True)
-    shutil.copy2(build_dir() / "cli" / "ee", directory / "tree" / name / "bin" / "ee")
+    shutil.copy2(build_dir("ee", "ee-cp", "ee-agent") / "cli" / "ee", directory / "tree" / name / "bin" / "ee")
     with tarfile.open(directory / f"{name}.tar.gz", "w:gz") as tar:
         tar.add(directory / "tree" / name, arcname=name)
     digest = hashlib.sha256((directory / f"{name}.tar.gz").read_bytes()).hexdigest()
@@ -272,7 +261,7 @@ def release(tmp_path: Path, version: str) -> tuple[Path, str]:
 
 def test_ee_comes_from_the_release_checked_against_its_sums(net, tmp_path):
     n = net["net"]
-    version = subprocess.run([build_dir() / "cli" / "ee", "--version"], capture_output=True, text=True).stdout.strip()
+    version = subprocess.run([build_dir("ee", "ee-cp", "ee-agent") / "cli" / "ee", "--version"], capture_output=True, text=True).stdout.strip()
     directory, digest = release(tmp_path, version)
     files = Files(directory)
     try:

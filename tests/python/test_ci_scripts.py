@@ -18,24 +18,13 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fake_gce  # noqa: E402
 import local_network as ln  # noqa: E402
+from support import build_dir  # noqa: E402
 
 CI = ROOT / "scripts" / "ci"
 CF_TOKEN, CF_ACCOUNT, CF_ZONE, DOMAIN = "ee-fake-cloudflare-token", "ee-fake-account", "ee-fake-zone", "example.com"
 IMAGE = "projects/ee-images/global/images/family/easyenclave"
 
 
-def missing(what: str):
-    message = f"{what} not found: run scripts/install-deps.sh test"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def build_dir() -> Path:
-    build = os.environ.get("EE_BUILD_DIR")
-    if not build or not (Path(build) / "cli" / "ee-fake-cloudflare").exists():
-        missing("EE_BUILD_DIR with the programs of a build (cli/ee-fake-cloudflare)")
-    return Path(build)
 
 
 @pytest.fixture
@@ -43,7 +32,7 @@ def clouds(tmp_path):
     gce = fake_gce.FakeGce()
     key, public = fake_gce.service_account(tmp_path, gce.token_uri)
     gce.trust(key, public)
-    cf = ln.Program("cloudflare", [build_dir() / "cli" / "ee-fake-cloudflare", "--listen", "127.0.0.1:0"], tmp_path)
+    cf = ln.Program("cloudflare", [build_dir("ee", "ee-cp", "ee-agent", "ee-fake-cloudflare") / "cli" / "ee-fake-cloudflare", "--listen", "127.0.0.1:0"], tmp_path)
     try:
         cf_url = cf.listening_url()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GCP_", "GCE_", "CLOUDFLARE_"))}
@@ -228,9 +217,9 @@ def test_pr_e2e_steps_against_a_local_control_plane(tmp_path, monkeypatch):
     admin = "pr-e2e-admin-token"
     monkeypatch.setenv("EE_ADMIN_TOKEN", admin)  # the CP reads these from its environment, as from cp_env
     monkeypatch.setenv("EE_QUOTE_PROVIDER", "simulator")  # its own quotes (GET /api/v1/attestation)
-    network = ln.Network(work=tmp_path / "net", bin=build_dir() / "cli")
+    network = ln.Network(work=tmp_path / "net", bin=build_dir("ee", "ee-cp", "ee-agent", "ee-fake-cloudflare") / "cli")
     (tmp_path / "net").mkdir()
-    ee = str(build_dir() / "cli" / "ee")
+    ee = str(build_dir("ee", "ee-cp", "ee-agent", "ee-fake-cloudflare") / "cli" / "ee")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EE_", "ACTIONS_ID_TOKEN"))}
 
     def step(*argv, **more):

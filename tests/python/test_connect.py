@@ -9,7 +9,6 @@ test is skipped.
 import base64
 import hashlib
 import json
-import os
 import sys
 import threading
 import time
@@ -25,7 +24,9 @@ import easyenclave
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import local_network as ln  # noqa: E402  the network make demo starts, shared with bench/
+from support import build_dir  # noqa: E402
 
 OWNER, REPO, APP = "github:org/octo-org", "octo-org/hello", "hello"
 
@@ -33,10 +34,7 @@ OWNER, REPO, APP = "github:org/octo-org", "octo-org/hello", "hello"
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory):
     """A CP with app 'hello' (source octo-org/hello) deployed and running on one agent."""
-    build = os.environ.get("EE_BUILD_DIR")
-    if not build or not (Path(build) / "cli" / "ee-agent").exists():
-        pytest.skip("EE_BUILD_DIR with the programs of a build is needed")
-    net = ln.Network(work=tmp_path_factory.mktemp("connect"), bin=Path(build) / "cli")
+    net = ln.Network(work=tmp_path_factory.mktemp("connect"), bin=build_dir("ee-cp", "ee-agent") / "cli")
     try:
         net.start_core()
         agent = net.start_agent("vm-connect", OWNER)

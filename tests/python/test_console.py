@@ -10,7 +10,6 @@ Chromium, its driver and Selenium come from scripts/install-deps.sh (test): with
 are skipped, or fail under CI=true.
 """
 
-import json
 import os
 import shutil
 import sys
@@ -21,7 +20,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import local_network as ln  # noqa: E402
+from support import build_dir, missing  # noqa: E402
 
 OWNER, OTHER_OWNER, REPO, APP = "github:org/octo-org", "github:user/mona", "octo-org/hello", "hello"
 # A publisher controls its app's description: the console must show it as text, never run it.
@@ -31,25 +32,13 @@ CHROMEDRIVER = os.environ.get("EE_CHROMEDRIVER", "/usr/bin/chromedriver")
 WAIT = 20
 
 
-def build_dir() -> Path:
-    build = os.environ.get("EE_BUILD_DIR")
-    if not build or not (Path(build) / "cli" / "ee-cp").exists():
-        pytest.skip("EE_BUILD_DIR with the programs of a build is needed")
-    return Path(build)
-
-
-def missing(what: str):
-    message = f"{what} not found: run scripts/install-deps.sh test"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
     """Two agents of two owners; app 'hello' 1.0.0 deployed on the first, then upgraded to 2.0.0
     (so 1.0.0's deployment is stopped, replaced)."""
-    bin_dir = build_dir() / "cli"
+    bin_dir = build_dir("ee-cp", "ee-agent") / "cli"
     network = ln.Network(work=tmp_path_factory.mktemp("console"), bin=bin_dir)
     try:
         network.start_core()
@@ -102,7 +91,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def artifacts():
-    path = build_dir() / "test-artifacts" / "console"
+    path = build_dir("ee-cp", "ee-agent") / "test-artifacts" / "console"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -19,23 +19,19 @@ import easyenclave
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import local_network as ln  # noqa: E402
+from support import build_dir  # noqa: E402
 
 OWNER, REPO, APP = "github:org/octo-org", "octo-org/hello", "hello"
 ADMIN = "pytest-admin-token"
 
 
-def build_dir() -> Path:
-    build = os.environ.get("EE_BUILD_DIR")
-    if not build or not (Path(build) / "cli" / "ee-agent").exists():
-        pytest.skip("EE_BUILD_DIR with the programs of a build is needed")
-    return Path(build)
-
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
     """A CP with app 'hello' published from octo-org/hello and one registered agent of its owner."""
-    network = ln.Network(work=tmp_path_factory.mktemp("cp-client"), bin=build_dir() / "cli")
+    network = ln.Network(work=tmp_path_factory.mktemp("cp-client"), bin=build_dir("ee", "ee-cp", "ee-agent") / "cli")
     try:
         network.start_core()
         agent = network.start_agent("vm-cp-client", OWNER)
@@ -51,7 +47,7 @@ def net(tmp_path_factory):
 def admin_cp(tmp_path_factory):
     """A CP of its own with an admin token (the operator's routes)."""
     work = tmp_path_factory.mktemp("cp-admin")
-    program = ln.Program("cp-admin", [build_dir() / "cli" / "ee-cp", "--dev", "--listen", "127.0.0.1:0",
+    program = ln.Program("cp-admin", [build_dir("ee", "ee-cp", "ee-agent") / "cli" / "ee-cp", "--dev", "--listen", "127.0.0.1:0",
                                       "--db", work / "cp.db", "--admin-token", ADMIN,
                                       "--health-scrape-interval", "0"], work)
     try:
@@ -74,7 +70,7 @@ def ee(*args, env=None):
     for name in ("EE_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"):
         full_env.pop(name, None)
     full_env.update(env or {})
-    r = subprocess.run([str(build_dir() / "cli" / "ee"), *map(str, args)], capture_output=True, text=True,
+    r = subprocess.run([str(build_dir("ee", "ee-cp", "ee-agent") / "cli" / "ee"), *map(str, args)], capture_output=True, text=True,
                        env=full_env, timeout=120)
     return r.returncode, r.stdout, r.stderr
 

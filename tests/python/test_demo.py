@@ -8,16 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from support import build_dir  # noqa: E402
 
 
 def test_demo_check_passes_every_step_and_leaves_nothing_behind(tmp_path):
-    build = os.environ.get("EE_BUILD_DIR")
-    if not build:
-        pytest.skip("EE_BUILD_DIR is not set (make test-python sets it)")
-    env = dict(os.environ, EE_BUILD_DIR=build, TMPDIR=str(tmp_path))
+    env = dict(os.environ, EE_BUILD_DIR=str(build_dir("ee-cp", "ee-agent")), TMPDIR=str(tmp_path))
     workloads_before = running_workloads()
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "demo"), "--check"],

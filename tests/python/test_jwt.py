@@ -3,7 +3,6 @@ tokens minted by the GitHub stand-in (ee-fake-github from the build)."""
 
 import datetime
 import json
-import os
 import sys
 import urllib.request
 from pathlib import Path
@@ -13,7 +12,9 @@ import pytest
 import easyenclave
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import local_network as ln  # noqa: E402  the programs' launcher shared with make demo
+from support import build_dir  # noqa: E402
 
 # The values the test-vector README lists for ita/ita_tdx_token_prod_20231205.jwt.
 ITA_CLOCK = 1701735000  # inside [iat, exp] = [1701734950, 1701735250]
@@ -99,11 +100,8 @@ def test_ita_malformed_input_is_invalid_input_or_type_error(ita):
 
 @pytest.fixture(scope="module")
 def github(tmp_path_factory):
-    build = os.environ.get("EE_BUILD_DIR")
-    if not build:
-        pytest.skip("EE_BUILD_DIR is not set (make test-python sets it)")
     work = tmp_path_factory.mktemp("github")
-    issuer = ln.Program("github", [Path(build) / "cli" / "ee-fake-github", "--listen", "127.0.0.1:0"], work)
+    issuer = ln.Program("github", [build_dir("ee-fake-github") / "cli" / "ee-fake-github", "--listen", "127.0.0.1:0"], work)
     try:
         url = issuer.listening_url()
 

@@ -38,7 +38,9 @@ import easyenclave
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import local_network as ln  # noqa: E402
+from support import build_dir, missing  # noqa: E402
 
 OWNER, REPO, APP = "github:org/octo-org", "octo-org/hello", "hello"
 ADMIN = "pytest-replicas-admin-token"
@@ -47,18 +49,6 @@ NOBODY = 65534
 PR_SET_PDEATHSIG = 1
 
 
-def build_dir() -> Path:
-    build = os.environ.get("EE_BUILD_DIR")
-    if not build or not (Path(build) / "cli" / "ee-cp").exists():
-        pytest.skip("EE_BUILD_DIR with the programs of a build is needed")
-    return Path(build)
-
-
-def missing(what: str):
-    message = f"{what} not found: run scripts/install-deps.sh test"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def postgres_bin() -> Path:
@@ -270,7 +260,7 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    bin_dir = build_dir() / "cli"
+    bin_dir = build_dir("ee-cp", "ee-agent") / "cli"
     if shutil.which("haproxy") is None:
         missing("haproxy")
     pg = Postgres(postgres_bin())

@@ -23,6 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import action_runner as ar  # noqa: E402
+from support import missing  # noqa: E402
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 EXAMPLE = ROOT / "examples" / "hello-tdx"
@@ -37,12 +38,6 @@ VARIABLES = {"EE_GCP_SOURCE_IMAGE_FAMILY", "EE_GCP_SOURCE_IMAGE_PROJECT", "EE_DO
              "EE_GCP_IMAGE_BUCKET", "EE_CP_URL", "EE_AGENT_MRTD"}
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
-
-def missing(what: str):
-    message = f"{what} not found: run scripts/install-deps.sh test"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def tool(name: str) -> str:

@@ -575,6 +575,15 @@ class PgAppStore final : public AppStore {
 
 // --- deployments -------------------------------------------------------------------------------
 
+// A row of kSelectDeploymentHistory.
+result<DeploymentChange> read_deployment_change(Row& r) {
+  auto status = parse_deployment_status(r.text(0));
+  DeploymentChange change{.status = status.value_or(DeploymentStatus::pending), .detail = r.text(1), .at = r.time(2)};
+  if (auto ok = r.check(); !ok) return ok.error();
+  if (!status) return Error(errc::store_corrupt, "column 'status' of deployment_changes holds an unknown value");
+  return change;
+}
+
 result<Deployment> read_deployment(Row& r) {
   Deployment d;
   d.id = r.text(0);
@@ -652,17 +661,7 @@ class PgDeploymentStore final : public DeploymentStore {
     return db_->run("deployment history", Kind::read, [&](Session& s) -> result<std::vector<DeploymentChange>> {
       auto rows = s.exec(sql::kSelectDeploymentHistory, Params().text(id));
       if (!rows) return rows.error();
-      std::vector<DeploymentChange> out;
-      out.reserve(static_cast<std::size_t>(rows->size()));
-      for (int i = 0; i < rows->size(); ++i) {
-        auto row = rows->row(i);
-        auto status = parse_deployment_status(row.text(0));
-        DeploymentChange change{.status = status.value_or(DeploymentStatus::pending), .detail = row.text(1), .at = row.time(2)};
-        if (auto ok = row.check(); !ok) return ok.error();
-        if (!status) return Error(errc::store_corrupt, "column 'status' of deployment_changes holds an unknown value");
-        out.push_back(std::move(change));
-      }
-      return out;
+      return read_all<DeploymentChange>(*rows, read_deployment_change);
     });
   }
 

@@ -626,6 +626,15 @@ class SqliteAppStore final : public AppStore {
 
 // --- deployments -------------------------------------------------------------------------------
 
+// A row of kSelectDeploymentHistory.
+result<DeploymentChange> read_deployment_change(Query& q) {
+  auto status = parse_deployment_status(q.text(0));
+  DeploymentChange change{.status = status.value_or(DeploymentStatus::pending), .detail = q.text(1), .at = q.time(2)};
+  if (auto ok = q.check_row(); !ok) return ok.error();
+  if (!status) return Error(errc::store_corrupt, "column 'status' of deployment_changes holds an unknown value");
+  return change;
+}
+
 result<Deployment> read_deployment(Query& q) {
   Deployment d;
   d.id = q.text(0);
@@ -685,17 +694,7 @@ class SqliteDeploymentStore final : public DeploymentStore {
       auto q = c.query(sql::kSelectDeploymentHistory);
       if (!q) return q.error();
       q->bind_text(id);
-      std::vector<DeploymentChange> out;
-      for (;;) {
-        auto row = q->step();
-        if (!row) return row.error();
-        if (!*row) return out;
-        auto status = parse_deployment_status(q->text(0));
-        DeploymentChange change{.status = status.value_or(DeploymentStatus::pending), .detail = q->text(1), .at = q->time(2)};
-        if (auto ok = q->check_row(); !ok) return ok.error();
-        if (!status) return Error(errc::store_corrupt, "column 'status' of deployment_changes holds an unknown value");
-        out.push_back(std::move(change));
-      }
+      return read_all<DeploymentChange>(*q, read_deployment_change);
     });
   }
 
