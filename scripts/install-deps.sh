@@ -34,6 +34,7 @@ toolchain=(
   libboost1.81-dev libboost-system1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev zlib1g-dev
   libpq-dev  # the PostgreSQL registry engine's client library (the server is only for the tests)
+  libargon2-dev  # Argon2id, the hash the control plane stores account API keys under
 )
 # The Python module (easyenclave._core) is built by the ci preset: Python's headers, and venv to
 # make the virtual environment its build requirements live in.
