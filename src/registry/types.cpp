@@ -1,5 +1,6 @@
 #include <easyenclave/registry/types.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 
@@ -10,6 +11,15 @@ namespace {
 constexpr std::array<std::string_view, 3> kHealthNames = {"unknown", "up", "down"};
 constexpr std::array<std::string_view, 6> kDeploymentStatusNames = {
     "queued", "pending", "deploying", "running", "failed", "stopped"};
+constexpr std::array<std::string_view, 2> kLoginMethodNames = {"password", "github"};
+
+bool is_login_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
+bool is_decimal(std::string_view text) {
+  return !text.empty() && text.size() <= 20 &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
 
 }  // namespace
 
@@ -33,6 +43,46 @@ std::optional<DeploymentStatus> parse_deployment_status(std::string_view text) n
   for (std::size_t i = 0; i < kDeploymentStatusNames.size(); ++i)
     if (kDeploymentStatusNames[i] == text) return static_cast<DeploymentStatus>(i);
   return std::nullopt;
+}
+
+std::string_view to_string(LoginMethod m) noexcept {
+  auto const index = static_cast<std::size_t>(m);
+  return index < kLoginMethodNames.size() ? kLoginMethodNames[index] : std::string_view{};
+}
+
+std::optional<LoginMethod> parse_login_method(std::string_view text) noexcept {
+  for (std::size_t i = 0; i < kLoginMethodNames.size(); ++i)
+    if (kLoginMethodNames[i] == text) return static_cast<LoginMethod>(i);
+  return std::nullopt;
+}
+
+std::string encode_github_accounts(std::vector<GithubAccount> const& accounts) {
+  std::string out;
+  for (auto const& a : accounts) {
+    if (!out.empty()) out += ',';
+    out += a.login;
+    out += ':';
+    out += a.id;
+  }
+  return out;
+}
+
+std::optional<std::vector<GithubAccount>> decode_github_accounts(std::string_view text) {
+  std::vector<GithubAccount> accounts;
+  while (!text.empty()) {
+    auto const end = std::min(text.find(','), text.size());
+    auto const item = text.substr(0, end);
+    auto const colon = item.find(':');
+    if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+    auto const login = item.substr(0, colon);
+    auto const id = item.substr(colon + 1);
+    if (!std::all_of(login.begin(), login.end(), is_login_char) || !is_decimal(id)) return std::nullopt;
+    accounts.push_back(GithubAccount{.login = std::string(login), .id = std::string(id)});
+    if (end == text.size()) break;
+    text.remove_prefix(end + 1);
+    if (text.empty()) return std::nullopt;  // a trailing ','
+  }
+  return accounts;
 }
 
 std::string_view agent_status(AgentRecord const& agent) noexcept {

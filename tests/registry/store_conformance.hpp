@@ -335,6 +335,7 @@ class StoreTest : public ::testing::Test {
     ASSERT_NE(stores_.bootstrap_tokens, nullptr);
     ASSERT_NE(stores_.settings, nullptr);
     ASSERT_NE(stores_.leases, nullptr);
+    ASSERT_NE(stores_.sessions, nullptr);
   }
 
   AgentStore& agents() { return *stores_.agents; }
@@ -344,6 +345,7 @@ class StoreTest : public ::testing::Test {
   BootstrapTokenStore& bootstrap_tokens() { return *stores_.bootstrap_tokens; }
   SettingStore& settings() { return *stores_.settings; }
   LeaseStore& leases() { return *stores_.leases; }
+  LoginSessionStore& sessions() { return *stores_.sessions; }
 
   // Declared before the stores so it outlives them (a temporary directory, a server).
   Factory factory_{};
@@ -364,6 +366,8 @@ template <class Factory>
 class SettingStoreConformance : public StoreTest<Factory> {};
 template <class Factory>
 class LeaseStoreConformance : public StoreTest<Factory> {};
+template <class Factory>
+class LoginSessionStoreConformance : public StoreTest<Factory> {};
 
 // --- AgentStore --------------------------------------------------------------------------------
 
@@ -1743,5 +1747,100 @@ TYPED_TEST_P(LeaseStoreConformance, ConcurrentAcquiresHaveExactlyOneWinner) {
 
 REGISTER_TYPED_TEST_SUITE_P(LeaseStoreConformance, OneHolderAtATimeUntilTheLeaseExpires,
                             ReleaseFreesOnlyTheHoldersLease, ConcurrentAcquiresHaveExactlyOneWinner);
+
+// --- LoginSessionStore ---------------------------------------------------------------------------
+
+inline LoginSession make_login_session(std::string const& id, std::string const& prefix, TimePoint created) {
+  LoginSession s;
+  s.id = id;
+  s.token_prefix = prefix;
+  s.token_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$" + id;
+  s.method = LoginMethod::github;
+  s.admin = false;
+  s.github_user = GithubAccount{.login = "octocat", .id = "583231"};
+  s.github_orgs = {GithubAccount{.login = "octo-org", .id = "9919"}, GithubAccount{.login = "other-org", .id = "1"}};
+  s.created_at = created;
+  s.expires_at = seconds_after(created, 86'400);
+  return s;
+}
+
+inline void expect_same(LoginSession const& got, LoginSession const& want) {
+  SCOPED_TRACE("login session " + want.id);
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.token_prefix, want.token_prefix);
+  EXPECT_EQ(got.token_hash, want.token_hash);
+  EXPECT_EQ(got.method, want.method);
+  EXPECT_EQ(got.admin, want.admin);
+  EXPECT_EQ(got.github_user.login, want.github_user.login);
+  EXPECT_EQ(got.github_user.id, want.github_user.id);
+  ASSERT_EQ(got.github_orgs.size(), want.github_orgs.size());
+  for (std::size_t i = 0; i < want.github_orgs.size(); ++i) {
+    EXPECT_EQ(got.github_orgs[i].login, want.github_orgs[i].login);
+    EXPECT_EQ(got.github_orgs[i].id, want.github_orgs[i].id);
+  }
+  EXPECT_EQ(got.created_at, want.created_at);
+  EXPECT_EQ(got.expires_at, want.expires_at);
+}
+
+TYPED_TEST_SUITE_P(LoginSessionStoreConformance);
+
+TYPED_TEST_P(LoginSessionStoreConformance, InsertThenGetAndFindRoundTripEveryField) {
+  auto const github = make_login_session("s-1", "ee_sess_abcd", base_time());
+  auto password = make_login_session("s-2", "ee_sess_wxyz", base_time());
+  password.method = LoginMethod::password;
+  password.admin = true;
+  password.github_user = {};
+  password.github_orgs = {};
+  ASSERT_TRUE(ok(this->sessions().insert(github)));
+  ASSERT_TRUE(ok(this->sessions().insert(password)));
+  expect_same(this->sessions().get("s-1").value(), github);
+  expect_same(this->sessions().get("s-2").value(), password);
+  auto found = this->sessions().find_by_prefix("ee_sess_wxyz", base_time());
+  ASSERT_TRUE(ok(found));
+  ASSERT_EQ(found->size(), 1u);
+  expect_same(found->front(), password);
+  EXPECT_TRUE(fails_with(this->sessions().get("s-unknown"), errc::not_found));
+  EXPECT_TRUE(this->sessions().find_by_prefix("ee_sess_none", base_time()).value().empty());
+}
+
+TYPED_TEST_P(LoginSessionStoreConformance, DuplicateIdConflictsButPrefixesMayRepeat) {
+  ASSERT_TRUE(ok(this->sessions().insert(make_login_session("s-1", "ee_sess_abcd", base_time()))));
+  EXPECT_TRUE(fails_with(this->sessions().insert(make_login_session("s-1", "ee_sess_efgh", base_time())), errc::conflict));
+  ASSERT_TRUE(ok(this->sessions().insert(make_login_session("s-2", "ee_sess_abcd", seconds_after(base_time(), 1)))));
+  auto found = this->sessions().find_by_prefix("ee_sess_abcd", base_time());
+  ASSERT_TRUE(ok(found));
+  ASSERT_EQ(found->size(), 2u);
+  EXPECT_EQ((*found)[0].id, "s-1");
+  EXPECT_EQ((*found)[1].id, "s-2");
+}
+
+TYPED_TEST_P(LoginSessionStoreConformance, AnExpiredSessionIsNotFoundByPrefixAndIsPurged) {
+  auto short_lived = make_login_session("s-1", "ee_sess_abcd", base_time());
+  short_lived.expires_at = seconds_after(base_time(), 60);
+  ASSERT_TRUE(ok(this->sessions().insert(short_lived)));
+  ASSERT_TRUE(ok(this->sessions().insert(make_login_session("s-2", "ee_sess_abcd", base_time()))));
+  EXPECT_EQ(this->sessions().find_by_prefix("ee_sess_abcd", seconds_after(base_time(), 59)).value().size(), 2u);
+  // Expiry is exclusive: at its expires_at a session is over.
+  auto const later = seconds_after(base_time(), 60);
+  auto found = this->sessions().find_by_prefix("ee_sess_abcd", later);
+  ASSERT_TRUE(ok(found));
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ(found->front().id, "s-2");
+  EXPECT_EQ(this->sessions().purge(later).value(), 1u);
+  EXPECT_TRUE(fails_with(this->sessions().get("s-1"), errc::not_found));
+  EXPECT_TRUE(ok(this->sessions().get("s-2")));
+  EXPECT_EQ(this->sessions().purge(later).value(), 0u);
+}
+
+TYPED_TEST_P(LoginSessionStoreConformance, RemoveEndsASessionOnce) {
+  ASSERT_TRUE(ok(this->sessions().insert(make_login_session("s-1", "ee_sess_abcd", base_time()))));
+  ASSERT_TRUE(ok(this->sessions().remove("s-1")));
+  EXPECT_TRUE(fails_with(this->sessions().remove("s-1"), errc::not_found));
+  EXPECT_TRUE(this->sessions().find_by_prefix("ee_sess_abcd", base_time()).value().empty());
+}
+
+REGISTER_TYPED_TEST_SUITE_P(LoginSessionStoreConformance, InsertThenGetAndFindRoundTripEveryField,
+                            DuplicateIdConflictsButPrefixesMayRepeat,
+                            AnExpiredSessionIsNotFoundByPrefixAndIsPurged, RemoveEndsASessionOnce);
 
 }  // namespace ee::registry::conformance

@@ -169,6 +169,21 @@ class BootstrapTokenStore {
   virtual result<std::size_t> purge(TimePoint now) = 0;
 };
 
+/// Login sessions (admin password, GitHub OAuth).
+class LoginSessionStore {
+ public:
+  virtual ~LoginSessionStore() = default;
+  /// errc::conflict on a duplicate id.
+  virtual result<LoginSession> insert(LoginSession const& session) = 0;
+  /// The sessions whose token starts with `token_prefix` and that have not expired at `now`
+  /// (several tokens may share a prefix; the caller verifies each hash).
+  virtual result<std::vector<LoginSession>> find_by_prefix(std::string const& token_prefix, TimePoint now) = 0;
+  virtual result<LoginSession> get(std::string const& id) = 0;  ///< errc::not_found
+  virtual result<void> remove(std::string const& id) = 0;       ///< errc::not_found
+  /// Removes sessions expired at `now`; returns how many.
+  virtual result<std::size_t> purge(TimePoint now) = 0;
+};
+
 /// Settings set at run time (the control plane's admin settings routes).
 class SettingStore {
  public:
@@ -219,6 +234,8 @@ struct Stores {
   std::shared_ptr<BootstrapTokenStore> bootstrap_tokens{};
   /// Null: settings cannot be changed at run time (the admin settings routes answer 503).
   std::shared_ptr<SettingStore> settings{};
+  /// Null: no login sessions (POST /admin/login and GitHub OAuth answer 503).
+  std::shared_ptr<LoginSessionStore> sessions{};
   /// Null: the control plane keeps its own in memory (one process).
   std::shared_ptr<OnceStore> nonces{};
   std::shared_ptr<OnceStore> replays{};

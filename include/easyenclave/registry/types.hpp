@@ -124,6 +124,41 @@ struct BootstrapToken {
   TimePoint expires_at{};
 };
 
+/// A GitHub user or organisation: its login and the numeric id that a renamed or re-created
+/// account does not inherit.
+struct GithubAccount {
+  std::string login{};  ///< lowercase
+  std::string id{};     ///< decimal
+};
+
+/// How a login session was opened.
+enum class LoginMethod { password, github };
+std::string_view to_string(LoginMethod m) noexcept;
+std::optional<LoginMethod> parse_login_method(std::string_view text) noexcept;
+
+/// A session of a person at the control plane (POST /admin/login, GitHub OAuth), presented as a
+/// bearer token or a cookie. Only an Argon2id hash of the token is kept, with the token's first
+/// characters to find the row.
+struct LoginSession {
+  std::string id{};            ///< UUIDv4; public (logout, listings)
+  std::string token_prefix{};  ///< the token's first 12 characters; not unique
+  std::string token_hash{};    ///< Argon2id PHC string of the whole token
+  LoginMethod method = LoginMethod::password;
+  /// The operator's session (password, or a GitHub login the operator named); otherwise an
+  /// owner's, scoped to its GitHub account and organisations.
+  bool admin = false;
+  GithubAccount github_user{};                ///< empty for a password login
+  std::vector<GithubAccount> github_orgs{};  ///< the organisations GitHub listed at login
+  TimePoint created_at{};
+  TimePoint expires_at{};
+};
+
+/// The stored form of GithubAccount lists: "login:id" joined by ','. GitHub logins are
+/// [A-Za-z0-9-] and ids decimal, so the form is unambiguous.
+std::string encode_github_accounts(std::vector<GithubAccount> const& accounts);
+/// Nullopt for anything encode_github_accounts cannot have written.
+std::optional<std::vector<GithubAccount>> decode_github_accounts(std::string_view text);
+
 /// A setting stored by the control plane's admin settings routes; it wins over flags, the
 /// environment and defaults (include/easyenclave/settings.hpp). Values of secret keys are stored
 /// like any other: the routes never return them.

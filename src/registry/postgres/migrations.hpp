@@ -23,7 +23,7 @@ inline constexpr char kCreateMigrationTable[] =
     "CREATE TABLE IF NOT EXISTS ee_schema_migrations ("
     "version INTEGER NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
-inline constexpr std::array<char const*, 3> kMigrations = {
+inline constexpr std::array<char const*, 4> kMigrations = {
     // 1: every store of the SQLite schema's five migrations, plus the single-use keys (spent
     // nonces, accepted request signatures) that replicas share.
     R"sql(
@@ -191,6 +191,24 @@ END
 $fn$;
 CREATE TRIGGER deployment_changes_record AFTER INSERT OR UPDATE ON deployments
   FOR EACH ROW EXECUTE FUNCTION ee_record_deployment_change();
+)sql",
+    // 4: login sessions (admin password, GitHub OAuth). Only an Argon2id hash of each token is
+    // kept; the prefix finds the rows to verify against, and is not unique.
+    R"sql(
+CREATE TABLE login_sessions (
+  id           TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+  token_prefix TEXT COLLATE "C" NOT NULL,
+  token_hash   TEXT COLLATE "C" NOT NULL,
+  method       TEXT COLLATE "C" NOT NULL,
+  admin        BOOLEAN NOT NULL,
+  github_login TEXT COLLATE "C" NOT NULL,
+  github_id    TEXT COLLATE "C" NOT NULL,
+  github_orgs  TEXT COLLATE "C" NOT NULL,
+  created_at   BIGINT NOT NULL,
+  expires_at   BIGINT NOT NULL
+);
+CREATE INDEX login_sessions_by_prefix ON login_sessions (token_prefix, expires_at);
+CREATE INDEX login_sessions_by_expiry ON login_sessions (expires_at);
 )sql",
 };
 

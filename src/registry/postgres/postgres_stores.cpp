@@ -857,6 +857,88 @@ class PgBootstrapTokenStore final : public BootstrapTokenStore {
   std::shared_ptr<Database> db_;
 };
 
+// --- login sessions --------------------------------------------------------------------------------
+
+result<LoginSession> read_login_session(Row& r) {
+  LoginSession session;
+  session.id = r.text(0);
+  session.token_prefix = r.text(1);
+  session.token_hash = r.text(2);
+  auto const method = parse_login_method(r.text(3));
+  session.admin = r.boolean(4);
+  session.github_user.login = r.text(5);
+  session.github_user.id = r.text(6);
+  auto orgs = decode_github_accounts(r.text(7));
+  session.created_at = r.time(8);
+  session.expires_at = r.time(9);
+  if (auto row = r.check(); !row) return row.error();
+  if (!method || !orgs) return Error(errc::store_corrupt, "login session " + session.id + " has an unreadable method or orgs");
+  session.method = *method;
+  session.github_orgs = std::move(*orgs);
+  return session;
+}
+
+class PgLoginSessionStore final : public LoginSessionStore {
+ public:
+  explicit PgLoginSessionStore(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+
+  result<LoginSession> insert(LoginSession const& session) override {
+    return db_->run("insert login session", Kind::write, [&](Session& s) -> result<LoginSession> {
+      auto done = s.exec(sql::kInsertLoginSession, Params()
+                                                       .text(session.id)
+                                                       .text(session.token_prefix)
+                                                       .text(session.token_hash)
+                                                       .text(std::string(to_string(session.method)))
+                                                       .boolean(session.admin)
+                                                       .text(session.github_user.login)
+                                                       .text(session.github_user.id)
+                                                       .text(encode_github_accounts(session.github_orgs))
+                                                       .time(session.created_at)
+                                                       .time(session.expires_at));
+      if (!done) return done.error();
+      return session;
+    });
+  }
+
+  result<std::vector<LoginSession>> find_by_prefix(std::string const& token_prefix, TimePoint now) override {
+    return db_->run("find login sessions", Kind::read, [&](Session& s) -> result<std::vector<LoginSession>> {
+      auto rows = s.exec(sql::kSelectLoginSessionsByPrefix, Params().text(token_prefix).time(now));
+      if (!rows) return rows.error();
+      return read_all<LoginSession>(*rows, read_login_session);
+    });
+  }
+
+  result<LoginSession> get(std::string const& id) override {
+    return db_->run("get login session", Kind::read, [&](Session& s) -> result<LoginSession> {
+      auto rows = s.exec(sql::kSelectLoginSessionById, Params().text(id));
+      if (!rows) return rows.error();
+      if (rows->size() == 0) return not_found("no login session with id '" + id + "'");
+      auto row = rows->row(0);
+      return read_login_session(row);
+    });
+  }
+
+  result<void> remove(std::string const& id) override {
+    return db_->run("remove login session", Kind::write, [&](Session& s) -> result<void> {
+      auto done = s.exec(sql::kDeleteLoginSession, Params().text(id));
+      if (!done) return done.error();
+      if (done->changed() == 0) return not_found("no login session with id '" + id + "'");
+      return {};
+    });
+  }
+
+  result<std::size_t> purge(TimePoint now) override {
+    return db_->run("purge login sessions", Kind::write, [&](Session& s) -> result<std::size_t> {
+      auto done = s.exec(sql::kPurgeLoginSessions, Params().time(now));
+      if (!done) return done.error();
+      return static_cast<std::size_t>(done->changed());
+    });
+  }
+
+ private:
+  std::shared_ptr<Database> db_;
+};
+
 // --- settings --------------------------------------------------------------------------------------
 
 result<SettingRow> read_setting(Row& r) {
@@ -990,6 +1072,7 @@ result<Stores> open_postgres_stores(std::string const& url, PostgresOptions cons
   stores.deployments = std::make_shared<PgDeploymentStore>(*db);
   stores.bootstrap_tokens = std::make_shared<PgBootstrapTokenStore>(*db);
   stores.settings = std::make_shared<PgSettingStore>(*db);
+  stores.sessions = std::make_shared<PgLoginSessionStore>(*db);
   stores.nonces = std::make_shared<PgOnceStore>(*db, "nonce");
   stores.replays = std::make_shared<PgOnceStore>(*db, "replay");
   stores.leases = std::make_shared<PgLeaseStore>(*db);

@@ -213,6 +213,23 @@ inline constexpr char kOffset[] = " OFFSET $";
 #undef EE_PG_AGENT_COLUMNS
 #undef EE_PG_MEASUREMENT_COLUMNS
 #undef EE_PG_APP_COLUMNS
+// --- login sessions ------------------------------------------------------------------------------
+
+#define EE_PG_LOGIN_SESSION_COLUMNS                                                           \
+  "id, token_prefix, token_hash, method, admin, github_login, github_id, github_orgs, "      \
+  "created_at, expires_at"
+inline constexpr char kInsertLoginSession[] =
+    "INSERT INTO login_sessions (" EE_PG_LOGIN_SESSION_COLUMNS
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+inline constexpr char kSelectLoginSessionsByPrefix[] =
+    "SELECT " EE_PG_LOGIN_SESSION_COLUMNS
+    " FROM login_sessions WHERE token_prefix = $1 AND expires_at > $2 ORDER BY created_at, id";
+inline constexpr char kSelectLoginSessionById[] =
+    "SELECT " EE_PG_LOGIN_SESSION_COLUMNS " FROM login_sessions WHERE id = $1";
+inline constexpr char kDeleteLoginSession[] = "DELETE FROM login_sessions WHERE id = $1";
+inline constexpr char kPurgeLoginSessions[] = "DELETE FROM login_sessions WHERE expires_at <= $1";
+#undef EE_PG_LOGIN_SESSION_COLUMNS
+
 #undef EE_PG_BOOTSTRAP_TOKEN_COLUMNS
 #undef EE_PG_VERSION_COLUMNS
 #undef EE_PG_DEPLOYMENT_COLUMNS

@@ -12,7 +12,7 @@
 
 namespace ee::registry::sqlite {
 
-inline constexpr std::array<char const*, 7> kMigrations = {
+inline constexpr std::array<char const*, 8> kMigrations = {
     // 1: agents, trusted measurements, apps with versions, deployments.
     R"sql(
 CREATE TABLE agents (
@@ -180,6 +180,24 @@ END;
 CREATE TRIGGER deployment_changes_on_delete AFTER DELETE ON deployments BEGIN
   DELETE FROM deployment_changes WHERE deployment_id = OLD.id;
 END;
+)sql",
+    // 8: login sessions (admin password, GitHub OAuth). Only an Argon2id hash of each token is
+    // kept; the prefix finds the rows to verify against, and is not unique.
+    R"sql(
+CREATE TABLE login_sessions (
+  id           TEXT    NOT NULL PRIMARY KEY,
+  token_prefix TEXT    NOT NULL,
+  token_hash   TEXT    NOT NULL,
+  method       TEXT    NOT NULL,
+  admin        INTEGER NOT NULL,
+  github_login TEXT    NOT NULL,
+  github_id    TEXT    NOT NULL,
+  github_orgs  TEXT    NOT NULL,
+  created_at   INTEGER NOT NULL,
+  expires_at   INTEGER NOT NULL
+);
+CREATE INDEX login_sessions_by_prefix ON login_sessions (token_prefix, expires_at);
+CREATE INDEX login_sessions_by_expiry ON login_sessions (expires_at);
 )sql",
 };
 

@@ -190,6 +190,22 @@ inline constexpr char kLimitOffset[] = " LIMIT ? OFFSET ?";
 
 #undef EE_AGENT_COLUMNS
 #undef EE_MEASUREMENT_COLUMNS
+// --- login sessions ------------------------------------------------------------------------------
+
+#define EE_LOGIN_SESSION_COLUMNS                                                              \
+  "id, token_prefix, token_hash, method, admin, github_login, github_id, github_orgs, "      \
+  "created_at, expires_at"
+inline constexpr char kInsertLoginSession[] =
+    "INSERT INTO login_sessions (" EE_LOGIN_SESSION_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+inline constexpr char kSelectLoginSessionsByPrefix[] =
+    "SELECT " EE_LOGIN_SESSION_COLUMNS
+    " FROM login_sessions WHERE token_prefix = ? AND expires_at > ? ORDER BY created_at, id";
+inline constexpr char kSelectLoginSessionById[] =
+    "SELECT " EE_LOGIN_SESSION_COLUMNS " FROM login_sessions WHERE id = ?";
+inline constexpr char kDeleteLoginSession[] = "DELETE FROM login_sessions WHERE id = ?";
+inline constexpr char kPurgeLoginSessions[] = "DELETE FROM login_sessions WHERE expires_at <= ?";
+#undef EE_LOGIN_SESSION_COLUMNS
+
 #undef EE_APP_COLUMNS
 #undef EE_VERSION_COLUMNS
 #undef EE_DEPLOYMENT_COLUMNS

@@ -945,6 +945,99 @@ class SqliteBootstrapTokenStore final : public BootstrapTokenStore {
   std::shared_ptr<Database> db_;
 };
 
+// --- login sessions --------------------------------------------------------------------------------
+
+result<LoginSession> read_login_session(Query& q) {
+  LoginSession session;
+  session.id = q.text(0);
+  session.token_prefix = q.text(1);
+  session.token_hash = q.text(2);
+  auto const method = parse_login_method(q.text(3));
+  session.admin = q.boolean(4);
+  session.github_user.login = q.text(5);
+  session.github_user.id = q.text(6);
+  auto orgs = decode_github_accounts(q.text(7));
+  session.created_at = q.time(8);
+  session.expires_at = q.time(9);
+  if (auto row = q.check_row(); !row) return row.error();
+  if (!method || !orgs) return Error(errc::store_corrupt, "login session " + session.id + " has an unreadable method or orgs");
+  session.method = *method;
+  session.github_orgs = std::move(*orgs);
+  return session;
+}
+
+class SqliteLoginSessionStore final : public LoginSessionStore {
+ public:
+  explicit SqliteLoginSessionStore(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+
+  result<LoginSession> insert(LoginSession const& session) override {
+    // Bound text is not copied: these live until the statement has run.
+    std::string const method(to_string(session.method));
+    std::string const orgs = encode_github_accounts(session.github_orgs);
+    return db_->write("insert login session", [&](Connection& c) -> result<LoginSession> {
+      auto q = c.query(sql::kInsertLoginSession);
+      if (!q) return q.error();
+      q->bind_text(session.id)
+          .bind_text(session.token_prefix)
+          .bind_text(session.token_hash)
+          .bind_text(method)
+          .bind_bool(session.admin)
+          .bind_text(session.github_user.login)
+          .bind_text(session.github_user.id)
+          .bind_text(orgs)
+          .bind_time(session.created_at)
+          .bind_time(session.expires_at);
+      if (auto done = q->run(); !done) return done.error();
+      return session;
+    });
+  }
+
+  result<std::vector<LoginSession>> find_by_prefix(std::string const& token_prefix, TimePoint now) override {
+    return db_->read("find login sessions", [&](Connection& c) -> result<std::vector<LoginSession>> {
+      auto q = c.query(sql::kSelectLoginSessionsByPrefix);
+      if (!q) return q.error();
+      q->bind_text(token_prefix).bind_time(now);
+      return read_all<LoginSession>(*q, read_login_session);
+    });
+  }
+
+  result<LoginSession> get(std::string const& id) override {
+    return db_->read("get login session", [&](Connection& c) -> result<LoginSession> {
+      auto q = c.query(sql::kSelectLoginSessionById);
+      if (!q) return q.error();
+      q->bind_text(id);
+      auto row = q->step();
+      if (!row) return row.error();
+      if (!*row) return not_found("no login session with id '" + id + "'");
+      return read_login_session(*q);
+    });
+  }
+
+  result<void> remove(std::string const& id) override {
+    return db_->write("remove login session", [&](Connection& c) -> result<void> {
+      auto q = c.query(sql::kDeleteLoginSession);
+      if (!q) return q.error();
+      q->bind_text(id);
+      if (auto done = q->run(); !done) return done.error();
+      if (q->changes() == 0) return not_found("no login session with id '" + id + "'");
+      return {};
+    });
+  }
+
+  result<std::size_t> purge(TimePoint now) override {
+    return db_->write("purge login sessions", [&](Connection& c) -> result<std::size_t> {
+      auto q = c.query(sql::kPurgeLoginSessions);
+      if (!q) return q.error();
+      q->bind_time(now);
+      if (auto done = q->run(); !done) return done.error();
+      return static_cast<std::size_t>(q->changes());
+    });
+  }
+
+ private:
+  std::shared_ptr<Database> db_;
+};
+
 // --- settings --------------------------------------------------------------------------------------
 
 result<SettingRow> read_setting(Query& q) {
@@ -1038,6 +1131,7 @@ result<Stores> open_sqlite_stores(std::filesystem::path const& path,
   stores.leases = std::make_shared<SqliteLeaseStore>(*db);
   stores.bootstrap_tokens = std::make_shared<SqliteBootstrapTokenStore>(*db);
   stores.settings = std::make_shared<SqliteSettingStore>(*db);
+  stores.sessions = std::make_shared<SqliteLoginSessionStore>(*db);
   return stores;
 }
 
