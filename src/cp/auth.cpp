@@ -2,6 +2,7 @@
 // (authenticate), then the route's declared Access is checked against it and its subject
 // (authorize). Nothing else in the CP reads a credential.
 #include "cp/caller.hpp"
+#include "cp/sessions.hpp"
 
 #include <easyenclave/api/agents.hpp>
 #include <easyenclave/api/signing.hpp>
@@ -52,7 +53,13 @@ bool is_signed(http::RequestContext const& ctx) {
 struct Takes {
   bool agent = false;
   bool workflow = false;
-  bool admin = false;
+  bool admin = false;  ///< the admin token, or an admin session
+  /// A person's session with a GitHub account, admin or not, as that account's owner.
+  bool owner_session = false;
+  /// Any person's session.
+  bool person = false;
+
+  bool sessions() const noexcept { return admin || owner_session || person; }
 };
 
 Takes takes(Access access) {
@@ -60,11 +67,13 @@ Takes takes(Access access) {
     case Access::anyone: return {};
     case Access::agent_self: return {.agent = true};
     case Access::github_workflow:
-    case Access::owner_of_agent:
     case Access::publisher_of_app: return {.workflow = true};
-    case Access::owner_of_agent_or_admin:
+    case Access::owner_of_agent:
+    case Access::github_identity: return {.workflow = true, .owner_session = true};
+    case Access::owner_of_agent_or_admin: return {.workflow = true, .admin = true, .owner_session = true};
     case Access::owner_of_token_or_admin: return {.workflow = true, .admin = true};
     case Access::admin: return {.admin = true};
+    case Access::person: return {.person = true};
   }
   return {};
 }
@@ -72,9 +81,50 @@ Takes takes(Access access) {
 // What the route takes, for error messages.
 std::string wanted(Takes t) {
   if (t.agent) return "a request signed with the agent's attested key (X-EE-Timestamp, X-EE-Signature)";
-  if (t.workflow && t.admin) return "a GitHub Actions OIDC token or the admin token (Authorization: Bearer)";
-  if (t.workflow) return "a GitHub Actions OIDC token (Authorization: Bearer)";
-  return "the admin token (Authorization: Bearer)";
+  if (t.person) return "a session (POST /admin/login or GitHub sign-in: Authorization: Bearer or the ee_session cookie)";
+  std::vector<std::string_view> kinds;
+  if (t.workflow) kinds.emplace_back("a GitHub Actions OIDC token");
+  if (t.owner_session) kinds.emplace_back("a GitHub sign-in session");
+  if (t.admin) kinds.emplace_back("the admin token or an admin session");
+  std::string out;
+  for (std::size_t i = 0; i < kinds.size(); ++i) {
+    if (i > 0) out += i + 1 == kinds.size() ? " or " : ", ";
+    out += kinds[i];
+  }
+  return out + " (Authorization: Bearer" + (t.sessions() ? ", or the ee_session cookie)" : ")");
+}
+
+bool admin_enabled(Services const& s) {
+  return !s.options.admin_token.empty() || !s.options.logins.admin_password_hash.empty() ||
+         !s.options.logins.admin_github_logins.empty();
+}
+
+bool is_safe_method(boost::beast::http::verb method) {
+  return method == boost::beast::http::verb::get || method == boost::beast::http::verb::head;
+}
+
+// A change authenticated by the session cookie must come from this CP's own pages. SameSite=Lax
+// already keeps the cookie off cross-site POSTs in current browsers; this refuses what a browser
+// says came from elsewhere (Sec-Fetch-Site, Origin), for browsers that do not, and for sibling
+// subdomains, which SameSite counts as the same site.
+result<void> check_same_origin(http::RequestContext const& ctx) {
+  if (is_safe_method(ctx.request.method())) return {};
+  if (auto const site = ctx.request.find("Sec-Fetch-Site"); site != ctx.request.end()) {
+    if (site->value() != "same-origin" && site->value() != "none") {
+      return Error(errc::cross_site_request, "Sec-Fetch-Site is '" + std::string(site->value()) + "'");
+    }
+  }
+  if (auto const origin = ctx.request.find(boost::beast::http::field::origin); origin != ctx.request.end()) {
+    auto const host = ctx.request.find(boost::beast::http::field::host);
+    std::string_view o = origin->value();
+    auto const scheme_end = o.find("://");
+    auto const origin_host = scheme_end == std::string_view::npos ? std::string_view{} : o.substr(scheme_end + 3);
+    if (host == ctx.request.end() || origin_host.empty() ||
+        detail::ascii_lowercase(origin_host) != detail::ascii_lowercase(host->value())) {
+      return Error(errc::cross_site_request, "the Origin is not this control plane's");
+    }
+  }
+  return {};
 }
 
 asio::awaitable<result<jwt::GithubClaims>> verify_workflow(Services& s, std::string_view token) {
@@ -150,6 +200,13 @@ asio::awaitable<result<Caller>> authenticate(Services& s, http::RequestContext c
       caller.principal = Operator{};
       co_return caller;
     }
+    if (token->starts_with(kSessionTokenKind)) {
+      if (!t.sessions()) co_return Error(errc::missing_credentials, "this route takes " + wanted(t) + ", not a session");
+      auto session = co_await find_session(s, std::string(*token));
+      if (!session) co_return session.error();
+      caller.principal = Person{.session = std::move(*session), .by_cookie = false};
+      co_return caller;
+    }
     if (t.workflow) {
       auto claims = co_await verify_workflow(s, *token);
       if (!claims) co_return claims.error();
@@ -157,10 +214,23 @@ asio::awaitable<result<Caller>> authenticate(Services& s, http::RequestContext c
       co_return caller;
     }
     if (t.admin) {
-      if (s.options.admin_token.empty()) co_return Error(errc::admin_disabled);
+      if (!admin_enabled(s)) co_return Error(errc::admin_disabled);
+      if (s.options.admin_token.empty()) co_return Error(errc::bad_admin_token, "no admin token is configured; sign in instead");
       co_return Error(errc::bad_admin_token);
     }
-    co_return Error(errc::missing_credentials, "this route takes " + wanted(t) + ", not a bearer token");
+    co_return Error(errc::missing_credentials, "this route takes " + wanted(t) + ", not this bearer token");
+  }
+  // A browser's session rides in its cookie; other credentials in headers win over it, and a
+  // route that takes no session never reads it.
+  if (t.sessions()) {
+    if (auto cookie = cookie_value(ctx.request, kSessionCookie)) {
+      if (auto same_origin = check_same_origin(ctx); !same_origin) co_return same_origin.error();
+      auto session = co_await find_session(s, std::move(*cookie));
+      if (!session) co_return session.error();
+      Caller person;
+      person.principal = Person{.session = std::move(*session), .by_cookie = true};
+      co_return person;
+    }
   }
   Caller anonymous;
   co_return anonymous;
@@ -175,6 +245,9 @@ result<void> require_kind(Caller const& caller, Takes t) {
         if constexpr (std::is_same_v<P, SignedAgent>) return t.agent;
         if constexpr (std::is_same_v<P, Workflow>) return t.workflow;
         if constexpr (std::is_same_v<P, Operator>) return t.admin;
+        if constexpr (std::is_same_v<P, Person>) {
+          return t.person || (t.admin && p.session.admin) || (t.owner_session && !p.session.github_user.login.empty());
+        }
         return false;
       },
       caller.principal);
@@ -194,6 +267,10 @@ asio::awaitable<result<void>> check_agent_owner(Services& s, http::RequestContex
   if (auto const* claims = caller.workflow(); claims != nullptr && !owns_agent(*agent, *claims)) {
     co_return Error(errc::owner_mismatch, "repository_owner '" + claims->repository_owner + "' does not own agent " +
                                               agent->id + " (owner '" + agent->owner + "')");
+  }
+  if (std::holds_alternative<Person>(caller.principal) && !caller.is_operator() &&
+      !owns_agent(*agent, caller.owner_accounts())) {
+    co_return Error(errc::owner_mismatch, caller.name() + " does not own agent " + agent->id + " (owner '" + agent->owner + "')");
   }
   caller.agent = std::move(*agent);
   co_return result<void>{};
@@ -249,6 +326,8 @@ std::string_view to_string(Access access) noexcept {
     case Access::owner_of_agent_or_admin: return "owner_of_agent_or_admin";
     case Access::owner_of_token_or_admin: return "owner_of_token_or_admin";
     case Access::admin: return "admin";
+    case Access::github_identity: return "github_identity";
+    case Access::person: return "person";
   }
   return "unknown";
 }
@@ -256,7 +335,7 @@ std::string_view to_string(Access access) noexcept {
 std::optional<Access> access_from_string(std::string_view name) noexcept {
   for (auto a : {Access::anyone, Access::agent_self, Access::github_workflow, Access::owner_of_agent,
                  Access::publisher_of_app, Access::owner_of_agent_or_admin, Access::owner_of_token_or_admin,
-                 Access::admin}) {
+                 Access::admin, Access::github_identity, Access::person}) {
     if (to_string(a) == name) return a;
   }
   return std::nullopt;
@@ -271,7 +350,9 @@ bool needs_subject(Access access) noexcept {
     case Access::owner_of_token_or_admin: return true;
     case Access::anyone:
     case Access::github_workflow:
-    case Access::admin: return false;
+    case Access::admin:
+    case Access::github_identity:
+    case Access::person: return false;
   }
   return false;
 }
@@ -294,9 +375,30 @@ std::string Caller::name() const {
         if constexpr (std::is_same_v<P, SignedAgent>) return "agent " + p.agent_id;
         if constexpr (std::is_same_v<P, Workflow>) return p.claims.repository;
         if constexpr (std::is_same_v<P, Operator>) return "admin";
+        if constexpr (std::is_same_v<P, Person>) {
+          if (p.session.github_user.login.empty()) return "admin (password session)";
+          return "github:" + p.session.github_user.login + (p.session.admin ? " (admin)" : "");
+        }
         return "anonymous";
       },
       principal);
+}
+
+bool Caller::is_operator() const noexcept {
+  if (std::holds_alternative<Operator>(principal)) return true;
+  auto const* person = std::get_if<Person>(&principal);
+  return person != nullptr && person->session.admin;
+}
+
+std::vector<registry::GithubAccount> Caller::owner_accounts() const {
+  std::vector<registry::GithubAccount> accounts;
+  if (auto const* claims = workflow()) {
+    accounts.push_back({.login = detail::ascii_lowercase(claims->repository_owner), .id = claims->repository_owner_id});
+  } else if (auto const* person = std::get_if<Person>(&principal); person != nullptr && !person->session.github_user.login.empty()) {
+    accounts.push_back(person->session.github_user);
+    accounts.insert(accounts.end(), person->session.github_orgs.begin(), person->session.github_orgs.end());
+  }
+  return accounts;
 }
 
 asio::awaitable<result<Caller>> admit(Services& s, http::RequestContext const& ctx, Access access) {
@@ -306,7 +408,7 @@ asio::awaitable<result<Caller>> admit(Services& s, http::RequestContext const& c
   }
   auto const t = takes(access);
   // Checked first, as the answer does not depend on who asks.
-  if (access == Access::admin && s.options.admin_token.empty()) co_return Error(errc::admin_disabled);
+  if (access == Access::admin && !admin_enabled(s)) co_return Error(errc::admin_disabled);
   auto caller = co_await authenticate(s, ctx, t);
   if (!caller) co_return caller.error();
   if (auto r = require_kind(*caller, t); !r) co_return r.error();
@@ -324,7 +426,9 @@ asio::awaitable<result<Caller>> admit(Services& s, http::RequestContext const& c
     case Access::anyone:
     case Access::agent_self:  // the signature was checked against the agent's own key
     case Access::github_workflow:
-    case Access::admin: break;
+    case Access::admin:
+    case Access::github_identity:  // the operation shows only what the identity owns
+    case Access::person: break;
   }
   co_return caller;
 }
@@ -336,6 +440,14 @@ bool owner_matches(std::string const& owner_label, jwt::GithubClaims const& clai
 
 bool owns_agent(registry::AgentRecord const& agent, jwt::GithubClaims const& claims) {
   return owner_matches(agent.owner, claims) && (agent.owner_id.empty() || agent.owner_id == claims.repository_owner_id);
+}
+
+bool owns_agent(registry::AgentRecord const& agent, std::vector<registry::GithubAccount> const& accounts) {
+  auto const login = api::owner_login(agent.owner);
+  if (login.empty()) return false;
+  return std::any_of(accounts.begin(), accounts.end(), [&](registry::GithubAccount const& a) {
+    return a.login == login && (agent.owner_id.empty() || agent.owner_id == a.id);
+  });
 }
 
 }  // namespace ee::cp

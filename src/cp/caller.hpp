@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 namespace ee::cp {
 
@@ -24,10 +25,17 @@ struct Workflow {
 };
 /// The operator, by the admin bearer token.
 struct Operator {};
+/// A person signed in (POST /admin/login, GitHub OAuth), by a session token in a bearer header or
+/// the session cookie. An admin session is the operator; any session with a GitHub account acts
+/// for that account and its organisations on owner routes.
+struct Person {
+  registry::LoginSession session{};
+  bool by_cookie = false;
+};
 
-/// An authenticated caller. New ways in (admin sessions, account API keys, launcher keys) are new
-/// alternatives here and new cases in auth.cpp; handlers do not change.
-using Principal = std::variant<Anonymous, SignedAgent, Workflow, Operator>;
+/// An authenticated caller. New ways in (account API keys, launcher keys) are new alternatives
+/// here and new cases in auth.cpp; handlers do not change.
+using Principal = std::variant<Anonymous, SignedAgent, Workflow, Operator, Person>;
 
 /// What a handler learns from `admit`: the principal and the subject its route's rule was checked
 /// against, read once for that check so the handler does not read it again.
@@ -46,7 +54,12 @@ struct Caller {
   /// std::logic_error otherwise (a route declared with the wrong rule: the server answers 500
   /// instead of acting for someone else); so do `agent.value()` and friends for their subjects.
   jwt::GithubClaims const& claims() const;
-  bool is_operator() const noexcept { return std::holds_alternative<Operator>(principal); }
+  /// The admin token or an admin session.
+  bool is_operator() const noexcept;
+  /// The GitHub accounts the caller acts for as an owner: a workflow's repository owner, a
+  /// person's account and organisations. Empty for everyone else (the admin token, a password
+  /// session, agents).
+  std::vector<registry::GithubAccount> owner_accounts() const;
   /// For logs and audit fields: "admin", the workflow's repository, "agent <id>", "anonymous".
   std::string name() const;
 };
@@ -63,5 +76,8 @@ bool owner_matches(std::string const& owner_label, jwt::GithubClaims const& clai
 /// The caller owns the agent: its owner label matches, and, when the agent's owner was proven
 /// (owner_id known), the token's repository_owner_id is that id.
 bool owns_agent(registry::AgentRecord const& agent, jwt::GithubClaims const& claims);
+/// The same for any of `accounts`: the owner label's login is one of them, with that account's id
+/// when the owner was proven.
+bool owns_agent(registry::AgentRecord const& agent, std::vector<registry::GithubAccount> const& accounts);
 
 }  // namespace ee::cp

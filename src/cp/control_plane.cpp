@@ -33,6 +33,8 @@ namespace asio = boost::asio;
 // Parsed agent keys kept for heartbeats: more than the agents one CP serves (bench_cp_load runs
 // 100 000), at about 1 KiB each.
 constexpr std::size_t kAgentKeyCacheSize = 200'000;
+// Session tokens and API keys this process verified: one entry per live credential in use.
+constexpr std::size_t kVerifiedSecrets = 100'000;
 
 // Signatures of signed requests remembered within their window (api::ReplayGuard's bound): past
 // it the soonest to leave the window is forgotten.
@@ -163,6 +165,11 @@ struct ControlPlane::Impl {
 
   Options options;
   asio::thread_pool store_pool;
+  // One thread: Argon2id runs are rare (sign-ins, a credential's first use in this process) and
+  // each takes tens of milliseconds and 19 MiB; a flood of wrong ones queues here.
+  asio::thread_pool hash_pool{1};
+  VerifiedSecrets verified_secrets{kVerifiedSecrets};
+  std::unique_ptr<OAuthStates> oauth_states;
   std::unique_ptr<NonceTable> nonces;
   std::unique_ptr<StoredSignatures> replay_guard;
   KeyCache agent_keys{kAgentKeyCacheSize};
@@ -201,6 +208,7 @@ ControlPlane::~ControlPlane() {
   if (impl_) {
     impl_->stop();
     impl_->store_pool.join();
+    impl_->hash_pool.join();
   }
 }
 
@@ -209,12 +217,14 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   auto& o = impl->options;
   // Spent nonces and accepted signatures: in this process's memory unless the embedder gives
   // stores that replicas share.
+  // The sign-in routes' class: 30 a minute per address unless the embedder set it (0 turns it off).
+  o.server.rate_limits.try_emplace(kSignIn, http::RateLimit{.per_minute = 30, .burst = 10});
   if (!o.stores.nonces) o.stores.nonces = registry::make_memory_once_store(o.max_used_nonces, true);
   if (!o.stores.replays) o.stores.replays = registry::make_memory_once_store(kReplayGuardSize, false);
   impl->replay_guard = std::make_unique<StoredSignatures>(o.stores.replays);
 
   if (!o.stores.agents || !o.stores.measurements || !o.stores.apps || !o.stores.deployments ||
-      !o.stores.bootstrap_tokens || !o.stores.leases) {
+      !o.stores.bootstrap_tokens || !o.stores.leases || !o.stores.sessions) {
     auto memory = registry::open_sqlite_stores(":memory:");
     if (!memory) return memory.error().with_context("in-memory registry");
     if (!o.stores.agents) o.stores.agents = memory->agents;
@@ -223,6 +233,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
     if (!o.stores.deployments) o.stores.deployments = memory->deployments;
     if (!o.stores.bootstrap_tokens) o.stores.bootstrap_tokens = memory->bootstrap_tokens;
     if (!o.stores.leases) o.stores.leases = memory->leases;
+    if (!o.stores.sessions) o.stores.sessions = memory->sessions;
   }
   if (!o.http) {
     auto client = http::make_https_client();
@@ -237,6 +248,11 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   // From the signing key, which replicas share: a nonce one issued is good at another.
   impl->nonces = std::make_unique<NonceTable>(NonceTable::derive_key(o.signing_key->private_key_pem()),
                                               o.stores.nonces, o.timings.nonce_ttl);
+  impl->oauth_states = std::make_unique<OAuthStates>(OAuthStates::derive_key(o.signing_key->private_key_pem()),
+                                                     o.logins.oauth_state_ttl);
+  if (!o.logins.github_client && !o.logins.github.client_id.empty()) {
+    o.logins.github_client = make_github_oauth_client(o.http, o.logins.github);
+  }
 
   // Seed the configured trusted MRTDs; those already present (from an earlier run) stay as they are.
   for (auto m : o.trusted_mrtds) {
@@ -299,6 +315,10 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
       .registering_mutex = impl->registering_mutex,
       .registering = impl->registering,
       .metrics = *impl->metrics,
+      .verified_secrets = impl->verified_secrets,
+      .oauth_states = *impl->oauth_states,
+      .github_oauth = o.logins.github_client,
+      .hash_pool = impl->hash_pool,
   });
   auto& s = *impl->services;
   if (o.settings && o.stores.settings) {
@@ -317,6 +337,8 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   add_attestation_routes(routes);
   add_owner_routes(routes);
   add_settings_routes(routes);
+  add_login_routes(routes);
+  add_me_routes(routes);
   if (o.console) add_console_routes(routes);
   for (auto extra : o.extra_routes) routes.add_extra(std::move(extra));
   if (auto r = routes.check(); !r) return r.error().with_context("control plane routes");

@@ -48,6 +48,12 @@ constexpr CodeInfo kCpCodes[] = {
     {v(errc::unknown_setting), "unknown_setting", "no setting of this name", condition::not_found},
     {v(errc::setting_not_storable), "setting_not_storable", "this setting is given only by flag or environment", ii},
     {v(errc::settings_unavailable), "settings_unavailable", "this control plane keeps no settings at run time", un},
+    {v(errc::login_failed), "login_failed", "admin password does not match", ua},
+    {v(errc::session_invalid), "session_invalid", "session is unknown, expired or ended; sign in again", ua},
+    {v(errc::logins_unavailable), "logins_unavailable", "this login method is not set up on this control plane", un},
+    {v(errc::oauth_state_invalid), "oauth_state_invalid", "OAuth state is unknown, expired, already used or another browser's; start the sign-in again", fb},
+    {v(errc::oauth_failed), "oauth_failed", "GitHub sign-in failed", uf},
+    {v(errc::cross_site_request), "cross_site_request", "a request authenticated by cookie came from another site", fb},
     {v(errc::agent_answer_malformed), "agent_answer_malformed", "agent answered with a body its API does not define", uf},
 };
 

@@ -76,12 +76,17 @@ class VerifiedSecrets {
 
   /// verify_secret(secret, encoded), answered from the cache when this pair verified before.
   bool verify(std::string_view secret, std::string_view encoded);
+  /// Whether this pair verified before: a SHA-256 and a lookup, never Argon2id, so it may run on
+  /// an I/O thread before deciding whether a pool must run the full verification.
+  bool cached(std::string_view secret, std::string_view encoded) const;
   /// Drops every entry (for example after a mass revocation).
   void forget_all();
   /// Entries held now.
   std::size_t size() const;
 
  private:
+  static std::string key_of(std::string_view secret, std::string_view encoded);
+
   std::size_t capacity_;
   mutable std::mutex mutex_;
   std::unordered_set<std::string> entries_;  // SHA-256(secret) bytes + encoded hash

@@ -6,6 +6,8 @@
 #include "cp/key_cache.hpp"
 #include "cp/live_settings.hpp"
 #include "cp/nonces.hpp"
+#include "cp/oauth_states.hpp"
+#include "cp/secrets.hpp"
 #include "detail/offload.hpp"
 
 #include <easyenclave/api/agents.hpp>
@@ -123,6 +125,14 @@ struct Services {
 
   CpMetrics& metrics;
 
+  /// Argon2id parameters of new secrets (session tokens, API keys).
+  Argon2Params argon2{};
+  /// Session tokens and API keys verified with Argon2id before, by their hash as stored.
+  VerifiedSecrets& verified_secrets;
+  OAuthStates& oauth_states;
+  /// GitHub sign-in (null: not set up).
+  std::shared_ptr<GithubOAuthClient> github_oauth{};
+
   /// Settings changed at run time (null without Options::settings or stores.settings).
   LiveSettings* live = nullptr;
 
@@ -144,6 +154,13 @@ struct Services {
   boost::asio::awaitable<std::invoke_result_t<F&>> store(F f) {
     co_return co_await detail::offload(store_pool, std::move(f));
   }
+  /// Runs an Argon2id computation on its own pool: a flood of wrong credentials then queues
+  /// there, and never starves the store calls agents' heartbeats wait on.
+  template <class F>
+  boost::asio::awaitable<std::invoke_result_t<F&>> hash(F f) {
+    co_return co_await detail::offload(hash_pool, std::move(f));
+  }
+  boost::asio::thread_pool& hash_pool;
 };
 
 // --- the attestation gate (attestation_gate.cpp) ----------------------------------------------------

@@ -113,6 +113,37 @@ constexpr std::array kSpecs{
          .help = "GitHub Actions OIDC issuer"},
     Spec{.name = "github_audience", .env = "EE_GITHUB_AUDIENCE", .flag = "github-audience",
          .default_value = "easyenclave", .group = "tokens", .help = "Audience deploy and publish tokens must carry"},
+    // sign-in (people's sessions: the admin password, GitHub OAuth)
+    Spec{.name = "admin_password", .env = "CP_ADMIN_PASSWORD", .flag = "admin-password", .group = "sign_in",
+         .help = "Admin password for POST /admin/login, hashed with Argon2id at start (prefer the environment)",
+         .max = 1024, .secret = true, .storable = false},
+    Spec{.name = "admin_password_hash", .env = "CP_ADMIN_PASSWORD_HASH", .flag = "admin-password-hash",
+         .group = "sign_in", .help = "The admin password's Argon2id PHC string, instead of the password ($argon2id$v=19$...)",
+         .secret = true},
+    Spec{.name = "admin_github_logins", .env = "ADMIN_GITHUB_LOGINS", .flag = "admin-github-login", .type = Type::list,
+         .group = "sign_in", .help = "GitHub logins whose GitHub sign-in is an admin session (repeat, or comma-separated)"},
+    Spec{.name = "github_oauth_client_id", .env = "GITHUB_OAUTH_CLIENT_ID", .flag = "github-oauth-client-id",
+         .group = "sign_in", .help = "GitHub OAuth app's client id (empty: no GitHub sign-in)"},
+    Spec{.name = "github_oauth_client_secret", .env = "GITHUB_OAUTH_CLIENT_SECRET",
+         .flag = "github-oauth-client-secret", .group = "sign_in",
+         .help = "GitHub OAuth app's client secret (prefer the environment)", .secret = true},
+    Spec{.name = "github_oauth_redirect_uri", .env = "GITHUB_OAUTH_REDIRECT_URI", .flag = "github-oauth-redirect-uri",
+         .group = "sign_in", .help = "The OAuth app's callback URL: https://<this CP>/auth/github/callback"},
+    Spec{.name = "github_web_url", .env = "EE_GITHUB_WEB_URL", .flag = "github-web-url",
+         .default_value = "https://github.com", .group = "sign_in",
+         .help = "GitHub's web origin (authorize page, token exchange)"},
+    Spec{.name = "github_api_url", .env = "EE_GITHUB_API_URL", .flag = "github-api-url",
+         .default_value = "https://api.github.com", .group = "sign_in", .help = "GitHub's REST API (/user, /user/orgs)"},
+    Spec{.name = "session_ttl", .env = "EE_SESSION_TTL", .flag = "session-ttl", .type = Type::seconds,
+         .default_value = "86400", .group = "sign_in", .help = "How long a sign-in session lasts", .min = 300,
+         .max = 30 * 86'400},
+    Spec{.name = "rate_limit_sign_in_per_minute", .env = "EE_RATE_LIMIT_SIGN_IN_PER_MINUTE",
+         .flag = "rate-limit-sign-in-per-minute", .type = Type::integer, .default_value = "30", .group = "sign_in",
+         .help = "Sign-in requests a minute per client address, more get 429 (0: no limit)", .min = 0,
+         .max = 1'000'000},
+    Spec{.name = "rate_limit_sign_in_burst", .env = "EE_RATE_LIMIT_SIGN_IN_BURST", .flag = "rate-limit-sign-in-burst",
+         .type = Type::integer, .default_value = "10", .group = "sign_in",
+         .help = "Sign-in requests a client address may send at once", .min = 1, .max = 1'000'000},
     // cloudflare
     Spec{.name = "cloudflare_api_base", .env = "CLOUDFLARE_API_BASE", .flag = "cf-api-base",
          .default_value = "https://api.cloudflare.com/client/v4", .group = "cloudflare",
@@ -173,6 +204,7 @@ std::string_view setting_group_title(std::string_view group) noexcept {
   if (group == "dcap") return "Local DCAP";
   if (group == "tokens") return "Token issuers";
   if (group == "cloudflare") return "Cloudflare";
+  if (group == "sign_in") return "Sign-in";
   if (group == "timings") return "Timings";
   return group;
 }

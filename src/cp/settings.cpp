@@ -11,6 +11,8 @@
 #include <easyenclave/tdx/simulator.hpp>
 
 #include "cp/agent_networks.hpp"
+#include "cp/secrets.hpp"
+#include "detail/ascii.hpp"
 #include "detail/log.hpp"
 
 #include <algorithm>
@@ -77,6 +79,48 @@ result<void> apply_ownership(settings::Settings const& c, Options& o) {
     if (auto r = check_agent_network(network); !r) return r.error().with_context("agent_networks");
   }
   o.agent_networks = std::move(networks);
+  return {};
+}
+
+// The admin password is hashed here, once: the CP keeps only the Argon2id hash in memory.
+result<void> apply_logins(settings::Settings const& c, Options& o) {
+  auto& logins = o.logins;
+  auto const& password = c.text("admin_password");
+  auto const& hash = c.text("admin_password_hash");
+  if (!password.empty() && !hash.empty()) {
+    return Error(ee::errc::invalid_value, "admin_password and admin_password_hash: set one, not both");
+  }
+  if (!hash.empty()) {
+    if (!hash.starts_with("$argon2id$v=19$")) {
+      return Error(ee::errc::invalid_value, "admin_password_hash: not an Argon2id (v=19) PHC string");
+    }
+    logins.admin_password_hash = hash;
+  }
+  if (!password.empty()) {
+    auto hashed = hash_secret(password, Argon2Params{});
+    if (!hashed) return hashed.error().with_context("admin_password");
+    logins.admin_password_hash = std::move(*hashed);
+  }
+  for (auto const& login : c.list("admin_github_logins")) {
+    if (api::owner_login("github:user/" + login).empty()) {
+      return Error(ee::errc::invalid_value, "admin_github_logins: '" + login + "' is not a GitHub login");
+    }
+    logins.admin_github_logins.push_back(detail::ascii_lowercase(login));
+  }
+  logins.github.client_id = c.text("github_oauth_client_id");
+  logins.github.client_secret = c.text("github_oauth_client_secret");
+  logins.github.redirect_uri = c.text("github_oauth_redirect_uri");
+  logins.github.web_url = c.text("github_web_url");
+  logins.github.api_url = c.text("github_api_url");
+  if (!logins.github.client_id.empty() &&
+      (logins.github.client_secret.empty() || logins.github.redirect_uri.empty())) {
+    return Error(ee::errc::invalid_value,
+                 "github_oauth_client_id is set: set github_oauth_client_secret and github_oauth_redirect_uri too");
+  }
+  logins.session_ttl = c.seconds("session_ttl");
+  auto& sign_in = o.server.rate_limits["sign_in"];
+  sign_in.per_minute = static_cast<std::size_t>(c.integer("rate_limit_sign_in_per_minute"));
+  sign_in.burst = static_cast<std::size_t>(c.integer("rate_limit_sign_in_burst"));
   return {};
 }
 
@@ -222,6 +266,7 @@ result<Options> make_options(settings::Settings const& given) {
   if (auto r = apply_attestation_sources(c, o); !r) return r.error();
   if (auto r = apply_cloudflare(c, o); !r) return r.error();
   if (auto r = apply_ownership(c, o); !r) return r.error();
+  if (auto r = apply_logins(c, o); !r) return r.error();
 
   o.ita_jwks_url = c.text("ita_jwks_url");
   o.ita_issuers = c.list("ita_issuers");

@@ -100,6 +100,12 @@ asio::awaitable<result<MaintenanceReport>> run_maintenance_pass(Services& s) {
   } else {
     report.bootstrap_tokens_purged = *purged;
   }
+  // Expired sessions are refused already (find_by_prefix skips them); this keeps the table small.
+  if (auto purged = co_await s.store([&s, &now] { return s.stores.sessions->purge(now); }); !purged) {
+    detail::log::warn("cp", "purging expired sessions failed: ", purged.error().message());
+  } else {
+    report.sessions_purged = *purged;
+  }
 
   registry::AgentFilter stale;
   stale.heartbeat_before = now - s.timings().agent_stale_after;

@@ -14,4 +14,9 @@ inline std::string ascii_lowercase(std::string_view s) {
   return out;
 }
 
+/// [A-Za-z0-9], whatever the locale.
+inline bool is_alnum(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
 }  // namespace ee::detail

@@ -45,9 +45,11 @@ std::string read_source_file(std::string const& relative) {
   return out.str();
 }
 
-// What the documents must cover: the canonical /api/v1 routes and the root /health.
+// What the documents must cover: the canonical /api/v1 routes, the root /health and /metrics,
+// and the sign-in routes, which are only at the root.
 bool in_documented_scope(std::string_view path) {
-  return path.starts_with(kV1Prefix) || path == "/health" || path == "/metrics";
+  return path.starts_with(kV1Prefix) || path == "/health" || path == "/metrics" || path.starts_with("/auth/") ||
+         path == "/admin/login" || path == "/admin/logout";
 }
 
 struct ServedRoutes {
@@ -241,15 +243,18 @@ TEST(ApiDocs, OpenApiPathsMatchServedRoutes) {
 // scheme names that go together.
 std::set<std::set<std::string>> expected_security(ee::cp::Access access) {
   using ee::cp::Access;
+  // A session goes as a bearer or as the cookie: two alternatives wherever sessions are taken.
   switch (access) {
     case Access::anyone: return {};
     case Access::agent_self: return {{"agentSignature", "agentTimestamp"}};
     case Access::github_workflow:
-    case Access::owner_of_agent:
     case Access::publisher_of_app: return {{"githubOidc"}};
+    case Access::owner_of_agent:
+    case Access::github_identity: return {{"githubOidc"}, {"sessionToken"}, {"sessionCookie"}};
     case Access::owner_of_agent_or_admin:
-    case Access::owner_of_token_or_admin: return {{"githubOidc"}, {"adminToken"}};
-    case Access::admin: return {{"adminToken"}};
+    case Access::owner_of_token_or_admin: return {{"githubOidc"}, {"adminToken"}, {"sessionToken"}, {"sessionCookie"}};
+    case Access::admin: return {{"adminToken"}, {"sessionToken"}, {"sessionCookie"}};
+    case Access::person: return {{"sessionToken"}, {"sessionCookie"}};
   }
   return {};
 }

@@ -3,6 +3,7 @@
 // the answer must be what the route's declared Access admits. A route added later is covered the
 // moment it is registered.
 #include "cp/cp_harness.hpp"
+#include "cp/secrets.hpp"
 
 #include <easyenclave/api/signing.hpp>
 #include <easyenclave/cp/access.hpp>
@@ -32,11 +33,15 @@ enum class Principal {
   other_workflow,  // OIDC token of a workflow of another GitHub owner
   admin,           // the admin token
   forged_bearer,   // a bearer that is neither the admin token nor a valid token
+  admin_session,   // a password login's session, by its cookie
+  owner_session,   // a GitHub sign-in of a member of the owner's organisation, by bearer
+  other_session,   // a GitHub sign-in of someone else, by its cookie
 };
 
 constexpr Principal kPrincipals[] = {Principal::anonymous,      Principal::agent_self,     Principal::other_agent,
                                      Principal::owner_workflow, Principal::other_workflow, Principal::admin,
-                                     Principal::forged_bearer};
+                                     Principal::forged_bearer,  Principal::admin_session,  Principal::owner_session,
+                                     Principal::other_session};
 
 char const* name(Principal p) {
   switch (p) {
@@ -47,6 +52,9 @@ char const* name(Principal p) {
     case Principal::other_workflow: return "other_workflow";
     case Principal::admin: return "admin";
     case Principal::forged_bearer: return "forged_bearer";
+    case Principal::admin_session: return "admin_session";
+    case Principal::owner_session: return "owner_session";
+    case Principal::other_session: return "other_session";
   }
   return "?";
 }
@@ -54,15 +62,21 @@ char const* name(Principal p) {
 // The oracle: which principals each rule admits, written from docs/api.md ("Who may call what"),
 // independently of the CP's code.
 bool admits(Access access, Principal p) {
+  bool const admin = p == Principal::admin || p == Principal::admin_session;
+  bool const owner = p == Principal::owner_workflow || p == Principal::owner_session;
   switch (access) {
     case Access::anyone: return true;
     case Access::agent_self: return p == Principal::agent_self;
     case Access::github_workflow: return p == Principal::owner_workflow || p == Principal::other_workflow;
-    case Access::owner_of_agent:
     case Access::publisher_of_app: return p == Principal::owner_workflow;
-    case Access::owner_of_agent_or_admin:
-    case Access::owner_of_token_or_admin: return p == Principal::owner_workflow || p == Principal::admin;
-    case Access::admin: return p == Principal::admin;
+    case Access::owner_of_agent: return owner;
+    case Access::owner_of_agent_or_admin: return owner || admin;
+    case Access::owner_of_token_or_admin: return p == Principal::owner_workflow || admin;
+    case Access::admin: return admin;
+    case Access::github_identity:
+      return owner || p == Principal::other_workflow || p == Principal::other_session;
+    case Access::person:
+      return p == Principal::admin_session || p == Principal::owner_session || p == Principal::other_session;
   }
   return false;
 }
@@ -93,6 +107,34 @@ class AccessMatrix {
     auto minted = h_.call_bearer(bhttp::verb::post, "/api/v1/owners/bootstrap-tokens", owner_token(), "{}");
     EXPECT_EQ(minted.result(), bhttp::status::created) << minted.body();
     token_id_ = std::string(bj::parse(minted.body()).at("id").as_string());
+    store_sessions();
+  }
+
+  // Sessions put straight into the store, as a sign-in would leave them (the sign-in flows have
+  // their own tests in cp_sessions_test.cpp). Again after a logout ends one.
+  void store_sessions() {
+    auto store = [this](std::string const& id, bool admin, ee::registry::GithubAccount user,
+                        std::vector<ee::registry::GithubAccount> orgs) {
+      auto token = ee::cp::new_secret("ee_sess_");
+      ee::registry::LoginSession session;
+      session.id = id;
+      session.token_prefix = ee::cp::lookup_prefix(token).value();
+      session.token_hash = ee::cp::hash_secret(token, ee::cp::Argon2Params{}).value();
+      session.method = user.login.empty() ? ee::registry::LoginMethod::password : ee::registry::LoginMethod::github;
+      session.admin = admin;
+      session.github_user = std::move(user);
+      session.github_orgs = std::move(orgs);
+      session.created_at = h_.now();
+      session.expires_at = h_.now() + std::chrono::hours(24);
+      (void)h_.stores().sessions->remove(id);
+      EXPECT_TRUE(h_.stores().sessions->insert(session));
+      return token;
+    };
+    admin_session_ = store("00000000-0000-4000-8000-00000000000a", true, {}, {});
+    owner_session_ = store("00000000-0000-4000-8000-00000000000b", false, {.login = "alice", .id = "1001"},
+                           {{.login = "octo-org", .id = "654321"}});
+    other_session_ = store("00000000-0000-4000-8000-00000000000c", false, {.login = "mallory", .id = "6666"},
+                           {{.login = "evil-org", .id = "111111"}});
   }
 
   CpHarness& harness() { return h_; }
@@ -123,8 +165,13 @@ class AccessMatrix {
       case Principal::other_workflow: request.set(bhttp::field::authorization, "Bearer " + other_token()); break;
       case Principal::admin: request.set(bhttp::field::authorization, "Bearer " + h_.admin_token()); break;
       case Principal::forged_bearer: request.set(bhttp::field::authorization, "Bearer not-a-token"); break;
+      case Principal::admin_session: request.set(bhttp::field::cookie, "ee_session=" + admin_session_); break;
+      case Principal::owner_session: request.set(bhttp::field::authorization, "Bearer " + owner_session_); break;
+      case Principal::other_session: request.set(bhttp::field::cookie, "ee_session=" + other_session_); break;
     }
-    return h_.send(std::move(request));
+    auto response = h_.send(std::move(request));
+    if (route.pattern == "/admin/logout" && admits(route.access, p)) store_sessions();
+    return response;
   }
 
  private:
@@ -140,6 +187,7 @@ class AccessMatrix {
   ee::test::TestAgent agent_ = h_.agent("vm-access-a");
   ee::test::TestAgent other_ = h_.agent("vm-access-b");
   std::string token_id_;
+  std::string admin_session_, owner_session_, other_session_;
 };
 
 TEST(CpAccess, EveryRouteAdmitsExactlyThePrincipalsItsDeclaredAccessAllows) {
@@ -173,14 +221,15 @@ TEST(CpAccess, EveryRouteAdmitsExactlyThePrincipalsItsDeclaredAccessAllows) {
 
 TEST(CpAccess, OnlyRegistrationAndTheChallengeAreOpenAmongRoutesThatChangeState) {
   // A route that changes state and admits anyone must be one whose body carries its own proof:
-  // registration (attestation evidence bound to a CP nonce). The challenge is a GET.
+  // registration (attestation evidence bound to a CP nonce), the admin password login (the
+  // password; rate limited per address in its own class). The challenge is a GET.
   CpHarness h;
   std::vector<std::string> open;
   for (auto const& route : h.cp().routes()) {
     if (route.access == Access::anyone && route.method != bhttp::verb::get) open.push_back(route.pattern);
   }
   std::sort(open.begin(), open.end());
-  EXPECT_EQ(open, (std::vector<std::string>{"/api/agents/register", "/api/v1/agents/register"}));
+  EXPECT_EQ(open, (std::vector<std::string>{"/admin/login", "/api/agents/register", "/api/v1/agents/register"}));
 }
 
 TEST(CpAccess, AnAgentsSignatureDoesNotActForAnotherAgent) {

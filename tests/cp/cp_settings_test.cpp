@@ -5,6 +5,7 @@
 #include <easyenclave/registry/sqlite.hpp>
 
 #include "cp/live_settings.hpp"
+#include "cp/secrets.hpp"
 #include "support/settings_docs.hpp"
 
 #include <gtest/gtest.h>
@@ -231,6 +232,49 @@ TEST(CpLiveSettings, ARefreshBegunBeforeAChangeNeverReplacesWhatTheChangesOwnRef
   // The next refresh reads the change again.
   ASSERT_TRUE(live.refresh());
   EXPECT_EQ(live.current()->settings.value("heartbeat_interval").source, ee::settings::Source::database);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(CpSettings, SignInSettingsReachTheOptionsAndThePasswordIsKeptOnlyAsItsHash) {
+  auto options = ee::cp::make_options(resolve({{"dev", "true"}, {"admin_github_logins", "Carol,dave-ops"}},
+                                              {{"CP_ADMIN_PASSWORD", "hunter2 but longer"},
+                                               {"GITHUB_OAUTH_CLIENT_ID", "Iv1.abc"},
+                                               {"GITHUB_OAUTH_CLIENT_SECRET", "s3cret"},
+                                               {"GITHUB_OAUTH_REDIRECT_URI", "https://cp.example.com/auth/github/callback"},
+                                               {"EE_SESSION_TTL", "2h"},
+                                               {"EE_RATE_LIMIT_SIGN_IN_PER_MINUTE", "5"}}));
+  ASSERT_TRUE(options) << options.error().message();
+  auto const& logins = options->logins;
+  EXPECT_TRUE(logins.admin_password_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+  EXPECT_EQ(logins.admin_password_hash.find("hunter2"), std::string::npos);
+  EXPECT_TRUE(ee::cp::verify_secret("hunter2 but longer", logins.admin_password_hash));
+  EXPECT_EQ(logins.admin_github_logins, (std::vector<std::string>{"carol", "dave-ops"}));
+  EXPECT_EQ(logins.github.client_id, "Iv1.abc");
+  EXPECT_EQ(logins.github.web_url, "https://github.com");
+  EXPECT_EQ(logins.session_ttl, std::chrono::hours(2));
+  EXPECT_EQ(options->server.rate_limits.at("sign_in").per_minute, 5u);
+  EXPECT_EQ(options->server.rate_limits.at("sign_in").burst, 10u);
+}
+
+TEST(CpSettings, SignInSettingsThatCannotWorkAreRefusedByName) {
+  auto both = ee::cp::make_options(resolve({{"dev", "true"}}, {{"CP_ADMIN_PASSWORD", "x"},
+                                                               {"CP_ADMIN_PASSWORD_HASH", "$argon2id$v=19$m=19456,t=2,p=1$a$b"}}));
+  ASSERT_FALSE(both);
+  EXPECT_NE(both.error().message().find("set one, not both"), std::string::npos);
+  auto not_argon2id = ee::cp::make_options(resolve({{"dev", "true"}}, {{"CP_ADMIN_PASSWORD_HASH", "$2b$12$bcrypt"}}));
+  ASSERT_FALSE(not_argon2id);
+  EXPECT_NE(not_argon2id.error().message().find("admin_password_hash"), std::string::npos);
+  auto half_app = ee::cp::make_options(resolve({{"dev", "true"}}, {{"GITHUB_OAUTH_CLIENT_ID", "Iv1.abc"}}));
+  ASSERT_FALSE(half_app);
+  EXPECT_NE(half_app.error().message().find("github_oauth_client_secret"), std::string::npos);
+  auto bad_login = ee::cp::make_options(resolve({{"dev", "true"}, {"admin_github_logins", "-nope"}}));
+  ASSERT_FALSE(bad_login);
+  EXPECT_NE(bad_login.error().message().find("admin_github_logins"), std::string::npos);
+  auto short_ttl = Settings::resolve(ee::cp::setting_registry(), {{"session_ttl", "10"}}, ee::settings::fixed_environment({}));
+  EXPECT_FALSE(short_ttl);
 }
 
 }  // namespace

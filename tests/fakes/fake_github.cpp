@@ -8,7 +8,9 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/url/url.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <mutex>
@@ -29,6 +31,24 @@ struct FakeGithubIssuer::State {
   std::mutex releases_mutex;
   std::map<std::string, std::vector<FakeRelease>> releases;  // by lower-case repository, newest first
   std::vector<std::string> objects;                          // asset bodies by index
+
+  struct Grant {
+    std::string login;
+    std::string redirect_uri;
+    std::chrono::system_clock::time_point expires_at;
+  };
+  std::mutex oauth_mutex;
+  std::vector<FakeOAuthUser> users;
+  std::map<std::string, Grant> codes;          // unexchanged codes
+  std::map<std::string, std::string> tokens;   // access token -> login
+  std::size_t exchanges = 0;
+
+  FakeOAuthUser const* user(std::string_view login) const {
+    for (auto const& u : users) {
+      if (u.login == login) return &u;
+    }
+    return nullptr;
+  }
 
   bj::object claims(GithubTokenRequest const& r) const {
     auto const now = ee::detail::to_unix_seconds(options.clock());
@@ -210,6 +230,151 @@ Awaitable add_release_route(std::shared_ptr<FakeGithubIssuer::State> s, ee::http
   co_return ee::http::json_response(bhttp::status::created, R"({"created":true})");
 }
 
+// --- OAuth --------------------------------------------------------------------------------------
+
+std::map<std::string, std::string> form_fields(std::string_view body) {
+  std::map<std::string, std::string> fields;
+  boost::urls::url u;
+  u.set_encoded_query(body);
+  for (auto const& param : u.params()) fields[std::string(param.key)] = std::string(param.value);
+  return fields;
+}
+
+std::string random_token(std::string_view prefix) {
+  auto bytes = ee::detail::random_bytes(20).value();
+  std::string out(prefix);
+  for (auto b : bytes) {
+    constexpr char kHex[] = "0123456789abcdef";
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+ee::http::Response github_error(bhttp::status status, std::string_view message) {
+  bj::object body;
+  body["message"] = message;
+  body["documentation_url"] = "https://docs.github.com/rest";
+  return ee::http::json_response(status, bj::serialize(body));
+}
+
+Awaitable authorize_route(std::shared_ptr<FakeGithubIssuer::State> s, ee::http::RequestContext& ctx) {
+  if (ctx.query("client_id").value_or("") != s->options.oauth_client_id) {
+    co_return github_error(bhttp::status::not_found, "unknown client_id");
+  }
+  auto const redirect_uri = ctx.query("redirect_uri").value_or("");
+  auto const state = ctx.query("state").value_or("");
+  if (redirect_uri.empty()) co_return github_error(bhttp::status::bad_request, "redirect_uri is required here");
+  std::string code;
+  {
+    std::lock_guard lock(s->oauth_mutex);
+    if (s->users.empty()) co_return github_error(bhttp::status::unauthorized, "no user is signed in at GitHub");
+    auto const* user = ctx.query("login") ? s->user(*ctx.query("login")) : &s->users.front();
+    if (user == nullptr) co_return github_error(bhttp::status::unauthorized, "no such user");
+    code = random_token("");
+    s->codes[code] = {user->login, redirect_uri, s->options.clock() + std::chrono::minutes(10)};
+  }
+  boost::urls::url target(redirect_uri);
+  target.params().set("code", code);
+  target.params().set("state", state);
+  ee::http::Response redirect{bhttp::status::found, 11};
+  redirect.set(bhttp::field::location, std::string(target.buffer()));
+  redirect.prepare_payload();
+  co_return redirect;
+}
+
+Awaitable access_token_route(std::shared_ptr<FakeGithubIssuer::State> s, ee::http::RequestContext& ctx) {
+  auto fields = form_fields(ctx.request.body());
+  std::lock_guard lock(s->oauth_mutex);
+  ++s->exchanges;
+  if (fields["client_id"] != s->options.oauth_client_id || fields["client_secret"] != s->options.oauth_client_secret) {
+    co_return ee::http::json_response(bhttp::status::ok,
+                                      R"({"error":"incorrect_client_credentials","error_description":"The client_id and/or client_secret passed are incorrect."})");
+  }
+  auto const grant = s->codes.find(fields["code"]);
+  if (grant == s->codes.end() || grant->second.expires_at <= s->options.clock() ||
+      grant->second.redirect_uri != fields["redirect_uri"]) {
+    co_return ee::http::json_response(bhttp::status::ok,
+                                      R"({"error":"bad_verification_code","error_description":"The code passed is incorrect or expired."})");
+  }
+  auto const login = grant->second.login;
+  s->codes.erase(grant);
+  auto token = random_token("gho_");
+  s->tokens[token] = login;
+  bj::object body;
+  body["access_token"] = token;
+  body["token_type"] = "bearer";
+  body["scope"] = "read:org";
+  co_return ee::http::json_response(bhttp::status::ok, bj::serialize(body));
+}
+
+FakeOAuthUser const* bearer_user(FakeGithubIssuer::State& s, ee::http::RequestContext& ctx) {
+  auto const it = ctx.request.find(bhttp::field::authorization);
+  if (it == ctx.request.end() || !it->value().starts_with("Bearer ")) return nullptr;
+  auto const token = s.tokens.find(std::string(it->value().substr(7)));
+  return token == s.tokens.end() ? nullptr : s.user(token->second);
+}
+
+Awaitable user_route(std::shared_ptr<FakeGithubIssuer::State> s, ee::http::RequestContext& ctx) {
+  std::lock_guard lock(s->oauth_mutex);
+  auto const* user = bearer_user(*s, ctx);
+  if (user == nullptr) co_return github_error(bhttp::status::unauthorized, "Bad credentials");
+  bj::object body;
+  body["login"] = user->login;
+  body["id"] = user->id;
+  body["node_id"] = "U_fake";
+  body["type"] = "User";
+  body["site_admin"] = false;
+  co_return ee::http::json_response(bhttp::status::ok, bj::serialize(body));
+}
+
+Awaitable user_orgs_route(std::shared_ptr<FakeGithubIssuer::State> s, ee::http::RequestContext& ctx) {
+  std::lock_guard lock(s->oauth_mutex);
+  auto const* user = bearer_user(*s, ctx);
+  if (user == nullptr) co_return github_error(bhttp::status::unauthorized, "Bad credentials");
+  auto const number = [&ctx](char const* name, std::size_t fallback) {
+    auto text = ctx.query(name);
+    return text ? static_cast<std::size_t>(std::stoul(*text)) : fallback;
+  };
+  auto const per_page = std::min<std::size_t>(number("per_page", 30), 100);
+  auto const page = std::max<std::size_t>(number("page", 1), 1);
+  bj::array orgs;
+  for (std::size_t i = (page - 1) * per_page; i < user->orgs.size() && i < page * per_page; ++i) {
+    orgs.push_back(bj::object{{"login", user->orgs[i].first}, {"id", user->orgs[i].second}, {"description", nullptr}});
+  }
+  co_return ee::http::json_response(bhttp::status::ok, bj::serialize(orgs));
+}
+
+Awaitable add_user_route(std::shared_ptr<FakeGithubIssuer::State> s, ee::http::RequestContext& ctx) {
+  auto body = ee::detail::json::parse(ctx.request.body());
+  if (!body) co_return body.error();
+  auto reader = ee::detail::json::ObjectReader::from(*body);
+  if (!reader) co_return reader.error();
+  FakeOAuthUser user;
+  auto login = reader->string("login");
+  if (!login) co_return login.error();
+  user.login = *login;
+  auto id = reader->integer("id", 1);
+  if (!id) co_return id.error();
+  user.id = *id;
+  if (reader->contains("orgs")) {
+    auto orgs = reader->array("orgs");
+    if (!orgs) co_return orgs.error();
+    for (auto const& item : **orgs) {
+      auto org = ee::detail::json::ObjectReader::from(item, "orgs[]");
+      if (!org) co_return org.error();
+      auto org_login = org->string("login");
+      if (!org_login) co_return org_login.error();
+      auto org_id = org->integer("id", 1);
+      if (!org_id) co_return org_id.error();
+      user.orgs.emplace_back(*org_login, *org_id);
+    }
+  }
+  std::lock_guard lock(s->oauth_mutex);
+  s->users.push_back(std::move(user));
+  co_return ee::http::json_response(bhttp::status::created, R"({"created":true})");
+}
+
 }  // namespace
 
 ee::result<std::unique_ptr<FakeGithubIssuer>> FakeGithubIssuer::start(FakeGithubOptions options) {
@@ -229,6 +394,11 @@ ee::result<std::unique_ptr<FakeGithubIssuer>> FakeGithubIssuer::start(FakeGithub
   router.get("/objects/{id}", [s](ee::http::RequestContext& ctx) { return object_route(s, ctx); });
   router.post("/releases/{owner}/{repo}",
               [s](ee::http::RequestContext& ctx) { return add_release_route(s, ctx); });
+  router.get("/login/oauth/authorize", [s](ee::http::RequestContext& ctx) { return authorize_route(s, ctx); });
+  router.post("/login/oauth/access_token", [s](ee::http::RequestContext& ctx) { return access_token_route(s, ctx); });
+  router.get("/user", [s](ee::http::RequestContext& ctx) { return user_route(s, ctx); });
+  router.get("/user/orgs", [s](ee::http::RequestContext& ctx) { return user_orgs_route(s, ctx); });
+  router.post("/oauth/users", [s](ee::http::RequestContext& ctx) { return add_user_route(s, ctx); });
   ee::http::ServerOptions server_options;
   server_options.host = s->options.host;
   server_options.port = s->options.port;
@@ -264,5 +434,13 @@ void FakeGithubIssuer::add_release(std::string const& repository, FakeRelease re
   list.insert(list.begin(), std::move(release));
 }
 ee::http::Server& FakeGithubIssuer::server() { return *state_->server; }
+void FakeGithubIssuer::add_oauth_user(FakeOAuthUser user) {
+  std::lock_guard lock(state_->oauth_mutex);
+  state_->users.push_back(std::move(user));
+}
+std::size_t FakeGithubIssuer::oauth_exchanges() const {
+  std::lock_guard lock(state_->oauth_mutex);
+  return state_->exchanges;
+}
 
 }  // namespace ee::test

@@ -15,6 +15,19 @@
 //   GET  /objects/{n}                       the asset's bytes
 //   POST /releases/{owner}/{repo}  {"tag_name", "published_at"?, "assets": {name: text}}
 //                                           adds a release (for tests driving the program)
+// and GitHub's OAuth web application flow for one OAuth app (client id and secret below):
+//   GET  /login/oauth/authorize?client_id&redirect_uri&state[&login=]
+//                                           the user "consents" at once: 302 to redirect_uri with
+//                                           ?code&state; `login` picks which added user is signed in
+//                                           at GitHub (default: the first added)
+//   POST /login/oauth/access_token  (form: client_id, client_secret, code, redirect_uri)
+//                                           {"access_token","token_type":"bearer","scope"}, or
+//                                           {"error":"bad_verification_code",...} with HTTP 200 as
+//                                           GitHub answers; codes are single use, 10 minutes
+//   GET  /user        (Authorization: Bearer) {"login","id",...}; 401 for an unknown token
+//   GET  /user/orgs?per_page&page             [{"login","id",...}] paged
+//   POST /oauth/users  {"login","id","orgs":[{"login","id"}]}  adds a GitHub user (for tests
+//                                           driving the programs)
 #include "fakes/jws_signer.hpp"
 
 #include <easyenclave/error.hpp>
@@ -42,6 +55,16 @@ struct FakeGithubOptions {
   std::string private_key_pem{};
   std::chrono::seconds lifetime{300};
   std::function<std::chrono::system_clock::time_point()> clock = [] { return std::chrono::system_clock::now(); };
+  /// The one OAuth app the stand-in knows.
+  std::string oauth_client_id = "ee-fake-oauth-client";
+  std::string oauth_client_secret = "ee-fake-oauth-secret";
+};
+
+/// A GitHub user of the OAuth stand-in.
+struct FakeOAuthUser {
+  std::string login{};
+  std::int64_t id = 0;
+  std::vector<std::pair<std::string, std::int64_t>> orgs{};  ///< (login, id)
 };
 
 /// The usual claims of a workflow run; everything can be overridden.
@@ -86,6 +109,11 @@ class FakeGithubIssuer {
   /// Thread-safe.
   void add_release(std::string const& repository, FakeRelease release);
   ee::http::Server& server();
+  /// Adds a user who can sign in through the OAuth flow. Thread-safe.
+  void add_oauth_user(FakeOAuthUser user);
+  /// Token exchanges answered (successful or not), for tests that check a refused state never
+  /// reached GitHub.
+  std::size_t oauth_exchanges() const;
 
   struct State;
 

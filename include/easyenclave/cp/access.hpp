@@ -14,7 +14,8 @@ namespace ee::cp {
 
 /// The access rule of a route. The principals are: anonymous (no credential), an agent (a request
 /// signed with the key its attestation bound, X-EE-Signature), a GitHub Actions workflow (an OIDC
-/// bearer token) and the operator (the admin bearer token).
+/// bearer token), the operator (the admin bearer token, or an admin session) and a person signed
+/// in with GitHub (an owner session: its account and organisations).
 enum class Access {
   /// Anyone; credentials are not read. Such routes are in the "anonymous" rate-limit class.
   anyone,
@@ -27,13 +28,20 @@ enum class Access {
   owner_of_agent,
   /// A workflow of the owner of the app `{name}` (owner login and owner id).
   publisher_of_app,
-  /// owner_of_agent, or the operator.
+  /// owner_of_agent, or the operator. Owner sessions are owners here too.
   owner_of_agent_or_admin,
   /// A workflow of the owner of the bootstrap token `{id}`, or the operator. Another owner's
   /// token is answered as not found, so token ids cannot be probed.
   owner_of_token_or_admin,
-  /// The operator (admin token). Without an admin token configured: 403 cp.admin_disabled.
+  /// The operator (admin token or admin session). With neither an admin token nor an admin login
+  /// configured: 403 cp.admin_disabled.
   admin,
+  /// Anyone with a GitHub identity: a workflow (its repository owner) or a person's session with
+  /// a GitHub account (their account and organisations). The owner self-service routes
+  /// (/api/v1/me/...) show only what that identity owns; another owner's agent is not found.
+  github_identity,
+  /// Any signed-in person (a session of either kind): GET /auth/me, POST /admin/logout.
+  person,
 };
 
 /// The rule's name as docs/openapi.json's `x-ee-access` carries it ("anyone", "agent_self", ...).

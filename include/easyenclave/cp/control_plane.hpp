@@ -11,6 +11,7 @@
 #include <easyenclave/api/signing.hpp>
 #include <easyenclave/cloudflare/tunnels.hpp>
 #include <easyenclave/cp/access.hpp>
+#include <easyenclave/cp/github_oauth.hpp>
 #include <easyenclave/cp/error.hpp>
 #include <easyenclave/cp/policy.hpp>
 #include <easyenclave/error.hpp>
@@ -77,6 +78,29 @@ struct ExtraRoute {
   std::string pattern{};  ///< the whole path pattern, such as "/api/v1/hello"
   Access access = Access::admin;
   http::Handler handler{};
+};
+
+/// People signing in (docs/operations.md, "Sessions"): the admin password and GitHub OAuth.
+/// Sessions need `Options::stores.sessions` (every database the CP opens has it). With no
+/// password and no OAuth app set, no session is ever made and the CP behaves as without them.
+struct LoginOptions {
+  /// Argon2id PHC string ("$argon2id$v=19$...") of the admin password; `make_options` hashes
+  /// CP_ADMIN_PASSWORD at start or takes CP_ADMIN_PASSWORD_HASH as it is. Empty: no password
+  /// login.
+  std::string admin_password_hash{};
+  /// GitHub logins (lowercase) whose OAuth sessions are the operator's; everyone else who signs
+  /// in with GitHub gets an owner session, scoped to their account and organisations.
+  std::vector<std::string> admin_github_logins{};
+  /// The GitHub OAuth app. Empty client_id: no GitHub sign-in.
+  GithubOAuthSettings github{};
+  /// Talks to GitHub for the OAuth flow. Null: made from `github` with `Options::http`.
+  std::shared_ptr<GithubOAuthClient> github_client{};
+  /// How long a session lasts.
+  std::chrono::seconds session_ttl{24 * 3600};
+  /// How long a browser has between GET /auth/github and the callback.
+  std::chrono::seconds oauth_state_ttl{600};
+  /// Where the browser goes after a GitHub sign-in (a path on this CP).
+  std::string after_login_path = "/";
 };
 
 struct Options {
@@ -155,8 +179,10 @@ struct Options {
   /// The CP's own quote source for `GET /api/v1/attestation` (configfs-tsm in a TDX VM, the
   /// simulator in dev). Null: that route answers 503.
   std::shared_ptr<tdx::QuoteProvider> quote_provider{};
-  /// Bearer token of the admin routes. Empty: admin routes answer 403.
+  /// Bearer token of the admin routes. Empty (and no admin login in `logins`): admin routes
+  /// answer 403.
   std::string admin_token{};
+  LoginOptions logins{};
   /// The settings (of `setting_registry()`, include/easyenclave/cp/settings.hpp) these Options
   /// were made from by flags, environment and defaults; `make_options` sets it. With it and
   /// `stores.settings`, the admin settings routes show and change settings, a stored change of
@@ -188,6 +214,7 @@ struct MaintenanceReport {
   std::size_t nonces_purged = 0;
   std::size_t signatures_purged = 0;        ///< accepted request signatures past their window
   std::size_t bootstrap_tokens_purged = 0;  ///< expired or used up
+  std::size_t sessions_purged = 0;          ///< login sessions past their expiry
   std::size_t agents_removed = 0;
   std::size_t deployments_timed_out = 0;
 };

@@ -41,6 +41,12 @@ enum class errc {
   unknown_setting,         ///< no setting of this name                                        -> not_found
   setting_not_storable,    ///< the setting is given only by flag or environment               -> invalid_input
   settings_unavailable,    ///< this CP keeps no settings at run time                          -> unavailable
+  login_failed,            ///< the admin password does not match                              -> unauthenticated
+  session_invalid,         ///< the session token is unknown, expired or ended                 -> unauthenticated
+  logins_unavailable,      ///< this CP has no session store, or the login method is not set up -> unavailable
+  oauth_state_invalid,     ///< the OAuth state is unknown, expired, used or another browser's  -> forbidden
+  oauth_failed,            ///< GitHub refused the code or could not be read                    -> upstream_failure
+  cross_site_request,      ///< a cookie-authenticated change sent from another site            -> forbidden
 };
 
 error_code make_error_code(errc e) noexcept;

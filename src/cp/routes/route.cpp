@@ -76,14 +76,14 @@ void Routes::add(boost::beast::http::verb method, std::string const& path_after_
 }
 
 void Routes::add_at(boost::beast::http::verb method, std::string const& pattern, Access access,
-                    ServiceHandler handler) {
+                    ServiceHandler handler, std::string rate_class) {
   // Plain lambdas returning the coroutine: the coroutine gets `services` by reference (it lives in
   // ControlPlane::Impl) and never refers to the lambda object itself.
   router_.add(method, pattern,
               [handler, access, &services = services_](http::RequestContext& ctx) {
                 return admitted(ctx, services, access, handler);
               },
-              rate_class_of(access));
+              rate_class.empty() ? rate_class_of(access) : std::move(rate_class));
   record(method, pattern, access);
 }
 

@@ -18,6 +18,11 @@ namespace ee::cp {
 /// rate_limits` ("anonymous", set by EE_RATE_LIMIT_ANONYMOUS_*). Routes that verify a credential
 /// first (signed heartbeats, OIDC, admin token) are not in it.
 inline constexpr char kAnonymous[] = "anonymous";
+/// The rate-limit class of the sign-in routes (POST /admin/login, GET /auth/github and its
+/// callback): per client address, much tighter than "anonymous", as each attempt costs an
+/// Argon2id run or a round trip to GitHub and a password is worth guessing
+/// (EE_RATE_LIMIT_SIGN_IN_*).
+inline constexpr char kSignIn[] = "sign_in";
 
 /// Handlers take the request, the services and the caller `admit` let in.
 using ServiceHandler = boost::asio::awaitable<result<http::Response>> (*)(http::RequestContext&, Services&,
@@ -33,8 +38,10 @@ class Routes {
   /// request is admitted (cp/caller.hpp) before the handler runs. Routes open to anyone are in
   /// the anonymous rate-limit class.
   void add(boost::beast::http::verb method, std::string const& path_after_api, Access access, ServiceHandler handler);
-  /// The same at exactly `pattern` (the root /health).
-  void add_at(boost::beast::http::verb method, std::string const& pattern, Access access, ServiceHandler handler);
+  /// The same at exactly `pattern` (the root /health). `rate_class` overrides the class the
+  /// access rule implies (kSignIn).
+  void add_at(boost::beast::http::verb method, std::string const& pattern, Access access, ServiceHandler handler,
+              std::string rate_class = {});
   /// A route with a handler of its own at its full pattern, behind `access`: an embedder's
   /// (Options::extra_routes) or one of the console's files.
   void add_extra(ExtraRoute route);
@@ -62,6 +69,11 @@ void add_measurement_routes(Routes& routes);
 void add_attestation_routes(Routes& routes);
 void add_owner_routes(Routes& routes);
 void add_settings_routes(Routes& routes);
+/// Sign-in and sessions: /admin/login, /admin/logout, /auth/methods, /auth/me, /auth/github and
+/// its callback (routes/logins.cpp).
+void add_login_routes(Routes& routes);
+/// The owner's own agents and deployments, /api/v1/me/... (routes/me.cpp).
+void add_me_routes(Routes& routes);
 /// The web console's files (src/cp/console.hpp), each at its fixed path, open to anyone.
 void add_console_routes(Routes& routes);
 
