@@ -76,7 +76,11 @@ std::optional<std::vector<GithubAccount>> decode_github_accounts(std::string_vie
     if (colon == std::string_view::npos || colon == 0) return std::nullopt;
     auto const login = item.substr(0, colon);
     auto const id = item.substr(colon + 1);
-    if (!std::all_of(login.begin(), login.end(), is_login_char) || !is_decimal(id)) return std::nullopt;
+    // What a parsed GitHub answer can hold: a lowercase login of 1-39, not starting with '-'.
+    if (login.size() > 39 || login.front() == '-' || !std::all_of(login.begin(), login.end(), is_login_char) ||
+        !is_decimal(id)) {
+      return std::nullopt;
+    }
     accounts.push_back(GithubAccount{.login = std::string(login), .id = std::string(id)});
     if (end == text.size()) break;
     text.remove_prefix(end + 1);

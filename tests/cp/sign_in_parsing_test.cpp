@@ -156,9 +156,11 @@ TEST(StoredOrgs, TheStoredFormRoundTripsAndAnythingElseIsRefused) {
   ASSERT_EQ(back->size(), 2u);
   EXPECT_EQ((*back)[1].login, "b2");
   EXPECT_TRUE(ee::registry::decode_github_accounts("").value().empty());
-  for (auto const* bad : {",", "a:1,", ",a:1", "a", "a:", ":1", "A:1", "a:1x", "a:1:2", "a b:1", "a:123456789012345678901"}) {
+  for (auto const* bad : {",", "a:1,", ",a:1", "a", "a:", ":1", "A:1", "a:1x", "a:1:2", "a b:1", "a:123456789012345678901", "-a:1", "a:1,-b:2"}) {
     EXPECT_FALSE(ee::registry::decode_github_accounts(bad)) << bad;
   }
+  EXPECT_FALSE(ee::registry::decode_github_accounts(std::string(40, 'a') + ":1"));
+  EXPECT_TRUE(ee::registry::decode_github_accounts(std::string(39, 'a') + ":1"));
 }
 
 }  // namespace
