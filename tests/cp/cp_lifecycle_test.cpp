@@ -273,6 +273,15 @@ TEST(CpLifecycleDelete, RemovesTheRecordTunnelAndDnsRecordAtCloudflare) {
   }
 }
 
+TEST(CpLifecycleDelete, TheChallengePathIsAnAgentIdThatDoesNotExist) {
+  // DELETE /agents/{id} shares its shape with GET /agents/challenge: "challenge" is only an id.
+  CpHarness h;
+  EXPECT_EQ(h.call(bhttp::verb::delete_, "/api/v1/agents/challenge").result(), bhttp::status::unauthorized);
+  EXPECT_TRUE(is_error(h.call_bearer(bhttp::verb::delete_, "/api/v1/agents/challenge", h.admin_token()),
+                       bhttp::status::not_found, "registry.not_found"));
+  EXPECT_EQ(h.call(bhttp::verb::get, "/api/v1/agents/challenge").result(), bhttp::status::ok);
+}
+
 TEST(CpLifecycleDelete, AFailingCloudflareKeepsTheRecordSoTheRemovalCanBeRetried) {
   CpHarness h({.cloudflare = true});
   auto agent = h.agent("vm-doomed");
