@@ -9,6 +9,7 @@
 // Usage: bench_jwt_verify [testdata_dir]   (default: the EE_TESTDATA_DIR compile definition)
 #include "support.hpp"
 
+#include <easyenclave/api/console_token.hpp>
 #include <easyenclave/jwt/github_oidc.hpp>
 #include <easyenclave/jwt/ita.hpp>
 #include <easyenclave/jwt/token.hpp>
@@ -138,7 +139,26 @@ int main(int argc, char** argv) {
     }
     return ok;
   });
-  std::printf("\nratio PS384 verify / raw RSA-3072:       %.2f\n", ps384 / raw3072);
+  // The console token an agent checks on each logs or stats request (ES256, the CP's P-256 key),
+  // beside the one ECDSA verification inside it.
+  auto const cp_key = ee::api::SigningKey::generate().value();
+  ee::api::ConsoleClaims claims;
+  claims.agent_id = "3f0e1c2a-5b6d-4e7f-8a9b-0c1d2e3f4a5b";
+  claims.scope = {"logs", "stats"};
+  claims.issued_at = ee::detail::to_unix_seconds(now);
+  claims.expires_at = claims.issued_at + 900;
+  claims.jti = "0123456789abcdef0123456789abcdef";
+  auto const console_token = ee::api::mint_console_token(claims, cp_key).value();
+  auto const parsed = ee::api::parse_console_token(console_token).value();
+  double const es256_raw = rate("api::PublicKey::verify (ECDSA P-256)", [&] {
+    return cp_key.public_key().verify(ee::detail::as_bytes(parsed.signing_input), parsed.signature);
+  });
+  double const console = rate("api::verify_console_token (ES256 + claims)", [&] {
+    return ee::api::verify_console_token(console_token, cp_key.public_key(), claims.agent_id, "logs", now).has_value();
+  });
+  rate("api::mint_console_token", [&] { return ee::api::mint_console_token(claims, cp_key).has_value(); });
+  std::printf("\nratio verify_console_token / raw P-256 verify: %.2f\n", console / es256_raw);
+  std::printf("ratio PS384 verify / raw RSA-3072:       %.2f\n", ps384 / raw3072);
   std::printf("ratio verify_ita_token / raw RSA-3072:   %.2f\n", ita / raw3072);
   std::printf("ratio RS256 verify / raw RSA-2048:       %.2f\n", rs256 / raw2048);
   std::printf("ratio verify_github_oidc / raw RSA-2048: %.2f\n", github / raw2048);

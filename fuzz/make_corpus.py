@@ -157,6 +157,8 @@ def main():
     put("fuzz_signed_request", "logs.http", signed("GET", "/api/logs?lines=10", ""))
     put("fuzz_signed_request", "old.http", signed("GET", "/api/stats", "", ts=1796083200 - 301))
 
+    console_token_seeds(signing_key)
+
     # --- CP/agent messages: mode byte, then the body
     pub = base64.b64encode(key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
@@ -205,6 +207,41 @@ def main():
                       ("image_bad.txt", "ghcr.io/Acme/app@sha256:AB")]:
         put("fuzz_cp_inputs", name, mode(7, ref))
 
+
+
+def console_token_seeds(signing_key):
+    """fuzz_console_token: 0 console tokens (signed with fuzz/data/signing_key.pem for agent "a-1"
+    at 2026-12-01T00:00:00Z), 1 status reports, 2 deployed reports, 3 console-access bodies, 4
+    agent stats."""
+    def b64u(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+    def token(header, payload, sign=True):
+        h = b64u(json.dumps(header, separators=(",", ":")).encode())
+        p = b64u(json.dumps(payload, separators=(",", ":")).encode())
+        if not sign:
+            return f"{h}.{p}." + b64u(bytes(64))
+        r, s = utils.decode_dss_signature(signing_key.sign(f"{h}.{p}".encode(), ec.ECDSA(hashes.SHA256())))
+        return f"{h}.{p}." + b64u(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+    header = {"alg": "ES256", "typ": "ee-console+jwt"}
+    claims = {"agent_id": "a-1", "scope": ["logs", "stats"], "iat": 1796083200, "exp": 1796083200 + 900,
+              "jti": "0123456789abcdef0123456789abcdef"}
+    put("fuzz_console_token", "token_valid.txt", mode(0, token(header, claims)))
+    put("fuzz_console_token", "token_other_agent.txt", mode(0, token(header, dict(claims, agent_id="a-2"))))
+    put("fuzz_console_token", "token_unsigned.txt", mode(0, token(header, claims, sign=False)))
+    put("fuzz_console_token", "token_alg_none.txt", mode(0, token({"alg": "none", "typ": "ee-console+jwt"}, claims)))
+    put("fuzz_console_token", "token_long_life.txt", mode(0, token(header, dict(claims, exp=1796083200 + 7200))))
+    put("fuzz_console_token", "status.json", mode(1, json.dumps(
+        {"status": "running", "deployment_id": "d1", "image_digest": "sha256:" + "ab" * 32, "rolled_back": "d0"})))
+    put("fuzz_console_token", "deployed.json", mode(2, json.dumps(
+        {"deployment_id": "d1", "image_digest": "sha256:" + "ab" * 32})))
+    put("fuzz_console_token", "console_access.json", mode(3, '{"ttl_seconds":1800}'))
+    put("fuzz_console_token", "stats.json", mode(4, json.dumps(
+        {"cpu": {"count": 4, "load1": 0.25, "load5": 0.5, "load15": 1.0},
+         "memory": {"total_bytes": 4294967296, "available_bytes": 2147483648},
+         "disk": {"path": "/var/lib/easyenclave", "total_bytes": 10737418240, "available_bytes": 5368709120},
+         "uptime": {"system_seconds": 1234.56, "agent_seconds": 1200}}, separators=(",", ":"))))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,10 +1,12 @@
 // The agent's HTTP API (runtime.hpp lists the routes). Health is public (clients verify the
 // agent directly with ?attest=true); logs, stats, deploy and undeploy answer only requests
-// signed by the control plane this agent registered with.
+// signed by the control plane this agent registered with; logs and stats also answer a console
+// token that control plane signed for this agent (api/console_token.hpp).
 #include "agent/runtime_impl.hpp"
 
 #include <easyenclave/agent/error.hpp>
 #include <easyenclave/api/agents.hpp>
+#include <easyenclave/api/console_token.hpp>
 #include <easyenclave/encoding.hpp>
 #include <easyenclave/http/error.hpp>
 #include <easyenclave/version.hpp>
@@ -61,6 +63,37 @@ result<void> require_cp(AgentRuntime::Impl& s, http::RequestContext const& ctx) 
   options.window = s.options.timings.signature_window;
   options.replay_guard = &s.replay_guard;
   return api::verify_request(ctx.request, *key, s.options.now(), options);
+}
+
+// A read the CP may make on someone's behalf: a CP-signed request, or a request with the CP's
+// console token for this agent and `scope` as a bearer (the owner or operator reading logs or
+// stats directly, GET /api/v1/agents/{id}/console-access). A request with a bearer is judged by
+// the token alone: a bad token is refused even if a signature is there too.
+result<void> require_cp_or_console(AgentRuntime::Impl& s, http::RequestContext const& ctx, std::string_view scope) {
+  auto const authorization = ctx.request[bhttp::field::authorization];
+  if (authorization.empty()) return require_cp(s, ctx);
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.size() <= kBearer.size() ||
+      !boost::beast::iequals(authorization.substr(0, kBearer.size()), kBearer)) {
+    return Error(api::errc::console_token_malformed, "Authorization must be \"Bearer <console token>\"");
+  }
+  std::optional<api::PublicKey> key;
+  std::string agent_id;
+  {
+    std::lock_guard lock(s.mutex);
+    if (s.registration) {
+      key = s.registration->cp_key;
+      agent_id = s.registration->agent_id;
+    }
+  }
+  if (!key || agent_id.empty())
+    return Error(api::errc::console_token_invalid, "this agent is not registered with a control plane");
+  auto claims = api::verify_console_token(authorization.substr(kBearer.size()), *key, agent_id, scope,
+                                          s.options.now());
+  if (!claims) return claims.error();
+  // The jti, never the token: it names the grant in the CP's log line that minted it.
+  core::log::info(kComponent, "console token accepted scope=", scope, " jti=", claims->jti);
+  return {};
 }
 
 asio::awaitable<WorkloadStatus> workload_status(AgentRuntime::Impl& s) {
@@ -143,7 +176,7 @@ Reply health(http::RequestContext& ctx, AgentRuntime::Impl& s) {
 // --- GET /api/logs?since=&lines= ----------------------------------------------------------------
 
 Reply logs(http::RequestContext& ctx, AgentRuntime::Impl& s) {
-  if (auto ok = require_cp(s, ctx); !ok) co_return ok.error();
+  if (auto ok = require_cp_or_console(s, ctx, api::kConsoleScopeLogs); !ok) co_return ok.error();
   std::optional<std::chrono::system_clock::time_point> since;
   if (auto text = ctx.query("since")) {
     auto t = core::parse_rfc3339(*text);
@@ -213,35 +246,27 @@ Reply metrics_page(http::RequestContext& ctx, AgentRuntime::Impl& s) {
 }
 
 Reply stats(http::RequestContext& ctx, AgentRuntime::Impl& s) {
-  if (auto ok = require_cp(s, ctx); !ok) co_return ok.error();
-  bj::object cpu;
+  if (auto ok = require_cp_or_console(s, ctx, api::kConsoleScopeStats); !ok) co_return ok.error();
+  api::AgentStats out;
   auto const load = proc_numbers("/proc/loadavg", 3);
-  cpu["count"] = std::thread::hardware_concurrency();
-  cpu["load1"] = load[0];
-  cpu["load5"] = load[1];
-  cpu["load15"] = load[2];
+  out.cpu_count = static_cast<std::int64_t>(std::thread::hardware_concurrency());
+  out.load1 = load[0];
+  out.load5 = load[1];
+  out.load15 = load[2];
   auto const [total, available] = memory();
-  bj::object mem;
-  mem["total_bytes"] = total;
-  mem["available_bytes"] = available;
-  bj::object disk;
+  out.memory_total_bytes = total;
+  out.memory_available_bytes = available;
   struct statvfs fs{};
   if (::statvfs(s.options.state_dir.c_str(), &fs) == 0) {
-    disk["path"] = s.options.state_dir.string();
-    disk["total_bytes"] = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize;
-    disk["available_bytes"] = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+    out.disk_path = s.options.state_dir.string();
+    out.disk_total_bytes = static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize;
+    out.disk_available_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
   }
-  bj::object uptime;
-  uptime["system_seconds"] = proc_numbers("/proc/uptime", 1)[0];
-  uptime["agent_seconds"] =
+  out.system_uptime_seconds = proc_numbers("/proc/uptime", 1)[0];
+  out.agent_uptime_seconds =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - s.started)
           .count();
-  bj::object body;
-  body["cpu"] = std::move(cpu);
-  body["memory"] = std::move(mem);
-  body["disk"] = std::move(disk);
-  body["uptime"] = std::move(uptime);
-  co_return json(body);
+  co_return http::json_response(bhttp::status::ok, api::to_json(out));
 }
 
 // --- POST /api/deploy, /api/undeploy

@@ -568,6 +568,48 @@ result<HeartbeatRequest> parse_heartbeat_request(std::string_view text) {
   return out;
 }
 
+std::string to_json(AgentStatusReport const& r) {
+  bj::object o;
+  o["status"] = r.status;
+  put_if(o, "deployment_id", r.deployment_id);
+  put_if(o, "image_digest", r.image_digest);
+  put_if(o, "rolled_back", r.rolled_back);
+  return to_text(std::move(o));
+}
+
+result<AgentStatusReport> parse_agent_status_report(std::string_view text) {
+  auto doc = json::parse(text, kSmallLimits);
+  if (!doc) return doc.error();
+  auto reader = ObjectReader::from(*doc);
+  if (!reader) return reader.error();
+  auto const& r = *reader;
+  AgentStatusReport out;
+  if (auto ok = required(r, "status", check_status, out.status); !ok) return ok.error();
+  if (auto ok = optional(r, "deployment_id", check_id, out.deployment_id); !ok) return ok.error();
+  if (auto ok = optional(r, "image_digest", check_digest, out.image_digest); !ok) return ok.error();
+  if (auto ok = optional(r, "rolled_back", check_id, out.rolled_back); !ok) return ok.error();
+  return out;
+}
+
+std::string to_json(DeployedReport const& r) {
+  bj::object o;
+  o["deployment_id"] = r.deployment_id;
+  o["image_digest"] = r.image_digest;
+  return to_text(std::move(o));
+}
+
+result<DeployedReport> parse_deployed_report(std::string_view text) {
+  auto doc = json::parse(text, kSmallLimits);
+  if (!doc) return doc.error();
+  auto reader = ObjectReader::from(*doc);
+  if (!reader) return reader.error();
+  auto const& r = *reader;
+  DeployedReport out;
+  if (auto ok = required(r, "deployment_id", check_id, out.deployment_id); !ok) return ok.error();
+  if (auto ok = required(r, "image_digest", check_digest, out.image_digest); !ok) return ok.error();
+  return out;
+}
+
 std::string to_json(HeartbeatResponse const& r) {
   bj::object o;
   o["verified"] = r.verified;
@@ -782,6 +824,114 @@ result<AgentHealth> parse_agent_health(std::string_view text) {
       return ok.error();
     out.attestation = std::move(evidence);
   }
+  return out;
+}
+
+// --- agent stats -----------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::int64_t kMaxStatCount = std::int64_t{1} << 62;
+constexpr double kMaxStatNumber = 1e12;
+constexpr std::size_t kMaxStatPath = 4096;
+constexpr json::ParseLimits kStatsLimits{.max_bytes = 16 * 1024, .max_depth = 4};
+
+result<double> stat_number(ObjectReader const& r, std::string_view key) {
+  auto const* v = r.object().if_contains(key);
+  if (v == nullptr) return r.field_error(key, ee::errc::missing_field, "required field is missing");
+  if (!v->is_number()) return r.field_error(key, ee::errc::wrong_type, "must be a number");
+  std::error_code ec;
+  auto const d = v->to_number<double>(ec);
+  // NaN fails both comparisons, so only finite values in range pass.
+  if (ec || !(d >= 0 && d <= kMaxStatNumber)) {
+    return r.field_error(key, ee::errc::out_of_range, "must be a number from 0 to 1e12");
+  }
+  return d;
+}
+
+result<std::uint64_t> stat_count(ObjectReader const& r, std::string_view key) {
+  auto n = r.integer(key, 0, kMaxStatCount);
+  if (!n) return n.error();
+  return static_cast<std::uint64_t>(*n);
+}
+
+}  // namespace
+
+std::string to_json(AgentStats const& s) {
+  bj::object cpu;
+  cpu["count"] = s.cpu_count;
+  cpu["load1"] = s.load1;
+  cpu["load5"] = s.load5;
+  cpu["load15"] = s.load15;
+  bj::object memory;
+  memory["total_bytes"] = s.memory_total_bytes;
+  memory["available_bytes"] = s.memory_available_bytes;
+  bj::object disk;
+  if (s.disk_path) {
+    disk["path"] = *s.disk_path;
+    disk["total_bytes"] = s.disk_total_bytes;
+    disk["available_bytes"] = s.disk_available_bytes;
+  }
+  bj::object uptime;
+  uptime["system_seconds"] = s.system_uptime_seconds;
+  uptime["agent_seconds"] = s.agent_uptime_seconds;
+  bj::object o;
+  o["cpu"] = std::move(cpu);
+  o["memory"] = std::move(memory);
+  o["disk"] = std::move(disk);
+  o["uptime"] = std::move(uptime);
+  return to_text(std::move(o));
+}
+
+result<AgentStats> parse_agent_stats(std::string_view text) {
+  auto doc = json::parse(text, kStatsLimits);
+  if (!doc) return doc.error();
+  auto reader = ObjectReader::from(*doc);
+  if (!reader) return reader.error();
+  auto const& r = *reader;
+  AgentStats out;
+  auto cpu = r.child("cpu");
+  if (!cpu) return cpu.error();
+  auto count = cpu->integer("count", 0, kMaxStatCount);
+  if (!count) return count.error();
+  out.cpu_count = *count;
+  for (auto [key, field] : {std::pair{"load1", &out.load1}, {"load5", &out.load5}, {"load15", &out.load15}}) {
+    auto v = stat_number(*cpu, key);
+    if (!v) return v.error();
+    *field = *v;
+  }
+  auto memory = r.child("memory");
+  if (!memory) return memory.error();
+  auto total = stat_count(*memory, "total_bytes");
+  if (!total) return total.error();
+  out.memory_total_bytes = *total;
+  auto available = stat_count(*memory, "available_bytes");
+  if (!available) return available.error();
+  out.memory_available_bytes = *available;
+  auto disk = r.child("disk");
+  if (!disk) return disk.error();
+  if (!disk->object().empty()) {
+    auto path = disk->string("path");
+    if (!path) return path.error();
+    if (path->empty() || path->size() > kMaxStatPath) {
+      return disk->field_error("path", ee::errc::out_of_range, "must be 1-4096 characters");
+    }
+    out.disk_path = std::move(*path);
+    auto disk_total = stat_count(*disk, "total_bytes");
+    if (!disk_total) return disk_total.error();
+    out.disk_total_bytes = *disk_total;
+    auto disk_available = stat_count(*disk, "available_bytes");
+    if (!disk_available) return disk_available.error();
+    out.disk_available_bytes = *disk_available;
+  }
+  auto uptime = r.child("uptime");
+  if (!uptime) return uptime.error();
+  auto system = stat_number(*uptime, "system_seconds");
+  if (!system) return system.error();
+  out.system_uptime_seconds = *system;
+  auto agent = uptime->integer("agent_seconds", 0, kMaxStatCount);
+  if (!agent) return agent.error();
+  out.agent_uptime_seconds = *agent;
   return out;
 }
 

@@ -7,6 +7,7 @@ namespace {
 using detail::CodeInfo;
 constexpr auto ii = condition::invalid_input;
 constexpr auto ua = condition::unauthenticated;
+constexpr auto fb = condition::forbidden;
 constexpr int v(errc e) { return static_cast<int>(e); }
 constexpr CodeInfo kApiCodes[] = {
     {v(errc::signature_missing), "signature_missing", "request signature headers are missing", ua},
@@ -22,6 +23,11 @@ constexpr CodeInfo kApiCodes[] = {
     {v(errc::invalid_boot_config), "invalid_boot_config",
      "the boot configuration on the kernel command line is malformed", ii},
     {v(errc::invalid_agent_config), "invalid_agent_config", "invalid agent configuration", ii},
+    {v(errc::console_token_malformed), "console_token_malformed", "the console token is malformed", ua},
+    {v(errc::console_token_invalid), "console_token_invalid", "the console token's signature does not verify", ua},
+    {v(errc::console_token_expired), "console_token_expired", "the console token is expired or not yet valid", ua},
+    {v(errc::console_token_not_allowed), "console_token_not_allowed",
+     "the console token does not cover this agent or route", fb},
 };
 }  // namespace
 

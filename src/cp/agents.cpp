@@ -259,14 +259,14 @@ asio::awaitable<result<void>> reattest(Services& s, registry::AgentRecord const&
   co_return result<void>{};
 }
 
-// Moves the agent's deployment along with what the heartbeat reports; a step of a rolling deploy
+// Moves the agent's deployment along with what it reports (a heartbeat, a status or deployed
+// report); a step of a rolling deploy
 // that now runs lets the next one start.
 asio::awaitable<result<void>> reconcile(Services& s, registry::AgentRecord const& agent,
-                                        api::HeartbeatRequest const& hb) {
+                                        WorkloadReport const& report) {
   if (agent.deployment_id.empty()) co_return result<void>{};
-  if (hb.deployment_id != agent.deployment_id && hb.rolled_back != agent.deployment_id) co_return result<void>{};
+  if (report.reported_id != agent.deployment_id && report.rolled_back != agent.deployment_id) co_return result<void>{};
   auto const now = s.now();
-  WorkloadReport const report{hb.deployment_id, hb.status, hb.image_digest, hb.rolled_back};
   auto moved = co_await s.store([&s, &agent, &report, &now]() -> result<std::optional<registry::Deployment>> {
     auto d = s.stores.deployments->get(agent.deployment_id);
     if (!d) {
@@ -308,6 +308,17 @@ asio::awaitable<result<api::RegisterResponse>> register_agent(Services& s, api::
 
 namespace {
 
+// What every signed report of the agent records first: it is alive, and what its workload is.
+asio::awaitable<result<void>> record_liveness(Services& s, registry::AgentRecord const& agent,
+                                              WorkloadReport const& report) {
+  auto const now = s.now();
+  auto recorded = co_await s.store([&s, &id = agent.id, &now, &status = report.state, &digest = report.image_digest] {
+    return s.stores.agents->record_heartbeat(id, now, status, digest);
+  });
+  if (!recorded) co_return recorded.error();
+  co_return result<void>{};
+}
+
 asio::awaitable<result<api::HeartbeatResponse>> heartbeat_of(Services& s, registry::AgentRecord const& caller,
                                                              api::HeartbeatRequest const& heartbeat) {
   auto const* agent = &caller;
@@ -316,16 +327,16 @@ asio::awaitable<result<api::HeartbeatResponse>> heartbeat_of(Services& s, regist
   auto key = s.agent_keys.get(agent->public_key);
   if (!key) co_return key.error();
   auto const now = s.now();
-  auto recorded = co_await s.store([&s, &id, &now, &status = hb->status, &digest = hb->image_digest] {
-    return s.stores.agents->record_heartbeat(id, now, status, digest);
-  });
-  if (!recorded) co_return recorded.error();
+  WorkloadReport const report{hb->deployment_id, hb->status, hb->image_digest, hb->rolled_back};
+  if (auto r = co_await record_liveness(s, *agent, report); !r) co_return r.error();
 
+  // Re-attestation comes between the two halves of the report: an agent whose fresh evidence
+  // fails moves no deployment with this heartbeat.
   bool const has_evidence = !hb->intel_ta_token.empty() || !hb->quote_b64.empty();
   if (has_evidence) {
     if (auto r = co_await reattest(s, *agent, *hb, *key); !r) co_return r.error();
   }
-  if (auto r = co_await reconcile(s, *agent, *hb); !r) co_return r.error();
+  if (auto r = co_await reconcile(s, *agent, report); !r) co_return r.error();
 
   // Read again only when this heartbeat may have changed the verdict (fresh evidence, progress of
   // a deployment); otherwise the record read above is current, and most heartbeats are idle.
@@ -345,6 +356,13 @@ asio::awaitable<result<api::HeartbeatResponse>> heartbeat_of(Services& s, regist
 }
 
 }  // namespace
+
+asio::awaitable<result<registry::AgentRecord>> record_workload_report(Services& s, registry::AgentRecord const& agent,
+                                                                     WorkloadReport const& report) {
+  if (auto r = co_await record_liveness(s, agent, report); !r) co_return r.error();
+  if (auto r = co_await reconcile(s, agent, report); !r) co_return r.error();
+  co_return co_await s.store([&s, &id = agent.id] { return s.stores.agents->get(id); });
+}
 
 asio::awaitable<result<api::HeartbeatResponse>> record_heartbeat(Services& s, registry::AgentRecord const& caller,
                                                                  api::HeartbeatRequest const& heartbeat) {

@@ -9,6 +9,7 @@
 #include <easyenclave/agent/runtime.hpp>
 #include <easyenclave/metrics.hpp>
 #include <easyenclave/api/agents.hpp>
+#include <easyenclave/api/console_token.hpp>
 #include <easyenclave/api/signing.hpp>
 #include <easyenclave/block_on.hpp>
 #include <easyenclave/encoding.hpp>
@@ -585,6 +586,94 @@ TEST_F(AgentRuntimeTest, LogsAndStatsAnswerTheirQueries) {
   EXPECT_GT(stats.at("disk").at("total_bytes").to_number<std::uint64_t>(), 0u);
   EXPECT_GE(stats.at("cpu").at("count").to_number<std::uint64_t>(), 1u);
   EXPECT_GE(stats.at("uptime").at("system_seconds").to_number<double>(), 0.0);
+}
+
+// --- console tokens: the owner or operator reading logs and stats directly ----------------------
+
+TEST_F(AgentRuntimeTest, AConsoleTokenOfItsCpOpensLogsAndStatsOfThisAgentOnly) {
+  auto agent = start(options());
+  // Before registration no token is accepted: the agent knows neither its CP's key nor its id.
+  auto const id = std::string("00000000-0000-4000-8000-000000000001");
+  auto const now = std::chrono::system_clock::now();
+  auto token_for = [&](std::string agent_id, ee::api::SigningKey const& key, std::int64_t iat_offset = -10,
+                       std::int64_t lifetime = 900, std::vector<std::string> scope = {"logs", "stats"}) {
+    ee::api::ConsoleClaims c;
+    c.agent_id = std::move(agent_id);
+    c.scope = std::move(scope);
+    c.issued_at = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count() + iat_offset;
+    c.expires_at = c.issued_at + lifetime;
+    c.jti = "0123456789abcdef0123456789abcdef";
+    return ee::api::mint_console_token(c, key).value();
+  };
+  auto with_bearer = [&](bhttp::verb method, std::string const& target, std::string const& token,
+                         std::string body_text = "") {
+    ee::http::Request request{method, agent->url() + target, 11};
+    request.set(bhttp::field::authorization, "Bearer " + token);
+    if (!body_text.empty()) request.set(bhttp::field::content_type, "application/json");
+    request.body() = std::move(body_text);
+    request.prepare_payload();
+    return send(std::move(request));
+  };
+  auto const good = token_for(id, cp.key());
+  EXPECT_EQ(with_bearer(bhttp::verb::get, "/api/logs", good).result(), bhttp::status::unauthorized);
+  ASSERT_TRUE(agent->wait_registered(15s));
+  ASSERT_EQ(agent->status().agent_id, id);
+
+  auto logs = with_bearer(bhttp::verb::get, "/api/logs?lines=5", good);
+  EXPECT_EQ(logs.result(), bhttp::status::ok) << logs.body();
+  auto stats = with_bearer(bhttp::verb::get, "/api/stats", good);
+  ASSERT_EQ(stats.result(), bhttp::status::ok) << stats.body();
+  EXPECT_TRUE(ee::api::parse_agent_stats(stats.body())) << stats.body();
+  // A bearer token is not a one-time signature: it is good until it expires.
+  EXPECT_EQ(with_bearer(bhttp::verb::get, "/api/stats", good).result(), bhttp::status::ok);
+
+  auto refused = [&](ee::http::Response const& r, bhttp::status status, std::string_view code) {
+    EXPECT_EQ(r.result(), status) << r.body();
+    EXPECT_EQ(body(r).at("code").as_string(), code) << r.body();
+  };
+  // Minted for another agent (a token replayed against a second agent).
+  refused(with_bearer(bhttp::verb::get, "/api/logs", token_for("00000000-0000-4000-8000-000000000002", cp.key())),
+          bhttp::status::forbidden, "api.console_token_not_allowed");
+  // Only the logs scope: no stats.
+  refused(with_bearer(bhttp::verb::get, "/api/stats", token_for(id, cp.key(), -10, 900, {"logs"})),
+          bhttp::status::forbidden, "api.console_token_not_allowed");
+  // Expired, and issued too far in the future.
+  refused(with_bearer(bhttp::verb::get, "/api/logs", token_for(id, cp.key(), -1000, 900)), bhttp::status::unauthorized,
+          "api.console_token_expired");
+  refused(with_bearer(bhttp::verb::get, "/api/logs", token_for(id, cp.key(), 600, 900)), bhttp::status::unauthorized,
+          "api.console_token_expired");
+  // Signed by another key (an outsider's CP, or anyone's).
+  auto const other = ee::api::SigningKey::generate().value();
+  refused(with_bearer(bhttp::verb::get, "/api/logs", token_for(id, other)), bhttp::status::unauthorized,
+          "api.console_token_invalid");
+  // Tampered: the payload of a token for another agent under this token's signature.
+  auto const elsewhere = token_for("00000000-0000-4000-8000-000000000002", cp.key());
+  auto const spliced = good.substr(0, good.find('.')) + elsewhere.substr(elsewhere.find('.'), elsewhere.rfind('.') -
+                                                                                                 elsewhere.find('.')) +
+                       good.substr(good.rfind('.'));
+  refused(with_bearer(bhttp::verb::get, "/api/logs", spliced), bhttp::status::unauthorized, "api.console_token_invalid");
+  refused(with_bearer(bhttp::verb::get, "/api/logs", "not-a-token"), bhttp::status::unauthorized,
+          "api.console_token_malformed");
+  {
+    ee::http::Request request{bhttp::verb::get, agent->url() + "/api/logs", 11};
+    request.set(bhttp::field::authorization, "Basic " + good);
+    refused(send(std::move(request)), bhttp::status::unauthorized, "api.console_token_malformed");
+  }
+  // A valid CP signature does not rescue a bad bearer.
+  {
+    ee::http::Request request{bhttp::verb::get, agent->url() + "/api/logs", 11};
+    request.set(bhttp::field::authorization, "Bearer " + token_for(id, other));
+    ee::api::sign_request(request, cp.key(), std::chrono::system_clock::now()).value();
+    refused(send(std::move(request)), bhttp::status::unauthorized, "api.console_token_invalid");
+  }
+  // Routes it does not cover: deploy, undeploy and the metrics answer only the CP's signature.
+  ee::api::AgentDeployRequest deploy{.deployment_id = "dep-x", .app_name = "hello", .version = "1", .image = kImage};
+  refused(with_bearer(bhttp::verb::post, "/api/deploy", good, ee::api::to_json(deploy)), bhttp::status::unauthorized,
+          "api.signature_missing");
+  refused(with_bearer(bhttp::verb::post, "/api/undeploy", good, "{}"), bhttp::status::unauthorized,
+          "api.signature_missing");
+  refused(with_bearer(bhttp::verb::get, "/api/metrics", good), bhttp::status::unauthorized, "api.signature_missing");
+  EXPECT_EQ(agent->status().workload.state, ee::agent::WorkloadState::idle);
 }
 
 TEST_F(AgentRuntimeTest, HealthWithAttestBindsTheCallersNonceAndTheAgentKey) {

@@ -1411,9 +1411,10 @@ TEST(CpRoutes, AnUnknownPathIsNotFound) {
 
 TEST(CpRoutes, AWrongMethodIs405WithAllow) {
   CpHarness h;
-  auto challenge = h.call(bhttp::verb::delete_, "/api/v1/agents/challenge");
-  EXPECT_TRUE(is_error(challenge, bhttp::status::method_not_allowed, "http.method_not_allowed"));
-  EXPECT_EQ(challenge[bhttp::field::allow], "GET, HEAD");
+  // (DELETE /agents/challenge is DELETE /agents/{id} with the id "challenge": an admin's 404.)
+  auto attestation = h.call(bhttp::verb::delete_, "/api/v1/agents/some-agent/attestation");
+  EXPECT_TRUE(is_error(attestation, bhttp::status::method_not_allowed, "http.method_not_allowed"));
+  EXPECT_EQ(attestation[bhttp::field::allow], "GET, HEAD");
   auto deploy_get = h.call(bhttp::verb::get, "/api/v1/deploy");
   EXPECT_TRUE(is_error(deploy_get, bhttp::status::method_not_allowed, "http.method_not_allowed"));
   EXPECT_EQ(deploy_get[bhttp::field::allow], "POST");

@@ -73,6 +73,7 @@ std::unique_ptr<FakeAgentApi> FakeAgentApi::start() {
       std::lock_guard lock(self->mutex_);
       self->undeploys_.push_back(*req);
     }
+    if (self->fail_undeploys_) co_return http::json_response(bhttp::status::internal_server_error, R"({"code":"x"})");
     co_return http::json_response(bhttp::status::ok, api::to_json(api::AgentDeployResponse{req->deployment_id, "stopped"}));
   });
   router.get("/api/logs", [self](http::RequestContext& ctx) -> Reply {
@@ -84,6 +85,16 @@ std::unique_ptr<FakeAgentApi> FakeAgentApi::start() {
       logs = self->logs_body_;
     }
     co_return http::json_response(bhttp::status::ok, std::move(logs));
+  });
+  router.get("/api/stats", [self](http::RequestContext& ctx) -> Reply {
+    ++self->requests_;
+    if (auto r = self->check_signature(ctx); !r) co_return r.error();
+    std::string stats;
+    {
+      std::lock_guard lock(self->mutex_);
+      stats = self->stats_body_;
+    }
+    co_return http::json_response(bhttp::status::ok, std::move(stats));
   });
   router.get("/api/metrics", [self](http::RequestContext& ctx) -> Reply {
     ++self->requests_;
@@ -143,6 +154,11 @@ void FakeAgentApi::answer_deploys_with(std::string body) {
 void FakeAgentApi::answer_metrics_with(std::string body) {
   std::lock_guard lock(mutex_);
   metrics_body_ = std::move(body);
+}
+
+void FakeAgentApi::answer_stats_with(std::string body) {
+  std::lock_guard lock(mutex_);
+  stats_body_ = std::move(body);
 }
 
 void FakeAgentApi::answer_logs_with(std::string body) {

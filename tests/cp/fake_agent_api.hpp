@@ -36,6 +36,10 @@ class FakeAgentApi {
   void answer_logs_with(std::string body);
   /// What /api/metrics answers (with 200) from now on.
   void answer_metrics_with(std::string body);
+  /// What /api/stats answers (with 200) from now on; by default the real agent's shape.
+  void answer_stats_with(std::string body);
+  /// Makes /api/undeploy answer 500 (an agent that cannot stop its workload, or is gone).
+  void fail_undeploys(bool fail) { fail_undeploys_ = fail; }
   /// What /api/deploy answers (with 200) from now on; empty: the real agent's answer.
   void answer_deploys_with(std::string body);
   /// Requests of any kind that reached this API.
@@ -73,6 +77,11 @@ class FakeAgentApi {
       "ee_agent_heartbeats_total{outcome=\"ok\"} 12\n";
   std::atomic<bool> healthy_{true};
   std::atomic<bool> fail_deploys_{false};
+  std::atomic<bool> fail_undeploys_{false};
+  std::string stats_body_ =
+      R"({"cpu":{"count":4,"load1":0.25,"load5":0.5,"load15":1},"memory":{"total_bytes":4294967296,)"
+      R"("available_bytes":2147483648},"disk":{"path":"/var/lib/easyenclave","total_bytes":10737418240,)"
+      R"("available_bytes":5368709120},"uptime":{"system_seconds":1234.5,"agent_seconds":1200}})";
   std::atomic<bool> hang_deploys_{false};
   std::atomic<bool> hang_health_{false};
   std::atomic<bool> stopping_{false};

@@ -750,6 +750,33 @@ TYPED_TEST_P(AgentStoreConformance, SetHealthSetsHealth) {
   EXPECT_TRUE(fails_with(this->agents().set_health("missing", Health::up), errc::not_found));
 }
 
+TYPED_TEST_P(AgentStoreConformance, SetOwnerSetsOnlyTheOwnerAndItsId) {
+  auto agent = make_agent("a-1", "vm-1", base_time());
+  agent.owner_id = "1234";
+  ASSERT_TRUE(ok(this->agents().insert(agent)));
+  ASSERT_TRUE(ok(this->agents().set_owner("a-1", "github:org/newco", "")));
+  agent.owner = "github:org/newco";
+  agent.owner_id = "";
+  expect_same(this->agents().get("a-1").value(), agent);
+  EXPECT_EQ(this->agents().list({.owner = "github:org/newco"}).value().size(), 1u);
+  EXPECT_EQ(this->agents().list({.owner = "github:org/Acme"}).value().size(), 0u);
+  EXPECT_TRUE(fails_with(this->agents().set_owner("missing", "github:org/x", ""), errc::not_found));
+}
+
+TYPED_TEST_P(AgentStoreConformance, SetTunnelSetsOnlyTheTunnelFields) {
+  auto agent = make_agent("a-1", "vm-1", base_time());
+  ASSERT_TRUE(ok(this->agents().insert(agent)));
+  ASSERT_TRUE(ok(this->agents().set_tunnel("a-1", "t-2", "vm-1.agents.example.com", "rec-2")));
+  agent.tunnel_id = "t-2";
+  agent.hostname = "vm-1.agents.example.com";
+  agent.dns_record_id = "rec-2";
+  expect_same(this->agents().get("a-1").value(), agent);
+  ASSERT_TRUE(ok(this->agents().set_tunnel("a-1", "", "", "")));
+  agent.tunnel_id = agent.hostname = agent.dns_record_id = "";
+  expect_same(this->agents().get("a-1").value(), agent);
+  EXPECT_TRUE(fails_with(this->agents().set_tunnel("missing", "t", "h", "r"), errc::not_found));
+}
+
 TYPED_TEST_P(AgentStoreConformance, ObserveHealthAppliesTheHysteresis) {
   constexpr HealthHysteresis rule{.up_after = 2, .down_after = 3};
   auto agent = make_agent("a-1", "vm-1", base_time());
@@ -970,6 +997,7 @@ REGISTER_TYPED_TEST_SUITE_P(AgentStoreConformance, InsertThenGetRoundTripsEveryF
                             RecordHeartbeatSetsOnlyItsThreeFields,
                             SetVerificationWithAttestationReplacesIt,
                             SetVerificationWithoutAttestationKeepsIt, SetHealthSetsHealth,
+                            SetOwnerSetsOnlyTheOwnerAndItsId, SetTunnelSetsOnlyTheTunnelFields,
                             ObserveHealthAppliesTheHysteresis,
                             ObserveHealthCountsSurviveUpdatesAndAreKeptPerAgent,
                             ObserveHealthTreatsThresholdsBelowOneAsOne,

@@ -115,6 +115,33 @@ struct HeartbeatResponse {
 std::string to_json(HeartbeatResponse const& r);
 result<HeartbeatResponse> parse_heartbeat_response(std::string_view json);
 
+// --- workload reports between heartbeats ---------------------------------------------------------
+
+/// POST /api/v1/agents/{id}/status, signed by the agent's attested key: the workload's state as a
+/// heartbeat reports it, without evidence (fresh evidence goes only with a heartbeat).
+struct AgentStatusReport {
+  std::string status{};         ///< required: "idle", "pulling", "starting", "running", "failed", ...
+  std::string deployment_id{};  ///< the deployment the workload belongs to; empty when none
+  std::string image_digest{};   ///< of the running workload; empty when none
+  std::string rolled_back{};    ///< as HeartbeatRequest::rolled_back
+};
+std::string to_json(AgentStatusReport const& r);
+/// `status` required ([a-z][a-z0-9_-]{0,31}); ids and digest in the heartbeat's formats; at most
+/// 64 KiB. Unknown fields are ignored. api::errc::invalid_field or ee::errc codes naming the
+/// field. Never throws (except bad_alloc).
+result<AgentStatusReport> parse_agent_status_report(std::string_view json);
+
+/// POST /api/v1/agents/{id}/deployed, signed by the agent's attested key: the workload of
+/// `deployment_id` runs, from the image with `image_digest`. The same as a status report of
+/// "running" with both fields.
+struct DeployedReport {
+  std::string deployment_id{};  ///< required
+  std::string image_digest{};   ///< required: "sha256:<64 lowercase hex>"
+};
+std::string to_json(DeployedReport const& r);
+/// Both fields required, in the heartbeat's formats; at most 64 KiB. Unknown fields are ignored.
+result<DeployedReport> parse_deployed_report(std::string_view json);
+
 // --- CP → agent ---------------------------------------------------------------------------------
 
 /// POST /api/deploy on the agent, signed by the CP's key. Idempotent by deployment_id.
@@ -142,6 +169,29 @@ struct AgentDeployResponse {
 };
 std::string to_json(AgentDeployResponse const& r);
 result<AgentDeployResponse> parse_agent_deploy_response(std::string_view json);
+
+// --- agent stats --------------------------------------------------------------------------------
+
+/// GET /api/stats on the agent (CP-signed, or a console token with scope "stats"), relayed by the
+/// CP at GET /api/v1/agents/{id}/stats. Numbers only, besides the disk's path.
+struct AgentStats {
+  std::int64_t cpu_count = 0;
+  double load1 = 0, load5 = 0, load15 = 0;
+  std::uint64_t memory_total_bytes = 0, memory_available_bytes = 0;
+  /// Present when the agent could read its state directory's file system.
+  std::optional<std::string> disk_path{};
+  std::uint64_t disk_total_bytes = 0, disk_available_bytes = 0;
+  double system_uptime_seconds = 0;
+  std::int64_t agent_uptime_seconds = 0;
+};
+/// {"cpu":{"count","load1","load5","load15"},"memory":{"total_bytes","available_bytes"},
+///  "disk":{"path","total_bytes","available_bytes"} or {},"uptime":{"system_seconds","agent_seconds"}}
+std::string to_json(AgentStats const& s);
+/// Every member of to_json's shape required (the disk's three together, or none); counts are
+/// whole numbers from 0 to 2^62, loads and the system uptime finite numbers from 0 to 1e12, the
+/// path 1-4096 characters; at most 16 KiB. Unknown fields are ignored. ee::errc codes or
+/// api::errc::invalid_field naming the field. Never throws (except bad_alloc).
+result<AgentStats> parse_agent_stats(std::string_view json);
 
 // --- agent health -------------------------------------------------------------------------------
 

@@ -16,6 +16,10 @@ enum class errc {
   invalid_field,            ///< a message field has a malformed value            -> invalid_input
   invalid_boot_config,      ///< the kernel command line's boot config is malformed -> invalid_input
   invalid_agent_config,     ///< an agent setting is malformed, unknown or unusable -> invalid_input
+  console_token_malformed,  ///< not a console token of the pinned form              -> unauthenticated
+  console_token_invalid,    ///< its signature is not the CP's                        -> unauthenticated
+  console_token_expired,    ///< past its exp, or issued in the future                -> unauthenticated
+  console_token_not_allowed,  ///< for another agent, or a route outside its scope    -> forbidden
 };
 
 error_code make_error_code(errc e) noexcept;

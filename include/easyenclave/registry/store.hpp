@@ -52,6 +52,13 @@ class AgentStore {
   virtual result<void> set_verification(std::string const& id, bool verified, std::string const& reason,
                                         std::optional<AttestationRecord> const& attestation) = 0;
   virtual result<void> set_health(std::string const& id, Health health) = 0;  ///< errc::not_found
+  /// Sets the owner label and the proven owner id, and nothing else (an operator moving the agent
+  /// to another owner; a concurrent heartbeat or deploy keeps what it wrote). errc::not_found.
+  virtual result<void> set_owner(std::string const& id, std::string const& owner, std::string const& owner_id) = 0;
+  /// Sets tunnel_id, hostname and dns_record_id, and nothing else (the tunnel recreated by a
+  /// reset). errc::not_found.
+  virtual result<void> set_tunnel(std::string const& id, std::string const& tunnel_id, std::string const& hostname,
+                                  std::string const& dns_record_id) = 0;
   /// Counts one health-scrape outcome and applies `rule` in one atomic step: a success resets
   /// the failure count and adds to the success count (and the reverse), and a count reaching its
   /// threshold sets the health. The counts live with the agent, so the hysteresis survives a

@@ -8,6 +8,12 @@
 //   GET  /agents/{id}/logs       (owner's GitHub OIDC or admin) -> the agent's /api/logs
 //   GET  /agents/{id}/metrics    (owner's GitHub OIDC or admin) -> the agent's /api/metrics
 //   POST /agents/{id}/undeploy   (owner's GitHub OIDC or admin)
+//   POST /agents/{id}/status, /agents/{id}/deployed  (signed by the agent's attested key) -> agent
+//   GET  /agents/{id}/stats      (owner's GitHub OIDC or admin) -> the agent's /api/stats
+//   POST /agents/{id}/console-access (owner's GitHub OIDC or admin) {ttl_seconds?} -> token
+//   DELETE /agents/{id}          (admin) removes the agent, its tunnel and DNS record
+//   POST /agents/{id}/reset      (admin) back to undeployed, tunnel recreated if missing
+//   PATCH /agents/{id}/owner     (admin) {owner}
 #include "cp/agents.hpp"
 #include "cp/deployments.hpp"
 #include "cp/routes/routes.hpp"
@@ -186,6 +192,96 @@ Reply undeploy(http::RequestContext&, Services& s, Caller const& caller) {
   co_return json(deployment_json(*stopped));
 }
 
+// --- workload reports between heartbeats (the rule, agent_self, verified the signature) -----------
+
+Reply status_report(http::RequestContext& ctx, Services& s, Caller const& caller) {
+  auto in = api::parse_agent_status_report(ctx.request.body());
+  if (!in) co_return in.error();
+  WorkloadReport const report{in->deployment_id, in->status, in->image_digest, in->rolled_back};
+  auto agent = co_await record_workload_report(s, caller.agent.value(), report);
+  if (!agent) co_return agent.error();
+  co_return json(agent_json(*agent, s.now()));
+}
+
+Reply deployed_report(http::RequestContext& ctx, Services& s, Caller const& caller) {
+  auto in = api::parse_deployed_report(ctx.request.body());
+  if (!in) co_return in.error();
+  WorkloadReport const report{in->deployment_id, "running", in->image_digest, ""};
+  auto agent = co_await record_workload_report(s, caller.agent.value(), report);
+  if (!agent) co_return agent.error();
+  co_return json(agent_json(*agent, s.now()));
+}
+
+// The agent's /api/stats answer, read as api::AgentStats and written again: like logs, only the
+// shape the agent API defines reaches the caller.
+Reply agent_stats(http::RequestContext&, Services& s, Caller const& caller) {
+  auto const* agent = &caller.agent.value();
+  auto response = co_await call_agent(s, *agent, bhttp::verb::get, "/api/stats", "");
+  if (!response) co_return response.error();
+  auto stats = api::parse_agent_stats(response->body());
+  if (!stats) {
+    co_return Error(errc::agent_answer_malformed, "agent " + agent->id + ": /api/stats: " + stats.error().message());
+  }
+  co_return json(api::to_json(*stats));
+}
+
+Reply console_access(http::RequestContext& ctx, Services& s, Caller const& caller) {
+  auto in = api::parse_console_access_request(ctx.request.body());
+  if (!in) co_return in.error();
+  auto access = mint_console_access(s, caller.agent.value(), *in, caller.name());
+  if (!access) co_return access.error();
+  auto out = json(api::to_json(*access));
+  out.set(bhttp::field::cache_control, "no-store");  // the token is a secret
+  co_return out;
+}
+
+// --- the operator's -----------------------------------------------------------------------------
+
+// A view (views.cpp) as a JSON value, to nest in an answer; views always parse.
+boost::json::value view(std::string const& text) {
+  auto parsed = detail::json::parse(text);
+  return parsed ? std::move(*parsed) : boost::json::value(nullptr);
+}
+
+Reply delete_agent_route(http::RequestContext& ctx, Services& s, Caller const& caller) {
+  auto const id = std::string(ctx.params.get("id"));
+  auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
+  if (!agent) co_return agent.error();
+  if (auto r = co_await delete_agent(s, *agent, caller.name()); !r) co_return r.error();
+  co_return json(R"({"removed":true})");
+}
+
+Reply reset_route(http::RequestContext& ctx, Services& s, Caller const& caller) {
+  auto const id = std::string(ctx.params.get("id"));
+  auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
+  if (!agent) co_return agent.error();
+  auto reset = co_await reset_agent(s, *agent, caller.name());
+  if (!reset) co_return reset.error();
+  boost::json::object out;
+  out["agent"] = view(agent_json(reset->agent, s.now()));
+  out["stopped_deployment"] = reset->stopped ? view(deployment_json(*reset->stopped)) : boost::json::value(nullptr);
+  out["agent_reached"] = reset->agent_reached;
+  out["tunnel"] = reset->tunnel;
+  co_return json(detail::json::serialize(out));
+}
+
+Reply set_owner_route(http::RequestContext& ctx, Services& s, Caller const& caller) {
+  auto doc = detail::json::parse(ctx.request.body(), {.max_bytes = 1024, .max_depth = 2});
+  if (!doc) co_return doc.error();
+  auto r = detail::json::ObjectReader::from(*doc);
+  if (!r) co_return r.error();
+  if (auto ok = r->reject_unknown({"owner"}); !ok) co_return ok.error();
+  auto owner = r->string("owner");
+  if (!owner) co_return owner.error();
+  if (auto ok = api::check_owner(*owner, "body.owner"); !ok) co_return ok.error();
+  auto const id = std::string(ctx.params.get("id"));
+  auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
+  if (!agent) co_return agent.error();
+  auto updated = co_await set_agent_owner(s, *agent, *owner, caller.name());
+  if (!updated) co_return updated.error();
+  co_return json(agent_json(*updated, s.now()));
+}
+
 }  // namespace
 
 void add_agent_routes(Routes& routes) {
@@ -200,6 +296,13 @@ void add_agent_routes(Routes& routes) {
   routes.add(bhttp::verb::get, "/agents/{id}/logs", Access::owner_of_agent_or_admin, agent_logs);
   routes.add(bhttp::verb::get, "/agents/{id}/metrics", Access::owner_of_agent_or_admin, agent_metrics);
   routes.add(bhttp::verb::post, "/agents/{id}/undeploy", Access::owner_of_agent_or_admin, undeploy);
+  routes.add(bhttp::verb::post, "/agents/{id}/status", Access::agent_self, status_report);
+  routes.add(bhttp::verb::post, "/agents/{id}/deployed", Access::agent_self, deployed_report);
+  routes.add(bhttp::verb::get, "/agents/{id}/stats", Access::owner_of_agent_or_admin, agent_stats);
+  routes.add(bhttp::verb::post, "/agents/{id}/console-access", Access::owner_of_agent_or_admin, console_access);
+  routes.add(bhttp::verb::delete_, "/agents/{id}", Access::admin, delete_agent_route);
+  routes.add(bhttp::verb::post, "/agents/{id}/reset", Access::admin, reset_route);
+  routes.add(bhttp::verb::patch, "/agents/{id}/owner", Access::admin, set_owner_route);
 }
 
 }  // namespace ee::cp

@@ -5,6 +5,7 @@
 //   POST   /admin/trusted-mrtds           (admin) {mrtd, type: agent|proxy, note?, node_size?}
 //   DELETE /admin/trusted-mrtds/{mrtd}    (admin)
 //   DELETE /admin/agents/{id}             (admin) removes the agent and its tunnel
+#include "cp/agents.hpp"
 #include "cp/routes/routes.hpp"
 
 #include <easyenclave/api/agents.hpp>
@@ -88,11 +89,12 @@ Reply admin_remove_trusted(http::RequestContext& ctx, Services& s, Caller const&
   co_return http::json_response(bhttp::status::ok, R"({"removed":true})");
 }
 
-Reply admin_remove_agent(http::RequestContext& ctx, Services& s, Caller const&) {
+// The same operation as DELETE /agents/{id} (routes/agents.cpp).
+Reply admin_remove_agent(http::RequestContext& ctx, Services& s, Caller const& caller) {
   auto const id = std::string(ctx.params.get("id"));
   auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
   if (!agent) co_return agent.error();
-  if (auto r = co_await remove_agent(s, *agent, "removed by admin"); !r) co_return r.error();
+  if (auto r = co_await delete_agent(s, *agent, caller.name()); !r) co_return r.error();
   co_return http::json_response(bhttp::status::ok, R"({"removed":true})");
 }
 

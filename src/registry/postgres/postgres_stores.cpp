@@ -7,7 +7,7 @@
 // Statements per call (round trips on the common path; the second statement in brackets runs only
 // to say why a compare-and-set changed nothing; a transaction adds BEGIN and COMMIT):
 //   AgentStore: insert, update, get, find_by_vm_name, list, count, record_heartbeat,
-//     set_verification, set_health, set_deployment, remove: 1; claim_for_deployment and
+//     set_verification, set_health, set_owner, set_tunnel, set_deployment, remove: 1; claim_for_deployment and
 //     release_deployment: 1 [+1].
 //   DeploymentStore: insert, get, list, set_status: 1; set_status_if: 1 [+1] with AgentHold::keep,
 //     else BEGIN + 2 + COMMIT; insert_holding: BEGIN + 2 [+1] + COMMIT; start_queued: BEGIN + 2
@@ -358,6 +358,20 @@ class PgAgentStore final : public AgentStore {
       if (auto ok = row.check(); !ok) return ok.error();
       if (!health) return Error(errc::store_corrupt, "column 'health' holds an unknown value");
       return *health;
+    });
+  }
+
+  result<void> set_owner(std::string const& id, std::string const& owner, std::string const& owner_id) override {
+    return db_->run("set agent owner", Kind::write, [&](Session& s) {
+      return changed_one_agent(s.exec(sql::kSetOwner, Params().text(owner).text(owner_id).text(id)), id);
+    });
+  }
+
+  result<void> set_tunnel(std::string const& id, std::string const& tunnel_id, std::string const& hostname,
+                          std::string const& dns_record_id) override {
+    return db_->run("set agent tunnel", Kind::write, [&](Session& s) {
+      return changed_one_agent(
+          s.exec(sql::kSetTunnel, Params().text(tunnel_id).text(hostname).text(dns_record_id).text(id)), id);
     });
   }
 

@@ -70,6 +70,9 @@ inline constexpr char kSetVerificationWithAttestation[] =
 inline constexpr char kSelectDeploymentHistory[] =
     "SELECT status, detail, at FROM deployment_changes WHERE deployment_id = $1 ORDER BY seq";
 inline constexpr char kSetHealth[] = "UPDATE agents SET health = $1 WHERE id = $2";
+inline constexpr char kSetOwner[] = "UPDATE agents SET owner = $1, owner_id = $2 WHERE id = $3";
+inline constexpr char kSetTunnel[] =
+    "UPDATE agents SET tunnel_id = $1, hostname = $2, dns_record_id = $3 WHERE id = $4";
 // One scrape outcome ($1 healthy, $2 up_after, $3 down_after, $4 the id), under the row's lock.
 // The right-hand sides read the row as it was, so the thresholds compare the count this outcome
 // makes; counts stop at their threshold, so an agent failing for years cannot overflow them.

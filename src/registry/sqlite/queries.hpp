@@ -69,6 +69,9 @@ inline constexpr char kSetVerificationWithAttestation[] =
 inline constexpr char kSelectDeploymentHistory[] =
     "SELECT status, detail, at FROM deployment_changes WHERE deployment_id = ? ORDER BY seq";
 inline constexpr char kSetHealth[] = "UPDATE agents SET health = ? WHERE id = ?";
+inline constexpr char kSetOwner[] = "UPDATE agents SET owner = ?, owner_id = ? WHERE id = ?";
+inline constexpr char kSetTunnel[] =
+    "UPDATE agents SET tunnel_id = ?, hostname = ?, dns_record_id = ? WHERE id = ?";
 // One scrape outcome (?1: 1 healthy, 0 not; ?2: up_after; ?3: down_after; ?4: the id). The
 // right-hand sides read the row as it was, so the thresholds compare the count this outcome
 // makes; counts stop at their threshold, so an agent failing for years cannot overflow them.

@@ -368,6 +368,25 @@ class SqliteAgentStore final : public AgentStore {
     });
   }
 
+  result<void> set_owner(std::string const& id, std::string const& owner, std::string const& owner_id) override {
+    return db_->write("set agent owner", [&](Connection& c) -> result<void> {
+      auto q = c.query(sql::kSetOwner);
+      if (!q) return q.error();
+      q->bind_text(owner).bind_text(owner_id).bind_text(id);
+      return run_on_agent(*q, id);
+    });
+  }
+
+  result<void> set_tunnel(std::string const& id, std::string const& tunnel_id, std::string const& hostname,
+                          std::string const& dns_record_id) override {
+    return db_->write("set agent tunnel", [&](Connection& c) -> result<void> {
+      auto q = c.query(sql::kSetTunnel);
+      if (!q) return q.error();
+      q->bind_text(tunnel_id).bind_text(hostname).bind_text(dns_record_id).bind_text(id);
+      return run_on_agent(*q, id);
+    });
+  }
+
   result<void> set_deployment(std::string const& id, std::string const& deployment_id) override {
     return db_->write("set agent deployment", [&](Connection& c) -> result<void> {
       auto q = c.query(sql::kSetDeployment);
