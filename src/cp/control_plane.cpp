@@ -214,7 +214,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   impl->replay_guard = std::make_unique<StoredSignatures>(o.stores.replays);
 
   if (!o.stores.agents || !o.stores.measurements || !o.stores.apps || !o.stores.deployments ||
-      !o.stores.bootstrap_tokens || !o.stores.leases) {
+      !o.stores.bootstrap_tokens || !o.stores.leases || !o.stores.accounts) {
     auto memory = registry::open_sqlite_stores(":memory:");
     if (!memory) return memory.error().with_context("in-memory registry");
     if (!o.stores.agents) o.stores.agents = memory->agents;
@@ -223,6 +223,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
     if (!o.stores.deployments) o.stores.deployments = memory->deployments;
     if (!o.stores.bootstrap_tokens) o.stores.bootstrap_tokens = memory->bootstrap_tokens;
     if (!o.stores.leases) o.stores.leases = memory->leases;
+    if (!o.stores.accounts) o.stores.accounts = memory->accounts;
   }
   if (!o.http) {
     auto client = http::make_https_client();

@@ -10,6 +10,7 @@ namespace {
 constexpr std::array<std::string_view, 3> kHealthNames = {"unknown", "up", "down"};
 constexpr std::array<std::string_view, 6> kDeploymentStatusNames = {
     "queued", "pending", "deploying", "running", "failed", "stopped"};
+constexpr std::array<std::string_view, 4> kAccountTypeNames = {"deployer", "agent", "contributor", "launcher"};
 
 }  // namespace
 
@@ -32,6 +33,17 @@ std::string_view to_string(DeploymentStatus s) noexcept {
 std::optional<DeploymentStatus> parse_deployment_status(std::string_view text) noexcept {
   for (std::size_t i = 0; i < kDeploymentStatusNames.size(); ++i)
     if (kDeploymentStatusNames[i] == text) return static_cast<DeploymentStatus>(i);
+  return std::nullopt;
+}
+
+std::string_view to_string(AccountType t) noexcept {
+  auto const index = static_cast<std::size_t>(t);
+  return index < kAccountTypeNames.size() ? kAccountTypeNames[index] : std::string_view{};
+}
+
+std::optional<AccountType> parse_account_type(std::string_view text) noexcept {
+  for (std::size_t i = 0; i < kAccountTypeNames.size(); ++i)
+    if (kAccountTypeNames[i] == text) return static_cast<AccountType>(i);
   return std::nullopt;
 }
 

@@ -47,6 +47,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, DeploymentStoreConformance, PostgresImp
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, BootstrapTokenStoreConformance, PostgresImpls, FactoryName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, SettingStoreConformance, PostgresImpls, FactoryName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, LeaseStoreConformance, PostgresImpls, FactoryName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, AccountStoreConformance, PostgresImpls, FactoryName);
 
 }  // namespace ee::registry::conformance
 

@@ -43,6 +43,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, DeploymentStoreConformance, SqliteImpls, 
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, BootstrapTokenStoreConformance, SqliteImpls, FactoryName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, SettingStoreConformance, SqliteImpls, FactoryName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, LeaseStoreConformance, SqliteImpls, FactoryName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, AccountStoreConformance, SqliteImpls, FactoryName);
 
 }  // namespace ee::registry::conformance
 
