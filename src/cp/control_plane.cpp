@@ -159,10 +159,14 @@ asio::awaitable<void> recovery_pass(Services& s, InFlight in_flight) {
 struct ControlPlane::Impl {
   explicit Impl(Options o)
       : options(std::move(o)),
-        store_pool(options.store_threads == 0 ? 1 : options.store_threads) {}
+        store_pool(options.store_threads == 0 ? 1 : options.store_threads),
+        hash_pool(options.accounts.hash_threads == 0 ? 1 : options.accounts.hash_threads),
+        verified_keys(options.accounts.verified_key_cache) {}
 
   Options options;
   asio::thread_pool store_pool;
+  asio::thread_pool hash_pool;
+  VerifiedSecrets verified_keys;
   std::unique_ptr<NonceTable> nonces;
   std::unique_ptr<StoredSignatures> replay_guard;
   KeyCache agent_keys{kAgentKeyCacheSize};
@@ -201,6 +205,7 @@ ControlPlane::~ControlPlane() {
   if (impl_) {
     impl_->stop();
     impl_->store_pool.join();
+    impl_->hash_pool.join();
   }
 }
 
@@ -272,6 +277,16 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   // Who holds this process's leases: unique per start.
   auto instance_id = detail::uuid_v4();
   if (!instance_id) return instance_id.error().with_context("instance id");
+  Argon2Params const argon2{.memory_kib = o.accounts.argon2_memory_kib,
+                            .iterations = o.accounts.argon2_iterations,
+                            .parallelism = o.accounts.argon2_parallelism};
+  if (!argon2_params_acceptable(argon2)) {
+    return Error(ee::errc::out_of_range,
+                 "accounts: Argon2id needs at least 19456 KiB, 2 iterations and 1 lane (OWASP's minimum), and at "
+                 "most 1 GiB, 64 iterations and 16 lanes");
+  }
+  // Account creation's own rate-limit class, unless the embedder set one.
+  o.server.rate_limits.try_emplace(kAccountCreation, http::RateLimit{.per_minute = 2, .burst = 5});
   auto agent_networks = AgentNetworks::parse(o.agent_networks);
   if (!agent_networks) return agent_networks.error().with_context("agent_networks");
   impl->services.reset(new Services{
@@ -300,6 +315,10 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
       .registering_mutex = impl->registering_mutex,
       .registering = impl->registering,
       .metrics = *impl->metrics,
+      .verified_keys = impl->verified_keys,
+      .hash_pool = impl->hash_pool,
+      .argon2 = argon2,
+      .accounts_admin_only = o.accounts.admin_only_creation,
   });
   auto& s = *impl->services;
   if (o.settings && o.stores.settings) {
@@ -318,6 +337,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   add_attestation_routes(routes);
   add_owner_routes(routes);
   add_settings_routes(routes);
+  add_account_routes(routes);
   if (o.console) add_console_routes(routes);
   for (auto extra : o.extra_routes) routes.add_extra(std::move(extra));
   if (auto r = routes.check(); !r) return r.error().with_context("control plane routes");

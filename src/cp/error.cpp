@@ -49,6 +49,7 @@ constexpr CodeInfo kCpCodes[] = {
     {v(errc::setting_not_storable), "setting_not_storable", "this setting is given only by flag or environment", ii},
     {v(errc::settings_unavailable), "settings_unavailable", "this control plane keeps no settings at run time", un},
     {v(errc::agent_answer_malformed), "agent_answer_malformed", "agent answered with a body its API does not define", uf},
+    {v(errc::bad_api_key), "bad_api_key", "API key is malformed, unknown, rotated or deleted", ua},
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "cp/key_cache.hpp"
 #include "cp/live_settings.hpp"
 #include "cp/nonces.hpp"
+#include "cp/secrets.hpp"
 #include "detail/offload.hpp"
 
 #include <easyenclave/api/agents.hpp>
@@ -123,6 +124,13 @@ struct Services {
 
   CpMetrics& metrics;
 
+  /// API keys verified before (auth.cpp), the pool Argon2id runs on, and the cost of new hashes.
+  VerifiedSecrets& verified_keys;
+  boost::asio::thread_pool& hash_pool;
+  Argon2Params argon2{};
+  /// Only the operator may create accounts (Access::account_creation).
+  bool accounts_admin_only = false;
+
   /// Settings changed at run time (null without Options::settings or stores.settings).
   LiveSettings* live = nullptr;
 
@@ -143,6 +151,12 @@ struct Services {
   template <class F>
   boost::asio::awaitable<std::invoke_result_t<F&>> store(F f) {
     co_return co_await detail::offload(store_pool, std::move(f));
+  }
+  /// Runs Argon2id (hash_secret, verify_secret, verify_nothing) on its own pool: off the I/O
+  /// threads, and off the store threads so that wrong keys cannot hold up the database.
+  template <class F>
+  boost::asio::awaitable<std::invoke_result_t<F&>> hash(F f) {
+    co_return co_await detail::offload(hash_pool, std::move(f));
   }
 };
 

@@ -250,6 +250,10 @@ std::set<std::set<std::string>> expected_security(ee::cp::Access access) {
     case Access::owner_of_agent_or_admin:
     case Access::owner_of_token_or_admin: return {{"githubOidc"}, {"adminToken"}};
     case Access::admin: return {{"adminToken"}};
+    // Anyone (an empty alternative), or only the admin when creation is admin-only.
+    case Access::account_creation: return {std::set<std::string>{}, std::set<std::string>{"adminToken"}};
+    case Access::account_self: return {{"apiKey"}, {"adminToken"}};
+    case Access::deployer: return {{"githubOidc"}, {"apiKey"}};
   }
   return {};
 }

@@ -14,7 +14,9 @@ namespace ee::cp {
 
 /// The access rule of a route. The principals are: anonymous (no credential), an agent (a request
 /// signed with the key its attestation bound, X-EE-Signature), a GitHub Actions workflow (an OIDC
-/// bearer token) and the operator (the admin bearer token).
+/// bearer token), an account (its API key, a bearer `ee_live_...`) and the operator (the admin
+/// bearer token). A `launcher` account's key is the launcher principal; no route admits it yet
+/// (the capacity worker API will, with a rule of its own).
 enum class Access {
   /// Anyone; credentials are not read. Such routes are in the "anonymous" rate-limit class.
   anyone,
@@ -34,6 +36,16 @@ enum class Access {
   owner_of_token_or_admin,
   /// The operator (admin token). Without an admin token configured: 403 cp.admin_disabled.
   admin,
+  /// Anyone, credentials not read; only the operator when the CP makes account creation
+  /// admin-only (`accounts_admin_only`). In the "account_creation" rate-limit class.
+  account_creation,
+  /// The account `{id}` by its own API key, or the operator. Another account's id is answered as
+  /// not found, so account ids cannot be probed.
+  account_self,
+  /// Any GitHub Actions workflow, or the API key of a `deployer` account linked to a GitHub
+  /// identity; the operation lets either act only for the owner it is (deploy only to agents of
+  /// that owner login and, once proven, owner id).
+  deployer,
 };
 
 /// The rule's name as docs/openapi.json's `x-ee-access` carries it ("anyone", "agent_self", ...).

@@ -41,6 +41,7 @@ enum class errc {
   unknown_setting,         ///< no setting of this name                                        -> not_found
   setting_not_storable,    ///< the setting is given only by flag or environment               -> invalid_input
   settings_unavailable,    ///< this CP keeps no settings at run time                          -> unavailable
+  bad_api_key,             ///< an API key that is malformed, unknown, rotated or deleted      -> unauthenticated
 };
 
 error_code make_error_code(errc e) noexcept;

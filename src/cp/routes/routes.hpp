@@ -18,6 +18,10 @@ namespace ee::cp {
 /// rate_limits` ("anonymous", set by EE_RATE_LIMIT_ANONYMOUS_*). Routes that verify a credential
 /// first (signed heartbeats, OIDC, admin token) are not in it.
 inline constexpr char kAnonymous[] = "anonymous";
+/// The rate-limit class of account creation (Access::account_creation), per client address and
+/// stricter than "anonymous": accounts are rows anyone could otherwise add without bound
+/// (EE_RATE_LIMIT_ACCOUNT_CREATION_*). `ControlPlane::start` defines it when the options do not.
+inline constexpr char kAccountCreation[] = "account_creation";
 
 /// Handlers take the request, the services and the caller `admit` let in.
 using ServiceHandler = boost::asio::awaitable<result<http::Response>> (*)(http::RequestContext&, Services&,
@@ -62,6 +66,7 @@ void add_measurement_routes(Routes& routes);
 void add_attestation_routes(Routes& routes);
 void add_owner_routes(Routes& routes);
 void add_settings_routes(Routes& routes);
+void add_account_routes(Routes& routes);
 /// The web console's files (src/cp/console.hpp), each at its fixed path, open to anyone.
 void add_console_routes(Routes& routes);
 
