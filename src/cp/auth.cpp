@@ -419,9 +419,16 @@ std::string Caller::name() const {
 }
 
 asio::awaitable<result<Caller>> admit(Services& s, http::RequestContext const& ctx, Access access) {
-  if (access == Access::anyone || (access == Access::account_creation && !s.accounts_admin_only)) {
+  if (access == Access::anyone) {
     Caller anonymous;
     co_return anonymous;
+  }
+  if (access == Access::account_creation && !s.accounts_admin_only) {
+    // Open to anyone; the admin token alone is recognised (only the operator makes launcher
+    // accounts). Any other credential is ignored, as on an open route.
+    Caller caller;
+    if (auto token = bearer_token(ctx); token && is_admin_token(s, *token)) caller.principal = Operator{};
+    co_return caller;
   }
   auto const t = takes(access);
   // Checked first, as the answer does not depend on who asks.

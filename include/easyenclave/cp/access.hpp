@@ -36,8 +36,9 @@ enum class Access {
   owner_of_token_or_admin,
   /// The operator (admin token). Without an admin token configured: 403 cp.admin_disabled.
   admin,
-  /// Anyone, credentials not read; only the operator when the CP makes account creation
-  /// admin-only (`accounts_admin_only`). In the "account_creation" rate-limit class.
+  /// Anyone (the admin token is recognised, any other credential ignored); only the operator
+  /// when the CP makes account creation admin-only (`accounts_admin_only`). In the
+  /// "account_creation" rate-limit class.
   account_creation,
   /// The account `{id}` by its own API key, or the operator. Another account's id is answered as
   /// not found, so account ids cannot be probed.
