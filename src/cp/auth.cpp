@@ -106,12 +106,18 @@ asio::awaitable<result<Caller>> authenticate_key(Services& s, std::string_view k
     // The shape alone: no store read, nothing about any account learned.
     co_return Error(errc::bad_api_key, "an API key is ee_live_ and 32 letters and digits");
   }
-  auto account = co_await s.store([&s, &prefix] { return s.stores.accounts->find_by_key_prefix(*prefix); });
-  if (!account && account.error() != registry::errc::not_found) co_return account.error();
+  // The row, and whether this key was verified against its hash before (a SHA-256, no Argon2id):
+  // a key in use costs one trip to the store threads and none to the hashing threads.
   bool verified = false;
-  if (account) {
+  auto account = co_await s.store([&s, &prefix, &key, &verified] {
+    auto found = s.stores.accounts->find_by_key_prefix(*prefix);
+    if (found) verified = s.verified_keys.remembered(key, found->api_key_hash);
+    return found;
+  });
+  if (!account && account.error() != registry::errc::not_found) co_return account.error();
+  if (account && !verified) {
     verified = co_await s.hash([&s, &key, &account] { return s.verified_keys.verify(key, account->api_key_hash); });
-  } else {
+  } else if (!account) {
     co_await s.hash([&s] {
       verify_nothing(s.argon2);
       return true;

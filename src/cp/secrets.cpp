@@ -159,10 +159,21 @@ void verify_nothing(Argon2Params const& params) noexcept {
 
 VerifiedSecrets::VerifiedSecrets(std::size_t capacity) : capacity_(capacity) {}
 
-bool VerifiedSecrets::verify(std::string_view secret, std::string_view encoded) {
+std::string VerifiedSecrets::key_of(std::string_view secret, std::string_view encoded) {
   auto const digest = detail::sha256(detail::as_bytes(secret));
   std::string key(detail::as_chars(digest));
   key.append(encoded);
+  return key;
+}
+
+bool VerifiedSecrets::remembered(std::string_view secret, std::string_view encoded) const {
+  auto const key = key_of(secret, encoded);
+  std::lock_guard lock(mutex_);
+  return entries_.contains(key);
+}
+
+bool VerifiedSecrets::verify(std::string_view secret, std::string_view encoded) {
+  auto key = key_of(secret, encoded);
   {
     std::lock_guard lock(mutex_);
     if (entries_.contains(key)) return true;

@@ -76,12 +76,17 @@ class VerifiedSecrets {
 
   /// verify_secret(secret, encoded), answered from the cache when this pair verified before.
   bool verify(std::string_view secret, std::string_view encoded);
+  /// True when this pair verified before and is still held: a SHA-256 and a lookup, never
+  /// Argon2id (to answer a key in use without a trip to the hashing threads).
+  bool remembered(std::string_view secret, std::string_view encoded) const;
   /// Drops every entry (for example after a mass revocation).
   void forget_all();
   /// Entries held now.
   std::size_t size() const;
 
  private:
+  static std::string key_of(std::string_view secret, std::string_view encoded);
+
   std::size_t capacity_;
   mutable std::mutex mutex_;
   std::unordered_set<std::string> entries_;  // SHA-256(secret) bytes + encoded hash
