@@ -4,6 +4,7 @@
 // Written as an outsider who can create accounts freely would attack them: link to someone else's
 // identity, deploy to someone else's agent, enumerate accounts, learn a key from logs or errors.
 #include "cp/cp_harness.hpp"
+#include "cp/secrets.hpp"
 
 #include <easyenclave/log.hpp>
 
@@ -145,6 +146,27 @@ TEST(CpAccounts, KeyLifecycleCreateUseRotateDelete) {
   EXPECT_EQ(after.result(), bhttp::status::unauthorized) << after.body();
   EXPECT_EQ(code(after), "cp.bad_api_key");
   EXPECT_EQ(get(h, id, h.admin_token()).result(), bhttp::status::not_found);
+}
+
+TEST(CpAccounts, ARotationOnOneReplicaKillsTheKeyCachedByAnother) {
+  CpHarness first(unlimited());
+  // A second CP on the same registry, with its own cache of verified keys.
+  auto const shared = first.stores();
+  CpHarness second(unlimited([shared](ee::cp::Options& o) { o.stores = shared; }));
+  auto const a = create(first, "alpha");
+  ASSERT_EQ(get(second, a.id, a.key).result(), bhttp::status::ok);  // now cached by the second
+  auto rotated = first.call_bearer(bhttp::verb::post, "/api/v1/accounts/" + a.id + "/api-key/rotate", a.key);
+  ASSERT_EQ(rotated.result(), bhttp::status::ok);
+  EXPECT_EQ(get(second, a.id, a.key).result(), bhttp::status::unauthorized);
+  // Even were the new key to share the old one's prefix, the cache is keyed by the stored hash:
+  // a row that keeps the prefix but holds another hash refuses the cached key.
+  auto const b = create(first, "beta");
+  ASSERT_EQ(get(second, b.id, b.key).result(), bhttp::status::ok);
+  auto const other_hash = ee::cp::hash_secret(ee::cp::new_secret("ee_live_"), ee::cp::Argon2Params{}).value();
+  ASSERT_TRUE(shared.accounts->replace_key(b.id, b.key.substr(0, 12), other_hash));
+  auto const refused = get(second, b.id, b.key);
+  EXPECT_EQ(refused.result(), bhttp::status::unauthorized) << refused.body();
+  EXPECT_EQ(code(refused), "cp.bad_api_key");
 }
 
 TEST(CpAccounts, WrongPrefixAndRightPrefixWithWrongSecretAreRefusedAlike) {
