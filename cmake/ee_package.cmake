@@ -66,7 +66,7 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/easyenclaveConfig.cmake
 # Boost has no .pc file, so its libraries are named directly. A static library carries none of
 # its dependencies, so they are public (Libs/Requires: plain `pkg-config --libs` links); a shared
 # one records them itself (DT_NEEDED), so they are private (only `--static` lists them).
-set(ee_pc_deps "openssl sqlite3 zlib libpq")
+set(ee_pc_deps "openssl sqlite3 zlib libpq libargon2")
 set(ee_pc_dep_libs "-lboost_json -lboost_url")
 if(EE_PACKAGE_STATIC)
   set(EE_PC_REQUIRES "${ee_pc_deps}")

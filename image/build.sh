@@ -74,7 +74,7 @@ fi
 # What ee-agent and ee-cp link (checked with ldd below), the kernel, systemd, veritysetup and
 # busybox for the initrd. full adds podman with runc (the workload runtime) and CA certificates.
 packages="systemd-sysv udev linux-image-cloud-amd64 cryptsetup-bin busybox-static kmod
-  libboost-json1.81.0 libboost-url1.81.0 libssl3 libsqlite3-0 libpq5 ca-certificates iproute2"
+  libboost-json1.81.0 libboost-url1.81.0 libssl3 libsqlite3-0 libpq5 libargon2-1 ca-certificates iproute2"
 # The workload runtime goes in with apt inside the new root, after debootstrap configured the base:
 # debootstrap configures --include'd packages together with the base, and podman's
 # containers-common fails to configure that way.

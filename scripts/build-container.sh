@@ -19,7 +19,7 @@ source_dir=$(cd "$(dirname "$0")/.." && pwd)
 mirror=${EE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 security_mirror=${EE_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 # What ee-cp links (ldd build/ci/cli/ee-cp) and what it needs to reach HTTPS services.
-packages=ca-certificates,libssl3,libsqlite3-0,libpq5,libboost-json1.81.0,libboost-url1.81.0
+packages=ca-certificates,libssl3,libsqlite3-0,libpq5,libargon2-1,libboost-json1.81.0,libboost-url1.81.0
 say() { echo "build-container: $*" >&2; }
 
 if ! command -v podman >/dev/null; then

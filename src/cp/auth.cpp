@@ -58,8 +58,11 @@ struct Takes {
   bool owner_session = false;
   /// Any person's session.
   bool person = false;
+  bool own_account = false;  ///< the key of the account `{id}`
+  bool deployer = false;     ///< the key of a deployer account linked to a GitHub identity
 
   bool sessions() const noexcept { return admin || owner_session || person; }
+  bool account_key() const noexcept { return own_account || deployer; }
 };
 
 Takes takes(Access access) {
@@ -74,6 +77,10 @@ Takes takes(Access access) {
     case Access::owner_of_token_or_admin: return {.workflow = true, .admin = true};
     case Access::admin: return {.admin = true};
     case Access::person: return {.person = true};
+    // Anyone unless creation is admin-only: admit() decides before credentials are read.
+    case Access::account_creation: return {.admin = true};
+    case Access::account_self: return {.admin = true, .own_account = true};
+    case Access::deployer: return {.workflow = true, .deployer = true};
   }
   return {};
 }
@@ -81,6 +88,14 @@ Takes takes(Access access) {
 // What the route takes, for error messages.
 std::string wanted(Takes t) {
   if (t.agent) return "a request signed with the agent's attested key (X-EE-Timestamp, X-EE-Signature)";
+  if (t.deployer) {
+    return "a GitHub Actions OIDC token, or the API key of a deployer account linked to a GitHub identity "
+           "(Authorization: Bearer)";
+  }
+  if (t.own_account) {
+    return "the account's own API key, the admin token or an admin session (Authorization: Bearer, or the "
+           "ee_session cookie)";
+  }
   if (t.person) return "a session (POST /admin/login or GitHub sign-in: Authorization: Bearer or the ee_session cookie)";
   std::vector<std::string_view> kinds;
   if (t.workflow) kinds.emplace_back("a GitHub Actions OIDC token");
@@ -127,15 +142,68 @@ result<void> check_same_origin(http::RequestContext const& ctx) {
   return {};
 }
 
-asio::awaitable<result<jwt::GithubClaims>> verify_workflow(Services& s, std::string_view token) {
+// API keys: "ee_live_" + 32 base62 characters (secrets.hpp). A bearer with this prefix is an API
+// key and is never tried as a JWT.
+constexpr std::string_view kApiKeyKind = "ee_live_";
+constexpr std::size_t kApiKeyLength = kApiKeyKind.size() + kSecretRandomLength;
+
+bool is_api_key(std::string_view token) { return token.starts_with(kApiKeyKind); }
+
+// The account whose key `key` is. Every failure is the same bad_api_key, answered after the same
+// work: an unknown prefix runs verify_nothing, a known one with the wrong secret a failing
+// verification, so neither the answer nor its time says whether a prefix exists. Logged by the
+// prefix, never the key.
+asio::awaitable<result<Caller>> authenticate_key(Services& s, std::string_view key) {
+  auto const prefix = lookup_prefix(key);
+  if (!prefix || key.size() != kApiKeyLength) {
+    // The shape alone: no store read, nothing about any account learned.
+    co_return Error(errc::bad_api_key, "an API key is ee_live_ and 32 letters and digits");
+  }
+  // The row, and whether this key was verified against its hash before (a SHA-256, no Argon2id):
+  // a key in use costs one trip to the store threads and none to the hashing threads.
+  bool verified = false;
+  auto account = co_await s.store([&s, &prefix, &key, &verified] {
+    auto found = s.stores.accounts->find_by_key_prefix(*prefix);
+    if (found) verified = s.verified_keys.remembered(key, found->api_key_hash);
+    return found;
+  });
+  if (!account && account.error() != registry::errc::not_found) co_return account.error();
+  if (account && !verified) {
+    verified = co_await s.hash([&s, &key, &account] { return s.verified_keys.verify(key, account->api_key_hash); });
+  } else if (!account) {
+    co_await s.hash([&s] {
+      verify_nothing(s.argon2);
+      return true;
+    });
+  }
+  if (!verified) {
+    detail::log::info("cp", "API key refused: prefix=", *prefix, account ? " (wrong secret)" : " (no such key)");
+    co_return Error(errc::bad_api_key, "unknown, rotated or deleted API key");
+  }
+  account->api_key_hash.clear();
+  Caller caller;
+  caller.principal = AccountKey{std::move(*account)};
+  co_return caller;
+}
+
+}  // namespace
+
+asio::awaitable<result<jwt::GithubClaims>> verify_github_token(Services& s, std::string_view token,
+                                                                std::string audience) {
   auto header = jwt::peek_header(token);
   if (!header) co_return header.error();
   auto keys = co_await s.github_keys.get_for(header->kid);
   if (!keys) co_return keys.error();
   jwt::GithubOidcOptions options;
-  options.audience = s.options.github_audience;
+  options.audience = std::move(audience);
   options.issuer = s.options.github_issuer;
   co_return jwt::verify_github_oidc(token, *keys, options, s.now());
+}
+
+namespace {
+
+asio::awaitable<result<jwt::GithubClaims>> verify_workflow(Services& s, std::string_view token) {
+  co_return co_await verify_github_token(s, token, s.options.github_audience);
 }
 
 bool is_admin_token(Services const& s, std::string_view token) {
@@ -207,6 +275,10 @@ asio::awaitable<result<Caller>> authenticate(Services& s, http::RequestContext c
       caller.principal = Person{.session = std::move(*session), .by_cookie = false};
       co_return caller;
     }
+    if (is_api_key(*token)) {
+      if (!t.account_key()) co_return Error(errc::missing_credentials, "this route takes " + wanted(t) + ", not an API key");
+      co_return co_await authenticate_key(s, *token);
+    }
     if (t.workflow) {
       auto claims = co_await verify_workflow(s, *token);
       if (!claims) co_return claims.error();
@@ -248,10 +320,26 @@ result<void> require_kind(Caller const& caller, Takes t) {
         if constexpr (std::is_same_v<P, Person>) {
           return t.person || (t.admin && p.session.admin) || (t.owner_session && !p.session.github_user.login.empty());
         }
+        if constexpr (std::is_same_v<P, AccountKey>) {
+          // The key of any account may ask for its own account (account_self checks which);
+          // deploys take only a deployer account that has proven a GitHub identity.
+          return t.own_account || (t.deployer && p.account.type == registry::AccountType::deployer &&
+                                   !p.account.github_id.empty());
+        }
         return false;
       },
       caller.principal);
   if (admitted) return {};
+  if (auto const* key = caller.account_key(); key != nullptr && t.deployer) {
+    if (key->type != registry::AccountType::deployer) {
+      return Error(errc::principal_not_allowed, "only a deployer account's key may deploy; account '" + key->name +
+                                                    "' is a " + std::string(registry::to_string(key->type)) +
+                                                    " account");
+    }
+    return Error(errc::principal_not_allowed, "account '" + key->name +
+                                                  "' is not linked to a GitHub identity: link it first "
+                                                  "(POST /api/v1/accounts/{id}/identity)");
+  }
   if (std::holds_alternative<Anonymous>(caller.principal)) {
     // An agent's route says which header is missing, in the signing scheme's own code.
     if (t.agent) return Error(api::errc::signature_missing, "this route takes " + wanted(t));
@@ -314,6 +402,21 @@ asio::awaitable<result<void>> check_token_owner(Services& s, http::RequestContex
   co_return result<void>{};
 }
 
+// The key's own account, or any account for the operator. Another account's id is not_found,
+// exactly like an unknown one, so account ids cannot be probed with a key.
+asio::awaitable<result<void>> check_account_self(Services& s, http::RequestContext const& ctx, Caller& caller) {
+  auto const id = std::string(ctx.params.get("id"));
+  if (auto const* key = caller.account_key()) {
+    if (key->id != id) co_return Error(registry::errc::not_found, "no account with id '" + id + "'");
+    caller.account = *key;
+    co_return result<void>{};
+  }
+  auto account = co_await s.store([&s, &id] { return s.stores.accounts->get(id); });
+  if (!account) co_return account.error();
+  caller.account = std::move(*account);
+  co_return result<void>{};
+}
+
 }  // namespace
 
 std::string_view to_string(Access access) noexcept {
@@ -328,6 +431,9 @@ std::string_view to_string(Access access) noexcept {
     case Access::admin: return "admin";
     case Access::github_identity: return "github_identity";
     case Access::person: return "person";
+    case Access::account_creation: return "account_creation";
+    case Access::account_self: return "account_self";
+    case Access::deployer: return "deployer";
   }
   return "unknown";
 }
@@ -335,7 +441,8 @@ std::string_view to_string(Access access) noexcept {
 std::optional<Access> access_from_string(std::string_view name) noexcept {
   for (auto a : {Access::anyone, Access::agent_self, Access::github_workflow, Access::owner_of_agent,
                  Access::publisher_of_app, Access::owner_of_agent_or_admin, Access::owner_of_token_or_admin,
-                 Access::admin, Access::github_identity, Access::person}) {
+                 Access::admin, Access::github_identity, Access::person, Access::account_creation,
+                 Access::account_self, Access::deployer}) {
     if (to_string(a) == name) return a;
   }
   return std::nullopt;
@@ -347,12 +454,15 @@ bool needs_subject(Access access) noexcept {
     case Access::owner_of_agent:
     case Access::publisher_of_app:
     case Access::owner_of_agent_or_admin:
-    case Access::owner_of_token_or_admin: return true;
+    case Access::owner_of_token_or_admin:
+    case Access::account_self: return true;
     case Access::anyone:
     case Access::github_workflow:
     case Access::admin:
     case Access::github_identity:
     case Access::person: return false;
+    case Access::account_creation:
+    case Access::deployer: return false;
   }
   return false;
 }
@@ -360,6 +470,24 @@ bool needs_subject(Access access) noexcept {
 jwt::GithubClaims const* Caller::workflow() const noexcept {
   auto const* w = std::get_if<Workflow>(&principal);
   return w != nullptr ? &w->claims : nullptr;
+}
+
+registry::Account const* Caller::account_key() const noexcept {
+  auto const* k = std::get_if<AccountKey>(&principal);
+  return k != nullptr ? &k->account : nullptr;
+}
+
+jwt::GithubClaims Caller::deploying_as() const {
+  if (auto const* claims = workflow()) return *claims;
+  auto const* key = account_key();
+  if (key == nullptr || key->type != registry::AccountType::deployer || key->github_id.empty()) {
+    throw std::logic_error("deploy handler reached by " + name());
+  }
+  jwt::GithubClaims as;
+  as.repository_owner = key->github_login;
+  as.repository_owner_id = key->github_id;
+  as.repository = "account:" + key->name;
+  return as;
 }
 
 jwt::GithubClaims const& Caller::claims() const {
@@ -379,6 +507,7 @@ std::string Caller::name() const {
           if (p.session.github_user.login.empty()) return "admin (password session)";
           return "github:" + p.session.github_user.login + (p.session.admin ? " (admin)" : "");
         }
+        if constexpr (std::is_same_v<P, AccountKey>) return "account " + p.account.name;
         return "anonymous";
       },
       principal);
@@ -406,9 +535,18 @@ asio::awaitable<result<Caller>> admit(Services& s, http::RequestContext const& c
     Caller anonymous;
     co_return anonymous;
   }
+  if (access == Access::account_creation && !s.accounts_admin_only) {
+    // Open to anyone; the admin token alone is recognised (only the operator makes launcher
+    // accounts). Any other credential is ignored, as on an open route.
+    Caller caller;
+    if (auto token = bearer_token(ctx); token && is_admin_token(s, *token)) caller.principal = Operator{};
+    co_return caller;
+  }
   auto const t = takes(access);
   // Checked first, as the answer does not depend on who asks.
-  if (access == Access::admin && !admin_enabled(s)) co_return Error(errc::admin_disabled);
+  if ((access == Access::admin || access == Access::account_creation) && !admin_enabled(s)) {
+    co_return Error(errc::admin_disabled);
+  }
   auto caller = co_await authenticate(s, ctx, t);
   if (!caller) co_return caller.error();
   if (auto r = require_kind(*caller, t); !r) co_return r.error();
@@ -423,6 +561,11 @@ asio::awaitable<result<Caller>> admit(Services& s, http::RequestContext const& c
     case Access::owner_of_token_or_admin:
       if (auto r = co_await check_token_owner(s, ctx, *caller); !r) co_return r.error();
       break;
+    case Access::account_self:
+      if (auto r = co_await check_account_self(s, ctx, *caller); !r) co_return r.error();
+      break;
+    case Access::account_creation:  // admin-only here (anyone returned above)
+    case Access::deployer:          // the kind check above; the operation checks the owner
     case Access::anyone:
     case Access::agent_self:  // the signature was checked against the agent's own key
     case Access::github_workflow:

@@ -32,10 +32,16 @@ struct Person {
   registry::LoginSession session{};
   bool by_cookie = false;
 };
+/// An account, by its API key (Authorization: Bearer ee_live_...), verified against the stored
+/// Argon2id hash. `account.api_key_hash` is cleared. A `launcher` account's key is the launcher
+/// principal of the capacity worker API (no route admits it yet).
+struct AccountKey {
+  registry::Account account{};
+};
 
-/// An authenticated caller. New ways in (account API keys, launcher keys) are new alternatives
-/// here and new cases in auth.cpp; handlers do not change.
-using Principal = std::variant<Anonymous, SignedAgent, Workflow, Operator, Person>;
+/// An authenticated caller. New ways in are new alternatives here and new cases in auth.cpp;
+/// handlers do not change.
+using Principal = std::variant<Anonymous, SignedAgent, Workflow, Operator, Person, AccountKey>;
 
 /// What a handler learns from `admit`: the principal and the subject its route's rule was checked
 /// against, read once for that check so the handler does not read it again.
@@ -47,6 +53,8 @@ struct Caller {
   std::optional<registry::App> app{};
   /// The bootstrap token `{id}` (owner_of_token_or_admin; for the operator only its id is known).
   std::optional<registry::BootstrapToken> token{};
+  /// The account `{id}` (account_self), read from the store.
+  std::optional<registry::Account> account{};
 
   /// The workflow's claims, or null for any other principal.
   jwt::GithubClaims const* workflow() const noexcept;
@@ -58,8 +66,15 @@ struct Caller {
   bool is_operator() const noexcept;
   /// The GitHub accounts the caller acts for as an owner: a workflow's repository owner, a
   /// person's account and organisations. Empty for everyone else (the admin token, a password
-  /// session, agents).
+  /// session, agents, account keys).
   std::vector<registry::GithubAccount> owner_accounts() const;
+  /// The account whose API key made the request, or null for any other principal.
+  registry::Account const* account_key() const noexcept;
+  /// Who a deploy acts for: the workflow's claims, or, for a deployer key, the GitHub identity its
+  /// account is linked to (repository_owner and repository_owner_id are the linked login and id,
+  /// repository is "account:<name>", for requested_by). Throws std::logic_error for any other
+  /// principal (a route declared with the wrong rule).
+  jwt::GithubClaims deploying_as() const;
   /// For logs and audit fields: "admin", the workflow's repository, "agent <id>", "anonymous".
   std::string name() const;
 };
@@ -70,6 +85,11 @@ struct Caller {
 /// the wrong kind), owner_mismatch; the jwt and api::errc signature errors; registry::errc::
 /// not_found for an unknown subject (and for another owner's bootstrap token).
 boost::asio::awaitable<result<Caller>> admit(Services& services, http::RequestContext const& ctx, Access access);
+
+/// Verifies a GitHub Actions OIDC token against the CP's issuer and key set, for `audience`.
+/// The jwt errors; upstream failures of the key set.
+boost::asio::awaitable<result<jwt::GithubClaims>> verify_github_token(Services& services, std::string_view token,
+                                                                      std::string audience);
 
 /// The owner label's login equals the token's repository_owner (case-insensitive).
 bool owner_matches(std::string const& owner_label, jwt::GithubClaims const& claims);

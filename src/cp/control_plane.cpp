@@ -33,8 +33,6 @@ namespace asio = boost::asio;
 // Parsed agent keys kept for heartbeats: more than the agents one CP serves (bench_cp_load runs
 // 100 000), at about 1 KiB each.
 constexpr std::size_t kAgentKeyCacheSize = 200'000;
-// Session tokens and API keys this process verified: one entry per live credential in use.
-constexpr std::size_t kVerifiedSecrets = 100'000;
 
 // Signatures of signed requests remembered within their window (api::ReplayGuard's bound): past
 // it the soonest to leave the window is forgotten.
@@ -161,14 +159,14 @@ asio::awaitable<void> recovery_pass(Services& s, InFlight in_flight) {
 struct ControlPlane::Impl {
   explicit Impl(Options o)
       : options(std::move(o)),
-        store_pool(options.store_threads == 0 ? 1 : options.store_threads) {}
+        store_pool(options.store_threads == 0 ? 1 : options.store_threads),
+        hash_pool(options.accounts.hash_threads == 0 ? 1 : options.accounts.hash_threads),
+        verified_keys(options.accounts.verified_key_cache) {}
 
   Options options;
   asio::thread_pool store_pool;
-  // One thread: Argon2id runs are rare (sign-ins, a credential's first use in this process) and
-  // each takes tens of milliseconds and 19 MiB; a flood of wrong ones queues here.
-  asio::thread_pool hash_pool{1};
-  VerifiedSecrets verified_secrets{kVerifiedSecrets};
+  asio::thread_pool hash_pool;
+  VerifiedSecrets verified_keys;
   std::unique_ptr<OAuthStates> oauth_states;
   std::unique_ptr<NonceTable> nonces;
   std::unique_ptr<StoredSignatures> replay_guard;
@@ -224,7 +222,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   impl->replay_guard = std::make_unique<StoredSignatures>(o.stores.replays);
 
   if (!o.stores.agents || !o.stores.measurements || !o.stores.apps || !o.stores.deployments ||
-      !o.stores.bootstrap_tokens || !o.stores.leases || !o.stores.sessions) {
+      !o.stores.bootstrap_tokens || !o.stores.leases || !o.stores.accounts || !o.stores.sessions) {
     auto memory = registry::open_sqlite_stores(":memory:");
     if (!memory) return memory.error().with_context("in-memory registry");
     if (!o.stores.agents) o.stores.agents = memory->agents;
@@ -233,6 +231,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
     if (!o.stores.deployments) o.stores.deployments = memory->deployments;
     if (!o.stores.bootstrap_tokens) o.stores.bootstrap_tokens = memory->bootstrap_tokens;
     if (!o.stores.leases) o.stores.leases = memory->leases;
+    if (!o.stores.accounts) o.stores.accounts = memory->accounts;
     if (!o.stores.sessions) o.stores.sessions = memory->sessions;
   }
   if (!o.http) {
@@ -287,6 +286,16 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   // Who holds this process's leases: unique per start.
   auto instance_id = detail::uuid_v4();
   if (!instance_id) return instance_id.error().with_context("instance id");
+  Argon2Params const argon2{.memory_kib = o.accounts.argon2_memory_kib,
+                            .iterations = o.accounts.argon2_iterations,
+                            .parallelism = o.accounts.argon2_parallelism};
+  if (!argon2_params_acceptable(argon2)) {
+    return Error(ee::errc::out_of_range,
+                 "accounts: Argon2id needs at least 19456 KiB, 2 iterations and 1 lane (OWASP's minimum), and at "
+                 "most 1 GiB, 64 iterations and 16 lanes");
+  }
+  // Account creation's own rate-limit class, unless the embedder set one.
+  o.server.rate_limits.try_emplace(kAccountCreation, http::RateLimit{.per_minute = 2, .burst = 5});
   auto agent_networks = AgentNetworks::parse(o.agent_networks);
   if (!agent_networks) return agent_networks.error().with_context("agent_networks");
   impl->services.reset(new Services{
@@ -315,10 +324,12 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
       .registering_mutex = impl->registering_mutex,
       .registering = impl->registering,
       .metrics = *impl->metrics,
-      .verified_secrets = impl->verified_secrets,
+      .verified_keys = impl->verified_keys,
+      .hash_pool = impl->hash_pool,
+      .argon2 = argon2,
+      .accounts_admin_only = o.accounts.admin_only_creation,
       .oauth_states = *impl->oauth_states,
       .github_oauth = o.logins.github_client,
-      .hash_pool = impl->hash_pool,
   });
   auto& s = *impl->services;
   if (o.settings && o.stores.settings) {
@@ -339,6 +350,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   add_settings_routes(routes);
   add_login_routes(routes);
   add_me_routes(routes);
+  add_account_routes(routes);
   if (o.console) add_console_routes(routes);
   for (auto extra : o.extra_routes) routes.add_extra(std::move(extra));
   if (auto r = routes.check(); !r) return r.error().with_context("control plane routes");

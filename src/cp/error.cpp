@@ -55,6 +55,7 @@ constexpr CodeInfo kCpCodes[] = {
     {v(errc::oauth_failed), "oauth_failed", "GitHub sign-in failed", uf},
     {v(errc::cross_site_request), "cross_site_request", "a request authenticated by cookie came from another site", fb},
     {v(errc::agent_answer_malformed), "agent_answer_malformed", "agent answered with a body its API does not define", uf},
+    {v(errc::bad_api_key), "bad_api_key", "API key is malformed, unknown, rotated or deleted", ua},
 };
 
 }  // namespace

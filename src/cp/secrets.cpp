@@ -166,7 +166,7 @@ std::string VerifiedSecrets::key_of(std::string_view secret, std::string_view en
   return key;
 }
 
-bool VerifiedSecrets::cached(std::string_view secret, std::string_view encoded) const {
+bool VerifiedSecrets::remembered(std::string_view secret, std::string_view encoded) const {
   auto const key = key_of(secret, encoded);
   std::lock_guard lock(mutex_);
   return entries_.contains(key);

@@ -76,9 +76,9 @@ class VerifiedSecrets {
 
   /// verify_secret(secret, encoded), answered from the cache when this pair verified before.
   bool verify(std::string_view secret, std::string_view encoded);
-  /// Whether this pair verified before: a SHA-256 and a lookup, never Argon2id, so it may run on
-  /// an I/O thread before deciding whether a pool must run the full verification.
-  bool cached(std::string_view secret, std::string_view encoded) const;
+  /// True when this pair verified before and is still held: a SHA-256 and a lookup, never
+  /// Argon2id (to answer a key in use without a trip to the hashing threads).
+  bool remembered(std::string_view secret, std::string_view encoded) const;
   /// Drops every entry (for example after a mass revocation).
   void forget_all();
   /// Entries held now.

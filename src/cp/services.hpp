@@ -125,10 +125,13 @@ struct Services {
 
   CpMetrics& metrics;
 
-  /// Argon2id parameters of new secrets (session tokens, API keys).
+  /// Session tokens and API keys verified before (auth.cpp, sessions.cpp), the pool Argon2id runs
+  /// on, and the cost of new hashes.
+  VerifiedSecrets& verified_keys;
+  boost::asio::thread_pool& hash_pool;
   Argon2Params argon2{};
-  /// Session tokens and API keys verified with Argon2id before, by their hash as stored.
-  VerifiedSecrets& verified_secrets;
+  /// Only the operator may create accounts (Access::account_creation).
+  bool accounts_admin_only = false;
   OAuthStates& oauth_states;
   /// GitHub sign-in (null: not set up).
   std::shared_ptr<GithubOAuthClient> github_oauth{};
@@ -154,13 +157,13 @@ struct Services {
   boost::asio::awaitable<std::invoke_result_t<F&>> store(F f) {
     co_return co_await detail::offload(store_pool, std::move(f));
   }
-  /// Runs an Argon2id computation on its own pool: a flood of wrong credentials then queues
-  /// there, and never starves the store calls agents' heartbeats wait on.
+  /// Runs Argon2id (hash_secret, verify_secret, verify_nothing) on its own pool: off the I/O
+  /// threads, and off the store threads so that a flood of wrong credentials cannot hold up the
+  /// database calls agents' heartbeats wait on.
   template <class F>
   boost::asio::awaitable<std::invoke_result_t<F&>> hash(F f) {
     co_return co_await detail::offload(hash_pool, std::move(f));
   }
-  boost::asio::thread_pool& hash_pool;
 };
 
 // --- the attestation gate (attestation_gate.cpp) ----------------------------------------------------

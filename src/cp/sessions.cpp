@@ -51,13 +51,13 @@ boost::asio::awaitable<result<registry::LoginSession>> find_session(Services& s,
   auto candidates = co_await s.store([&s, &prefix, now] { return s.stores.sessions->find_by_prefix(*prefix, now); });
   if (!candidates) co_return candidates.error();
   for (auto& candidate : *candidates) {
-    if (s.verified_secrets.cached(token, candidate.token_hash)) co_return std::move(candidate);
+    if (s.verified_keys.remembered(token, candidate.token_hash)) co_return std::move(candidate);
   }
   // Not seen by this process: Argon2id, on its own pool. An unknown prefix costs what a wrong
   // secret costs, so the answer's timing does not say whether some token begins like this one.
   auto const match = co_await s.hash([&s, &token, &candidates]() -> std::optional<std::size_t> {
     for (std::size_t i = 0; i < candidates->size(); ++i) {
-      if (s.verified_secrets.verify(token, (*candidates)[i].token_hash)) return i;
+      if (s.verified_keys.verify(token, (*candidates)[i].token_hash)) return i;
     }
     if (candidates->empty()) verify_nothing(s.argon2);
     return std::nullopt;

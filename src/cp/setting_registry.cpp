@@ -188,6 +188,26 @@ constexpr std::array kSpecs{
          .type = Type::seconds, .default_value = "60", .group = "timings",
          .help = "Agent health scrape interval (0: off)", .min = 0, .max = kTenYears,
          .env_aliases = "EE_HEALTH_SCRAPE_INTERVAL_SECONDS"},
+    // accounts: the Argon2id minimums are OWASP's for Argon2id (m=19 MiB, t=2, p=1)
+    Spec{.name = "accounts_admin_only", .env = "EE_ACCOUNTS_ADMIN_ONLY", .flag = "accounts-admin-only",
+         .type = Type::boolean, .default_value = "false", .group = "accounts",
+         .help = "Only the admin may create accounts (POST /api/v1/accounts)"},
+    Spec{.name = "rate_limit_account_creation_per_minute", .env = "EE_RATE_LIMIT_ACCOUNT_CREATION_PER_MINUTE",
+         .flag = "rate-limit-account-creation-per-minute", .type = Type::integer, .default_value = "2",
+         .group = "accounts", .help = "Account creations a minute per client address, more get 429 (0: no limit)",
+         .min = 0, .max = 1'000'000},
+    Spec{.name = "rate_limit_account_creation_burst", .env = "EE_RATE_LIMIT_ACCOUNT_CREATION_BURST",
+         .flag = "rate-limit-account-creation-burst", .type = Type::integer, .default_value = "5", .group = "accounts",
+         .help = "Account creations a client address may send at once", .min = 1, .max = 1'000'000},
+    Spec{.name = "argon2_memory_kib", .env = "EE_ARGON2_MEMORY_KIB", .flag = "argon2-memory-kib", .type = Type::integer,
+         .default_value = "19456", .group = "accounts", .help = "Argon2id memory of new API key hashes, KiB",
+         .min = 19456, .max = 1'048'576},
+    Spec{.name = "argon2_iterations", .env = "EE_ARGON2_ITERATIONS", .flag = "argon2-iterations", .type = Type::integer,
+         .default_value = "2", .group = "accounts", .help = "Argon2id passes of new API key hashes", .min = 2,
+         .max = 64},
+    Spec{.name = "argon2_parallelism", .env = "EE_ARGON2_PARALLELISM", .flag = "argon2-parallelism",
+         .type = Type::integer, .default_value = "1", .group = "accounts",
+         .help = "Argon2id lanes of new API key hashes", .min = 1, .max = 16},
 };
 
 }  // namespace
@@ -206,6 +226,7 @@ std::string_view setting_group_title(std::string_view group) noexcept {
   if (group == "cloudflare") return "Cloudflare";
   if (group == "sign_in") return "Sign-in";
   if (group == "timings") return "Timings";
+  if (group == "accounts") return "Accounts";
   return group;
 }
 

@@ -241,6 +241,13 @@ result<Options> make_options(settings::Settings const& given) {
   auto& anonymous = o.server.rate_limits["anonymous"];
   anonymous.per_minute = static_cast<std::size_t>(c.integer("rate_limit_anonymous_per_minute"));
   anonymous.burst = static_cast<std::size_t>(c.integer("rate_limit_anonymous_burst"));
+  auto& account_creation = o.server.rate_limits["account_creation"];
+  account_creation.per_minute = static_cast<std::size_t>(c.integer("rate_limit_account_creation_per_minute"));
+  account_creation.burst = static_cast<std::size_t>(c.integer("rate_limit_account_creation_burst"));
+  o.accounts.admin_only_creation = c.boolean("accounts_admin_only");
+  o.accounts.argon2_memory_kib = static_cast<std::uint32_t>(c.integer("argon2_memory_kib"));
+  o.accounts.argon2_iterations = static_cast<std::uint32_t>(c.integer("argon2_iterations"));
+  o.accounts.argon2_parallelism = static_cast<std::uint32_t>(c.integer("argon2_parallelism"));
   auto proxies = c.list("trusted_proxies");
   if (auto parsed = http::AddressSet::parse(proxies); !parsed) return parsed.error().with_context("trusted_proxies");
   o.server.trusted_proxies = std::move(proxies);

@@ -20,6 +20,7 @@ bool is_decimal(std::string_view text) {
   return !text.empty() && text.size() <= 20 &&
          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
+constexpr std::array<std::string_view, 4> kAccountTypeNames = {"deployer", "agent", "contributor", "launcher"};
 
 }  // namespace
 
@@ -87,6 +88,17 @@ std::optional<std::vector<GithubAccount>> decode_github_accounts(std::string_vie
     if (text.empty()) return std::nullopt;  // a trailing ','
   }
   return accounts;
+}
+
+std::string_view to_string(AccountType t) noexcept {
+  auto const index = static_cast<std::size_t>(t);
+  return index < kAccountTypeNames.size() ? kAccountTypeNames[index] : std::string_view{};
+}
+
+std::optional<AccountType> parse_account_type(std::string_view text) noexcept {
+  for (std::size_t i = 0; i < kAccountTypeNames.size(); ++i)
+    if (kAccountTypeNames[i] == text) return static_cast<AccountType>(i);
+  return std::nullopt;
 }
 
 std::string_view agent_status(AgentRecord const& agent) noexcept {

@@ -255,6 +255,11 @@ std::set<std::set<std::string>> expected_security(ee::cp::Access access) {
     case Access::owner_of_token_or_admin: return {{"githubOidc"}, {"adminToken"}, {"sessionToken"}, {"sessionCookie"}};
     case Access::admin: return {{"adminToken"}, {"sessionToken"}, {"sessionCookie"}};
     case Access::person: return {{"sessionToken"}, {"sessionCookie"}};
+    // Anyone (an empty alternative), or only the operator when creation is admin-only.
+    case Access::account_creation:
+      return {std::set<std::string>{}, {"adminToken"}, {"sessionToken"}, {"sessionCookie"}};
+    case Access::account_self: return {{"apiKey"}, {"adminToken"}, {"sessionToken"}, {"sessionCookie"}};
+    case Access::deployer: return {{"githubOidc"}, {"apiKey"}};
   }
   return {};
 }

@@ -36,12 +36,16 @@ enum class Principal {
   admin_session,   // a password login's session, by its cookie
   owner_session,   // a GitHub sign-in of a member of the owner's organisation, by bearer
   other_session,   // a GitHub sign-in of someone else, by its cookie
+  own_key,         // API key of the account the path names: a deployer linked to the owner above
+  other_key,       // API key of another account: a deployer linked to another GitHub owner
+  forged_key,      // a bearer shaped like an API key that is no account's
 };
 
 constexpr Principal kPrincipals[] = {Principal::anonymous,      Principal::agent_self,     Principal::other_agent,
                                      Principal::owner_workflow, Principal::other_workflow, Principal::admin,
                                      Principal::forged_bearer,  Principal::admin_session,  Principal::owner_session,
-                                     Principal::other_session};
+                                     Principal::other_session,  Principal::own_key,        Principal::other_key,
+                                     Principal::forged_key};
 
 char const* name(Principal p) {
   switch (p) {
@@ -55,6 +59,9 @@ char const* name(Principal p) {
     case Principal::admin_session: return "admin_session";
     case Principal::owner_session: return "owner_session";
     case Principal::other_session: return "other_session";
+    case Principal::own_key: return "own_key";
+    case Principal::other_key: return "other_key";
+    case Principal::forged_key: return "forged_key";
   }
   return "?";
 }
@@ -77,16 +84,22 @@ bool admits(Access access, Principal p) {
       return owner || p == Principal::other_workflow || p == Principal::other_session;
     case Access::person:
       return p == Principal::admin_session || p == Principal::owner_session || p == Principal::other_session;
+    case Access::account_creation: return true;  // not admin-only here
+    case Access::account_self: return p == Principal::own_key || admin;
+    case Access::deployer:
+      return p == Principal::owner_workflow || p == Principal::other_workflow || p == Principal::own_key ||
+             p == Principal::other_key;
   }
   return false;
 }
 
 // What a refusal looks like: 401 or 403 before the handler runs (400 for a bearer that is not
 // even a well-formed JWS, docs/api.md); another owner's bootstrap token is answered 404, exactly
-// like an unknown one, so its id cannot be probed.
+// like an unknown one, so its id cannot be probed; so is another account to an account's key.
 bool is_refusal(Access access, Principal p, ee::http::Response const& response) {
   auto const status = response.result_int();
   if (access == Access::owner_of_token_or_admin && p == Principal::other_workflow) return status == 404;
+  if (access == Access::account_self && p == Principal::other_key) return status == 404;
   if (p == Principal::forged_bearer && status == 400) {
     return response.body().find(R"("code":"jwt.malformed_token")") != std::string::npos;
   }
@@ -98,6 +111,7 @@ class AccessMatrix {
   AccessMatrix() : h_(ee::test::HarnessOptions{.customize = [](ee::cp::Options& o) {
                      // Hundreds of calls from one address: this test is about who, not how often.
                      o.server.rate_limits["anonymous"].per_minute = 0;
+                     o.server.rate_limits["account_creation"].per_minute = 0;
                    }}) {
     agent_.owner = "github:org/octo-org";
     h_.register_ok(agent_);
@@ -108,6 +122,32 @@ class AccessMatrix {
     EXPECT_EQ(minted.result(), bhttp::status::created) << minted.body();
     token_id_ = std::string(bj::parse(minted.body()).at("id").as_string());
     store_sessions();
+    make_own_account();
+    auto other = create_account("other-account");
+    other_key_ = other.second;
+    link(other.first, other_key_, other_token("easyenclave/accounts/" + other.first));
+  }
+
+  // (id, key) of a new deployer account.
+  std::pair<std::string, std::string> create_account(std::string const& name) {
+    auto created = h_.call(bhttp::verb::post, "/api/v1/accounts", R"({"name":")" + name + R"("})");
+    EXPECT_EQ(created.result(), bhttp::status::created) << created.body();
+    auto const body = bj::parse(created.body());
+    return {std::string(body.at("id").as_string()), std::string(body.at("api_key").as_string())};
+  }
+
+  void link(std::string const& id, std::string const& key, std::string const& token) {
+    auto linked = h_.call_bearer(bhttp::verb::post, "/api/v1/accounts/" + id + "/identity", key,
+                                 R"({"token":")" + token + R"("})");
+    EXPECT_EQ(linked.result(), bhttp::status::ok) << linked.body();
+  }
+
+  // The account the path names: made again after an admitted call deleted it.
+  void make_own_account() {
+    auto own = create_account("own-account-" + std::to_string(++own_accounts_));
+    own_account_id_ = own.first;
+    own_key_ = own.second;
+    link(own_account_id_, own_key_, h_.github_token("octo-org/hello", "easyenclave/accounts/" + own_account_id_));
   }
 
   // Sessions put straight into the store, as a sign-in would leave them (the sign-in flows have
@@ -145,7 +185,9 @@ class AccessMatrix {
     auto fill = [&out](std::string const& param, std::string const& value) {
       for (auto at = out.find(param); at != std::string::npos; at = out.find(param)) out.replace(at, param.size(), value);
     };
-    fill("{id}", pattern.find("bootstrap-tokens") != std::string::npos ? token_id_ : agent_.agent_id);
+    fill("{id}", pattern.find("bootstrap-tokens") != std::string::npos ? token_id_
+                 : pattern.find("/accounts/") != std::string::npos     ? own_account_id_
+                                                                       : agent_.agent_id);
     fill("{name}", "hello");
     fill("{mrtd}", std::string(96, 'a'));
     fill("{key}", "heartbeat_interval");
@@ -168,16 +210,30 @@ class AccessMatrix {
       case Principal::admin_session: request.set(bhttp::field::cookie, "ee_session=" + admin_session_); break;
       case Principal::owner_session: request.set(bhttp::field::authorization, "Bearer " + owner_session_); break;
       case Principal::other_session: request.set(bhttp::field::cookie, "ee_session=" + other_session_); break;
+      case Principal::own_key: request.set(bhttp::field::authorization, "Bearer " + own_key_); break;
+      case Principal::other_key: request.set(bhttp::field::authorization, "Bearer " + other_key_); break;
+      case Principal::forged_key:
+        request.set(bhttp::field::authorization, "Bearer ee_live_" + std::string(32, 'Q'));
+        break;
     }
     auto response = h_.send(std::move(request));
     if (route.pattern == "/admin/logout" && admits(route.access, p)) store_sessions();
+    // An admitted rotation or deletion of the own account changes what the next calls present.
+    if (response.result() == bhttp::status::ok && route.pattern.find("/accounts/{id}") != std::string::npos) {
+      if (route.pattern.ends_with("/api-key/rotate")) {
+        own_key_ = std::string(bj::parse(response.body()).at("api_key").as_string());
+      } else if (route.method == bhttp::verb::delete_) {
+        make_own_account();
+      }
+    }
     return response;
   }
 
  private:
   std::string owner_token() { return h_.github_token("octo-org/hello"); }
-  std::string other_token() {
+  std::string other_token(std::string audience = "easyenclave") {
     ee::test::GithubTokenRequest request;
+    request.audience = std::move(audience);
     request.repository = "evil-org/hello";
     request.repository_owner_id = "111111";
     return h_.github().mint(request);
@@ -188,6 +244,10 @@ class AccessMatrix {
   ee::test::TestAgent other_ = h_.agent("vm-access-b");
   std::string token_id_;
   std::string admin_session_, owner_session_, other_session_;
+  int own_accounts_ = 0;
+  std::string own_account_id_;
+  std::string own_key_;
+  std::string other_key_;
 };
 
 TEST(CpAccess, EveryRouteAdmitsExactlyThePrincipalsItsDeclaredAccessAllows) {
@@ -230,6 +290,13 @@ TEST(CpAccess, OnlyRegistrationAndTheChallengeAreOpenAmongRoutesThatChangeState)
   }
   std::sort(open.begin(), open.end());
   EXPECT_EQ(open, (std::vector<std::string>{"/admin/login", "/api/agents/register", "/api/v1/agents/register"}));
+  // Account creation is open too unless made admin-only, under its own stricter rate limit.
+  std::vector<std::string> creation;
+  for (auto const& route : h.cp().routes()) {
+    if (route.access == Access::account_creation) creation.push_back(route.pattern);
+  }
+  std::sort(creation.begin(), creation.end());
+  EXPECT_EQ(creation, (std::vector<std::string>{"/api/accounts", "/api/v1/accounts"}));
 }
 
 TEST(CpAccess, AnAgentsSignatureDoesNotActForAnotherAgent) {
@@ -247,7 +314,7 @@ TEST(CpAccess, AnAgentsSignatureDoesNotActForAnotherAgent) {
 
 TEST(CpAccess, ACredentialOfTheWrongKindIsNamedInTheRefusal) {
   AccessMatrix matrix;
-  ee::cp::RouteInfo deploy{.method = bhttp::verb::post, .pattern = "/api/v1/deploy", .access = Access::github_workflow};
+  ee::cp::RouteInfo deploy{.method = bhttp::verb::post, .pattern = "/api/v1/deploy", .access = Access::deployer};
   // The admin token is valid, but a deploy is a workflow's act: 403, saying what the route takes.
   auto const admin = matrix.call(deploy, Principal::admin);
   EXPECT_EQ(admin.result(), bhttp::status::forbidden) << admin.body();

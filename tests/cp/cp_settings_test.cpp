@@ -70,6 +70,37 @@ TEST(CpSettings, ValuesReachTheOptionsTheyName) {
   EXPECT_EQ(options->admin_token, "t0ken");
 }
 
+TEST(CpSettings, AccountSettingsReachTheOptionsAndArgonBelowOwaspIsRefused) {
+  auto defaults = ee::cp::make_options(resolve({{"dev", "true"}}));
+  ASSERT_TRUE(defaults) << defaults.error().message();
+  EXPECT_FALSE(defaults->accounts.admin_only_creation);
+  EXPECT_EQ(defaults->accounts.argon2_memory_kib, 19456u);
+  EXPECT_EQ(defaults->accounts.argon2_iterations, 2u);
+  EXPECT_EQ(defaults->accounts.argon2_parallelism, 1u);
+  EXPECT_EQ(defaults->server.rate_limits.at("account_creation").per_minute, 2u);
+  EXPECT_EQ(defaults->server.rate_limits.at("account_creation").burst, 5u);
+  auto set = ee::cp::make_options(resolve({{"dev", "true"}, {"accounts_admin_only", "true"},
+                                           {"argon2_memory_kib", "65536"}, {"argon2_iterations", "3"}},
+                                          {{"EE_ARGON2_PARALLELISM", "2"},
+                                           {"EE_RATE_LIMIT_ACCOUNT_CREATION_PER_MINUTE", "7"},
+                                           {"EE_RATE_LIMIT_ACCOUNT_CREATION_BURST", "9"}}));
+  ASSERT_TRUE(set) << set.error().message();
+  EXPECT_TRUE(set->accounts.admin_only_creation);
+  EXPECT_EQ(set->accounts.argon2_memory_kib, 65536u);
+  EXPECT_EQ(set->accounts.argon2_iterations, 3u);
+  EXPECT_EQ(set->accounts.argon2_parallelism, 2u);
+  EXPECT_EQ(set->server.rate_limits.at("account_creation").per_minute, 7u);
+  EXPECT_EQ(set->server.rate_limits.at("account_creation").burst, 9u);
+  // Below OWASP's minimum for Argon2id: refused by name, whether flag or variable.
+  auto const& registry = ee::cp::setting_registry();
+  for (auto [name, value] : {std::pair{"argon2_memory_kib", "19455"}, {"argon2_iterations", "1"},
+                             {"argon2_parallelism", "0"}, {"argon2_memory_kib", "4194304"}}) {
+    auto r = Settings::resolve(registry, {{name, value}}, ee::settings::fixed_environment({}));
+    ASSERT_FALSE(r) << name << "=" << value;
+    EXPECT_NE(r.error().message().find(name), std::string::npos) << r.error().message();
+  }
+}
+
 TEST(CpSettings, WhatTheRegistryCannotJudgeAloneIsRefusedByName) {
   auto no_db = ee::cp::make_options(resolve({}));
   ASSERT_FALSE(no_db);

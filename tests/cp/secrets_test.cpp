@@ -175,8 +175,12 @@ TEST(VerifiedSecrets, CachesOnlyVerifiedPairs) {
   ASSERT_TRUE(h);
   EXPECT_FALSE(cache.verify(new_secret("ee_live_"), *h));
   EXPECT_EQ(cache.size(), 0u);
+  EXPECT_FALSE(cache.remembered(s, *h));
   EXPECT_TRUE(cache.verify(s, *h));
   EXPECT_EQ(cache.size(), 1u);
+  EXPECT_TRUE(cache.remembered(s, *h));
+  EXPECT_FALSE(cache.remembered(s, *h + "A"));
+  EXPECT_FALSE(cache.remembered(new_secret("ee_live_"), *h));
   EXPECT_TRUE(cache.verify(s, *h));
   EXPECT_EQ(cache.size(), 1u);
   cache.forget_all();
@@ -195,6 +199,7 @@ TEST(VerifiedSecrets, NeverServesAChangedHash) {
   auto const new_key = new_secret("ee_live_");
   auto const new_hash = hash_secret(new_key, Argon2Params{});
   ASSERT_TRUE(new_hash);
+  EXPECT_FALSE(cache.remembered(old_key, *new_hash));
   EXPECT_FALSE(cache.verify(old_key, *new_hash));
   EXPECT_TRUE(cache.verify(new_key, *new_hash));
   // The same secret rehashed (another salt) is verified afresh, not served from the entry.

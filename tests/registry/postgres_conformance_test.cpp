@@ -48,6 +48,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, BootstrapTokenStoreConformance, Postgre
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, SettingStoreConformance, PostgresImpls, FactoryName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, LeaseStoreConformance, PostgresImpls, FactoryName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, LoginSessionStoreConformance, PostgresImpls, FactoryName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, AccountStoreConformance, PostgresImpls, FactoryName);
 
 }  // namespace ee::registry::conformance
 

@@ -44,6 +44,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, BootstrapTokenStoreConformance, SqliteImp
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, SettingStoreConformance, SqliteImpls, FactoryName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, LeaseStoreConformance, SqliteImpls, FactoryName);
 INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, LoginSessionStoreConformance, SqliteImpls, FactoryName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, AccountStoreConformance, SqliteImpls, FactoryName);
 
 }  // namespace ee::registry::conformance
 

@@ -19,6 +19,7 @@
 //   INSTANTIATE_TYPED_TEST_SUITE_P(My, MeasurementStoreConformance, Impls, FactoryName);
 //   INSTANTIATE_TYPED_TEST_SUITE_P(My, AppStoreConformance, Impls, FactoryName);
 //   INSTANTIATE_TYPED_TEST_SUITE_P(My, DeploymentStoreConformance, Impls, FactoryName);
+//   (and BootstrapTokenStore, SettingStore, LeaseStore, AccountStore likewise)
 #include <easyenclave/error.hpp>
 #include <easyenclave/registry/error.hpp>
 #include <easyenclave/registry/store.hpp>
@@ -244,6 +245,30 @@ inline void expect_same(BootstrapToken const& got, BootstrapToken const& want) {
   EXPECT_EQ(nanos(got.expires_at), nanos(want.expires_at));
 }
 
+inline Account make_account(std::string const& id, std::string const& name, TimePoint created) {
+  Account a;
+  a.id = id;
+  a.name = name;
+  a.type = AccountType::deployer;
+  a.api_key_prefix = "ee_live_" + id.substr(0, 4);
+  a.api_key_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$" + id;
+  a.created_at = created;
+  return a;
+}
+
+inline void expect_same(Account const& got, Account const& want) {
+  SCOPED_TRACE("account " + want.id);
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.name, want.name);
+  EXPECT_EQ(got.type, want.type);
+  EXPECT_EQ(got.github_id, want.github_id);
+  EXPECT_EQ(got.github_login, want.github_login);
+  EXPECT_EQ(got.github_org, want.github_org);
+  EXPECT_EQ(got.api_key_prefix, want.api_key_prefix);
+  EXPECT_EQ(got.api_key_hash, want.api_key_hash);
+  EXPECT_EQ(nanos(got.created_at), nanos(want.created_at));
+}
+
 inline void expect_same(AppVersion const& got, AppVersion const& want) {
   SCOPED_TRACE("version " + want.app_name + "@" + want.version);
   EXPECT_EQ(got.app_name, want.app_name);
@@ -336,6 +361,7 @@ class StoreTest : public ::testing::Test {
     ASSERT_NE(stores_.settings, nullptr);
     ASSERT_NE(stores_.leases, nullptr);
     ASSERT_NE(stores_.sessions, nullptr);
+    ASSERT_NE(stores_.accounts, nullptr);
   }
 
   AgentStore& agents() { return *stores_.agents; }
@@ -346,6 +372,7 @@ class StoreTest : public ::testing::Test {
   SettingStore& settings() { return *stores_.settings; }
   LeaseStore& leases() { return *stores_.leases; }
   LoginSessionStore& sessions() { return *stores_.sessions; }
+  AccountStore& accounts() { return *stores_.accounts; }
 
   // Declared before the stores so it outlives them (a temporary directory, a server).
   Factory factory_{};
@@ -368,6 +395,8 @@ template <class Factory>
 class LeaseStoreConformance : public StoreTest<Factory> {};
 template <class Factory>
 class LoginSessionStoreConformance : public StoreTest<Factory> {};
+template <class Factory>
+class AccountStoreConformance : public StoreTest<Factory> {};
 
 // --- AgentStore --------------------------------------------------------------------------------
 
@@ -1870,5 +1899,173 @@ TYPED_TEST_P(LoginSessionStoreConformance, RemoveEndsASessionOnce) {
 REGISTER_TYPED_TEST_SUITE_P(LoginSessionStoreConformance, InsertThenGetAndFindRoundTripEveryField,
                             DuplicateIdConflictsButPrefixesMayRepeat,
                             AnExpiredSessionIsNotFoundByPrefixAndIsPurged, RemoveEndsASessionOnce);
+
+// --- AccountStore ---------------------------------------------------------------------------------
+
+TYPED_TEST_SUITE_P(AccountStoreConformance);
+
+TYPED_TEST_P(AccountStoreConformance, InsertThenReadRoundTripsEveryFieldByEachKey) {
+  auto a = make_account("acc1-id", "alpha", base_time());
+  a.type = AccountType::launcher;
+  a.github_id = "1234567";
+  a.github_login = "octo";
+  a.github_org = "octo-org";
+  ASSERT_TRUE(ok(this->accounts().insert(a)));
+  auto by_id = this->accounts().get("acc1-id");
+  ASSERT_TRUE(ok(by_id));
+  expect_same(*by_id, a);
+  auto by_name = this->accounts().find_by_name("alpha");
+  ASSERT_TRUE(ok(by_name));
+  expect_same(*by_name, a);
+  auto by_prefix = this->accounts().find_by_key_prefix(a.api_key_prefix);
+  ASSERT_TRUE(ok(by_prefix));
+  expect_same(*by_prefix, a);
+}
+
+TYPED_TEST_P(AccountStoreConformance, EveryTypeRoundTrips) {
+  int i = 0;
+  for (auto type : {AccountType::deployer, AccountType::agent, AccountType::contributor, AccountType::launcher}) {
+    auto a = make_account("acc" + std::to_string(i) + "-id", "name-" + std::to_string(i), base_time());
+    a.type = type;
+    ASSERT_TRUE(ok(this->accounts().insert(a)));
+    EXPECT_EQ(this->accounts().get(a.id).value().type, type);
+    ++i;
+  }
+}
+
+TYPED_TEST_P(AccountStoreConformance, DuplicateIdNameOrKeyPrefixConflicts) {
+  auto const a = make_account("acc1-id", "alpha", base_time());
+  ASSERT_TRUE(ok(this->accounts().insert(a)));
+  auto same_id = make_account("acc1-id", "beta", base_time());
+  same_id.api_key_prefix = "ee_live_BBBB";
+  EXPECT_TRUE(fails_with(this->accounts().insert(same_id), errc::conflict));
+  auto same_name = make_account("acc2-id", "alpha", base_time());
+  EXPECT_TRUE(fails_with(this->accounts().insert(same_name), errc::conflict));
+  auto same_prefix = make_account("acc3-id", "gamma", base_time());
+  same_prefix.api_key_prefix = a.api_key_prefix;
+  EXPECT_TRUE(fails_with(this->accounts().insert(same_prefix), errc::conflict));
+  // Names are unique by bytes: another case is another name.
+  auto other_case = make_account("acc4-id", "Alpha", base_time());
+  EXPECT_TRUE(ok(this->accounts().insert(other_case)));
+  EXPECT_EQ(this->accounts().list({}).value().size(), 2u);
+}
+
+TYPED_TEST_P(AccountStoreConformance, UnknownAccountsAreNotFoundEverywhere) {
+  EXPECT_TRUE(fails_with(this->accounts().get("missing"), errc::not_found));
+  EXPECT_TRUE(fails_with(this->accounts().find_by_name("missing"), errc::not_found));
+  EXPECT_TRUE(fails_with(this->accounts().find_by_key_prefix("ee_live_none"), errc::not_found));
+  EXPECT_TRUE(fails_with(this->accounts().replace_key("missing", "ee_live_xxxx", "h"), errc::not_found));
+  EXPECT_TRUE(fails_with(this->accounts().link_identity("missing", "1", "x", ""), errc::not_found));
+  EXPECT_TRUE(fails_with(this->accounts().remove("missing"), errc::not_found));
+  ASSERT_TRUE(ok(this->accounts().insert(make_account("acc1-id", "alpha", base_time()))));
+  // Not by another key's value.
+  EXPECT_TRUE(fails_with(this->accounts().get("alpha"), errc::not_found));
+  EXPECT_TRUE(fails_with(this->accounts().find_by_name("acc1-id"), errc::not_found));
+  EXPECT_TRUE(fails_with(this->accounts().find_by_key_prefix("acc1-id"), errc::not_found));
+}
+
+TYPED_TEST_P(AccountStoreConformance, ListOrdersByCreationThenIdAndFilters) {
+  auto a = make_account("acc2-id", "alpha", seconds_after(base_time(), 1));
+  auto b = make_account("acc1-id", "beta", seconds_after(base_time(), 1));
+  auto c = make_account("acc3-id", "gamma", base_time());
+  c.type = AccountType::launcher;
+  for (auto const& x : {a, b, c}) ASSERT_TRUE(ok(this->accounts().insert(x)));
+  auto all = this->accounts().list({});
+  ASSERT_TRUE(ok(all));
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].id, "acc3-id");
+  EXPECT_EQ((*all)[1].id, "acc1-id");
+  EXPECT_EQ((*all)[2].id, "acc2-id");
+  auto by_name = this->accounts().list({.name = "beta"});
+  ASSERT_TRUE(ok(by_name));
+  ASSERT_EQ(by_name->size(), 1u);
+  EXPECT_EQ((*by_name)[0].id, "acc1-id");
+  auto deployers = this->accounts().list({.type = AccountType::deployer});
+  ASSERT_TRUE(ok(deployers));
+  EXPECT_EQ(deployers->size(), 2u);
+  auto none = this->accounts().list({.name = "gamma", .type = AccountType::deployer});
+  ASSERT_TRUE(ok(none));
+  EXPECT_TRUE(none->empty());
+  auto page = this->accounts().list({.limit = 1, .offset = 1});
+  ASSERT_TRUE(ok(page));
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].id, "acc1-id");
+  auto rest = this->accounts().list({.offset = 2});
+  ASSERT_TRUE(ok(rest));
+  ASSERT_EQ(rest->size(), 1u);
+  EXPECT_EQ((*rest)[0].id, "acc2-id");
+}
+
+TYPED_TEST_P(AccountStoreConformance, ReplaceKeySwapsPrefixAndHashTogether) {
+  auto const a = make_account("acc1-id", "alpha", base_time());
+  auto const b = make_account("acc2-id", "beta", base_time());
+  ASSERT_TRUE(ok(this->accounts().insert(a)));
+  ASSERT_TRUE(ok(this->accounts().insert(b)));
+  auto replaced = this->accounts().replace_key("acc1-id", "ee_live_NEW1", "new-hash");
+  ASSERT_TRUE(ok(replaced));
+  EXPECT_EQ(replaced->api_key_prefix, "ee_live_NEW1");
+  EXPECT_EQ(replaced->api_key_hash, "new-hash");
+  EXPECT_EQ(replaced->name, "alpha");
+  EXPECT_TRUE(fails_with(this->accounts().find_by_key_prefix(a.api_key_prefix), errc::not_found));
+  auto found = this->accounts().find_by_key_prefix("ee_live_NEW1");
+  ASSERT_TRUE(ok(found));
+  EXPECT_EQ(found->id, "acc1-id");
+  EXPECT_EQ(found->api_key_hash, "new-hash");
+  // Another account's prefix: refused, and nothing of either account changes.
+  EXPECT_TRUE(fails_with(this->accounts().replace_key("acc1-id", b.api_key_prefix, "other"), errc::conflict));
+  expect_same(this->accounts().get("acc2-id").value(), b);
+  EXPECT_EQ(this->accounts().get("acc1-id").value().api_key_hash, "new-hash");
+}
+
+TYPED_TEST_P(AccountStoreConformance, LinkIdentitySetsOnlyTheIdentity) {
+  auto a = make_account("acc1-id", "alpha", base_time());
+  ASSERT_TRUE(ok(this->accounts().insert(a)));
+  auto linked = this->accounts().link_identity("acc1-id", "42", "octo", "octo-org");
+  ASSERT_TRUE(ok(linked));
+  a.github_id = "42";
+  a.github_login = "octo";
+  a.github_org = "octo-org";
+  expect_same(*linked, a);
+  expect_same(this->accounts().get("acc1-id").value(), a);
+  auto relinked = this->accounts().link_identity("acc1-id", "43", "other", "");
+  ASSERT_TRUE(ok(relinked));
+  EXPECT_EQ(relinked->github_id, "43");
+  EXPECT_EQ(relinked->github_org, "");
+}
+
+TYPED_TEST_P(AccountStoreConformance, RemoveDeletesAndFreesTheNameAndPrefix) {
+  auto const a = make_account("acc1-id", "alpha", base_time());
+  ASSERT_TRUE(ok(this->accounts().insert(a)));
+  ASSERT_TRUE(ok(this->accounts().remove("acc1-id")));
+  EXPECT_TRUE(fails_with(this->accounts().get("acc1-id"), errc::not_found));
+  EXPECT_TRUE(fails_with(this->accounts().find_by_key_prefix(a.api_key_prefix), errc::not_found));
+  EXPECT_TRUE(fails_with(this->accounts().remove("acc1-id"), errc::not_found));
+  auto again = make_account("acc9-id", "alpha", base_time());
+  again.api_key_prefix = a.api_key_prefix;
+  EXPECT_TRUE(ok(this->accounts().insert(again)));
+}
+
+TYPED_TEST_P(AccountStoreConformance, ConcurrentInsertsOfOneNameHaveExactlyOneWinner) {
+  constexpr int kThreads = 8;
+  std::atomic<int> wins{0};
+  std::atomic<int> conflicts{0};
+  run_threads(kThreads, [&](int t) {
+    auto a = make_account("acc" + std::to_string(t) + "-id", "contested", base_time());
+    a.api_key_prefix = "ee_live_" + std::string(4, static_cast<char>('a' + t));
+    auto r = this->accounts().insert(a);
+    if (r) ++wins;
+    else if (r.error() == errc::conflict) ++conflicts;
+  });
+  EXPECT_EQ(wins.load(), 1);
+  EXPECT_EQ(conflicts.load(), kThreads - 1);
+  EXPECT_EQ(this->accounts().list({}).value().size(), 1u);
+}
+
+REGISTER_TYPED_TEST_SUITE_P(AccountStoreConformance, InsertThenReadRoundTripsEveryFieldByEachKey,
+                            EveryTypeRoundTrips, DuplicateIdNameOrKeyPrefixConflicts,
+                            UnknownAccountsAreNotFoundEverywhere, ListOrdersByCreationThenIdAndFilters,
+                            ReplaceKeySwapsPrefixAndHashTogether, LinkIdentitySetsOnlyTheIdentity,
+                            RemoveDeletesAndFreesTheNameAndPrefix,
+                            ConcurrentInsertsOfOneNameHaveExactlyOneWinner);
 
 }  // namespace ee::registry::conformance

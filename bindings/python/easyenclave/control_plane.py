@@ -281,8 +281,9 @@ class ControlPlane:
     and (for its operator) settings. Usable as a context manager. Safe to share between threads.
 
     url: the control plane ("https://cp.example.com"); None reads ``EE_CP_URL``.
-    token: the bearer credential: the operator's admin token, or a GitHub Actions OIDC token
-        for publish and deploy; ``""`` for none. None finds one as ``ee`` does: ``EE_TOKEN``, else (in a GitHub
+    token: the bearer credential: the operator's admin token, a GitHub Actions OIDC token
+        for publish and deploy, or an account's API key (``ee_live_...``; a linked
+        ``deployer`` account's key deploys like its owner's workflows); ``""`` for none. None finds one as ``ee`` does: ``EE_TOKEN``, else (in a GitHub
         Actions job with ``id-token: write``) a token minted for ``audience``, else the token
         ``ee login`` stored; else no credential (public routes only).
     timeout: seconds per request.

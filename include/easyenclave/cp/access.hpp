@@ -14,8 +14,10 @@ namespace ee::cp {
 
 /// The access rule of a route. The principals are: anonymous (no credential), an agent (a request
 /// signed with the key its attestation bound, X-EE-Signature), a GitHub Actions workflow (an OIDC
-/// bearer token), the operator (the admin bearer token, or an admin session) and a person signed
-/// in with GitHub (an owner session: its account and organisations).
+/// bearer token), an account (its API key, a bearer `ee_live_...`; a `launcher` account's key is
+/// the launcher principal, which no route admits yet), the operator (the admin bearer token, or an
+/// admin session) and a person signed in with GitHub (an owner session: its account and
+/// organisations).
 enum class Access {
   /// Anyone; credentials are not read. Such routes are in the "anonymous" rate-limit class.
   anyone,
@@ -42,6 +44,17 @@ enum class Access {
   github_identity,
   /// Any signed-in person (a session of either kind): GET /auth/me, POST /admin/logout.
   person,
+  /// Anyone (the admin token is recognised, any other credential ignored); only the operator
+  /// when the CP makes account creation admin-only (`accounts_admin_only`). In the
+  /// "account_creation" rate-limit class.
+  account_creation,
+  /// The account `{id}` by its own API key, or the operator. Another account's id is answered as
+  /// not found, so account ids cannot be probed.
+  account_self,
+  /// Any GitHub Actions workflow, or the API key of a `deployer` account linked to a GitHub
+  /// identity; the operation lets either act only for the owner it is (deploy only to agents of
+  /// that owner login and, once proven, owner id).
+  deployer,
 };
 
 /// The rule's name as docs/openapi.json's `x-ee-access` carries it ("anyone", "agent_self", ...).

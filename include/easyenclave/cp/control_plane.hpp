@@ -29,6 +29,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -73,6 +74,26 @@ struct Timings {
 /// A route of the embedder's own (Options::extra_routes). Who may call it is declared here, like
 /// every built-in route's: the CP admits the request (docs/api.md, "Who may call what") before
 /// `handler` runs.
+/// Accounts and their API keys (docs/api.md, "Accounts"). With no account ever created the CP
+/// behaves as without them.
+struct AccountOptions {
+  /// Argon2id cost of new API key hashes (a stored hash keeps the cost it was made with). Below
+  /// OWASP's minimum for Argon2id (19456 KiB, 2 iterations, 1 lane), or above 1 GiB, 64
+  /// iterations or 16 lanes, `start` fails with core errc::out_of_range.
+  std::uint32_t argon2_memory_kib = 19456;
+  std::uint32_t argon2_iterations = 2;
+  std::uint32_t argon2_parallelism = 1;
+  /// Only the operator may create accounts (POST /api/v1/accounts answers others 401/403).
+  bool admin_only_creation = false;
+  /// Verified (key, stored hash) pairs kept in memory, so a key used again costs a SHA-256
+  /// rather than an Argon2id run; 0: none (every request with a key runs Argon2id).
+  std::size_t verified_key_cache = 10'000;
+  /// Threads that run Argon2id (new keys, and keys not in the cache), apart from the store
+  /// threads so that a flood of wrong keys cannot hold up the database; each run holds
+  /// `argon2_memory_kib` of memory. At least 1.
+  std::size_t hash_threads = 2;
+};
+
 struct ExtraRoute {
   boost::beast::http::verb method{};
   std::string pattern{};  ///< the whole path pattern, such as "/api/v1/hello"
@@ -191,6 +212,7 @@ struct Options {
   std::optional<settings::Settings> settings{};
 
   Timings timings{};
+  AccountOptions accounts{};
   /// Upper bound of used, unexpired nonces the CP remembers to keep them single use (issuing a
   /// challenge stores nothing; only a registration or re-attestation uses one).
   std::size_t max_used_nonces = 100'000;

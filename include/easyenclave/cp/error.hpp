@@ -41,6 +41,7 @@ enum class errc {
   unknown_setting,         ///< no setting of this name                                        -> not_found
   setting_not_storable,    ///< the setting is given only by flag or environment               -> invalid_input
   settings_unavailable,    ///< this CP keeps no settings at run time                          -> unavailable
+  bad_api_key,             ///< an API key that is malformed, unknown, rotated or deleted      -> unauthenticated
   login_failed,            ///< the admin password does not match                              -> unauthenticated
   session_invalid,         ///< the session token is unknown, expired or ended                 -> unauthenticated
   logins_unavailable,      ///< this CP has no session store, or the login method is not set up -> unavailable

@@ -191,6 +191,36 @@ class LoginSessionStore {
   virtual result<std::size_t> purge(TimePoint now) = 0;
 };
 
+struct AccountFilter {
+  std::optional<std::string> name{};  ///< exactly this name
+  std::optional<AccountType> type{};
+  std::optional<std::size_t> limit{};
+  std::size_t offset = 0;  ///< rows skipped first, in the listing's order (for paging)
+};
+
+/// Accounts and their API keys (the control plane's accounts routes). Keys are found by their
+/// lookup prefix; the database keeps names and prefixes unique.
+class AccountStore {
+ public:
+  virtual ~AccountStore() = default;
+  /// errc::conflict when the id, the name or the api_key_prefix exists.
+  virtual result<Account> insert(Account const& account) = 0;
+  virtual result<Account> get(std::string const& id) = 0;                        ///< errc::not_found
+  virtual result<Account> find_by_name(std::string const& name) = 0;             ///< errc::not_found
+  virtual result<Account> find_by_key_prefix(std::string const& prefix) = 0;     ///< errc::not_found
+  /// Accounts oldest first (created_at, then id).
+  virtual result<std::vector<Account>> list(AccountFilter const& filter) = 0;
+  /// Replaces the key's prefix and hash together in one statement: the old key stops matching
+  /// the moment the new one is stored. The account after. errc::not_found; errc::conflict when
+  /// another account has `prefix`.
+  virtual result<Account> replace_key(std::string const& id, std::string const& prefix,
+                                      std::string const& hash) = 0;
+  /// Sets the linked GitHub identity (id, login, org). The account after. errc::not_found.
+  virtual result<Account> link_identity(std::string const& id, std::string const& github_id,
+                                        std::string const& github_login, std::string const& github_org) = 0;
+  virtual result<void> remove(std::string const& id) = 0;  ///< errc::not_found
+};
+
 /// Settings set at run time (the control plane's admin settings routes).
 class SettingStore {
  public:
@@ -239,6 +269,7 @@ struct Stores {
   std::shared_ptr<AppStore> apps{};
   std::shared_ptr<DeploymentStore> deployments{};
   std::shared_ptr<BootstrapTokenStore> bootstrap_tokens{};
+  std::shared_ptr<AccountStore> accounts{};
   /// Null: settings cannot be changed at run time (the admin settings routes answer 503).
   std::shared_ptr<SettingStore> settings{};
   /// Null: no login sessions (POST /admin/login and GitHub OAuth answer 503).

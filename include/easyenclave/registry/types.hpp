@@ -159,6 +159,28 @@ std::string encode_github_accounts(std::vector<GithubAccount> const& accounts);
 /// Nullopt for anything encode_github_accounts cannot have written.
 std::optional<std::vector<GithubAccount>> decode_github_accounts(std::string_view text);
 
+/// What an account is for. Only `deployer` accounts may deploy (with a linked GitHub identity);
+/// a `launcher` account's key is the launcher principal of the capacity worker API.
+enum class AccountType { deployer, agent, contributor, launcher };
+std::string_view to_string(AccountType t) noexcept;
+std::optional<AccountType> parse_account_type(std::string_view text) noexcept;
+
+/// An account of the control plane and its API key. Only an Argon2id hash of the key is kept,
+/// found by the key's first 12 characters (`api_key_prefix`, not secret).
+struct Account {
+  std::string id{};    ///< UUIDv4
+  std::string name{};  ///< unique
+  AccountType type = AccountType::deployer;
+  /// The linked GitHub identity (proven by an OIDC token or OAuth): the numeric id and the login
+  /// of the owner, lowercase, and the organisation it acts for; all empty when not linked.
+  std::string github_id{};
+  std::string github_login{};
+  std::string github_org{};
+  std::string api_key_prefix{};  ///< the key's first 12 characters; unique
+  std::string api_key_hash{};    ///< Argon2id, PHC-encoded
+  TimePoint created_at{};
+};
+
 /// A setting stored by the control plane's admin settings routes; it wins over flags, the
 /// environment and defaults (include/easyenclave/settings.hpp). Values of secret keys are stored
 /// like any other: the routes never return them.

@@ -1,8 +1,9 @@
 // Deploys by GitHub identity: a workflow whose token's repository_owner equals an agent's owner
 // label may put a catalog version on that agent, replace an older version it runs, or roll a
-// version out over several of its agents (cp/deployments.hpp).
+// version out over several of its agents (cp/deployments.hpp). The API key of a deployer account
+// linked to a GitHub identity deploys as that identity, by the same owner rule.
 //
-//   POST /deploy  (GitHub OIDC) api::DeployRequest -> api::DeployResponse
+//   POST /deploy  (GitHub OIDC, or a linked deployer's API key) api::DeployRequest -> api::DeployResponse
 //   GET  /deployments[?agent_id=&app_name=&status=], GET /deployments/{id}
 #include "cp/deployments.hpp"
 #include "cp/routes/routes.hpp"
@@ -19,10 +20,10 @@ namespace bhttp = boost::beast::http;
 using Reply = asio::awaitable<result<http::Response>>;
 
 Reply deploy(http::RequestContext& ctx, Services& s, Caller const& caller) {
-  auto const* claims = &caller.claims();
+  auto const claims = caller.deploying_as();
   auto req = api::parse_deploy_request(ctx.request.body());
   if (!req) co_return req.error();
-  auto answer = co_await cp::deploy(s, *req, *claims);
+  auto answer = co_await cp::deploy(s, *req, claims);
   if (!answer) co_return answer.error();
   co_return http::json_response(bhttp::status::ok, api::to_json(*answer));
 }
@@ -62,8 +63,9 @@ Reply get_deployment(http::RequestContext& ctx, Services& s, Caller const&) {
 }  // namespace
 
 void add_deploy_routes(Routes& routes) {
-  // Any workflow may ask; the operation picks (or checks) an agent of the workflow's owner.
-  routes.add(bhttp::verb::post, "/deploy", Access::github_workflow, deploy);
+  // Any workflow, or a linked deployer's key, may ask; the operation picks (or checks) an agent of
+  // the owner it acts for.
+  routes.add(bhttp::verb::post, "/deploy", Access::deployer, deploy);
   routes.add(bhttp::verb::get, "/deployments", Access::anyone, list_deployments);
   routes.add(bhttp::verb::get, "/deployments/{id}", Access::anyone, get_deployment);
 }

@@ -52,7 +52,11 @@ boost::asio::awaitable<result<http::Response>> admitted_extra_owned(http::Reques
   co_return co_await (*handler)(ctx);
 }
 
-std::string rate_class_of(Access access) { return access == Access::anyone ? kAnonymous : ""; }
+std::string rate_class_of(Access access) {
+  if (access == Access::anyone) return kAnonymous;
+  if (access == Access::account_creation) return kAccountCreation;
+  return "";
+}
 
 // True when `pattern` has the `{param}` segment the rule reads its subject from.
 bool has_subject_param(std::string const& pattern, Access access) {

@@ -23,6 +23,10 @@ inline constexpr char kAnonymous[] = "anonymous";
 /// Argon2id run or a round trip to GitHub and a password is worth guessing
 /// (EE_RATE_LIMIT_SIGN_IN_*).
 inline constexpr char kSignIn[] = "sign_in";
+/// The rate-limit class of account creation (Access::account_creation), per client address and
+/// stricter than "anonymous": accounts are rows anyone could otherwise add without bound
+/// (EE_RATE_LIMIT_ACCOUNT_CREATION_*). `ControlPlane::start` defines it when the options do not.
+inline constexpr char kAccountCreation[] = "account_creation";
 
 /// Handlers take the request, the services and the caller `admit` let in.
 using ServiceHandler = boost::asio::awaitable<result<http::Response>> (*)(http::RequestContext&, Services&,
@@ -74,6 +78,7 @@ void add_settings_routes(Routes& routes);
 void add_login_routes(Routes& routes);
 /// The owner's own agents and deployments, /api/v1/me/... (routes/me.cpp).
 void add_me_routes(Routes& routes);
+void add_account_routes(Routes& routes);
 /// The web console's files (src/cp/console.hpp), each at its fixed path, open to anyone.
 void add_console_routes(Routes& routes);
 

@@ -23,7 +23,7 @@ inline constexpr char kCreateMigrationTable[] =
     "CREATE TABLE IF NOT EXISTS ee_schema_migrations ("
     "version INTEGER NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
-inline constexpr std::array<char const*, 4> kMigrations = {
+inline constexpr std::array<char const*, 5> kMigrations = {
     // 1: every store of the SQLite schema's five migrations, plus the single-use keys (spent
     // nonces, accepted request signatures) that replicas share.
     R"sql(
@@ -192,7 +192,23 @@ $fn$;
 CREATE TRIGGER deployment_changes_record AFTER INSERT OR UPDATE ON deployments
   FOR EACH ROW EXECUTE FUNCTION ee_record_deployment_change();
 )sql",
-    // 4: login sessions (admin password, GitHub OAuth). Only an Argon2id hash of each token is
+    // 4: accounts and their API keys (an Argon2id hash, found by the key's 12-character prefix).
+    R"sql(
+CREATE TABLE accounts (
+  id             TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+  name           TEXT COLLATE "C" NOT NULL UNIQUE,
+  type           TEXT COLLATE "C" NOT NULL,
+  github_id      TEXT COLLATE "C" NOT NULL,
+  github_login   TEXT COLLATE "C" NOT NULL,
+  github_org     TEXT COLLATE "C" NOT NULL,
+  api_key_prefix TEXT COLLATE "C" NOT NULL UNIQUE,
+  api_key_hash   TEXT COLLATE "C" NOT NULL,
+  created_at     BIGINT NOT NULL
+);
+CREATE INDEX accounts_by_created ON accounts (created_at, id);
+CREATE INDEX accounts_by_type ON accounts (type, created_at, id);
+)sql",
+    // 5: login sessions (admin password, GitHub OAuth). Only an Argon2id hash of each token is
     // kept; the prefix finds the rows to verify against, and is not unique.
     R"sql(
 CREATE TABLE login_sessions (

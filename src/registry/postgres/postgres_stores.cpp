@@ -14,7 +14,7 @@
 //     [+1] + COMMIT.
 //   AppStore: create: BEGIN + 2 + COMMIT; add_version, get, get_version, list: 1; list_versions:
 //     1 [+1 when it has no version]. BootstrapTokenStore::use: 1 [+1]. OnceStore, LeaseStore,
-//     SettingStore: 1 each.
+//     SettingStore, AccountStore: 1 each.
 // The first use of a statement on a connection adds one round trip to prepare it.
 #include <easyenclave/registry/postgres.hpp>
 
@@ -953,6 +953,118 @@ class PgLoginSessionStore final : public LoginSessionStore {
   std::shared_ptr<Database> db_;
 };
 
+// --- accounts ------------------------------------------------------------------------------------
+
+result<Account> read_account(Row& r) {
+  Account a;
+  a.id = r.text(0);
+  a.name = r.text(1);
+  auto const type = r.text(2);
+  a.github_id = r.text(3);
+  a.github_login = r.text(4);
+  a.github_org = r.text(5);
+  a.api_key_prefix = r.text(6);
+  a.api_key_hash = r.text(7);
+  a.created_at = r.time(8);
+  if (auto row = r.check(); !row) return row.error();
+  auto parsed = parse_account_type(type);
+  if (!parsed) return Error(errc::store_corrupt, "account " + a.id + " has an unknown type");
+  a.type = *parsed;
+  return a;
+}
+
+result<Account> read_one_account(result<Rows> const& rows, std::string_view key) {
+  if (!rows) return rows.error();
+  if (rows->size() == 0) return not_found("no account with " + std::string(key));
+  auto row = rows->row(0);
+  return read_account(row);
+}
+
+class PgAccountStore final : public AccountStore {
+ public:
+  explicit PgAccountStore(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+
+  result<Account> insert(Account const& a) override {
+    return db_->run("insert account", Kind::write, [&](Session& s) -> result<Account> {
+      auto done = s.exec(sql::kInsertAccount, Params()
+                                                  .text(a.id)
+                                                  .text(a.name)
+                                                  .text(to_string(a.type))
+                                                  .text(a.github_id)
+                                                  .text(a.github_login)
+                                                  .text(a.github_org)
+                                                  .text(a.api_key_prefix)
+                                                  .text(a.api_key_hash)
+                                                  .time(a.created_at));
+      if (!done) return done.error();
+      return a;
+    });
+  }
+
+  result<Account> get(std::string const& id) override {
+    return one("get account", sql::kSelectAccountById, id, "id '" + id + "'");
+  }
+  result<Account> find_by_name(std::string const& name) override {
+    return one("find account by name", sql::kSelectAccountByName, name, "name '" + name + "'");
+  }
+  result<Account> find_by_key_prefix(std::string const& prefix) override {
+    return one("find account by key prefix", sql::kSelectAccountByKeyPrefix, prefix, "this key prefix");
+  }
+
+  result<std::vector<Account>> list(AccountFilter const& filter) override {
+    std::string text = sql::kSelectAccounts;
+    Params p;
+    int n = 1;
+    if (filter.name) {
+      append_condition(text, n, sql::kAccountWhereName);
+      p.text(*filter.name);
+    }
+    if (filter.type) {
+      append_condition(text, n, sql::kAccountWhereType);
+      p.text(to_string(*filter.type));
+    }
+    text += sql::kAccountOrder;
+    append_paging(text, n, p, filter.limit, filter.offset);
+    return db_->run("list accounts", Kind::read, [&](Session& s) -> result<std::vector<Account>> {
+      auto rows = s.exec(text, p);
+      if (!rows) return rows.error();
+      return read_all<Account>(*rows, read_account);
+    });
+  }
+
+  result<Account> replace_key(std::string const& id, std::string const& prefix, std::string const& hash) override {
+    return db_->run("replace account key", Kind::write, [&](Session& s) {
+      return read_one_account(s.exec(sql::kReplaceAccountKey, Params().text(prefix).text(hash).text(id)),
+                              "id '" + id + "'");
+    });
+  }
+
+  result<Account> link_identity(std::string const& id, std::string const& github_id, std::string const& github_login,
+                                std::string const& github_org) override {
+    return db_->run("link account identity", Kind::write, [&](Session& s) {
+      return read_one_account(
+          s.exec(sql::kLinkAccountIdentity, Params().text(github_id).text(github_login).text(github_org).text(id)),
+          "id '" + id + "'");
+    });
+  }
+
+  result<void> remove(std::string const& id) override {
+    return db_->run("remove account", Kind::write, [&](Session& s) -> result<void> {
+      auto done = s.exec(sql::kDeleteAccount, Params().text(id));
+      if (!done) return done.error();
+      if (done->changed() == 0) return not_found("no account with id '" + id + "'");
+      return {};
+    });
+  }
+
+ private:
+  result<Account> one(char const* what, char const* statement, std::string const& key, std::string const& named) {
+    return db_->run(what, Kind::read, [&](Session& s) { return read_one_account(s.exec(statement, Params().text(key)), named); });
+  }
+
+  std::shared_ptr<Database> db_;
+};
+
 // --- settings --------------------------------------------------------------------------------------
 
 result<SettingRow> read_setting(Row& r) {
@@ -1087,6 +1199,7 @@ result<Stores> open_postgres_stores(std::string const& url, PostgresOptions cons
   stores.bootstrap_tokens = std::make_shared<PgBootstrapTokenStore>(*db);
   stores.settings = std::make_shared<PgSettingStore>(*db);
   stores.sessions = std::make_shared<PgLoginSessionStore>(*db);
+  stores.accounts = std::make_shared<PgAccountStore>(*db);
   stores.nonces = std::make_shared<PgOnceStore>(*db, "nonce");
   stores.replays = std::make_shared<PgOnceStore>(*db, "replay");
   stores.leases = std::make_shared<PgLeaseStore>(*db);

@@ -20,6 +20,8 @@ namespace ee::registry::postgres::sql {
 #define EE_PG_BOOTSTRAP_TOKEN_COLUMNS                                                          \
   "id, token_hash, owner, owner_id, created_by, vm_name, datacenter, node_size, uses, "       \
   "uses_left, created_at, expires_at"
+#define EE_PG_ACCOUNT_COLUMNS                                                                  \
+  "id, name, type, github_id, github_login, github_org, api_key_prefix, api_key_hash, created_at"
 #define EE_PG_VERSION_COLUMNS                                                                  \
   "app_name, version, image, mrtd, rtmr0, rtmr1, rtmr2, rtmr3, node_size, published_by, "     \
   "published_at"
@@ -133,6 +135,25 @@ inline constexpr char kSelectVersions[] =
     "SELECT " EE_PG_VERSION_COLUMNS
     " FROM app_versions WHERE app_name = $1 ORDER BY published_at, version";
 
+// --- accounts ----------------------------------------------------------------------------------
+
+inline constexpr char kInsertAccount[] =
+    "INSERT INTO accounts (" EE_PG_ACCOUNT_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+inline constexpr char kSelectAccountById[] = "SELECT " EE_PG_ACCOUNT_COLUMNS " FROM accounts WHERE id = $1";
+inline constexpr char kSelectAccountByName[] = "SELECT " EE_PG_ACCOUNT_COLUMNS " FROM accounts WHERE name = $1";
+inline constexpr char kSelectAccountByKeyPrefix[] =
+    "SELECT " EE_PG_ACCOUNT_COLUMNS " FROM accounts WHERE api_key_prefix = $1";
+inline constexpr char kSelectAccounts[] = "SELECT " EE_PG_ACCOUNT_COLUMNS " FROM accounts";
+inline constexpr char kAccountWhereName[] = "name = $";
+inline constexpr char kAccountWhereType[] = "type = $";
+inline constexpr char kAccountOrder[] = " ORDER BY created_at, id";
+// Prefix and hash in one statement: no moment holds the new prefix with the old hash.
+inline constexpr char kReplaceAccountKey[] =
+    "UPDATE accounts SET api_key_prefix = $1, api_key_hash = $2 WHERE id = $3 RETURNING " EE_PG_ACCOUNT_COLUMNS;
+inline constexpr char kLinkAccountIdentity[] =
+    "UPDATE accounts SET github_id = $1, github_login = $2, github_org = $3 WHERE id = $4 RETURNING " EE_PG_ACCOUNT_COLUMNS;
+inline constexpr char kDeleteAccount[] = "DELETE FROM accounts WHERE id = $1";
+
 // --- bootstrap tokens --------------------------------------------------------------------------
 
 inline constexpr char kInsertBootstrapToken[] =
@@ -234,6 +255,7 @@ inline constexpr char kPurgeLoginSessions[] = "DELETE FROM login_sessions WHERE 
 #undef EE_PG_LOGIN_SESSION_COLUMNS
 
 #undef EE_PG_BOOTSTRAP_TOKEN_COLUMNS
+#undef EE_PG_ACCOUNT_COLUMNS
 #undef EE_PG_VERSION_COLUMNS
 #undef EE_PG_DEPLOYMENT_COLUMNS
 

@@ -12,7 +12,7 @@
 
 namespace ee::registry::sqlite {
 
-inline constexpr std::array<char const*, 8> kMigrations = {
+inline constexpr std::array<char const*, 9> kMigrations = {
     // 1: agents, trusted measurements, apps with versions, deployments.
     R"sql(
 CREATE TABLE agents (
@@ -181,7 +181,23 @@ CREATE TRIGGER deployment_changes_on_delete AFTER DELETE ON deployments BEGIN
   DELETE FROM deployment_changes WHERE deployment_id = OLD.id;
 END;
 )sql",
-    // 8: login sessions (admin password, GitHub OAuth). Only an Argon2id hash of each token is
+    // 8: accounts and their API keys (an Argon2id hash, found by the key's 12-character prefix).
+    R"sql(
+CREATE TABLE accounts (
+  id             TEXT    NOT NULL PRIMARY KEY,
+  name           TEXT    NOT NULL UNIQUE,
+  type           TEXT    NOT NULL,
+  github_id      TEXT    NOT NULL,
+  github_login   TEXT    NOT NULL,
+  github_org     TEXT    NOT NULL,
+  api_key_prefix TEXT    NOT NULL UNIQUE,
+  api_key_hash   TEXT    NOT NULL,
+  created_at     INTEGER NOT NULL
+);
+CREATE INDEX accounts_by_created ON accounts (created_at, id);
+CREATE INDEX accounts_by_type ON accounts (type, created_at, id);
+)sql",
+    // 9: login sessions (admin password, GitHub OAuth). Only an Argon2id hash of each token is
     // kept; the prefix finds the rows to verify against, and is not unique.
     R"sql(
 CREATE TABLE login_sessions (

@@ -21,6 +21,8 @@ namespace ee::registry::sqlite::sql {
 #define EE_BOOTSTRAP_TOKEN_COLUMNS                                                             \
   "id, token_hash, owner, owner_id, created_by, vm_name, datacenter, node_size, uses, "       \
   "uses_left, created_at, expires_at"
+#define EE_ACCOUNT_COLUMNS                                                                     \
+  "id, name, type, github_id, github_login, github_org, api_key_prefix, api_key_hash, created_at"
 #define EE_VERSION_COLUMNS                                                                     \
   "app_name, version, image, mrtd, rtmr0, rtmr1, rtmr2, rtmr3, node_size, published_by, "     \
   "published_at"
@@ -178,6 +180,24 @@ inline constexpr char kStartQueuedDeployment[] =
     "WHERE id = ? AND status = 'queued'";
 inline constexpr char kSelectDeploymentStatus[] = "SELECT status FROM deployments WHERE id = ?";
 
+// --- accounts ----------------------------------------------------------------------------------
+
+inline constexpr char kInsertAccount[] =
+    "INSERT INTO accounts (" EE_ACCOUNT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+inline constexpr char kSelectAccountById[] = "SELECT " EE_ACCOUNT_COLUMNS " FROM accounts WHERE id = ?";
+inline constexpr char kSelectAccountByName[] = "SELECT " EE_ACCOUNT_COLUMNS " FROM accounts WHERE name = ?";
+inline constexpr char kSelectAccountByKeyPrefix[] =
+    "SELECT " EE_ACCOUNT_COLUMNS " FROM accounts WHERE api_key_prefix = ?";
+inline constexpr char kSelectAccounts[] = "SELECT " EE_ACCOUNT_COLUMNS " FROM accounts";
+inline constexpr char kAccountWhereName[] = "name = ?";
+inline constexpr char kAccountWhereType[] = "type = ?";
+inline constexpr char kAccountOrder[] = " ORDER BY created_at, id";
+// Prefix and hash in one statement: no moment holds the new prefix with the old hash.
+inline constexpr char kReplaceAccountKey[] = "UPDATE accounts SET api_key_prefix = ?, api_key_hash = ? WHERE id = ?";
+inline constexpr char kLinkAccountIdentity[] =
+    "UPDATE accounts SET github_id = ?, github_login = ?, github_org = ? WHERE id = ?";
+inline constexpr char kDeleteAccount[] = "DELETE FROM accounts WHERE id = ?";
+
 // --- leases ------------------------------------------------------------------------------------
 
 // Takes a lease that is free, expired, or the holder's own, in one statement: the conflict branch
@@ -211,6 +231,7 @@ inline constexpr char kPurgeLoginSessions[] = "DELETE FROM login_sessions WHERE 
 
 #undef EE_APP_COLUMNS
 #undef EE_VERSION_COLUMNS
+#undef EE_ACCOUNT_COLUMNS
 #undef EE_DEPLOYMENT_COLUMNS
 
 }  // namespace ee::registry::sqlite::sql

@@ -1057,6 +1057,141 @@ class SqliteLoginSessionStore final : public LoginSessionStore {
   std::shared_ptr<Database> db_;
 };
 
+// --- accounts ------------------------------------------------------------------------------------
+
+result<Account> read_account(Query& q) {
+  Account a;
+  a.id = q.text(0);
+  a.name = q.text(1);
+  auto const type = q.text(2);
+  a.github_id = q.text(3);
+  a.github_login = q.text(4);
+  a.github_org = q.text(5);
+  a.api_key_prefix = q.text(6);
+  a.api_key_hash = q.text(7);
+  a.created_at = q.time(8);
+  if (auto row = q.check_row(); !row) return row.error();
+  auto parsed = parse_account_type(type);
+  if (!parsed) return Error(errc::store_corrupt, "account " + a.id + " has an unknown type");
+  a.type = *parsed;
+  return a;
+}
+
+result<Account> read_one_account(Query& q, std::string_view key) {
+  auto row = q.step();
+  if (!row) return row.error();
+  if (!*row) return not_found("no account with " + std::string(key));
+  return read_account(q);
+}
+
+class SqliteAccountStore final : public AccountStore {
+ public:
+  explicit SqliteAccountStore(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+
+  result<Account> insert(Account const& a) override {
+    return db_->write("insert account", [&](Connection& c) -> result<Account> {
+      auto q = c.query(sql::kInsertAccount);
+      if (!q) return q.error();
+      q->bind_text(a.id)
+          .bind_text(a.name)
+          .bind_text(to_string(a.type))
+          .bind_text(a.github_id)
+          .bind_text(a.github_login)
+          .bind_text(a.github_org)
+          .bind_text(a.api_key_prefix)
+          .bind_text(a.api_key_hash)
+          .bind_time(a.created_at);
+      if (auto done = q->run(); !done) return done.error();
+      return a;
+    });
+  }
+
+  result<Account> get(std::string const& id) override { return one("get account", sql::kSelectAccountById, id, "id '" + id + "'"); }
+  result<Account> find_by_name(std::string const& name) override {
+    return one("find account by name", sql::kSelectAccountByName, name, "name '" + name + "'");
+  }
+  result<Account> find_by_key_prefix(std::string const& prefix) override {
+    return one("find account by key prefix", sql::kSelectAccountByKeyPrefix, prefix, "this key prefix");
+  }
+
+  result<std::vector<Account>> list(AccountFilter const& filter) override {
+    std::string text = sql::kSelectAccounts;
+    bool first = true;
+    if (filter.name) append_condition(text, first, sql::kAccountWhereName);
+    if (filter.type) append_condition(text, first, sql::kAccountWhereType);
+    text += sql::kAccountOrder;
+    bool const paged = filter.limit || filter.offset > 0;
+    if (paged) text += sql::kLimitOffset;
+    return db_->read("list accounts", [&](Connection& c) -> result<std::vector<Account>> {
+      auto q = c.query(text);
+      if (!q) return q.error();
+      if (filter.name) q->bind_text(*filter.name);
+      if (filter.type) q->bind_text(to_string(*filter.type));
+      if (paged) {
+        q->bind_int(filter.limit ? limit_value(*filter.limit) : -1);
+        q->bind_int(limit_value(filter.offset));
+      }
+      return read_all<Account>(*q, read_account);
+    });
+  }
+
+  result<Account> replace_key(std::string const& id, std::string const& prefix, std::string const& hash) override {
+    return db_->write("replace account key", [&](Connection& c) -> result<Account> {
+      {
+        auto q = c.query(sql::kReplaceAccountKey);
+        if (!q) return q.error();
+        q->bind_text(prefix).bind_text(hash).bind_text(id);
+        if (auto done = q->run(); !done) return done.error();
+        if (q->changes() == 0) return not_found("no account with id '" + id + "'");
+      }
+      auto q = c.query(sql::kSelectAccountById);
+      if (!q) return q.error();
+      q->bind_text(id);
+      return read_one_account(*q, "id '" + id + "'");
+    });
+  }
+
+  result<Account> link_identity(std::string const& id, std::string const& github_id, std::string const& github_login,
+                                std::string const& github_org) override {
+    return db_->write("link account identity", [&](Connection& c) -> result<Account> {
+      {
+        auto q = c.query(sql::kLinkAccountIdentity);
+        if (!q) return q.error();
+        q->bind_text(github_id).bind_text(github_login).bind_text(github_org).bind_text(id);
+        if (auto done = q->run(); !done) return done.error();
+        if (q->changes() == 0) return not_found("no account with id '" + id + "'");
+      }
+      auto q = c.query(sql::kSelectAccountById);
+      if (!q) return q.error();
+      q->bind_text(id);
+      return read_one_account(*q, "id '" + id + "'");
+    });
+  }
+
+  result<void> remove(std::string const& id) override {
+    return db_->write("remove account", [&](Connection& c) -> result<void> {
+      auto q = c.query(sql::kDeleteAccount);
+      if (!q) return q.error();
+      q->bind_text(id);
+      if (auto done = q->run(); !done) return done.error();
+      if (q->changes() == 0) return not_found("no account with id '" + id + "'");
+      return {};
+    });
+  }
+
+ private:
+  result<Account> one(char const* what, char const* statement, std::string const& key, std::string const& named) {
+    return db_->read(what, [&](Connection& c) -> result<Account> {
+      auto q = c.query(statement);
+      if (!q) return q.error();
+      q->bind_text(key);
+      return read_one_account(*q, named);
+    });
+  }
+
+  std::shared_ptr<Database> db_;
+};
+
 // --- settings --------------------------------------------------------------------------------------
 
 result<SettingRow> read_setting(Query& q) {
@@ -1151,6 +1286,7 @@ result<Stores> open_sqlite_stores(std::filesystem::path const& path,
   stores.bootstrap_tokens = std::make_shared<SqliteBootstrapTokenStore>(*db);
   stores.settings = std::make_shared<SqliteSettingStore>(*db);
   stores.sessions = std::make_shared<SqliteLoginSessionStore>(*db);
+  stores.accounts = std::make_shared<SqliteAccountStore>(*db);
   return stores;
 }
 
