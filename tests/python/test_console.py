@@ -33,6 +33,7 @@ OWNER, OTHER_OWNER, REPO, APP = "github:org/octo-org", "github:user/mona", "octo
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 # The GitHub user who signs in (the stand-in's first, so its default): a member of OWNER's org.
 USER, USER_ID, ORG_ID = "octo-dev", 5001, 7001
+ADMIN_PASSWORD = "console-test-admin-password"
 # A workload log line that is markup: the console must show it as text.
 HOSTILE_PATH = "/<img src=x onerror=window.__pwned=3>"
 CHROMIUM = os.environ.get("EE_CHROMIUM", "/usr/bin/chromium")
@@ -55,7 +56,8 @@ def net(tmp_path_factory):
         return {"GITHUB_OAUTH_CLIENT_ID": "ee-fake-oauth-client",
                 "GITHUB_OAUTH_CLIENT_SECRET": "ee-fake-oauth-secret",
                 "GITHUB_OAUTH_REDIRECT_URI": f"http://127.0.0.1:{port}/auth/github/callback",
-                "EE_GITHUB_WEB_URL": github_url, "EE_GITHUB_API_URL": github_url}
+                "EE_GITHUB_WEB_URL": github_url, "EE_GITHUB_API_URL": github_url,
+                "CP_ADMIN_PASSWORD": ADMIN_PASSWORD}
 
     try:
         network.start_core(cp_listen=f"127.0.0.1:{port}", cp_env=sign_in_settings)
@@ -211,8 +213,10 @@ def test_the_fleet_shows_every_agent_with_its_status(net, browser, artifacts):
     assert browser.find_element(By.CSS_SELECTOR, "[data-count=agents]").text == "2"
     assert browser.find_element(By.CSS_SELECTOR, "[data-count=deployed]").text == "1"
     assert "easyenclave control plane" in browser.find_element(By.ID, "footer").text
-    # Sign-in is offered and nobody is signed in: the link, and no owner page in the menu.
-    assert browser.find_element(By.ID, "session").text == "Sign in with GitHub"
+    # Sign-in is offered and nobody is signed in: the links, and no owner page in the menu.
+    assert browser.find_element(By.ID, "sign-in").text == "Sign in with GitHub"
+    assert browser.find_element(By.ID, "password-sign-in").text == "Admin sign-in"
+    assert browser.find_elements(By.ID, "session-user") == []
     assert browser.find_element(By.ID, "sign-in").get_attribute("href") == net["net"].cp_url + "/auth/github"
     assert not browser.find_element(By.ID, "nav-me").is_displayed()
     stale = browser.find_element(By.ID, "agents")
@@ -389,7 +393,7 @@ def test_signing_in_with_github_shows_my_agents_and_their_logs_and_signing_out_e
 
     browser.find_element(By.ID, "sign-out").click()
     WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.ID, "sign-in"))
-    assert browser.find_element(By.ID, "session").text == "Sign in with GitHub"
+    assert browser.find_elements(By.ID, "session-user") == []
     assert not browser.find_element(By.ID, "nav-me").is_displayed()
     assert [c for c in browser.get_cookies() if c["name"] == "ee_session"] == []
     status = browser.execute_async_script(
@@ -403,4 +407,57 @@ def test_signing_in_with_github_shows_my_agents_and_their_logs_and_signing_out_e
     assert e.value.code == 401
     browser.get(cp + "/#/me")
     assert "Sign in with GitHub" in wait_css(browser, "#me-signed-out").text
+    assert errors_in_log(browser) == []
+
+
+def test_the_admin_password_opens_an_admin_session_that_reads_any_agents_logs(net, browser, artifacts):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    cp = net["net"].cp_url
+    second = net["agents"][1]
+    browser.get(cp + "/")
+    wait_css(browser, "#password-sign-in").click()
+    form = wait_css(browser, "#password-form")
+    assert browser.title == "Sign in · easyenclave"
+    field = browser.find_element(By.ID, "password")
+    assert field.get_attribute("type") == "password"
+    field.send_keys("not-the-password")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    problem = WebDriverWait(browser, WAIT).until(
+        lambda d: d.find_element(By.ID, "sign-in-problem") if d.find_element(By.ID, "sign-in-problem").is_displayed() else None)
+    assert "not the admin password" in problem.text and "cp.login_failed" in problem.text
+    assert field.get_attribute("value") == ""  # the field is cleared after each attempt
+    assert browser.find_elements(By.ID, "session-user") == []
+    # The browser logged the refusal, and nothing else.
+    errors = errors_in_log(browser)
+    assert len(errors) == 1 and "/admin/login" in errors[0]["message"] and "401" in errors[0]["message"], errors
+
+    field.send_keys(ADMIN_PASSWORD)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    user = WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.ID, "session-user"))[0]
+    assert user.text == "admin"
+    assert browser.find_element(By.ID, "session-admin").text == "admin"
+    WebDriverWait(browser, WAIT).until(lambda d: d.current_url == cp + "/#/")
+    assert not browser.find_element(By.ID, "nav-me").is_displayed()  # no GitHub identity
+    [cookie] = [c for c in browser.get_cookies() if c["name"] == "ee_session"]
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
+    assert browser.execute_script("return document.cookie") == ""
+    assert browser.execute_script("return localStorage.length + sessionStorage.length") == 0
+
+    # An admin session reads any agent's logs.
+    browser.get(cp + f"/#/agents/{second.agent_id}")
+    logs = wait_css(browser, "#agent-logs")
+    assert "registered agent_id=" + second.agent_id in logs.text
+    screenshot(browser, artifacts / "admin-logs.png")
+    browser.get(cp + "/#/me")
+    assert "no GitHub identity" in wait_css(browser, "#me-signed-out").text
+
+    browser.find_element(By.ID, "sign-out").click()
+    WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.ID, "password-sign-in"))
+    assert [c for c in browser.get_cookies() if c["name"] == "ee_session"] == []
+    request = urllib.request.Request(cp + "/auth/me", headers={"Cookie": "ee_session=" + cookie["value"]})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(request, timeout=10)
+    assert e.value.code == 401
     assert errors_in_log(browser) == []

@@ -64,6 +64,40 @@ export function authMe() {
   return call('/auth/me', { signedIn: true });
 }
 
+/**
+ * POST /admin/login with the admin password. The answer sets the session cookie; its body also
+ * carries the token (for scripts that call the API), which the console never reads: on success
+ * the body is dropped unread, so the token is never held by a script here.
+ */
+export async function passwordSignIn(password) {
+  let response;
+  try {
+    response = await fetch('/admin/login', {
+      method: 'POST',
+      headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ password }),
+      credentials: 'same-origin',
+      cache: 'no-store',
+      redirect: 'error',
+    });
+  } catch (e) {
+    throw new ApiError(0, 'console.unreachable', 'the control plane did not answer: ' + e.message, '');
+  }
+  if (response.ok) {
+    if (response.body) await response.body.cancel();
+    return;
+  }
+  let body = null;
+  try {
+    body = await response.json();  // an error answer: code and message, no token
+  } catch (e) {
+    body = null;
+  }
+  const code = body && typeof body.code === 'string' ? body.code : 'http.' + response.status;
+  const message = body && typeof body.message === 'string' ? body.message : response.statusText;
+  throw new ApiError(response.status, code, message, body && typeof body.request_id === 'string' ? body.request_id : '');
+}
+
 /** POST /admin/logout: ends the session; the answer clears the cookie. */
 export function signOut() {
   return call('/admin/logout', { method: 'POST', signedIn: true });

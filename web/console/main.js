@@ -1,5 +1,5 @@
 // The console's router: the page is chosen by the URL's fragment (#/, #/agents/ID, #/apps,
-// #/apps/NAME, #/deployments, #/deployments/ID, #/me), so the control plane serves one shell at /
+// #/apps/NAME, #/deployments, #/deployments/ID, #/me, #/sign-in), so the control plane serves one shell at /
 // and a deep link never reaches the server's routes. Each page renders into <main> from the API;
 // the header's #session slot shows who is signed in (session.js); see docs/console.md.
 import { health } from './api.js';
@@ -9,7 +9,7 @@ import { agentPage } from './agent.js';
 import { catalogPage, appPage } from './catalog.js';
 import { deploymentsPage, deploymentPage } from './deployments.js';
 import { mePage } from './me.js';
-import { renderSession, reload } from './session.js';
+import { renderSession, reload, signInPage } from './session.js';
 
 const ROUTES = [
   [/^$/, 'fleet', () => fleetPage()],
@@ -20,6 +20,7 @@ const ROUTES = [
   [/^deployments$/, 'deployments', () => deploymentsPage()],
   [/^deployments\/([^/]+)$/, 'deployments', (id) => deploymentPage(id)],
   [/^me$/, 'me', () => mePage()],
+  [/^sign-in$/, 'sign-in', () => signInPage(() => header())],
 ];
 
 let generation = 0;

@@ -2,8 +2,9 @@
 // logs. The session itself is the CP's `ee_session` cookie (Secure, HttpOnly, SameSite=Lax): the
 // browser keeps it and sends it on same-origin calls; no script can read it, and nothing here
 // stores any credential. Signing in is a top-level navigation to /auth/github (so the CP's state
-// cookie is set and GitHub's redirects are followed); signing out is a same-origin POST.
-import { authMethods, authMe, signOut } from './api.js';
+// cookie is set and GitHub's redirects are followed), or the admin password on #/sign-in (a
+// same-origin POST whose answer sets the cookie); signing out is a same-origin POST.
+import { authMethods, authMe, signOut, passwordSignIn } from './api.js';
 import { h, show } from './dom.js';
 
 let loading = null;
@@ -83,11 +84,61 @@ export async function renderSession(changed) {
       h('span', { id: 'session-user', class: 'session-user' }, who),
       s.me.admin ? h('span', { class: 'badge warn', id: 'session-admin' }, 'admin') : null,
       out);
-  } else if (s.methods.github) {
+  } else if (s.methods.github || s.methods.password) {
     slot.setAttribute('title', 'Read-only public view; sign in to see your own agents');
-    show(slot, h('a', { href: '/auth/github', id: 'sign-in' }, 'Sign in with GitHub'));
+    show(slot,
+      s.methods.github ? h('a', { href: '/auth/github', id: 'sign-in' }, 'Sign in with GitHub') : null,
+      s.methods.password ? h('a', { href: '#/sign-in', id: 'password-sign-in' }, 'Admin sign-in') : null);
   } else {
     slot.setAttribute('title', 'Read-only: what the control plane\'s public routes show');
     show(slot, 'Public view');
   }
+}
+
+/**
+ * The admin password form (#/sign-in), when the CP offers it. The form is never submitted by the
+ * browser (the CSP has form-action 'none'): the submit handler POSTs JSON with fetch, clears the
+ * field, and on success goes to the fleet. `changed` runs once signed in.
+ */
+export async function signInPage(changed) {
+  const s = await session();
+  const nodes = [h('h1', {}, 'Sign in')];
+  if (s.me) {
+    nodes.push(h('p', { id: 'already-signed-in' }, 'You are signed in as ' + (s.me.login || 'admin') + '.'));
+    return { title: 'Sign in', nodes };
+  }
+  if (s.methods.github) {
+    nodes.push(h('p', {}, h('a', { href: '/auth/github' }, 'Sign in with GitHub'), ' to see the agents you own.'));
+  }
+  if (!s.methods.password) {
+    nodes.push(h('p', { class: 'muted' }, 'This control plane takes no admin password.'));
+    return { title: 'Sign in', nodes };
+  }
+  const field = h('input', { type: 'password', id: 'password', name: 'password', autocomplete: 'current-password', required: true, maxlength: 1024 });
+  const problem = h('p', { class: 'error', id: 'sign-in-problem', role: 'alert', hidden: true });
+  const submit = h('button', { type: 'submit' }, 'Sign in');
+  const form = h('form', { id: 'password-form', class: 'card sign-in' },
+    h('label', { for: 'password' }, 'Admin password'), field, submit, problem);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const password = field.value;
+    field.value = '';
+    submit.disabled = true;
+    try {
+      await passwordSignIn(password);
+    } catch (e) {
+      show(problem, e.status === 401 ? 'That is not the admin password.' : 'Sign-in failed: ' + e.message, ' (' + e.code + ')');
+      problem.hidden = false;
+      submit.disabled = false;
+      field.focus();
+      return;
+    }
+    await reload();
+    changed();
+    location.hash = '#/';
+  });
+  nodes.push(form, h('p', { class: 'note' }, 'An admin session: the operator\'s view, for ' +
+    'the session\'s lifetime. The password goes to this control plane only; the session is a cookie ' +
+    'no script can read.'));
+  return { title: 'Sign in', nodes };
 }
