@@ -12,6 +12,8 @@ set(EE_CONSOLE_ASSETS
   /console/agent.js=web/console/agent.js
   /console/catalog.js=web/console/catalog.js
   /console/deployments.js=web/console/deployments.js
+  /console/session.js=web/console/session.js
+  /console/me.js=web/console/me.js
 )
 set(ee_console_entries "")
 set(ee_console_files "")

@@ -136,13 +136,15 @@ class Network:
 
     # --- starting ------------------------------------------------------------------------------
 
-    def _start(self, name: str, argv: list) -> Program:
-        program = Program(name, argv, self.work)
+    def _start(self, name: str, argv: list, env: dict | None = None) -> Program:
+        program = Program(name, argv, self.work, env=env)
         self.programs.append(program)
         return program
 
-    def start_core(self, heartbeat_interval: int = 1):
-        """The simulator, both stand-ins and the control plane."""
+    def start_core(self, heartbeat_interval: int = 1, cp_listen: str = "127.0.0.1:0", cp_env=None):
+        """The simulator, both stand-ins and the control plane. `cp_listen` fixes the CP's address
+        (an OAuth callback URL must name it in advance); `cp_env(github_url)` returns environment
+        variables for the CP once the GitHub stand-in listens (its sign-in settings)."""
         import easyenclave
 
         sim_dir = self.work / "simulator"
@@ -162,12 +164,13 @@ class Network:
         ).listening_url()
         cp = self._start(
             "cp",
-            [self.bin / "ee-cp", "--dev", "--listen", "127.0.0.1:0", "--db", self.work / "cp.db",
+            [self.bin / "ee-cp", "--dev", "--listen", cp_listen, "--db", self.work / "cp.db",
              "--signing-key", self.work / "cp-key.pem",
              "--simulator-dir", sim_dir, "--trusted-mrtd", self.simulator.mr_td.hex(),
              "--github-jwks-url", self.github_url + "/.well-known/jwks",
              "--ita-jwks-url", self.ita_url + "/certs",
              "--heartbeat-interval", str(heartbeat_interval), "--health-scrape-interval", "0"],
+            env=dict(os.environ, **cp_env(self.github_url)) if cp_env else None,
         )
         self.cp_url = cp.listening_url()
 

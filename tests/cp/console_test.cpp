@@ -89,6 +89,26 @@ TEST(ConsoleAssets, NoFileHoldsInlineScriptOrStyleOrWritesHtml) {
   }
 }
 
+TEST(ConsoleAssets, NoScriptKeepsACredentialOrTalksToAnotherOrigin) {
+  // The session is the CP's HttpOnly cookie: no script reads or stores a credential, sends the
+  // cookie anywhere but the CP (`credentials: 'include'` would allow other origins), or names
+  // another origin at all (connect-src 'self' would refuse it anyway).
+  for (auto const& a : console::assets()) {
+    if (!a.path.ends_with(".js")) continue;
+    for (auto const* use : {"localStorage", "sessionStorage", "indexedDB", "document.cookie", "'include'",
+                            "http://", "https://", "Authorization"}) {
+      EXPECT_EQ(a.body.find(use), std::string_view::npos) << a.path << " uses " << use;
+    }
+  }
+  // Signing in is the header's link to the CP's own /auth/github; signing out a POST to it.
+  ASSERT_NE(console::find("/console/session.js"), nullptr);
+  auto const session = console::find("/console/session.js")->body;
+  EXPECT_NE(session.find("href: '/auth/github'"), std::string_view::npos);
+  ASSERT_NE(console::find("/console/api.js"), nullptr);
+  EXPECT_NE(console::find("/console/api.js")->body.find("'/admin/logout', { method: 'POST'"), std::string_view::npos);
+  ASSERT_NE(console::find("/console/me.js"), nullptr);
+}
+
 // --- If-None-Match ----------------------------------------------------------------------------
 
 TEST(ConsoleIfNoneMatch, MatchesByWeakComparisonInAList) {

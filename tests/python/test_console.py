@@ -6,6 +6,10 @@ It asserts what a person sees on each page, that a hostile string is shown as te
 console's answers carry the CSP, and that the browser logged no error; screenshots go to
 $EE_BUILD_DIR/test-artifacts/console/. One browser session serves the whole module.
 
+The CP offers GitHub sign-in against the stand-in (its OAuth flow): the last test signs in with
+the browser (the real redirects and cookies), reads "My agents" and an owned agent's logs, and
+signs out.
+
 Chromium, its driver and Selenium come from scripts/install-deps.sh (test): without them the tests
 are skipped, or fail under CI=true.
 """
@@ -27,6 +31,11 @@ from support import build_dir, missing  # noqa: E402
 OWNER, OTHER_OWNER, REPO, APP = "github:org/octo-org", "github:user/mona", "octo-org/hello", "hello"
 # A publisher controls its app's description: the console must show it as text, never run it.
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+# The GitHub user who signs in (the stand-in's first, so its default): a member of OWNER's org.
+USER, USER_ID, ORG_ID = "octo-dev", 5001, 7001
+ADMIN_PASSWORD = "console-test-admin-password"
+# A workload log line that is markup: the console must show it as text.
+HOSTILE_PATH = "/<img src=x onerror=window.__pwned=3>"
 CHROMIUM = os.environ.get("EE_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("EE_CHROMEDRIVER", "/usr/bin/chromedriver")
 WAIT = 20
@@ -40,8 +49,22 @@ def net(tmp_path_factory):
     (so 1.0.0's deployment is stopped, replaced)."""
     bin_dir = build_dir("ee-cp", "ee-agent") / "cli"
     network = ln.Network(work=tmp_path_factory.mktemp("console"), bin=bin_dir)
+    # The OAuth app's callback names the CP's address, so the port is chosen first.
+    port = ln.free_port()
+
+    def sign_in_settings(github_url):
+        return {"GITHUB_OAUTH_CLIENT_ID": "ee-fake-oauth-client",
+                "GITHUB_OAUTH_CLIENT_SECRET": "ee-fake-oauth-secret",
+                "GITHUB_OAUTH_REDIRECT_URI": f"http://127.0.0.1:{port}/auth/github/callback",
+                "EE_GITHUB_WEB_URL": github_url, "EE_GITHUB_API_URL": github_url,
+                "CP_ADMIN_PASSWORD": ADMIN_PASSWORD}
+
     try:
-        network.start_core()
+        network.start_core(cp_listen=f"127.0.0.1:{port}", cp_env=sign_in_settings)
+        assert network.cp_url == f"http://127.0.0.1:{port}"
+        status, body = ln.call("POST", network.github_url + "/oauth/users", {
+            "login": USER, "id": USER_ID, "orgs": [{"login": OWNER.split("/")[-1], "id": ORG_ID}]})
+        assert status in (200, 201), body
         first = network.start_agent("vm-console-a", OWNER)
         second = network.start_agent("vm-console-b", OTHER_OWNER)
         network.wait_registered(first)
@@ -136,7 +159,10 @@ def screenshot(driver, path: Path):
 
 
 def errors_in_log(driver):
-    return [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    """What the browser logged as errors, but for the 401 of GET /auth/me, which is how the CP
+    answers "nobody is signed in" (the console asks on each load when sign-in is offered)."""
+    return [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")
+            and not ("/auth/me" in e["message"] and "401" in e["message"])]
 
 
 def test_the_console_is_served_with_its_security_headers(net):
@@ -187,7 +213,12 @@ def test_the_fleet_shows_every_agent_with_its_status(net, browser, artifacts):
     assert browser.find_element(By.CSS_SELECTOR, "[data-count=agents]").text == "2"
     assert browser.find_element(By.CSS_SELECTOR, "[data-count=deployed]").text == "1"
     assert "easyenclave control plane" in browser.find_element(By.ID, "footer").text
-    assert "Public view" in browser.find_element(By.ID, "session").text
+    # Sign-in is offered and nobody is signed in: the links, and no owner page in the menu.
+    assert browser.find_element(By.ID, "sign-in").text == "Sign in with GitHub"
+    assert browser.find_element(By.ID, "password-sign-in").text == "Admin sign-in"
+    assert browser.find_elements(By.ID, "session-user") == []
+    assert browser.find_element(By.ID, "sign-in").get_attribute("href") == net["net"].cp_url + "/auth/github"
+    assert not browser.find_element(By.ID, "nav-me").is_displayed()
     stale = browser.find_element(By.ID, "agents")
     browser.find_element(By.ID, "refresh").click()
     from selenium.webdriver.support import expected_conditions as ec
@@ -301,3 +332,132 @@ def test_unknown_pages_and_records_say_so(net, browser):
     # The browser reports the 404 answers it was given, and nothing else.
     errors = errors_in_log(browser)
     assert errors and all("404" in e["message"] for e in errors), errors
+
+
+def test_signing_in_with_github_shows_my_agents_and_their_logs_and_signing_out_ends_it(net, browser, artifacts):
+    """The whole GitHub sign-in in the browser: the console's link, the CP's redirect with its
+    state cookie, the stand-in's authorize page (it signs in its first user), the callback's
+    session cookie and 303 back to the console; then the owner's pages and signing out."""
+    import socket
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    cp = net["net"].cp_url
+    first, second = net["agents"]
+    # The workload logs each request line: one that is markup reaches the agent's log buffer.
+    host, port = first.workload_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(f"GET {HOSTILE_PATH} HTTP/1.0\r\n\r\n".encode())
+        s.recv(4096)
+
+    browser.get(cp + "/")
+    wait_css(browser, "#sign-in").click()
+    user = WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.ID, "session-user"))[0]
+    assert user.text == USER
+    assert browser.current_url == cp + "/"  # the callback's 303 to the console
+    assert browser.find_elements(By.ID, "session-admin") == []  # an owner session
+    assert "Sign out" in browser.find_element(By.ID, "session").text
+    # The session is a cookie no script can read, and nothing was stored for scripts.
+    [cookie] = [c for c in browser.get_cookies() if c["name"] == "ee_session"]
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
+    assert [c["name"] for c in browser.get_cookies() if c["name"] == "ee_oauth_state"] == []  # spent, cleared
+    assert browser.execute_script("return document.cookie") == ""
+    assert browser.execute_script("return localStorage.length + sessionStorage.length") == 0
+    screenshot(browser, artifacts / "signed-in.png")
+
+    nav = browser.find_element(By.ID, "nav-me")
+    assert nav.is_displayed() and nav.text == "My agents"
+    nav.click()
+    wait_css(browser, "#my-agents tbody tr")
+    assert browser.title == "My agents · easyenclave"
+    assert browser.find_element(By.ID, "me-login").text == USER
+    # Only the agent of the user's organisation; the other owner's is not listed.
+    assert [r[0] for r in rows(browser, "my-agents")] == ["vm-console-a"]
+    assert [(r[0], r[4]) for r in rows(browser, "my-deployments")] == [(net["v2"][:8], "running"),
+                                                                      (net["v1"][:8], "stopped")]
+    screenshot(browser, artifacts / "my-agents.png")
+
+    browser.find_element(By.LINK_TEXT, "vm-console-a").click()
+    logs = wait_css(browser, "#agent-logs")
+    assert "hello-tdx listening" in logs.text
+    assert HOSTILE_PATH in logs.text  # shown as the text it is
+    assert browser.find_elements(By.CSS_SELECTOR, "main img, main script") == []
+    assert browser.execute_script("return window.__pwned === undefined")
+    screenshot(browser, artifacts / "agent-logs.png")
+    # Another owner's agent: its public page, without logs.
+    browser.get(cp + f"/#/agents/{second.agent_id}")
+    wait_css(browser, "#checks tbody tr")
+    assert browser.find_elements(By.ID, "agent-logs") == []
+    assert "Recent logs" not in browser.find_element(By.ID, "main").text
+
+    browser.find_element(By.ID, "sign-out").click()
+    WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.ID, "sign-in"))
+    assert browser.find_elements(By.ID, "session-user") == []
+    assert not browser.find_element(By.ID, "nav-me").is_displayed()
+    assert [c for c in browser.get_cookies() if c["name"] == "ee_session"] == []
+    status = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch('/auth/me', {credentials: 'same-origin'}).then((r) => done(r.status), (e) => done(String(e)));")
+    assert status == 401
+    # Ended at the CP, not only forgotten by the browser: the old cookie is refused too.
+    request = urllib.request.Request(cp + "/auth/me", headers={"Cookie": "ee_session=" + cookie["value"]})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(request, timeout=10)
+    assert e.value.code == 401
+    browser.get(cp + "/#/me")
+    assert "Sign in with GitHub" in wait_css(browser, "#me-signed-out").text
+    assert errors_in_log(browser) == []
+
+
+def test_the_admin_password_opens_an_admin_session_that_reads_any_agents_logs(net, browser, artifacts):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    cp = net["net"].cp_url
+    second = net["agents"][1]
+    browser.get(cp + "/")
+    wait_css(browser, "#password-sign-in").click()
+    form = wait_css(browser, "#password-form")
+    assert browser.title == "Sign in · easyenclave"
+    field = browser.find_element(By.ID, "password")
+    assert field.get_attribute("type") == "password"
+    field.send_keys("not-the-password")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    problem = WebDriverWait(browser, WAIT).until(
+        lambda d: d.find_element(By.ID, "sign-in-problem") if d.find_element(By.ID, "sign-in-problem").is_displayed() else None)
+    assert "not the admin password" in problem.text and "cp.login_failed" in problem.text
+    assert field.get_attribute("value") == ""  # the field is cleared after each attempt
+    assert browser.find_elements(By.ID, "session-user") == []
+    # The browser logged the refusal, and nothing else.
+    errors = errors_in_log(browser)
+    assert len(errors) == 1 and "/admin/login" in errors[0]["message"] and "401" in errors[0]["message"], errors
+
+    field.send_keys(ADMIN_PASSWORD)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    user = WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.ID, "session-user"))[0]
+    assert user.text == "admin"
+    assert browser.find_element(By.ID, "session-admin").text == "admin"
+    WebDriverWait(browser, WAIT).until(lambda d: d.current_url == cp + "/#/")
+    assert not browser.find_element(By.ID, "nav-me").is_displayed()  # no GitHub identity
+    [cookie] = [c for c in browser.get_cookies() if c["name"] == "ee_session"]
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
+    assert browser.execute_script("return document.cookie") == ""
+    assert browser.execute_script("return localStorage.length + sessionStorage.length") == 0
+
+    # An admin session reads any agent's logs.
+    browser.get(cp + f"/#/agents/{second.agent_id}")
+    logs = wait_css(browser, "#agent-logs")
+    assert "registered agent_id=" + second.agent_id in logs.text
+    screenshot(browser, artifacts / "admin-logs.png")
+    browser.get(cp + "/#/me")
+    assert "no GitHub identity" in wait_css(browser, "#me-signed-out").text
+
+    browser.find_element(By.ID, "sign-out").click()
+    WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.ID, "password-sign-in"))
+    assert [c for c in browser.get_cookies() if c["name"] == "ee_session"] == []
+    request = urllib.request.Request(cp + "/auth/me", headers={"Cookie": "ee_session=" + cookie["value"]})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(request, timeout=10)
+    assert e.value.code == 401
+    assert errors_in_log(browser) == []

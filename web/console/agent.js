@@ -1,8 +1,10 @@
 // One agent: its record, each check of its admission as far as public data shows it, its last
 // accepted attestation, and the deployments it ran (GET /api/v1/agents/{id}, .../attestation,
-// /trusted-mrtds, /deployments?agent_id=, all public).
-import { get, enc } from './api.js';
+// /trusted-mrtds, /deployments?agent_id=, all public); to its owner (or an admin) signed in,
+// its recent logs (GET /api/v1/agents/{id}/logs, with the session cookie).
+import { get, getSignedIn, enc } from './api.js';
 import { h, pageLink, statusBadge, badge, table, fields, when, duration, hex, shortId } from './dom.js';
+import { session, hasGithubIdentity } from './session.js';
 
 export async function agentPage(id) {
   const [agent, att, trusted, deployments] = await Promise.all([
@@ -13,6 +15,7 @@ export async function agentPage(id) {
   ]);
   const current = agent.deployment_id ? deployments.find((d) => d.deployment_id === agent.deployment_id) : null;
   const checks = await agentChecks(agent, att, trusted, current);
+  const logs = await logsSection(agent.agent_id);
   return {
     title: 'Agent ' + agent.vm_name,
     nodes: [
@@ -60,8 +63,46 @@ export async function agentPage(id) {
         ['Updated', (d) => when(d.updated_at)],
         ['Detail', (d) => d.detail || ''],
       ], deployments, { id: 'agent-deployments' }),
+      logs,
     ],
   };
+}
+
+const LOG_LINES = 200;
+
+// The agent's recent logs when the signed-in person may read them (an admin session, or an owner
+// session whose /me/agents lists the agent), else null. The lines come from the agent, so they
+// are untrusted: they reach the page only as one text node (textContent), never as markup.
+async function logsSection(agentId) {
+  const s = await session();
+  if (!s.me) return null;
+  let mayRead = Boolean(s.me.admin);
+  if (!mayRead && hasGithubIdentity(s)) {
+    try {
+      mayRead = (await getSignedIn('/me/agents')).some((a) => a.agent_id === agentId);
+    } catch (e) {
+      mayRead = false;
+    }
+  }
+  if (!mayRead) return null;
+  const heading = h('h2', {}, 'Recent logs');
+  let answer;
+  try {
+    answer = await getSignedIn('/agents/' + enc(agentId) + '/logs?lines=' + LOG_LINES);
+  } catch (e) {
+    return [heading, h('p', { class: 'error', id: 'agent-logs-error' },
+      'The logs could not be read: ' + e.message + (e.code ? ' (' + e.code + ')' : ''))];
+  }
+  const lines = Array.isArray(answer.lines) ? answer.lines : [];
+  if (lines.length === 0) return [heading, h('p', { class: 'muted', id: 'agent-logs-empty' }, 'No log line yet.')];
+  const pre = h('pre', { class: 'logs', id: 'agent-logs' });
+  pre.textContent = lines.map((l) => when(l.at) + '  ' + String(l.source) + '  ' + String(l.text)).join('\n');
+  return [
+    heading,
+    h('p', { class: 'note' }, 'The last ' + lines.length + ' lines the agent kept (agent, tunnel and workload output)' +
+      (answer.dropped ? '; ' + answer.dropped + ' older lines were dropped by its buffer' : '') + '. Refresh to read them again.'),
+    pre,
+  ];
 }
 
 // [{name, result, kind, detail}] from the public record.

@@ -1,13 +1,15 @@
 // The console's router: the page is chosen by the URL's fragment (#/, #/agents/ID, #/apps,
-// #/apps/NAME, #/deployments, #/deployments/ID), so the control plane serves one shell at / and
-// a deep link never reaches the server's routes. Each page renders into <main> from the public
-// API; see docs/console.md.
+// #/apps/NAME, #/deployments, #/deployments/ID, #/me, #/sign-in), so the control plane serves one shell at /
+// and a deep link never reaches the server's routes. Each page renders into <main> from the API;
+// the header's #session slot shows who is signed in (session.js); see docs/console.md.
 import { health } from './api.js';
 import { h, show, errorBox } from './dom.js';
 import { fleetPage } from './fleet.js';
 import { agentPage } from './agent.js';
 import { catalogPage, appPage } from './catalog.js';
 import { deploymentsPage, deploymentPage } from './deployments.js';
+import { mePage } from './me.js';
+import { renderSession, reload, signInPage } from './session.js';
 
 const ROUTES = [
   [/^$/, 'fleet', () => fleetPage()],
@@ -17,6 +19,8 @@ const ROUTES = [
   [/^apps\/([^/]+)$/, 'catalog', (name) => appPage(name)],
   [/^deployments$/, 'deployments', () => deploymentsPage()],
   [/^deployments\/([^/]+)$/, 'deployments', (id) => deploymentPage(id)],
+  [/^me$/, 'me', () => mePage()],
+  [/^sign-in$/, 'sign-in', () => signInPage(() => header())],
 ];
 
 let generation = 0;
@@ -81,10 +85,22 @@ async function footer() {
   }
 }
 
+// The header first, so a page that depends on the session finds it loaded (session() is shared).
+async function header() {
+  try {
+    await renderSession(() => render());
+  } catch (e) {
+    show(document.getElementById('session'), 'Public view');
+  }
+}
+
 window.addEventListener('hashchange', render);
-document.getElementById('refresh').addEventListener('click', () => {
+document.getElementById('refresh').addEventListener('click', async () => {
+  reload();
+  header();
   render();
   footer();
 });
+header();
 render();
 footer();
