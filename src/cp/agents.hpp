@@ -67,6 +67,8 @@ struct ResetOutcome {
 /// Errors: the store's; the tunnel provider's (the deployment is closed by then).
 boost::asio::awaitable<result<ResetOutcome>> reset_agent(Services& services, registry::AgentRecord const& agent,
                                                          std::string const& who);
+/// The answer of a reset: {"agent", "stopped_deployment" (or null), "agent_reached", "tunnel"}.
+std::string reset_json(ResetOutcome const& reset, TimePoint now);
 
 /// Sets the owner label of `agent` (PATCH /agents/{id}/owner). `owner` must pass
 /// api::check_owner. When the login changes, the proven owner id is cleared: it was proven by

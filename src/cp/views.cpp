@@ -2,10 +2,15 @@
 // (api/catalog.hpp): this file only chooses what each record shows; the JSON is theirs. What is
 // not here is not public: tunnel ids, DNS record ids and (never stored anyway) tunnel tokens stay
 // inside the CP.
+#include "cp/agents.hpp"
 #include "cp/services.hpp"
 
 #include <easyenclave/api/catalog.hpp>
 #include <easyenclave/registry/types.hpp>
+
+#include "detail/json.hpp"
+
+#include <boost/json/object.hpp>
 
 namespace ee::cp {
 namespace {
@@ -165,6 +170,20 @@ std::string measurement_json(registry::TrustedMeasurement const& m) {
 }
 std::string measurements_json(std::vector<registry::TrustedMeasurement> const& ms) {
   return array_json(ms, measurement_view);
+}
+
+std::string reset_json(ResetOutcome const& reset, TimePoint now) {
+  // The views always parse: they are nested as values.
+  auto nested = [](std::string const& text) {
+    auto parsed = detail::json::parse(text);
+    return parsed ? std::move(*parsed) : boost::json::value(nullptr);
+  };
+  boost::json::object out;
+  out["agent"] = nested(agent_json(reset.agent, now));
+  out["stopped_deployment"] = reset.stopped ? nested(deployment_json(*reset.stopped)) : boost::json::value(nullptr);
+  out["agent_reached"] = reset.agent_reached;
+  out["tunnel"] = reset.tunnel;
+  return detail::json::serialize(out);
 }
 
 }  // namespace ee::cp

@@ -427,6 +427,21 @@ TEST_F(OwnerRoutes, EachOwnerSeesOnlyTheirOwnOnEveryMeRoute) {
     ASSERT_EQ(deployments.result(), bhttp::status::ok) << deployments.body();
     auto const listed = body(deployments);
     for (auto const& d : listed.as_array()) EXPECT_EQ(d.at("agent_id").as_string(), c.mine);
+    // Console tokens and resets: another owner's agent is as absent as an unknown one.
+    for (auto const* action : {"/console-access", "/reset"}) {
+      auto refused = c.browser->call(h, bhttp::verb::post, "/api/v1/me/agents/" + c.theirs + action, "{}");
+      EXPECT_EQ(refused.result(), bhttp::status::not_found) << action << " " << refused.body();
+    }
+    auto console = c.browser->call(h, bhttp::verb::post, "/api/v1/me/agents/" + c.mine + "/console-access",
+                                   R"({"ttl_seconds":900})");
+    ASSERT_EQ(console.result(), bhttp::status::ok) << console.body();
+    EXPECT_EQ(console[bhttp::field::cache_control], "no-store");
+    auto const minted = body(console);
+    EXPECT_EQ(minted.at("agent_id").as_string(), c.mine);
+    EXPECT_FALSE(minted.at("token").as_string().empty());
+    auto reset = c.browser->call(h, bhttp::verb::post, "/api/v1/me/agents/" + c.mine + "/reset", "{}");
+    ASSERT_EQ(reset.result(), bhttp::status::ok) << reset.body();
+    EXPECT_EQ(body(reset).at("agent").at("agent_id").as_string(), c.mine);
     // The owner routes that existed before sessions take them too, for their own agents only.
     // (Admitted: what the fake agent answers is not this test's business.)
     auto const own_logs = c.browser->call(h, bhttp::verb::get, "/api/v1/agents/" + c.mine + "/logs");

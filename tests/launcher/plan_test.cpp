@@ -380,7 +380,7 @@ TEST(EeLaunch, TheCpGetsEveryPortableSettingOfThisShellByItsRegistryAndNothingEl
        {"EE_GITHUB_AUDIENCE", "from-shell"},      // also given by --cp-env
        {"EE_DB", "/home/me/cp.db"},               // a path on this machine
        {"EE_DEV", "1"},                           // a mode of this machine
-       {"GITHUB_OAUTH_CLIENT_ID", "nobody-reads"}});  // not a setting of ee-cp
+       {"STRIPE_SECRET_KEY", "nobody-reads"}});  // not a setting of ee-cp
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto const doc = bj::parse(r.out);
   // The plan shows which variables go, never their values (secrets among them).
@@ -391,7 +391,7 @@ TEST(EeLaunch, TheCpGetsEveryPortableSettingOfThisShellByItsRegistryAndNothingEl
   EXPECT_EQ(r.out.find(mrtd), std::string::npos);
   EXPECT_FALSE(env.contains("EE_DB"));
   EXPECT_FALSE(env.contains("EE_DEV"));
-  EXPECT_FALSE(env.contains("GITHUB_OAUTH_CLIENT_ID"));
+  EXPECT_FALSE(env.contains("STRIPE_SECRET_KEY"));
 }
 
 }  // namespace

@@ -237,12 +237,6 @@ Reply console_access(http::RequestContext& ctx, Services& s, Caller const& calle
 
 // --- the operator's -----------------------------------------------------------------------------
 
-// A view (views.cpp) as a JSON value, to nest in an answer; views always parse.
-boost::json::value view(std::string const& text) {
-  auto parsed = detail::json::parse(text);
-  return parsed ? std::move(*parsed) : boost::json::value(nullptr);
-}
-
 Reply delete_agent_route(http::RequestContext& ctx, Services& s, Caller const& caller) {
   auto const id = std::string(ctx.params.get("id"));
   auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
@@ -257,12 +251,7 @@ Reply reset_route(http::RequestContext& ctx, Services& s, Caller const& caller) 
   if (!agent) co_return agent.error();
   auto reset = co_await reset_agent(s, *agent, caller.name());
   if (!reset) co_return reset.error();
-  boost::json::object out;
-  out["agent"] = view(agent_json(reset->agent, s.now()));
-  out["stopped_deployment"] = reset->stopped ? view(deployment_json(*reset->stopped)) : boost::json::value(nullptr);
-  out["agent_reached"] = reset->agent_reached;
-  out["tunnel"] = reset->tunnel;
-  co_return json(detail::json::serialize(out));
+  co_return json(reset_json(*reset, s.now()));
 }
 
 Reply set_owner_route(http::RequestContext& ctx, Services& s, Caller const& caller) {
