@@ -1,4 +1,5 @@
-// bench_auth: what an account API key costs, beside the physical limit of the same machine:
+// bench_auth: what an account API key and a sign-in session cost, beside the physical limit of the
+// same machine:
 // libargon2's own Argon2id runs per second at the configured cost.
 //
 // Usage: bench_auth [memory_kib iterations parallelism]   (default: OWASP's minimum 19456 2 1)
@@ -7,11 +8,14 @@
 //       in the cache and one unknown prefix, each as the library verifies it and as a real
 //       control plane answers it over loopback (a CP whose cache of verified keys is off). The
 //       three must cost the same order: each is one Argon2id run, so a caller cannot tell from
-//       the time whether a prefix exists.
+//       the time whether a prefix exists. The same for a session token (ee_sess_...), which the CP
+//       keeps and checks the same way.
 //   (b) requests per second to a real control plane on loopback (in process, 16 keep-alive
 //       connections, one client thread): GET /api/v1/accounts/{id} with the account's API key
 //       (cached after its first use) and with the admin token (the same handler and store read,
-//       no Argon2id), beside anonymous GET /api/v1/health.
+//       no Argon2id), with an admin password session's token (cached after its first use, the same
+//       route), beside anonymous GET /api/v1/health. This is what chose Argon2id plus the cache for
+//       sessions over an HMAC-keyed hash: after its first use a session costs what an HMAC would.
 //   (c) the limit: libargon2's argon2id_hash_raw at the same cost, hashes per second, one thread.
 #include <easyenclave/cp/control_plane.hpp>
 #include <easyenclave/http/router.hpp>
@@ -58,6 +62,7 @@ constexpr int kConnections = 16;
 constexpr auto kLoadTime = std::chrono::milliseconds(3000);
 constexpr int kTimingRounds = 30;  // of each kind in (a), interleaved
 constexpr char kAdminToken[] = "bench-admin-token";
+constexpr char kAdminPassword[] = "bench admin password";
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -176,6 +181,8 @@ std::unique_ptr<ee::cp::ControlPlane> start_cp(ee::cp::Argon2Params const& param
   o.server.threads = 1;
   o.server.rate_limits["anonymous"].per_minute = 0;
   o.server.rate_limits["account_creation"].per_minute = 0;
+  o.server.rate_limits["sign_in"].per_minute = 0;
+  o.logins.admin_password_hash = ee::cp::hash_secret(kAdminPassword, params).value();
   o.accounts.argon2_memory_kib = params.memory_kib;
   o.accounts.argon2_iterations = params.iterations;
   o.accounts.argon2_parallelism = params.parallelism;
@@ -201,6 +208,16 @@ Created create_account(Client& client, std::string const& name) {
   }
   auto const b = bj::parse(r.body());
   return {std::string(b.at("id").as_string()), std::string(b.at("api_key").as_string())};
+}
+
+// A password session's token.
+std::string sign_in(Client& client) {
+  auto r = client.send(bhttp::verb::post, "/admin/login", "", std::string(R"({"password":")") + kAdminPassword + "\"}");
+  if (r.result() != bhttp::status::ok) {
+    std::fprintf(stderr, "sign-in failed: %d %s\n", r.result_int(), r.body().c_str());
+    std::exit(1);
+  }
+  return std::string(bj::parse(r.body()).at("token").as_string());
 }
 
 std::string with_other_secret(std::string const& key) {
@@ -291,6 +308,24 @@ int main(int argc, char** argv) {
     std::printf("  over HTTP right key, uncached %7.2f (%6.2f)   wrong secret %7.2f (%6.2f)   unknown prefix %7.2f (%6.2f)\n",
                 median(http_right), mean(http_right), median(http_wrong), mean(http_wrong), median(http_unknown),
                 mean(http_unknown));
+    auto const session = sign_in(client);
+    auto const wrong_session = with_other_secret(session);
+    auto const unknown_session = "ee_sess_" + std::string(32, 'Z');
+    std::vector<double> s_right, s_wrong, s_unknown;
+    for (int i = 0; i < kTimingRounds; ++i) {
+      for (auto [token, out, want] : {std::tuple{&session, &s_right, 200}, {&wrong_session, &s_wrong, 401},
+                                      {&unknown_session, &s_unknown, 401}}) {
+        auto const t = Clock::now();
+        auto r = client.send(bhttp::verb::get, "/auth/me", *token);
+        out->push_back(seconds_since(t) * 1e3);
+        if (r.result_int() != static_cast<unsigned>(want)) {
+          std::fprintf(stderr, "unexpected %d: %s\n", r.result_int(), r.body().c_str());
+          return 1;
+        }
+      }
+    }
+    std::printf("  session   right, uncached     %7.2f (%6.2f)   wrong secret %7.2f (%6.2f)   unknown prefix %7.2f (%6.2f)\n",
+                median(s_right), mean(s_right), median(s_wrong), mean(s_wrong), median(s_unknown), mean(s_unknown));
     cp->stop();
   }
 
@@ -302,11 +337,16 @@ int main(int argc, char** argv) {
   auto const account = create_account(client, "load");
   auto const target = "/api/v1/accounts/" + account.id;
   if (client.send(bhttp::verb::get, target, account.key).result() != bhttp::status::ok) return 1;  // now cached
+  auto const session = sign_in(client);
+  if (client.send(bhttp::verb::get, target, session).result() != bhttp::status::ok) return 1;  // now cached
   double const anonymous = print_load("anonymous GET /api/v1/health", run_load(cp->endpoint(), "/api/v1/health", ""));
   double const admin = print_load("admin token GET /api/v1/accounts/{id}", run_load(cp->endpoint(), target, kAdminToken));
   double const keyed = print_load("API key (cached) GET /api/v1/accounts/{id}", run_load(cp->endpoint(), target, account.key));
+  double const by_session = print_load("session (cached) GET /api/v1/accounts/{id}", run_load(cp->endpoint(), target, session));
   std::printf("  API key / anonymous: %.2f   API key / admin token: %.2f   API key / Argon2id limit: %.0fx\n",
               keyed / anonymous, keyed / admin, keyed / limit);
+  std::printf("  session / anonymous: %.2f   session / admin token: %.2f   session / Argon2id limit: %.0fx\n",
+              by_session / anonymous, by_session / admin, by_session / limit);
   cp->stop();
   return 0;
 }
