@@ -380,6 +380,62 @@ TEST_F(Sessions, GithubSignInIsOffWhenNotSetUp) {
   EXPECT_FALSE(methods.at("github").as_bool());
 }
 
+// --- linking an account by GitHub sign-in ---------------------------------------------------------
+
+TEST_F(Sessions, AnAccountLinksToTheGithubIdentityItsHoldersSessionProves) {
+  auto opts = options();
+  auto const base = opts.customize;
+  opts.customize = [base](ee::cp::Options& o) {
+    base(o);
+    o.server.rate_limits["account_creation"] = {.per_minute = 0, .burst = 1};
+  };
+  CpHarness h(opts);
+  auto create = [&h](std::string const& name) {
+    auto r = h.call(bhttp::verb::post, "/api/v1/accounts", R"({"name":")" + name + R"("})");
+    EXPECT_EQ(r.result(), bhttp::status::created) << r.body();
+    auto const b = body(r);
+    return std::pair{std::string(b.at("id").as_string()), std::string(b.at("api_key").as_string())};
+  };
+  auto const [id, key] = create("alice-ci");
+  auto const [other_id, other_key] = create("someone-else");
+  Browser alice;
+  ASSERT_EQ(sign_in(h, alice, "Alice").result(), bhttp::status::see_other);
+  auto const session = alice.cookies.at("ee_session");
+  auto link = [&h](std::string const& account, std::string const& with_key, std::string const& body_json) {
+    return h.call_bearer(bhttp::verb::post, "/api/v1/accounts/" + account + "/identity", with_key, body_json);
+  };
+
+  // The user themself, then one of their organisations.
+  auto as_user = link(id, key, R"({"session":")" + session + R"("})");
+  ASSERT_EQ(as_user.result(), bhttp::status::ok) << as_user.body();
+  EXPECT_EQ(body(as_user).at("github_login").as_string(), "alice");
+  EXPECT_EQ(body(as_user).at("github_id").as_string(), "1001");
+  EXPECT_EQ(body(as_user).at("github_org").as_string(), "");
+  auto as_org = link(id, key, R"({"session":")" + session + R"(","org":"Octo-Org"})");
+  ASSERT_EQ(as_org.result(), bhttp::status::ok) << as_org.body();
+  EXPECT_EQ(body(as_org).at("github_login").as_string(), "octo-org");
+  EXPECT_EQ(body(as_org).at("github_id").as_string(), "654321");
+  EXPECT_EQ(body(as_org).at("github_org").as_string(), "octo-org");
+
+  // An organisation GitHub did not list for her, a forged or password session, a mixed body, and
+  // another account's key: nothing is linked.
+  auto not_member = link(id, key, R"({"session":")" + session + R"(","org":"other-org"})");
+  EXPECT_EQ(not_member.result(), bhttp::status::forbidden) << not_member.body();
+  EXPECT_EQ(code_of(not_member), "cp.owner_mismatch");
+  auto forged = link(id, key, R"({"session":"ee_sess_)" + std::string(32, 'Q') + R"("})");
+  EXPECT_EQ(code_of(forged), "cp.session_invalid");
+  auto password = link(id, key, R"({"session":")" + password_session(h) + R"("})");
+  EXPECT_EQ(code_of(password), "cp.principal_not_allowed");
+  EXPECT_EQ(link(id, key, R"({"session":")" + session + R"(","token":"x"})").result(), bhttp::status::bad_request);
+  EXPECT_EQ(link(id, key, R"({"token":"x","org":"octo-org"})").result(), bhttp::status::bad_request);
+  EXPECT_EQ(link(id, key, R"({})").result(), bhttp::status::bad_request);
+  EXPECT_EQ(link(id, other_key, R"({"session":")" + session + R"("})").result(), bhttp::status::not_found);
+  auto const still = body(h.call_bearer(bhttp::verb::get, "/api/v1/accounts/" + id, key));
+  EXPECT_EQ(still.at("github_login").as_string(), "octo-org");
+  auto const other = body(h.call_bearer(bhttp::verb::get, "/api/v1/accounts/" + other_id, other_key));
+  EXPECT_EQ(other.at("github_login").as_string(), "");
+}
+
 // --- owners' own --------------------------------------------------------------------------------------
 
 class OwnerRoutes : public Sessions {

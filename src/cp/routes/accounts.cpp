@@ -4,7 +4,8 @@
 //                                          {name, type?} -> 201 account + api_key (shown once)
 //   GET    /accounts[?name=&type=&limit=&offset=]   (admin) -> [account, ...]
 //   GET    /accounts/{id}                  (its own key, or the admin) -> account
-//   POST   /accounts/{id}/identity         (its own key, or the admin) {token} -> account, linked
+//   POST   /accounts/{id}/identity         (its own key, or the admin) {token} or {session[, org]}
+//                                           -> account, linked
 //                                          to the GitHub owner of a workflow's OIDC token
 //   POST   /accounts/{id}/api-key/rotate   (its own key, or the admin) -> account + new api_key
 //   DELETE /accounts/{id}                  (its own key, or the admin) -> {"removed": true}
@@ -13,6 +14,7 @@
 // 12 characters to find it (secrets.hpp). The key is in the answer that made it and nowhere else:
 // not in the store, not in a log (logs name a key by its prefix).
 #include "cp/routes/routes.hpp"
+#include "cp/sessions.hpp"
 
 #include <easyenclave/cp/error.hpp>
 
@@ -82,13 +84,63 @@ result<CreateRequest> parse_create_request(std::string_view body) {
   return out;
 }
 
-result<std::string> parse_link_request(std::string_view body) {
-  auto doc = detail::json::parse(body);
+// Proof of a GitHub identity: a workflow's OIDC token minted for this account, or the session of
+// a person who signed in with GitHub (OAuth), with `org` naming one of their organisations when
+// the account is to act for it.
+struct LinkRequest {
+  std::string token{};    // OIDC
+  std::string session{};  // ee_sess_...
+  std::string org{};
+};
+
+result<LinkRequest> parse_link_request(std::string_view body) {
+  auto doc = detail::json::parse(body, {.max_bytes = 16 * 1024, .max_depth = 2});
   if (!doc) return doc.error();
   auto r = ObjectReader::from(*doc);
   if (!r) return r.error();
-  if (auto known = r->reject_unknown({"token"}); !known) return known.error();
-  return r->string("token");
+  if (auto known = r->reject_unknown({"token", "session", "org"}); !known) return known.error();
+  LinkRequest out;
+  auto token = r->optional_string("token");
+  if (!token) return token.error();
+  auto session = r->optional_string("session");
+  if (!session) return session.error();
+  auto org = r->optional_string("org");
+  if (!org) return org.error();
+  if (token->has_value() == session->has_value()) {
+    return Error(ee::errc::invalid_value, "body: give either token (a GitHub Actions OIDC token) or session (a GitHub "
+                                          "sign-in session's token)");
+  }
+  if (org->has_value() && !session->has_value()) {
+    return r->field_error("org", ee::errc::invalid_value, "goes with session (a token names its owner itself)");
+  }
+  out.token = token->value_or("");
+  out.session = session->value_or("");
+  out.org = detail::ascii_lowercase(org->value_or(""));
+  return out;
+}
+
+struct Identity {
+  std::string id, login, org, proof;
+};
+
+// The GitHub identity a session proves: its user, or the organisation `org` GitHub listed for them
+// at sign-in. A password session proves none.
+result<Identity> identity_of(registry::LoginSession const& session, std::string const& org) {
+  if (session.github_user.login.empty()) {
+    return Error(errc::principal_not_allowed, "a password session has no GitHub identity; sign in with GitHub");
+  }
+  if (org.empty()) {
+    return Identity{.id = session.github_user.id, .login = session.github_user.login, .org = "",
+                    .proof = "github sign-in of " + session.github_user.login};
+  }
+  for (auto const& o : session.github_orgs) {
+    if (o.login == org) {
+      return Identity{.id = o.id, .login = o.login, .org = o.login,
+                      .proof = "github sign-in of " + session.github_user.login + ", member of " + o.login};
+    }
+  }
+  return Error(errc::owner_mismatch, "GitHub did not list '" + org + "' among the organisations of " +
+                                         session.github_user.login + " at sign-in");
 }
 
 // What the API shows of an account: never the hash.
@@ -194,17 +246,28 @@ Reply get_account(http::RequestContext&, Services&, Caller const& caller) {
 // another account, links nothing: whoever holds one cannot tie their own account to its owner.
 Reply link_identity(http::RequestContext& ctx, Services& s, Caller const& caller) {
   auto const& account = caller.account.value();
-  auto token = parse_link_request(ctx.request.body());
-  if (!token) co_return token.error();
-  auto claims = co_await verify_github_token(s, *token, s.options.github_audience + "/accounts/" + account.id);
-  if (!claims) co_return claims.error();
-  auto const login = detail::ascii_lowercase(claims->repository_owner);
-  auto linked = co_await s.store([&s, &account, &claims, &login] {
-    return s.stores.accounts->link_identity(account.id, claims->repository_owner_id, login, "");
+  auto request = parse_link_request(ctx.request.body());
+  if (!request) co_return request.error();
+  Identity identity;
+  if (!request->token.empty()) {
+    auto claims = co_await verify_github_token(s, request->token, s.options.github_audience + "/accounts/" + account.id);
+    if (!claims) co_return claims.error();
+    identity = Identity{.id = claims->repository_owner_id, .login = detail::ascii_lowercase(claims->repository_owner),
+                        .org = "", .proof = claims->repository};
+  } else {
+    // The person holding the account's key signed in with GitHub: the session is the proof.
+    auto session = co_await find_session(s, request->session);
+    if (!session) co_return session.error();
+    auto proven = identity_of(*session, request->org);
+    if (!proven) co_return proven.error();
+    identity = std::move(*proven);
+  }
+  auto linked = co_await s.store([&s, &account, &identity] {
+    return s.stores.accounts->link_identity(account.id, identity.id, identity.login, identity.org);
   });
   if (!linked) co_return linked.error();
-  detail::log::info("cp", "account linked id=", linked->id, " name=", linked->name, " github_login=", login,
-                    " github_id=", linked->github_id, " proof=", claims->repository, " by=", caller.name());
+  detail::log::info("cp", "account linked id=", linked->id, " name=", linked->name, " github_login=", identity.login,
+                    " github_id=", linked->github_id, " proof=", identity.proof, " by=", caller.name());
   co_return http::json_response(bhttp::status::ok, detail::json::serialize(account_view(*linked)));
 }
 
