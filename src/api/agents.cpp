@@ -77,11 +77,6 @@ bool is_id(std::string_view s) {
                   [](char c) { return is_alnum(c) || c == '.' || c == '_' || c == '-'; });
 }
 
-// A GitHub login: 1-39 of [A-Za-z0-9-], not starting with '-'.
-bool is_github_login(std::string_view s) {
-  return is_token(s, 39, is_alnum, [](char c) { return is_alnum(c) || c == '-'; });
-}
-
 bool is_lower_token(std::string_view s, std::size_t max) {
   return is_token(s, max, [](char c) { return is_lower(c) || is_digit(c); },
                   [](char c) { return is_lower(c) || is_digit(c) || c == '-'; });
@@ -378,6 +373,10 @@ result<void> check_pinned_image(std::string_view value, std::string_view field) 
   auto parsed = ImageReference::parse_pinned(value, field);
   if (!parsed) return parsed.error();
   return {};
+}
+
+bool is_github_login(std::string_view s) {
+  return is_token(s, 39, is_alnum, [](char c) { return is_alnum(c) || c == '-'; });
 }
 
 std::string owner_login(std::string_view owner) {

@@ -352,12 +352,9 @@ asio::awaitable<result<void>> check_agent_owner(Services& s, http::RequestContex
   auto const id = std::string(ctx.params.get("id"));
   auto agent = co_await s.store([&s, &id] { return s.stores.agents->get(id); });
   if (!agent) co_return agent.error();
-  if (auto const* claims = caller.workflow(); claims != nullptr && !owns_agent(*agent, *claims)) {
-    co_return Error(errc::owner_mismatch, "repository_owner '" + claims->repository_owner + "' does not own agent " +
-                                              agent->id + " (owner '" + agent->owner + "')");
-  }
-  if (std::holds_alternative<Person>(caller.principal) && !caller.is_operator() &&
-      !owns_agent(*agent, caller.owner_accounts())) {
+  // A workflow acts for its repository owner, an owner session for its account and
+  // organisations; the operator (admin token or session) for everyone.
+  if (!caller.is_operator() && !owns_agent(*agent, caller.owner_accounts())) {
     co_return Error(errc::owner_mismatch, caller.name() + " does not own agent " + agent->id + " (owner '" + agent->owner + "')");
   }
   caller.agent = std::move(*agent);
@@ -576,13 +573,8 @@ asio::awaitable<result<Caller>> admit(Services& s, http::RequestContext const& c
   co_return caller;
 }
 
-bool owner_matches(std::string const& owner_label, jwt::GithubClaims const& claims) {
-  auto const login = api::owner_login(owner_label);
-  return !login.empty() && login == detail::ascii_lowercase(claims.repository_owner);
-}
-
 bool owns_agent(registry::AgentRecord const& agent, jwt::GithubClaims const& claims) {
-  return owner_matches(agent.owner, claims) && (agent.owner_id.empty() || agent.owner_id == claims.repository_owner_id);
+  return owns_agent(agent, {{.login = detail::ascii_lowercase(claims.repository_owner), .id = claims.repository_owner_id}});
 }
 
 bool owns_agent(registry::AgentRecord const& agent, std::vector<registry::GithubAccount> const& accounts) {

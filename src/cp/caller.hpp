@@ -91,8 +91,6 @@ boost::asio::awaitable<result<Caller>> admit(Services& services, http::RequestCo
 boost::asio::awaitable<result<jwt::GithubClaims>> verify_github_token(Services& services, std::string_view token,
                                                                       std::string audience);
 
-/// The owner label's login equals the token's repository_owner (case-insensitive).
-bool owner_matches(std::string const& owner_label, jwt::GithubClaims const& claims);
 /// The caller owns the agent: its owner label matches, and, when the agent's owner was proven
 /// (owner_id known), the token's repository_owner_id is that id.
 bool owns_agent(registry::AgentRecord const& agent, jwt::GithubClaims const& claims);

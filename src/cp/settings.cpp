@@ -102,7 +102,7 @@ result<void> apply_logins(settings::Settings const& c, Options& o) {
     logins.admin_password_hash = std::move(*hashed);
   }
   for (auto const& login : c.list("admin_github_logins")) {
-    if (api::owner_login("github:user/" + login).empty()) {
+    if (!api::is_github_login(login)) {
       return Error(ee::errc::invalid_value, "admin_github_logins: '" + login + "' is not a GitHub login");
     }
     logins.admin_github_logins.push_back(detail::ascii_lowercase(login));

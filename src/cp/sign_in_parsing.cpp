@@ -4,6 +4,7 @@
 #include "cp/cookies.hpp"
 #include "cp/oauth_states.hpp"
 
+#include <easyenclave/api/agents.hpp>
 #include <easyenclave/cp/error.hpp>
 #include <easyenclave/cp/github_oauth.hpp>
 
@@ -50,16 +51,10 @@ Error invalid_state(std::string why) { return Error(errc::oauth_state_invalid, s
 constexpr json::ParseLimits kAnswerLimits{.max_bytes = 512 * 1024, .max_depth = 8};
 constexpr std::size_t kMaxOrgs = 1000;
 
-// GitHub logins: 1-39 of [A-Za-z0-9-], not starting with '-'.
-bool valid_login(std::string_view login) {
-  return !login.empty() && login.size() <= 39 && login.front() != '-' &&
-         std::all_of(login.begin(), login.end(), [](char c) { return detail::is_alnum(c) || c == '-'; });
-}
-
 result<registry::GithubAccount> read_account(json::ObjectReader const& object) {
   auto login = object.string("login");
   if (!login) return login.error();
-  if (!valid_login(*login)) return object.field_error("login", ee::errc::invalid_value, "is not a GitHub login");
+  if (!api::is_github_login(*login)) return object.field_error("login", ee::errc::invalid_value, "is not a GitHub login");
   auto id = object.integer("id", 1);
   if (!id) return id.error();
   return registry::GithubAccount{.login = detail::ascii_lowercase(*login), .id = std::to_string(*id)};

@@ -34,6 +34,8 @@ result<void> check_pinned_image(std::string_view value, std::string_view field =
 result<void> check_digest(std::string_view value, std::string_view field = "image_digest");
 /// The NAME of an owner label, lowercased ("github:org/Acme" → "acme"); empty if malformed.
 std::string owner_login(std::string_view owner);
+/// A GitHub login: 1-39 of [A-Za-z0-9-], not starting with '-' (either case).
+bool is_github_login(std::string_view login);
 
 // --- challenge ----------------------------------------------------------------------------------
 
