@@ -17,9 +17,9 @@ FUZZ_BUILD=${FUZZ_BUILD:-build/fuzz}
 FUZZ_RUNS=${FUZZ_RUNS:-10000000}
 FUZZ_TIME=${FUZZ_TIME:-0}
 FUZZ_JOBS=${FUZZ_JOBS:-1}
-all_targets=(fuzz_quote fuzz_collateral fuzz_x509 fuzz_jwks fuzz_jws fuzz_json fuzz_http_request
-             fuzz_boot_config fuzz_signed_request fuzz_api_messages fuzz_agent_config fuzz_cp_inputs
-             fuzz_console_token)
+# Every target in fuzz/ (one fuzz_<name>.cpp each), so a new one joins the campaign by existing.
+all_targets=()
+for source in fuzz/fuzz_*.cpp; do all_targets+=("$(basename "$source" .cpp)"); done
 read -r -a targets <<< "${FUZZ_TARGETS:-${all_targets[*]}}"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
