@@ -46,11 +46,22 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
   switch (in.mode) {
     case 0: {
       auto chain = d::parse_pem_chain(in.text(), "chain");
+      // The verifier's own parse (CertificatePool: the pinned root by bytes, keys imported from
+      // the SPKI point) accepts exactly the same chains, and trusts exactly the same ones.
+      static d::SharedX509 const root = d::parse_certificate(d::intel_sgx_root_ca_der(), "root").value();
+      d::CertificatePool pool(root, d::intel_sgx_root_ca_der());
+      auto pooled = pool.parse_pem_chain(in.text(), "chain");
+      ee_fuzz::check(chain.has_value() == pooled.has_value(), "pool and parse_pem_chain disagree");
       if (!chain) break;
       ee_fuzz::check(!chain->empty(), "an empty chain parsed");
       for (auto const& cert : *chain) examine(cert.get());
-      if (d::verify_chain(*chain, intel_root(), ee::tdx::errc::pck_chain_untrusted, "chain"))
-        (void)d::chain_window(*chain, "chain");
+      bool const trusted =
+          d::verify_chain(*chain, intel_root(), ee::tdx::errc::pck_chain_untrusted, "chain").has_value();
+      if (trusted) (void)d::chain_window(*chain, "chain");
+      for (auto const& cert : *pooled) (void)pool.p256_key(cert.get(), "cert");
+      bool const pool_trusted =
+          d::verify_chain(*pooled, root.get(), ee::tdx::errc::pck_chain_untrusted, "chain", &pool).has_value();
+      ee_fuzz::check(trusted == pool_trusted, "pooled chain trusted differently");
       break;
     }
     case 1:

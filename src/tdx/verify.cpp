@@ -19,6 +19,7 @@
 #include "tdx/tcb.hpp"
 #include "tdx/x509.hpp"
 
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <fstream>
@@ -125,7 +126,14 @@ result<void> add_chain_windows(PreparedStep& step, Window& all,
   return {};
 }
 
-PreparedChain prepare_chain(Quote const& quote, TrustedRoot::State const* root) {
+// The certificates of one call (detail::CertificatePool), with the pinned root's.
+detail::CertificatePool pool_for(TrustedRoot::State const* root) {
+  if (root == nullptr) return detail::CertificatePool();
+  return detail::CertificatePool(root->cert, root->der);
+}
+
+PreparedChain prepare_chain(Quote const& quote, TrustedRoot::State const* root,
+                            detail::CertificatePool& pool) {
   PreparedChain out;
   out.chain_step.name = kStepPckChain;
   out.extension_step.name = kStepPckExtension;
@@ -135,18 +143,18 @@ PreparedChain prepare_chain(Quote const& quote, TrustedRoot::State const* root) 
   };
   if (root == nullptr) return fail(Error(errc::pck_chain_untrusted, "no trusted root configured"));
   auto const pem = core::as_chars(quote.pck_chain_pem());
-  auto certs = detail::parse_pem_chain(pem, "PCK certificate chain");
+  auto certs = pool.parse_pem_chain(pem, "PCK certificate chain");
   if (!certs) return fail(certs.error());
   if (auto ok = detail::verify_chain(*certs, root->cert.get(), errc::pck_chain_untrusted,
-                                     "PCK certificate chain");
+                                     "PCK certificate chain", &pool);
       !ok)
     return fail(ok.error());
   out.certs = std::move(*certs);
   if (auto ok = add_chain_windows(out.chain_step, out.window, out.certs, "PCK chain"); !ok)
     return fail(ok.error());
-  auto key = detail::p256_key_of(out.certs.front().get(), "PCK certificate");
+  auto key = pool.p256_key(out.certs.front().get(), "PCK certificate");
   if (!key) return fail(key.error());
-  out.pck_key = std::shared_ptr<EVP_PKEY>(key->release(), detail::EvpPkeyFree{});
+  out.pck_key = std::move(*key);
   out.chain_step.detail = std::to_string(out.certs.size()) + " certificates from '" +
                           detail::common_name(out.certs.front().get()) + "' (issuer '" +
                           detail::common_name(out.certs[1].get()) + "') to the pinned root '" +
@@ -168,11 +176,13 @@ PreparedChain prepare_chain(Quote const& quote, TrustedRoot::State const* root) 
 result<void> prepare_signed_document(PreparedStep& step, PreparedCollateral& out,
                                      std::string const& chain_pem, std::string_view signed_json,
                                      P256Raw const& signature, TimePoint issued, TimePoint next,
-                                     X509* root, std::string_view what) {
+                                     X509* root, detail::CertificatePool& pool,
+                                     std::string_view what) {
   std::string const chain_name = std::string(what) + " issuer chain";
-  auto chain = detail::parse_pem_chain(chain_pem, chain_name);
+  auto chain = pool.parse_pem_chain(chain_pem, chain_name);
   if (!chain) return chain.error();
-  if (auto ok = detail::verify_chain(*chain, root, errc::collateral_chain_untrusted, chain_name);
+  if (auto ok = detail::verify_chain(*chain, root, errc::collateral_chain_untrusted, chain_name,
+                                     &pool);
       !ok)
     return ok.error();
   if (auto ok = add_chain_windows(step, out.window, *chain, what); !ok) return ok.error();
@@ -182,7 +192,7 @@ result<void> prepare_signed_document(PreparedStep& step, PreparedCollateral& out
       return Error(errc::certificate_revoked, std::string(what) + " signing certificate '" +
                                                   detail::common_name((*chain)[i].get()) +
                                                   "' is revoked by the root CA CRL");
-  auto key = detail::p256_key_of(signer, chain_name);
+  auto key = pool.p256_key(signer, chain_name);
   if (!key) return key.error();
   if (!detail::verify_p256(key->get(), core::as_bytes(signed_json), signature))
     return Error(errc::bad_collateral_signature,
@@ -196,7 +206,8 @@ result<void> prepare_signed_document(PreparedStep& step, PreparedCollateral& out
   return {};
 }
 
-PreparedCollateral prepare_collateral(Collateral const& c, TrustedRoot::State const* root) {
+PreparedCollateral prepare_collateral(Collateral const& c, TrustedRoot::State const* root,
+                                      detail::CertificatePool& pool) {
   PreparedCollateral out;
   X509* const root_cert = root != nullptr ? root->cert.get() : nullptr;
   // Runs one step; returns false (and stops the caller) when it failed.
@@ -232,7 +243,7 @@ PreparedCollateral prepare_collateral(Collateral const& c, TrustedRoot::State co
   if (!run(kStepTcbInfo, [&](PreparedStep& step) -> result<void> {
         auto ok = prepare_signed_document(step, out, c.tcb_info_issuer_chain_pem, c.tcb_info_json,
                                           c.tcb_info_signature, c.tcb_info.issue_date,
-                                          c.tcb_info.next_update, root_cert, "TCB info");
+                                          c.tcb_info.next_update, root_cert, pool, "TCB info");
         if (!ok) return ok;
         if (c.tcb_info.id != "TDX")
           return Error(errc::collateral_mismatch,
@@ -245,7 +256,7 @@ PreparedCollateral prepare_collateral(Collateral const& c, TrustedRoot::State co
         auto ok = prepare_signed_document(step, out, c.qe_identity_issuer_chain_pem,
                                           c.qe_identity_json, c.qe_identity_signature,
                                           c.qe_identity.issue_date, c.qe_identity.next_update,
-                                          root_cert, "QE identity");
+                                          root_cert, pool, "QE identity");
         if (!ok) return ok;
         if (c.qe_identity.id != "TD_QE")
           return Error(errc::collateral_mismatch, "QE identity id is \"" + c.qe_identity.id +
@@ -257,10 +268,10 @@ PreparedCollateral prepare_collateral(Collateral const& c, TrustedRoot::State co
   // PCK CRL: issued by the PCK's CA (Platform or Processor), which chains to the root and is
   // not revoked by the root CA CRL.
   run(kStepPckCrl, [&](PreparedStep& step) -> result<void> {
-    auto chain = detail::parse_pem_chain(c.pck_crl_issuer_chain_pem, "PCK CRL issuer chain");
+    auto chain = pool.parse_pem_chain(c.pck_crl_issuer_chain_pem, "PCK CRL issuer chain");
     if (!chain) return chain.error();
     if (auto ok = detail::verify_chain(*chain, root_cert, errc::collateral_chain_untrusted,
-                                       "PCK CRL issuer chain");
+                                       "PCK CRL issuer chain", &pool);
         !ok)
       return ok.error();
     if (auto ok = add_chain_windows(step, out.window, *chain, "PCK CRL issuer"); !ok)
@@ -272,7 +283,8 @@ PreparedCollateral prepare_collateral(Collateral const& c, TrustedRoot::State co
     auto crl = detail::parse_crl(c.pck_crl_der, "PCK CRL");
     if (!crl) return crl.error();
     out.pck_crl = std::move(*crl);
-    if (auto ok = detail::verify_crl(out.pck_crl.get(), issuer, "PCK CRL"); !ok) return ok.error();
+    if (auto ok = detail::verify_crl(out.pck_crl.get(), issuer, "PCK CRL", pool.key_of(issuer)); !ok)
+      return ok.error();
     auto window = detail::crl_window(out.pck_crl.get(), "PCK CRL");
     if (!window) return window.error();
     add_timed(step, out.window, "PCK CRL", *window, false);
@@ -531,6 +543,9 @@ result<TrustedRoot::State> make_state(std::span<std::uint8_t const> pem_or_der) 
   s.der = detail::certificate_der(cert->get());
   s.fingerprint = core::hex_encode(core::sha256(s.der));
   s.name = detail::common_name(cert->get());
+  // Fills OpenSSL's extension cache now, while the certificate is not shared yet: chains
+  // point at this object (CertificatePool) from every thread.
+  (void)X509_check_ca(cert->get());
   s.cert = std::move(*cert);
   return s;
 }
@@ -588,9 +603,12 @@ VerificationStep const* Verdict::first_failure() const noexcept {
 result<Verdict> verify(Quote const& quote, Collateral const* collateral,
                        VerifyOptions const& options) {
   auto const* root = options.root.state().get();
-  PreparedChain const chain = prepare_chain(quote, root);
+  // One pool for the whole call: the PCK chain and the collateral's chains share the Intel
+  // root and CAs, each parsed and checked once.
+  auto pool = pool_for(root);
+  PreparedChain const chain = prepare_chain(quote, root, pool);
   if (collateral == nullptr) return evaluate(quote, chain, nullptr, nullptr, options.now);
-  PreparedCollateral const prepared = prepare_collateral(*collateral, root);
+  PreparedCollateral const prepared = prepare_collateral(*collateral, root, pool);
   return evaluate(quote, chain, collateral, &prepared, options.now);
 }
 
@@ -627,7 +645,8 @@ struct Verifier::Impl {
       // outside it the uncached path reports the precise expiry.
       if (it != chains.end() && it->second->window.contains(now)) return it->second;
     }
-    auto chain = prepare_chain(quote, root.state().get());
+    auto pool = pool_for(root.state().get());
+    auto chain = prepare_chain(quote, root.state().get(), pool);
     chain.digest = key;
     auto prepared = std::make_shared<PreparedChain const>(std::move(chain));
     if (prepared->ok() && prepared->window.contains(now)) {
@@ -653,8 +672,9 @@ struct Verifier::Impl {
           it->second.prepared->window.contains(now))
         return it->second.prepared;
     }
+    auto pool = pool_for(root.state().get());
     auto prepared = std::make_shared<PreparedCollateral const>(
-        prepare_collateral(*collateral, root.state().get()));
+        prepare_collateral(*collateral, root.state().get(), pool));
     if (prepared->ok() && prepared->window.contains(now)) {
       std::lock_guard lock(mutex);
       if (collaterals.size() >= kMaxCollaterals) {

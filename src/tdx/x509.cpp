@@ -10,6 +10,7 @@
 #include <openssl/ec.h>
 #include <openssl/obj_mac.h>
 #include <openssl/params.h>
+#include <openssl/provider.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
@@ -94,6 +95,57 @@ result<SharedX509> certificate_from_der(ByteView der, errc code, std::string con
   return cert;
 }
 
+// A library context whose only provider is "null" (loading one explicitly keeps OpenSSL from
+// loading the default provider into it on first use). Decoding a certificate in it leaves the
+// SubjectPublicKeyInfo undecoded: OpenSSL 3.0 decodes the key "opportunistically" with a
+// generic OSSL_DECODER set up per certificate, finds no decoder here and parses on. Created
+// once and never freed (threads may still verify during static destruction). Null if OpenSSL
+// cannot make one: then certificates are decoded in the default context, slower but the same.
+OSSL_LIB_CTX* keyless_context() {
+  static OSSL_LIB_CTX* const context = [] {
+    OSSL_LIB_CTX* ctx = OSSL_LIB_CTX_new();
+    if (ctx != nullptr && OSSL_PROVIDER_load(ctx, "null") == nullptr) {
+      OSSL_LIB_CTX_free(ctx);
+      return static_cast<OSSL_LIB_CTX*>(nullptr);
+    }
+    return ctx;
+  }();
+  return context;
+}
+
+// certificate_from_der without the key decode (keyless_context).
+result<SharedX509> keyless_certificate_from_der(ByteView der, errc code, std::string const& what) {
+  auto const* p = der.data();
+  auto* raw = reinterpret_cast<X509*>(ASN1_item_d2i_ex(nullptr, &p, static_cast<long>(der.size()),
+                                                       ASN1_ITEM_rptr(X509), keyless_context(),
+                                                       nullptr));
+  if (raw == nullptr) return Error(code, what + ": not a DER X.509 certificate");
+  SharedX509 cert(raw, X509Free{});
+  if (p != der.data() + der.size())
+    return Error(code, what + ": trailing bytes after the DER certificate");
+  return cert;
+}
+
+// EC parameters of P-256 (no key), made once: new keys copy the group from it, which is much
+// cheaper than building the group from its name every time (EVP_PKEY_fromdata).
+EVP_PKEY const* p256_parameters() {
+  static EVP_PKEY* const parameters = [] {
+    char group[] = SN_X9_62_prime256v1;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+        EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), &EVP_PKEY_CTX_free);
+    EVP_PKEY* key = nullptr;
+    if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+        EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_KEY_PARAMETERS, params) != 1)
+      return static_cast<EVP_PKEY*>(nullptr);
+    return key;
+  }();
+  return parameters;
+}
+
 result<TimePoint> from_asn1(ASN1_TIME const* t) {
   std::tm tm{};
   if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return Error(errc::bad_certificate);
@@ -127,7 +179,8 @@ std::vector<std::uint8_t> spki_der(X509* cert) {
 // The presented root stands for the pinned one when it is the same certificate, or a
 // re-issue of it: same subject, same key, and a self-signature made by the pinned key.
 bool matches_pinned_root(X509* presented, X509* pinned) {
-  if (certificate_der(presented) == certificate_der(pinned)) return true;
+  // The same object: a CertificatePool found the pinned root's bytes in the chain.
+  if (presented == pinned || certificate_der(presented) == certificate_der(pinned)) return true;
   if (X509_NAME_cmp(X509_get_subject_name(presented), X509_get_subject_name(pinned)) != 0)
     return false;
   auto const key = spki_der(pinned);
@@ -157,6 +210,68 @@ result<std::vector<SharedX509>> parse_pem_chain(std::string_view pem, std::strin
     chain.push_back(std::move(*cert));
   }
   return chain;
+}
+
+CertificatePool::CertificatePool(SharedX509 root, ByteView root_der)
+    : root_(std::move(root)), root_der_(root_der) {
+  if (EVP_PKEY* key = root_ ? X509_get0_pubkey(root_.get()) : nullptr;
+      key != nullptr && EVP_PKEY_up_ref(key) == 1)
+    root_key_ = SharedPkey(key, EvpPkeyFree{});
+}
+
+result<std::vector<SharedX509>> CertificatePool::parse_pem_chain(std::string_view pem,
+                                                                std::string_view what) {
+  for (auto const& [text, chain] : chains_)
+    if (text == pem) return chain;
+  core::OpenSslErrorScope const openssl_errors;
+  auto blocks = pem_blocks(pem, kBeginCert, kEndCert, errc::bad_certificate, what);
+  if (!blocks) return blocks.error();
+  std::vector<SharedX509> chain;
+  chain.reserve(blocks->size());
+  for (std::size_t i = 0; i < blocks->size(); ++i) {
+    auto& der = (*blocks)[i];
+    SharedX509 cert;
+    if (root_ && std::ranges::equal(der, root_der_)) cert = root_;
+    for (auto const& entry : certificates_)
+      if (!cert && entry.der == der) cert = entry.cert;
+    if (!cert) {
+      std::string const name = std::string(what) + ": certificate " + std::to_string(i + 1);
+      auto fresh = keyless_certificate_from_der(der, errc::bad_certificate, name);
+      if (!fresh) return fresh.error();
+      cert = std::move(*fresh);
+      // A key that is not a P-256 point is kept as none: such a certificate can still be
+      // parsed and named, but signs nothing here and is refused as a leaf (p256_key).
+      auto key = p256_key_of_spki(cert.get(), name);
+      certificates_.push_back(
+          {std::move(der), cert, key ? SharedPkey(key->release(), EvpPkeyFree{}) : SharedPkey()});
+    }
+    chain.push_back(std::move(cert));
+  }
+  chains_.emplace_back(std::string(pem), chain);
+  return chain;
+}
+
+EVP_PKEY* CertificatePool::key_of(X509 const* cert) const noexcept {
+  if (cert == nullptr) return nullptr;
+  if (cert == root_.get()) return root_key_.get();
+  for (auto const& entry : certificates_)
+    if (entry.cert.get() == cert) return entry.key.get();
+  return nullptr;
+}
+
+result<SharedPkey> CertificatePool::p256_key(X509 const* cert, std::string_view what) const {
+  if (cert != nullptr && cert != root_.get())
+    for (auto const& entry : certificates_)
+      if (entry.cert.get() == cert && entry.key) return entry.key;
+  return Error(errc::bad_certificate, std::string(what) + ": key is not EC P-256");
+}
+
+bool CertificatePool::issued(X509 const* subject, X509 const* issuer) const noexcept {
+  return std::find(issued_.begin(), issued_.end(), std::pair(subject, issuer)) != issued_.end();
+}
+
+void CertificatePool::remember_issued(X509 const* subject, X509 const* issuer) {
+  issued_.emplace_back(subject, issuer);
 }
 
 result<SharedX509> parse_certificate(ByteView pem_or_der, std::string_view what) {
@@ -197,13 +312,24 @@ result<std::vector<std::uint8_t>> crl_to_der(ByteView pem_or_der, std::string_vi
 
 result<SharedCrl> parse_crl(ByteView pem_or_der, std::string_view what) {
   core::OpenSslErrorScope const openssl_errors;
-  auto der = crl_to_der(pem_or_der, what);
-  if (!der) return der.error();
-  auto const* p = der->data();
-  X509_CRL* raw = d2i_X509_CRL(nullptr, &p, static_cast<long>(der->size()));
-  if (raw == nullptr)
-    return Error(errc::malformed_collateral, std::string(what) + ": not a DER X.509 CRL");
-  return SharedCrl(raw, X509CrlFree{});
+  std::vector<std::uint8_t> pem_der;
+  ByteView der = pem_or_der;
+  if (starts_with_pem(pem_or_der)) {
+    auto blocks = pem_blocks(core::as_chars(pem_or_der), kBeginCrl, kEndCrl,
+                             errc::malformed_collateral, what);
+    if (!blocks) return blocks.error();
+    if (blocks->size() != 1)
+      return Error(errc::malformed_collateral, std::string(what) + ": expected one CRL block");
+    pem_der = std::move(blocks->front());
+    der = pem_der;
+  }
+  // Decoded once (the DER of the collateral is used as it is, not copied).
+  auto const* p = der.data();
+  SharedCrl crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())), X509CrlFree{});
+  if (!crl) return Error(errc::malformed_collateral, std::string(what) + ": not a DER X.509 CRL");
+  if (p != der.data() + der.size())
+    return Error(errc::malformed_collateral, std::string(what) + ": trailing bytes after the CRL");
+  return crl;
 }
 
 std::vector<std::uint8_t> certificate_der(X509* cert) {
@@ -257,7 +383,7 @@ result<void> check_validity(Window const& window, TimePoint now, std::string_vie
 }
 
 result<void> verify_chain(std::vector<SharedX509> const& chain, X509* root, errc untrusted,
-                          std::string_view what) {
+                          std::string_view what, CertificatePool* pool) {
   core::OpenSslErrorScope const openssl_errors;
   if (root == nullptr) return Error(untrusted, std::string(what) + ": no trusted root configured");
   if (chain.size() < 2)
@@ -269,19 +395,60 @@ result<void> verify_chain(std::vector<SharedX509> const& chain, X509* root, errc
   for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
     X509* subject = chain[i].get();
     X509* issuer = chain[i + 1].get();
-    int const issued = X509_check_issued(issuer, subject);
-    if (issued != X509_V_OK)
+    EVP_PKEY* const issuer_key = pool != nullptr ? pool->key_of(issuer) : X509_get0_pubkey(issuer);
+    // Names, key identifiers, key usage and the signature depend on the pair alone: a pair the
+    // pool saw accepted in this call (the Intel CAs sign several chains) is not checked again.
+    bool const known = pool != nullptr && pool->issued(subject, issuer);
+    if (int const issued = known ? X509_V_OK : check_issued(issuer, issuer_key, subject);
+        issued != X509_V_OK)
       return Error(untrusted, std::string(what) + ": '" + common_name(subject) +
                                   "' is not issued by '" + common_name(issuer) +
                                   "': " + X509_verify_cert_error_string(issued));
     if (i + 1 < chain.size() - 1 && X509_check_ca(issuer) == 0)
       return Error(untrusted, std::string(what) + ": '" + common_name(issuer) + "' is not a CA");
-    if (X509_verify(subject, X509_get0_pubkey(issuer)) != 1)
+    if (known) continue;
+    if (X509_verify(subject, issuer_key) != 1)
       return Error(untrusted, std::string(what) + ": signature of '" + common_name(subject) +
                                   "' does not verify with the key of '" + common_name(issuer) +
                                   "'");
+    if (pool != nullptr) pool->remember_issued(subject, issuer);
   }
   return {};
+}
+
+int check_issued(X509* issuer, EVP_PKEY const* issuer_key, X509* subject) {
+  core::OpenSslErrorScope const openssl_errors;
+  if (X509_NAME_cmp(X509_get_subject_name(issuer), X509_get_issuer_name(subject)) != 0)
+    return X509_V_ERR_SUBJECT_ISSUER_MISMATCH;
+  // X509_check_purpose(x, -1, 0) decodes and caches the extensions; 1 unless one is malformed.
+  if (X509_check_purpose(issuer, -1, 0) != 1 || X509_check_purpose(subject, -1, 0) != 1)
+    return X509_V_ERR_UNSPECIFIED;
+  // The cache above would have failed for an undecodable or repeated authority key identifier,
+  // so null here means absent, which matches any issuer.
+  int critical = 0;
+  std::unique_ptr<AUTHORITY_KEYID, decltype(&AUTHORITY_KEYID_free)> akid(
+      static_cast<AUTHORITY_KEYID*>(
+          X509_get_ext_d2i(subject, NID_authority_key_identifier, &critical, nullptr)),
+      &AUTHORITY_KEYID_free);
+  if (int const akid_ok = X509_check_akid(issuer, akid.get()); akid_ok != X509_V_OK)
+    return akid_ok;
+  if (issuer_key == nullptr) return X509_V_ERR_NO_ISSUER_PUBLIC_KEY;
+  ASN1_OBJECT const* algorithm = nullptr;
+  X509_ALGOR_get0(&algorithm, nullptr, nullptr, X509_get0_tbs_sigalg(subject));
+  int key_type = NID_undef;
+  if (OBJ_find_sigid_algs(OBJ_obj2nid(algorithm), nullptr, &key_type) == 0)
+    return X509_V_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM;
+  if (EVP_PKEY_is_a(issuer_key, OBJ_nid2sn(key_type)) == 0 &&
+      !(EVP_PKEY_is_a(issuer_key, "RSA") != 0 && key_type == NID_rsassaPss))
+    return X509_V_ERR_SIGNATURE_ALGORITHM_MISMATCH;
+  // X509_get_key_usage: every bit when the extension is absent.
+  std::uint32_t const usage = X509_get_key_usage(issuer);
+  if ((X509_get_extension_flags(subject) & EXFLAG_PROXY) != 0) {
+    if ((usage & KU_DIGITAL_SIGNATURE) == 0) return X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE;
+  } else if ((usage & KU_KEY_CERT_SIGN) == 0) {
+    return X509_V_ERR_KEYUSAGE_NO_CERTSIGN;
+  }
+  return X509_V_OK;
 }
 
 result<Window> chain_window(std::vector<SharedX509> const& chain, std::string_view what) {
@@ -316,12 +483,14 @@ result<void> check_collateral_window(Window const& window, TimePoint now, std::s
   return {};
 }
 
-result<void> verify_crl(X509_CRL* crl, X509* issuer, std::string_view what) {
+result<void> verify_crl(X509_CRL* crl, X509* issuer, std::string_view what,
+                        EVP_PKEY* issuer_key) {
   core::OpenSslErrorScope const openssl_errors;
+  if (issuer_key == nullptr) issuer_key = X509_get0_pubkey(issuer);
   if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(issuer)) != 0)
     return Error(errc::crl_issuer_mismatch,
                  std::string(what) + " is not issued by '" + common_name(issuer) + "'");
-  if (X509_CRL_verify(crl, X509_get0_pubkey(issuer)) != 1)
+  if (issuer_key == nullptr || X509_CRL_verify(crl, issuer_key) != 1)
     return Error(errc::bad_collateral_signature,
                  std::string(what) + " signature does not verify with the key of '" +
                      common_name(issuer) + "'");
@@ -336,25 +505,49 @@ bool is_revoked(X509_CRL* crl, X509* cert) noexcept {
 }
 
 result<EvpPkeyPtr> p256_key_from_raw(P256Raw const& xy) {
-  core::OpenSslErrorScope const openssl_errors;
-  std::array<unsigned char, 65> point{};
+  std::array<std::uint8_t, 65> point{};
   point[0] = 0x04;  // SEC 1 uncompressed point
   std::copy(xy.begin(), xy.end(), point.begin() + 1);
-  char group[] = SN_X9_62_prime256v1;
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
-      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
-      OSSL_PARAM_construct_end(),
-  };
-  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
-      EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), &EVP_PKEY_CTX_free);
-  EVP_PKEY* key = nullptr;
-  // EVP_PKEY_fromdata decodes the point with EC_POINT_oct2point, which rejects points that are
-  // not on the curve.
-  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params) != 1 || key == nullptr)
-    return Error(errc::bad_quote_signature, "attestation key is not a P-256 point");
-  return EvpPkeyPtr(key);
+  auto key = p256_key_from_point(point);
+  if (!key) return Error(errc::bad_quote_signature, "attestation key is not a P-256 point");
+  return key;
+}
+
+EvpPkeyPtr p256_key_from_point(ByteView point) {
+  core::OpenSslErrorScope const openssl_errors;
+  EVP_PKEY const* parameters = p256_parameters();
+  if (parameters == nullptr || point.size() != 65 || point[0] != 0x04) return nullptr;
+  EvpPkeyPtr key(EVP_PKEY_new());
+  // EVP_PKEY_set1_encoded_public_key decodes the point with EC_POINT_oct2point, which refuses a
+  // point that is not on the curve.
+  if (!key || EVP_PKEY_copy_parameters(key.get(), parameters) != 1 ||
+      EVP_PKEY_set1_encoded_public_key(key.get(), point.data(), point.size()) != 1)
+    return nullptr;
+  return key;
+}
+
+result<EvpPkeyPtr> p256_key_of_spki(X509* cert, std::string_view what) {
+  core::OpenSslErrorScope const openssl_errors;
+  ASN1_OBJECT* algorithm = nullptr;
+  unsigned char const* point = nullptr;
+  int point_size = 0;
+  X509_ALGOR* algorithm_identifier = nullptr;
+  X509_PUBKEY const* spki = X509_get_X509_PUBKEY(cert);
+  bool p256 = spki != nullptr &&
+              X509_PUBKEY_get0_param(&algorithm, &point, &point_size, &algorithm_identifier,
+                                     spki) == 1 &&
+              OBJ_obj2nid(algorithm) == NID_X9_62_id_ecPublicKey && point_size == 65;
+  if (p256) {
+    // RFC 5480: the parameters are the curve's OID (namedCurve); explicit curves are refused.
+    int type = V_ASN1_UNDEF;
+    void const* curve = nullptr;
+    X509_ALGOR_get0(nullptr, &type, &curve, algorithm_identifier);
+    p256 = type == V_ASN1_OBJECT &&
+           OBJ_obj2nid(static_cast<ASN1_OBJECT const*>(curve)) == NID_X9_62_prime256v1;
+  }
+  EvpPkeyPtr key = p256 ? p256_key_from_point(ByteView(point, 65)) : nullptr;
+  if (!key) return Error(errc::bad_certificate, std::string(what) + ": key is not EC P-256");
+  return key;
 }
 
 result<EvpPkeyPtr> p256_key_of(X509* cert, std::string_view what) {
