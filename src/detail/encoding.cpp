@@ -9,12 +9,20 @@ constexpr char kHexDigits[] = "0123456789abcdef";
 constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+// Each byte's hex digit value, -1 for a byte that is not one (an ITA token carries 14 hex
+// claims of up to 128 digits, decoded on every verification).
+constexpr std::array<std::int8_t, 256> kHexValues = [] {
+  std::array<std::int8_t, 256> table{};
+  for (auto& v : table) v = -1;
+  for (int i = 0; i < 10; ++i) table[static_cast<std::size_t>('0' + i)] = static_cast<std::int8_t>(i);
+  for (int i = 0; i < 6; ++i) {
+    table[static_cast<std::size_t>('a' + i)] = static_cast<std::int8_t>(10 + i);
+    table[static_cast<std::size_t>('A' + i)] = static_cast<std::int8_t>(10 + i);
+  }
+  return table;
+}();
+
+int hex_value(char c) noexcept { return kHexValues[static_cast<unsigned char>(c)]; }
 
 using DecodeTable = std::array<std::int8_t, 256>;
 
@@ -26,6 +34,22 @@ constexpr DecodeTable make_table(char const* alphabet) {
 }
 constexpr DecodeTable kBase64Table = make_table(kBase64);
 constexpr DecodeTable kBase64UrlTable = make_table(kBase64Url);
+
+// The same tables with each symbol's value already shifted to its place in a group of four
+// (18, 12, 6 and 0 bits), and bit 31 set for a byte outside the alphabet: a group decodes to
+// the OR of four lookups, negative when any symbol is invalid.
+using GroupTables = std::array<std::array<std::uint32_t, 256>, 4>;
+
+constexpr GroupTables make_group_tables(DecodeTable const& table) {
+  GroupTables out{};
+  for (std::size_t place = 0; place < 4; ++place)
+    for (std::size_t c = 0; c < 256; ++c)
+      out[place][c] = table[c] < 0 ? 0x80000000u
+                                   : static_cast<std::uint32_t>(table[c]) << (18 - 6 * place);
+  return out;
+}
+constexpr GroupTables kBase64Groups = make_group_tables(kBase64Table);
+constexpr GroupTables kBase64UrlGroups = make_group_tables(kBase64UrlTable);
 
 std::string encode64(ByteView bytes, char const* alphabet, bool pad) {
   std::string out;
@@ -54,9 +78,13 @@ std::string encode64(ByteView bytes, char const* alphabet, bool pad) {
   return out;
 }
 
-// Decodes unpadded symbols; `text.size() % 4` must not be 1. Rejects non-zero bits in the last
-// symbol's unused low bits (RFC 4648 section 3.5), so every byte string has one encoding.
-result<Bytes> decode64(std::string_view text, DecodeTable const& table, std::string_view name) {
+// Decodes unpadded symbols into a byte vector or a string; `text.size() % 4` must not be 1.
+// Rejects non-zero bits in the last symbol's unused low bits (RFC 4648 section 3.5), so every
+// byte string has one encoding.
+template <class Out>
+result<Out> decode64(std::string_view text, DecodeTable const& table, GroupTables const& groups_table,
+                     std::string_view name) {
+  using Unit = typename Out::value_type;
   std::size_t const rest = text.size() % 4;
   if (rest == 1)
     return Error(errc::bad_base64, std::string(name) + ": length " + std::to_string(text.size()) +
@@ -65,29 +93,32 @@ result<Bytes> decode64(std::string_view text, DecodeTable const& table, std::str
     return Error(errc::bad_base64, std::string(name) + ": invalid character at offset " + std::to_string(offset));
   };
   // Four symbols make three bytes, written in place (a 6 KB token is decoded on every
-  // verification); a symbol outside the alphabet makes the OR of the group negative.
+  // verification). The loop runs on plain pointers: a byte store through the container's
+  // operator[] may alias the container itself, which would make the compiler reload its data
+  // pointer after every byte.
   std::size_t const groups = text.size() / 4;
-  Bytes out(groups * 3 + (rest == 0 ? 0 : rest - 1));
+  Out out(groups * 3 + (rest == 0 ? 0 : rest - 1), Unit{});
   auto const* in = reinterpret_cast<unsigned char const*>(text.data());
-  for (std::size_t g = 0; g < groups; ++g) {
-    auto const* s = in + 4 * g;
-    int const a = table[s[0]], b = table[s[1]], c = table[s[2]], d = table[s[3]];
-    if ((a | b | c | d) < 0) {
+  auto* const first = reinterpret_cast<unsigned char*>(out.data());
+  auto const& [t0, t1, t2, t3] = groups_table;
+  unsigned char* o = first;
+  for (auto const* const end = in + 4 * groups; in != end; in += 4, o += 3) {
+    std::uint32_t const n = t0[in[0]] | t1[in[1]] | t2[in[2]] | t3[in[3]];
+    if (n & 0x80000000u) {
+      std::size_t const at = static_cast<std::size_t>(o - first) / 3 * 4;
       for (std::size_t k = 0; k < 4; ++k)
-        if (table[s[k]] < 0) return invalid_at(4 * g + k);
+        if (table[in[k]] < 0) return invalid_at(at + k);
     }
-    auto const n = static_cast<std::uint32_t>(a) << 18 | static_cast<std::uint32_t>(b) << 12 |
-                   static_cast<std::uint32_t>(c) << 6 | static_cast<std::uint32_t>(d);
-    out[3 * g] = static_cast<std::uint8_t>(n >> 16);
-    out[3 * g + 1] = static_cast<std::uint8_t>(n >> 8);
-    out[3 * g + 2] = static_cast<std::uint8_t>(n);
+    o[0] = static_cast<unsigned char>(n >> 16);
+    o[1] = static_cast<unsigned char>(n >> 8);
+    o[2] = static_cast<unsigned char>(n);
   }
   if (rest == 0) return out;
   // Two symbols carry one byte and 4 unused bits, three carry two bytes and 2 unused bits; the
   // unused bits must be zero (RFC 4648 section 3.5), so every byte string has one encoding.
   std::uint32_t n = 0;
   for (std::size_t k = 0; k < rest; ++k) {
-    int const v = table[in[4 * groups + k]];
+    int const v = table[in[k]];  // `in` is past the last whole group
     if (v < 0) return invalid_at(4 * groups + k);
     n = n << 6 | static_cast<std::uint32_t>(v);
   }
@@ -96,10 +127,10 @@ result<Bytes> decode64(std::string_view text, DecodeTable const& table, std::str
     return Error(errc::bad_base64, std::string(name) + ": non-zero padding bits (non-canonical encoding)");
   n >>= unused;
   if (rest == 2) {
-    out[3 * groups] = static_cast<std::uint8_t>(n);
+    out[3 * groups] = static_cast<Unit>(n);
   } else {
-    out[3 * groups] = static_cast<std::uint8_t>(n >> 8);
-    out[3 * groups + 1] = static_cast<std::uint8_t>(n);
+    out[3 * groups] = static_cast<Unit>(n >> 8);
+    out[3 * groups + 1] = static_cast<Unit>(n);
   }
   return out;
 }
@@ -120,12 +151,16 @@ result<void> hex_decode_into(std::string_view text, std::span<std::uint8_t> out)
   if (text.size() != out.size() * 2)
     return Error(errc::bad_hex, "expected " + std::to_string(out.size() * 2) + " hex characters, got " +
                                     std::to_string(text.size()));
+  // Plain pointers, as in decode64: a byte store through the span would make the compiler
+  // reload the text's pointer after each one.
+  char const* const in = text.data();
+  std::uint8_t* const o = out.data();
   for (std::size_t i = 0; i < out.size(); ++i) {
-    int const hi = hex_value(text[2 * i]);
-    int const lo = hex_value(text[2 * i + 1]);
-    if (hi < 0 || lo < 0)
+    int const hi = hex_value(in[2 * i]);
+    int const lo = hex_value(in[2 * i + 1]);
+    if ((hi | lo) < 0)
       return Error(errc::bad_hex, "invalid hex character at offset " + std::to_string(hi < 0 ? 2 * i : 2 * i + 1));
-    out[i] = static_cast<std::uint8_t>((hi << 4) | lo);
+    o[i] = static_cast<std::uint8_t>((hi << 4) | lo);
   }
   return {};
 }
@@ -146,11 +181,15 @@ result<Bytes> base64_decode(std::string_view text) {
     return Error(errc::bad_base64, "base64: length " + std::to_string(text.size()) + " is not a multiple of 4");
   std::size_t padding = 0;
   while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=') ++padding;
-  return decode64(text.substr(0, text.size() - padding), kBase64Table, "base64");
+  return decode64<Bytes>(text.substr(0, text.size() - padding), kBase64Table, kBase64Groups, "base64");
 }
 
 result<Bytes> base64url_decode(std::string_view text) {
-  return decode64(text, kBase64UrlTable, "base64url");
+  return decode64<Bytes>(text, kBase64UrlTable, kBase64UrlGroups, "base64url");
+}
+
+result<std::string> base64url_decode_text(std::string_view text) {
+  return decode64<std::string>(text, kBase64UrlTable, kBase64UrlGroups, "base64url");
 }
 
 std::string percent_encode(std::string_view value) {

@@ -38,6 +38,9 @@ result<Bytes> base64_decode(std::string_view text);
 std::string base64url_encode(ByteView bytes);
 /// Rejects '=', '+', '/', a length of 1 mod 4 and non-zero trailing bits.
 result<Bytes> base64url_decode(std::string_view text);
+/// The same, decoded straight into a string: for encoded text (a JWS header or payload) that is
+/// kept as text, without a second copy.
+result<std::string> base64url_decode_text(std::string_view text);
 
 /// Every byte but the unreserved characters (RFC 3986 section 2.3) as %XX: a path segment or a
 /// query value.

@@ -84,12 +84,16 @@ struct CertificateRoot::State {
 };
 
 struct Token::Impl {
+  // The claims are moved in by construction: assigning a value built on another storage (the
+  // claims' arena) would copy it.
+  explicit Impl(boost::json::value c) : claims(std::move(c)) {}
+
+  boost::json::value claims{};  // always an object
   Algorithm alg{};
   std::string kid{};
   std::string typ{};
   std::string header_json{};
   std::string claims_json{};
-  boost::json::value claims{};  // always an object
   std::optional<std::string> iss{};
   std::optional<std::string> sub{};
   std::vector<std::string> aud{};

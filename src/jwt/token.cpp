@@ -9,9 +9,16 @@
 #include "detail/time.hpp"
 #include "jwt/internal.hpp"
 
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/value_stack.hpp>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <new>
 #include <utility>
 
 namespace ee::jwt {
@@ -68,22 +75,215 @@ result<Segments> split(std::string_view compact, std::size_t max_bytes) {
 }
 
 result<std::string> decode_segment(std::string_view segment, std::string_view what) {
-  auto bytes = core::base64url_decode(segment);
-  if (!bytes)
+  auto text = core::base64url_decode_text(segment);
+  if (!text)
     return Error(errc::malformed_encoding,
                  std::string(what) + " segment is not unpadded base64url (RFC 7515 section 2)");
-  return std::string(core::as_chars(*bytes));
+  return std::move(*text);
 }
 
-result<bj::value> parse_object(std::string_view text, std::string_view what, errc not_object) {
-  auto doc = core::json::parse(text, kJsonLimits);
-  if (!doc) {
-    if (doc.error() == ee::errc::duplicate_json_key)
-      return Error(errc::duplicate_key, std::string(what) + " repeats a member name");
-    return Error(not_object, std::string(what) + " is not valid JSON");
+// --- Strict JSON for the header and the claims ----------------------------------------------
+//
+// The rules of core::json::parse (one RFC 8259 document, UTF-8 checked by the parser, bounded
+// size and depth, finite numbers, no object repeating a member name), built for the two small
+// documents read on every verification. Two things cost more than the parse itself there: a set
+// of strings per object to find repeated names (one allocation per name), and one allocation
+// per string of the value. Here the names of the open objects go into one flat list (their
+// bytes into one buffer), each compared with its object's earlier names by hash as it comes
+// (an object of more than 64 names is sorted instead when it closes, so a hostile document
+// stays O(n log n)), and the value is built in an arena (ClaimsArena).
+
+// The claims' storage: one block sized from the payload, bump-allocated while the value is
+// built. After freeze(), which runs before the token is published, every further allocation
+// (a copy of the claims made later, on any thread) goes to the heap, so the block is never
+// written again and the resource needs no lock. Memory outside the block is the heap's.
+class ClaimsArena final : public bj::memory_resource {
+ public:
+  explicit ClaimsArena(std::size_t capacity)
+      : block_(std::make_unique_for_overwrite<std::byte[]>(capacity)), capacity_(capacity) {}
+  void freeze() noexcept { frozen_ = true; }
+
+ private:
+  void* do_allocate(std::size_t n, std::size_t align) override {
+    if (!frozen_) {
+      auto const base = reinterpret_cast<std::uintptr_t>(block_.get());
+      std::size_t const start = (base + used_ + align - 1) / align * align - base;
+      if (start <= capacity_ && n <= capacity_ - start) {
+        used_ = start + n;
+        return block_.get() + start;
+      }
+    }
+    return ::operator new(n, std::align_val_t{align});
   }
-  if (!doc->is_object()) return Error(not_object, std::string(what) + " is not a JSON object");
-  return std::move(*doc);
+  void do_deallocate(void* p, std::size_t n, std::size_t align) override {
+    // Compared as integers: p may come from the heap, and pointers into different objects do
+    // not compare with < in C++.
+    auto const at = reinterpret_cast<std::uintptr_t>(p);
+    auto const base = reinterpret_cast<std::uintptr_t>(block_.get());
+    if (at >= base && at - base < capacity_) return;
+    ::operator delete(p, n, std::align_val_t{align});
+  }
+  bool do_is_equal(bj::memory_resource const& other) const noexcept override { return this == &other; }
+
+  std::unique_ptr<std::byte[]> block_;
+  std::size_t capacity_;
+  std::size_t used_ = 0;
+  bool frozen_ = false;
+};
+
+class StrictHandler {
+ public:
+  static constexpr std::size_t max_object_size = bj::object::max_size();
+  static constexpr std::size_t max_array_size = bj::array::max_size();
+  static constexpr std::size_t max_key_size = bj::string::max_size();
+  static constexpr std::size_t max_string_size = bj::string::max_size();
+
+  // `temp` holds the value stack's work space (the result goes to `result_storage`).
+  StrictHandler(bj::storage_ptr result_storage, unsigned char* temp, std::size_t temp_size)
+      : stack(bj::storage_ptr(), temp, temp_size) {
+    stack.reset(std::move(result_storage));
+  }
+
+  bj::value_stack stack;
+  bool duplicate_key = false;
+  bool number_overflow = false;
+
+  bool on_document_begin(bj::error_code&) { return true; }
+  bool on_document_end(bj::error_code&) { return true; }
+  bool on_object_begin(bj::error_code&) {
+    opened_.push_back(names_.size());
+    return true;
+  }
+  bool on_object_end(std::size_t n, bj::error_code& ec) {
+    std::size_t const first = opened_.back();
+    opened_.pop_back();
+    // The object's names are the last ones, and their bytes the end of text_ (taken before
+    // repeats() reorders them).
+    std::size_t const text_start = first < names_.size() ? names_[first].offset : text_.size();
+    if (names_.size() - first > kScanned && repeats(first)) {
+      duplicate_key = true;
+      ec = ::ee::make_error_code(::ee::errc::duplicate_json_key);
+      return false;
+    }
+    names_.resize(first);
+    text_.resize(text_start);
+    stack.push_object(n);
+    return true;
+  }
+  bool on_array_begin(bj::error_code&) { return true; }
+  bool on_array_end(std::size_t n, bj::error_code&) {
+    stack.push_array(n);
+    return true;
+  }
+  bool on_key_part(bj::string_view s, std::size_t, bj::error_code&) {
+    text_.append(s.data(), s.size());
+    stack.push_chars(s);
+    return true;
+  }
+  bool on_key(bj::string_view s, std::size_t, bj::error_code& ec) {
+    // Names are appended in order and the list is only reordered by an object that closes and
+    // drops them, so the new name starts where the last one ends.
+    std::size_t const offset = names_.empty() ? 0 : names_.back().offset + names_.back().size;
+    text_.append(s.data(), s.size());
+    std::string_view const name(text_.data() + offset, text_.size() - offset);
+    std::size_t const hash = std::hash<std::string_view>{}(name);
+    // The first kScanned names of an object are compared with the earlier ones as they come;
+    // an object with more is sorted when it closes (repeats()).
+    std::size_t const first = opened_.back();
+    if (names_.size() - first < kScanned) {
+      for (std::size_t i = first; i < names_.size(); ++i) {
+        if (names_[i].hash == hash && text(names_[i]) == name) {
+          duplicate_key = true;
+          ec = ::ee::make_error_code(::ee::errc::duplicate_json_key);
+          return false;
+        }
+      }
+    }
+    names_.push_back({hash, offset, name.size()});
+    stack.push_key(s);
+    return true;
+  }
+  bool on_string_part(bj::string_view s, std::size_t, bj::error_code&) {
+    stack.push_chars(s);
+    return true;
+  }
+  bool on_string(bj::string_view s, std::size_t, bj::error_code&) {
+    stack.push_string(s);
+    return true;
+  }
+  bool on_number_part(bj::string_view, bj::error_code&) { return true; }
+  bool on_int64(std::int64_t i, bj::string_view, bj::error_code&) {
+    stack.push_int64(i);
+    return true;
+  }
+  bool on_uint64(std::uint64_t u, bj::string_view, bj::error_code&) {
+    stack.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, bj::string_view, bj::error_code& ec) {
+    if (!std::isfinite(d)) {  // 1e400
+      number_overflow = true;
+      ec = ::ee::make_error_code(::ee::errc::out_of_range);
+      return false;
+    }
+    stack.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, bj::error_code&) {
+    stack.push_bool(b);
+    return true;
+  }
+  bool on_null(bj::error_code&) {
+    stack.push_null();
+    return true;
+  }
+  bool on_comment_part(bj::string_view, bj::error_code&) { return true; }
+  bool on_comment(bj::string_view, bj::error_code&) { return true; }
+
+ private:
+  static constexpr std::size_t kScanned = 64;
+  struct Name {
+    std::size_t hash, offset, size;
+  };
+  std::string_view text(Name const& n) const noexcept { return {text_.data() + n.offset, n.size}; }
+
+  // Whether the names from `first` on (the closing object's) hold one twice: sorted by hash
+  // and then by their bytes, so O(n log n) even when an attacker makes every hash collide.
+  bool repeats(std::size_t first) {
+    if (names_.size() - first < 2) return false;
+    auto const begin = names_.begin() + static_cast<std::ptrdiff_t>(first);
+    std::sort(begin, names_.end(), [this](Name const& a, Name const& b) {
+      return a.hash != b.hash ? a.hash < b.hash : text(a) < text(b);
+    });
+    for (auto it = begin + 1; it != names_.end(); ++it)
+      if (it->hash == (it - 1)->hash && text(*it) == text(*(it - 1))) return true;
+    return false;
+  }
+
+  std::vector<Name> names_;          // of the open objects, innermost last
+  std::vector<std::size_t> opened_;  // per open object, the index of its first name
+  std::string text_;                 // the names' bytes
+};
+
+result<bj::value> parse_object(std::string_view text, std::string_view what, errc not_object,
+                               bj::storage_ptr storage) {
+  if (text.size() > kJsonLimits.max_bytes)
+    return Error(not_object, std::string(what) + " is larger than " +
+                                 std::to_string(kJsonLimits.max_bytes) + " bytes");
+  bj::parse_options options;  // strict RFC 8259: no comments, no trailing commas, valid UTF-8
+  options.max_depth = kJsonLimits.max_depth;
+  unsigned char temp[4096];
+  bj::basic_parser<StrictHandler> parser(options, std::move(storage), temp, sizeof temp);
+  bj::error_code ec;
+  auto const consumed = parser.write_some(false, text.data(), text.size(), ec);
+  if (parser.handler().duplicate_key)
+    return Error(errc::duplicate_key, std::string(what) + " repeats a member name");
+  // write_some stops at the end of the first document; "{} x" is not one document.
+  if (ec || !parser.done() || consumed != text.size())
+    return Error(not_object, std::string(what) + " is not valid JSON");
+  auto value = parser.handler().stack.release();
+  if (!value.is_object()) return Error(not_object, std::string(what) + " is not a JSON object");
+  return value;
 }
 
 struct Header {
@@ -96,7 +296,10 @@ struct Header {
 result<Header> read_header(std::string_view segment, VerifyOptions const& options) {
   auto text = decode_segment(segment, "header");
   if (!text) return text.error();
-  auto doc = parse_object(*text, "header", errc::malformed_header);
+  // The header's value lives only in this call: a buffer on the stack holds it.
+  unsigned char buffer[2048];
+  bj::monotonic_resource storage(buffer, sizeof buffer);
+  auto doc = parse_object(*text, "header", errc::malformed_header, &storage);
   if (!doc) return doc.error();
   auto const& obj = doc->as_object();
   Header h;
@@ -302,16 +505,21 @@ result<Token> verify(std::string_view compact, KeySet const& keys, VerifyOptions
   // JSON parser beyond the header.
   if (auto ok = detail::verify_signature(**key, header->alg, segments->signing_input, *signature); !ok)
     return ok.error();
-  auto claims = parse_object(*payload, "payload", errc::malformed_claims);
+  // Twice the text holds the value of a typical payload (the ITA token's 4 KB of claims take
+  // about 5 KB); more goes to the heap.
+  auto storage = bj::make_shared_resource<ClaimsArena>(2 * payload->size() + 512);
+  auto* const arena = static_cast<ClaimsArena*>(storage.get());
+  auto claims = parse_object(*payload, "payload", errc::malformed_claims, std::move(storage));
   if (!claims) return claims.error();
+  arena->freeze();
 
-  auto impl = std::make_shared<Token::Impl>();
+  // Moved in by construction: assigning a value to one of another storage would copy it.
+  auto impl = std::make_shared<Token::Impl>(std::move(*claims));
   impl->alg = header->alg;
   impl->kid = std::move(header->kid);
   impl->typ = std::move(header->typ);
   impl->header_json = std::move(header->json);
   impl->claims_json = std::move(*payload);
-  impl->claims = std::move(*claims);
   if (auto ok = check_claims(*impl, impl->claims.as_object(), options, now); !ok) return ok.error();
   if (options.x5c_root) {
     if (auto ok = detail::check_x5c(**key, *options.x5c_root, impl->iat.value_or(now)); !ok)
@@ -325,7 +533,7 @@ result<UnverifiedHeader> peek_header(std::string_view compact, std::size_t max_t
   if (!segments) return segments.error();
   auto text = decode_segment(segments->header, "header");
   if (!text) return text.error();
-  auto doc = parse_object(*text, "header", errc::malformed_header);
+  auto doc = parse_object(*text, "header", errc::malformed_header, {});
   if (!doc) return doc.error();
   UnverifiedHeader out;
   auto const& obj = doc->as_object();
@@ -336,11 +544,7 @@ result<UnverifiedHeader> peek_header(std::string_view compact, std::size_t max_t
 
 // --- Token accessors ------------------------------------------------------------------------
 
-Token::Token() : impl_([] {
-  auto impl = std::make_shared<Impl>();
-  impl->claims = bj::object{};
-  return impl;
-}()) {}
+Token::Token() : impl_(std::make_shared<Impl>(bj::object{})) {}
 
 Algorithm Token::algorithm() const noexcept { return impl_->alg; }
 std::string const& Token::kid() const noexcept { return impl_->kid; }

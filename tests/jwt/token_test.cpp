@@ -3,12 +3,17 @@
 #include <easyenclave/jwt/token.hpp>
 
 #include "detail/encoding.hpp"
+#include "detail/json.hpp"
 #include "detail/time.hpp"
+#include "jwt/internal.hpp"
 #include "fakes/jws_signer.hpp"
 #include "support/temp_dir.hpp"
 
 #include <boost/json/parse.hpp>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -440,6 +445,176 @@ TEST(JwtAlgorithm, NamesRoundTrip) {
   EXPECT_FALSE(ee::jwt::parse_algorithm("none"));
   EXPECT_FALSE(ee::jwt::parse_algorithm("HS256"));
   EXPECT_FALSE(ee::jwt::parse_algorithm("rs256"));
+}
+
+// --- the claims parser's strictness and the PSS parameters ---------------------------------------
+
+TEST(JwtCorpus, RepeatedMemberNamesAreRefusedAtEveryDepth) {
+  auto& c = corpus();
+  auto const claims = [](std::string const& extra) { return Corpus::claims("," + extra); };
+  for (auto const* extra : {
+           R"("a":{"b":1,"b":2})",                      // inside a nested object
+           R"("a":{"x":1},"a":2)",                      // after a nested object closed
+           R"("a":[{"b":1},{"c":{"d":1,"d":1}}])",      // in an object inside an array
+           R"("dup":1,"d\u0075p":2)",                   // the same name, one spelling escaped
+           R"("exp":1)",                                // a registered claim given twice
+       }) {
+    auto r = check(c.rsa.mint("RS256", claims(extra)));
+    ASSERT_FALSE(r) << extra;
+    EXPECT_EQ(r.error(), errc::duplicate_key) << extra;
+  }
+  // One name in two objects, or the names of a closed object reused, is no repeat.
+  auto ok = check(c.rsa.mint("RS256", claims(R"("a":{"x":1,"y":{"x":2}},"x":{"a":3},"y":[{"x":1},{"x":2}])")));
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_EQ(ok->integer_claim("exp"), kNow + 300);
+  // Many members, the repeat at the far end; and many distinct ones.
+  std::string many, distinct;
+  for (int i = 0; i < 500; ++i) {
+    many += "\"m" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+    distinct += "\"m" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  }
+  many += R"("m250":0)";
+  distinct += R"("last":0)";
+  EXPECT_EQ(check(c.rsa.mint("RS256", claims(many))).error(), errc::duplicate_key);
+  auto r = check(c.rsa.mint("RS256", claims(distinct)));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->integer_claim("m499"), 499);
+  // The header too, with an escaped spelling.
+  EXPECT_EQ(check(c.rsa.sign_raw("RS256", R"({"alg":"RS256","kid":"rsa-1","\u006bid":"rsa-2"})", Corpus::claims()))
+                .error(),
+            errc::duplicate_key);
+}
+
+TEST(JwtCorpus, ClaimsThatAreNotOneStrictJsonObjectAreRefused) {
+  auto& c = corpus();
+  std::string deep = Corpus::claims(R"(,"deep":)");
+  deep.pop_back();  // the closing brace
+  deep += std::string(20, '[') + std::string(20, ']') + "}";
+  for (auto const& payload : {
+           Corpus::claims(R"(,"big":1e400)"),  // not a finite number
+           Corpus::claims() + " {}",           // a second document
+           Corpus::claims(R"(,"a":1,)"),        // trailing comma
+           deep,                               // nesting beyond 16 levels
+           std::string(R"({"iss":"https://issuer.test","s":")") + "\xff" + "\"}",  // not UTF-8
+       }) {
+    auto r = check(c.rsa.mint("RS256", payload));
+    ASSERT_FALSE(r) << payload;
+    EXPECT_EQ(r.error(), errc::malformed_claims) << payload;
+  }
+  std::string header = Corpus::header("RS256", "rsa-1");
+  header.pop_back();
+  header += R"(,"x":)" + std::string(20, '[') + std::string(20, ']') + "}";
+  EXPECT_EQ(check(c.rsa.sign_raw("RS256", header, Corpus::claims())).error(), errc::malformed_header);
+}
+
+TEST(JwtCorpus, ClaimsOutliveTheTokenInCopies) {
+  auto& c = corpus();
+  boost::json::value copy;
+  std::string json;
+  {
+    auto token = check(c.rsa.mint("RS256", Corpus::claims(R"(,"long":"a string longer than the small buffer")")));
+    ASSERT_TRUE(token) << token.error().message();
+    copy = token->impl()->claims;  // into the default storage
+    auto const shared = *token;    // copies of a Token share its claims
+    json = shared.claims_json();
+    EXPECT_EQ(shared.string_claim("long"), "a string longer than the small buffer");
+  }
+  EXPECT_EQ(copy.at("long").as_string(), "a string longer than the small buffer");
+  EXPECT_EQ(boost::json::parse(json), copy);
+}
+
+// The payload decoded, one byte changed and encoded again (a valid token in every other way): the
+// signature covers the bytes as they appear in the token.
+TEST(JwtCorpus, APayloadChangedByOneByteAfterSigningIsRefused) {
+  auto const key = SigningKey::rsa(3072, "ps384-1");
+  auto const keys = KeySet::parse(ee::test::jwks_json({key.jwk_json("PS384")})).value();
+  auto options = Corpus::options();
+  options.algorithms = {Algorithm::ps384};
+  auto const token = key.mint("PS384", Corpus::claims());
+  ASSERT_TRUE(ee::jwt::verify(token, keys, options, at(kNow)));
+  auto const dot1 = token.find('.');
+  auto const dot2 = token.rfind('.');
+  auto payload = Corpus::claims();
+  auto const pos = payload.find("subject");
+  payload[pos] = 'S';
+  auto const changed = token.substr(0, dot1 + 1) + ee::test::b64url(payload) + token.substr(dot2);
+  auto r = ee::jwt::verify(changed, keys, options, at(kNow));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::bad_signature);
+}
+
+// RFC 7518 section 3.5: PS* uses a salt as long as the hash. A PSS signature with another salt
+// length, or with MGF1 over another hash, is valid PSS but not PS384, and is refused.
+TEST(JwtCorpus, PssSignaturesWithOtherParametersAreRefused) {
+  auto const key = SigningKey::rsa(3072, "ps384-1");
+  auto const keys = KeySet::parse(ee::test::jwks_json({key.jwk_json("PS384")})).value();
+  auto options = Corpus::options();
+  options.algorithms = {Algorithm::ps384};
+  auto const pem = key.private_key_pem();
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  EVP_PKEY* pkey = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  ASSERT_NE(pkey, nullptr);
+  auto const header = ee::test::b64url(Corpus::header("PS384", "ps384-1"));
+  auto const signing_input = header + "." + ee::test::b64url(Corpus::claims());
+  auto const sign = [&](int salt, EVP_MD const* mgf1) {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX* pctx = nullptr;
+    EXPECT_EQ(EVP_DigestSignInit(ctx, &pctx, EVP_sha384(), nullptr, pkey), 1);
+    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
+    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, mgf1);
+    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt);
+    std::string sig(512, '\0');
+    std::size_t len = sig.size();
+    EXPECT_EQ(EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
+                             reinterpret_cast<unsigned char const*>(signing_input.data()), signing_input.size()),
+              1);
+    EVP_MD_CTX_free(ctx);
+    sig.resize(len);
+    return signing_input + "." + ee::test::b64url(sig);
+  };
+  auto good = ee::jwt::verify(sign(48, EVP_sha384()), keys, options, at(kNow));
+  EXPECT_TRUE(good) << good.error().message();
+  for (int salt : {0, 32, 64, RSA_PSS_SALTLEN_MAX}) {
+    auto r = ee::jwt::verify(sign(salt, EVP_sha384()), keys, options, at(kNow));
+    ASSERT_FALSE(r) << "salt " << salt;
+    EXPECT_EQ(r.error(), errc::bad_signature) << "salt " << salt;
+  }
+  auto other_mgf = ee::jwt::verify(sign(48, EVP_sha256()), keys, options, at(kNow));
+  ASSERT_FALSE(other_mgf);
+  EXPECT_EQ(other_mgf.error(), errc::bad_signature);
+  EVP_PKEY_free(pkey);
+}
+
+// The token's JSON reader (src/jwt/token.cpp) accepts exactly what core::json::parse accepts as an
+// object, and refuses repeats where it does; peek_header shows its verdict on any text.
+TEST(JwtVerify, HeaderJsonIsReadByTheCoreRules) {
+  std::vector<std::string> const texts{
+           R"({})", R"({"a":1})", R"([])", R"("s")", R"(1)", R"(null)", R"({"a":1,})", R"({"a":1} {})",
+           R"({"a":1}x)", R"({'a':1})", R"({"a":01})", R"({"a":1e400})", R"({"a":-1e400})", R"({"a":1.5e300})",
+           R"({"a":"\ud800"})", R"({"a":"\udc00\ud800"})", R"({"a":"\u0000"})", "{\"a\":\"\xc3\x28\"}",
+           "{\"a\":\"\xed\xa0\x80\"}", "{\"\xe2\x82\xac\":1}", R"({"a":/*c*/1})", R"({"a":1,"a":1})",
+           R"({"a":{"a":1},"b":{"a":1}})", R"({"a":{"b":1,"b":1}})", R"({"\u0061":1,"a":2})",
+           R"({"a\u0000":1,"a":2})", R"({"a":[1,2,{"x":[{"y":1,"y":2}]}]})", R"({"":1,"":2})",
+           R"({"a":18446744073709551616})", R"({"a":-9223372036854775809})", "{\"a\":1}\n", " {\"a\":1}",
+           R"({"a":true,"b":false,"c":null,"d":[],"e":{}})",
+           std::string(17, '[') + std::string(17, ']'),
+           "{\"x\":" + std::string(15, '[') + std::string(15, ']') + "}",
+           "{\"x\":" + std::string(16, '[') + std::string(16, ']') + "}",
+  };
+  for (auto const& text : texts) {
+    auto const core = ee::detail::json::parse(text, {.max_bytes = 1024 * 1024, .max_depth = 16});
+    auto const peeked = ee::jwt::peek_header(ee::test::b64url(text) + ".e30.sig");
+    bool const core_object = core && core->is_object();
+    EXPECT_EQ(peeked.has_value(), core_object) << text;
+    if (!core && core.error() == ee::errc::duplicate_json_key) {
+      ASSERT_FALSE(peeked) << text;
+      EXPECT_EQ(peeked.error(), errc::duplicate_key) << text;
+    } else if (!core_object) {
+      ASSERT_FALSE(peeked) << text;
+      EXPECT_EQ(peeked.error(), errc::malformed_header) << text;
+    }
+  }
 }
 
 }  // namespace
