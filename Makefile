@@ -71,14 +71,16 @@ fuzz-merge: fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) bash scripts/fuzz.sh merge
 
 # The guest image (docs/image.md): `make image TARGET=local|gcp|azure [PROFILE=full|test]
-# [CLOUDFLARED=/path/to/cloudflared]`, into build/image/$(TARGET)/ with its manifest.json. Needs root.
+# [KERNEL=backports|stable] [CLOUDFLARED=/path/to/cloudflared]`, into build/image/$(TARGET)/ with
+# its manifest.json. Needs root. KERNEL=stable (Debian 12's 6.1) cannot attest on TDX.
 TARGET ?= local
 PROFILE ?= full
+KERNEL ?= backports
 CLOUDFLARED ?=
 .PHONY: image
 image: deps-image build
-	@bash image/build.sh --target $(TARGET) --profile $(PROFILE) --build-dir $(BUILD_DIR) \
-	  --out build/image/$(TARGET) $(if $(CLOUDFLARED),--cloudflared $(CLOUDFLARED))
+	@bash image/build.sh --target $(TARGET) --profile $(PROFILE) --kernel $(KERNEL) \
+	  --build-dir $(BUILD_DIR) --out build/image/$(TARGET) $(if $(CLOUDFLARED),--cloudflared $(CLOUDFLARED))
 
 # Only what the demo uses: no QEMU, podman or kernel (install-deps.sh demo).
 demo: deps-demo configure

@@ -176,6 +176,8 @@ std::shared_ptr<VmCommands> add_vm_commands(CLI::App& app, ee::cli::SettingFlagS
   l->add_option("--forward-cp-port", r.forward_cp_port, "--cp: forward 127.0.0.1:PORT to ee-cp");
   l->add_option("--simulator-dir", r.simulator_dir,
                 "--no-tdx: this quote simulator (ee sim) on the config drive, for a host's ee-cp --dev");
+  l->add_option("--data-disk", r.data_disk,
+                "A disk for the guest's /data, kept across boots (its GPT partition named ee-data, ext4)");
   l->add_flag("--no-tdx", c->no_tdx, "The same VM without TDX (KVM, else TCG), for local testing");
   l->add_option("--accel", c->accel, "--no-tdx: auto | kvm | tcg")
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}))

@@ -4,8 +4,12 @@
 # file system a squashfs under dm-verity, an initrd of ours that checks it, and a manifest with
 # the digests and the predicted TDX measurements.
 #
-#   image/build.sh --target local|gcp|azure [--profile full|test] [--out DIR]
-#                  [--build-dir build/ci] [--cloudflared FILE] [--cache DIR]
+#   image/build.sh --target local|gcp|azure [--profile full|test] [--kernel backports|stable]
+#                  [--out DIR] [--build-dir build/ci] [--cloudflared FILE] [--cache DIR]
+#
+# --kernel: backports (the default) is bookworm-backports' linux-image-cloud-amd64 (6.12), with
+# the TDX guest and configfs-tsm a TD needs to attest; stable is bookworm's (6.1), which has
+# neither: an image with it boots only outside TDX (--no-tdx).
 #
 # Environment: SOURCE_DATE_EPOCH (default: the time of the last commit of image/), EE_IMAGE_MIRROR
 # (default: the first deb822 URI of /etc/apt/sources.list.d/debian.sources).
@@ -19,17 +23,19 @@ set -euo pipefail
 
 target=local
 profile=full
+kernel=backports
 out=""
 build_dir=build/ci
 cloudflared=""
 cache="${EE_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/easyenclave/image}"
 suite=bookworm
 
-usage() { sed -n '2,17p' "$0" >&2; exit 2; }
+usage() { sed -n '2,21p' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --target) target="$2"; shift 2 ;;
     --profile) profile="$2"; shift 2 ;;
+    --kernel) kernel="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --build-dir) build_dir="$2"; shift 2 ;;
     --cloudflared) cloudflared="$2"; shift 2 ;;
@@ -45,6 +51,7 @@ die() { echo "image: error: $*" >&2; exit 1; }
 
 case "$target" in local|gcp|azure) ;; *) die "--target must be local, gcp or azure" ;; esac
 case "$profile" in full|test) ;; *) die "--profile must be full or test" ;; esac
+case "$kernel" in backports|stable) ;; *) die "--kernel must be backports or stable" ;; esac
 [ "$(id -u)" = 0 ] || die "debootstrap, chroot and the file ownership in the image need root"
 out="${out:-build/image/$target}"
 # The programs: in the build directory's cli/ (a CMake build) or in it (an install's bin/).
@@ -55,7 +62,7 @@ for p in ee-agent ee-cp ee; do
   [ -x "$(program "$p")" ] || die "$(program "$p") is missing: build first (make build)"
 done
 [ -z "$cloudflared" ] || [ -x "$cloudflared" ] || die "--cloudflared $cloudflared is not an executable"
-for tool in debootstrap veritysetup mksquashfs sfdisk qemu-img cpio modprobe objcopy mkfs.vfat mcopy; do
+for tool in debootstrap veritysetup mksquashfs sfdisk qemu-img cpio modprobe objcopy mkfs.vfat mcopy xz; do
   command -v "$tool" >/dev/null || die "$tool is missing (make deps-image installs the tools)"
 done
 
@@ -71,20 +78,25 @@ if [ -z "$mirror" ]; then
 fi
 
 # --- the packages --------------------------------------------------------------------------------
-# What ee-agent and ee-cp link (checked with ldd below), the kernel, systemd, veritysetup and
-# busybox for the initrd. full adds podman with runc (the workload runtime) and CA certificates.
-packages="systemd-sysv udev linux-image-cloud-amd64 cryptsetup-bin busybox-static kmod
+# What ee-agent and ee-cp link (checked with ldd below), systemd, veritysetup and busybox for the
+# initrd. full adds podman with runc (the workload runtime) and CA certificates.
+packages="systemd-sysv udev cryptsetup-bin busybox-static kmod
   libboost-json1.81.0 libboost-url1.81.0 libssl3 libsqlite3-0 libpq5 libargon2-1 ca-certificates iproute2"
-# The workload runtime goes in with apt inside the new root, after debootstrap configured the base:
-# debootstrap configures --include'd packages together with the base, and podman's
-# containers-common fails to configure that way.
-extra=""
+# The kernel and the workload runtime go in with apt inside the new root, after debootstrap
+# configured the base: debootstrap configures --include'd packages together with the base (and
+# podman's containers-common fails to configure that way), and it takes one suite only.
+case "$kernel" in
+  backports) kernel_package="linux-image-cloud-amd64/$suite-backports" ;;
+  stable) kernel_package="linux-image-cloud-amd64" ;;
+esac
+extra="$kernel_package"
 if [ "$profile" = full ]; then
-  extra="podman runc uidmap fuse-overlayfs slirp4netns"
+  extra="$extra podman runc uidmap fuse-overlayfs slirp4netns"
 fi
 packages=$(echo $packages | tr ' ' '\n' | LC_ALL=C sort | tr '\n' ',' | sed 's/,$//')
 
-base_key=$(printf '%s\n' "base-v1" "$suite" "$mirror" "$packages" ${extra:+"$extra"} | sha256sum | cut -c1-16)
+# The kernel is in the key through $extra: each choice has its own base.
+base_key=$(printf '%s\n' "base-v2" "$suite" "$mirror" "$packages" "$extra" | sha256sum | cut -c1-16)
 base_tar="$cache/base-$base_key.tar"
 mkdir -p "$cache" "$out"
 work=$(mktemp -d "${TMPDIR:-/tmp}/ee-image.XXXXXX")
@@ -107,19 +119,21 @@ else
       tail -n 30 "$work/debootstrap.log" "$rootfs/debootstrap/debootstrap.log" >&2 || true
       die "debootstrap failed"
     }
-  if [ -n "$extra" ]; then
-    echo "deb $mirror $suite main" > "$rootfs/etc/apt/sources.list"
-    printf '#!/bin/sh\nexit 101\n' > "$rootfs/usr/sbin/policy-rc.d"  # start no service here
-    chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
-    for fs in proc sys dev; do mount --bind "/$fs" "$rootfs/$fs"; done
-    installed=0
-    { chroot "$rootfs" apt-get update -qq &&
-      DEBIAN_FRONTEND=noninteractive chroot "$rootfs" apt-get install -y -qq --no-install-recommends \
-        $extra; } > "$work/apt.log" 2>&1 || installed=$?
-    for fs in dev sys proc; do umount "$rootfs/$fs"; done
-    rm -f "$rootfs/usr/sbin/policy-rc.d"
-    [ "$installed" = 0 ] || { tail -n 30 "$work/apt.log" >&2; die "apt-get install $extra failed"; }
-  fi
+  {
+    echo "deb $mirror $suite main"
+    [ "$kernel" = stable ] || echo "deb $mirror $suite-backports main"
+  } > "$rootfs/etc/apt/sources.list"
+  printf '#!/bin/sh\nexit 101\n' > "$rootfs/usr/sbin/policy-rc.d"  # start no service here
+  chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
+  for fs in proc sys dev; do mount --bind "/$fs" "$rootfs/$fs"; done
+  installed=0
+  # INITRD=No: the kernel's hook makes no initramfs (ours replaces it; making one takes minutes).
+  { chroot "$rootfs" apt-get update -qq &&
+    INITRD=No DEBIAN_FRONTEND=noninteractive chroot "$rootfs" apt-get install -y -qq \
+      --no-install-recommends $extra; } > "$work/apt.log" 2>&1 || installed=$?
+  for fs in dev sys proc; do umount "$rootfs/$fs"; done
+  rm -f "$rootfs/usr/sbin/policy-rc.d"
+  [ "$installed" = 0 ] || { tail -n 30 "$work/apt.log" >&2; die "apt-get install $extra failed"; }
   chroot "$rootfs" apt-get clean
   tar -C "$rootfs" --numeric-owner --xattrs -cf "$base_tar.partial" .
   mv "$base_tar.partial" "$base_tar"
@@ -166,6 +180,27 @@ rm -rf "$rootfs/var/log/"* "$rootfs/var/cache/"* "$rootfs/var/lib/apt/lists/"* "
 # --- kernel and initrd ---------------------------------------------------------------------------
 kver=$(ls "$rootfs/lib/modules" | LC_ALL=C sort | tail -n 1)
 [ -f "$rootfs/boot/vmlinuz-$kver" ] || die "the image has no kernel vmlinuz-$kver"
+# What the image needs of its kernel, built in (y) or as a module (m): the disks (virtio, and
+# NVMe / SCSI / Hyper-V for the clouds are looked for below but optional), dm-verity, the
+# squashfs (zstd), the overlay, ext4 for /data, the network; and for attesting in a TD, the TDX
+# guest with its configfs-tsm report driver.
+config="$rootfs/boot/config-$kver"
+[ -f "$config" ] || die "the kernel $kver has no /boot/config-$kver to check"
+has() { grep -qE "^CONFIG_$1=(y|m)$" "$config"; }
+missing=""
+for option in VIRTIO_PCI VIRTIO_BLK VIRTIO_NET DM_VERITY SQUASHFS SQUASHFS_ZSTD OVERLAY_FS EXT4_FS; do
+  has "$option" || missing="$missing CONFIG_$option"
+done
+[ -z "$missing" ] || die "the kernel $kver ($kernel) lacks what the image needs:$missing"
+tdx_missing=""
+grep -qx "CONFIG_INTEL_TDX_GUEST=y" "$config" || tdx_missing="$tdx_missing CONFIG_INTEL_TDX_GUEST=y"
+for option in TSM_REPORTS TDX_GUEST_DRIVER; do
+  has "$option" || tdx_missing="$tdx_missing CONFIG_$option"
+done
+if [ -n "$tdx_missing" ]; then
+  [ "$kernel" = stable ] || die "the kernel $kver ($kernel) cannot attest in a TD, it lacks:$tdx_missing"
+  say "warning: the stable kernel $kver cannot attest on TDX (no$tdx_missing): boot this image with --no-tdx only"
+fi
 cp "$rootfs/boot/vmlinuz-$kver" "$out/vmlinuz"
 # The kernel lives outside the root file system; so does Debian's own initrd, which we replace.
 rm -rf "$rootfs/boot/"*
@@ -183,12 +218,17 @@ chroot "$rootfs" ldd /sbin/veritysetup | awk '/=> \//{print $3} /^\t\/lib64/{pri
 # Modules for the disk (virtio, NVMe and SCSI for the clouds, Hyper-V for Azure), dm-verity, the
 # squashfs, the overlay; in the order modprobe would load them with their dependencies.
 : > "$initrd/lib/modules/load-order"
-for module in virtio_pci virtio_blk virtio_scsi sd_mod nvme hv_vmbus hv_storvsc dm_verity squashfs overlay; do
+for module in virtio_pci virtio_blk virtio_scsi sd_mod nvme hv_vmbus hv_storvsc dm_verity squashfs overlay ext4; do
   modprobe -d "$rootfs" -S "$kver" --show-depends "$module" 2>/dev/null |
     sed -n 's/^insmod //p' | awk '{print $1}'
 done | awk '!seen[$0]++' | while read -r path; do
-  name=$(basename "$path")
-  cp "$path" "$initrd/lib/modules/$name" 2>/dev/null || cp "$rootfs$path" "$initrd/lib/modules/$name"
+  [ -f "$path" ] || path="$rootfs$path"
+  # Debian's 6.12 compresses its modules with xz; busybox's insmod takes them uncompressed.
+  name=$(basename "$path" .xz)
+  case "$path" in
+    *.xz) xz -dc "$path" > "$initrd/lib/modules/$name" ;;
+    *) cp "$path" "$initrd/lib/modules/$name" ;;
+  esac
   echo "$name" >> "$initrd/lib/modules/load-order"
 done
 install -m 0755 "$here/files/init" "$initrd/init"
@@ -210,7 +250,9 @@ rm -f "$out/rootfs.verity"
 veritysetup format "$out/rootfs.squashfs" "$out/rootfs.verity" --salt="$salt" --uuid="$uuid" \
   --root-hash-file="$work/roothash" >/dev/null
 roothash=$(cat "$work/roothash")
-cmdline="console=ttyS0 panic=-1 systemd.show_status=error easyenclave.roothash=$roothash"
+# no_timer_check: the kernel's check that the IO-APIC timer ticks gives up on a loaded host under
+# QEMU's TCG ("IO-APIC + timer doesn't work!", a panic); a VM's timer is the hypervisor's anyway.
+cmdline="console=ttyS0 panic=-1 no_timer_check systemd.show_status=error easyenclave.roothash=$roothash"
 
 # --- the EFI system partition -------------------------------------------------------------------
 # For firmware that boots the disk by itself (GCE, Azure, libvirt with OVMF): a unified kernel
@@ -289,4 +331,4 @@ esac
   --rootfs rootfs.squashfs --verity rootfs.verity --disk "$disk" \
   --root-hash "$roothash" --salt "$salt" --cmdline "$cmdline" > "$work/manifest.json"
 mv "$work/manifest.json" "$out/manifest.json"
-say "built $out ($target, $profile) in $(( $(date +%s) - started ))s; root hash $roothash"
+say "built $out ($target, $profile, kernel $kver) in $(( $(date +%s) - started ))s; root hash $roothash"

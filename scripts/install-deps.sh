@@ -51,11 +51,12 @@ fuzz=("${toolchain[@]}" clang-14 libclang-rt-14-dev lld-14 llvm-14 python3-crypt
 vm=(qemu-system-x86 linux-image-cloud-amd64 cpio xorriso e2fsprogs busybox-static python3)
 # The guest image (image/build.sh, `make image`, its boot tests): debootstrap builds the root,
 # mksquashfs packs it, veritysetup (cryptsetup-bin) makes its dm-verity tree, sfdisk (fdisk) lays
-# out the GPT, qemu-img (qemu-utils) converts the disk, kmod's modprobe orders the initrd's modules;
-# the EFI partition: systemd-boot-efi's stub and objcopy (binutils) make the UKI, dosfstools and
-# mtools the FAT file system.
-image=(debootstrap squashfs-tools cryptsetup-bin fdisk qemu-utils kmod cpio python3 systemd-boot-efi
-       binutils dosfstools mtools)
+# out the GPT, qemu-img (qemu-utils) converts the disk, kmod's modprobe orders the initrd's modules
+# and xz-utils unpacks them (6.12's are xz-compressed); the EFI partition: systemd-boot-efi's stub
+# and objcopy (binutils) make the UKI, dosfstools and mtools the FAT file system; the boot tests
+# make a data disk with sfdisk and mkfs.ext4 (e2fsprogs).
+image=(debootstrap squashfs-tools cryptsetup-bin fdisk qemu-utils kmod xz-utils cpio python3
+       systemd-boot-efi binutils dosfstools mtools e2fsprogs)
 # The podman workload runtime's tests (tests/agent/podman_runtime_test.cpp) and the OCI disks of
 # the launcher's: podman with runc and the CNI plugins, a loopback registry, skopeo to push to it,
 # a static busybox to build an image from.

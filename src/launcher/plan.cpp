@@ -189,6 +189,9 @@ result<void> check_request(LaunchRequest const& r) {
   for (auto const& [name, value] : r.cp_env) {
     if (!is_env_name(name)) return invalid("--cp-env: '" + name + "' is not a variable name");
   }
+  if (!r.data_disk.empty() && r.data_disk == r.image) {
+    return invalid("--data-disk must be another file than the image (which may be attached read-only)");
+  }
   if (!r.cp && (!r.cf_tunnel_token.empty() || !r.cp_env.empty())) {
     return invalid(
         "--cf-tunnel-token and --cp-env are for --cp (agents get their tunnel from the CP)");
@@ -227,15 +230,18 @@ std::vector<std::string> qemu_argv(LaunchPlan const& p, LaunchRequest const& r,
          "q35,kernel-irqchip=split,confidential-guest-support=tdx0,memory-backend=ram0,hpet=off",
          "-bios", paths.tdx_firmware});
   } else {
-    add({"-accel", paths.kvm ? "kvm" : "tcg", "-cpu", paths.kvm ? "host" : "max", "-machine",
-         "q35"});
+    // TCG: QEMU 7.2's (Debian 12's) emulation of CMPXCHG16B leaves EFLAGS corrupted, and Linux
+    // 6.12's SLUB allocator, which uses it on every allocation, double-faults at its first
+    // fork; without CX16 the kernel takes its lock-based path.
+    add({"-accel", paths.kvm ? "kvm" : "tcg", "-cpu", paths.kvm ? "host" : "max,cx16=off",
+         "-machine", "q35"});
     if (!paths.firmware.empty()) add({"-bios", paths.firmware});
   }
   add({"-m", memory, "-smp", std::to_string(p.size.vcpus)});
   // The format is stated, never probed: probing a raw image lets a guest that writes a qcow2
   // header into its own disk change what QEMU opens next time.
-  auto const format = r.image.ends_with(".qcow2") ? "qcow2" : "raw";
-  add({"-drive", "file=" + qemu_escape(r.image) + ",if=virtio,format=" + format +
+  auto format = [](std::string const& file) { return file.ends_with(".qcow2") ? "qcow2" : "raw"; };
+  add({"-drive", "file=" + qemu_escape(r.image) + ",if=virtio,format=" + format(r.image) +
                      (r.read_only_image ? ",readonly=on" : "")});
   if (!r.kernel.empty()) {
     add({"-kernel", r.kernel});
@@ -251,6 +257,12 @@ std::vector<std::string> qemu_argv(LaunchPlan const& p, LaunchRequest const& r,
          "file=" + qemu_escape(p.config_drive.string()) +
              ",if=none,id=config,format=raw,readonly=on",
          "-device", "virtio-blk-pci,drive=config"});
+  }
+  if (!r.data_disk.empty()) {
+    // Read-write, after the others: the guest finds its ee-data partition by name, not by order.
+    add({"-drive",
+         "file=" + qemu_escape(r.data_disk) + ",if=none,id=data,format=" + format(r.data_disk),
+         "-device", "virtio-blk-pci,drive=data"});
   }
   std::string netdev = "user,id=net0";
   if (r.forward_agent_port != 0) {

@@ -12,12 +12,14 @@ build_dir=$2
 link="$build_dir/tests/test-image"
 rm -f "$link"
 if [ "$(id -u)" != 0 ]; then echo "skip: the image build needs root"; exit 77; fi
-for tool in debootstrap veritysetup mksquashfs sfdisk qemu-img cpio modprobe qemu-system-x86_64; do
+for tool in debootstrap veritysetup mksquashfs sfdisk qemu-img cpio modprobe xz qemu-system-x86_64; do
   command -v "$tool" >/dev/null || { echo "skip: $tool is missing (scripts/install-deps.sh image)"; exit 77; }
 done
 cache="${EE_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/easyenclave/image}"
-# The inputs: the recipe and the programs it copies in.
+# The inputs: the recipe, this script (the kernel choice, the cloudflared stand-in) and the
+# programs it copies in.
 key=$(cd "$source_dir" && cat image/build.sh image/fix_stamps.py image/files/* \
+        tests/launcher/build_test_image.sh \
         "$build_dir/cli/ee-agent" "$build_dir/cli/ee-cp" "$build_dir/cli/ee" | sha256sum | cut -c1-16)
 out="$cache/test-$key"
 started=$(date +%s)
@@ -29,8 +31,23 @@ else
   # the first to finish wins.
   partial="$out.partial.$$"
   rm -rf "$partial"
-  # The time stamps are fixed, not the commit's: the same programs give the same image.
+  # A cloudflared stand-in, so the agent VM runs its tunnel with the token the CP gave it: it
+  # says on the console how it was started and the token's SHA-256 (the boot test compares it
+  # with the token the Cloudflare stand-in issued), then stays up as cloudflared does.
+  standin=$(mktemp "${TMPDIR:-/tmp}/ee-cloudflared.XXXXXX")
+  trap 'rm -f "$standin"' EXIT
+  cat > "$standin" <<'EOF'
+#!/bin/sh
+# The boot tests' cloudflared stand-in (tests/launcher/build_test_image.sh).
+digest=$(printf '%s' "$TUNNEL_TOKEN" | sha256sum | cut -d' ' -f1)
+echo "ee-test-cloudflared: $* token-sha256=$digest" > /dev/console
+exec sleep infinity
+EOF
+  chmod 0755 "$standin"
+  # The time stamps are fixed, not the commit's: the same programs give the same image. The
+  # kernel is the default one (bookworm-backports'), the one users run.
   SOURCE_DATE_EPOCH=1700000000 bash "$source_dir/image/build.sh" --target local --profile test \
+    --kernel backports --cloudflared "$standin" \
     --build-dir "$build_dir" --out "$partial" --cache "$cache"
   mv -T "$partial" "$out" 2>/dev/null || rm -rf "$partial"
   echo "test image built in $(( $(date +%s) - started ))s: $out"

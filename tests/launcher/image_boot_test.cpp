@@ -4,12 +4,15 @@
 // image's own kernel, initrd and measured command line, the configuration on the config drive.
 //  - a CP VM: cp-bootstrap mode runs the real ee-cp, which answers /health and
 //    /api/v1/attestation (a simulator quote) through a forwarded port;
-//  - an agent VM registers with an ee-cp on the host (reached from the guest at 10.0.2.2 through
-//    QEMU's user network), receives a deploy of a process workload (busybox httpd; the test
-//    image has no podman: podman under TCG is left to the full image) and serves it, and the
-//    host's connect() verifies the agent's quote, key and workload before talking to it;
+//  - an agent VM with a data disk registers with an ee-cp on the host (reached from the guest at
+//    10.0.2.2 through QEMU's user network) that makes tunnels with the Cloudflare stand-in, and
+//    runs the image's cloudflared (a stand-in the test image carries) with the token it got;
+//    booted again on the same data disk it brings the tunnel up from what it saved on /data,
+//    receives a deploy of a process workload and serves it, and the host's connect() verifies
+//    the agent's quote, key and workload before talking to it;
 //  - bad input ends in one clear line on the serial console and the VM powering off: a
 //    configuration that does not decode, a root hash that does not match the root file system.
+#include "fakes/fake_cloudflare.hpp"
 #include "fakes/fake_github.hpp"
 #include "launcher/vm_fixtures.hpp"
 #include "support/containers.hpp"
@@ -28,17 +31,21 @@
 
 #include <boost/json/parse.hpp>
 
+#include <openssl/evp.h>
+
 #include <gtest/gtest.h>
 
+#include <array>
 #include <chrono>
 #include <csignal>
 #include <optional>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <span>
 #include <string>
-#include <vector>
 #include <thread>
+#include <vector>
 
 #include <unistd.h>
 
@@ -247,23 +254,93 @@ TEST_F(ImageVm, ARootHashThatDoesNotMatchStopsTheBootInTheInitrd) {
   EXPECT_TRUE(ee::test::eventually([&] { return !ee::test::process_alive(vm.pid); }, 60s));
 }
 
-TEST_F(ImageVm, AnAgentVmRegistersIsDeployedToAndServesAVerifiedWorkload) {
+// A GPT disk image with one ext4 partition named ee-data, as docs/launcher.md makes one; empty
+// when sfdisk or mkfs.ext4 is missing or fails (the error in `why`).
+fs::path make_data_disk(fs::path const& file, std::string& why) {
+  for (auto const* tool : {"sfdisk", "mkfs.ext4", "truncate"}) {
+    if (ee::test::find_program(tool).empty()) {
+      why = std::string(tool) + " is not installed";
+      return {};
+    }
+  }
+  auto const made = ee::test::run(
+      {"/bin/sh", "-c",
+       "set -e; truncate -s 64M \"$1\"; printf 'label: gpt\\nstart=1MiB, "
+       "type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=ee-data\\n' | sfdisk -q \"$1\"; "
+       "mkfs.ext4 -q -F -E offset=1048576 \"$1\" 62M",
+       "sh", file.string()});
+  if (made.exit_code != 0) {
+    why = "making the data disk failed: " + made.err;
+    return {};
+  }
+  return file;
+}
+
+std::string sha256_hex(std::string const& text) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int size = 0;
+  EXPECT_EQ(EVP_Digest(text.data(), text.size(), digest.data(), &size, EVP_sha256(), nullptr), 1);
+  return ee::hex_encode(std::span<unsigned char const>(digest.data(), size));
+}
+
+// The token the Cloudflare stand-in gives for its only live tunnel, asked the way the CP asks.
+std::string issued_tunnel_token(ee::test::FakeCloudflare const& cloudflare) {
+  auto const tunnels = cloudflare.tunnels();
+  std::string id;
+  for (auto const& t : tunnels) {
+    if (!t.deleted_at) id = t.id;
+  }
+  if (id.empty()) return {};
+  auto answer = send(bhttp::verb::get,
+                     cloudflare.url() + "/accounts/" + cloudflare.account_id() + "/cfd_tunnel/" +
+                         id + "/token",
+                     "", cloudflare.api_token());
+  if (!answer || answer->result() != bhttp::status::ok) return {};
+  auto const doc = boost::json::parse(answer->body());
+  return std::string(doc.at("result").as_string());
+}
+
+// Two boots of one agent VM with one data disk:
+//  1. with an ee-cp that makes tunnels (the Cloudflare stand-in): the agent registers, gets its
+//     tunnel token and runs the image's cloudflared (a stand-in that prints the token's
+//     SHA-256 on the console) with it; the registration is saved on /data, the data disk.
+//  2. the VM stopped, the same disk in a new VM, the CP restarted on its database without
+//     Cloudflare: the agent brings the tunnel up from the registration it finds on /data before
+//     registering (this CP gives no token), registers again under the same agent id, is
+//     deployed to (the CP reaches it at its agent_url, having no tunnel) and serves a process
+//     workload (busybox httpd; the test image has no podman: podman under TCG is left to the
+//     full image) that the host's connect() verifies.
+TEST_F(ImageVm, AnAgentVmRunsItsTunnelKeepsItsStateOnItsDataDiskAndServesAVerifiedWorkload) {
+  std::string why;
+  auto const data_disk = make_data_disk(dir_.path() / "data.img", why);
+  if (data_disk.empty()) GTEST_SKIP() << why;
   // The host's side: one simulated TDX platform shared with the guest (on its config drive), a
-  // GitHub OIDC stand-in for the owner's token, ee-cp --dev on loopback.
+  // GitHub OIDC stand-in for the owner's token, the Cloudflare stand-in, ee-cp --dev on loopback.
   auto const sim_dir = dir_.path() / "simulator";
   auto const simulator = ee::tdx::Simulator::load_or_create(sim_dir).value();
   auto const github = ee::test::FakeGithubIssuer::start().value();
-  auto const cp_port = ee::test::free_port();
-  auto const cp_url = "http://127.0.0.1:" + std::to_string(cp_port);
-  ee::test::Process cp({ee::test::program("ee-cp").string(), "--dev", "--listen",
-                        "127.0.0.1:" + std::to_string(cp_port), "--db",
-                        (dir_.path() / "cp.db").string(), "--simulator-dir", sim_dir.string(),
-                        "--appraisal", "local", "--github-jwks-url", github->jwks_url(),
-                        "--heartbeat-interval", "2", "--health-scrape-interval", "0",
-                        "--quote-provider", "simulator",
-                        // The test's polling and the guest (NATed to 127.0.0.1) share one address.
-                        "--rate-limit-anonymous-per-minute", "0"});
-  ASSERT_EQ(ee::test::listening_url(cp), cp_url) << cp.err();
+  auto const cloudflare = ee::test::FakeCloudflare::start({}).value();
+  auto start_cp = [&](std::uint16_t port, bool tunnels) {
+    std::vector<std::string> argv{
+        ee::test::program("ee-cp").string(), "--dev", "--listen",
+        "127.0.0.1:" + std::to_string(port), "--db", (dir_.path() / "cp.db").string(),
+        "--simulator-dir", sim_dir.string(), "--appraisal", "local", "--github-jwks-url",
+        github->jwks_url(), "--heartbeat-interval", "2", "--health-scrape-interval", "0",
+        "--quote-provider", "simulator",
+        // The test's polling and the guest (NATed to 127.0.0.1) share one address.
+        "--rate-limit-anonymous-per-minute", "0"};
+    if (tunnels) {
+      argv.insert(argv.end(), {"--cf-api-base", cloudflare->url(), "--cf-api-token",
+                               cloudflare->api_token(), "--cf-account-id", cloudflare->account_id(),
+                               "--cf-zone-id", cloudflare->zone_id(), "--domain",
+                               "agents.example.com"});
+    }
+    return std::make_unique<ee::test::Process>(argv);
+  };
+  auto cp_port = ee::test::free_port();
+  auto cp_url = "http://127.0.0.1:" + std::to_string(cp_port);
+  auto cp = start_cp(cp_port, /*tunnels=*/true);
+  ASSERT_EQ(ee::test::listening_url(*cp), cp_url) << cp->err();
 
   ee::test::GithubTokenRequest token_request;
   token_request.repository = "octo-org/hello";
@@ -278,24 +355,34 @@ TEST_F(ImageVm, AnAgentVmRegistersIsDeployedToAndServesAVerifiedWorkload) {
   ASSERT_EQ(published->result(), bhttp::status::created) << published->body();
 
   // The agent VM: `ee launch disk.qcow2 --no-tdx --owner ... --cp-url http://10.0.2.2:PORT
-  // --forward-agent-port P --simulator-dir DIR --set workload_runtime=process ...`.
-  auto r = request("ee-agent-vm");
-  r.agent_settings.clear();
-  r.owner = "github:org/octo-org";
-  r.cp_url = "http://10.0.2.2:" + std::to_string(cp_port);
-  r.datacenter = "gcp:us-central1-a";
-  r.forward_agent_port = ee::test::free_port();
-  r.simulator_dir = sim_dir;
-  auto const agent_url = "http://127.0.0.1:" + std::to_string(r.forward_agent_port);
-  r.agent_settings = {
-      {"workload_runtime", "process"},
-      {"process_command",
-       R"(["/bin/sh","-c","mkdir -p /tmp/www && echo hello from $EE_APP_NAME > /tmp/www/index.html && exec /bin/busybox httpd -f -p 127.0.0.1:8080 -h /tmp/www"])"},
-      {"agent_url", agent_url},
-      {"register_retry_max", "2"}};
-  auto const p = plan(r);
+  // --forward-agent-port P --simulator-dir DIR --data-disk data.img --set workload_runtime=process ...`.
+  auto const agent_port = ee::test::free_port();
+  auto const agent_url = "http://127.0.0.1:" + std::to_string(agent_port);
+  auto agent_vm = [&] {
+    auto r = request("ee-agent-vm");
+    r.agent_settings.clear();
+    r.owner = "github:org/octo-org";
+    r.cp_url = "http://10.0.2.2:" + std::to_string(cp_port);
+    r.datacenter = "gcp:us-central1-a";
+    r.forward_agent_port = agent_port;
+    r.simulator_dir = sim_dir;
+    r.data_disk = data_disk.string();
+    r.agent_settings = {
+        {"workload_runtime", "process"},
+        {"process_command",
+         R"(["/bin/sh","-c","mkdir -p /tmp/www && echo hello from $EE_APP_NAME > /tmp/www/index.html && exec /bin/busybox httpd -f -p 127.0.0.1:8080 -h /tmp/www"])"},
+        {"agent_url", agent_url},
+        {"register_retry_max", "2"}};
+    return plan(r);
+  };
+  auto health = [&]() -> std::optional<boost::json::value> {
+    auto h = get(agent_url + "/api/health");
+    if (!h || h->result() != bhttp::status::ok) return std::nullopt;
+    return boost::json::parse(h->body());
+  };
+  auto p = agent_vm();
   ASSERT_FALSE(p.name.empty());
-  auto const started = std::chrono::steady_clock::now();
+  auto started = std::chrono::steady_clock::now();
   start(p);
 
   // What `ee launch --wait-registered` does: follow the real console's boot stages until the CP
@@ -307,32 +394,74 @@ TEST_F(ImageVm, AnAgentVmRegistersIsDeployedToAndServesAVerifiedWorkload) {
          stages.push_back(stage);
          std::cout << "[ image boot ] " << launcher::to_string(stage) << " after " << after.count() << " s\n";
        }});
-  ASSERT_TRUE(waited) << waited.error().message() << "\n" << *launcher::read_serial_log(root_, p.name, 60) << cp.err();
+  ASSERT_TRUE(waited) << waited.error().message() << "\n" << *launcher::read_serial_log(root_, p.name, 60) << cp->err();
   ASSERT_FALSE(stages.empty());
   EXPECT_GE(stages.back(), launcher::BootStage::kernel) << "the kernel's banner is on the console";
   for (std::size_t i = 1; i < stages.size(); ++i) EXPECT_LT(stages[i - 1], stages[i]);
+  std::cout << "[ image boot ] agent VM registered " << seconds_since(started)
+            << " s after launch (TCG)\n";
+  EXPECT_NE(log(p.name).find("easyenclave-init: /data is the ee-data partition /dev/vd"),
+            std::string::npos)
+      << *launcher::read_serial_log(root_, p.name, 60);
 
-  std::string agent_id;
-  bool const registered = slowly(
+  auto listed = get(cp_url + "/api/v1/agents?vm_name=ee-agent-vm");
+  ASSERT_TRUE(listed && listed->result() == bhttp::status::ok);
+  auto const first = boost::json::parse(listed->body()).as_array().at(0);
+  auto const agent_id = std::string(first.at("agent_id").as_string());
+  EXPECT_EQ(first.at("hostname").as_string(), "ee-agent-vm.agents.example.com");
+  // The agent runs the image's cloudflared with the token the CP got from Cloudflare, and it
+  // stays up.
+  auto const token = issued_tunnel_token(*cloudflare);
+  ASSERT_FALSE(token.empty()) << "the CP made no tunnel";
+  auto const tunnel_line =
+      "ee-test-cloudflared: tunnel --no-autoupdate run token-sha256=" + sha256_hex(token);
+  EXPECT_TRUE(logged(p.name, tunnel_line, 60s));
+  EXPECT_TRUE(slowly(
+      [&] {
+        auto h = health();
+        return h && h->at("registered").as_bool() && h->at("tunnel").at("state").as_string() == "running";
+      },
+      60s))
+      << *launcher::read_serial_log(root_, p.name, 40);
+
+  // Boot 2: the same disk in a new VM; a CP on the same database without Cloudflare.
+  ASSERT_TRUE(launcher::stop_vm(root_, p.name, 10s));
+  started_.clear();
+  cp->signal(SIGTERM);
+  ASSERT_EQ(cp->wait(20s), 0) << cp->err();
+  cp_port = ee::test::free_port();
+  cp_url = "http://127.0.0.1:" + std::to_string(cp_port);
+  cp = start_cp(cp_port, /*tunnels=*/false);
+  ASSERT_EQ(ee::test::listening_url(*cp), cp_url) << cp->err();
+  p = agent_vm();
+  ASSERT_FALSE(p.name.empty());
+  started = std::chrono::steady_clock::now();
+  start(p);
+  // The CP lists the agent from boot 1 already: the agent's own answer says when it registered.
+  ASSERT_TRUE(slowly(
+      [&] {
+        auto h = health();
+        return h && h->at("registered").as_bool();
+      },
+      300s))
+      << "the agent VM did not register again:\n" << *launcher::read_serial_log(root_, p.name, 60) << cp->err();
+  std::cout << "[ image boot ] agent VM with its data disk registered again "
+            << seconds_since(started) << " s after launch (TCG)\n";
+  EXPECT_NE(log(p.name).find("easyenclave-init: /data is the ee-data partition /dev/vd"),
+            std::string::npos);
+  // This CP gives no tunnel token: the tunnel runs from the registration saved on /data.
+  EXPECT_TRUE(logged(p.name, tunnel_line, 60s));
+  auto const again = health();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->at("agent_id").as_string(), agent_id);
+  EXPECT_EQ(again->at("tunnel").at("state").as_string(), "running");
+  ASSERT_TRUE(slowly(
       [&] {
         auto list = get(cp_url + "/api/v1/agents?vm_name=ee-agent-vm");
         if (!list || list->result() != bhttp::status::ok) return false;
         auto const agents = boost::json::parse(list->body());
-        if (agents.as_array().empty() || !agents.as_array()[0].at("verified").as_bool()) return false;
-        agent_id = std::string(agents.as_array()[0].at("agent_id").as_string());
-        return true;
-      },
-      300s);
-  ASSERT_TRUE(registered) << "the agent VM did not register:\n"
-                          << *launcher::read_serial_log(root_, p.name, 60) << cp.err();
-  std::cout << "[ image boot ] agent VM registered " << seconds_since(started)
-            << " s after launch (TCG)\n";
-  // The agent accepts the CP's calls once it has read the registration answer.
-  ASSERT_TRUE(slowly(
-      [&] {
-        auto h = get(agent_url + "/api/health");
-        return h && h->result() == bhttp::status::ok &&
-               boost::json::parse(h->body()).at("registered").as_bool();
+        return !agents.as_array().empty() && agents.as_array()[0].at("verified").as_bool() &&
+               agents.as_array()[0].at("hostname").as_string().empty();
       },
       60s));
 
@@ -374,9 +503,9 @@ TEST_F(ImageVm, AnAgentVmRegistersIsDeployedToAndServesAVerifiedWorkload) {
       60s));
   EXPECT_NE(page->body().find("hello from hello"), std::string::npos) << page->body();
   std::cout << "[ image boot ] agent VM served the verified workload " << seconds_since(started)
-            << " s after launch (TCG)\n";
-  cp.signal(SIGTERM);
-  EXPECT_EQ(cp.wait(20s), 0) << cp.err();
+            << " s after its second launch (TCG)\n";
+  cp->signal(SIGTERM);
+  EXPECT_EQ(cp->wait(20s), 0) << cp->err();
 }
 
 }  // namespace

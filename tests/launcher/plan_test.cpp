@@ -130,7 +130,7 @@ TEST(PlanLaunch, WithoutTdxCommandSnapshot) {
                       "-accel",
                       "tcg",
                       "-cpu",
-                      "max",
+                      "max,cx16=off",
                       "-machine",
                       "q35",
                       "-bios",
@@ -273,6 +273,35 @@ TEST(PlanLaunch, AnImageThatBootsItselfGetsTheConfigOnADrive) {
   EXPECT_EQ(std::find(p->qemu_argv.begin(), p->qemu_argv.end(), "-append"), p->qemu_argv.end());
 }
 
+TEST(PlanLaunch, ADataDiskIsAttachedReadWriteInItsFormat) {
+  auto r = agent_request();
+  r.read_only_image = true;
+  r.data_disk = "/vms/data,1.qcow2";
+  auto p = plan_launch(r, host());
+  ASSERT_TRUE(p) << p.error().message();
+  auto const drive = std::find(p->qemu_argv.begin(), p->qemu_argv.end(),
+                               "file=/vms/data,,1.qcow2,if=none,id=data,format=qcow2");
+  ASSERT_NE(drive, p->qemu_argv.end());
+  ASSERT_LT(drive + 2, p->qemu_argv.end());
+  EXPECT_EQ(*(drive + 1), "-device");
+  EXPECT_EQ(*(drive + 2), "virtio-blk-pci,drive=data");
+  // The image stays read-only; the data disk is not.
+  EXPECT_NE(std::find(p->qemu_argv.begin(), p->qemu_argv.end(),
+                      "file=/images/ee.qcow2,if=virtio,format=qcow2,readonly=on"),
+            p->qemu_argv.end());
+  r.data_disk = "/vms/data.img";
+  p = plan_launch(r, host());
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_NE(std::find(p->qemu_argv.begin(), p->qemu_argv.end(),
+                      "file=/vms/data.img,if=none,id=data,format=raw"),
+            p->qemu_argv.end());
+  // Without one, no second read-write disk.
+  r.data_disk.clear();
+  p = plan_launch(r, host());
+  ASSERT_TRUE(p);
+  for (auto const& arg : p->qemu_argv) EXPECT_EQ(arg.find("id=data"), std::string::npos) << arg;
+}
+
 TEST(PlanLaunch, TheDefaultNameIsStableForTheSameOwnerAndSize) {
   auto r = agent_request();
   r.name.clear();
@@ -307,6 +336,7 @@ TEST(PlanLaunch, ValidatesEveryArgumentNamingIt) {
       {"no vcpus", [](LaunchRequest& r) { r.vcpus = 0; }, "--vcpus"},
       {"initrd without kernel", [](LaunchRequest& r) { r.kernel.clear(); }, "--initrd"},
       {"tunnel token for an agent", [](LaunchRequest& r) { r.cf_tunnel_token = "t"; }, "--cp"},
+      {"the image as data disk", [](LaunchRequest& r) { r.data_disk = r.image; }, "--data-disk"},
       {"unknown setting", [](LaunchRequest& r) { r.agent_settings = {{"no_such", "1"}}; },
        "--set no_such: not a setting of the agent"},
       {"bad setting", [](LaunchRequest& r) { r.agent_settings = {{"appraisal", "x"}}; },
@@ -362,6 +392,14 @@ TEST(EeLaunch, DryRunPrintsThePlanAsJsonAndStartsNothing) {
   EXPECT_EQ(doc.at("config_via").as_string(), "kernel_command_line");
   EXPECT_EQ(doc.at("qemu_argv").as_array()[0].as_string(), "qemu-system-x86_64");
   EXPECT_FALSE(std::filesystem::exists("/nonexistent/vms"));
+  auto const with_data =
+      ee::test::run({ee::test::program("ee").string(), "launch", "/images/ee.qcow2", "--owner",
+                     "github:org/octo-org", "--cp-url", "https://cp.example.com", "--kernel",
+                     "/images/vmlinuz", "--name", "dry-2", "--state-dir", "/nonexistent/vms",
+                     "--data-disk", "/images/data.raw", "--dry-run", "--json"});
+  ASSERT_EQ(with_data.exit_code, 0) << with_data.err;
+  EXPECT_NE(with_data.out.find("file=/images/data.raw,if=none,id=data,format=raw"), std::string::npos)
+      << with_data.out;
   auto const bad =
       ee::test::run({ee::test::program("ee").string(), "launch", "/images/ee.qcow2", "--owner",
                      "octo-org", "--cp-url", "https://cp.example.com", "--dry-run"});

@@ -87,6 +87,11 @@ struct LaunchRequest {
   /// config drive, where the image's agent uses it (quote_provider simulator), so the guest's
   /// quotes verify against the same test PKI as a host's `ee-cp --dev --simulator-dir`.
   std::filesystem::path simulator_dir{};
+  /// A second disk, attached read-write (qcow2 by extension, else raw), for what the guest keeps
+  /// across boots: an image build's initrd mounts its GPT partition named `ee-data` (ext4) on
+  /// /data, where the agent keeps its registration and ee-cp its database. Empty: /data is a
+  /// tmpfs. One VM at a time: QEMU locks the file.
+  std::string data_disk{};
 };
 
 /// Where things are on the host.
