@@ -37,7 +37,9 @@ def deployed(tmp_path_factory):
     """A CP with app 'hello' (source octo-org/hello) deployed and running on one agent."""
     net = ln.Network(work=tmp_path_factory.mktemp("connect"), bin=build_dir("ee-cp", "ee-agent") / "cli")
     try:
-        net.start_core()
+        # Every connect makes four anonymous catalog reads; this module's few dozen connects,
+        # a millisecond or two each, would drain the CP's per-address burst (120) and get 429.
+        net.start_core(cp_env=lambda _github: {"EE_RATE_LIMIT_ANONYMOUS_PER_MINUTE": "0"})
         agent = net.start_agent("vm-connect", OWNER)
         net.wait_registered(agent)
         status, body, image = net.publish(REPO, APP)
