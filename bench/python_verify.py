@@ -2,6 +2,7 @@
 """How fast verification is from Python, beside the C++ library and the physical limit.
 
     PYTHONPATH=build/rel/python python3 bench/python_verify.py [--build build/rel] [--no-connect]
+        [--compare-build DIR]
 
 Measures, on one thread:
   - easyenclave.verify_quote on the real quote tdx_v4_dcapqvl.dat with its collateral at the
@@ -19,6 +20,7 @@ and prints the Python figures beside them, so the cost of the binding is visible
 """
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -108,7 +110,6 @@ def connect_steps(easyenclave, net, agent, samples):
     cache (verify_quote with a root= other than Intel's keeps no verifier; connect keeps one per
     root, so its cost is close to the cached verification above)."""
     import http.client
-    import json
     import urllib.parse
 
     def getter(base):
@@ -142,7 +143,32 @@ def connect_steps(easyenclave, net, agent, samples):
     return steps
 
 
-def bench_connect(easyenclave, build: Path, samples=40):
+# connect() timings in another process, with another build's module (--compare-build): one line
+# on stdin asks for that many connects, one JSON list of seconds comes back.
+COMPARE_WORKER = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import easyenclave
+target, cp_url, root_file, collateral_file = sys.argv[2:6]
+root = open(root_file).read()
+collateral = easyenclave.Collateral.from_file(collateral_file)
+for line in sys.stdin:
+    times = []
+    for _ in range(int(line)):
+        start = time.perf_counter()
+        conn = easyenclave.connect(target, cp_url, root=root, collateral=collateral)
+        times.append(time.perf_counter() - start)
+        assert conn.checks[-1]["name"] == "tcb_policy" and conn.checks[-1]["passed"], conn.report()
+    print(json.dumps(times), flush=True)
+"""
+
+
+def summary(latencies):
+    latencies = sorted(latencies)
+    return {"p50": latencies[len(latencies) // 2], "max": latencies[-1], "samples": len(latencies)}
+
+
+def bench_connect(easyenclave, build: Path, samples=40, compare: Path | None = None, batch=10):
     """connect() latency against the local network of `make demo` (scripts/local_network.py):
     ee-cp --dev, one ee-agent with simulator quotes running hello-tdx, the GitHub stand-in."""
     sys.path.insert(0, str(ROOT / "scripts"))
@@ -166,15 +192,39 @@ def bench_connect(easyenclave, build: Path, samples=40):
             # Every sample must be a full, passing verification of this agent.
             assert conn.agent_id == agent.agent_id and conn.appraisal.tcb_status == "UpToDate"
             assert all(c["passed"] or c["skipped"] for c in conn.checks)
-            latencies = []
-            for _ in range(samples):
-                start = time.perf_counter()
-                conn = easyenclave.connect("bench/hello", net.cp_url, **options)
-                latencies.append(time.perf_counter() - start)
-                assert conn.checks[-1]["name"] == "tcb_policy" and conn.checks[-1]["passed"]
-            latencies.sort()
-            figures = {"p50": latencies[len(latencies) // 2], "max": latencies[-1],
-                       "samples": samples}
+            other = None
+            if compare is not None:
+                other = subprocess.Popen(
+                    [sys.executable, "-c", COMPARE_WORKER, str(compare / "python"), "bench/hello",
+                     net.cp_url, str(net.work / "simulator-root.pem"),
+                     str(net.work / "simulator-collateral.json")],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+            def compared(n):
+                other.stdin.write(f"{n}\n")
+                other.stdin.flush()
+                line = other.stdout.readline()
+                assert line, "the comparison worker failed"
+                return json.loads(line)
+
+            if other:
+                compared(1)  # warm-up
+            # In alternating batches with the comparison, so a change in the machine's load
+            # falls on both alike.
+            latencies, others = [], []
+            for _ in range(samples // batch):
+                for _ in range(batch):
+                    start = time.perf_counter()
+                    conn = easyenclave.connect("bench/hello", net.cp_url, **options)
+                    latencies.append(time.perf_counter() - start)
+                    assert conn.checks[-1]["name"] == "tcb_policy" and conn.checks[-1]["passed"]
+                if other:
+                    others += compared(batch)
+            figures = summary(latencies)
+            if other:
+                other.stdin.close()
+                other.wait(timeout=30)
+                figures["compare"] = summary(others)
             figures["request"] = p50(lambda: conn.get("/bench"), samples)
             figures["steps"] = connect_steps(easyenclave, net, agent, samples)
             return figures
@@ -185,6 +235,9 @@ def main():
     parser.add_argument("--build", default=os.environ.get("EE_BUILD_DIR", str(ROOT / "build/ci")))
     parser.add_argument("--testdata", default=str(ROOT.parent / "shared" / "testdata"))
     parser.add_argument("--no-connect", action="store_true")
+    parser.add_argument("--compare-build", default="",
+                        help="also time connect with this build's module (its python/ directory),"
+                             " e.g. one of the previous commit, against the same network")
     args = parser.parse_args()
     build, testdata = Path(args.build), Path(args.testdata)
     sys.path.insert(0, str(build / "python"))
@@ -221,12 +274,18 @@ def main():
     )
 
     if not args.no_connect:
-        figures = bench_connect(easyenclave, build)
+        compare = Path(args.compare_build) if args.compare_build else None
+        figures = bench_connect(easyenclave, build, compare=compare)
         print(f"\nconnect (local network, {figures['samples']} calls; each: catalog lookups, a")
         print("fresh quote over the client's nonce, full verification; limit: the verification)")
         print(f"  p50 {figures['p50'] * 1e3:.2f} ms, max {figures['max'] * 1e3:.2f} ms,"
               f" one quote verification {1e3 / best:.2f} ms")
         print(f"  connect p50 / one cached verification: {figures['p50'] * best:.1f}")
+        if "compare" in figures:
+            c = figures["compare"]
+            print(f"  with {args.compare_build}'s module (alternating batches of 10):"
+                  f" p50 {c['p50'] * 1e3:.2f} ms, max {c['max'] * 1e3:.2f} ms,"
+                  f" p50 / one cached verification {c['p50'] * best:.1f}")
         print(f"  then Connection.get on the verified endpoint: p50 {figures['request'] * 1e3:.2f} ms")
         print("  the steps alone, from Python (p50; a keep-alive connection per server):")
         for name, seconds in figures["steps"].items():
