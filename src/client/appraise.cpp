@@ -6,6 +6,7 @@
 #include <easyenclave/tdx/quote.hpp>
 
 #include "client/checks.hpp"
+#include "client/verifier_cache.hpp"
 
 #include <algorithm>
 #include <sstream>
@@ -92,8 +93,9 @@ result<Appraised> appraise_evidence(Evidence const& evidence, Expectations const
   if (!parsed)
     return r.fail(errc::quote_rejected, "quote", expected_quote, "a quote that does not parse",
                   parsed.error().message());
-  auto verdict =
-      tdx::verify(*parsed, inputs.collateral.get(), tdx::VerifyOptions{inputs.root, now});
+  // The process's verifier for this root: verdicts as tdx::verify's, but a chain, collateral or
+  // QE report verified for an earlier connection is not verified again.
+  auto verdict = verifier_for(inputs.root).verify(*parsed, inputs.collateral, now);
   if (!verdict)
     return r.fail(errc::quote_rejected, "quote", expected_quote, "a quote that cannot be verified",
                   verdict.error().message());

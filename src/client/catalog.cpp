@@ -128,44 +128,50 @@ result<Target> resolve_target(std::string const& target, Source source, Report& 
   return Target{target, {}};
 }
 
-asio::awaitable<result<Expectations>> fetch_catalog_app(http::Client& http,
-                                                        http::RequestOptions options,
-                                                        std::string cp_url, Target target,
-                                                        std::string version, Report& report) {
+asio::awaitable<result<std::string>> find_app_name(http::Client& http,
+                                                   http::RequestOptions options,
+                                                   std::string cp_url, Target target,
+                                                   Report& report) {
+  if (!target.app.empty()) co_return target.app;
   Recorder r{report};
   cp_url = trim_slash(cp_url);
-  std::string name = target.app;
-  if (name.empty()) {
-    // org/repo: the one app whose source_repo it is.
-    auto const list_url = cp_url + "/api/v1/apps";
-    auto listed = co_await get(http, options, list_url, "application/json");
-    if (!listed)
-      co_return r.fail(errc::catalog_unavailable, "catalog_app", "the app list from " + cp_url,
-                       "an error", listed.error().message());
-    if (listed->result() != bhttp::status::ok)
-      co_return r.fail(errc::catalog_unavailable, "catalog_app", "HTTP 200 from GET /api/v1/apps",
-                       status_text(*listed));
-    auto apps = api::parse_app_views(listed->body());
-    if (!apps)
-      co_return r.fail(errc::catalog_unavailable, "catalog_app", "a JSON array of apps",
-                       "another body", apps.error().with_context("GET /api/v1/apps").message());
-    std::vector<std::string> names;
-    for (auto const& app : *apps) {
-      if (lower(app.source_repo) == lower(target.source_repo)) names.push_back(app.name);
-    }
-    if (names.empty())
-      co_return r.fail(errc::app_not_found, "catalog_app",
-                       "an app whose source_repo is " + target.source_repo, "none in " + cp_url);
-    if (names.size() > 1) {
-      std::string all;
-      for (auto const& n : names) all += (all.empty() ? "" : ", ") + n;
-      co_return r.fail(errc::invalid_target, "catalog_app",
-                       "one app whose source_repo is " + target.source_repo,
-                       std::to_string(names.size()) + " (" + all + "); connect by app name");
-    }
-    name = names.front();
+  // org/repo: the one app whose source_repo it is.
+  auto const list_url = cp_url + "/api/v1/apps";
+  auto listed = co_await get(http, options, list_url, "application/json");
+  if (!listed)
+    co_return r.fail(errc::catalog_unavailable, "catalog_app", "the app list from " + cp_url,
+                     "an error", listed.error().message());
+  if (listed->result() != bhttp::status::ok)
+    co_return r.fail(errc::catalog_unavailable, "catalog_app", "HTTP 200 from GET /api/v1/apps",
+                     status_text(*listed));
+  auto apps = api::parse_app_views(listed->body());
+  if (!apps)
+    co_return r.fail(errc::catalog_unavailable, "catalog_app", "a JSON array of apps",
+                     "another body", apps.error().with_context("GET /api/v1/apps").message());
+  std::vector<std::string> names;
+  for (auto const& app : *apps) {
+    if (lower(app.source_repo) == lower(target.source_repo)) names.push_back(app.name);
   }
+  if (names.empty())
+    co_return r.fail(errc::app_not_found, "catalog_app",
+                     "an app whose source_repo is " + target.source_repo, "none in " + cp_url);
+  if (names.size() > 1) {
+    std::string all;
+    for (auto const& n : names) all += (all.empty() ? "" : ", ") + n;
+    co_return r.fail(errc::invalid_target, "catalog_app",
+                     "one app whose source_repo is " + target.source_repo,
+                     std::to_string(names.size()) + " (" + all + "); connect by app name");
+  }
+  co_return names.front();
+}
 
+asio::awaitable<result<Expectations>> fetch_catalog_app(http::Client& http,
+                                                        http::RequestOptions options,
+                                                        std::string cp_url, std::string name,
+                                                        Target target, std::string version,
+                                                        Report& report) {
+  Recorder r{report};
+  cp_url = trim_slash(cp_url);
   auto const app_url = cp_url + "/api/v1/apps/" + detail::percent_encode(name);
   auto fetched = co_await get(http, options, app_url, "application/json");
   if (!fetched)
@@ -216,15 +222,15 @@ asio::awaitable<result<Expectations>> fetch_catalog_app(http::Client& http,
 
 asio::awaitable<result<RunningAgent>> find_running_agent(http::Client& http,
                                                          http::RequestOptions options,
-                                                         std::string cp_url, Expectations expected,
+                                                         std::string cp_url, std::string app,
                                                          std::string version, std::string agent_id,
                                                          Report& report) {
   Recorder r{report};
   cp_url = trim_slash(cp_url);
-  auto url = cp_url + "/api/v1/deployments?status=running&app_name=" + detail::percent_encode(expected.app);
+  auto url = cp_url + "/api/v1/deployments?status=running&app_name=" + detail::percent_encode(app);
   if (!agent_id.empty()) url += "&agent_id=" + detail::percent_encode(agent_id);
   auto const expectation =
-      "a running deployment of " + expected.app + (version.empty() ? "" : " " + version) +
+      "a running deployment of " + app + (version.empty() ? "" : " " + version) +
       (agent_id.empty() ? "" : " on agent " + agent_id) + " on a verified agent";
   auto listed = co_await get(http, options, url, "application/json");
   if (!listed)

@@ -22,12 +22,20 @@ struct Target {
 /// app name (1-63 of [a-z0-9-]); the release source needs org/repo.
 result<Target> resolve_target(std::string const& target, Source source, Report& report);
 
-/// Checks "catalog_app" and "catalog_versions": the app (by name, or the one app whose
-/// source_repo is the target) and its versions, restricted to `version` when not empty.
+/// The app's name: the target's, or (org/repo) the one app whose source_repo is the target,
+/// from GET /api/v1/apps. Records check "catalog_app" only when it fails.
+boost::asio::awaitable<result<std::string>> find_app_name(http::Client& http,
+                                                          http::RequestOptions options,
+                                                          std::string cp_url, Target target,
+                                                          Report& report);
+
+/// Checks "catalog_app" and "catalog_versions": app `name` (whose source_repo must be the
+/// target's, for an org/repo target) and its versions, restricted to `version` when not empty.
 boost::asio::awaitable<result<Expectations>> fetch_catalog_app(http::Client& http,
                                                                http::RequestOptions options,
-                                                               std::string cp_url, Target target,
-                                                               std::string version, Report& report);
+                                                               std::string cp_url, std::string name,
+                                                               Target target, std::string version,
+                                                               Report& report);
 
 /// The agent chosen for the connection.
 struct RunningAgent {
@@ -37,11 +45,11 @@ struct RunningAgent {
   std::string public_key{};  ///< as the CP attested it
 };
 
-/// Check "running_agent": the newest running deployment of the app (of `version`, on
+/// Check "running_agent": the newest running deployment of app `app` (of `version`, on
 /// `agent_id`, when given) whose agent the CP lists as verified and reachable at a hostname or
-/// agent_url.
+/// agent_url. Needs only the app's name, so it can run beside `fetch_catalog_app`.
 boost::asio::awaitable<result<RunningAgent>> find_running_agent(
-    http::Client& http, http::RequestOptions options, std::string cp_url, Expectations expected,
+    http::Client& http, http::RequestOptions options, std::string cp_url, std::string app,
     std::string version, std::string agent_id, Report& report);
 
 /// Check "evidence": GET <endpoint>/api/health?attest=true&nonce=<hex> and its body parsed.

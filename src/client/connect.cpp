@@ -7,9 +7,12 @@
 #include "client/catalog.hpp"
 #include "detail/crypto.hpp"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/http/field.hpp>
 
+#include <cctype>
 #include <mutex>
+#include <tuple>
 
 namespace ee::client {
 namespace bhttp = boost::beast::http;
@@ -97,6 +100,28 @@ asio::awaitable<result<void>> obtain_collateral(ConnectOptions const& options,
   co_return result<void>{};
 }
 
+// Appraises the evidence an agent answered to `nonce` with: collateral, then every check.
+asio::awaitable<result<Verified>> appraise_agent(ConnectOptions const& options,
+                                                 Expectations const& expected,
+                                                 std::string const& endpoint,
+                                                 Evidence const& evidence,
+                                                 std::array<std::uint8_t, 32> const& nonce,
+                                                 Report& report) {
+  AppraisalInputs inputs;
+  inputs.root = options.root;
+  inputs.policy = options.policy;
+  inputs.nonce = nonce;
+  inputs.check_workload = true;
+  inputs.allow_keyless_agents = options.allow_keyless_agents;
+  auto collateral = co_await obtain_collateral(options, evidence.quote, inputs, report);
+  if (!collateral) co_return collateral.error();
+
+  auto const now = options.clock ? options.clock() : std::chrono::system_clock::now();
+  auto appraised = appraise_evidence(evidence, expected, inputs, now, report);
+  if (!appraised) co_return appraised.error();
+  co_return Verified{std::move(*appraised), evidence.public_key, endpoint};
+}
+
 // Fetches the agent's attested health with a fresh nonce and appraises it.
 asio::awaitable<result<Verified>> verify_agent(ConnectOptions const& options,
                                                Expectations const& expected,
@@ -107,20 +132,71 @@ asio::awaitable<result<Verified>> verify_agent(ConnectOptions const& options,
   auto evidence =
       co_await fetch_agent_evidence(*options.http, options.request, endpoint, nonce_value, report);
   if (!evidence) co_return evidence.error();
+  auto verified =
+      co_await appraise_agent(options, expected, endpoint, *evidence, nonce_value, report);
+  co_return verified;
+}
 
-  AppraisalInputs inputs;
-  inputs.root = options.root;
-  inputs.policy = options.policy;
-  inputs.nonce = nonce_value;
-  inputs.check_workload = true;
-  inputs.allow_keyless_agents = options.allow_keyless_agents;
-  auto collateral = co_await obtain_collateral(options, evidence->quote, inputs, report);
-  if (!collateral) co_return collateral.error();
+// The two halves of a catalog connection, read at the same time: the app with its versions, and
+// the running agent with its evidence (which needs only the app's name). Each records into its
+// own report; `attempt` joins them in the order the checks are documented.
+struct AppRead {
+  result<Expectations> app = Error(errc::catalog_unavailable);
+  Report report;
+};
 
-  auto const now = options.clock ? options.clock() : std::chrono::system_clock::now();
-  auto appraised = appraise_evidence(*evidence, expected, inputs, now, report);
-  if (!appraised) co_return appraised.error();
-  co_return Verified{std::move(*appraised), evidence->public_key, endpoint};
+struct AgentRead {
+  result<RunningAgent> agent = Error(errc::no_running_agent);
+  result<Evidence> evidence = Error(errc::agent_unreachable);
+  Report report;
+};
+
+asio::awaitable<AppRead> read_app(ConnectOptions const& options, std::string name, Target target) {
+  AppRead out;
+  out.app = co_await fetch_catalog_app(*options.http, options.request, options.cp_url,
+                                       std::move(name), std::move(target), options.version,
+                                       out.report);
+  co_return out;
+}
+
+asio::awaitable<AgentRead> read_agent(ConnectOptions const& options, std::string name,
+                                      std::array<std::uint8_t, 32> nonce) {
+  AgentRead out;
+  out.agent = co_await find_running_agent(*options.http, options.request, options.cp_url,
+                                          std::move(name), options.version, options.agent_id,
+                                          out.report);
+  if (!out.agent) co_return out;
+  out.evidence = co_await fetch_agent_evidence(*options.http, options.request,
+                                               out.agent->endpoint, nonce, out.report);
+  co_return out;
+}
+
+struct NameRead {
+  result<std::string> name = Error(errc::catalog_unavailable);
+  Report report;
+};
+
+asio::awaitable<NameRead> read_name(ConnectOptions const& options, Target target) {
+  NameRead out;
+  out.name = co_await find_app_name(*options.http, options.request, options.cp_url,
+                                    std::move(target), out.report);
+  co_return out;
+}
+
+// The app name an org/repo target is most likely published under: the repository's name in
+// lower case, when that is an app name (1-63 of [a-z0-9-], not starting with '-'); else empty.
+std::string likely_app_name(std::string const& source_repo) {
+  auto name = source_repo.substr(source_repo.find('/') + 1);
+  if (name.empty() || name.size() > 63 || name.front() == '-') return {};
+  for (auto& c : name) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return {};
+  }
+  return name;
+}
+
+void append(Report& to, Report&& from) {
+  for (auto& check : from.checks) to.checks.push_back(std::move(check));
 }
 
 // Downloads the newest release's attestation.json and appraises its quote.
@@ -189,24 +265,70 @@ asio::awaitable<Attempt> attempt(std::string target, ConnectOptions options) {
 
   result<Verified> verified = Error(errc::invalid_target);
   if (options.source == Source::catalog) {
-    auto app = co_await fetch_catalog_app(*options.http, options.request, options.cp_url, *resolved,
-                                          options.version, report);
-    if (!app) {
-      out.error = app.error();
+    auto nonce = fresh_nonce(options);
+    if (!nonce) {
+      out.error = nonce.error();
       co_return out;
     }
-    state->expected = std::move(*app);
-    auto agent =
-        co_await find_running_agent(*options.http, options.request, options.cp_url, state->expected,
-                                    options.version, options.agent_id, report);
-    if (!agent) {
-      out.error = agent.error();
+    // The app's versions and the agent's evidence do not depend on each other: one round trip
+    // to the CP and the agent's chain (deployments, agent, health) run at the same time. An
+    // org/repo target needs the app list first to learn the app's name; the two run beside it
+    // for the name the app most likely has (its repository's), and again for the listed name
+    // when that is another. The checks are still judged in their documented order (a failed
+    // catalog check wins), on reads made for the name the list gave.
+    using namespace asio::experimental::awaitable_operators;
+    NameRead name_read;
+    AppRead app_read;
+    AgentRead agent_read;
+    std::string read_for;  // the app name of app_read and agent_read
+    if (!resolved->app.empty()) {
+      name_read.name = resolved->app;
+    } else if (auto guess = likely_app_name(resolved->source_repo); guess.empty()) {
+      name_read = co_await read_name(options, *resolved);
+    } else {
+      std::tie(name_read, app_read, agent_read) =
+          co_await (read_name(options, *resolved) && read_app(options, guess, *resolved) &&
+                    read_agent(options, guess, *nonce));
+      read_for = guess;
+    }
+    append(report, std::move(name_read.report));
+    if (!name_read.name) {
+      out.error = name_read.name.error();
       co_return out;
     }
-    state->agent_id = agent->agent_id;
-    state->expected.deployed_version = agent->version;
-    state->expected.agent_public_key = agent->public_key;
-    verified = co_await verify_agent(options, state->expected, agent->endpoint, report);
+    if (read_for != *name_read.name) {
+      if (!read_for.empty()) {
+        nonce = fresh_nonce(options);  // the first went to another app's agent
+        if (!nonce) {
+          out.error = nonce.error();
+          co_return out;
+        }
+      }
+      std::tie(app_read, agent_read) =
+          co_await (read_app(options, *name_read.name, *resolved) &&
+                    read_agent(options, *name_read.name, *nonce));
+    }
+    append(report, std::move(app_read.report));
+    if (!app_read.app) {
+      out.error = app_read.app.error();
+      co_return out;
+    }
+    state->expected = std::move(*app_read.app);
+    append(report, std::move(agent_read.report));
+    if (!agent_read.agent) {
+      out.error = agent_read.agent.error();
+      co_return out;
+    }
+    if (!agent_read.evidence) {
+      out.error = agent_read.evidence.error();
+      co_return out;
+    }
+    auto const& agent = *agent_read.agent;
+    state->agent_id = agent.agent_id;
+    state->expected.deployed_version = agent.version;
+    state->expected.agent_public_key = agent.public_key;
+    verified = co_await appraise_agent(options, state->expected, agent.endpoint,
+                                       *agent_read.evidence, *nonce, report);
   } else {
     state->expected.app = resolved->source_repo;
     state->expected.source_repo = resolved->source_repo;

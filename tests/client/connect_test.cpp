@@ -12,6 +12,7 @@
 #include <easyenclave/http/https_client.hpp>
 #include <easyenclave/tdx/simulator.hpp>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -20,6 +21,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <vector>
 
 namespace {
 
@@ -58,6 +60,7 @@ struct World {
   ee::api::SigningKey other_key = ee::api::SigningKey::generate().value();
 
   // The catalog.
+  std::string source_repo = "octo-org/hello";  // of app "hello"
   std::string app_status = "200";  // "200", "404", "500"
   std::string published_mrtd = ee::hex_encode(filled(0x11));
   std::array<std::string, 4> published_rtmrs{};  // "": not pinned
@@ -86,6 +89,9 @@ struct World {
   std::string workload_state = "running";
   std::string workload_digest = kDigest;
   std::atomic<int> health_calls{0};
+  // The client's port of every request the agent answered (guarded by `mutex`): one port for
+  // several requests means they shared a connection.
+  std::vector<unsigned short> agent_ports;
 
   ee::http::Response json(bj::value const& v, bhttp::status s = bhttp::status::ok) {
     return ee::http::json_response(s, bj::serialize(v));
@@ -104,7 +110,7 @@ ee::api::AppView app_view(World& w) {
   ee::api::AppView app;
   app.name = "hello";
   app.description = "test";
-  app.source_repo = "octo-org/hello";
+  app.source_repo = w.source_repo;
   app.owner = "octo-org";
   app.versions = std::vector<ee::api::AppVersionView>{version};
   return app;
@@ -170,6 +176,10 @@ Reply cp_agent(World* w, ee::http::RequestContext& ctx) {
 
 Reply agent_health(World* w, ee::http::RequestContext& ctx) {
   ++w->health_calls;
+  {
+    std::lock_guard lock(w->mutex);
+    w->agent_ports.push_back(ctx.remote.port());
+  }
   if (w->quirk == World::Quirk::http_500)
     co_return ee::http::error_response(bhttp::status::internal_server_error, "agent.boom", "b",
                                        "x");
@@ -207,7 +217,11 @@ Reply agent_health(World* w, ee::http::RequestContext& ctx) {
   co_return w->json(body);
 }
 
-Reply agent_service(World*, ee::http::RequestContext& ctx) {
+Reply agent_service(World* w, ee::http::RequestContext& ctx) {
+  {
+    std::lock_guard lock(w->mutex);
+    w->agent_ports.push_back(ctx.remote.port());
+  }
   bj::object body;
   body["path"] = std::string(ctx.request.target());
   body["method"] = std::string(ctx.request.method_string());
@@ -307,6 +321,24 @@ TEST_F(ConnectTest, ConnectsBySourceRepositoryCaseInsensitively) {
   auto a = attempt("Octo-Org/hello");
   ASSERT_TRUE(a.connection) << a.error.message();
   EXPECT_EQ(a.connection->app(), "hello");
+}
+
+TEST_F(ConnectTest, ConnectsBySourceRepositoryOfAnotherName) {
+  // The client reads the app list and, beside it, the app and agent its repository's name
+  // would be; here that guess ("greeter") is wrong, so it reads them again for "hello".
+  world.source_repo = "octo-org/greeter";
+  auto a = attempt("octo-org/greeter");
+  ASSERT_TRUE(a.connection) << a.error.message() << "\n" << a.report.text();
+  EXPECT_EQ(a.connection->app(), "hello");
+  EXPECT_EQ(world.health_calls.load(), 1) << "no agent runs 'greeter'";
+  std::vector<std::string> names;
+  for (auto const& c : a.report.checks) names.push_back(c.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"target", "catalog_app", "catalog_versions",
+                                             "running_agent", "evidence", "collateral", "quote",
+                                             "nonce", "key_binding", "agent_key", "mrtd", "rtmrs",
+                                             "workload_running", "image_digest", "tcb_policy"}));
+  // An app the list does not have fails at the list, whatever the guess found.
+  expect_failed(attempt("octo-org/hello"), client::errc::app_not_found, "catalog_app");
 }
 
 TEST_F(ConnectTest, RequestGoesToTheVerifiedEndpoint) {
@@ -444,6 +476,104 @@ TEST_F(ConnectTest, QuoteUnderAnUntrustedRootFails) {
   expect_failed(a, client::errc::quote_rejected, "quote");
   EXPECT_NE(a.error.message().find("pck_chain"), std::string::npos) << a.error.message();
   EXPECT_NE(a.error.message().find("Intel SGX Root CA"), std::string::npos) << a.error.message();
+}
+
+TEST_F(ConnectTest, TheCachedVerifierIsPerRoot) {
+  // A success under the simulator's root leaves that root's verifier (and its verified chain and
+  // collateral) cached for the process.
+  auto const first = world.simulator;
+  auto const root = first->root();
+  auto const collateral = std::make_shared<ee::tdx::Collateral const>(world.simulator->collateral());
+  ASSERT_TRUE(attempt().connection);
+
+  // Another platform PKI: its quotes chain to another root, with collateral signed under it.
+  auto other = make_simulator();
+  ASSERT_NE(other->root().fingerprint(), root.fingerprint());
+  auto const other_collateral = std::make_shared<ee::tdx::Collateral const>(other->collateral());
+  world.simulator = other;
+
+  // Pinned to the first root, the other platform's quote is refused, with its own collateral or
+  // with the collateral the cached verifier has already verified.
+  for (auto const& given : {other_collateral, collateral}) {
+    auto o = options();
+    o.root = root;
+    o.collateral = given;
+    auto refused = attempt("hello", o);
+    expect_failed(refused, client::errc::quote_rejected, "quote");
+    EXPECT_NE(refused.error.message().find(root.fingerprint().substr(0, 16)), std::string::npos)
+        << refused.error.message();
+  }
+  // Pinned to its own root it passes, and the first root's verifier still refuses it after that.
+  auto o = options();
+  o.root = other->root();
+  o.collateral = other_collateral;
+  ASSERT_TRUE(attempt("hello", o).connection);
+  o.root = root;
+  expect_failed(attempt("hello", o), client::errc::quote_rejected, "quote");
+
+  // The first platform passes under its root again, and not under the other's.
+  world.simulator = first;
+  o.root = root;
+  o.collateral = collateral;
+  EXPECT_TRUE(attempt("hello", o).connection);
+  o.root = other->root();
+  expect_failed(attempt("hello", o), client::errc::quote_rejected, "quote");
+}
+
+TEST_F(ConnectTest, AReusedConnectionStaysWithItsAgent) {
+  // A second agent on another port of the same host, with its own key, on the same platform.
+  World second;
+  second.simulator = world.simulator;
+  ee::test::LoopbackServer other_agent{agent_router(&second)};
+
+  struct Outcome {
+    client::Attempt first, second;
+    ee::result<ee::http::Response> first_again = ee::Error(ee::errc::cancelled);
+    ee::result<ee::http::Response> second_again = ee::Error(ee::errc::cancelled);
+    ee::result<ee::http::Response> first_last = ee::Error(ee::errc::cancelled);
+  };
+  // One io_context for everything, as a long-lived caller has: the client pools keep-alive
+  // connections per origin on it, so the second connect could pick up the first agent's socket
+  // if the pool confused origins.
+  auto const run = [&]() -> boost::asio::awaitable<Outcome> {
+    Outcome out;
+    out.first = co_await client::attempt("hello", options());
+    if (!out.first.connection) co_return out;
+    out.first_again = co_await out.first.connection->request(bhttp::verb::get, "/first");
+    {
+      std::lock_guard lock(world.mutex);
+      world.agent_url = other_agent.url();
+      world.cp_agent_key = second.agent_key.public_key().base64();
+    }
+    out.second = co_await client::attempt("hello", options());
+    if (!out.second.connection) co_return out;
+    out.second_again = co_await out.second.connection->request(bhttp::verb::get, "/second");
+    out.first_last = co_await out.first.connection->request(bhttp::verb::get, "/first-again");
+    co_return out;
+  };
+  auto out = ee::block_on(run());
+  ASSERT_TRUE(out.first.connection) << out.first.report.text();
+  ASSERT_TRUE(out.second.connection) << out.second.error.message() << "\n"
+                                     << out.second.report.text();
+  EXPECT_EQ(out.first.connection->endpoint(), agent.url());
+  EXPECT_EQ(out.second.connection->endpoint(), other_agent.url());
+  EXPECT_EQ(out.second.connection->agent_public_key(), second.agent_key.public_key().base64());
+  ASSERT_TRUE(out.first_again && out.second_again && out.first_last);
+  EXPECT_NE(out.first_again->body().find(R"("path":"/first")"), std::string::npos);
+  EXPECT_NE(out.second_again->body().find(R"("path":"/second")"), std::string::npos);
+  EXPECT_NE(out.first_last->body().find(R"("path":"/first-again")"), std::string::npos);
+
+  // Each agent saw only its own connection's requests: the first its health check and two
+  // requests, the second its health check and one, each over one reused connection.
+  EXPECT_EQ(world.health_calls.load(), 1);
+  EXPECT_EQ(second.health_calls.load(), 1);
+  std::lock_guard lock(world.mutex);
+  ASSERT_EQ(world.agent_ports.size(), 3u);
+  EXPECT_EQ(world.agent_ports[0], world.agent_ports[1]) << "the connection was not reused";
+  EXPECT_EQ(world.agent_ports[0], world.agent_ports[2]) << "the connection was not reused";
+  std::lock_guard other_lock(second.mutex);
+  ASSERT_EQ(second.agent_ports.size(), 2u);
+  EXPECT_EQ(second.agent_ports[0], second.agent_ports[1]);
 }
 
 TEST_F(ConnectTest, TcbStatusOutsideThePolicyFails) {

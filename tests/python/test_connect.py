@@ -9,6 +9,7 @@ test is skipped.
 import base64
 import hashlib
 import json
+import os
 import sys
 import threading
 import time
@@ -36,7 +37,9 @@ def deployed(tmp_path_factory):
     """A CP with app 'hello' (source octo-org/hello) deployed and running on one agent."""
     net = ln.Network(work=tmp_path_factory.mktemp("connect"), bin=build_dir("ee-cp", "ee-agent") / "cli")
     try:
-        net.start_core()
+        # Every connect makes four anonymous catalog reads; this module's few dozen connects,
+        # a millisecond or two each, would drain the CP's per-address burst (120) and get 429.
+        net.start_core(cp_env=lambda _github: {"EE_RATE_LIMIT_ANONYMOUS_PER_MINUTE": "0"})
         agent = net.start_agent("vm-connect", OWNER)
         net.wait_registered(agent)
         status, body, image = net.publish(REPO, APP)
@@ -104,6 +107,86 @@ def test_a_wrong_expectation_raises_verification_error_naming_the_check(deployed
         easyenclave.connect("octo-org/hello", deployed["cp_url"], collateral=sim.collateral)
     assert e.value.check == "quote"
     assert "Intel SGX Root CA" in str(e.value)
+
+
+def connect_direct(deployed, **options):
+    """connect() to the first agent (by id: the impostor's agent runs 'hello' too)."""
+    sim = deployed["simulator"]
+    options.setdefault("root", sim.root_pem)
+    options.setdefault("collateral", sim.collateral)
+    return easyenclave.connect(REPO, deployed["cp_url"], agent_id=deployed["agent_id"], **options)
+
+
+def test_a_cached_verification_does_not_vouch_for_another_root(deployed, tmp_path):
+    # The client keeps one verifier per root for the process; a success under the simulator's
+    # root must not let its quotes pass under another root, with either root's collateral.
+    connect_direct(deployed)
+    other = easyenclave.Simulator.create(dir=tmp_path / "another-pki")
+    assert other.root_pem != deployed["simulator"].root_pem
+    for collateral in (deployed["simulator"].collateral, other.collateral):
+        with pytest.raises(easyenclave.VerificationError) as e:
+            connect_direct(deployed, root=other.root_pem, collateral=collateral)
+        assert e.value.check == "quote", e.value.report
+    assert connect_direct(deployed).get("/still").json()["path"] == "/still"
+
+
+def test_a_collateral_file_is_read_again_on_every_connect(deployed, tmp_path):
+    # Parsed bundles are kept by the file's exact content: a file that changes is not served
+    # from the earlier parse.
+    sim = deployed["simulator"]
+    other = easyenclave.Simulator.create(dir=tmp_path / "another-pki")
+    bundle = tmp_path / "collateral.json"
+    bundle.write_text(sim.collateral_json)
+    assert connect_direct(deployed, collateral=bundle).agent_id == deployed["agent_id"]
+    assert connect_direct(deployed, collateral=str(bundle)).agent_id == deployed["agent_id"]
+    bundle.write_text(other.collateral_json)  # signed under another root
+    with pytest.raises(easyenclave.VerificationError) as e:
+        connect_direct(deployed, collateral=bundle)
+    assert e.value.check == "quote", e.value.report
+    bundle.write_text(sim.collateral_json)
+    connect_direct(deployed, collateral=bundle)
+
+
+def test_connections_from_several_threads_keep_to_their_own(deployed):
+    # Each thread keeps its own io_context and so its own pooled sockets (thread_context.hpp).
+    # Two threads: an agent makes at most two quotes at a time and answers a third with "busy".
+    paths, errors = [], []
+
+    def worker(n):
+        try:
+            for i in range(4):
+                conn = connect_direct(deployed)
+                paths.append(conn.get(f"/t{n}-{i}").json()["path"])
+        except Exception as e:  # noqa: BLE001  reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert sorted(paths) == sorted(f"/t{n}-{i}" for n in range(2) for i in range(4))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_connects_on_its_own_sockets(deployed):
+    conn = connect_direct(deployed)  # leaves pooled sockets on this thread's context
+    assert conn.get("/before").ok
+    pid = os.fork()
+    if pid == 0:  # the child: new sockets, the parent's untouched
+        code = 3
+        try:
+            child = connect_direct(deployed)
+            ok = child.get("/child").json()["path"] == "/child" and conn.get("/c2").ok
+            code = 0 if ok else 2
+        finally:
+            os._exit(code)
+    assert conn.get("/parent").json()["path"] == "/parent"
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert conn.get("/after").json()["path"] == "/after"
+    assert connect_direct(deployed).get("/again").ok
 
 
 def test_an_unknown_app_raises_not_found(deployed):

@@ -1,7 +1,6 @@
 // connect() bindings: easyenclave.connect, Connection, Response. Conversions only: resolving,
 // fetching evidence and verifying are the library's (client::attempt); the GIL is released around
 // every network and crypto call with without_gil (gil.hpp) and results are unwrapped with it held.
-#include <easyenclave/block_on.hpp>
 #include <easyenclave/client/connect.hpp>
 #include <easyenclave/client/settings.hpp>
 #include <easyenclave/http/https_client.hpp>
@@ -14,6 +13,7 @@
 #include "errors.hpp"
 #include "gil.hpp"
 #include "shared.hpp"
+#include "thread_context.hpp"
 
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -22,9 +22,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -182,6 +184,34 @@ std::vector<std::pair<std::string, std::string>> to_headers(py::handle headers) 
   return out;
 }
 
+// A collateral bundle file as the caller names it, parsed once per content: the same bytes give
+// the same Collateral object, which the client's cached verifier (it remembers verified
+// collateral by object) then does not verify again on the next connect. Keyed by the file's
+// exact text, at most 4 of them. Callable without the GIL.
+result<std::shared_ptr<tdx::Collateral const>> collateral_from_file(std::string const& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error(errc::io_error, "cannot open collateral file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Error(errc::io_error, "cannot read collateral file " + path);
+  auto content = std::move(text).str();
+  static std::mutex mutex;
+  using Entry = std::pair<std::string, std::shared_ptr<tdx::Collateral const>>;
+  static auto* cache = new std::vector<Entry>();  // never destroyed, as shared.hpp explains
+  {
+    std::lock_guard lock(mutex);
+    for (auto const& [bytes, parsed] : *cache)
+      if (bytes == content) return parsed;
+  }
+  auto parsed = tdx::parse_collateral_bundle(content);
+  if (!parsed) return parsed.error();
+  auto shared = std::make_shared<tdx::Collateral const>(std::move(*parsed));
+  std::lock_guard lock(mutex);
+  if (cache->size() >= 4) cache->erase(cache->begin());
+  cache->emplace_back(std::move(content), shared);
+  return shared;
+}
+
 ServiceResponse send(client::Connection const& connection, std::string const& method,
                      std::string path, std::string body,
                      std::vector<std::pair<std::string, std::string>> headers) {
@@ -189,7 +219,8 @@ ServiceResponse send(client::Connection const& connection, std::string const& me
   if (verb == bhttp::verb::unknown)
     throw_error(Error(errc::invalid_value, "method: unknown HTTP method '" + method + "'"));
   auto outcome = without_gil([&]() -> result<http::Response> {
-    return block_on(connection.request(verb, std::move(path), std::move(body), std::move(headers)));
+    return run_on_thread_context(
+        connection.request(verb, std::move(path), std::move(body), std::move(headers)));
   });
   if (!outcome) {
     auto const cond = outcome.error().cond();
@@ -248,15 +279,17 @@ client::Connection connect(std::string const& target, py::object cp_url, py::obj
     if (!http_client) return http_client.error();
     options.http = *http_client;
     if (!collateral_file.empty()) {
-      auto loaded = tdx::load_collateral_file(collateral_file);
+      auto loaded = collateral_from_file(collateral_file);
       if (!loaded) return loaded.error().with_context("collateral");
-      options.collateral = std::make_shared<tdx::Collateral const>(std::move(*loaded));
+      options.collateral = std::move(*loaded);
     } else if (!options.collateral) {
       auto fetcher = shared_collateral_fetcher(pccs);
       if (!fetcher) return fetcher.error();
       options.fetcher = std::move(*fetcher);
     }
-    return block_on(client::attempt(target, std::move(options)));
+    // On this thread's kept io_context: the connections to the CP and the agent stay open for
+    // the Connection's requests and the next connect() (thread_context.hpp).
+    return run_on_thread_context(client::attempt(target, std::move(options)));
   });
   auto attempt = unwrap(std::move(outcome));
   if (!attempt.connection) raise_connect_error(attempt.error, attempt.report);
@@ -345,7 +378,7 @@ void register_client(py::module_& m) {
       .def(
           "reverify",
           [](client::Connection const& c) {
-            auto outcome = without_gil([&] { return block_on(c.reverify()); });
+            auto outcome = without_gil([&] { return run_on_thread_context(c.reverify()); });
             if (!outcome) raise_connect_error(outcome.error(), c.checks());
           },
           "Fetches fresh evidence and verifies it again now. Raises VerificationError (or the "

@@ -135,6 +135,9 @@ struct Appraised {
 /// when `expected.agent_public_key` is empty; a keyless answer fails it), "mrtd", "rtmrs",
 /// "workload_running", "image_digest" (both skipped without `check_workload`), "tcb_policy"
 /// (`tdx::judge` with `inputs.policy`; its MRTD and RTMR lists are judged too when set).
+/// The quote is verified by the process's `tdx::Verifier` for `inputs.root` (one per root, at
+/// most 8, kept between calls), whose verdicts are `tdx::verify`'s; what it has verified before
+/// (chains, the same collateral object, QE reports) is not verified again.
 /// No I/O. Stops at the first failed check.
 /// @returns the appraisal and matched version, or the client::errc of the failed check
 ///          (quote_rejected, nonce_mismatch, key_not_bound, agent_key_mismatch,
@@ -240,6 +243,9 @@ struct Attempt {
 /// fresh 32-byte nonce), "collateral", then the checks of `appraise_evidence`. Release steps:
 /// "target", "release", "collateral", the appraisal checks, and "freshness" (skipped: a quote
 /// in a release asset was made before the client asked, so it proves nothing about now).
+/// The app's versions are read at the same time as the agent's chain (deployments, agent,
+/// health), and for org/repo both beside the app list (docs/connect.md, "What a connection
+/// costs"); the checks are recorded and judged in the order above.
 /// Never throws (except bad_alloc); everything in `options` is copied.
 boost::asio::awaitable<Attempt> attempt(std::string target, ConnectOptions options);
 
