@@ -434,7 +434,7 @@ result<void> check_claims(Token::Impl& t, bj::object const& claims, VerifyOption
 
   auto iss = string_member(claims, "iss");
   if (!iss) return iss.error();
-  t.iss = *iss;
+  t.iss = std::move(*iss);
   if (!t.iss) return Error(errc::issuer_not_allowed, "claim iss is missing");
   if (std::find(options.issuers.begin(), options.issuers.end(), *t.iss) == options.issuers.end())
     return Error(errc::issuer_not_allowed, "claim iss is not an allowed issuer");
@@ -463,10 +463,10 @@ result<void> check_claims(Token::Impl& t, bj::object const& claims, VerifyOption
   }
   auto sub = string_member(claims, "sub");
   if (!sub) return sub.error();
-  t.sub = *sub;
+  t.sub = std::move(*sub);
   auto jti = string_member(claims, "jti");
   if (!jti) return jti.error();
-  t.jti = *jti;
+  t.jti = std::move(*jti);
   return {};
 }
 
