@@ -115,13 +115,13 @@ class ClaimsArena final : public bj::memory_resource {
     }
     return ::operator new(n, std::align_val_t{align});
   }
-  void do_deallocate(void* p, std::size_t n, std::size_t align) override {
+  void do_deallocate(void* p, std::size_t, std::size_t align) override {
     // Compared as integers: p may come from the heap, and pointers into different objects do
     // not compare with < in C++.
     auto const at = reinterpret_cast<std::uintptr_t>(p);
     auto const base = reinterpret_cast<std::uintptr_t>(block_.get());
     if (at >= base && at - base < capacity_) return;
-    ::operator delete(p, n, std::align_val_t{align});
+    ::operator delete(p, std::align_val_t{align});  // unsized: Clang declares no sized form by default
   }
   bool do_is_equal(bj::memory_resource const& other) const noexcept override { return this == &other; }
 
@@ -146,7 +146,6 @@ class StrictHandler {
 
   bj::value_stack stack;
   bool duplicate_key = false;
-  bool number_overflow = false;
 
   bool on_document_begin(bj::error_code&) { return true; }
   bool on_document_end(bj::error_code&) { return true; }
@@ -222,7 +221,6 @@ class StrictHandler {
   }
   bool on_double(double d, bj::string_view, bj::error_code& ec) {
     if (!std::isfinite(d)) {  // 1e400
-      number_overflow = true;
       ec = ::ee::make_error_code(::ee::errc::out_of_range);
       return false;
     }
