@@ -99,8 +99,12 @@ result<std::string> decode_segment(std::string_view segment, std::string_view wh
 // written again and the resource needs no lock. Memory outside the block is the heap's.
 class ClaimsArena final : public bj::memory_resource {
  public:
-  explicit ClaimsArena(std::size_t capacity)
-      : block_(std::make_unique_for_overwrite<std::byte[]>(capacity)), capacity_(capacity) {}
+  // make_shared_resource keeps the arena inside an object of its own (the storage_ptr points at
+  // that, not at the arena), so the arena tells its caller where it is through `self`.
+  ClaimsArena(std::size_t capacity, ClaimsArena** self)
+      : block_(std::make_unique_for_overwrite<std::byte[]>(capacity)), capacity_(capacity) {
+    *self = this;
+  }
   void freeze() noexcept { frozen_ = true; }
 
  private:
@@ -505,8 +509,8 @@ result<Token> verify(std::string_view compact, KeySet const& keys, VerifyOptions
     return ok.error();
   // Twice the text holds the value of a typical payload (the ITA token's 4 KB of claims take
   // about 5 KB); more goes to the heap.
-  auto storage = bj::make_shared_resource<ClaimsArena>(2 * payload->size() + 512);
-  auto* const arena = static_cast<ClaimsArena*>(storage.get());
+  ClaimsArena* arena = nullptr;
+  auto storage = bj::make_shared_resource<ClaimsArena>(2 * payload->size() + 512, &arena);
   auto claims = parse_object(*payload, "payload", errc::malformed_claims, std::move(storage));
   if (!claims) return claims.error();
   arena->freeze();
