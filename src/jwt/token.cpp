@@ -99,8 +99,12 @@ result<std::string> decode_segment(std::string_view segment, std::string_view wh
 // written again and the resource needs no lock. Memory outside the block is the heap's.
 class ClaimsArena final : public bj::memory_resource {
  public:
-  explicit ClaimsArena(std::size_t capacity)
-      : block_(std::make_unique_for_overwrite<std::byte[]>(capacity)), capacity_(capacity) {}
+  // make_shared_resource keeps the arena inside an object of its own (the storage_ptr points at
+  // that, not at the arena), so the arena tells its caller where it is through `self`.
+  ClaimsArena(std::size_t capacity, ClaimsArena** self)
+      : block_(std::make_unique_for_overwrite<std::byte[]>(capacity)), capacity_(capacity) {
+    *self = this;
+  }
   void freeze() noexcept { frozen_ = true; }
 
  private:
@@ -115,13 +119,13 @@ class ClaimsArena final : public bj::memory_resource {
     }
     return ::operator new(n, std::align_val_t{align});
   }
-  void do_deallocate(void* p, std::size_t n, std::size_t align) override {
+  void do_deallocate(void* p, std::size_t, std::size_t align) override {
     // Compared as integers: p may come from the heap, and pointers into different objects do
     // not compare with < in C++.
     auto const at = reinterpret_cast<std::uintptr_t>(p);
     auto const base = reinterpret_cast<std::uintptr_t>(block_.get());
     if (at >= base && at - base < capacity_) return;
-    ::operator delete(p, n, std::align_val_t{align});
+    ::operator delete(p, std::align_val_t{align});  // unsized: Clang declares no sized form by default
   }
   bool do_is_equal(bj::memory_resource const& other) const noexcept override { return this == &other; }
 
@@ -146,7 +150,6 @@ class StrictHandler {
 
   bj::value_stack stack;
   bool duplicate_key = false;
-  bool number_overflow = false;
 
   bool on_document_begin(bj::error_code&) { return true; }
   bool on_document_end(bj::error_code&) { return true; }
@@ -222,7 +225,6 @@ class StrictHandler {
   }
   bool on_double(double d, bj::string_view, bj::error_code& ec) {
     if (!std::isfinite(d)) {  // 1e400
-      number_overflow = true;
       ec = ::ee::make_error_code(::ee::errc::out_of_range);
       return false;
     }
@@ -434,7 +436,7 @@ result<void> check_claims(Token::Impl& t, bj::object const& claims, VerifyOption
 
   auto iss = string_member(claims, "iss");
   if (!iss) return iss.error();
-  t.iss = *iss;
+  t.iss = std::move(*iss);
   if (!t.iss) return Error(errc::issuer_not_allowed, "claim iss is missing");
   if (std::find(options.issuers.begin(), options.issuers.end(), *t.iss) == options.issuers.end())
     return Error(errc::issuer_not_allowed, "claim iss is not an allowed issuer");
@@ -463,10 +465,10 @@ result<void> check_claims(Token::Impl& t, bj::object const& claims, VerifyOption
   }
   auto sub = string_member(claims, "sub");
   if (!sub) return sub.error();
-  t.sub = *sub;
+  t.sub = std::move(*sub);
   auto jti = string_member(claims, "jti");
   if (!jti) return jti.error();
-  t.jti = *jti;
+  t.jti = std::move(*jti);
   return {};
 }
 
@@ -507,8 +509,8 @@ result<Token> verify(std::string_view compact, KeySet const& keys, VerifyOptions
     return ok.error();
   // Twice the text holds the value of a typical payload (the ITA token's 4 KB of claims take
   // about 5 KB); more goes to the heap.
-  auto storage = bj::make_shared_resource<ClaimsArena>(2 * payload->size() + 512);
-  auto* const arena = static_cast<ClaimsArena*>(storage.get());
+  ClaimsArena* arena = nullptr;
+  auto storage = bj::make_shared_resource<ClaimsArena>(2 * payload->size() + 512, &arena);
   auto claims = parse_object(*payload, "payload", errc::malformed_claims, std::move(storage));
   if (!claims) return claims.error();
   arena->freeze();
