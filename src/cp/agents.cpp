@@ -3,6 +3,7 @@
 // workload's progress). The routes in routes/agents.cpp parse and render; this is what they call.
 #include "cp/agents.hpp"
 
+#include "cloudflare/fresh.hpp"
 #include "cp/deployments.hpp"
 
 #include <easyenclave/cp/error.hpp>
@@ -152,7 +153,15 @@ asio::awaitable<result<api::RegisterResponse>> admit(Services& s, api::RegisterR
 
   cloudflare::Tunnel tunnel;
   if (s.tunnels) {
-    auto ensured = co_await s.tunnels->ensure(cloudflare::label_for(req.vm_name));
+    // A vm_name with no record has most likely no tunnel either: the provider creates before it
+    // looks (a CP whose database was wiped still gets the agent's tunnel back, with more calls).
+    auto const label = cloudflare::label_for(req.vm_name);
+    result<cloudflare::Tunnel> ensured = Error(errc::vm_name_taken);  // replaced just below
+    if (existing) {
+      ensured = co_await s.tunnels->ensure(label);
+    } else {
+      ensured = co_await cloudflare::ensure_new(s.tunnels, label);
+    }
     s.metrics.tunnel_operations.with({"ensure", outcome_of(ensured)}).inc();
     if (!ensured) co_return ensured.error().with_context("tunnel");
     tunnel = std::move(*ensured);
