@@ -10,7 +10,7 @@
 // goes to the next replica in turn. The CPU per operation is then the sum over the replicas, and
 // the database's (every process named postgres, with the children it reaped) is printed beside.
 // Each figure is printed beside the physical limit measured in the same run: OpenSSL's ECDSA
-// P-256 verifications per second on this machine (a registration needs at least two — the quote
+// P-256 verifications per second of CPU time on this machine (a registration needs at least two — the quote
 // and the QE report — and a heartbeat one).
 //
 // usage: bench_cp_load [--agents N] [--clients C] [--heartbeats N] [--skip-list]
@@ -35,8 +35,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -100,6 +102,35 @@ double cpu_seconds(int pid) {
     if (i >= 14) ticks += std::stod(field);
   }
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// This thread's CPU time in seconds.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// ECDSA verifications per second of this thread's CPU time (about one CPU-second's worth);
+// aborts on a verification that fails.
+double ecdsa_per_cpu_second(std::function<bool()> const& verify) {
+  double const start = thread_cpu_seconds();
+  long done = 0;
+  double used = 0;
+  while (used < 1.0) {
+    for (int i = 0; i < 100; ++i) {
+      if (!verify()) {
+        std::fprintf(stderr, "ECDSA limit: a verification failed\n");
+        std::exit(1);
+      }
+    }
+    done += 100;
+    used = thread_cpu_seconds() - start;
+  }
+  double const per_second = static_cast<double>(done) / used;
+  std::printf("  %-46s %10.0f /s  %8.1f us\n", "OpenSSL ECDSA P-256 verify (per CPU-second)", per_second,
+              1e6 / per_second);
+  return per_second;
 }
 
 // CPU seconds of every process named postgres (a server and its backends), with what the
@@ -192,7 +223,12 @@ int main(int argc, char** argv) {
   auto const bytes = std::span(reinterpret_cast<std::uint8_t const*>(message.data()), message.size());
   auto const signature = key.sign(bytes).value();
   std::printf("limit\n");
-  double const ecdsa = ee::bench::rate("OpenSSL ECDSA P-256 verify", [&] { return key.public_key().verify(bytes, signature); });
+  auto const verify_once = [&] { return key.public_key().verify(bytes, signature); };
+  (void)ee::bench::rate("OpenSSL ECDSA P-256 verify (wall clock)", verify_once);
+  // The ratios compare CPU with CPU: ee-cp's figures are per second of its CPU time, so the limit
+  // is verifications per second of this thread's CPU time. On an idle machine the two agree; on a
+  // loaded one the wall-clock rate counts the time other processes had the core.
+  double const ecdsa = ecdsa_per_cpu_second(verify_once);
 
   ee::test::TempDir dir;
   auto const sim_dir = dir.path() / "simulator";

@@ -7,6 +7,8 @@
 // came from elsewhere (a database row, an agent) cannot change which resource a request touches.
 #include <easyenclave/cloudflare/tunnels.hpp>
 
+#include "cloudflare/fresh.hpp"
+
 #include "detail/encoding.hpp"
 #include "detail/json.hpp"
 
@@ -364,8 +366,9 @@ asio::awaitable<result<std::vector<Client::TunnelInfo>>> Client::find_tunnels(st
   co_return out;
 }
 
-asio::awaitable<result<Client::TunnelInfo>> Client::create_tunnel(std::string name) const {
-  auto base = account_path(settings_);
+asio::awaitable<result<CreatedTunnel>> create_tunnel_with_token(http::Client& http, Settings const& settings,
+                                                                 std::string name) {
+  auto base = account_path(settings);
   if (!base) co_return base.error();
   if (name.empty()) co_return Error(errc::invalid_label, "a tunnel name must not be empty");
   bj::object body;
@@ -373,9 +376,24 @@ asio::awaitable<result<Client::TunnelInfo>> Client::create_tunnel(std::string na
   body["config_src"] = "cloudflare";  // remotely managed: ingress comes from the API, not a file
   Call call{.method = bhttp::verb::post, .path = *base, .body = bj::value(std::move(body)),
             .what = "create tunnel " + quoted(name)};
-  auto envelope = co_await send(*http_, settings_, call);
+  auto envelope = co_await send(http, settings, call);
   if (!envelope) co_return envelope.error();
-  co_return read_tunnel(result_of(*envelope), call.what, "result");
+  auto const& res = result_of(*envelope);
+  auto info = read_tunnel(res, call.what, "result");
+  if (!info) co_return info.error();
+  CreatedTunnel out{.info = std::move(*info), .token = {}};
+  auto reader = json::ObjectReader::from(res, "result");  // an object: read_tunnel read it
+  if (!reader) co_return unreadable(call.what, reader.error());
+  auto token = reader->optional_string("token");
+  if (!token) co_return unreadable(call.what, token.error());
+  if (*token) out.token = std::move(**token);
+  co_return out;
+}
+
+asio::awaitable<result<Client::TunnelInfo>> Client::create_tunnel(std::string name) const {
+  auto created = co_await create_tunnel_with_token(*http_, settings_, std::move(name));
+  if (!created) co_return created.error();
+  co_return std::move(created->info);
 }
 
 asio::awaitable<result<std::string>> Client::tunnel_token(std::string tunnel_id) const {

@@ -1,11 +1,13 @@
 // The Cloudflare TunnelProvider: one remotely managed tunnel per agent label, its ingress and a
-// proxied CNAME, made idempotent by looking every piece up by name before creating it.
+// proxied CNAME, made idempotent by looking every piece up by name before creating it (ensure), or
+// by looking it up when a create is refused as a duplicate (ensure_new, cloudflare/fresh.hpp).
 //
 // Concurrent ensure() calls for the same label would each find nothing and each create a tunnel,
 // so calls are serialised per tunnel name by an asynchronous lock (a FIFO of parked coroutines
 // per name). The mutex below guards only that map and is never held across a suspension point.
 #include <easyenclave/cloudflare/tunnels.hpp>
 
+#include "cloudflare/fresh.hpp"
 #include "detail/crypto.hpp"
 #include "detail/encoding.hpp"
 #include "detail/log.hpp"
@@ -176,8 +178,9 @@ asio::awaitable<LockGuard> acquire(std::shared_ptr<Locks> locks, std::string key
 // ---- The provider ------------------------------------------------------------------------------
 
 struct State {
-  State(std::shared_ptr<http::Client> http, Settings s) : settings(s), client(std::move(http), std::move(s)) {}
+  State(std::shared_ptr<http::Client> h, Settings s) : settings(s), http(h), client(std::move(h), std::move(s)) {}
   Settings const settings;
+  std::shared_ptr<http::Client> const http;  // the client's, for create_tunnel_with_token
   Client const client;
   std::shared_ptr<Locks> locks = std::make_shared<Locks>();
 };
@@ -194,27 +197,37 @@ std::string tunnel_name(Settings const& s, std::string_view label) {
 
 bool same_name(std::string_view a, std::string_view b) { return lower(a) == lower(b); }
 
-asio::awaitable<result<Client::TunnelInfo>> find_or_create_tunnel(State const& s, std::string const& name,
-                                                                  Created& created) {
-  auto found = co_await s.client.find_tunnels(name);
-  if (!found) co_return found.error();
-  if (!found->empty()) {
-    core::log::info(kComponent, "reusing tunnel ", name, " id=", found->front().id);
-    co_return found->front();
+// How ensure() goes about each piece: looking before creating (a label that likely exists, as
+// an agent's that re-registers), or creating first and looking only when the create is refused
+// as a duplicate (a new label: no lookups).
+enum class Order { look_first, create_first };
+
+// The tunnel, with its token when the create's answer carried it.
+asio::awaitable<result<CreatedTunnel>> find_or_create_tunnel(State const& s, std::string const& name, Order order,
+                                                             Created& created) {
+  if (order == Order::look_first) {
+    auto found = co_await s.client.find_tunnels(name);
+    if (!found) co_return found.error();
+    if (!found->empty()) {
+      core::log::info(kComponent, "reusing tunnel ", name, " id=", found->front().id);
+      co_return CreatedTunnel{.info = found->front(), .token = {}};
+    }
   }
-  auto made = co_await s.client.create_tunnel(name);
+  auto made = co_await create_tunnel_with_token(*s.http, s.settings, name);
   if (made) {
-    created.tunnel_id = made->id;
-    core::log::info(kComponent, "created tunnel ", name, " id=", made->id);
+    created.tunnel_id = made->info.id;
+    core::log::info(kComponent, "created tunnel ", name, " id=", made->info.id);
     co_return std::move(*made);
   }
   if (made.error() != errc::record_exists) co_return made.error();
-  // Another process created it between our lookup and our create: use theirs.
+  // It exists: made by another process between our lookup and our create, or before our create
+  // when it came first. Use it.
   auto again = co_await s.client.find_tunnels(name);
   if (!again) co_return again.error();
   if (again->empty()) co_return made.error();
-  core::log::info(kComponent, "reusing tunnel ", name, " id=", again->front().id, " (created concurrently)");
-  co_return again->front();
+  core::log::info(kComponent, "reusing tunnel ", name, " id=", again->front().id,
+                  order == Order::look_first ? " (created concurrently)" : "");
+  co_return CreatedTunnel{.info = again->front(), .token = {}};
 }
 
 // Makes the CNAME `hostname` point at `target`, proxied, reusing or correcting what is there.
@@ -235,10 +248,12 @@ asio::awaitable<result<Client::DnsRecord>> settle_cname(State const& s, std::str
 }
 
 asio::awaitable<result<Client::DnsRecord>> ensure_cname(State const& s, std::string const& hostname,
-                                                        std::string const& target, Created& created) {
-  auto found = co_await s.client.find_cnames(hostname);
-  if (!found) co_return found.error();
-  if (!found->empty()) co_return co_await settle_cname(s, hostname, target, *found);
+                                                        std::string const& target, Order order, Created& created) {
+  if (order == Order::look_first) {
+    auto found = co_await s.client.find_cnames(hostname);
+    if (!found) co_return found.error();
+    if (!found->empty()) co_return co_await settle_cname(s, hostname, target, *found);
+  }
   auto made = co_await s.client.create_cname(hostname, target);
   if (made) {
     created.record_id = made->id;
@@ -246,27 +261,31 @@ asio::awaitable<result<Client::DnsRecord>> ensure_cname(State const& s, std::str
     co_return std::move(*made);
   }
   if (made.error() != errc::record_exists) co_return made.error();
-  // Someone created it between our lookup and our create: look again and settle on it.
+  // It exists (created before our create, or between our lookup and it): look and settle on it.
   auto again = co_await s.client.find_cnames(hostname);
   if (!again) co_return again.error();
   if (again->empty()) co_return made.error();  // the conflicting record is not a CNAME
   co_return co_await settle_cname(s, hostname, target, *again);
 }
 
-asio::awaitable<result<void>> ensure_steps(State const& s, Tunnel& out, Created& created) {
-  auto tunnel = co_await find_or_create_tunnel(s, out.name, created);
+asio::awaitable<result<void>> ensure_steps(State const& s, Tunnel& out, Order order, Created& created) {
+  auto tunnel = co_await find_or_create_tunnel(s, out.name, order, created);
   if (!tunnel) co_return tunnel.error();
-  out.id = tunnel->id;
-  auto token = co_await s.client.tunnel_token(out.id);
-  if (!token) co_return token.error();
-  out.token = std::move(*token);
+  out.id = tunnel->info.id;
+  if (!tunnel->token.empty()) {
+    out.token = std::move(tunnel->token);  // a create's answer carries it
+  } else {
+    auto token = co_await s.client.tunnel_token(out.id);
+    if (!token) co_return token.error();
+    out.token = std::move(*token);
+  }
   std::vector<Client::IngressRule> rules;
   if (!s.settings.agent_api_service.empty()) {
     rules.push_back({.hostname = out.hostname, .path = s.settings.agent_api_path, .service = s.settings.agent_api_service});
   }
   rules.push_back({.hostname = out.hostname, .path = {}, .service = s.settings.origin_service});
   if (auto ingress = co_await s.client.put_ingress(out.id, std::move(rules)); !ingress) co_return ingress.error();
-  auto record = co_await ensure_cname(s, out.hostname, out.id + ".cfargotunnel.com", created);
+  auto record = co_await ensure_cname(s, out.hostname, out.id + ".cfargotunnel.com", order, created);
   if (!record) co_return record.error();
   out.dns_record_id = record->id;
   co_return result<void>{};
@@ -297,7 +316,7 @@ asio::awaitable<void> roll_back(State const& s, Created const& created, std::str
   }
 }
 
-asio::awaitable<result<Tunnel>> ensure_label(std::shared_ptr<State> s, std::string label) {
+asio::awaitable<result<Tunnel>> ensure_label(std::shared_ptr<State> s, std::string label, Order order) {
   if (auto ok = check_settings(s->settings); !ok) co_return ok.error();
   if (!is_dns_label(label, kMaxDnsLabel))
     co_return Error(errc::invalid_label, "label is not 1-63 of [a-z0-9-] without a leading or trailing '-'");
@@ -306,7 +325,7 @@ asio::awaitable<result<Tunnel>> ensure_label(std::shared_ptr<State> s, std::stri
   out.hostname = label + "." + lower(s->settings.domain);
   auto guard = co_await acquire(s->locks, out.name);
   Created created;
-  auto done = co_await ensure_steps(*s, out, created);
+  auto done = co_await ensure_steps(*s, out, order, created);
   if (!done) {
     core::log::warn(kComponent, "ensure tunnel ", out.name, " failed: ", done.error().message());
     co_await roll_back(*s, created, out.name);
@@ -342,7 +361,12 @@ class CloudflareTunnels final : public TunnelProvider {
       : state_(std::make_shared<State>(std::move(http), std::move(settings))) {}
 
   // Not coroutines themselves: the frames own the shared state, so a call outlives the provider.
-  asio::awaitable<result<Tunnel>> ensure(std::string label) override { return ensure_label(state_, std::move(label)); }
+  asio::awaitable<result<Tunnel>> ensure(std::string label) override {
+    return ensure_label(state_, std::move(label), Order::look_first);
+  }
+  asio::awaitable<result<Tunnel>> ensure_new(std::string label) {
+    return ensure_label(state_, std::move(label), Order::create_first);
+  }
   asio::awaitable<result<void>> remove(Tunnel tunnel) override { return remove_tunnel(state_, std::move(tunnel)); }
 
  private:
@@ -374,6 +398,14 @@ std::string label_for(std::string_view vm_name) {
   // in the "<something>-<8 hex>" shape.
   if (prefix.empty()) prefix = "agent";
   return prefix + "-" + suffix;
+}
+
+asio::awaitable<result<Tunnel>> ensure_new(std::shared_ptr<TunnelProvider> provider, std::string label) {
+  // The shared pointer is kept for the call: the provider must outlive it.
+  if (auto* cloudflare = dynamic_cast<CloudflareTunnels*>(provider.get())) {
+    co_return co_await cloudflare->ensure_new(std::move(label));
+  }
+  co_return co_await provider->ensure(std::move(label));
 }
 
 std::shared_ptr<TunnelProvider> make_cloudflare_tunnels(std::shared_ptr<http::Client> http, Settings settings) {

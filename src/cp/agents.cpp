@@ -3,6 +3,7 @@
 // workload's progress). The routes in routes/agents.cpp parse and render; this is what they call.
 #include "cp/agents.hpp"
 
+#include "cloudflare/fresh.hpp"
 #include "cp/deployments.hpp"
 
 #include <easyenclave/cp/error.hpp>
@@ -152,7 +153,15 @@ asio::awaitable<result<api::RegisterResponse>> admit(Services& s, api::RegisterR
 
   cloudflare::Tunnel tunnel;
   if (s.tunnels) {
-    auto ensured = co_await s.tunnels->ensure(cloudflare::label_for(req.vm_name));
+    // A vm_name with no record has most likely no tunnel either: the provider creates before it
+    // looks (a CP whose database was wiped still gets the agent's tunnel back, with more calls).
+    auto const label = cloudflare::label_for(req.vm_name);
+    result<cloudflare::Tunnel> ensured = Error(errc::vm_name_taken);  // replaced just below
+    if (existing) {
+      ensured = co_await s.tunnels->ensure(label);
+    } else {
+      ensured = co_await cloudflare::ensure_new(s.tunnels, label);
+    }
     s.metrics.tunnel_operations.with({"ensure", outcome_of(ensured)}).inc();
     if (!ensured) co_return ensured.error().with_context("tunnel");
     tunnel = std::move(*ensured);
@@ -293,7 +302,9 @@ asio::awaitable<result<void>> reconcile(Services& s, registry::AgentRecord const
 asio::awaitable<result<api::RegisterResponse>> register_agent(Services& s, api::RegisterRequest const& req) {
   std::optional<api::PublicKey> key;
   if (!req.public_key.empty()) {
-    auto parsed = api::PublicKey::parse(req.public_key);
+    // Through the key cache: the agent's heartbeats will look the same key up there, and a
+    // re-registration with the key it had costs no parse.
+    auto parsed = s.agent_keys.get(req.public_key);
     if (!parsed) co_return parsed.error().with_context("public_key");
     key = std::move(*parsed);
   }
@@ -324,8 +335,6 @@ asio::awaitable<result<api::HeartbeatResponse>> heartbeat_of(Services& s, regist
   auto const* agent = &caller;
   auto const* hb = &heartbeat;
   auto const& id = agent->id;
-  auto key = s.agent_keys.get(agent->public_key);
-  if (!key) co_return key.error();
   auto const now = s.now();
   WorkloadReport const report{hb->deployment_id, hb->status, hb->image_digest, hb->rolled_back};
   if (auto r = co_await record_liveness(s, *agent, report); !r) co_return r.error();
@@ -334,6 +343,10 @@ asio::awaitable<result<api::HeartbeatResponse>> heartbeat_of(Services& s, regist
   // fails moves no deployment with this heartbeat.
   bool const has_evidence = !hb->intel_ta_token.empty() || !hb->quote_b64.empty();
   if (has_evidence) {
+    // The key is needed only to bind fresh evidence to it (the signature was checked with it
+    // already, by the route's rule).
+    auto key = s.agent_keys.get(agent->public_key);
+    if (!key) co_return key.error();
     if (auto r = co_await reattest(s, *agent, *hb, *key); !r) co_return r.error();
   }
   if (auto r = co_await reconcile(s, *agent, report); !r) co_return r.error();

@@ -6,6 +6,7 @@
 #include <easyenclave/cloudflare/tunnels.hpp>
 #include <easyenclave/http/https_client.hpp>
 
+#include "cloudflare/fresh.hpp"
 #include "detail/crypto.hpp"
 #include "detail/encoding.hpp"
 #include "fakes/fake_cloudflare.hpp"
@@ -219,6 +220,96 @@ TEST(CloudflareTunnels, EnsureFailsWhenAnotherRecordTypeHoldsTheName) {
   EXPECT_EQ(cf.fake->dns_record_count(), 1u);   // the A record is not ours to touch
 }
 
+TEST(CloudflareTunnels, EnsureTakesTheTokenFromTheCreate) {
+  Cf cf;
+  auto t = run(cf.provider()->ensure("web"));
+  ASSERT_TRUE(t) << t.error().message();
+  EXPECT_EQ(cf.fake->count_requests(verb::get, cf.tunnels_path() + "/" + t->id + "/token"), 0u);
+  // A reused tunnel's comes from GET .../token, and is the same.
+  auto again = run(cf.provider()->ensure("web"));
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(cf.fake->count_requests(verb::get, cf.tunnels_path() + "/" + t->id + "/token"), 1u);
+  EXPECT_EQ(again->token, t->token);
+}
+
+// ensure_new: the same pieces as ensure, created before anything is looked up.
+TEST(CloudflareTunnels, EnsureNewCreatesEverythingInThreeCalls) {
+  Cf cf;
+  auto t = run(ee::cloudflare::ensure_new(cf.provider(), "web"));
+  ASSERT_TRUE(t) << t.error().message();
+  EXPECT_EQ(t->name, "ee-test-web");
+  EXPECT_EQ(t->hostname, "web.agents.example.com");
+  auto const log = cf.fake->request_log();
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[0], "POST " + cf.tunnels_path());
+  EXPECT_EQ(log[1], "PUT " + cf.tunnels_path() + "/" + t->id + "/configurations");
+  EXPECT_EQ(log[2], "POST " + cf.records_path());
+
+  auto const stored = cf.fake->tunnel(t->id);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->config_src, "cloudflare");
+  auto const ingress = cf.fake->ingress(t->id);
+  ASSERT_TRUE(ingress);
+  ASSERT_EQ(ingress->size(), 3u);
+  EXPECT_EQ((*ingress)[0].service, "http://127.0.0.1:8081");
+  EXPECT_EQ((*ingress)[1].service, "http://127.0.0.1:8080");
+  EXPECT_EQ((*ingress)[2].service, "http_status:404");
+  auto const records = cf.fake->records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].id, t->dns_record_id);
+  EXPECT_EQ(records[0].content, t->id + ".cfargotunnel.com");
+  EXPECT_TRUE(records[0].proxied);
+  auto const decoded = ee::detail::base64_decode(t->token);
+  ASSERT_TRUE(decoded);
+  auto const token = boost::json::parse(ee::detail::as_chars(*decoded));
+  EXPECT_EQ(token.at("t").as_string(), t->id);
+  EXPECT_EQ(token.at("s").as_string(), stored->secret);
+
+  // And ensure finds what ensure_new made.
+  auto again = run(cf.provider()->ensure("web"));
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(again->id, t->id);
+  EXPECT_EQ(again->dns_record_id, t->dns_record_id);
+  EXPECT_EQ(again->token, t->token);
+}
+
+TEST(CloudflareTunnels, EnsureNewAdoptsAnExistingTunnelAndCorrectsItsRecord) {
+  Cf cf;
+  auto const id = cf.fake->add_tunnel("ee-test-web");
+  auto const stale = cf.fake->add_record("CNAME", "web.agents.example.com", "old.cfargotunnel.com");
+  auto t = run(ee::cloudflare::ensure_new(cf.provider(), "web"));
+  ASSERT_TRUE(t) << t.error().message();
+  EXPECT_EQ(t->id, id);  // the create got 409 (code 1013); the lookup found it
+  EXPECT_EQ(t->dns_record_id, stale);
+  EXPECT_EQ(cf.fake->tunnels().size(), 1u);
+  auto const records = cf.fake->records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].content, id + ".cfargotunnel.com");
+  EXPECT_TRUE(records[0].proxied);
+  auto const decoded = ee::detail::base64_decode(t->token);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(boost::json::parse(ee::detail::as_chars(*decoded)).at("t").as_string(), id);
+  for (auto const& entry : cf.fake->request_log())
+    EXPECT_FALSE(entry.starts_with("DELETE")) << entry;  // nothing of someone else's is undone
+}
+
+TEST(CloudflareTunnels, EnsureNewRollsBackWhenAnotherRecordTypeHoldsTheName) {
+  Cf cf;
+  cf.fake->add_record("A", "web.agents.example.com", "192.0.2.1");
+  auto t = run(ee::cloudflare::ensure_new(cf.provider(), "web"));
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error(), errc::record_exists);
+  EXPECT_EQ(cf.fake->live_tunnel_count(), 0u);  // the tunnel it created was rolled back
+  EXPECT_EQ(cf.fake->dns_record_count(), 1u);   // the A record is not ours to touch
+  // A failed create of the tunnel creates nothing.
+  Cf other;
+  other.fake->fail_next(verb::post, other.tunnels_path(), 500);
+  auto u = run(ee::cloudflare::ensure_new(other.provider(), "web"));
+  ASSERT_FALSE(u);
+  EXPECT_EQ(u.error(), errc::unavailable);
+  EXPECT_TRUE(other.fake->tunnels().empty());
+}
+
 // An http::Client that runs a hook before forwarding, so a test can act as "another process"
 // between the provider's lookup and its create.
 class HookedClient : public ee::http::Client {
@@ -269,8 +360,8 @@ TEST(CloudflareTunnels, AFailedStepRollsBackTheTunnelItCreated) {
     unsigned status;
     ee::cloudflare::errc expected;
   };
+  // No token step: a create's answer carries the token (EnsureTakesTheTokenFromTheCreate).
   std::vector<Step> const steps = {
-      {verb::get, "/", false, 500, errc::unavailable},  // token
       {verb::put, "/", false, 400, errc::api_error},    // ingress
       {verb::get, "", true, 503, errc::unavailable},    // CNAME lookup
       {verb::post, "", true, 500, errc::unavailable},   // CNAME create
