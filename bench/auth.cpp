@@ -21,17 +21,13 @@
 #include <easyenclave/http/router.hpp>
 
 #include "cp/secrets.hpp"
+#include "support.hpp"
 
 #include <argon2.h>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -43,6 +39,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -57,7 +54,6 @@ namespace bj = boost::json;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr int kConnections = 16;
 constexpr auto kLoadTime = std::chrono::milliseconds(3000);
 constexpr int kTimingRounds = 30;  // of each kind in (a), interleaved
@@ -108,63 +104,23 @@ class Client {
 
 // --- keep-alive load ------------------------------------------------------------------------------
 
-struct Load {
-  std::size_t requests = 0;
-  std::size_t failures = 0;
-  double seconds = 0;
-};
-
-struct LoadState {
-  Clock::time_point deadline{};
-  std::string request{};
-  Load load{};
-};
-
-asio::awaitable<void> load_connection(tcp::endpoint endpoint, LoadState& state) {
-  auto executor = co_await asio::this_coro::executor;
-  tcp::socket socket(executor);
-  auto [connect_ec] = co_await socket.async_connect(endpoint, kUseTuple);
-  if (connect_ec) {
-    ++state.load.failures;
-    co_return;
-  }
-  socket.set_option(tcp::no_delay(true));
-  beast::flat_buffer buffer;
-  while (Clock::now() < state.deadline) {
-    auto [write_ec, written] = co_await asio::async_write(socket, asio::buffer(state.request), kUseTuple);
-    if (write_ec) {
-      ++state.load.failures;
-      co_return;
-    }
-    bhttp::response<bhttp::string_body> response;
-    auto [read_ec, read] = co_await bhttp::async_read(socket, buffer, response, kUseTuple);
-    if (read_ec || response.result() != bhttp::status::ok) {
-      ++state.load.failures;
-      co_return;
-    }
-    ++state.load.requests;
-  }
+ee::bench::KeepAliveLoad run_load(tcp::endpoint endpoint, std::string const& target, std::string const& bearer) {
+  std::string const header = bearer.empty() ? std::string() : "Authorization: Bearer " + bearer + "\r\n";
+  return ee::bench::keep_alive_load(endpoint, ee::bench::get_request(target, header),
+                                    {.connections = kConnections,
+                                     .max_requests = std::numeric_limits<std::size_t>::max(),
+                                     .max_time = kLoadTime,
+                                     .latencies = false});
 }
 
-Load run_load(tcp::endpoint endpoint, std::string const& target, std::string const& bearer) {
-  asio::io_context ioc(1);
-  LoadState state;
-  state.request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-  if (!bearer.empty()) state.request += "Authorization: Bearer " + bearer + "\r\n";
-  state.request += "\r\n";
-  auto const started = Clock::now();
-  state.deadline = started + kLoadTime;
-  for (int i = 0; i < kConnections; ++i) asio::co_spawn(ioc, load_connection(endpoint, state), asio::detached);
-  ioc.run();
-  state.load.seconds = seconds_since(started);
-  return state.load;
-}
-
-double print_load(char const* name, Load const& load) {
+double print_load(char const* name, ee::bench::KeepAliveLoad const& load) {
   double const rps = static_cast<double>(load.requests) / load.seconds;
   std::printf("  %-52s %9.0f req/s  (%zu in %.2f s, failures %zu)\n", name, rps, load.requests, load.seconds,
               load.failures);
-  if (load.failures != 0) std::exit(1);
+  if (load.failures != 0) {
+    std::fprintf(stderr, "  first failure: %s\n", load.first_failure.c_str());
+    std::exit(1);
+  }
   return rps;
 }
 

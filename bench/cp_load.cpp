@@ -3,7 +3,9 @@
 //      (full local DCAP verification, SQLite write, a tunnel from the Cloudflare stand-in);
 //   2. heartbeats per second: signature check and one store update each;
 //   3. GET /api/v1/agents latency with 10,000 and 100,000 agents in the registry, and ee-cp's
-//      resident memory at 100,000 (SQLite only).
+//      resident memory at 100,000 (SQLite only);
+//   routes (first): ee-cp's CPU per request of GET /health and GET /api/v1/agents/challenge under
+//      keep-alive load, beside their targets and an in-process trivial route (routes_phase).
 // With --postgres the registry is a PostgreSQL server the benchmark starts itself (Debian's, as
 // the tests do), and --replicas N runs N ee-cp processes on it sharing one signing key: each
 // registration takes its challenge from one replica and registers at the next, each heartbeat
@@ -14,7 +16,7 @@
 // and the QE report — and a heartbeat one).
 //
 // usage: bench_cp_load [--agents N] [--clients C] [--heartbeats N] [--skip-list]
-//                      [--postgres [--replicas N]]
+//                      [--postgres [--replicas N]] [--route-requests N (default 20000, 0: skip)]
 #include "bench/programs.hpp"
 #include "support/postgres_server.hpp"
 #include "support/process.hpp"
@@ -25,6 +27,8 @@
 #include <easyenclave/block_on.hpp>
 #include <easyenclave/encoding.hpp>
 #include <easyenclave/http/https_client.hpp>
+#include <easyenclave/http/router.hpp>
+#include <easyenclave/http/server.hpp>
 #include <easyenclave/registry/sqlite.hpp>
 #include <easyenclave/tdx/simulator.hpp>
 
@@ -42,6 +46,7 @@
 #include <sstream>
 #include <thread>
 
+#include <time.h>
 #include <unistd.h>
 
 namespace {
@@ -56,6 +61,7 @@ struct Settings {
   bool list = true;
   bool postgres = false;
   int replicas = 1;
+  int route_requests = 20'000;  // per route in the routes phase; 0 skips it
 };
 
 ee::http::Response send(ee::http::Client& client, ee::http::Request request, ee::http::RequestOptions options = {}) {
@@ -191,6 +197,94 @@ void seed_agents(std::filesystem::path const& db, int from, int to) {
   }
 }
 
+// --- routes: GET /health and the challenge, ee-cp's CPU per request --------------------------------
+
+// CPU seconds of this whole process, and of the calling thread alone.
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+boost::asio::ip::tcp::endpoint endpoint_of(std::string const& url) {
+  auto const colon = url.rfind(':');
+  auto const port = static_cast<std::uint16_t>(std::stoi(url.substr(colon + 1)));
+  return {boost::asio::ip::make_address("127.0.0.1"), port};
+}
+
+// `requests` keep-alive requests of `target` over `connections` connections (one client thread);
+// exits on any failure. Returns requests per second.
+double drive(boost::asio::ip::tcp::endpoint endpoint, std::string const& target, int requests, int connections,
+             std::string_view must_contain) {
+  auto load = ee::bench::keep_alive_load(
+      endpoint, ee::bench::get_request(target),
+      {.connections = connections, .max_requests = static_cast<std::size_t>(requests),
+       .max_time = std::chrono::milliseconds(120'000), .latencies = false},
+      [must_contain](ee::bench::KeepAliveResponse const& r) {
+        return r.result() == bhttp::status::ok && r.body().find(must_contain) != std::string::npos;
+      });
+  if (load.failures != 0 || load.requests != static_cast<std::size_t>(requests)) {
+    std::fprintf(stderr, "%s: %zu of %d answered; %s\n", target.c_str(), load.requests, requests,
+                 load.first_failure.c_str());
+    std::exit(1);
+  }
+  return static_cast<double>(load.requests) / load.seconds;
+}
+
+// What the two routes every monitor and every agent call anonymously cost ee-cp: `requests`
+// keep-alive requests of each against an ee-cp of its own (two io threads, as the other phases
+// run it), whose CPU time (/proc/PID/stat) is divided by the requests. The anonymous rate limit is
+// on, at a rate this load never reaches, so its per-request check is counted as in production.
+// Beside each: the targets of issue 20 (the Rust control plane took 12 and 13 us), and the same
+// load's CPU per request in an ee::http::Server in this process (two io threads) answering a small
+// JSON from a trivial route, which is what the HTTP layer alone costs: the process's CPU minus
+// the client thread's.
+void routes_phase(int requests, int connections, std::filesystem::path const& dir, std::filesystem::path const& sim_dir) {
+  std::printf("\nroutes: %d keep-alive requests each over %d connections (one client thread)\n", requests, connections);
+  ee::http::Router router;
+  router.get("/json", [](ee::http::RequestContext&) -> boost::asio::awaitable<ee::result<ee::http::Response>> {
+    co_return ee::http::json_response(bhttp::status::ok, R"({"ok":true,"n":42})");
+  });
+  auto trivial = ee::http::Server::start(std::move(router), {.host = "127.0.0.1", .port = 0, .threads = 2}).value();
+  auto const process_before = process_cpu_seconds();
+  auto const client_before = thread_cpu_seconds();
+  double const trivial_rate = drive(trivial->endpoint(), "/json", requests, connections, "\"ok\"");
+  double const trivial_us =
+      ((process_cpu_seconds() - process_before) - (thread_cpu_seconds() - client_before)) * 1e6 / requests;
+  trivial->stop();
+  std::printf("  %-30s %8.0f /s   server CPU %5.1f us/req (the limit: the HTTP layer alone)\n",
+              "trivial route, in process", trivial_rate, trivial_us);
+
+  ee::test::Process cp({ee::test::program("ee-cp").string(), "--listen", "127.0.0.1:0", "--dev", "--db",
+                        (dir / "routes.db").string(), "--signing-key", (dir / "routes-signing-key.pem").string(),
+                        "--simulator-dir", sim_dir.string(), "--appraisal", "local", "--log-level", "warn",
+                        "--health-scrape-interval", "0", "--threads", "2", "--rate-limit-anonymous-per-minute",
+                        "1000000", "--rate-limit-anonymous-burst", "1000000"});
+  auto const endpoint = endpoint_of(ee::bench::url_or_exit(cp, "ee-cp"));
+  struct Row {
+    char const* target;
+    char const* must_contain;
+    double target_us;
+    double rust_us;
+  };
+  for (auto const& row : {Row{"/health", "\"status\":\"ok\"", 8, 12},
+                          Row{"/api/v1/agents/challenge", "\"nonce\"", 9, 13}}) {
+    drive(endpoint, row.target, 200, connections, row.must_contain);  // warm up
+    double const before = cpu_seconds(cp.pid());
+    double const rate = drive(endpoint, row.target, requests, connections, row.must_contain);
+    double const us = (cpu_seconds(cp.pid()) - before) * 1e6 / requests;
+    std::printf("  GET %-26s %8.0f /s   ee-cp CPU %5.1f us/req   target %2.0f us (%s, Rust CP %2.0f us)   "
+                "%.1fx the trivial route\n",
+                row.target, rate, us, row.target_us, us <= row.target_us ? "met" : "NOT met", row.rust_us,
+                us / trivial_us);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -204,10 +298,11 @@ int main(int argc, char** argv) {
     else if (flag == "--skip-list") settings.list = false;
     else if (flag == "--postgres") settings.postgres = true;
     else if (flag == "--replicas") settings.replicas = std::max(1, next());
+    else if (flag == "--route-requests") settings.route_requests = std::max(0, next());
     else {
       std::fprintf(stderr,
                    "usage: bench_cp_load [--agents N] [--clients C] [--heartbeats N] [--skip-list] "
-                   "[--postgres [--replicas N]]\n");
+                   "[--postgres [--replicas N]] [--route-requests N]\n");
       return 2;
     }
   }
@@ -246,6 +341,7 @@ int main(int argc, char** argv) {
     db_arg = postgres->url("bench");
   }
   auto const signing_key = dir.path() / "cp-signing-key.pem";
+  if (settings.route_requests > 0) routes_phase(settings.route_requests, settings.clients, dir.path(), sim_dir);
 
   ee::test::Process cloudflare({ee::test::program("ee-fake-cloudflare").string(), "--port", "0", "--api-token",
                                "bench-token", "--account-id", "bench-account", "--zone-id", "bench-zone"});

@@ -7,6 +7,8 @@
 #              the demo's stand-ins are built too), Python's headers and venv module, and the
 #              virtual environment with pybind11             (make configure, build, dist)
 #   demo       build, plus curl and openssl for the commands the demo prints to try   (make demo)
+#   bench      build, plus nginx: bench_http_server's yardstick, which it starts itself from a
+#              generated configuration (Debian's nginx service is not used)       (bench/README.md)
 #   fuzz       the C++ tool chain and libraries, clang with libFuzzer       (make fuzz-build, fuzz)
 #   vm         what the launcher's VM tests boot with: QEMU, Debian's cloud kernel, cpio, xorriso
 #   container  podman, runc, a loopback registry and skopeo  (make container, the podman tests)
@@ -41,6 +43,7 @@ toolchain=(
 python_apt=(python3 python3-venv python3-dev)
 build=("${toolchain[@]}" libcli11-dev libgtest-dev libgmock-dev "${python_apt[@]}")
 demo=("${build[@]}" curl openssl)
+bench=("${build[@]}" nginx)
 # fuzz/ (`make test-fuzz`, `make fuzz`): clang with libFuzzer and the sanitizer runtimes, lld (the
 # fuzz build drops unreached code with --gc-sections) and llvm-symbolizer for readable sanitizer
 # stacks. python3-cryptography rebuilds the seed corpus (fuzz/make_corpus.py, by hand).
@@ -83,10 +86,10 @@ apt_wanted=()
 venv_wanted=()
 for group in "${groups[@]}"; do
   case $group in
-    build | demo) venv_wanted+=("${venv_build[@]}") ;;
+    build | demo | bench) venv_wanted+=("${venv_build[@]}") ;;
     test) venv_wanted+=("${venv_test[@]}") ;;
     fuzz | vm | image | container) ;;
-    *) echo "install-deps: unknown group '$group' (build, demo, fuzz, vm, image, container, test)" >&2
+    *) echo "install-deps: unknown group '$group' (build, demo, bench, fuzz, vm, image, container, test)" >&2
        exit 2 ;;
   esac
   declare -n list=$group

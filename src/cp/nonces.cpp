@@ -5,8 +5,14 @@
 #include "detail/crypto.hpp"
 #include "detail/encoding.hpp"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
+#include <new>
+#include <optional>
 
 namespace ee::cp {
 namespace {
@@ -36,6 +42,74 @@ std::int64_t seconds_since_epoch(NonceTable::TimePoint t) {
 // The spent-nonce record's key: the first 16 bytes, which every form of the nonce carries.
 std::string spent_key(std::span<std::uint8_t const> bytes) { return detail::hex_encode(bytes.first(kCoreSize)); }
 
+struct DigestContextFree {
+  void operator()(EVP_MD_CTX* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
+};
+using DigestContext = std::unique_ptr<EVP_MD_CTX, DigestContextFree>;
+
+DigestContext new_digest_context() {
+  DigestContext ctx(EVP_MD_CTX_new());
+  if (!ctx) throw std::bad_alloc();
+  return ctx;
+}
+
+// HMAC-SHA-256 (RFC 2104) under one key with the key's two padded blocks hashed once: a MAC is
+// then two SHA-256 finalisations on copies of those states, the same bytes as HMAC() computes.
+// OpenSSL's one-shot HMAC() sets up a MAC context per call (fetching the algorithm by name),
+// which cost several times the hashing in a challenge.
+class KeyedHash {
+ public:
+  explicit KeyedHash(NonceTable::Key const& key) : inner_(new_digest_context()), outer_(new_digest_context()) {
+    constexpr std::size_t kBlock = 64;  // SHA-256's block; the 32-byte key fits without hashing
+    static_assert(std::tuple_size_v<NonceTable::Key> <= kBlock);
+    std::array<std::uint8_t, kBlock> pad{};
+    for (auto [ctx, byte] : {std::pair{inner_.get(), std::uint8_t{0x36}}, std::pair{outer_.get(), std::uint8_t{0x5c}}}) {
+      pad.fill(byte);
+      for (std::size_t i = 0; i < key.size(); ++i) pad[i] = static_cast<std::uint8_t>(key[i] ^ byte);
+      if (EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1 || EVP_DigestUpdate(ctx, pad.data(), pad.size()) != 1) {
+        throw std::bad_alloc();  // only a failed allocation makes SHA-256 fail to start
+      }
+    }
+    OPENSSL_cleanse(pad.data(), pad.size());
+  }
+
+  detail::Sha256 mac(std::initializer_list<detail::ByteView> parts) {
+    detail::Sha256 inner{};
+    detail::Sha256 out{};
+    unsigned int length = 0;
+    bool ok = EVP_MD_CTX_copy_ex(scratch_.get(), inner_.get()) == 1;
+    for (auto const part : parts) ok = ok && EVP_DigestUpdate(scratch_.get(), part.data(), part.size()) == 1;
+    ok = ok && EVP_DigestFinal_ex(scratch_.get(), inner.data(), &length) == 1;
+    ok = ok && EVP_MD_CTX_copy_ex(scratch_.get(), outer_.get()) == 1;
+    ok = ok && EVP_DigestUpdate(scratch_.get(), inner.data(), inner.size()) == 1;
+    ok = ok && EVP_DigestFinal_ex(scratch_.get(), out.data(), &length) == 1;
+    if (!ok) throw std::bad_alloc();  // as above: copying a started SHA-256 fails only for memory
+    return out;
+  }
+
+ private:
+  DigestContext inner_;
+  DigestContext outer_;
+  DigestContext scratch_ = new_digest_context();
+};
+
+// HMAC-SHA-256 of `parts` under `key`. Each thread keeps the prepared states of the last key it
+// used, by the key's exact bytes (a process normally has one nonce key; tests have several).
+detail::Sha256 keyed_mac(NonceTable::Key const& key, std::initializer_list<detail::ByteView> parts) {
+  struct Prepared {
+    NonceTable::Key key{};
+    std::optional<KeyedHash> hash{};
+    ~Prepared() { OPENSSL_cleanse(key.data(), key.size()); }
+  };
+  thread_local Prepared prepared;
+  if (!prepared.hash || !detail::constant_time_equal(prepared.key, key)) {
+    prepared.hash.reset();
+    prepared.hash.emplace(key);
+    prepared.key = key;
+  }
+  return prepared.hash->mac(parts);
+}
+
 }  // namespace
 
 NonceTable::NonceTable(Key key, std::shared_ptr<registry::OnceStore> spent, std::chrono::seconds ttl)
@@ -57,23 +131,14 @@ result<std::unique_ptr<NonceTable>> NonceTable::create(std::shared_ptr<registry:
 }
 
 std::array<std::uint8_t, 6> NonceTable::core_mac(std::span<std::uint8_t const> head, std::string_view vm_name) const {
-  std::string input;
-  input.reserve(kCoreLabel.size() + head.size() + vm_name.size());
-  input.append(kCoreLabel);
-  input.append(reinterpret_cast<char const*>(head.data()), head.size());
-  input.append(vm_name);
-  auto const mac = detail::hmac_sha256(key_, detail::as_bytes(input));
+  auto const mac = keyed_mac(key_, {detail::as_bytes(kCoreLabel), head, detail::as_bytes(vm_name)});
   std::array<std::uint8_t, 6> out{};
   std::copy_n(mac.begin(), out.size(), out.begin());
   return out;
 }
 
 std::array<std::uint8_t, 16> NonceTable::tail_mac(std::span<std::uint8_t const> core) const {
-  std::string input;
-  input.reserve(kTailLabel.size() + core.size());
-  input.append(kTailLabel);
-  input.append(reinterpret_cast<char const*>(core.data()), core.size());
-  auto const mac = detail::hmac_sha256(key_, detail::as_bytes(input));
+  auto const mac = keyed_mac(key_, {detail::as_bytes(kTailLabel), core});
   std::array<std::uint8_t, 16> out{};
   std::copy_n(mac.begin(), out.size(), out.begin());
   return out;

@@ -6,6 +6,8 @@
 #include <boost/beast/http/field.hpp>
 
 #include <algorithm>
+#include <array>
+#include <cstddef>
 #include <atomic>
 #include <cstdint>
 #include <limits>
@@ -45,10 +47,35 @@ bool is_sane_request_id(std::string_view id) noexcept {
 }
 
 std::string make_request_id() {
-  if (auto id = ee::detail::uuid_v4()) return std::move(*id);
-  // The CSPRNG failing is not a reason to refuse service; ids need only be unique here.
-  static std::atomic<std::uint64_t> counter{0};
-  return "req-" + std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+  // A UUID v4 (RFC 9562 section 5.4) from random bytes the thread draws from the CSPRNG 32 ids
+  // at a time: one CSPRNG call per request cost more than the rest of a small request. Ids are
+  // not secrets; they need to be unique.
+  constexpr std::size_t kIdBytes = 16;
+  thread_local std::array<std::uint8_t, 32 * kIdBytes> pool{};
+  thread_local std::size_t next = pool.size();
+  if (next == pool.size()) {
+    if (!ee::detail::random_bytes(pool)) {
+      // The CSPRNG failing is not a reason to refuse service; ids need only be unique here.
+      static std::atomic<std::uint64_t> counter{0};
+      return "req-" + std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+    }
+    next = 0;
+  }
+  std::array<std::uint8_t, kIdBytes> b{};
+  std::copy_n(pool.begin() + static_cast<std::ptrdiff_t>(next), kIdBytes, b.begin());
+  std::fill_n(pool.begin() + static_cast<std::ptrdiff_t>(next), kIdBytes, std::uint8_t{0});
+  next += kIdBytes;
+  b[6] = static_cast<std::uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<std::uint8_t>((b[8] & 0x3f) | 0x80);  // variant 10xx (RFC 9562 section 4.1)
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string id(36, '-');  // 8-4-4-4-12 hex digits
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    if (at == 8 || at == 13 || at == 18 || at == 23) ++at;
+    id[at++] = kHex[b[i] >> 4];
+    id[at++] = kHex[b[i] & 0x0f];
+  }
+  return id;
 }
 
 std::string request_id_for(bhttp::fields const& fields) {

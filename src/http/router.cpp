@@ -3,6 +3,7 @@
 #include <easyenclave/http/error.hpp>
 
 #include <boost/beast/http/field.hpp>
+#include <boost/container/small_vector.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -83,8 +85,9 @@ std::optional<std::string> percent_decode(std::string_view in) {
 }
 
 // Splits "/a/b" into {"a", "b"}; "/" gives {""}. The caller guarantees a leading '/'.
-std::vector<std::string_view> split_segments(std::string_view path) {
-  std::vector<std::string_view> out;
+using Segments = boost::container::small_vector<std::string_view, 12>;
+Segments split_segments(std::string_view path) {
+  Segments out;
   path.remove_prefix(1);
   while (true) {
     auto const slash = path.find('/');
@@ -139,7 +142,7 @@ bool same_shape(std::vector<PatternSegment> const& a, std::vector<PatternSegment
 }
 
 // Whether `segments` (decoded) match the pattern; fills `params` when they do.
-bool matches(std::vector<PatternSegment> const& pattern, std::vector<std::string> const& segments,
+bool matches(std::vector<PatternSegment> const& pattern, std::span<std::string_view const> segments,
              PathParams* params) {
   if (pattern.size() != segments.size()) return false;
   for (std::size_t i = 0; i < pattern.size(); ++i) {
@@ -151,7 +154,7 @@ bool matches(std::vector<PatternSegment> const& pattern, std::vector<std::string
   }
   if (params != nullptr) {
     for (std::size_t i = 0; i < pattern.size(); ++i) {
-      if (pattern[i].is_param) params->set(pattern[i].text, segments[i]);
+      if (pattern[i].is_param) params->set(pattern[i].text, std::string(segments[i]));
     }
   }
   return true;
@@ -273,12 +276,27 @@ Router& Router::fallback(Handler handler) {
 Router::Match Router::match(bhttp::verb method, std::string_view path) const {
   Match out;
   if (path.empty() || path.front() != '/') return out;
-  std::vector<std::string> segments;
-  for (auto const raw : split_segments(path)) {
-    auto decoded = percent_decode(raw);
-    if (!decoded) return out;
-    segments.push_back(std::move(*decoded));
+  // The segments as views into `path`; when the path has a percent escape, every segment is
+  // decoded into `decoded` and the views point there instead. No allocation for a usual path.
+  Segments segments;
+  std::string decoded;
+  if (path.find('%') == std::string_view::npos) {
+    segments = split_segments(path);
+  } else {
+    boost::container::small_vector<std::size_t, 12> ends;
+    for (auto const raw : split_segments(path)) {
+      auto one = percent_decode(raw);
+      if (!one) return out;
+      decoded += *one;
+      ends.push_back(decoded.size());
+    }
+    std::size_t begin = 0;
+    for (auto const end : ends) {
+      segments.push_back(std::string_view(decoded).substr(begin, end - begin));
+      begin = end;
+    }
   }
+  std::span<std::string_view const> const segment_span(segments.data(), segments.size());
 
   // RFC 9110 section 9.3.2: HEAD is GET without the content, so a GET route answers HEAD
   // unless a HEAD route is registered explicitly.
@@ -291,7 +309,7 @@ Router::Match Router::match(bhttp::verb method, std::string_view path) const {
   for (bool const exact : {true, false}) {
     for (std::size_t i = 0; i < routes_.size(); ++i) {
       if (!serves(routes_[i].method, exact)) continue;
-      if (!matches(segments_[i], segments, nullptr)) continue;
+      if (!matches(segments_[i], segment_span, nullptr)) continue;
       if (best_pattern == nullptr || more_specific(segments_[i], *best_pattern)) {
         out.route = &routes_[i];
         best_pattern = &segments_[i];
@@ -301,13 +319,13 @@ Router::Match Router::match(bhttp::verb method, std::string_view path) const {
   }
   if (best_pattern != nullptr) {
     out.kind = MatchKind::found;
-    matches(*best_pattern, segments, &out.params);
+    matches(*best_pattern, segment_span, &out.params);
     return out;
   }
 
   for (std::size_t i = 0; i < routes_.size(); ++i) {
     auto const& route = routes_[i];
-    if (!matches(segments_[i], segments, nullptr)) continue;
+    if (!matches(segments_[i], segment_span, nullptr)) continue;
     auto const add_allowed = [&out](bhttp::verb v) {
       if (std::find(out.allowed_methods.begin(), out.allowed_methods.end(), v) ==
           out.allowed_methods.end()) {

@@ -3,9 +3,10 @@
 // nothing else pays for it.
 //
 // Shape (after Beast's advanced_server_flex_awaitable example): one accept loop on its own
-// strand; one coroutine per connection on its own strand; per-phase deadlines through
-// beast::tcp_stream::expires_after; every asynchronous operation completes with as_tuple, so no
-// exception is used for control flow and none escapes into the io_context.
+// strand; one coroutine per connection (on its own strand when there is more than one io
+// thread); per-phase deadlines on each connection (Session::expires_after, one lazy timer);
+// every asynchronous operation completes with as_tuple, so no exception is used for control flow
+// and none escapes into the io_context.
 #include <easyenclave/http/server.hpp>
 
 #include <easyenclave/http/error.hpp>
@@ -103,11 +104,11 @@ constexpr std::size_t kMaxRefusing = 32;
 constexpr auto kRefusalTime = std::chrono::milliseconds(500);
 constexpr std::size_t kRefusalDrainBytes = 64 * 1024;
 
-using PlainStream = beast::tcp_stream;
-using TlsStream = ssl::stream<beast::tcp_stream>;
+using PlainStream = tcp::socket;
+using TlsStream = ssl::stream<tcp::socket>;
 
 // What stop() needs from a connection, whatever its stream type. Both calls post to the
-// connection's strand, so they never race with the session coroutine.
+// connection's executor, so they never race with the session coroutine.
 class Connection {
  public:
   virtual ~Connection() = default;
@@ -117,34 +118,98 @@ class Connection {
   virtual void force_close() = 0;
 };
 
+// One connection: its stream and its deadline. The deadline is lazy: setting it only stores a
+// time, and one timer wait per connection is outstanding at a time. When the wait ends it
+// compares the clock with the deadline in force then: past it, the socket is closed (every
+// operation in progress ends with an error and timed_out() is true); before it, the timer waits
+// again for the rest. A keep-alive connection moves its deadline forward on every request, so
+// this costs one timer wait per idle timeout instead of arming and cancelling a timer around
+// every read and write (which beast::tcp_stream does, and which cost more than parsing the
+// request). Only a deadline earlier than the outstanding wait re-arms the timer. While a
+// handler runs there is no deadline (expires_never), as there was none between a tcp_stream's
+// operations.
 template <class Stream>
 class Session final : public Connection, public std::enable_shared_from_this<Session<Stream>> {
  public:
   template <class... Args>
   explicit Session(std::uint64_t id, tcp::endpoint remote, Args&&... args)
-      : stream_(std::forward<Args>(args)...), id_(id), remote_(std::move(remote)) {}
+      : stream_(std::forward<Args>(args)...), timer_(stream_.get_executor()), id_(id), remote_(std::move(remote)) {}
 
   void close_if_idle() override {
     asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
-      if (self->idle_) beast::get_lowest_layer(self->stream_).close();
+      if (self->idle_) self->close();
     });
   }
   void force_close() override {
-    asio::post(stream_.get_executor(),
-               [self = this->shared_from_this()] { beast::get_lowest_layer(self->stream_).close(); });
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->close(); });
   }
 
   Stream& stream() noexcept { return stream_; }
-  beast::tcp_stream& lowest() noexcept { return beast::get_lowest_layer(stream_); }
+  tcp::socket& lowest() noexcept {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      return stream_.next_layer();
+    } else {
+      return stream_;
+    }
+  }
   std::uint64_t id() const noexcept { return id_; }
   tcp::endpoint const& remote() const noexcept { return remote_; }
   void set_idle(bool idle) noexcept { idle_ = idle; }
+  void close() noexcept {
+    error_code ec;
+    lowest().close(ec);
+  }
+
+  void expires_after(Clock::duration d) { expires_at(Clock::now() + d); }
+  void expires_at(Clock::time_point at) {
+    deadline_ = at;
+    if (armed_ <= at) return;  // the outstanding wait ends first and waits again for the rest
+    arm(at);
+  }
+  void expires_never() noexcept { deadline_ = Clock::time_point::max(); }
+  /// True once the deadline passed and closed the socket.
+  bool timed_out() const noexcept { return timed_out_; }
+  /// At the end of the connection: no wait may outlive it.
+  void stop_timer() noexcept {
+    deadline_ = Clock::time_point::max();
+    armed_ = Clock::time_point::max();
+    timer_.cancel();
+  }
+
+  /// Reused for every response's head, so writing one allocates nothing once it has grown.
+  std::string& head_buffer() noexcept { return head_; }
 
  private:
+  void arm(Clock::time_point at) {
+    armed_ = at;
+    timer_.expires_at(at);  // ends an outstanding wait with operation_aborted
+    timer_.async_wait([weak = this->weak_from_this(), at](error_code const& ec) {
+      if (ec) return;  // re-armed or stopped
+      if (auto self = weak.lock()) self->on_timer(at);
+    });
+  }
+  void on_timer(Clock::time_point at) {
+    if (armed_ != at) return;  // a wait that ended just before it was superseded
+    armed_ = Clock::time_point::max();
+    if (deadline_ == Clock::time_point::max()) return;
+    if (deadline_ > Clock::now()) {
+      arm(deadline_);
+      return;
+    }
+    timed_out_ = true;
+    close();
+  }
+
   Stream stream_;
+  asio::steady_timer timer_;
   std::uint64_t id_;
   tcp::endpoint remote_;
-  bool idle_ = false;  // touched only on the strand
+  std::string head_{};
+  // Touched only on the connection's executor.
+  Clock::time_point deadline_ = Clock::time_point::max();
+  Clock::time_point armed_ = Clock::time_point::max();  // when the outstanding wait ends; max: none
+  bool timed_out_ = false;
+  bool idle_ = false;
 };
 
 // RFC 9110 section 6.6.1: an origin server with a clock sends Date, in IMF-fixdate
@@ -219,7 +284,8 @@ struct ServerState {
   ServerState(Router r, ServerOptions o)
       : router(std::move(r)),
         options(std::move(o)),
-        ioc(std::in_place, static_cast<int>(std::max<std::size_t>(options.threads, 1))) {}
+        ioc_threads(std::max<std::size_t>(options.threads, 1)),
+        ioc(std::in_place, static_cast<int>(ioc_threads)) {}
 
   ~ServerState() {
     stop();
@@ -237,6 +303,7 @@ struct ServerState {
 
   Router router;
   ServerOptions options;
+  std::size_t ioc_threads;  // options.threads, at least 1
   std::optional<ssl::context> tls{};  // declared before ioc: streams in its frames refer to it
   std::optional<asio::io_context> ioc;
   std::optional<tcp::acceptor> acceptor{};
@@ -335,27 +402,95 @@ void count_request(Impl& impl, bhttp::verb method, std::string_view route, unsig
       .observe(std::chrono::duration<double>(Clock::now() - started).count());
 }
 
-void finish_headers(Response& response, std::string_view request_id, bool keep_alive) {
+// Version and Connection as the server sends them. Date, X-Request-Id and Content-Length are
+// not set here but written by write_head.
+void finish_headers(Response& response, bool keep_alive) {
   response.version(11);
-  response.set("X-Request-Id", request_id);
-  response.set(bhttp::field::date, http_date());
   response.keep_alive(keep_alive);
-  response.prepare_payload();
+  auto const status = response.result();
+  if (bhttp::to_status_class(status) == bhttp::status_class::informational ||
+      status == bhttp::status::no_content || status == bhttp::status::not_modified) {
+    response.prepare_payload();  // Beast's rule for these, which refuses content where none may be
+  }
 }
 
+void append_number(std::string& out, std::uint64_t n) {
+  char digits[24];
+  auto const [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+  out.append(digits, ec == std::errc() ? end : digits);
+}
+
+// The status line and header block of `response` as sent, into `out` (cleared first): the
+// response's own fields, then the ones the server sets on every response, Date (RFC 9110
+// section 6.6.1), X-Request-Id and Content-Length (section 8.6; a string body's size, which is
+// what prepare_payload would set). Built into one reused string instead of setting the three
+// fields on the response and letting Beast's serializer walk them: that cost an allocation per
+// field and a serializer per response.
+void write_head(Response const& response, std::string_view request_id, std::string& out) {
+  out.clear();
+  out.append("HTTP/1.1 ");
+  append_number(out, response.result_int());
+  out.push_back(' ');
+  auto const reason = response.reason();
+  out.append(reason.data(), reason.size());
+  out.append("\r\n");
+  for (auto const& field : response) {
+    auto const name = field.name();
+    if (name == bhttp::field::date || name == bhttp::field::content_length) continue;
+    auto const name_text = field.name_string();
+    if (name == bhttp::field::unknown && beast::iequals(name_text, "X-Request-Id")) continue;
+    auto const value = field.value();
+    out.append(name_text.data(), name_text.size()).append(": ").append(value.data(), value.size()).append("\r\n");
+  }
+  out.append("Date: ").append(http_date()).append("\r\nX-Request-Id: ").append(request_id);
+  out.append("\r\nContent-Length: ");
+  append_number(out, response.body().size());
+  out.append("\r\n\r\n");
+}
+
+// Writes `response` (finish_headers applied) with its head from write_head. Over plain TCP the
+// head and body go in one gather write attempted at once on the non-blocking socket: a small
+// response fits the send buffer, so it is written without a trip through the io_context and
+// without a deadline; what does not fit is written asynchronously under write_timeout.
 template <class Stream>
 asio::awaitable<bool> write_response(Impl& impl, Session<Stream>& session, Response& response,
-                                     bool head_only) {
-  session.lowest().expires_after(impl.options.write_timeout);
-  if (head_only) {
-    // RFC 9110 section 9.3.2: the answer to HEAD carries GET's header fields (Content-Length
-    // included) and no content.
-    bhttp::response_serializer<bhttp::string_body> serializer{response};
-    auto [ec, n] = co_await bhttp::async_write_header(session.stream(), serializer, kUseTuple);
-    co_return !ec;
+                                     std::string_view request_id, bool head_only) {
+  if (response.chunked()) {
+    // A handler chose chunked framing: Beast's serializer encodes the body as chunks.
+    response.set("X-Request-Id", request_id);
+    response.set(bhttp::field::date, http_date());
+    response.prepare_payload();
+    session.expires_after(impl.options.write_timeout);
+    if (head_only) {
+      bhttp::response_serializer<bhttp::string_body> serializer{response};
+      auto [ec, n] = co_await bhttp::async_write_header(session.stream(), serializer, kUseTuple);
+      co_return !ec && !session.timed_out();
+    }
+    auto [ec, n] = co_await bhttp::async_write(session.stream(), response, kUseTuple);
+    co_return !ec && !session.timed_out();
   }
-  auto [ec, n] = co_await bhttp::async_write(session.stream(), response, kUseTuple);
-  co_return !ec;
+  auto& head = session.head_buffer();
+  write_head(response, request_id, head);
+  // RFC 9110 section 9.3.2: the answer to HEAD carries GET's header fields (Content-Length
+  // included) and no content.
+  std::string_view const body = head_only ? std::string_view() : std::string_view(response.body());
+  std::size_t written = 0;
+  if constexpr (std::is_same_v<Stream, PlainStream>) {
+    error_code ec;
+    std::array<asio::const_buffer, 2> const both{asio::buffer(head), asio::buffer(body.data(), body.size())};
+    written = session.lowest().write_some(both, ec);
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return false;
+    if (written == head.size() + body.size()) co_return true;
+  }
+  std::array<asio::const_buffer, 2> rest{};
+  if (written < head.size()) {
+    rest = {asio::buffer(head) + written, asio::buffer(body.data(), body.size())};
+  } else {
+    rest = {asio::const_buffer(), asio::buffer(body.data(), body.size()) + (written - head.size())};
+  }
+  session.expires_after(impl.options.write_timeout);
+  auto [ec, n] = co_await asio::async_write(session.stream(), rest, kUseTuple);
+  co_return !ec && !session.timed_out();
 }
 
 template <class Stream>
@@ -363,13 +498,13 @@ asio::awaitable<void> close_connection(Session<Stream>& session, bool linger) {
   error_code ec;
   if constexpr (std::is_same_v<Stream, TlsStream>) {
     // Send close_notify (RFC 8446 section 6.1) so the client can tell truncation from the end.
-    session.lowest().expires_after(kTlsShutdownTime);
+    session.expires_after(kTlsShutdownTime);
     auto [shutdown_ec] = co_await session.stream().async_shutdown(kUseTuple);
     (void)shutdown_ec;  // the peer may well have closed first
   } else {
-    session.lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    session.lowest().shutdown(tcp::socket::shutdown_send, ec);
     if (linger && !ec) {
-      session.lowest().expires_after(kLingerTime);
+      session.expires_after(kLingerTime);
       std::array<char, kReadChunk> sink{};
       std::size_t drained = 0;
       while (drained < kLingerBytes) {
@@ -379,7 +514,7 @@ asio::awaitable<void> close_connection(Session<Stream>& session, bool linger) {
       }
     }
   }
-  session.lowest().close();
+  session.close();
 }
 
 // Answers a request the server refuses by itself (malformed, too large) and closes.
@@ -389,9 +524,9 @@ asio::awaitable<void> refuse(Impl& impl, Session<Stream>& session, bhttp::status
                              std::string_view request_id, std::string_view method,
                              Clock::time_point started) {
   auto response = error_response(status, code, message, request_id);
-  finish_headers(response, request_id, false);
+  finish_headers(response, false);
   count_request(impl, bhttp::string_to_verb(method), kRefusedRoute, static_cast<unsigned>(status), started);
-  co_await write_response(impl, session, response, false);
+  co_await write_response(impl, session, response, request_id, false);
   detail::log::debug(kComponent, "method=", method, " status=", static_cast<unsigned>(status),
                      " duration_ms=",
                      std::chrono::duration<double, std::milli>(Clock::now() - started).count(),
@@ -544,6 +679,48 @@ std::optional<FramingProblem> framing_problem(bhttp::fields const& fields, unsig
   return std::nullopt;
 }
 
+// Feeds `parser` what `buffer` holds and reads more only while the parser needs it, until its
+// header (`header_only`) or its whole message is done; `deadline` applies from the first read
+// on. Beast's async_read_header and async_read loop the same way (parse, read on need_more) but
+// complete through the io_context even when the buffer already held everything, which is the
+// usual case of a keep-alive request arriving in one segment. The errors are theirs: the
+// parser's (header_limit, body_limit, malformed input), end_of_stream when the peer closed
+// before a byte of this request, partial_message when it closed inside it; after the deadline
+// passed, beast::error::timeout.
+template <class Stream>
+asio::awaitable<error_code> read_request(Session<Stream>& session, beast::flat_buffer& buffer,
+                                         inbound::RequestParser& parser, bool header_only,
+                                         Clock::time_point deadline) {
+  constexpr std::size_t kMaxRead = 64 * 1024;  // what Beast's reads ask for at most
+  bool waiting = false;
+  while (!(header_only ? parser.is_header_done() : parser.is_done())) {
+    if (buffer.size() != 0) {
+      error_code ec;
+      auto const used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (!ec && used != 0) continue;
+      if (ec && ec != bhttp::error::need_more) co_return ec;
+    }
+    if (!waiting) {
+      session.expires_at(deadline);
+      waiting = true;
+    }
+    auto const size = beast::read_size(buffer, kMaxRead);
+    if (size == 0) co_return bhttp::error::buffer_overflow;
+    auto [ec, n] = co_await session.stream().async_read_some(buffer.prepare(size), kUseTuple);
+    buffer.commit(n);
+    if (session.timed_out()) co_return beast::error::timeout;
+    if (ec == asio::error::eof) {
+      if (!parser.got_some()) co_return bhttp::error::end_of_stream;
+      error_code eof_ec;
+      parser.put_eof(eof_ec);  // partial_message, unless the message ends at the end of the stream
+      co_return eof_ec;
+    }
+    if (ec) co_return ec;
+  }
+  co_return error_code{};
+}
+
 // Reads one request from `buffer`/the stream, answers it, and says whether the connection may
 // carry another request.
 template <class Stream>
@@ -554,9 +731,8 @@ asio::awaitable<bool> serve_one(Impl& impl, Session<Stream>& session, beast::fla
 
   // RFC 9112 section 2.2 asks for robustness against slow or partial input, but a client that
   // takes longer than header_timeout for one header block is holding a connection hostage.
-  session.lowest().expires_after(options.header_timeout);
-  auto [header_ec, header_n] =
-      co_await bhttp::async_read_header(session.stream(), buffer, parser, kUseTuple);
+  auto const header_deadline = Clock::now() + options.header_timeout;
+  auto const header_ec = co_await read_request(session, buffer, parser, true, header_deadline);
   auto const started = Clock::now();
   if (header_ec) {
     if (header_ec == bhttp::error::header_limit) {
@@ -600,13 +776,13 @@ asio::awaitable<bool> serve_one(Impl& impl, Session<Stream>& session, beast::fla
     // response before sending the body.
     if (beast::iequals(header[bhttp::field::expect], "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      session.lowest().expires_after(options.write_timeout);
+      session.expires_after(options.write_timeout);
       auto [continue_ec, continue_n] = co_await asio::async_write(
           session.stream(), asio::buffer(kContinue.data(), kContinue.size()), kUseTuple);
-      if (continue_ec) co_return false;
+      if (continue_ec || session.timed_out()) co_return false;
     }
-    session.lowest().expires_after(options.body_timeout);
-    auto [body_ec, body_n] = co_await bhttp::async_read(session.stream(), buffer, parser, kUseTuple);
+    auto const body_ec =
+        co_await read_request(session, buffer, parser, false, Clock::now() + options.body_timeout);
     if (body_ec == bhttp::error::body_limit) {
       co_await refuse(impl, session, bhttp::status::payload_too_large, code_id(errc::body_too_large),
                       "request body exceeds the limit", request_id, method, started);
@@ -623,6 +799,8 @@ asio::awaitable<bool> serve_one(Impl& impl, Session<Stream>& session, beast::fla
       co_return false;
     }
   }
+  // No deadline while the handler runs (a tcp_stream had none between its operations either).
+  session.expires_never();
 
   Request request = parser.release();
   std::string_view route = kUnmatchedRoute;
@@ -634,12 +812,12 @@ asio::awaitable<bool> serve_one(Impl& impl, Session<Stream>& session, beast::fla
     Response response = co_await dispatch(impl, request, request_id, session.remote(), route);
     // Once a stop has begun, every response closes its connection (RFC 9112 section 9.6).
     keep_alive = request.keep_alive() && !impl.stopping.load();
-    finish_headers(response, request_id, keep_alive);
+    finish_headers(response, keep_alive);
     status = response.result_int();
     // Counted before it is written, so a client that reads its response and then the metrics
     // finds its request counted.
     count_request(impl, request.method(), route, status, started);
-    written = co_await write_response(impl, session, response,
+    written = co_await write_response(impl, session, response, request_id,
                                       request.method() == bhttp::verb::head);
   }
   if (ee::log::enabled(ee::log::Level::debug)) {
@@ -658,14 +836,19 @@ asio::awaitable<void> run_session(Impl& impl, std::shared_ptr<Session<Stream>> s
   SessionRegistration const registration(impl, session->id());
   auto const& options = impl.options;
   if constexpr (std::is_same_v<Stream, TlsStream>) {
-    session->lowest().expires_after(options.header_timeout);
+    session->expires_after(options.header_timeout);
     auto [ec] = co_await session->stream().async_handshake(ssl::stream_base::server, kUseTuple);
-    if (ec) {
-      detail::log::debug(kComponent, "TLS handshake failed: ", ec.message(),
+    if (ec || session->timed_out()) {
+      detail::log::debug(kComponent, "TLS handshake failed: ", session->timed_out() ? "timeout" : ec.message(),
                          " remote=", session->remote());
-      session->lowest().close();
+      session->close();
+      session->stop_timer();
       co_return;
     }
+  } else {
+    // For write_response's immediate write; asynchronous operations are unaffected.
+    error_code ec;
+    session->lowest().non_blocking(true, ec);
   }
 
   beast::flat_buffer buffer;
@@ -677,12 +860,12 @@ asio::awaitable<void> run_session(Impl& impl, std::shared_ptr<Session<Stream>> s
       // only state stop() may end at once. A fresh connection gets the header timeout instead,
       // so connecting and sending nothing is not a way to hold a socket for the idle period.
       session->set_idle(true);
-      session->lowest().expires_after(first ? options.header_timeout : options.idle_timeout);
+      session->expires_after(first ? options.header_timeout : options.idle_timeout);
       auto [ec, n] = co_await session->stream().async_read_some(buffer.prepare(kReadChunk),
                                                                 kUseTuple);
       session->set_idle(false);
-      if (ec) {
-        open = ec != beast::error::timeout && ec != asio::error::operation_aborted &&
+      if (ec || session->timed_out()) {
+        open = !session->timed_out() && ec != asio::error::operation_aborted &&
                ec != asio::error::bad_descriptor;
         break;
       }
@@ -690,11 +873,12 @@ asio::awaitable<void> run_session(Impl& impl, std::shared_ptr<Session<Stream>> s
     }
     first = false;
     if (!co_await serve_one(impl, *session, buffer)) {
-      open = session->lowest().socket().is_open();
+      open = session->lowest().is_open();
       break;
     }
   }
   if (open) co_await close_connection(*session, false);
+  session->stop_timer();
 }
 
 template <class Stream, class... Args>
@@ -749,8 +933,11 @@ asio::awaitable<void> refuse_connection(Impl& impl, tcp::socket socket) {
                                  "the server has too many open connections, retry later",
                                  request_id);
   response.set(bhttp::field::retry_after, "1");
-  finish_headers(response, request_id, false);
-  auto [write_ec, written] = co_await bhttp::async_write(stream, response, kUseTuple);
+  finish_headers(response, false);
+  std::string head;
+  write_head(response, request_id, head);
+  std::array<asio::const_buffer, 2> const both{asio::buffer(head), asio::buffer(response.body())};
+  auto [write_ec, written] = co_await asio::async_write(stream, both, kUseTuple);
   if (!write_ec) {
     error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -771,7 +958,13 @@ asio::awaitable<void> accept_loop(Impl& impl) {
   EventLog failures;  // this coroutine is their only user
   EventLog refusals;
   while (!impl.stopping.load()) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(*impl.ioc), kUseTuple);
+    // A connection's operations never run concurrently: with one io thread that holds anyway,
+    // with more each connection gets a strand. (A strand costs a queue and a lock per
+    // completion, which one thread does not need.)
+    auto const connection_executor = impl.ioc_threads == 1
+                                         ? asio::any_io_executor(impl.ioc->get_executor())
+                                         : asio::any_io_executor(asio::make_strand(*impl.ioc));
+    auto [ec, socket] = co_await acceptor.async_accept(connection_executor, kUseTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open() || impl.stopping.load()) {
         co_return;

@@ -6,7 +6,12 @@
 #include <easyenclave/cp/error.hpp>
 #include <easyenclave/encoding.hpp>
 
+#include "detail/crypto.hpp"
+#include "detail/encoding.hpp"
+
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include <chrono>
 #include <string>
@@ -31,6 +36,26 @@ std::shared_ptr<ee::registry::OnceStore> spent(std::size_t capacity) {
 }
 
 std::string hex(NonceTable::Entry const& e) { return ee::hex_encode(e.bytes); }
+
+// The layout of nonces.hpp is a format replicas of different versions share: the two MACs are
+// HMAC-SHA-256 under the key of exactly the documented inputs.
+TEST(NonceTable, MacsAreHmacSha256OfTheDocumentedInputs) {
+  NonceTable table(key(7), spent(4), 300s);
+  auto const k = key(7);
+  for (std::string const vm_name : {"", "vm-1"}) {
+    auto const e = table.issue(vm_name, kNow).value();
+    std::string core_input = "ee-nonce-v1";
+    core_input.append(reinterpret_cast<char const*>(e.bytes.data()), 10);
+    core_input += vm_name;
+    auto const core = ee::detail::hmac_sha256(k, ee::detail::as_bytes(core_input));
+    EXPECT_TRUE(std::equal(core.begin(), core.begin() + 6, e.bytes.begin() + 10)) << vm_name;
+    std::string tail_input = "ee-nonce-v1-tail";
+    tail_input.append(reinterpret_cast<char const*>(e.bytes.data()), 16);
+    auto const tail = ee::detail::hmac_sha256(k, ee::detail::as_bytes(tail_input));
+    EXPECT_TRUE(std::equal(tail.begin(), tail.begin() + 16, e.bytes.begin() + 16)) << vm_name;
+    EXPECT_TRUE(table.take(hex(e), vm_name, kNow)) << vm_name;
+  }
+}
 
 TEST(NonceTable, IssuingStoresNothingEvenUnderAFlood) {
   NonceTable table(key(1), spent(4), 300s);

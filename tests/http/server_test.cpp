@@ -387,6 +387,41 @@ TEST(HttpServer, DropsStalledClientAfterHeaderTimeout) {
   EXPECT_TRUE(stalled.closed_by_peer_within(kLimit));
 }
 
+// A connection's deadline is lazy (one timer wait re-arms itself for the rest): a deadline
+// earlier than the wait in force must still end the connection on time. Here the wait in force
+// is the 60 s idle timeout when the stalled header's 300 ms begins.
+TEST(HttpServer, DropsStalledHeaderOnAReusedConnectionAfterHeaderTimeout) {
+  LoopbackServer server(make_router(), ServerOptions{.header_timeout = 300ms, .idle_timeout = 60s});
+  Client client(server.port());
+  auto const response = client.get("/hello/x");
+  ASSERT_TRUE(response);
+  EXPECT_TRUE(response->keep_alive());
+  std::this_thread::sleep_for(500ms);  // past the first request's header deadline
+  ASSERT_FALSE(client.write_raw("GET /hello/y HTTP/1.1\r\nHost: x\r\nX-Half"));
+  EXPECT_TRUE(client.closed_by_peer_within(kLimit));
+}
+
+TEST(HttpServer, DropsStalledBodyAfterBodyTimeout) {
+  LoopbackServer server(make_router(), ServerOptions{.header_timeout = 60s, .body_timeout = 300ms, .idle_timeout = 60s});
+  Client client(server.port());
+  ASSERT_FALSE(client.write_raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"a\":"));
+  EXPECT_TRUE(client.closed_by_peer_within(kLimit));
+}
+
+TEST(HttpServer, DropsAClientThatDoesNotReadItsResponseAfterWriteTimeout) {
+  Router router;
+  router.get("/big", [](RequestContext&) -> HandlerResult {
+    co_return ee::http::json_response(bhttp::status::ok, std::string(64 << 20, ' '));
+  });
+  LoopbackServer server(std::move(router), ServerOptions{.idle_timeout = 60s, .write_timeout = 300ms});
+  Client client(server.port());
+  ASSERT_FALSE(client.write_raw("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::this_thread::sleep_for(1s);  // the socket buffers fill; the rest cannot be written
+  // What was written before the close is read, then the end: a server that had waited would
+  // write the rest now and keep the connection open.
+  EXPECT_TRUE(client.closed_by_peer_within(kLimit));
+}
+
 TEST(HttpServer, ClosesIdleKeepAliveConnectionAfterIdleTimeout) {
   LoopbackServer server(make_router(), ServerOptions{.idle_timeout = 300ms});
   Client client(server.port());
