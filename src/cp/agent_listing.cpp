@@ -25,11 +25,10 @@ constexpr std::size_t kAgeBytes = 48;
 }  // namespace
 
 result<std::shared_ptr<AgentSnapshot const>> AgentSnapshot::read(registry::AgentStore& store,
-                                                                  std::uint64_t generation, SteadyTime read_at,
+                                                                  std::uint64_t generation,
                                                                   std::size_t expected_bytes) {
   auto snapshot = std::make_shared<AgentSnapshot>();
   snapshot->generation_ = generation;
-  snapshot->read_at_ = read_at;
   snapshot->json_.reserve(expected_bytes + expected_bytes / 8);
   api::AgentView view;  // refilled for every agent
   auto done = store.for_each({}, [&snapshot, &view](registry::AgentRecord const& agent) {
@@ -49,6 +48,9 @@ result<std::shared_ptr<AgentSnapshot const>> AgentSnapshot::read(registry::Agent
     s.entries_.push_back(e);
   });
   if (!done) return done.error();
+  // Its lifetime starts when the read ends, so a read that takes long (a large registry, a
+  // loaded machine) still serves the requests that waited for it and the next ones.
+  snapshot->read_at_ = std::chrono::steady_clock::now();
   return std::shared_ptr<AgentSnapshot const>(std::move(snapshot));
 }
 
@@ -121,7 +123,7 @@ result<std::shared_ptr<AgentSnapshot const>> AgentListing::current(registry::Age
   }
   // The generation before the read: a write that commits during it makes the snapshot unusable.
   auto const generation = generation_.load(std::memory_order_acquire);
-  auto snapshot = AgentSnapshot::read(store, generation, std::chrono::steady_clock::now(), expected_bytes);
+  auto snapshot = AgentSnapshot::read(store, generation, expected_bytes);
   if (!snapshot) return snapshot.error();
   {
     std::lock_guard lock(mutex_);

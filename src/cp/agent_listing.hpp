@@ -5,7 +5,8 @@
 // applied to it with the store's own rules, in the store's order.
 //
 // How stale it may be: a snapshot is used for at most AgentListing::kLifetime after the read it
-// came from started, and never after a write through this process changed an agent (the stores
+// came from ended (so by a second plus the read's duration, which is milliseconds for thousands
+// of agents and a few hundred for 100 000), and never after a write through this process changed an agent (the stores
 // watch_agent_writes wraps call AgentListing::invalidate once the write committed), except
 // heartbeats and workload reports (record_heartbeat), which change only the heartbeat fields:
 // those, and anything another replica on the same database writes, show within kLifetime, as
@@ -51,11 +52,11 @@ class AgentSnapshot {
  public:
   using SteadyTime = std::chrono::steady_clock::time_point;
 
-  /// Reads every agent from `store` (AgentStore::for_each, one record reused). `generation` and
-  /// `read_at` are the listing's generation and the time taken before the read started.
+  /// Reads every agent from `store` (AgentStore::for_each, one record reused). `generation` is
+  /// the listing's generation taken before the read started; read_at() is when it ended.
   /// `expected_bytes` sizes the buffer (the previous snapshot's size). Errors: the store's.
   static result<std::shared_ptr<AgentSnapshot const>> read(registry::AgentStore& store, std::uint64_t generation,
-                                                            SteadyTime read_at, std::size_t expected_bytes);
+                                                            std::size_t expected_bytes);
 
   /// The JSON array of the agents matching `query`, each with its age at `now`: byte for byte
   /// what agents_json(store.list(filter), now) gives for the same records.
@@ -89,7 +90,7 @@ class AgentSnapshot {
 class AgentListing {
  public:
   using SteadyTime = std::chrono::steady_clock::time_point;
-  /// The longest a snapshot is used after its read started.
+  /// The longest a snapshot is used after its read ended.
   static constexpr std::chrono::seconds kLifetime{1};
 
   /// A write through this process changed an agent: the next listing reads the store again.

@@ -81,7 +81,7 @@ class AgentListingTest : public ::testing::Test {
 };
 
 TEST_F(AgentListingTest, AnswersByteForByteWhatWritingEachListedRecordGives) {
-  auto snapshot = AgentSnapshot::read(*stores_.agents, 0, std::chrono::steady_clock::now(), 0);
+  auto snapshot = AgentSnapshot::read(*stores_.agents, 0, 0);
   ASSERT_TRUE(snapshot) << snapshot.error().message();
   EXPECT_EQ((*snapshot)->size(), static_cast<std::size_t>(kAgents));
   std::vector<ListingQuery> queries = {
@@ -123,7 +123,7 @@ TEST_F(AgentListingTest, AnswersByteForByteWhatWritingEachListedRecordGives) {
 
 TEST_F(AgentListingTest, AnEmptyRegistryListsNothing) {
   auto empty = ee::registry::open_sqlite_stores(":memory:").value();
-  auto snapshot = AgentSnapshot::read(*empty.agents, 0, std::chrono::steady_clock::now(), 1024);
+  auto snapshot = AgentSnapshot::read(*empty.agents, 0, 1024);
   ASSERT_TRUE(snapshot);
   EXPECT_EQ((*snapshot)->json({}, at_seconds(0)), "[]");
   EXPECT_EQ((*snapshot)->json({.status = "idle", .limit = 3}, at_seconds(0)), "[]");
@@ -144,7 +144,7 @@ TEST_F(AgentListingTest, WritesThatChangeTheListingMakeTheSnapshotUnusable) {
   EXPECT_TRUE(fresh());
   auto const first = listing.fresh(std::chrono::steady_clock::now());
   EXPECT_EQ(listing.current(*watched.agents).value(), first);  // a fresh one is shared, not read again
-  // Used for at most kLifetime after its read started.
+  // Used for at most kLifetime after its read ended.
   EXPECT_EQ(listing.fresh(first->read_at() + AgentListing::kLifetime), nullptr);
   EXPECT_NE(listing.fresh(first->read_at() + AgentListing::kLifetime - std::chrono::milliseconds(1)), nullptr);
 
