@@ -430,6 +430,12 @@ result<AgentView> read_agent_view(bj::value const& v, std::string path) {
 std::string to_json(AgentView const& a) {
   std::string out;
   out.reserve(768);
+  append_json_without_age(out, a);
+  append_json_age(out, a.seconds_since_heartbeat);
+  return out;
+}
+
+void append_json_without_age(std::string& out, AgentView const& a) {
   json::ObjectWriter o(out);
   o.string("agent_id", a.agent_id)
       .string("vm_name", a.vm_name)
@@ -461,9 +467,13 @@ std::string to_json(AgentView const& a) {
       o.string(name, detail::format_rfc3339(at));
     }
   }
-  o.integer("seconds_since_heartbeat", a.seconds_since_heartbeat);
-  o.end();
-  return out;
+}
+
+// The object is never empty here, so the member follows a comma.
+void append_json_age(std::string& out, std::int64_t seconds_since_heartbeat) {
+  out += ",\"seconds_since_heartbeat\":";
+  out += std::to_string(seconds_since_heartbeat);
+  out += '}';
 }
 
 result<AgentView> parse_agent_view(std::string_view json_text) {

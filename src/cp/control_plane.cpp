@@ -6,6 +6,7 @@
 #include <easyenclave/registry/sqlite.hpp>
 #include <easyenclave/tdx/simulator.hpp>
 
+#include "cp/agent_listing.hpp"
 #include "cp/counted_stores.hpp"
 #include "cp/deployments.hpp"
 #include "cp/routes/routes.hpp"
@@ -173,6 +174,7 @@ struct ControlPlane::Impl {
   KeyCache agent_keys{kAgentKeyCacheSize};
   std::mutex quote_provider_mutex;
   StatusCounts status_counts;
+  AgentListing agent_listing;
   std::mutex registering_mutex;
   std::set<std::string> registering;
   std::unique_ptr<jwt::JwksCache> ita_keys;
@@ -282,6 +284,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
   if (!o.server.metrics) o.server.metrics = o.metrics;
   impl->metrics = std::make_unique<CpMetrics>(*o.metrics);
   o.stores.deployments = count_status_changes(o.stores.deployments, impl->metrics->deployment_changes);
+  o.stores = watch_agent_writes(std::move(o.stores), impl->agent_listing);
 
   // Who holds this process's leases: unique per start.
   auto instance_id = detail::uuid_v4();
@@ -330,6 +333,7 @@ result<std::unique_ptr<ControlPlane>> ControlPlane::start(Options options) {
       .accounts_admin_only = o.accounts.admin_only_creation,
       .oauth_states = *impl->oauth_states,
       .github_oauth = o.logins.github_client,
+      .agent_listing = impl->agent_listing,
   });
   auto& s = *impl->services;
   if (o.settings && o.stores.settings) {

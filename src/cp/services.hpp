@@ -1,6 +1,7 @@
 #pragma once
 // What the CP's handlers and background tasks use, built once by ControlPlane::start and alive
 // as long as it is. Handlers are free functions over this struct (STYLE.md, route handlers).
+#include "cp/agent_listing.hpp"
 #include "cp/agent_networks.hpp"
 #include "cp/cp_metrics.hpp"
 #include "cp/key_cache.hpp"
@@ -135,6 +136,9 @@ struct Services {
   OAuthStates& oauth_states;
   /// GitHub sign-in (null: not set up).
   std::shared_ptr<GithubOAuthClient> github_oauth{};
+
+  /// GET /agents's snapshot of every agent's JSON (agent_listing.hpp).
+  AgentListing& agent_listing;
 
   /// Settings changed at run time (null without Options::settings or stores.settings).
   LiveSettings* live = nullptr;

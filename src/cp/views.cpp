@@ -2,6 +2,7 @@
 // (api/catalog.hpp): this file only chooses what each record shows; the JSON is theirs. What is
 // not here is not public: tunnel ids, DNS record ids and (never stored anyway) tunnel tokens stay
 // inside the CP.
+#include "cp/agent_listing.hpp"
 #include "cp/agents.hpp"
 #include "cp/services.hpp"
 
@@ -17,32 +18,8 @@ namespace {
 
 api::AgentView agent_view(registry::AgentRecord const& a, TimePoint now) {
   api::AgentView v;
-  v.agent_id = a.id;
-  v.vm_name = a.vm_name;
-  v.owner = a.owner;
-  // The owner's GitHub id when a bootstrap token proved the owner; "" while it is a claim.
-  v.owner_id = a.owner_id;
-  v.node_size = a.node_size;
-  v.datacenter = a.datacenter;
-  v.status = std::string(registry::agent_status(a));
-  v.verified = a.verified;
-  v.unverified_reason = a.unverified_reason;
-  v.health = std::string(registry::to_string(a.health));
-  v.hostname = a.hostname;
-  // Where the agent says it serves without a tunnel (dev); self-reported, so clients still verify
-  // what answers there (easyenclave.connect does).
-  v.agent_url = a.agent_url;
-  v.public_key = a.public_key;
-  v.mrtd = a.attestation.mrtd;
-  v.tcb_status = a.attestation.tcb_status;
-  v.deployment_id = a.deployment_id;
-  v.reported_status = a.reported_status;
-  v.reported_digest = a.reported_digest;
-  v.registered_at = a.registered_at;
-  v.last_registered_at = a.last_registered_at;
-  v.last_heartbeat_at = a.last_heartbeat_at;
-  auto const since = std::chrono::duration_cast<std::chrono::seconds>(now - a.last_heartbeat_at).count();
-  v.seconds_since_heartbeat = since < 0 ? 0 : since;
+  fill_agent_view(v, a);
+  v.seconds_since_heartbeat = seconds_since_heartbeat(a.last_heartbeat_at, now);
   return v;
 }
 
@@ -111,6 +88,39 @@ std::string array_json(std::vector<T> const& items, F view) {
 }
 
 }  // namespace
+
+// Assignments rather than a new view: the listing refills one view for every agent.
+void fill_agent_view(api::AgentView& v, registry::AgentRecord const& a) {
+  v.agent_id = a.id;
+  v.vm_name = a.vm_name;
+  v.owner = a.owner;
+  // The owner's GitHub id when a bootstrap token proved the owner; "" while it is a claim.
+  v.owner_id = a.owner_id;
+  v.node_size = a.node_size;
+  v.datacenter = a.datacenter;
+  v.status = registry::agent_status(a);
+  v.verified = a.verified;
+  v.unverified_reason = a.unverified_reason;
+  v.health = registry::to_string(a.health);
+  v.hostname = a.hostname;
+  // Where the agent says it serves without a tunnel (dev); self-reported, so clients still verify
+  // what answers there (easyenclave.connect does).
+  v.agent_url = a.agent_url;
+  v.public_key = a.public_key;
+  v.mrtd = a.attestation.mrtd;
+  v.tcb_status = a.attestation.tcb_status;
+  v.deployment_id = a.deployment_id;
+  v.reported_status = a.reported_status;
+  v.reported_digest = a.reported_digest;
+  v.registered_at = a.registered_at;
+  v.last_registered_at = a.last_registered_at;
+  v.last_heartbeat_at = a.last_heartbeat_at;
+}
+
+std::int64_t seconds_since_heartbeat(TimePoint last_heartbeat_at, TimePoint now) {
+  auto const since = std::chrono::duration_cast<std::chrono::seconds>(now - last_heartbeat_at).count();
+  return since < 0 ? 0 : since;
+}
 
 std::string agent_json(registry::AgentRecord const& agent, TimePoint now) {
   return api::to_json(agent_view(agent, now));

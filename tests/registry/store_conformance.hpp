@@ -714,6 +714,42 @@ TYPED_TEST_P(AgentStoreConformance, ListCombinesFilters) {
   EXPECT_TRUE(by_name->empty());
 }
 
+TYPED_TEST_P(AgentStoreConformance, ForEachVisitsWhatListReturnsInItsOrder) {
+  auto const t = base_time();
+  // Records that differ in every field a reused record could carry over from the one before:
+  // set fields followed by empty ones, advisories then none, a tcb_date then none.
+  for (int i = 0; i < 12; ++i) {
+    auto agent = make_agent("a-" + std::to_string(i), "vm-" + std::to_string(i), seconds_after(t, 12 - i));
+    if (i % 2 == 0) {
+      agent.owner = "github:org/Acme";
+      agent.attestation.advisory_ids = {"INTEL-SA-00001", "INTEL-SA-00002"};
+      agent.attestation.tcb_date = t;
+      agent.deployment_id = "dep-" + std::to_string(i);
+      agent.unverified_reason = "a reason";
+      agent.verified = i % 4 != 0;
+    } else {
+      agent.owner = "";
+      agent.hostname = "";
+      agent.public_key = "";
+      agent.attestation.advisory_ids.clear();
+      agent.attestation.tcb_date.reset();
+      agent.health = Health::down;
+    }
+    ASSERT_TRUE(ok(this->agents().insert(agent)));
+  }
+  for (AgentFilter const& filter : {AgentFilter{}, AgentFilter{.owner = "GITHUB:org/acme"},
+                                    AgentFilter{.status = "down", .limit = 3, .offset = 1},
+                                    AgentFilter{.vm_name = "vm-3"}, AgentFilter{.limit = 0}}) {
+    auto listed = this->agents().list(filter);
+    ASSERT_TRUE(ok(listed));
+    std::vector<AgentRecord> visited;
+    auto done = this->agents().for_each(filter, [&visited](AgentRecord const& a) { visited.push_back(a); });
+    ASSERT_TRUE(ok(done));
+    ASSERT_EQ(visited.size(), listed->size());
+    for (std::size_t i = 0; i < visited.size(); ++i) expect_same(visited[i], (*listed)[i]);
+  }
+}
+
 TYPED_TEST_P(AgentStoreConformance, CountCountsAgents) {
   EXPECT_EQ(this->agents().count().value(), 0u);
   for (int i = 0; i < 5; ++i)
@@ -1022,7 +1058,8 @@ REGISTER_TYPED_TEST_SUITE_P(AgentStoreConformance, InsertThenGetRoundTripsEveryF
                             ListPagesWithOffsetInRegistrationOrder,
                             ListFiltersByVmName, ListFiltersByOwnerCaseInsensitively,
                             ListFiltersByEachDerivedStatus, ListFiltersByHeartbeatBeforeStrictly,
-                            ListAppliesLimitAfterFiltering, ListCombinesFilters, CountCountsAgents,
+                            ListAppliesLimitAfterFiltering, ListCombinesFilters,
+                            ForEachVisitsWhatListReturnsInItsOrder, CountCountsAgents,
                             RecordHeartbeatSetsOnlyItsThreeFields,
                             SetVerificationWithAttestationReplacesIt,
                             SetVerificationWithoutAttestationKeepsIt, SetHealthSetsHealth,

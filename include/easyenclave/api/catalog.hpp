@@ -81,6 +81,12 @@ struct AgentView {
   std::int64_t seconds_since_heartbeat = 0;  ///< >= 0
 };
 std::string to_json(AgentView const& v);
+/// to_json(v) in two parts, for a writer that keeps an agent's JSON and writes only its age
+/// afresh (the CP's listing): appends to_json(v) without its last member,
+/// seconds_since_heartbeat, and without the closing brace ...
+void append_json_without_age(std::string& out, AgentView const& v);
+/// ... and that member and the brace: to_json(v) is what the two append.
+void append_json_age(std::string& out, std::int64_t seconds_since_heartbeat);
 result<AgentView> parse_agent_view(std::string_view json);
 /// A JSON array, written one element at a time.
 std::string to_json(std::vector<AgentView> const& list);

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,16 @@ class AgentStore {
   virtual result<AgentRecord> find_by_vm_name(std::string const& vm_name) = 0;  ///< errc::not_found
   /// Ordered by registered_at, then id.
   virtual result<std::vector<AgentRecord>> list(AgentFilter const& filter = {}) = 0;
+  /// Calls `visit` with each agent `list(filter)` returns, in the same order and from one
+  /// snapshot, without holding them all: the record passed is reused from one call to the next
+  /// (copy what you keep). `visit` must not call the store. For readers of every agent (the CP's
+  /// listing); the default reads the whole list first.
+  virtual result<void> for_each(AgentFilter const& filter, std::function<void(AgentRecord const&)> const& visit) {
+    auto agents = list(filter);
+    if (!agents) return agents.error();
+    for (auto const& agent : *agents) visit(agent);
+    return {};
+  }
   virtual result<std::size_t> count() = 0;
   /// A heartbeat: sets last_heartbeat_at, reported_status and reported_digest. errc::not_found.
   virtual result<void> record_heartbeat(std::string const& id, TimePoint at,

@@ -80,18 +80,23 @@ Reply heartbeat(http::RequestContext& ctx, Services& s, Caller const& caller) {
 
 // --- reads -------------------------------------------------------------------------------------
 
+// From the listing's snapshot (agent_listing.hpp): read from the store only when none is fresh.
 Reply list_agents(http::RequestContext& ctx, Services& s, Caller const&) {
   auto page = page_of(ctx);
   if (!page) co_return page.error();
-  registry::AgentFilter filter;
-  filter.status = ctx.query("status");
-  filter.vm_name = ctx.query("vm_name");
-  filter.owner = ctx.query("owner");
-  filter.limit = page->limit;
-  filter.offset = page->offset;
-  auto agents = co_await s.store([&s, &filter] { return s.stores.agents->list(filter); });
-  if (!agents) co_return agents.error();
-  co_return json(agents_json(*agents, s.now()));
+  ListingQuery query;
+  query.status = ctx.query("status");
+  query.vm_name = ctx.query("vm_name");
+  query.owner = ctx.query("owner");
+  query.limit = page->limit;
+  query.offset = page->offset;
+  auto snapshot = s.agent_listing.fresh(std::chrono::steady_clock::now());
+  if (!snapshot) {
+    auto read = co_await s.store([&s] { return s.agent_listing.current(*s.stores.agents); });
+    if (!read) co_return read.error();
+    snapshot = std::move(*read);
+  }
+  co_return json(snapshot->json(query, s.now()));
 }
 
 Reply get_agent(http::RequestContext& ctx, Services& s, Caller const&) {

@@ -175,6 +175,14 @@ std::string Query::text(int column) {
   return std::string(reinterpret_cast<char const*>(data), size);
 }
 
+std::string_view Query::text_view(int column) {
+  if (!expect_type(column, SQLITE_TEXT)) return {};
+  auto const* data = sqlite3_column_text(stmt_, column);
+  auto const size = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column));
+  if (data == nullptr) return {};
+  return {reinterpret_cast<char const*>(data), size};
+}
+
 std::int64_t Query::integer(int column) {
   if (!expect_type(column, SQLITE_INTEGER)) return 0;
   return sqlite3_column_int64(stmt_, column);

@@ -70,6 +70,8 @@ class Query {
   // integer; NULL only for the optional reader) yields an empty value and marks the row bad;
   // check_row() then names the column.
   std::string text(int column);
+  /// text() without the copy: valid until the next step() or the Query's end.
+  std::string_view text_view(int column);
   std::int64_t integer(int column);
   bool boolean(int column) { return integer(column) != 0; }
   TimePoint time(int column) { return from_nanos(integer(column)); }

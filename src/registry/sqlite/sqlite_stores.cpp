@@ -11,6 +11,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -119,38 +120,38 @@ void bind_agent_fields(Query& q, AgentRecord const& a, std::string const& adviso
       .bind_text(a.owner_id);
 }
 
-// Reads a row of EE_AGENT_COLUMNS.
-result<AgentRecord> read_agent(Query& q) {
-  AgentRecord a;
+// Reads a row of EE_AGENT_COLUMNS into `a`, reusing its strings' storage (a listing reads
+// every agent into one record).
+result<void> read_agent_into(Query& q, AgentRecord& a) {
   auto& at = a.attestation;
-  a.id = q.text(0);
-  a.vm_name = q.text(1);
-  a.owner = q.text(2);
-  a.node_size = q.text(3);
-  a.datacenter = q.text(4);
-  a.public_key = q.text(5);
-  a.agent_url = q.text(6);
-  a.hostname = q.text(7);
-  a.tunnel_id = q.text(8);
-  a.dns_record_id = q.text(9);
-  at.mrtd = q.text(10);
-  for (int i = 0; i < 4; ++i) at.rtmrs[static_cast<std::size_t>(i)] = q.text(11 + i);
-  at.tcb_status = q.text(15);
+  a.id.assign(q.text_view(0));
+  a.vm_name.assign(q.text_view(1));
+  a.owner.assign(q.text_view(2));
+  a.node_size.assign(q.text_view(3));
+  a.datacenter.assign(q.text_view(4));
+  a.public_key.assign(q.text_view(5));
+  a.agent_url.assign(q.text_view(6));
+  a.hostname.assign(q.text_view(7));
+  a.tunnel_id.assign(q.text_view(8));
+  a.dns_record_id.assign(q.text_view(9));
+  at.mrtd.assign(q.text_view(10));
+  for (int i = 0; i < 4; ++i) at.rtmrs[static_cast<std::size_t>(i)].assign(q.text_view(11 + i));
+  at.tcb_status.assign(q.text_view(15));
   at.tcb_date = q.optional_time(16);
   auto const advisory_ids = q.text(17);
-  at.appraised_by = q.text(18);
+  at.appraised_by.assign(q.text_view(18));
   at.appraised_at = q.time(19);
-  at.report_data = q.text(20);
+  at.report_data.assign(q.text_view(20));
   a.verified = q.boolean(21);
-  a.unverified_reason = q.text(22);
-  auto const health = q.text(23);
-  a.deployment_id = q.text(24);
-  a.reported_status = q.text(25);
-  a.reported_digest = q.text(26);
+  a.unverified_reason.assign(q.text_view(22));
+  auto const health = q.text_view(23);
+  a.deployment_id.assign(q.text_view(24));
+  a.reported_status.assign(q.text_view(25));
+  a.reported_digest.assign(q.text_view(26));
   a.registered_at = q.time(27);
   a.last_registered_at = q.time(28);
   a.last_heartbeat_at = q.time(29);
-  a.owner_id = q.text(30);
+  a.owner_id.assign(q.text_view(30));
   if (auto row = q.check_row(); !row) return row.error();
 
   auto ids = decode_string_array(advisory_ids, "advisory_ids");
@@ -159,6 +160,13 @@ result<AgentRecord> read_agent(Query& q) {
   auto parsed_health = parse_health(health);
   if (!parsed_health) return Error(errc::store_corrupt, "column 'health' holds an unknown value");
   a.health = *parsed_health;
+  return {};
+}
+
+// Reads a row of EE_AGENT_COLUMNS.
+result<AgentRecord> read_agent(Query& q) {
+  AgentRecord a;
+  if (auto read = read_agent_into(q, a); !read) return read.error();
   return a;
 }
 
@@ -216,6 +224,30 @@ result<void> move_holding(Connection& c, std::string const& id, std::string cons
   return Error(errc::conflict, "agent '" + id + "' holds " + what_is_held(*held) + ", not " + what_is_held(expected));
 }
 
+// The SELECT of AgentStore::list for `filter`; bind_agent_filter binds its parameters.
+std::string agent_list_sql(AgentFilter const& filter) {
+  std::string text = sql::kSelectAgents;
+  bool first = true;
+  if (filter.vm_name) append_condition(text, first, sql::kAgentWhereVmName);
+  if (filter.owner) append_condition(text, first, sql::kAgentWhereOwner);
+  if (filter.status) append_condition(text, first, sql::kAgentWhereStatus);
+  if (filter.heartbeat_before) append_condition(text, first, sql::kAgentWhereHeartbeatBefore);
+  text += sql::kAgentOrder;
+  if (filter.limit || filter.offset > 0) text += sql::kLimitOffset;
+  return text;
+}
+
+void bind_agent_filter(Query& q, AgentFilter const& filter) {
+  if (filter.vm_name) q.bind_text(*filter.vm_name);
+  if (filter.owner) q.bind_text(*filter.owner);
+  if (filter.status) q.bind_text(*filter.status);
+  if (filter.heartbeat_before) q.bind_time(*filter.heartbeat_before);
+  if (filter.limit || filter.offset > 0) {
+    q.bind_int(filter.limit ? limit_value(*filter.limit) : -1);
+    q.bind_int(limit_value(filter.offset));
+  }
+}
+
 class SqliteAgentStore final : public AgentStore {
  public:
   explicit SqliteAgentStore(std::shared_ptr<Database> db) : db_(std::move(db)) {}
@@ -263,27 +295,30 @@ class SqliteAgentStore final : public AgentStore {
   }
 
   result<std::vector<AgentRecord>> list(AgentFilter const& filter) override {
-    std::string text = sql::kSelectAgents;
-    bool first = true;
-    if (filter.vm_name) append_condition(text, first, sql::kAgentWhereVmName);
-    if (filter.owner) append_condition(text, first, sql::kAgentWhereOwner);
-    if (filter.status) append_condition(text, first, sql::kAgentWhereStatus);
-    if (filter.heartbeat_before) append_condition(text, first, sql::kAgentWhereHeartbeatBefore);
-    text += sql::kAgentOrder;
-    bool const paged = filter.limit || filter.offset > 0;
-    if (paged) text += sql::kLimitOffset;
+    auto const text = agent_list_sql(filter);
     return db_->read("list agents", [&](Connection& c) -> result<std::vector<AgentRecord>> {
       auto q = c.query(text);
       if (!q) return q.error();
-      if (filter.vm_name) q->bind_text(*filter.vm_name);
-      if (filter.owner) q->bind_text(*filter.owner);
-      if (filter.status) q->bind_text(*filter.status);
-      if (filter.heartbeat_before) q->bind_time(*filter.heartbeat_before);
-      if (paged) {
-        q->bind_int(filter.limit ? limit_value(*filter.limit) : -1);
-        q->bind_int(limit_value(filter.offset));
-      }
+      bind_agent_filter(*q, filter);
       return read_all<AgentRecord>(*q, read_agent);
+    });
+  }
+
+  // One record, refilled row after row: no record per agent is built or kept.
+  result<void> for_each(AgentFilter const& filter, std::function<void(AgentRecord const&)> const& visit) override {
+    auto const text = agent_list_sql(filter);
+    return db_->read("list agents", [&](Connection& c) -> result<void> {
+      auto q = c.query(text);
+      if (!q) return q.error();
+      bind_agent_filter(*q, filter);
+      AgentRecord agent;
+      for (;;) {
+        auto row = q->step();
+        if (!row) return row.error();
+        if (!*row) return {};
+        if (auto read = read_agent_into(*q, agent); !read) return read.error();
+        visit(agent);
+      }
     });
   }
 
