@@ -336,15 +336,10 @@ void seed_agents(std::filesystem::path const& db, int from, int to) {
 
 // --- routes: GET /health and the challenge, ee-cp's CPU per request --------------------------------
 
-// CPU seconds of this whole process, and of the calling thread alone.
+// CPU seconds of this whole process (the calling thread's alone: thread_cpu_seconds above).
 double process_cpu_seconds() {
   timespec t{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
-double thread_cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 
