@@ -288,48 +288,49 @@ result<SharedX509> parse_certificate(ByteView pem_or_der, std::string_view what)
   return certificate_from_der(pem_or_der, errc::bad_certificate, std::string(what));
 }
 
-result<std::vector<std::uint8_t>> crl_to_der(ByteView pem_or_der, std::string_view what) {
-  core::OpenSslErrorScope const openssl_errors;
-  std::vector<std::uint8_t> der;
-  if (starts_with_pem(pem_or_der)) {
-    auto blocks = pem_blocks(core::as_chars(pem_or_der), kBeginCrl, kEndCrl,
-                             errc::malformed_collateral, what);
-    if (!blocks) return blocks.error();
-    if (blocks->size() != 1)
-      return Error(errc::malformed_collateral, std::string(what) + ": expected one CRL block");
-    der = std::move(blocks->front());
-  } else {
-    der.assign(pem_or_der.begin(), pem_or_der.end());
-  }
-  auto const* p = der.data();
-  X509_CRL* raw = d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size()));
-  if (raw == nullptr) return Error(errc::malformed_collateral, std::string(what) + ": not a DER X.509 CRL");
-  X509_CRL_free(raw);
-  if (p != der.data() + der.size())
-    return Error(errc::malformed_collateral, std::string(what) + ": trailing bytes after the CRL");
-  return der;
+namespace {
+
+// The DER of a CRL given as one PEM block or as DER: a view of `pem_or_der` itself, or of
+// `decoded`, which receives the PEM block's bytes.
+result<ByteView> crl_der(ByteView pem_or_der, std::string_view what, std::vector<std::uint8_t>& decoded) {
+  if (!starts_with_pem(pem_or_der)) return pem_or_der;
+  auto blocks = pem_blocks(core::as_chars(pem_or_der), kBeginCrl, kEndCrl,
+                           errc::malformed_collateral, what);
+  if (!blocks) return blocks.error();
+  if (blocks->size() != 1)
+    return Error(errc::malformed_collateral, std::string(what) + ": expected one CRL block");
+  decoded = std::move(blocks->front());
+  return ByteView(decoded);
 }
 
-result<SharedCrl> parse_crl(ByteView pem_or_der, std::string_view what) {
-  core::OpenSslErrorScope const openssl_errors;
-  std::vector<std::uint8_t> pem_der;
-  ByteView der = pem_or_der;
-  if (starts_with_pem(pem_or_der)) {
-    auto blocks = pem_blocks(core::as_chars(pem_or_der), kBeginCrl, kEndCrl,
-                             errc::malformed_collateral, what);
-    if (!blocks) return blocks.error();
-    if (blocks->size() != 1)
-      return Error(errc::malformed_collateral, std::string(what) + ": expected one CRL block");
-    pem_der = std::move(blocks->front());
-    der = pem_der;
-  }
-  // Decoded once (the DER of the collateral is used as it is, not copied).
+// One DER CRL, decoded once, with nothing after it.
+result<SharedCrl> decode_crl(ByteView der, std::string_view what) {
   auto const* p = der.data();
   SharedCrl crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())), X509CrlFree{});
   if (!crl) return Error(errc::malformed_collateral, std::string(what) + ": not a DER X.509 CRL");
   if (p != der.data() + der.size())
     return Error(errc::malformed_collateral, std::string(what) + ": trailing bytes after the CRL");
   return crl;
+}
+
+}  // namespace
+
+result<std::vector<std::uint8_t>> crl_to_der(ByteView pem_or_der, std::string_view what) {
+  core::OpenSslErrorScope const openssl_errors;
+  std::vector<std::uint8_t> decoded;
+  auto der = crl_der(pem_or_der, what, decoded);
+  if (!der) return der.error();
+  if (auto crl = decode_crl(*der, what); !crl) return crl.error();
+  if (decoded.empty()) decoded.assign(der->begin(), der->end());
+  return decoded;
+}
+
+result<SharedCrl> parse_crl(ByteView pem_or_der, std::string_view what) {
+  core::OpenSslErrorScope const openssl_errors;
+  std::vector<std::uint8_t> decoded;
+  auto der = crl_der(pem_or_der, what, decoded);
+  if (!der) return der.error();
+  return decode_crl(*der, what);
 }
 
 std::vector<std::uint8_t> certificate_der(X509* cert) {
